@@ -1,0 +1,214 @@
+//! The host: a kernel plus the engine that drives it — the library's front
+//! door. The shell, the demo and the tests are thin layers over it.
+
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::kern::clock::{ClockKind, Time};
+use crate::kern::jail::Jid;
+use crate::kern::proc::{In, Out, Proc, Stdio};
+use crate::kern::task::{Executor, TaskId};
+use crate::kern::{Config, Kernel};
+use crate::userland;
+
+/// What a finished command left: its exit status and what it printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// The engine could not go on: the virtual clock has no event left, yet
+/// the command waited for one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("would wait forever: nothing is left to happen under the virtual clock")]
+pub struct Stalled;
+
+/// A host: the kernel (vnet0 and prison0 from the start), its processes
+/// and its clock. Dropping it tears everything down.
+///
+/// ```
+/// use vimage::Host;
+///
+/// let host = Host::new(Default::default());
+/// assert!(host.exec("jail -c name=r1 vnet persist host.hostname=r1").success());
+/// let out = host.exec("jexec r1 sysctl net.inet.ip.forwarding=1");
+/// assert_eq!(out.stdout, "net.inet.ip.forwarding: 0 -> 1\n");
+/// // vnet0 is untouched: every vnet has its own copy.
+/// assert_eq!(host.exec("sysctl -n net.inet.ip.forwarding").stdout, "0\n");
+/// assert_eq!(host.exec("jexec r1 hostname").stdout, "r1\n");
+/// // Time passes only when the engine runs it: one second, instantly.
+/// host.exec("sleep 1");
+/// assert_eq!(host.now().as_secs_f64(), 1.0);
+/// ```
+pub struct Host {
+    k: Rc<RefCell<Kernel>>,
+    exec: Executor,
+}
+
+impl Host {
+    /// Boot a host.
+    pub fn new(cfg: Config) -> Host {
+        Host {
+            k: Rc::new(RefCell::new(Kernel::new(&cfg))),
+            exec: Executor::default(),
+        }
+    }
+
+    /// The kernel, for direct use of the API (never hold it while the
+    /// engine runs).
+    pub fn kernel(&self) -> RefMut<'_, Kernel> {
+        self.k.borrow_mut()
+    }
+
+    pub fn now(&self) -> Time {
+        self.k.borrow().now()
+    }
+
+    /// A process in jail `jid` with the given streams.
+    pub fn proc(&self, jid: Jid, io: Stdio) -> Proc {
+        Proc::new(self.k.clone(), self.exec.clone(), jid, io)
+    }
+
+    /// Start a command (`argv[0]` names it) as a process of prison0.
+    pub fn spawn(&self, argv: Vec<String>, io: Stdio) -> TaskId {
+        let p = self.proc(Jid::HOST, io);
+        self.exec.spawn(userland::run(p, argv))
+    }
+
+    /// The executor (to kill or reap tasks).
+    pub fn tasks(&self) -> &Executor {
+        &self.exec
+    }
+
+    /// Run a command line (words, quoted as in the shell) on the host to
+    /// its end, and return what it printed.
+    pub fn exec(&self, line: &str) -> Output {
+        match userland::shell::split(line) {
+            Ok(argv) => self.exec_argv(argv),
+            Err(e) => Output {
+                status: 2,
+                stdout: String::new(),
+                stderr: format!("vimage: {e}\n"),
+            },
+        }
+    }
+
+    /// Run a command given as words, and return what it printed.
+    pub fn exec_argv<S: Into<String>>(&self, argv: impl IntoIterator<Item = S>) -> Output {
+        let (stdout, out) = Out::buffer();
+        let (stderr, err) = Out::buffer();
+        let io = Stdio {
+            stdin: In::null(),
+            stdout,
+            stderr,
+        };
+        let argv: Vec<String> = argv.into_iter().map(Into::into).collect();
+        let name = argv.first().cloned().unwrap_or_default();
+        let id = self.spawn(argv, io);
+        let status = match self.wait(id) {
+            Ok(s) => s,
+            Err(e) => {
+                self.exec.kill(id);
+                self.exec.reap(id);
+                err.borrow_mut()
+                    .extend_from_slice(format!("vimage: {name}: {e}\n").as_bytes());
+                1
+            }
+        };
+        let text = |b: &Rc<RefCell<Vec<u8>>>| String::from_utf8_lossy(&b.borrow()).into_owned();
+        Output {
+            status,
+            stdout: text(&out),
+            stderr: text(&err),
+        }
+    }
+
+    /// Drive the engine until task `id` ends; returns its exit status.
+    pub fn wait(&self, id: TaskId) -> Result<i32, Stalled> {
+        self.run(None, || self.exec.status(id).is_some())?;
+        Ok(self.exec.reap(id).unwrap_or(0))
+    }
+
+    /// Drive the engine until `done` holds.
+    pub fn run_until(&self, done: impl Fn() -> bool) -> Result<(), Stalled> {
+        self.run(None, done)
+    }
+
+    /// Drive the engine while waiting for a message from another thread
+    /// (the terminal, a control socket). Under the virtual clock time
+    /// stands still meanwhile; under the real clock timers keep firing.
+    /// `None` once the sender is gone.
+    pub fn run_until_message<T>(&self, rx: &mpsc::Receiver<T>) -> Option<T> {
+        loop {
+            self.exec.poll_ready();
+            if self.clock_kind() == ClockKind::Virtual {
+                return rx.recv().ok();
+            }
+            let next = self.k.borrow_mut().next_deadline();
+            let r = match next {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(t) => rx.recv_timeout(t.saturating_sub(self.now())),
+            };
+            match r {
+                Ok(m) => return Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.k.borrow_mut().run_due();
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// Let `d` of time pass (instantly under the virtual clock).
+    pub fn run_for(&self, d: Duration) {
+        let until = self.now().saturating_add(d);
+        let _ = self.run(Some(until), || false);
+    }
+
+    /// Run until nothing is left to do: no task ready, no timer pending.
+    /// Under the real clock this waits for the last timer.
+    pub fn run_until_idle(&self) {
+        let _ = self.run(None, || false);
+    }
+
+    /// The engine: poll ready tasks, then jump (or wait) to the next timer
+    /// and run what is due; stop when `done` holds, at `until`, or when
+    /// nothing is left (an error only if `done` still waits).
+    fn run(&self, until: Option<Time>, done: impl Fn() -> bool) -> Result<(), Stalled> {
+        loop {
+            self.exec.poll_ready();
+            if done() {
+                return Ok(());
+            }
+            let mut k = self.k.borrow_mut();
+            let next = k.next_deadline();
+            match (next, until) {
+                (Some(t), Some(u)) if t > u => {
+                    k.clock.advance_to(u);
+                    return Ok(());
+                }
+                (None, Some(u)) => {
+                    k.clock.advance_to(u);
+                    return Ok(());
+                }
+                (None, None) => return Err(Stalled),
+                (Some(t), _) => k.clock.advance_to(t),
+            }
+            k.run_due();
+        }
+    }
+
+    pub fn clock_kind(&self) -> ClockKind {
+        self.k.borrow().clock_kind()
+    }
+}

@@ -1,0 +1,219 @@
+//! The kernel: the one place that owns the vnets, the module registry, the
+//! sysctl tree, the jails, the clock and the timers.
+//!
+//! Everything here is sans-IO: the [`Host`](crate::Host) drives it by
+//! advancing the clock and running what is due.
+
+pub mod callout;
+pub mod clock;
+pub mod jail;
+pub mod proc;
+pub mod sysctl;
+pub mod task;
+
+use std::time::Duration;
+
+use callout::{Action, Callout, TimerId};
+use clock::{Clock, ClockKind, Time};
+use jail::{Jid, Prisons};
+use sysctl::{Ctype, Oid, SysctlTree, Value};
+
+use crate::vnet::module::ModuleRegistry;
+use crate::vnet::{Vnet, VnetError, VnetId, VnetTable};
+
+/// How a host starts.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub clock: ClockKind,
+    /// The seed of the whole run: every vnet's generator derives from it.
+    pub seed: u64,
+    /// prison0's hostname.
+    pub hostname: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            clock: ClockKind::Virtual,
+            seed: 1,
+            hostname: "vimage".into(),
+        }
+    }
+}
+
+/// Counters of the engine itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Timers fired.
+    pub events: u64,
+}
+
+/// The kernel. See the module docs.
+pub struct Kernel {
+    pub(crate) vnets: VnetTable,
+    pub(crate) modules: ModuleRegistry,
+    pub(crate) sysctl: SysctlTree,
+    pub(crate) prisons: Prisons,
+    pub(crate) callout: Callout,
+    pub(crate) clock: Clock,
+    pub(crate) curvnet: Option<VnetId>,
+    pub(crate) seed: u64,
+    pub(crate) vnet0: VnetId,
+    pub stats: EngineStats,
+}
+
+impl Kernel {
+    /// Boot: register the built-in modules, create vnet0 and prison0.
+    pub fn new(cfg: &Config) -> Kernel {
+        let mut k = Kernel {
+            vnets: VnetTable::new(),
+            modules: ModuleRegistry::default(),
+            sysctl: SysctlTree::default(),
+            prisons: Prisons::new(VnetId::VNET0, &cfg.hostname),
+            callout: Callout::default(),
+            clock: Clock::new(cfg.clock),
+            curvnet: None,
+            seed: cfg.seed,
+            vnet0: VnetId::VNET0,
+            stats: EngineStats::default(),
+        };
+        crate::register_builtin_modules(&mut k);
+        k.kern_sysctls();
+        // The first vnet of an empty table is vnet0, built like any other.
+        let v0 = k.vnet_create(Some("vnet0"));
+        debug_assert_eq!(v0, Ok(VnetId::VNET0));
+        k
+    }
+
+    fn kern_sysctls(&mut self) {
+        let seed = self.seed;
+        let clock = match self.clock.kind() {
+            ClockKind::Virtual => "virtual",
+            ClockKind::Real => "real",
+        };
+        let oids = [
+            Oid::constant("kern.ostype", "Operating system type", Value::Str("vimage".into())),
+            Oid::constant(
+                "kern.osrelease",
+                "Operating system release",
+                Value::Str(env!("CARGO_PKG_VERSION").into()),
+            ),
+            Oid::constant("kern.features.vimage", "VIMAGE kernel virtualization", Value::Int(1)),
+            Oid::constant(
+                "kern.vimage.seed",
+                "Seed of this run's random generators",
+                Value::Int(seed.into()),
+            ),
+            Oid::constant("kern.vimage.clock", "Clock driving this run", Value::Str(clock.into())),
+            Oid::global("kern.hostname", "Hostname", Ctype::String, |k, cred, new| {
+                let old = k.prison_hostname(cred);
+                if let Some(Value::Str(s)) = new {
+                    k.prison_set_hostname(cred, s).map_err(|_| sysctl::SysctlError::Perm)?;
+                }
+                Ok(Value::Str(old))
+            }),
+            Oid::global("kern.vimage.vnets", "Number of vnets", Ctype::Uint, |k, _, _| {
+                Ok(Value::Int(k.vnets.len() as i128))
+            })
+            .read_only(),
+            Oid::global("security.jail.jailed", "Process in jail?", Ctype::Int, |_, cred, _| {
+                Ok(Value::Int((cred != Jid::HOST) as i128))
+            })
+            .read_only(),
+            Oid::global("security.jail.vnet", "Jail owns vnet?", Ctype::Int, |k, cred, _| {
+                let own = cred != Jid::HOST && k.prison(cred).is_some_and(|p| p.owns_vnet());
+                Ok(Value::Int(own as i128))
+            })
+            .read_only(),
+        ];
+        for o in oids {
+            self.sysctl.add(o);
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    pub fn clock_kind(&self) -> ClockKind {
+        self.clock.kind()
+    }
+
+    /// The default vnet, which exists from boot and is never destroyed.
+    pub fn vnet0(&self) -> VnetId {
+        self.vnet0
+    }
+
+    /// The vnet list.
+    pub fn vnets(&self) -> &VnetTable {
+        &self.vnets
+    }
+
+    /// Mutable access to one vnet.
+    pub fn vnet(&mut self, id: VnetId) -> Result<&mut Vnet, VnetError> {
+        self.vnets.get_mut(id)
+    }
+
+    /// Run `f` inside vnet `id` (it is current for the call), with the rest
+    /// of the kernel reachable.
+    pub fn with_vnet<R>(&mut self, id: VnetId, f: impl FnOnce(&mut Kernel, &mut Vnet) -> R) -> Result<R, VnetError> {
+        let mut v = self.vnets.take(id)?;
+        let saved = self.curvnet.replace(id);
+        let r = f(self, &mut v);
+        self.curvnet = saved;
+        self.vnets.put_back(v);
+        Ok(r)
+    }
+
+    /// `callout_reset`: run `action` after `after`.
+    pub fn timeout(&mut self, after: Duration, action: Action) -> TimerId {
+        let when = self.now().saturating_add(after);
+        self.callout.schedule(when, action)
+    }
+
+    /// Run `action` at the absolute time `when`.
+    pub fn timeout_at(&mut self, when: Time, action: Action) -> TimerId {
+        self.callout.schedule(when, action)
+    }
+
+    /// `callout_stop`.
+    pub fn untimeout(&mut self, id: TimerId) -> bool {
+        self.callout.cancel(id)
+    }
+
+    /// Pending timers.
+    pub fn timers_pending(&self) -> usize {
+        self.callout.len()
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&mut self) -> Option<Time> {
+        self.callout.next_deadline()
+    }
+
+    /// Move the clock to `t` (virtual: jump; real: wait). The engine's
+    /// step, for drivers other than [`Host`](crate::Host).
+    pub fn clock_advance_to(&mut self, t: Time) {
+        self.clock.advance_to(t)
+    }
+
+    /// Run every timer due now (including ones those schedule for now).
+    pub fn run_due(&mut self) -> usize {
+        let now = self.now();
+        let mut n = 0;
+        while let Some(a) = self.callout.pop_due(now) {
+            n += 1;
+            match a {
+                Action::Vnet { vnet, f, arg } => {
+                    // A vnet destroyed meanwhile gets nothing.
+                    let _ = self.with_vnet(vnet, |k, v| f(k, v, arg));
+                }
+                Action::Wake(w) => w.wake(),
+                Action::Call(f) => f(self),
+            }
+        }
+        self.stats.events += n as u64;
+        n
+    }
+}

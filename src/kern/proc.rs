@@ -1,0 +1,237 @@
+//! A process: what a command running in a jail holds — the kernel, its
+//! jail (the credential: which vnet is current, which hostname it sees) and
+//! its standard input and outputs. The system-call boundary.
+
+use std::cell::{RefCell, RefMut};
+use std::fmt;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::kern::Kernel;
+use crate::kern::callout::{Action, TimerId};
+use crate::kern::clock::Time;
+use crate::kern::jail::{JailError, Jid};
+use crate::kern::task::{Executor, TaskFuture, TaskId};
+
+/// An output stream: the terminal, a buffer, a host file.
+#[derive(Clone)]
+pub struct Out(Rc<RefCell<dyn Write>>);
+
+impl Out {
+    pub fn new(w: impl Write + 'static) -> Out {
+        Out(Rc::new(RefCell::new(w)))
+    }
+
+    pub fn stdout() -> Out {
+        Out::new(std::io::stdout())
+    }
+
+    pub fn stderr() -> Out {
+        Out::new(std::io::stderr())
+    }
+
+    pub fn null() -> Out {
+        Out::new(std::io::sink())
+    }
+
+    /// An in-memory stream and the buffer it fills.
+    pub fn buffer() -> (Out, Rc<RefCell<Vec<u8>>>) {
+        let buf = Rc::new(RefCell::new(Vec::new()));
+        (Out::new(SharedBuf(buf.clone())), buf)
+    }
+
+    /// Write formatted text; a failing stream (a closed pipe) is ignored,
+    /// as a process that lost its terminal goes on.
+    pub fn write_fmt(&self, args: fmt::Arguments<'_>) {
+        if let Ok(mut w) = self.0.try_borrow_mut() {
+            let _ = w.write_fmt(args);
+            let _ = w.flush();
+        }
+    }
+
+    pub fn write_bytes(&self, b: &[u8]) {
+        if let Ok(mut w) = self.0.try_borrow_mut() {
+            let _ = w.write_all(b);
+            let _ = w.flush();
+        }
+    }
+}
+
+struct SharedBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An input stream.
+#[derive(Clone)]
+pub struct In(Rc<RefCell<dyn Read>>);
+
+impl In {
+    pub fn new(r: impl Read + 'static) -> In {
+        In(Rc::new(RefCell::new(r)))
+    }
+
+    pub fn null() -> In {
+        In::new(std::io::empty())
+    }
+
+    pub fn bytes(b: Vec<u8>) -> In {
+        In::new(std::io::Cursor::new(b))
+    }
+
+    /// Read up to `buf.len()` bytes; 0 at end of input.
+    pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+/// A process's standard streams.
+#[derive(Clone)]
+pub struct Stdio {
+    pub stdin: In,
+    pub stdout: Out,
+    pub stderr: Out,
+}
+
+impl Stdio {
+    /// The terminal's streams.
+    pub fn inherit() -> Stdio {
+        Stdio {
+            stdin: In::null(),
+            stdout: Out::stdout(),
+            stderr: Out::stderr(),
+        }
+    }
+}
+
+/// A process; see the module docs. Cloning gives another handle to the
+/// same kernel (a child inherits its parent's jail and streams).
+#[derive(Clone)]
+pub struct Proc {
+    k: Rc<RefCell<Kernel>>,
+    exec: Executor,
+    /// The jail it runs in (its credential).
+    pub jid: Jid,
+    pub stdin: In,
+    pub stdout: Out,
+    pub stderr: Out,
+}
+
+impl Proc {
+    pub(crate) fn new(k: Rc<RefCell<Kernel>>, exec: Executor, jid: Jid, io: Stdio) -> Proc {
+        Proc {
+            k,
+            exec,
+            jid,
+            stdin: io.stdin,
+            stdout: io.stdout,
+            stderr: io.stderr,
+        }
+    }
+
+    /// The kernel, borrowed for one system call; never hold it across an
+    /// `.await`.
+    pub fn kernel(&self) -> RefMut<'_, Kernel> {
+        self.k.borrow_mut()
+    }
+
+    /// Run `f` as a system call of this process: its jail's vnet is the
+    /// current vnet for the call.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Kernel) -> R) -> Result<R, JailError> {
+        let mut k = self.k.borrow_mut();
+        let vnet = k.prison_vnet(self.jid)?;
+        let mut cur = k.curvnet_set(vnet)?;
+        Ok(f(&mut cur))
+    }
+
+    /// The same process, moved into another jail (what jexec does).
+    pub fn in_jail(&self, jid: Jid) -> Proc {
+        Proc { jid, ..self.clone() }
+    }
+
+    /// The same process with other streams.
+    pub fn with_stdio(&self, io: Stdio) -> Proc {
+        Proc::new(self.k.clone(), self.exec.clone(), self.jid, io)
+    }
+
+    /// Start another process that runs beside this one.
+    pub fn spawn(&self, fut: TaskFuture) -> TaskId {
+        self.exec.spawn(fut)
+    }
+
+    pub fn now(&self) -> Time {
+        self.k.borrow().now()
+    }
+
+    /// Wait for `d` of (virtual or real) time.
+    pub fn sleep(&self, d: Duration) -> Sleep {
+        let until = self.now().saturating_add(d);
+        self.sleep_until(until)
+    }
+
+    /// Wait until the clock reads `until`.
+    pub fn sleep_until(&self, until: Time) -> Sleep {
+        Sleep {
+            k: self.k.clone(),
+            until,
+            timer: None,
+        }
+    }
+}
+
+/// The future [`Proc::sleep`] returns.
+pub struct Sleep {
+    k: Rc<RefCell<Kernel>>,
+    until: Time,
+    timer: Option<TimerId>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut k = self.k.borrow_mut();
+        if k.now() >= self.until {
+            drop(k);
+            self.timer = None;
+            return Poll::Ready(());
+        }
+        if self.timer.is_none_or(|t| !k.callout.pending(t)) {
+            let t = k.timeout_at(self.until, Action::Wake(cx.waker().clone()));
+            drop(k);
+            self.timer = Some(t);
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(t), Ok(mut k)) = (self.timer, self.k.try_borrow_mut()) {
+            k.untimeout(t);
+        }
+    }
+}
+
+/// `println!` to a process's standard output.
+#[macro_export]
+macro_rules! outln {
+    ($p:expr) => { $p.stdout.write_fmt(format_args!("\n")) };
+    ($p:expr, $($a:tt)*) => { $p.stdout.write_fmt(format_args!("{}\n", format_args!($($a)*))) };
+}
+
+/// `eprintln!` to a process's standard error.
+#[macro_export]
+macro_rules! errln {
+    ($p:expr, $($a:tt)*) => { $p.stderr.write_fmt(format_args!("{}\n", format_args!($($a)*))) };
+}

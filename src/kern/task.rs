@@ -1,0 +1,262 @@
+//! Processes as tasks: a small single-threaded executor the engine drives.
+//!
+//! Every command (a `ping`, an `nc -l`, a `sysctl`) runs as a future. The
+//! engine polls the tasks that were woken, in the order they were woken, so
+//! under the virtual clock a run is exactly repeatable. Tasks sleep on the
+//! kernel's timers and, later, on sockets; they never block a thread.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// A process's body: a future yielding its exit status.
+pub type TaskFuture = Pin<Box<dyn Future<Output = i32>>>;
+
+/// Exit status of a process stopped with `kill` (128 + SIGTERM).
+pub const KILLED: i32 = 143;
+
+/// Names a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskId {
+    idx: u32,
+    generation: u64,
+}
+
+type ReadyQueue = Arc<Mutex<VecDeque<TaskId>>>;
+
+struct TaskWaker {
+    id: TaskId,
+    queued: AtomicBool,
+    ready: ReadyQueue,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel)
+            && let Ok(mut q) = self.ready.lock()
+        {
+            q.push_back(self.id);
+        }
+    }
+}
+
+struct Task {
+    generation: u64,
+    /// `None` while it is being polled, or once it is done.
+    fut: Option<TaskFuture>,
+    waker: Arc<TaskWaker>,
+    status: Option<i32>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: RefCell<Vec<Option<Task>>>,
+    free: RefCell<Vec<u32>>,
+    ready: ReadyQueue,
+    next_gen: RefCell<u64>,
+}
+
+/// The executor; clones are handles to the same one.
+#[derive(Clone, Default)]
+pub struct Executor {
+    inner: Rc<Inner>,
+}
+
+impl Executor {
+    /// Start a task; it runs the next time the engine polls.
+    pub fn spawn(&self, fut: TaskFuture) -> TaskId {
+        let generation = {
+            let mut g = self.inner.next_gen.borrow_mut();
+            *g += 1;
+            *g
+        };
+        let mut tasks = self.inner.tasks.borrow_mut();
+        let idx = match self.inner.free.borrow_mut().pop() {
+            Some(i) => i,
+            None => {
+                tasks.push(None);
+                (tasks.len() - 1) as u32
+            }
+        };
+        let id = TaskId { idx, generation };
+        let waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            ready: self.inner.ready.clone(),
+        });
+        tasks[idx as usize] = Some(Task {
+            generation,
+            fut: Some(fut),
+            waker: waker.clone(),
+            status: None,
+        });
+        drop(tasks);
+        waker.wake_by_ref();
+        id
+    }
+
+    /// Poll every task that is ready, until none is. Returns how many polls ran.
+    pub fn poll_ready(&self) -> usize {
+        let mut n = 0;
+        loop {
+            let next = self.inner.ready.lock().ok().and_then(|mut q| q.pop_front());
+            let Some(id) = next else { return n };
+            let taken = {
+                let mut tasks = self.inner.tasks.borrow_mut();
+                match tasks.get_mut(id.idx as usize) {
+                    Some(Some(t)) if t.generation == id.generation => t.fut.take().map(|f| (f, t.waker.clone())),
+                    _ => None,
+                }
+            };
+            let Some((mut fut, waker)) = taken else { continue };
+            waker.queued.store(false, Ordering::Release);
+            let w = Waker::from(waker);
+            let mut cx = Context::from_waker(&w);
+            n += 1;
+            let res = fut.as_mut().poll(&mut cx);
+            let mut tasks = self.inner.tasks.borrow_mut();
+            if let Some(Some(t)) = tasks.get_mut(id.idx as usize)
+                && t.generation == id.generation
+                && t.status.is_none()
+            {
+                match res {
+                    Poll::Ready(st) => t.status = Some(st),
+                    Poll::Pending => t.fut = Some(fut),
+                }
+                continue;
+            }
+            // Killed while it ran: drop its future outside the borrow.
+            drop(tasks);
+            drop(fut);
+        }
+    }
+
+    /// The exit status of a finished task; `None` while it runs.
+    pub fn status(&self, id: TaskId) -> Option<i32> {
+        match self.inner.tasks.borrow().get(id.idx as usize) {
+            Some(Some(t)) if t.generation == id.generation => t.status,
+            _ => Some(KILLED),
+        }
+    }
+
+    /// Forget a finished task, returning its status.
+    pub fn reap(&self, id: TaskId) -> Option<i32> {
+        let st = self.status(id)?;
+        let mut tasks = self.inner.tasks.borrow_mut();
+        if let Some(slot) = tasks.get_mut(id.idx as usize)
+            && slot.as_ref().is_some_and(|t| t.generation == id.generation)
+        {
+            *slot = None;
+            self.inner.free.borrow_mut().push(id.idx);
+        }
+        Some(st)
+    }
+
+    /// Stop a task: its future is dropped (closing whatever it held) and
+    /// its status becomes [`KILLED`]. False if it had already finished.
+    pub fn kill(&self, id: TaskId) -> bool {
+        let fut = {
+            let mut tasks = self.inner.tasks.borrow_mut();
+            match tasks.get_mut(id.idx as usize) {
+                Some(Some(t)) if t.generation == id.generation && t.status.is_none() => {
+                    t.status = Some(KILLED);
+                    t.fut.take()
+                }
+                _ => return false,
+            }
+        };
+        drop(fut);
+        true
+    }
+
+    /// Is any task waiting to be polled?
+    pub fn has_ready(&self) -> bool {
+        self.inner.ready.lock().map(|q| !q.is_empty()).unwrap_or(false)
+    }
+
+    /// Tasks not yet finished.
+    pub fn running(&self) -> usize {
+        self.inner
+            .tasks
+            .borrow()
+            .iter()
+            .flatten()
+            .filter(|t| t.status.is_none())
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A future that is pending once, then ready.
+    struct YieldOnce(bool);
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_run_in_wake_order_and_report_status() {
+        let ex = Executor::default();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let ids: Vec<TaskId> = (0..3)
+            .map(|i| {
+                let log = log.clone();
+                ex.spawn(Box::pin(async move {
+                    log.borrow_mut().push(i);
+                    YieldOnce(false).await;
+                    log.borrow_mut().push(10 + i);
+                    i
+                }))
+            })
+            .collect();
+        ex.poll_ready();
+        assert_eq!(*log.borrow(), vec![0, 1, 2, 10, 11, 12]);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(ex.reap(*id), Some(i as i32));
+        }
+        assert_eq!(ex.running(), 0);
+    }
+
+    #[test]
+    fn kill_drops_the_future() {
+        struct Flag(Rc<RefCell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                *self.0.borrow_mut() = true;
+            }
+        }
+        let ex = Executor::default();
+        let dropped = Rc::new(RefCell::new(false));
+        let f = Flag(dropped.clone());
+        let id = ex.spawn(Box::pin(async move {
+            let _f = f;
+            std::future::pending::<()>().await;
+            0
+        }));
+        ex.poll_ready();
+        assert_eq!(ex.status(id), None);
+        assert!(ex.kill(id));
+        assert!(*dropped.borrow());
+        assert_eq!(ex.status(id), Some(KILLED));
+        assert!(!ex.kill(id));
+    }
+}

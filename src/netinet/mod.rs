@@ -1,0 +1,3 @@
+//! The Internet protocol family (sys/netinet).
+
+pub mod ip;

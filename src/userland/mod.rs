@@ -1,0 +1,96 @@
+//! The FreeBSD userland, as vimage commands: same names, flags, output and
+//! error messages as the manual pages say.
+//!
+//! A command is an async function of a [`Proc`] and its arguments that
+//! returns an exit status. Each has a clap parser; `help COMMAND` prints
+//! it. FreeBSD's own `-h` flags (jls -h) win over clap's help flag.
+
+pub mod bench;
+pub mod demo;
+pub mod hostname;
+pub mod jail;
+pub mod misc;
+pub mod shell;
+pub mod sysctl;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use clap::{CommandFactory, Parser};
+
+use crate::errln;
+use crate::kern::proc::Proc;
+
+/// A running command.
+pub type CmdFuture = Pin<Box<dyn Future<Output = i32>>>;
+
+/// One entry of the command table.
+pub struct Cmd {
+    pub name: &'static str,
+    pub run: fn(Proc, Vec<String>) -> CmdFuture,
+    /// The clap command, for `help`.
+    pub help: fn() -> clap::Command,
+}
+
+macro_rules! cmd {
+    ($name:literal, $run:path, $args:ty) => {
+        Cmd {
+            name: $name,
+            run: |p, a| Box::pin($run(p, a)),
+            help: <$args as CommandFactory>::command,
+        }
+    };
+}
+
+/// Every command, in the order `help` lists them.
+pub static COMMANDS: &[Cmd] = &[
+    cmd!("jail", jail::jail, jail::JailArgs),
+    cmd!("jls", jail::jls, jail::JlsArgs),
+    cmd!("jexec", jail::jexec, jail::JexecArgs),
+    cmd!("sysctl", sysctl::sysctl, sysctl::SysctlArgs),
+    cmd!("hostname", hostname::hostname, hostname::HostnameArgs),
+    cmd!("sleep", misc::sleep, misc::SleepArgs),
+    cmd!("echo", misc::echo, misc::EchoArgs),
+    cmd!("help", misc::help, misc::HelpArgs),
+];
+
+/// Find a command by name.
+pub fn lookup(name: &str) -> Option<&'static Cmd> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+/// Run `argv` as a command of process `p`.
+pub fn run(p: Proc, argv: Vec<String>) -> CmdFuture {
+    let Some(name) = argv.first() else {
+        return Box::pin(async { 0 });
+    };
+    match lookup(name) {
+        Some(c) => (c.run)(p, argv),
+        None => {
+            let name = name.clone();
+            Box::pin(async move {
+                errln!(p, "vimage: {name}: command not found (try 'help')");
+                127
+            })
+        }
+    }
+}
+
+/// Parse a command's arguments; on error print FreeBSD-style
+/// `cmd: message` and `usage: ...`, and give the exit status to return.
+pub fn parse<T: Parser>(p: &Proc, argv: &[String]) -> Result<T, i32> {
+    T::try_parse_from(argv).map_err(|e| {
+        let name = argv.first().map(String::as_str).unwrap_or("vimage");
+        let msg = e.to_string();
+        let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+        errln!(p, "{name}: {first}");
+        usage(p, &T::command());
+        1
+    })
+}
+
+/// Print a command's `usage:` line to standard error.
+pub fn usage(p: &Proc, c: &clap::Command) {
+    let u = c.clone().render_usage().to_string();
+    errln!(p, "{}", u.replacen("Usage: ", "usage: ", 1));
+}

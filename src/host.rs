@@ -188,6 +188,9 @@ impl Host {
         loop {
             self.exec.poll_ready();
             if done() {
+                // Let the network settle at this instant, so the next
+                // command finds what this one sent delivered.
+                self.settle();
                 return Ok(());
             }
             let mut k = self.k.borrow_mut();
@@ -205,6 +208,21 @@ impl Host {
                 (Some(t), _) => k.clock.advance_to(t),
             }
             k.run_due();
+        }
+    }
+
+    /// Run what is due at the current instant, and the tasks it wakes,
+    /// until nothing is left at this instant.
+    fn settle(&self) {
+        loop {
+            let due = {
+                let mut k = self.k.borrow_mut();
+                let now = k.now();
+                k.next_deadline().is_some_and(|t| t <= now) && k.run_due() > 0
+            };
+            if self.exec.poll_ready() == 0 && !due {
+                return;
+            }
         }
     }
 

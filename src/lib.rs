@@ -13,6 +13,7 @@
 pub mod alloc;
 mod host;
 pub mod kern;
+pub mod net;
 pub mod netinet;
 pub mod userland;
 pub mod vnet;
@@ -24,8 +25,17 @@ pub use kern::proc::{In, Out, Proc, Stdio};
 pub use kern::{Config, Kernel};
 pub use vnet::{Module, Prio, Vnet, VnetId, VnetKey};
 
-/// Register the modules every kernel has, at the fixed slots their keys name.
+/// Register the modules every kernel has, at the fixed slots their keys
+/// name, in the order of those slots.
 pub(crate) fn register_builtin_modules(k: &mut Kernel) {
-    let ip = k.module_register(netinet::ip::module());
-    debug_assert_eq!(ip.map(|key| key.slot()), Ok(netinet::ip::IP.slot()));
+    let slots = [
+        k.module_register(net::ifnet::module()).map(|x| x.slot()),
+        k.module_register(net::route::module()).map(|x| x.slot()),
+        k.module_register(netinet::arp::module()).map(|x| x.slot()),
+        k.module_register(netinet::ip::module()).map(|x| x.slot()),
+        k.module_register(netinet::icmp::module()).map(|x| x.slot()),
+        k.module_register(netinet::udp::module()).map(|x| x.slot()),
+        k.module_register(netinet::raw_ip::module()).map(|x| x.slot()),
+    ];
+    debug_assert_eq!(slots, [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
 }

@@ -37,13 +37,16 @@ fn read_write_and_output_formats() {
     assert_eq!(ok(&h, "sysctl -t net.inet.ip.ttl"), "net.inet.ip.ttl: integer\n");
     assert_eq!(
         ok(&h, "sysctl -N net.inet.ip"),
-        "net.inet.ip.forwarding\nnet.inet.ip.ttl\n"
+        "net.inet.ip.forwarding\nnet.inet.ip.maxfragpackets\nnet.inet.ip.maxfragsperpacket\nnet.inet.ip.redirect\n\
+         net.inet.ip.sourceroute\nnet.inet.ip.stats\nnet.inet.ip.ttl\n"
     );
     // A prefix lists the leaves below it, not the node itself.
     assert_eq!(
-        ok(&h, "sysctl net.inet"),
-        "net.inet.ip.forwarding: 0\nnet.inet.ip.ttl: 8\n"
+        ok(&h, "sysctl net.link.ether.inet"),
+        "net.link.ether.inet.max_age: 1200\nnet.link.ether.inet.max_entries: 4096\n\
+         net.link.ether.inet.maxhold: 16\nnet.link.ether.inet.maxtries: 5\n"
     );
+    assert!(ok(&h, "sysctl net.inet.ip.stats").starts_with("net.inet.ip.stats: { total = 0, badsum = 0,"));
     // Booleans read 0/1; any non-zero value is true.
     assert_eq!(
         ok(&h, "sysctl net.inet.ip.forwarding=5"),

@@ -26,6 +26,8 @@ pub enum Action {
     Wake(Waker),
     /// Run a closure against the kernel.
     Call(Box<dyn FnOnce(&mut Kernel)>),
+    /// A frame arrives at an interface (a link's delay is over).
+    Netisr(crate::net::ifnet::Netisr),
 }
 
 /// Names a scheduled timer, to cancel it.

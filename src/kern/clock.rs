@@ -68,14 +68,23 @@ pub struct Clock {
     kind: ClockKind,
     now: Time,
     start: std::time::Instant,
+    /// Wall-clock time at start (since the UNIX epoch); zero for virtual.
+    epoch: Duration,
 }
 
 impl Clock {
     pub fn new(kind: ClockKind) -> Clock {
+        let epoch = match kind {
+            ClockKind::Virtual => Duration::ZERO,
+            ClockKind::Real => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        };
         Clock {
             kind,
             now: Time::ZERO,
             start: std::time::Instant::now(),
+            epoch,
         }
     }
 
@@ -89,6 +98,12 @@ impl Clock {
             ClockKind::Virtual => self.now,
             ClockKind::Real => Time::from_duration(self.start.elapsed()),
         }
+    }
+
+    /// `t` as wall-clock time since the UNIX epoch: for captures. Under the
+    /// virtual clock the run starts at the epoch.
+    pub fn wallclock(&self, t: Time) -> Duration {
+        self.epoch + t.as_duration()
     }
 
     /// Move virtual time forward to `t` (never backwards). Under the real

@@ -7,10 +7,13 @@
 pub mod callout;
 pub mod clock;
 pub mod jail;
+pub mod mbuf;
 pub mod proc;
 pub mod sysctl;
 pub mod task;
 
+use std::collections::VecDeque;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use callout::{Action, Callout, TimerId};
@@ -18,6 +21,7 @@ use clock::{Clock, ClockKind, Time};
 use jail::{Jid, Prisons};
 use sysctl::{Ctype, Oid, SysctlTree, Value};
 
+use crate::net::ifnet::{IfGlobal, Netisr, netisr_dispatch};
 use crate::vnet::module::ModuleRegistry;
 use crate::vnet::{Vnet, VnetError, VnetId, VnetTable};
 
@@ -46,7 +50,20 @@ impl Default for Config {
 pub struct EngineStats {
     /// Timers fired.
     pub events: u64,
+    /// Frames delivered to interfaces.
+    pub frames: u64,
 }
+
+/// Something from outside the engine's thread: a frame from a host TAP
+/// device, or a nudge (a line typed at the shell).
+#[derive(Debug)]
+pub enum Ext {
+    Frame { index: u32, generation: u32, data: Vec<u8> },
+    Wake,
+}
+
+/// Lines the kernel message buffer keeps (`dmesg`).
+pub const MSGBUF_LINES: usize = 1000;
 
 /// The kernel. See the module docs.
 pub struct Kernel {
@@ -59,12 +76,17 @@ pub struct Kernel {
     pub(crate) curvnet: Option<VnetId>,
     pub(crate) seed: u64,
     pub(crate) vnet0: VnetId,
+    pub(crate) net: IfGlobal,
+    ext_tx: mpsc::Sender<Ext>,
+    ext_rx: mpsc::Receiver<Ext>,
+    msgbuf: VecDeque<(Time, String)>,
     pub stats: EngineStats,
 }
 
 impl Kernel {
     /// Boot: register the built-in modules, create vnet0 and prison0.
     pub fn new(cfg: &Config) -> Kernel {
+        let (ext_tx, ext_rx) = mpsc::channel();
         let mut k = Kernel {
             vnets: VnetTable::new(),
             modules: ModuleRegistry::default(),
@@ -75,6 +97,10 @@ impl Kernel {
             curvnet: None,
             seed: cfg.seed,
             vnet0: VnetId::VNET0,
+            net: IfGlobal::default(),
+            ext_tx,
+            ext_rx,
+            msgbuf: VecDeque::new(),
             stats: EngineStats::default(),
         };
         crate::register_builtin_modules(&mut k);
@@ -136,6 +162,11 @@ impl Kernel {
         self.clock.now()
     }
 
+    /// `t` as wall-clock time (the epoch, for virtual runs, is 1970).
+    pub fn wallclock(&self, t: Time) -> Duration {
+        self.clock.wallclock(t)
+    }
+
     pub fn clock_kind(&self) -> ClockKind {
         self.clock.kind()
     }
@@ -187,23 +218,35 @@ impl Kernel {
         self.callout.len()
     }
 
-    /// When the next timer is due.
-    pub fn next_deadline(&mut self) -> Option<Time> {
-        self.callout.next_deadline()
-    }
-
     /// Move the clock to `t` (virtual: jump; real: wait). The engine's
     /// step, for drivers other than [`Host`](crate::Host).
     pub fn clock_advance_to(&mut self, t: Time) {
         self.clock.advance_to(t)
     }
 
-    /// Run every timer due now (including ones those schedule for now).
+    /// When the next event is due: now, if frames are in flight.
+    pub fn next_deadline(&mut self) -> Option<Time> {
+        if self.net.netisr.is_empty() {
+            self.callout.next_deadline()
+        } else {
+            Some(self.now())
+        }
+    }
+
+    /// Run everything due now: frames in flight first, then timers (which
+    /// may send more frames), until nothing is left at this instant.
     pub fn run_due(&mut self) -> usize {
         let now = self.now();
         let mut n = 0;
-        while let Some(a) = self.callout.pop_due(now) {
+        loop {
+            while let Some(f) = self.net.netisr.pop_front() {
+                self.stats.frames += 1;
+                netisr_dispatch(self, f);
+                n += 1;
+            }
+            let Some(a) = self.callout.pop_due(now) else { break };
             n += 1;
+            self.stats.events += 1;
             match a {
                 Action::Vnet { vnet, f, arg } => {
                     // A vnet destroyed meanwhile gets nothing.
@@ -211,9 +254,69 @@ impl Kernel {
                 }
                 Action::Wake(w) => w.wake(),
                 Action::Call(f) => f(self),
+                Action::Netisr(f) => self.net.netisr.push_back(f),
             }
         }
-        self.stats.events += n as u64;
         n
+    }
+
+    /// A sender for events from other threads (TAP readers, the terminal).
+    pub fn ext_sender(&self) -> mpsc::Sender<Ext> {
+        self.ext_tx.clone()
+    }
+
+    /// Real clock: wait for an outside event until `deadline` (forever if
+    /// `None`), queueing what comes. True if something came.
+    pub fn wait_external(&mut self, deadline: Option<Time>) -> bool {
+        let first = match deadline {
+            Some(t) => {
+                let now = self.now();
+                if t <= now {
+                    self.ext_rx.try_recv().ok()
+                } else {
+                    self.ext_rx.recv_timeout(t.saturating_sub(now)).ok()
+                }
+            }
+            None => self.ext_rx.recv().ok(),
+        };
+        let Some(first) = first else { return false };
+        self.take_ext(first);
+        while let Ok(e) = self.ext_rx.try_recv() {
+            self.take_ext(e);
+        }
+        true
+    }
+
+    fn take_ext(&mut self, e: Ext) {
+        if let Ext::Frame {
+            index,
+            generation,
+            data,
+        } = e
+        {
+            self.net.netisr.push_back(Netisr {
+                index,
+                generation,
+                m: mbuf::Mbuf::from_slice(&data),
+            });
+        }
+    }
+
+    /// Write a line to the kernel message buffer (log(9)); `dmesg` shows it.
+    pub fn log(&mut self, msg: String) {
+        if self.msgbuf.len() >= MSGBUF_LINES {
+            self.msgbuf.pop_front();
+        }
+        self.msgbuf.push_back((self.now(), msg));
+    }
+
+    /// The kernel message buffer.
+    pub fn dmesg(&self) -> impl Iterator<Item = &(Time, String)> {
+        self.msgbuf.iter()
+    }
+
+    /// Global interface state (the index table).
+    pub fn ifglobal(&self) -> &IfGlobal {
+        &self.net
     }
 }

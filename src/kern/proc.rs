@@ -155,6 +155,14 @@ impl Proc {
         Ok(f(&mut cur))
     }
 
+    /// Run `f` inside the vnet of this process's jail (the vnet is lent out
+    /// for the call and is current).
+    pub fn vnet<R>(&self, f: impl FnOnce(&mut Kernel, &mut crate::vnet::Vnet) -> R) -> Result<R, String> {
+        let mut k = self.k.borrow_mut();
+        let id = k.prison_vnet(self.jid).map_err(|e| e.to_string())?;
+        k.with_vnet(id, f).map_err(|e| e.to_string())
+    }
+
     /// The same process, moved into another jail (what jexec does).
     pub fn in_jail(&self, jid: Jid) -> Proc {
         Proc { jid, ..self.clone() }
@@ -219,6 +227,60 @@ impl Drop for Sleep {
     fn drop(&mut self) {
         if let (Some(t), Ok(mut k)) = (self.timer, self.k.try_borrow_mut()) {
             k.untimeout(t);
+        }
+    }
+}
+
+/// The future [`Proc::until`] returns.
+pub struct Until<F> {
+    k: Rc<RefCell<Kernel>>,
+    deadline: Option<Time>,
+    timer: Option<TimerId>,
+    ready: F,
+}
+
+impl<T, F: FnMut(&std::task::Waker) -> Option<T> + Unpin> Future for Until<F> {
+    type Output = Option<T>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(x) = (self.ready)(cx.waker()) {
+            return Poll::Ready(Some(x));
+        }
+        let mut k = self.k.borrow_mut();
+        let Some(d) = self.deadline else { return Poll::Pending };
+        if k.now() >= d {
+            return Poll::Ready(None);
+        }
+        if self.timer.is_none_or(|t| !k.callout.pending(t)) {
+            let t = k.timeout_at(d, Action::Wake(cx.waker().clone()));
+            drop(k);
+            self.timer = Some(t);
+        }
+        Poll::Pending
+    }
+}
+
+impl<F> Drop for Until<F> {
+    fn drop(&mut self) {
+        if let (Some(t), Ok(mut k)) = (self.timer, self.k.try_borrow_mut()) {
+            k.untimeout(t);
+        }
+    }
+}
+
+impl Proc {
+    /// Wait until `ready` yields something (it is polled with the task's
+    /// waker, which it registers wherever the news will come from), or
+    /// until `deadline` (`None` once it passes; never, without one).
+    pub fn until<T, F: FnMut(&std::task::Waker) -> Option<T> + Unpin>(
+        &self,
+        deadline: Option<Time>,
+        ready: F,
+    ) -> Until<F> {
+        Until {
+            k: self.k.clone(),
+            deadline,
+            timer: None,
+            ready,
         }
     }
 }

@@ -5,13 +5,23 @@
 //! returns an exit status. Each has a clap parser; `help COMMAND` prints
 //! it. FreeBSD's own `-h` flags (jls -h) win over clap's help flag.
 
+pub mod arp;
 pub mod bench;
 pub mod demo;
 pub mod hostname;
+pub mod ifconfig;
 pub mod jail;
 pub mod misc;
+pub mod netstat;
+pub mod pcap_filter;
+pub mod ping;
+pub mod pipe;
+pub mod print;
+pub mod route;
 pub mod shell;
 pub mod sysctl;
+pub mod tcpdump;
+pub mod traceroute;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +58,15 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("jls", jail::jls, jail::JlsArgs),
     cmd!("jexec", jail::jexec, jail::JexecArgs),
     cmd!("sysctl", sysctl::sysctl, sysctl::SysctlArgs),
+    cmd!("ifconfig", ifconfig::ifconfig, ifconfig::IfconfigArgs),
+    cmd!("route", route::route, route::RouteArgs),
+    cmd!("netstat", netstat::netstat, netstat::NetstatArgs),
+    cmd!("arp", arp::arp, arp::ArpArgs),
+    cmd!("ping", ping::ping, ping::PingArgs),
+    cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),
+    cmd!("tcpdump", tcpdump::tcpdump, tcpdump::TcpdumpArgs),
+    cmd!("pipe", pipe::pipe, pipe::PipeArgs),
+    cmd!("dmesg", pipe::dmesg, pipe::DmesgArgs),
     cmd!("hostname", hostname::hostname, hostname::HostnameArgs),
     cmd!("sleep", misc::sleep, misc::SleepArgs),
     cmd!("echo", misc::echo, misc::EchoArgs),

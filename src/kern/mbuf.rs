@@ -1,0 +1,124 @@
+//! Packet buffers: an owned buffer with headroom, after mbuf(9).
+//!
+//! Headers are stripped by moving the start forward ([`Mbuf::adj`]) and
+//! added by moving it back ([`Mbuf::prepend`]), so a frame forwarded by a
+//! router is rewritten in place; crossing an epair moves the buffer, it is
+//! never copied.
+
+/// Headroom left in front of new packets: room for Ethernet and more.
+pub const MAX_LINKHDR: usize = 32;
+
+/// A packet. The data is `buf[off..]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mbuf {
+    buf: Vec<u8>,
+    off: usize,
+}
+
+impl Mbuf {
+    /// A packet holding a copy of `data`, with [`MAX_LINKHDR`] bytes of
+    /// headroom.
+    pub fn from_slice(data: &[u8]) -> Mbuf {
+        let mut buf = Vec::with_capacity(MAX_LINKHDR + data.len());
+        buf.resize(MAX_LINKHDR, 0);
+        buf.extend_from_slice(data);
+        Mbuf { buf, off: MAX_LINKHDR }
+    }
+
+    /// A zeroed packet of `len` bytes with headroom.
+    pub fn zeroed(len: usize) -> Mbuf {
+        Mbuf {
+            buf: vec![0; MAX_LINKHDR + len],
+            off: MAX_LINKHDR,
+        }
+    }
+
+    /// A packet that takes `data` as it is (no headroom).
+    pub fn from_vec(data: Vec<u8>) -> Mbuf {
+        Mbuf { buf: data, off: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.off
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.off..]
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.off..]
+    }
+
+    /// `m_adj(m, n)`: drop `n` bytes from the front (all, if fewer).
+    pub fn adj(&mut self, n: usize) {
+        self.off = (self.off + n).min(self.buf.len());
+    }
+
+    /// Cut the packet to `len` bytes (drop link-layer padding).
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.buf.truncate(self.off + len);
+        }
+    }
+
+    /// `M_PREPEND`: make room for `n` bytes in front and return them.
+    pub fn prepend(&mut self, n: usize) -> &mut [u8] {
+        if self.off < n {
+            let grow = n - self.off + MAX_LINKHDR;
+            let mut buf = Vec::with_capacity(grow + self.buf.len());
+            buf.resize(grow, 0);
+            buf.extend_from_slice(&self.buf);
+            self.buf = buf;
+            self.off += grow;
+        }
+        self.off -= n;
+        &mut self.buf[self.off..self.off + n]
+    }
+
+    /// Append bytes at the end.
+    pub fn append(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The data as an owned vector.
+    pub fn into_vec(mut self) -> Vec<u8> {
+        if self.off > 0 {
+            self.buf.drain(..self.off);
+        }
+        self.buf
+    }
+}
+
+impl std::fmt::Debug for Mbuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mbuf({} bytes)", self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headroom_prepend_and_adj() {
+        let mut m = Mbuf::from_slice(b"payload");
+        m.prepend(4).copy_from_slice(b"hdr:");
+        assert_eq!(m.data(), b"hdr:payload");
+        m.adj(4);
+        assert_eq!(m.data(), b"payload");
+        // Beyond the headroom it grows.
+        m.prepend(100)[0] = 1;
+        assert_eq!(m.len(), 107);
+        m.truncate(3);
+        assert_eq!(m.len(), 3);
+        m.adj(10);
+        assert!(m.is_empty());
+        let v = Mbuf::from_slice(b"abc");
+        assert_eq!(v.into_vec(), b"abc");
+    }
+}

@@ -1,0 +1,116 @@
+//! Ethernet II framing: input validation and demultiplexing, output with
+//! the next hop's address (after `if_ethersubr.c`).
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::net::ifnet::{IF, IFF_PROMISC, if_transmit};
+use crate::vnet::Vnet;
+
+pub const ETHER_ADDR_LEN: usize = 6;
+pub const ETHER_HDR_LEN: usize = 14;
+/// Frames shorter than this (without the FCS) are padded, as NICs do.
+pub const ETHER_MIN_LEN: usize = 60;
+pub const ETHERTYPE_IP: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+
+pub fn is_multicast(mac: &[u8]) -> bool {
+    mac.first().is_some_and(|b| b & 1 == 1)
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn ether_ntoa(mac: &[u8]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Parse `aa:bb:cc:dd:ee:ff` (one or two hex digits per byte).
+pub fn ether_aton(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Counters of frames Ethernet dropped, per interface, live in the
+/// interface's counters: `iqdrops` for frames not for us, `ierrors` for
+/// runts, `noproto` for unknown types.
+pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
+    let Some(ifp) = v.builtin(IF).get_mut(index) else {
+        return;
+    };
+    let d = m.data();
+    if d.len() < ETHER_HDR_LEN {
+        ifp.counters.ierrors += 1;
+        return;
+    }
+    let dst = &d[0..6];
+    let bcast = dst == BROADCAST;
+    let mcast = !bcast && is_multicast(dst);
+    if !bcast && !mcast && dst != ifp.lladdr && ifp.flags & IFF_PROMISC == 0 {
+        ifp.counters.iqdrops += 1;
+        return;
+    }
+    if mcast {
+        // No multicast groups are joined: count and drop.
+        ifp.counters.imcasts += 1;
+        return;
+    }
+    if bcast {
+        ifp.counters.imcasts += 1;
+    }
+    let etype = u16::from_be_bytes([d[12], d[13]]);
+    match etype {
+        ETHERTYPE_IP => {
+            m.adj(ETHER_HDR_LEN);
+            crate::netinet::ip_input::ip_input_l2(k, v, index, m, bcast);
+        }
+        ETHERTYPE_ARP => {
+            m.adj(ETHER_HDR_LEN);
+            crate::netinet::arp::arp_input(k, v, index, m);
+        }
+        _ => ifp.counters.noproto += 1,
+    }
+}
+
+/// Put an Ethernet header in front of `m` and send it out of `index`.
+pub fn ether_output_frame(k: &mut Kernel, v: &mut Vnet, index: u32, dst: [u8; 6], etype: u16, mut m: Mbuf) {
+    let Some(ifp) = v.builtin(IF).get(index) else { return };
+    let src = ifp.lladdr;
+    let h = m.prepend(ETHER_HDR_LEN);
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    h[12..14].copy_from_slice(&etype.to_be_bytes());
+    if m.len() < ETHER_MIN_LEN {
+        let pad = ETHER_MIN_LEN - m.len();
+        m.append(&[0u8; ETHER_MIN_LEN][..pad]);
+    }
+    if is_multicast(&dst)
+        && let Some(ifp) = v.builtin(IF).get_mut(index)
+    {
+        ifp.counters.omcasts += 1;
+    }
+    if_transmit(k, v, index, m);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_text() {
+        let m = [0x02, 0, 0xab, 1, 2, 0xff];
+        assert_eq!(ether_ntoa(&m), "02:00:ab:01:02:ff");
+        assert_eq!(ether_aton("02:0:ab:1:2:ff"), Some(m));
+        assert_eq!(ether_aton("02:00:ab:01:02"), None);
+        assert_eq!(ether_aton("02:00:ab:01:02:ff:00"), None);
+        assert_eq!(ether_aton("zz:00:ab:01:02:ff"), None);
+        assert!(is_multicast(&BROADCAST));
+        assert!(!is_multicast(&m));
+    }
+}

@@ -1,0 +1,566 @@
+//! Network interfaces: the per-vnet interface list, the global interface
+//! index, input and output dispatch, and moving interfaces between vnets
+//! (after `if.c`, ifnet(9) and `if_vmove`).
+//!
+//! An interface lives in exactly one vnet's list. Its index is global, and
+//! the global table says which vnet holds it, so a frame handed to an
+//! index (by an epair, a timer, a TAP thread) reaches the right vnet — and
+//! none at all if the interface or its vnet is gone.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, VecDeque};
+use std::rc::Weak;
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::net::bpf::Bpf;
+use crate::net::pipe::Pipe;
+use crate::vnet::module::{SI_ORDER_FIRST, SI_SUB_INIT_IF};
+use crate::vnet::{Module, Prio, Vnet, VnetId, VnetKey};
+
+// Interface flags (net/if.h).
+pub const IFF_UP: u32 = 0x1;
+pub const IFF_BROADCAST: u32 = 0x2;
+pub const IFF_LOOPBACK: u32 = 0x8;
+pub const IFF_RUNNING: u32 = 0x40;
+pub const IFF_NOARP: u32 = 0x80;
+pub const IFF_PROMISC: u32 = 0x100;
+pub const IFF_SIMPLEX: u32 = 0x800;
+pub const IFF_MULTICAST: u32 = 0x8000;
+pub const IFF_LOWER_UP: u32 = 0x100_0000;
+
+/// Flag names in bit order, for ifconfig's `flags=...<...>`.
+pub const IFF_NAMES: &[(u32, &str)] = &[
+    (IFF_UP, "UP"),
+    (IFF_BROADCAST, "BROADCAST"),
+    (0x4, "DEBUG"),
+    (IFF_LOOPBACK, "LOOPBACK"),
+    (0x10, "POINTOPOINT"),
+    (0x20, "NEEDSEPOCH"),
+    (IFF_RUNNING, "RUNNING"),
+    (IFF_NOARP, "NOARP"),
+    (IFF_PROMISC, "PROMISC"),
+    (0x200, "ALLMULTI"),
+    (0x400, "DRV_OACTIVE"),
+    (IFF_SIMPLEX, "SIMPLEX"),
+    (0x1000, "LINK0"),
+    (0x2000, "LINK1"),
+    (0x4000, "LINK2"),
+    (IFF_MULTICAST, "MULTICAST"),
+    (0x10000, "CANTCONFIG"),
+    (0x20000, "PPROMISC"),
+    (0x40000, "MONITOR"),
+    (0x80000, "STATICARP"),
+    (0x100000, "STICKYARP"),
+    (0x200000, "DYING"),
+    (0x400000, "RENAMING"),
+    (0x800000, "PALLMULTI"),
+    (IFF_LOWER_UP, "LOWER_UP"),
+];
+
+/// The MTU of lo0.
+pub const LOMTU: u32 = 16384;
+/// The default Ethernet MTU.
+pub const ETHERMTU: u32 = 1500;
+
+/// An IPv4 address on an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InAddr {
+    pub addr: u32,
+    pub plen: u8,
+    pub broadcast: u32,
+}
+
+/// Interface counters (`if_data`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfCounters {
+    pub ipackets: u64,
+    pub ierrors: u64,
+    pub iqdrops: u64,
+    pub ibytes: u64,
+    pub imcasts: u64,
+    pub opackets: u64,
+    pub oerrors: u64,
+    pub oqdrops: u64,
+    pub obytes: u64,
+    pub omcasts: u64,
+    pub collisions: u64,
+    /// Frames for a protocol nobody speaks.
+    pub noproto: u64,
+}
+
+/// What kind of interface, with what it needs of its own.
+#[derive(Debug)]
+pub enum IfKind {
+    Loop,
+    /// One end of an epair(4); frames sent here arrive at `peer`.
+    Epair {
+        peer: u32,
+    },
+    Bridge(Box<crate::net::bridge::Bridge>),
+    Tap(Box<crate::net::tap::Tap>),
+}
+
+/// A network interface.
+#[derive(Debug)]
+pub struct Ifnet {
+    pub index: u32,
+    pub generation: u32,
+    pub name: String,
+    pub kind: IfKind,
+    pub flags: u32,
+    pub mtu: u32,
+    pub lladdr: [u8; 6],
+    pub addrs: Vec<InAddr>,
+    pub counters: IfCounters,
+    /// The vnet it was created in, where it returns when its vnet dies.
+    pub home: VnetId,
+    /// Link emulation on output.
+    pub pipe: Option<Box<Pipe>>,
+    /// Capture sessions (tcpdump).
+    pub bpf: Vec<Weak<RefCell<Bpf>>>,
+    /// The bridge this interface is a member of.
+    pub bridge: Option<u32>,
+}
+
+impl Ifnet {
+    pub fn is_up(&self) -> bool {
+        self.flags & IFF_UP != 0
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        matches!(self.kind, IfKind::Loop)
+    }
+
+    /// The interface's cloner family: "lo", "epair", "bridge", "tap".
+    pub fn family(&self) -> &'static str {
+        match self.kind {
+            IfKind::Loop => "lo",
+            IfKind::Epair { .. } => "epair",
+            IfKind::Bridge(_) => "bridge",
+            IfKind::Tap(_) => "tap",
+        }
+    }
+
+    /// The first IPv4 address (the preferred source address).
+    pub fn primary_addr(&self) -> Option<u32> {
+        self.addrs.first().map(|a| a.addr)
+    }
+}
+
+/// The per-vnet interface list (`V_ifnet`).
+#[derive(Debug, Default)]
+pub struct Ifnets {
+    pub list: Vec<Ifnet>,
+}
+
+impl Ifnets {
+    pub fn get(&self, index: u32) -> Option<&Ifnet> {
+        self.list.iter().find(|i| i.index == index)
+    }
+
+    pub fn get_mut(&mut self, index: u32) -> Option<&mut Ifnet> {
+        self.list.iter_mut().find(|i| i.index == index)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Ifnet> {
+        self.list.iter().find(|i| i.name == name)
+    }
+
+    /// The index of lo0 (or whichever loopback comes first).
+    pub fn loif(&self) -> Option<u32> {
+        self.list.iter().find(|i| i.is_loopback()).map(|i| i.index)
+    }
+}
+
+/// The interface layer's slot.
+pub const IF: VnetKey<Ifnets> = VnetKey::fixed(0);
+
+/// A frame waiting to be received by an interface (the netisr queue).
+#[derive(Debug)]
+pub struct Netisr {
+    pub index: u32,
+    pub generation: u32,
+    pub m: Mbuf,
+}
+
+#[derive(Debug, Default, Clone)]
+struct IfSlot {
+    generation: u32,
+    vnet: Option<VnetId>,
+}
+
+/// What is global about interfaces: the index table, cloner units, MAC
+/// addresses, and the queue of frames in flight at the current instant.
+#[derive(Debug, Default)]
+pub struct IfGlobal {
+    slots: Vec<IfSlot>,
+    free: BTreeSet<u32>,
+    /// Generations come from one counter, so an (index, generation) pair is never
+    /// reused even when the table shrinks and grows again.
+    next_gen: u32,
+    units: Vec<(&'static str, BTreeSet<u32>)>,
+    macs: u64,
+    pub(crate) netisr: VecDeque<Netisr>,
+}
+
+impl IfGlobal {
+    /// Where interface `index` lives now.
+    pub fn vnet_of(&self, index: u32) -> Option<VnetId> {
+        self.slots.get(index as usize).and_then(|s| s.vnet)
+    }
+
+    pub fn gen_of(&self, index: u32) -> Option<u32> {
+        self.slots
+            .get(index as usize)
+            .filter(|s| s.vnet.is_some())
+            .map(|s| s.generation)
+    }
+
+    fn alloc_index(&mut self, vnet: VnetId) -> (u32, u32) {
+        if self.slots.is_empty() {
+            self.slots.push(IfSlot::default()); // index 0 is never used
+        }
+        let index = match self.free.pop_first() {
+            Some(i) => i,
+            None => {
+                self.slots.push(IfSlot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.next_gen = self.next_gen.wrapping_add(1);
+        self.slots[index as usize] = IfSlot {
+            generation: self.next_gen,
+            vnet: Some(vnet),
+        };
+        (index, self.next_gen)
+    }
+
+    fn free_index(&mut self, index: u32) {
+        if let Some(s) = self.slots.get_mut(index as usize) {
+            s.vnet = None;
+            self.free.insert(index);
+        }
+        while self.slots.len() > 1 && self.slots.last().is_some_and(|s| s.vnet.is_none()) {
+            self.slots.pop();
+            self.free.pop_last();
+        }
+        if self.slots.len() < self.slots.capacity() / 4 {
+            self.slots.shrink_to(self.slots.len() * 2);
+        }
+    }
+
+    /// The lowest free unit number of a cloner family (epair0, epair1...).
+    pub fn unit_alloc(&mut self, family: &'static str, want: Option<u32>) -> Option<u32> {
+        let pos = match self.units.iter().position(|(f, _)| *f == family) {
+            Some(p) => p,
+            None => {
+                self.units.push((family, BTreeSet::new()));
+                self.units.len() - 1
+            }
+        };
+        let used = &mut self.units[pos].1;
+        let unit = match want {
+            Some(u) if used.contains(&u) => return None,
+            Some(u) => u,
+            None => (0..).find(|u| !used.contains(u))?,
+        };
+        used.insert(unit);
+        Some(unit)
+    }
+
+    pub fn unit_free(&mut self, family: &'static str, unit: u32) {
+        if let Some((_, used)) = self.units.iter_mut().find(|(f, _)| *f == family) {
+            used.remove(&unit);
+        }
+    }
+
+    /// A new unique, stable, locally administered MAC address.
+    pub fn mac_alloc(&mut self) -> [u8; 6] {
+        self.macs += 1;
+        let b = self.macs.to_be_bytes();
+        [0x02, b[3], b[4], b[5], b[6], b[7]]
+    }
+}
+
+pub(crate) fn module() -> Module<Ifnets> {
+    Module::new("if", Prio::new(SI_SUB_INIT_IF, SI_ORDER_FIRST), |k, v| {
+        let mut ifs = Ifnets::default();
+        // lo0, in every vnet; its address comes with IPv4 (in.rs).
+        let (index, generation) = k.net.alloc_index(v.id());
+        ifs.list.push(Ifnet {
+            index,
+            generation,
+            name: "lo0".into(),
+            kind: IfKind::Loop,
+            flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
+            mtu: LOMTU,
+            lladdr: [0; 6],
+            addrs: Vec::new(),
+            counters: IfCounters::default(),
+            home: v.id(),
+            pipe: None,
+            bpf: Vec::new(),
+            bridge: None,
+        });
+        ifs
+    })
+    .destructor(if_vnet_uninit)
+    .builtin()
+}
+
+/// A vnet is going away: interfaces from elsewhere go home (addresses
+/// purged); interfaces born here are destroyed, with their epair peers.
+/// The vnet's other modules are gone already: nothing is left to purge.
+fn if_vnet_uninit(k: &mut Kernel, v: &mut Vnet, mut ifs: Ifnets) {
+    while let Some(mut ifp) = ifs.list.pop() {
+        if ifp.home != v.id() && k.vnets.is_live(ifp.home) {
+            if_clear_for_move(&mut ifp);
+            let home = ifp.home;
+            let _ = k.with_vnet(home, |k, hv| if_attach_moved(k, hv, ifp));
+            continue;
+        }
+        let peer = match ifp.kind {
+            IfKind::Epair { peer } => match ifs.list.iter().position(|i| i.index == peer) {
+                Some(pos) => Some(ifs.list.remove(pos)),
+                None => detach_anywhere(k, peer),
+            },
+            _ => None,
+        };
+        if_release(k, ifp);
+        if let Some(p) = peer {
+            if_release(k, p);
+        }
+    }
+}
+
+/// Detach interface `index` from whichever (other) vnet holds it.
+fn detach_anywhere(k: &mut Kernel, index: u32) -> Option<Ifnet> {
+    let pv = k.net.vnet_of(index)?;
+    k.with_vnet(pv, |k, v| if_detach(k, v, index)).ok().flatten()
+}
+
+/// Allocate an interface in vnet `v` and attach it; returns its index.
+pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags: u32, mtu: u32) -> u32 {
+    let (index, generation) = k.net.alloc_index(v.id());
+    let lladdr = if matches!(kind, IfKind::Loop) {
+        [0; 6]
+    } else {
+        k.net.mac_alloc()
+    };
+    let home = v.id();
+    v.builtin(IF).list.push(Ifnet {
+        index,
+        generation,
+        name,
+        kind,
+        flags,
+        mtu,
+        lladdr,
+        addrs: Vec::new(),
+        counters: IfCounters::default(),
+        home,
+        pipe: None,
+        bpf: Vec::new(),
+        bridge: None,
+    });
+    index
+}
+
+/// Take interface `index` out of vnet `v`, purging what the vnet's
+/// protocols knew of it (routes, ARP entries, bridge membership).
+pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
+    crate::netinet::in_::in_ifdetach(k, v, index);
+    crate::net::bridge::bridge_ifdetach(v, index);
+    let ifs = v.get_mut(IF)?;
+    let pos = ifs.list.iter().position(|i| i.index == index)?;
+    Some(ifs.list.remove(pos))
+}
+
+fn if_clear_for_move(ifp: &mut Ifnet) {
+    ifp.addrs.clear();
+    ifp.bridge = None;
+    if let IfKind::Bridge(b) = &mut ifp.kind {
+        b.members.clear();
+    }
+}
+
+fn if_attach_moved(k: &mut Kernel, v: &mut Vnet, ifp: Ifnet) {
+    if let Some(s) = k.net.slots.get_mut(ifp.index as usize) {
+        s.vnet = Some(v.id());
+    }
+    if let Some(ifs) = v.get_mut(IF) {
+        ifs.list.push(ifp);
+    }
+}
+
+/// Errors of interface operations, worded as ifconfig(8) prints them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IfError {
+    #[error("interface {0} does not exist")]
+    NoSuchIf(String),
+    #[error("SIOCSIFVNET: File exists")]
+    NameInUse,
+    #[error("SIOCSIFVNET: Invalid argument")]
+    NotMovable,
+    #[error("SIOCIFDESTROY: Invalid argument")]
+    NotClonable,
+    #[error("SIOCIFCREATE2: File exists")]
+    UnitInUse,
+    #[error("SIOCIFCREATE2: Invalid argument")]
+    BadCloner,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// `if_vmove`: move interface `index` from vnet `from` into vnet `to`
+/// (`ifconfig IF vnet JAIL`). Its addresses are purged, as FreeBSD does.
+pub fn if_vmove(k: &mut Kernel, from: VnetId, index: u32, to: VnetId) -> Result<(), IfError> {
+    if from == to {
+        return Ok(());
+    }
+    let name_taken = k
+        .vnets
+        .get(to)
+        .ok()
+        .and_then(|tv| tv.get(IF))
+        .zip(
+            k.vnets
+                .get(from)
+                .ok()
+                .and_then(|fv| fv.get(IF))
+                .and_then(|f| f.get(index)),
+        )
+        .is_some_and(|(t, ifp)| t.by_name(&ifp.name).is_some());
+    if name_taken {
+        return Err(IfError::NameInUse);
+    }
+    let ifp = k
+        .with_vnet(from, |k, v| {
+            if v.get(IF).and_then(|l| l.get(index)).is_some_and(|i| i.is_loopback()) {
+                return Err(IfError::NotMovable);
+            }
+            if_detach(k, v, index).ok_or(IfError::NoSuchIf(index.to_string()))
+        })
+        .map_err(|e| IfError::Other(e.to_string()))??;
+    let mut ifp = ifp;
+    if_clear_for_move(&mut ifp);
+    k.with_vnet(to, |k, v| if_attach_moved(k, v, ifp))
+        .map_err(|e| IfError::Other(e.to_string()))
+}
+
+/// Destroy an interface (and an epair's other end): `ifconfig IF destroy`.
+pub fn if_destroy(k: &mut Kernel, v: &mut Vnet, index: u32) -> Result<(), IfError> {
+    let ifp = v
+        .get(IF)
+        .and_then(|l| l.get(index))
+        .ok_or(IfError::NoSuchIf(index.to_string()))?;
+    if ifp.is_loopback() {
+        return Err(IfError::NotClonable);
+    }
+    let ifp = if_detach(k, v, index).ok_or(IfError::NoSuchIf(index.to_string()))?;
+    let peer = match ifp.kind {
+        IfKind::Epair { peer } if v.get(IF).is_some_and(|l| l.get(peer).is_some()) => if_detach(k, v, peer),
+        IfKind::Epair { peer } => detach_anywhere(k, peer),
+        _ => None,
+    };
+    if_release(k, ifp);
+    if let Some(p) = peer {
+        if_release(k, p);
+    }
+    Ok(())
+}
+
+/// Release a detached interface: its capture sessions, index and unit.
+fn if_release(k: &mut Kernel, mut ifp: Ifnet) {
+    for b in ifp.bpf.drain(..) {
+        if let Some(b) = b.upgrade() {
+            b.borrow_mut().close();
+        }
+    }
+    k.net.free_index(ifp.index);
+    let family = ifp.family();
+    if let Some(unit) = unit_of(&ifp.name, family) {
+        k.net.unit_free(family, unit);
+    }
+    if let IfKind::Tap(t) = &mut ifp.kind {
+        t.close();
+    }
+}
+
+/// The unit number in an interface name ("epair12a" -> 12).
+pub fn unit_of(name: &str, family: &str) -> Option<u32> {
+    let rest = name.strip_prefix(family)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Queue a frame for reception by interface `index` at the current
+/// instant (what an epair or a TAP thread does).
+pub fn netisr_queue(k: &mut Kernel, index: u32, m: Mbuf) {
+    if let Some(generation) = k.net.gen_of(index) {
+        k.net.netisr.push_back(Netisr { index, generation, m });
+    }
+}
+
+/// Deliver one queued frame: into the vnet that holds the interface now,
+/// if it still exists.
+pub fn netisr_dispatch(k: &mut Kernel, n: Netisr) {
+    let Some(slot) = k.net.slots.get(n.index as usize) else {
+        return;
+    };
+    let (Some(vnet), true) = (slot.vnet, slot.generation == n.generation) else {
+        return;
+    };
+    let _ = k.with_vnet(vnet, |k, v| if_input(k, v, n.index, n.m));
+}
+
+/// A frame arrives on an interface: count, capture, then hand it to the
+/// bridge it belongs to, or to Ethernet (IPv4 for lo0).
+pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+    let now = k.now();
+    let Some(ifp) = v.builtin(IF).get_mut(index) else {
+        return;
+    };
+    if !ifp.is_up() {
+        ifp.counters.iqdrops += 1;
+        return;
+    }
+    ifp.counters.ipackets += 1;
+    ifp.counters.ibytes += m.len() as u64;
+    if !ifp.bpf.is_empty() {
+        crate::net::bpf::bpf_tap(&mut ifp.bpf, now, m.data());
+    }
+    if let Some(br) = ifp.bridge {
+        return crate::net::bridge::bridge_input(k, v, br, index, m);
+    }
+    if ifp.is_loopback() {
+        crate::netinet::ip_input::ip_input(k, v, index, m);
+    } else {
+        crate::net::ethernet::ether_input(k, v, index, m);
+    }
+}
+
+/// Send a frame out of an interface (the driver's `if_transmit`): count,
+/// capture, then the link emulation pipe and the kind's own way out.
+pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+    let now = k.now();
+    let Some(ifp) = v.builtin(IF).get_mut(index) else {
+        return;
+    };
+    if !ifp.is_up() {
+        ifp.counters.oerrors += 1;
+        return;
+    }
+    ifp.counters.opackets += 1;
+    ifp.counters.obytes += m.len() as u64;
+    if !ifp.bpf.is_empty() {
+        crate::net::bpf::bpf_tap(&mut ifp.bpf, now, m.data());
+    }
+    match &ifp.kind {
+        IfKind::Loop => netisr_queue(k, index, m),
+        &IfKind::Epair { peer } => crate::net::pipe::pipe_output(k, v, index, peer, m),
+        IfKind::Bridge(_) => crate::net::bridge::bridge_output(k, v, index, m),
+        IfKind::Tap(t) => t.write(m.data()),
+    }
+}

@@ -1,0 +1,11 @@
+//! Link layer and interfaces (sys/net).
+
+pub mod bpf;
+pub mod bridge;
+pub mod ethernet;
+pub mod if_clone;
+pub mod ifnet;
+pub mod pipe;
+pub mod radix;
+pub mod route;
+pub mod tap;

@@ -1,0 +1,500 @@
+//! ARP (RFC 826), after `if_ether.c`: a per-vnet cache of neighbours with
+//! timeouts, a bounded queue of packets held while a neighbour is being
+//! resolved, gratuitous ARP when an address is configured, and a warning
+//! when someone else uses one of our addresses.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use crate::kern::Kernel;
+use crate::kern::callout::{Action, TimerId};
+use crate::kern::clock::Time;
+use crate::kern::mbuf::Mbuf;
+use crate::kern::sysctl::Oid;
+use crate::net::ethernet::{BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa, ether_output_frame};
+use crate::net::ifnet::IF;
+use crate::net::route::Inet;
+use crate::netinet::in_::{in_ifaddr_for, in_prefix};
+use crate::vnet::module::{SI_ORDER_SECOND, SI_SUB_PROTO_DOMAIN};
+use crate::vnet::{Module, Prio, Vnet, VnetKey};
+
+pub const ARPOP_REQUEST: u16 = 1;
+pub const ARPOP_REPLY: u16 = 2;
+/// The size of an Ethernet/IPv4 ARP packet.
+pub const ARP_LEN: usize = 28;
+/// How long a neighbour that never answered is reported down (`arpt_down`).
+pub const ARPT_DOWN: Duration = Duration::from_secs(20);
+
+/// The state of a neighbour entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlState {
+    /// Asked, no answer yet.
+    Incomplete,
+    /// Known until `expire`.
+    Reachable,
+    /// Set by hand (`arp -s`): never expires.
+    Static,
+    /// Never answered: sending to it fails until `expire`.
+    Down,
+}
+
+/// A neighbour (`llentry`).
+#[derive(Debug)]
+pub struct LlEntry {
+    pub state: LlState,
+    pub mac: [u8; 6],
+    pub expire: Time,
+    pub hold: VecDeque<Mbuf>,
+    pub asked: u32,
+    timer: Option<TimerId>,
+}
+
+/// ARP statistics (`struct arpstat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArpStat {
+    pub txrequests: u64,
+    pub txreplies: u64,
+    pub rxrequests: u64,
+    pub rxreplies: u64,
+    pub received: u64,
+    pub dropped: u64,
+    pub timeouts: u64,
+    pub dupips: u64,
+}
+
+/// Per-vnet ARP state.
+#[derive(Debug)]
+pub struct Arp {
+    /// Neighbours by (interface, address).
+    pub table: HashMap<(u32, u32), LlEntry>,
+    pub stats: ArpStat,
+    /// `net.link.ether.inet.max_age`: seconds an entry stays valid.
+    pub max_age: i32,
+    /// `net.link.ether.inet.maxtries`: requests before giving up.
+    pub maxtries: i32,
+    /// `net.link.ether.inet.maxhold`: packets held per incomplete entry.
+    pub maxhold: i32,
+    /// `net.link.ether.inet.max_entries`: entries in the cache (vimage).
+    pub max_entries: i32,
+}
+
+impl Default for Arp {
+    fn default() -> Self {
+        Arp {
+            table: HashMap::new(),
+            stats: ArpStat::default(),
+            max_age: 1200,
+            maxtries: 5,
+            maxhold: 16,
+            max_entries: 4096,
+        }
+    }
+}
+
+/// The ARP module's slot.
+pub const ARP: VnetKey<Arp> = VnetKey::fixed(2);
+
+pub(crate) fn module() -> Module<Arp> {
+    Module::new("arp", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_SECOND), |_, _| {
+        Arp::default()
+    })
+    .destructor(|k, _, arp| {
+        for e in arp.table.into_values() {
+            if let Some(t) = e.timer {
+                k.untimeout(t);
+            }
+        }
+    })
+    .sysctl_range(
+        "net.link.ether.inet.max_age",
+        "Lifetime of an entry in seconds",
+        |s| &mut s.max_age,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl_range(
+        "net.link.ether.inet.maxtries",
+        "ARP resolution attempts before returning error",
+        |s| &mut s.maxtries,
+        1,
+        100,
+    )
+    .sysctl_range(
+        "net.link.ether.inet.maxhold",
+        "Number of packets to hold per ARP entry",
+        |s| &mut s.maxhold,
+        0,
+        1 << 16,
+    )
+    .sysctl_range(
+        "net.link.ether.inet.max_entries",
+        "Maximum number of entries in the ARP cache",
+        |s| &mut s.max_entries,
+        1,
+        1 << 24,
+    )
+    .oid(|k| {
+        Oid::vnet_stats(k, "net.link.ether.arp.stats", "ARP statistics (struct arpstat)", |s| {
+            let st = &s.stats;
+            vec![
+                ("txrequests", st.txrequests),
+                ("txreplies", st.txreplies),
+                ("rxrequests", st.rxrequests),
+                ("rxreplies", st.rxreplies),
+                ("received", st.received),
+                ("dropped", st.dropped),
+                ("timeouts", st.timeouts),
+                ("dupips", st.dupips),
+            ]
+        })
+    })
+    .builtin()
+}
+
+fn key_arg(index: u32, ip: u32) -> u64 {
+    ((index as u64) << 32) | ip as u64
+}
+
+fn arg_key(arg: u64) -> (u32, u32) {
+    ((arg >> 32) as u32, arg as u32)
+}
+
+/// The fields of an ARP packet that vary (the sender's MAC is the
+/// interface's).
+struct ArpPkt {
+    op: u16,
+    sip: u32,
+    tha: [u8; 6],
+    tip: u32,
+}
+
+/// Build and send an ARP packet out of `index` to `dst`.
+fn arp_send(k: &mut Kernel, v: &mut Vnet, index: u32, a: ArpPkt, dst: [u8; 6]) {
+    let ArpPkt { op, sip, tha, tip } = a;
+    let Some(sha) = v.builtin(IF).get(index).map(|i| i.lladdr) else {
+        return;
+    };
+    let mut m = Mbuf::zeroed(ARP_LEN);
+    let p = m.data_mut();
+    p[0..2].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
+    p[2..4].copy_from_slice(&ETHERTYPE_IP.to_be_bytes());
+    p[4] = 6;
+    p[5] = 4;
+    p[6..8].copy_from_slice(&op.to_be_bytes());
+    p[8..14].copy_from_slice(&sha);
+    p[14..18].copy_from_slice(&sip.to_be_bytes());
+    p[18..24].copy_from_slice(&tha);
+    p[24..28].copy_from_slice(&tip.to_be_bytes());
+    let st = &mut v.builtin(ARP).stats;
+    match op {
+        ARPOP_REQUEST => st.txrequests += 1,
+        _ => st.txreplies += 1,
+    }
+    ether_output_frame(k, v, index, dst, ETHERTYPE_ARP, m);
+}
+
+/// Ask who has `tip`.
+pub fn arp_request(k: &mut Kernel, v: &mut Vnet, index: u32, tip: u32) {
+    let Some(sip) = in_ifaddr_for(v, index, tip) else {
+        return;
+    };
+    let a = ArpPkt {
+        op: ARPOP_REQUEST,
+        sip,
+        tha: [0; 6],
+        tip,
+    };
+    arp_send(k, v, index, a, BROADCAST);
+}
+
+/// Gratuitous ARP: announce `addr` on `index` (sender = target = addr).
+pub fn arp_announce(k: &mut Kernel, v: &mut Vnet, index: u32, addr: u32) {
+    let a = ArpPkt {
+        op: ARPOP_REQUEST,
+        sip: addr,
+        tha: [0; 6],
+        tip: addr,
+    };
+    arp_send(k, v, index, a, BROADCAST);
+}
+
+/// Why resolution failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpErr {
+    /// The neighbour did not answer (EHOSTDOWN).
+    HostDown,
+    /// The cache is full (ENOBUFS).
+    NoBufs,
+}
+
+/// `arpresolve`: the MAC address of `ip` on `index`. If it is not known,
+/// the packet is held and a request goes out; `Ok(None)` then.
+pub fn arpresolve(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    index: u32,
+    ip: u32,
+    m: Mbuf,
+) -> Result<Option<([u8; 6], Mbuf)>, ArpErr> {
+    let now = k.now();
+    let vid = v.id();
+    let arp = v.builtin(ARP);
+    let maxhold = arp.maxhold.max(0) as usize;
+    if let Some(e) = arp.table.get_mut(&(index, ip)) {
+        match e.state {
+            LlState::Static => return Ok(Some((e.mac, m))),
+            LlState::Reachable if e.expire > now => return Ok(Some((e.mac, m))),
+            LlState::Down if e.expire > now => return Err(ArpErr::HostDown),
+            LlState::Incomplete => {
+                if e.hold.len() >= maxhold {
+                    e.hold.pop_front();
+                    arp.stats.dropped += 1;
+                }
+                if maxhold > 0 {
+                    e.hold.push_back(m);
+                } else {
+                    arp.stats.dropped += 1;
+                }
+                return Ok(None);
+            }
+            _ => {
+                // Expired: ask again, keeping the packet.
+                if let Some(t) = e.timer.take() {
+                    k.untimeout(t);
+                }
+                arp.table.remove(&(index, ip));
+            }
+        }
+    }
+    let arp = v.builtin(ARP);
+    if arp.table.len() >= arp.max_entries.max(1) as usize {
+        arp.stats.dropped += 1;
+        return Err(ArpErr::NoBufs);
+    }
+    let timer = k.timeout(
+        Duration::from_secs(1),
+        Action::Vnet {
+            vnet: vid,
+            f: arp_timer,
+            arg: key_arg(index, ip),
+        },
+    );
+    let mut hold = VecDeque::new();
+    if maxhold > 0 {
+        hold.push_back(m);
+    }
+    v.builtin(ARP).table.insert(
+        (index, ip),
+        LlEntry {
+            state: LlState::Incomplete,
+            mac: [0; 6],
+            expire: Time::ZERO,
+            hold,
+            asked: 1,
+            timer: Some(timer),
+        },
+    );
+    arp_request(k, v, index, ip);
+    Ok(None)
+}
+
+/// An entry's timer: ask again, give up, or expire.
+fn arp_timer(k: &mut Kernel, v: &mut Vnet, arg: u64) {
+    let (index, ip) = arg_key(arg);
+    let now = k.now();
+    let vid = v.id();
+    let arp = v.builtin(ARP);
+    let maxtries = arp.maxtries.max(1) as u32;
+    let Some(e) = arp.table.get_mut(&(index, ip)) else {
+        return;
+    };
+    e.timer = None;
+    match e.state {
+        LlState::Incomplete if e.asked < maxtries => {
+            e.asked += 1;
+            let t = k.timeout(
+                Duration::from_secs(1),
+                Action::Vnet {
+                    vnet: vid,
+                    f: arp_timer,
+                    arg,
+                },
+            );
+            if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
+                e.timer = Some(t);
+            }
+            arp_request(k, v, index, ip);
+        }
+        LlState::Incomplete => {
+            // Nobody answered: drop what waited, report the host down.
+            let n = e.hold.len() as u64;
+            e.hold.clear();
+            e.state = LlState::Down;
+            e.expire = now.saturating_add(ARPT_DOWN);
+            arp.stats.dropped += n;
+            arp.stats.timeouts += 1;
+            let t = k.timeout(
+                ARPT_DOWN,
+                Action::Vnet {
+                    vnet: vid,
+                    f: arp_timer,
+                    arg,
+                },
+            );
+            if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
+                e.timer = Some(t);
+            }
+        }
+        LlState::Static => {}
+        LlState::Reachable | LlState::Down => {
+            if e.expire <= now {
+                arp.table.remove(&(index, ip));
+            }
+        }
+    }
+}
+
+/// Mark `ip` as at `mac` on `index`, and send what was held for it.
+fn arp_update(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6], create: bool) {
+    let now = k.now();
+    let vid = v.id();
+    let arp = v.builtin(ARP);
+    let max_age = Duration::from_secs(arp.max_age.max(1) as u64);
+    let full = arp.table.len() >= arp.max_entries.max(1) as usize;
+    let held = match arp.table.get_mut(&(index, ip)) {
+        Some(e) if e.state == LlState::Static => return,
+        Some(e) => {
+            if let Some(t) = e.timer.take() {
+                k.untimeout(t);
+            }
+            e.state = LlState::Reachable;
+            e.mac = mac;
+            e.expire = now.saturating_add(max_age);
+            e.asked = 0;
+            std::mem::take(&mut e.hold)
+        }
+        None if create && !full => {
+            arp.table.insert(
+                (index, ip),
+                LlEntry {
+                    state: LlState::Reachable,
+                    mac,
+                    expire: now.saturating_add(max_age),
+                    hold: VecDeque::new(),
+                    asked: 0,
+                    timer: None,
+                },
+            );
+            VecDeque::new()
+        }
+        None => return,
+    };
+    let t = k.timeout(
+        max_age,
+        Action::Vnet {
+            vnet: vid,
+            f: arp_timer,
+            arg: key_arg(index, ip),
+        },
+    );
+    if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
+        e.timer = Some(t);
+    }
+    for m in held {
+        ether_output_frame(k, v, index, mac, ETHERTYPE_IP, m);
+    }
+}
+
+/// An ARP packet came in on `index`.
+pub fn arp_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+    let d = m.data();
+    v.builtin(ARP).stats.received += 1;
+    if d.len() < ARP_LEN
+        || u16::from_be_bytes([d[0], d[1]]) != 1
+        || u16::from_be_bytes([d[2], d[3]]) != ETHERTYPE_IP
+        || d[4] != 6
+        || d[5] != 4
+    {
+        v.builtin(ARP).stats.dropped += 1;
+        return;
+    }
+    let op = u16::from_be_bytes([d[6], d[7]]);
+    let mut sha = [0u8; 6];
+    sha.copy_from_slice(&d[8..14]);
+    let spa = u32::from_be_bytes([d[14], d[15], d[16], d[17]]);
+    let tpa = u32::from_be_bytes([d[24], d[25], d[26], d[27]]);
+    let Some(ifp) = v.builtin(IF).get(index) else { return };
+    let (mymac, ifname) = (ifp.lladdr, ifp.name.clone());
+    if sha == mymac {
+        return; // our own, looped back by a bridge
+    }
+    let mine = |a: u32| ifp.addrs.iter().any(|ia| ia.addr == a);
+    let (spa_mine, tpa_mine) = (mine(spa), mine(tpa));
+    let on_link = ifp.addrs.iter().any(|ia| in_prefix(spa, ia.addr, ia.plen));
+    match op {
+        ARPOP_REQUEST => v.builtin(ARP).stats.rxrequests += 1,
+        ARPOP_REPLY => v.builtin(ARP).stats.rxreplies += 1,
+        _ => {
+            v.builtin(ARP).stats.dropped += 1;
+            return;
+        }
+    }
+    if spa_mine {
+        // Someone else claims our address: warn, but still answer.
+        v.builtin(ARP).stats.dupips += 1;
+        k.log(format!(
+            "arp: {} is using my IP address {} on {ifname}!",
+            ether_ntoa(&sha),
+            Inet(spa)
+        ));
+    } else if spa != 0 && (tpa_mine || on_link) {
+        // RFC 826: update what we know; learn the sender if we are the target.
+        arp_update(k, v, index, spa, sha, tpa_mine);
+    }
+    if op == ARPOP_REQUEST && tpa_mine {
+        let a = ArpPkt {
+            op: ARPOP_REPLY,
+            sip: tpa,
+            tha: sha,
+            tip: spa,
+        };
+        arp_send(k, v, index, a, sha);
+    }
+}
+
+/// Forget every neighbour on `index` (it left the vnet).
+pub fn arp_ifdetach(v: &mut Vnet, index: u32) {
+    if let Some(arp) = v.get_mut(ARP) {
+        arp.table.retain(|&(i, _), _| i != index);
+    }
+}
+
+/// `arp -s`: a permanent entry.
+pub fn arp_add_static(v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6]) {
+    let arp = v.builtin(ARP);
+    arp.table.insert(
+        (index, ip),
+        LlEntry {
+            state: LlState::Static,
+            mac,
+            expire: Time::ZERO,
+            hold: VecDeque::new(),
+            asked: 0,
+            timer: None,
+        },
+    );
+}
+
+/// `arp -d`: delete the entries for `ip`; how many there were.
+pub fn arp_delete(k: &mut Kernel, v: &mut Vnet, ip: u32) -> usize {
+    let arp = v.builtin(ARP);
+    let keys: Vec<(u32, u32)> = arp.table.keys().filter(|(_, a)| *a == ip).copied().collect();
+    for key in &keys {
+        if let Some(e) = arp.table.remove(key)
+            && let Some(t) = e.timer
+        {
+            k.untimeout(t);
+        }
+    }
+    keys.len()
+}

@@ -1,0 +1,333 @@
+//! ICMP (RFC 792, RFC 1122 §3.2.2, RFC 1812 §4.3), after `ip_icmp.c`:
+//! echo, errors with their rules (never about an ICMP error, a fragment
+//! other than the first, or a broadcast), rate limiting by
+//! `net.inet.icmp.icmplim`, and delivery of what the kernel does not answer
+//! itself to raw sockets (ping, traceroute).
+
+use crate::kern::Kernel;
+use crate::kern::clock::Time;
+use crate::kern::mbuf::Mbuf;
+use crate::kern::sysctl::Oid;
+use crate::netinet::in_::{in_broadcast, in_localip, in_multicast};
+use crate::netinet::in_cksum::in_cksum;
+use crate::netinet::ip::{IP_HDR_LEN, IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
+use crate::netinet::ip_output::{IpOpts, ip_output};
+use crate::vnet::module::{SI_ORDER_FOURTH, SI_SUB_PROTO_DOMAIN};
+use crate::vnet::{Module, Prio, Vnet, VnetKey};
+
+pub const ICMP_ECHOREPLY: u8 = 0;
+pub const ICMP_UNREACH: u8 = 3;
+pub const ICMP_SOURCEQUENCH: u8 = 4;
+pub const ICMP_REDIRECT: u8 = 5;
+pub const ICMP_ECHO: u8 = 8;
+pub const ICMP_TIMXCEED: u8 = 11;
+pub const ICMP_PARAMPROB: u8 = 12;
+pub const ICMP_TSTAMP: u8 = 13;
+pub const ICMP_TSTAMPREPLY: u8 = 14;
+pub const ICMP_MAXTYPE: u8 = 40;
+
+pub const ICMP_UNREACH_NET: u8 = 0;
+pub const ICMP_UNREACH_HOST: u8 = 1;
+pub const ICMP_UNREACH_PROTOCOL: u8 = 2;
+pub const ICMP_UNREACH_PORT: u8 = 3;
+pub const ICMP_UNREACH_NEEDFRAG: u8 = 4;
+pub const ICMP_UNREACH_SRCFAIL: u8 = 5;
+pub const ICMP_TIMXCEED_INTRANS: u8 = 0;
+pub const ICMP_TIMXCEED_REASS: u8 = 1;
+pub const ICMP_REDIRECT_HOST: u8 = 1;
+pub const ICMP_MINLEN: usize = 8;
+/// Bytes of the offending datagram quoted after its header in a redirect
+/// (RFC 792).
+pub const ICMP_QUOTELEN: usize = 8;
+
+/// Is this type an error message (as opposed to a query or a reply)?
+pub fn icmp_is_error(t: u8) -> bool {
+    matches!(
+        t,
+        ICMP_UNREACH | ICMP_SOURCEQUENCH | ICMP_REDIRECT | ICMP_TIMXCEED | ICMP_PARAMPROB
+    )
+}
+
+/// netstat's name for an ICMP type (`icmpnames[]`).
+pub fn icmp_name(t: u8) -> String {
+    match t {
+        0 => "echo reply".into(),
+        3 => "destination unreachable".into(),
+        4 => "source quench".into(),
+        5 => "routing redirect".into(),
+        8 => "echo".into(),
+        9 => "router advertisement".into(),
+        10 => "router solicitation".into(),
+        11 => "time exceeded".into(),
+        12 => "parameter problem".into(),
+        13 => "time stamp".into(),
+        14 => "time stamp reply".into(),
+        15 => "information request".into(),
+        16 => "information request reply".into(),
+        17 => "address mask request".into(),
+        18 => "address mask reply".into(),
+        n => format!("#{n}"),
+    }
+}
+
+/// ICMP statistics (`struct icmpstat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpStat {
+    pub error: u64,
+    pub oldicmp: u64,
+    pub outhist: [u64; ICMP_MAXTYPE as usize + 1],
+    pub badcode: u64,
+    pub tooshort: u64,
+    pub checksum: u64,
+    pub badlen: u64,
+    pub reflect: u64,
+    pub inhist: [u64; ICMP_MAXTYPE as usize + 1],
+    pub bmcastecho: u64,
+    pub bmcasttstamp: u64,
+    pub badaddr: u64,
+    pub noroute: u64,
+    /// Errors and replies not sent for `icmplim`.
+    pub ratelimited: u64,
+}
+
+impl Default for IcmpStat {
+    fn default() -> Self {
+        IcmpStat {
+            error: 0,
+            oldicmp: 0,
+            outhist: [0; ICMP_MAXTYPE as usize + 1],
+            badcode: 0,
+            tooshort: 0,
+            checksum: 0,
+            badlen: 0,
+            reflect: 0,
+            inhist: [0; ICMP_MAXTYPE as usize + 1],
+            bmcastecho: 0,
+            bmcasttstamp: 0,
+            badaddr: 0,
+            noroute: 0,
+            ratelimited: 0,
+        }
+    }
+}
+
+/// Per-vnet ICMP state.
+#[derive(Debug)]
+pub struct Icmp {
+    pub stats: IcmpStat,
+    /// `net.inet.icmp.icmplim`: responses per second (0: no limit).
+    pub icmplim: i32,
+    /// `net.inet.icmp.bmcastecho`: answer broadcast echo requests.
+    pub bmcastecho: bool,
+    /// `net.inet.icmp.tstamprepl`: answer timestamp requests.
+    pub tstamprepl: bool,
+    /// `net.inet.icmp.quotelen`: bytes of the offending datagram quoted
+    /// in an error (RFC 1812 §4.3.2.3: 576 - 28).
+    pub quotelen: i32,
+    lim_second: u64,
+    lim_count: u32,
+}
+
+impl Default for Icmp {
+    fn default() -> Self {
+        Icmp {
+            stats: IcmpStat::default(),
+            icmplim: 200,
+            bmcastecho: false,
+            tstamprepl: true,
+            quotelen: 548,
+            lim_second: u64::MAX,
+            lim_count: 0,
+        }
+    }
+}
+
+impl Icmp {
+    /// `badport_bandlim`: may one more response go out this second?
+    fn bandlim(&mut self, now: Time) -> bool {
+        if self.icmplim <= 0 {
+            return true;
+        }
+        let sec = now.0 / 1_000_000_000;
+        if sec != self.lim_second {
+            self.lim_second = sec;
+            self.lim_count = 0;
+        }
+        self.lim_count += 1;
+        if self.lim_count > self.icmplim as u32 {
+            self.stats.ratelimited += 1;
+            return false;
+        }
+        true
+    }
+}
+
+/// The ICMP module's slot.
+pub const ICMP: VnetKey<Icmp> = VnetKey::fixed(4);
+
+pub(crate) fn module() -> Module<Icmp> {
+    Module::new("icmp", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_FOURTH), |_, _| {
+        Icmp::default()
+    })
+    .sysctl_range(
+        "net.inet.icmp.icmplim",
+        "Maximum number of ICMP responses per second",
+        |s| &mut s.icmplim,
+        0,
+        i32::MAX as i64,
+    )
+    .sysctl(
+        "net.inet.icmp.bmcastecho",
+        "Reply to multicast/broadcast ICMP Echo Request",
+        |s| &mut s.bmcastecho,
+    )
+    .sysctl_range(
+        "net.inet.icmp.quotelen",
+        "Number of bytes from original packet to quote in ICMP reply",
+        |s| &mut s.quotelen,
+        0,
+        65535,
+    )
+    .sysctl("net.inet.icmp.tstamprepl", "Respond to ICMP Timestamp packets", |s| {
+        &mut s.tstamprepl
+    })
+    .oid(|k| {
+        Oid::vnet_stats(k, "net.inet.icmp.stats", "ICMP statistics (struct icmpstat)", |s| {
+            let st = &s.stats;
+            vec![
+                ("error", st.error),
+                ("oldicmp", st.oldicmp),
+                ("badcode", st.badcode),
+                ("tooshort", st.tooshort),
+                ("checksum", st.checksum),
+                ("badlen", st.badlen),
+                ("reflect", st.reflect),
+                ("bmcastecho", st.bmcastecho),
+                ("ratelimited", st.ratelimited),
+            ]
+        })
+    })
+    .builtin()
+}
+
+/// Send an ICMP error about datagram `orig` (its IP header and more), as
+/// `icmp_error` does: `nextmtu` goes with "fragmentation needed"; `in_if`
+/// is the interface the datagram came in on (its address is our source).
+pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, nextmtu: u16, in_if: Option<u32>) {
+    v.builtin(ICMP).stats.error += 1;
+    if orig.len() < IP_HDR_LEN {
+        return;
+    }
+    let hl = (((orig[0] & 0xf) as usize) * 4).clamp(IP_HDR_LEN, orig.len());
+    let h = Ipv4Hdr::read(orig, hl, orig.len() as u16);
+    // Only about the first fragment, never about an ICMP error (RFC 1122).
+    if h.off & IP_OFFMASK != 0 {
+        return;
+    }
+    if h.p == IPPROTO_ICMP && orig.len() > hl && icmp_is_error(orig[hl]) {
+        v.builtin(ICMP).stats.oldicmp += 1;
+        return;
+    }
+    // Never to or about broadcast, multicast or unspecified addresses.
+    let bcast = in_if.is_some_and(|i| in_broadcast(v, h.dst, i) || in_broadcast(v, h.src, i));
+    if bcast || in_multicast(h.dst) || in_multicast(h.src) || h.src == 0 || h.src == u32::MAX {
+        return;
+    }
+    let icmp = v.builtin(ICMP);
+    if !icmp.bandlim(k.now()) {
+        return;
+    }
+    let quote = orig.len().min(hl + icmp.quotelen.max(8) as usize);
+    let mut m = Mbuf::zeroed(ICMP_MINLEN + quote);
+    let d = m.data_mut();
+    d[0] = t;
+    d[1] = code;
+    if t == ICMP_UNREACH && code == ICMP_UNREACH_NEEDFRAG {
+        d[6..8].copy_from_slice(&nextmtu.to_be_bytes());
+    }
+    d[8..].copy_from_slice(&orig[..quote]);
+    // The quoted length is as it was on the wire.
+    let s = in_cksum(d);
+    d[2..4].copy_from_slice(&s.to_be_bytes());
+    v.builtin(ICMP).stats.outhist[t as usize] += 1;
+    let src = if in_localip(v, h.dst) {
+        Some(h.dst)
+    } else {
+        in_if.and_then(|i| crate::netinet::in_::in_ifaddr_for(v, i, h.src))
+    };
+    let opts = IpOpts {
+        src,
+        proto: IPPROTO_ICMP,
+        ..IpOpts::default()
+    };
+    let _ = ip_output(k, v, m, h.src, &opts);
+}
+
+/// An ICMP message for this vnet: `m` holds the datagram from its IP
+/// header; `bcast` says it was sent to a broadcast address.
+pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32, bcast: bool) {
+    let d = &m.data()[h.hl..h.len as usize];
+    let icmp = v.builtin(ICMP);
+    if d.len() < ICMP_MINLEN {
+        icmp.stats.tooshort += 1;
+        return;
+    }
+    if in_cksum(d) != 0 {
+        icmp.stats.checksum += 1;
+        return;
+    }
+    let t = d[0];
+    if t <= ICMP_MAXTYPE {
+        icmp.stats.inhist[t as usize] += 1;
+    }
+    match t {
+        ICMP_ECHO | ICMP_TSTAMP => {
+            if bcast && !icmp.bmcastecho {
+                icmp.stats.bmcastecho += 1;
+                return;
+            }
+            if t == ICMP_TSTAMP && (!icmp.tstamprepl || d.len() < 20) {
+                return;
+            }
+            if !icmp.bandlim(k.now()) {
+                return;
+            }
+            let mut reply = d.to_vec();
+            reply[0] = if t == ICMP_ECHO {
+                ICMP_ECHOREPLY
+            } else {
+                ICMP_TSTAMPREPLY
+            };
+            if t == ICMP_TSTAMP {
+                // Milliseconds since midnight UT (RFC 792), here of the clock.
+                let ms = ((k.now().0 / 1_000_000) % 86_400_000) as u32;
+                reply[12..16].copy_from_slice(&ms.to_be_bytes());
+                reply[16..20].copy_from_slice(&ms.to_be_bytes());
+            }
+            reply[2..4].copy_from_slice(&[0, 0]);
+            let s = in_cksum(&reply);
+            reply[2..4].copy_from_slice(&s.to_be_bytes());
+            icmp.stats.reflect += 1;
+            icmp.stats.outhist[reply[0] as usize] += 1;
+            // icmp_reflect: answer from the address asked, or the interface's.
+            let src = if in_localip(v, h.dst) {
+                Some(h.dst)
+            } else {
+                crate::netinet::in_::in_ifaddr_for(v, in_if, h.src)
+            };
+            let opts = IpOpts {
+                src,
+                proto: IPPROTO_ICMP,
+                ..IpOpts::default()
+            };
+            let _ = ip_output(k, v, Mbuf::from_slice(&reply), h.src, &opts);
+        }
+        _ => {
+            if t == ICMP_UNREACH && d[1] > 15 {
+                icmp.stats.badcode += 1;
+            }
+            // Replies and errors belong to whoever listens: ping, traceroute.
+            crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..h.len as usize]);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! IPv4 addresses on interfaces, after `in.c`: adding and removing them
+//! with their connected and local routes, and the questions the stack asks
+//! of them (is this address mine? a broadcast? which source to use?).
+
+use crate::kern::Kernel;
+use crate::net::ifnet::{IF, IfKind, InAddr};
+use crate::net::radix::mask;
+use crate::net::route::{Gateway, ROUTE, RTF_STATIC, Rtentry};
+use crate::netinet::ip::{INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK};
+use crate::vnet::Vnet;
+
+/// Errors of address configuration, as ifconfig(8) reports them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InError {
+    #[error("ioctl (SIOCAIFADDR): File exists")]
+    Exists,
+    #[error("ioctl (SIOCDIFADDR): Can't assign requested address")]
+    NotFound,
+    #[error("ioctl (SIOCAIFADDR): Invalid argument")]
+    Invalid,
+    #[error("interface does not exist")]
+    NoIf,
+}
+
+/// Is `a` in `net/plen`?
+pub fn in_prefix(a: u32, net: u32, plen: u8) -> bool {
+    (a ^ net) & mask(plen) == 0
+}
+
+/// The directed broadcast address of `addr/plen`.
+pub fn in_brdaddr(addr: u32, plen: u8) -> u32 {
+    if plen >= 31 {
+        INADDR_BROADCAST
+    } else {
+        addr | !mask(plen)
+    }
+}
+
+/// Configure lo0's 127.0.0.1/8 (at vnet construction).
+pub fn in_loopback_init(k: &mut Kernel, v: &mut Vnet) {
+    if let Some(lo) = v.builtin(IF).loif() {
+        let _ = in_aifaddr(k, v, lo, INADDR_LOOPBACK, 8, None, true);
+    }
+}
+
+/// Add `addr/plen` to interface `index` (`ifconfig IF inet A/P [alias]`).
+/// Without `alias`, it replaces the interface's first address.
+pub fn in_aifaddr(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    index: u32,
+    addr: u32,
+    plen: u8,
+    brd: Option<u32>,
+    alias: bool,
+) -> Result<(), InError> {
+    if plen > 32 || addr == INADDR_ANY || addr == INADDR_BROADCAST {
+        return Err(InError::Invalid);
+    }
+    let ifp = v.builtin(IF).get(index).ok_or(InError::NoIf)?;
+    if !alias && let Some(first) = ifp.addrs.first().map(|a| a.addr) {
+        if first == addr && ifp.addrs[0].plen == plen {
+            return Ok(());
+        }
+        in_difaddr(k, v, index, first)?;
+    }
+    let ifp = v.builtin(IF).get_mut(index).ok_or(InError::NoIf)?;
+    if ifp.addrs.iter().any(|a| a.addr == addr) {
+        return Err(InError::Exists);
+    }
+    let loopback = ifp.is_loopback();
+    let ethernet = !loopback;
+    let broadcast = brd.unwrap_or(in_brdaddr(addr, plen));
+    ifp.addrs.push(InAddr { addr, plen, broadcast });
+    let up = ifp.is_up();
+    let lo = v.builtin(IF).loif().unwrap_or(index);
+    if let Some(rt) = v.get_mut(ROUTE) {
+        if !loopback && plen < 32 {
+            let _ = rt.add(Rtentry {
+                dst: addr,
+                plen,
+                gateway: Gateway::Link(index),
+                ifindex: index,
+                flags: 0,
+                mtu: 0,
+            });
+        }
+        // The address itself is reached through the loopback.
+        let _ = rt.add(Rtentry {
+            dst: addr,
+            plen: 32,
+            gateway: Gateway::Link(index),
+            ifindex: lo,
+            flags: if loopback { 0 } else { RTF_STATIC },
+            mtu: 0,
+        });
+    }
+    if ethernet && up {
+        crate::netinet::arp::arp_announce(k, v, index, addr);
+    }
+    Ok(())
+}
+
+/// Remove `addr` from interface `index` (`ifconfig IF inet A -alias`),
+/// with the routes it brought.
+pub fn in_difaddr(_k: &mut Kernel, v: &mut Vnet, index: u32, addr: u32) -> Result<(), InError> {
+    let ifp = v.builtin(IF).get_mut(index).ok_or(InError::NoIf)?;
+    let pos = ifp.addrs.iter().position(|a| a.addr == addr).ok_or(InError::NotFound)?;
+    let ia = ifp.addrs.remove(pos);
+    in_scrub_routes(v, index, ia);
+    Ok(())
+}
+
+fn in_scrub_routes(v: &mut Vnet, index: u32, ia: InAddr) {
+    // Another address of ours in the same prefix keeps the prefix route.
+    let others: Vec<(u32, u32, u8)> = v
+        .builtin(IF)
+        .list
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .flat_map(|i| i.addrs.iter().map(move |a| (i.index, a.addr, a.plen)))
+        .filter(|&(_, a, p)| p == ia.plen && in_prefix(a, ia.addr, ia.plen))
+        .collect();
+    let Some(rt) = v.get_mut(ROUTE) else { return };
+    if rt.get(ia.addr, 32).is_some_and(|e| e.gateway == Gateway::Link(index)) {
+        let _ = rt.delete(ia.addr, 32);
+    }
+    if ia.plen < 32 && rt.get(ia.addr, ia.plen).is_some_and(|e| e.ifindex == index) {
+        let _ = rt.delete(ia.addr, ia.plen);
+        if let Some(&(other, _, _)) = others.first() {
+            let _ = rt.add(Rtentry {
+                dst: ia.addr,
+                plen: ia.plen,
+                gateway: Gateway::Link(other),
+                ifindex: other,
+                flags: 0,
+                mtu: 0,
+            });
+        }
+    }
+}
+
+/// Interface `index` leaves the vnet: its addresses, the routes through it
+/// and the ARP entries on it go.
+pub fn in_ifdetach(_k: &mut Kernel, v: &mut Vnet, index: u32) {
+    let addrs: Vec<InAddr> = match v.get_mut(IF).and_then(|l| l.get_mut(index)) {
+        Some(ifp) => std::mem::take(&mut ifp.addrs),
+        None => return,
+    };
+    for ia in addrs {
+        in_scrub_routes(v, index, ia);
+    }
+    if let Some(rt) = v.get_mut(ROUTE) {
+        rt.purge_if(index);
+    }
+    crate::netinet::arp::arp_ifdetach(v, index);
+}
+
+/// Is `a` one of this vnet's addresses (on any interface, as the "weak
+/// host" model of RFC 1122 §3.3.4.2 that FreeBSD follows)?
+#[inline]
+pub fn in_localip(v: &Vnet, a: u32) -> bool {
+    v.get(IF)
+        .is_some_and(|l| l.list.iter().any(|i| i.addrs.iter().any(|x| x.addr == a)))
+}
+
+/// Is `a` a broadcast address for interface `index` (limited, directed, or
+/// the all-zeros host of an attached net)?
+pub fn in_broadcast(v: &Vnet, a: u32, index: u32) -> bool {
+    if a == INADDR_BROADCAST || a == INADDR_ANY {
+        return true;
+    }
+    let Some(ifp) = v.get(IF).and_then(|l| l.get(index)) else {
+        return false;
+    };
+    if matches!(ifp.kind, IfKind::Loop) {
+        return false;
+    }
+    ifp.addrs
+        .iter()
+        .any(|ia| ia.plen < 31 && (a == ia.broadcast || a == ia.addr & mask(ia.plen)))
+}
+
+/// The address to send from on interface `index` towards `dst`: one in
+/// the same prefix if there is one, else the first.
+pub fn in_ifaddr_for(v: &Vnet, index: u32, dst: u32) -> Option<u32> {
+    let ifp = v.get(IF)?.get(index)?;
+    ifp.addrs
+        .iter()
+        .find(|ia| in_prefix(dst, ia.addr, ia.plen))
+        .or(ifp.addrs.first())
+        .map(|ia| ia.addr)
+}
+
+/// Is `a` a multicast (class D) address?
+pub fn in_multicast(a: u32) -> bool {
+    a >> 28 == 0xe
+}
+
+/// The prefix length of a netmask, if it is contiguous.
+pub fn mask_to_plen(m: u32) -> Option<u8> {
+    let p = m.leading_ones() as u8;
+    (mask(p) == m).then_some(p)
+}

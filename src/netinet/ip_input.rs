@@ -1,0 +1,263 @@
+//! IPv4 input and forwarding (after `ip_input.c`, RFC 1122 §3.2.1 and
+//! RFC 1812 §5): validate, deliver what is ours (reassembling fragments),
+//! and forward the rest when `net.inet.ip.forwarding` is on, decrementing
+//! the TTL with an incremental checksum update (RFC 1624).
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::net::route::{ROUTE, RTF_BLACKHOLE, RTF_GATEWAY, RTF_REJECT};
+use crate::netinet::icmp::{self, icmp_error, icmp_input};
+use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
+use crate::netinet::in_cksum::adjust;
+use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, IpErr, Ipv4Hdr};
+use crate::netinet::ip_output::{IpOutErr, ip_send};
+use crate::netinet::ip_reass::ip_reass;
+use crate::vnet::Vnet;
+
+const IPOPT_EOL: u8 = 0;
+const IPOPT_NOP: u8 = 1;
+const IPOPT_LSRR: u8 = 131;
+const IPOPT_SSRR: u8 = 137;
+
+/// Walk the options (RFC 791 §3.1): `Err(offset)` of a malformed one;
+/// `Ok(true)` if there is a source route.
+fn ip_dooptions(opts: &[u8]) -> Result<bool, usize> {
+    let mut i = 0;
+    let mut srcroute = false;
+    while i < opts.len() {
+        match opts[i] {
+            IPOPT_EOL => break,
+            IPOPT_NOP => i += 1,
+            t => {
+                let len = *opts.get(i + 1).ok_or(i)? as usize;
+                if len < 2 || i + len > opts.len() {
+                    return Err(i + 1);
+                }
+                if t == IPOPT_LSRR || t == IPOPT_SSRR {
+                    srcroute = true;
+                }
+                i += len;
+            }
+        }
+    }
+    Ok(srcroute)
+}
+
+/// A datagram from the loopback.
+pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+    ip_input_l2(k, v, index, m, false)
+}
+
+/// A datagram from a link; `l2bcast` says it came to the link broadcast.
+pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: bool) {
+    let ip = v.builtin(IP);
+    ip.stats.total += 1;
+    let mut h = match Ipv4Hdr::parse(m.data()) {
+        Ok(h) => h,
+        Err(e) => {
+            let s = &mut ip.stats;
+            match e {
+                IpErr::TooShort => s.toosmall += 1,
+                IpErr::BadVers => s.badvers += 1,
+                IpErr::BadHlen => s.badhlen += 1,
+                IpErr::BadLen => s.badlen += 1,
+                IpErr::BadSum => s.badsum += 1,
+            }
+            return;
+        }
+    };
+    // Drop what the link padded on.
+    m.truncate(h.len as usize);
+    let srcroute = match ip_dooptions(&m.data()[20..h.hl]) {
+        Ok(s) => s,
+        Err(_) => {
+            ip.stats.badoptions += 1;
+            icmp_error(k, v, m.data(), icmp::ICMP_PARAMPROB, 0, 0, Some(index));
+            return;
+        }
+    };
+    let ours = in_localip(v, h.dst);
+    let bcast = !ours && in_broadcast(v, h.dst, index);
+    if ours || bcast {
+        if h.is_fragment() {
+            match ip_reass(k, v, m, &h) {
+                Some(whole) => {
+                    m = whole;
+                    h = Ipv4Hdr::read(m.data(), h.hl, m.len() as u16);
+                }
+                None => return,
+            }
+        }
+        v.builtin(IP).stats.delivered += 1;
+        return ip_deliver(k, v, index, m, &h, bcast || l2bcast);
+    }
+    let ip = v.builtin(IP);
+    if in_multicast(h.dst) {
+        ip.stats.notmember += 1;
+        return;
+    }
+    if !ip.forwarding || l2bcast {
+        ip.stats.cantforward += 1;
+        return;
+    }
+    if srcroute && !ip.sourceroute {
+        ip.stats.cantforward += 1;
+        icmp_error(
+            k,
+            v,
+            m.data(),
+            icmp::ICMP_UNREACH,
+            icmp::ICMP_UNREACH_SRCFAIL,
+            0,
+            Some(index),
+        );
+        return;
+    }
+    ip_forward(k, v, index, m, &h);
+}
+
+/// Hand a datagram for us to its protocol.
+fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bcast: bool) {
+    match h.p {
+        IPPROTO_ICMP => icmp_input(k, v, m, h, index, bcast),
+        IPPROTO_UDP => crate::netinet::udp::udp_input(k, v, m, h, index, bcast),
+        p => {
+            if !crate::netinet::raw_ip::rip_input(k, v, p, m.data()) {
+                v.builtin(IP).stats.noproto += 1;
+                if !bcast {
+                    icmp_error(
+                        k,
+                        v,
+                        m.data(),
+                        icmp::ICMP_UNREACH,
+                        icmp::ICMP_UNREACH_PROTOCOL,
+                        0,
+                        Some(index),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Forward a datagram that is not ours (RFC 1812 §5.2).
+fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr) {
+    if h.ttl <= 1 {
+        icmp_error(
+            k,
+            v,
+            m.data(),
+            icmp::ICMP_TIMXCEED,
+            icmp::ICMP_TIMXCEED_INTRANS,
+            0,
+            Some(in_if),
+        );
+        return;
+    }
+    let rt = v.builtin(ROUTE).lookup(h.dst).copied();
+    let Some(rt) = rt else {
+        v.builtin(IP).stats.cantforward += 1;
+        icmp_error(
+            k,
+            v,
+            m.data(),
+            icmp::ICMP_UNREACH,
+            icmp::ICMP_UNREACH_HOST,
+            0,
+            Some(in_if),
+        );
+        return;
+    };
+    if rt.flags & RTF_BLACKHOLE != 0 {
+        return;
+    }
+    if rt.flags & RTF_REJECT != 0 {
+        icmp_error(
+            k,
+            v,
+            m.data(),
+            icmp::ICMP_UNREACH,
+            icmp::ICMP_UNREACH_HOST,
+            0,
+            Some(in_if),
+        );
+        return;
+    }
+    // TTL - 1, checksum adjusted rather than recomputed (RFC 1624).
+    let d = m.data_mut();
+    let old = u16::from_be_bytes([d[8], d[9]]);
+    d[8] -= 1;
+    let new = u16::from_be_bytes([d[8], d[9]]);
+    let sum = adjust(u16::from_be_bytes([d[10], d[11]]), old, new);
+    d[10..12].copy_from_slice(&sum.to_be_bytes());
+    // Back out of the interface it came in on, to a neighbour on that
+    // link: tell the sender of the better first hop (RFC 1812 §5.2.7.2).
+    let ip = v.builtin(IP);
+    if rt.ifindex == in_if && ip.redirect && rt.flags & RTF_GATEWAY != 0 {
+        let on_link = v
+            .get(crate::net::ifnet::IF)
+            .and_then(|l| l.get(in_if))
+            .is_some_and(|i| i.addrs.iter().any(|a| in_prefix(h.src, a.addr, a.plen)));
+        if on_link {
+            let mut orig = m.data().to_vec();
+            orig[8] += 1; // quote the datagram as it came
+            let gw = rt.nexthop(h.dst);
+            redirect(k, v, &orig, gw, in_if);
+        }
+    }
+    let quote = m.data()[..m.len().min(h.hl + 8)].to_vec();
+    match ip_send(k, v, m, None, false) {
+        Ok(()) => v.builtin(IP).stats.forward += 1,
+        Err(e) => {
+            let ip = v.builtin(IP);
+            ip.stats.cantforward += 1;
+            let mut orig = quote;
+            orig[8] += 1;
+            let (code, mtu) = match e {
+                IpOutErr::MsgSize(mtu) => (icmp::ICMP_UNREACH_NEEDFRAG, mtu as u16),
+                IpOutErr::NetDown | IpOutErr::NoRoute | IpOutErr::HostDown => (icmp::ICMP_UNREACH_HOST, 0),
+                _ => return,
+            };
+            icmp_error(k, v, &orig, icmp::ICMP_UNREACH, code, mtu, Some(in_if));
+        }
+    }
+}
+
+/// An ICMP redirect (host) pointing the sender at `gw`.
+fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
+    v.builtin(IP).stats.redirectsent += 1;
+    let hl = ((orig[0] & 0xf) as usize * 4).min(orig.len());
+    let quote = orig.len().min(hl + icmp::ICMP_QUOTELEN);
+    let mut b = vec![0u8; 8 + quote];
+    b[0] = icmp::ICMP_REDIRECT;
+    b[1] = icmp::ICMP_REDIRECT_HOST;
+    b[4..8].copy_from_slice(&gw.to_be_bytes());
+    b[8..].copy_from_slice(&orig[..quote]);
+    let s = crate::netinet::in_cksum::in_cksum(&b);
+    b[2..4].copy_from_slice(&s.to_be_bytes());
+    let h = Ipv4Hdr::read(orig, hl, orig.len() as u16);
+    let src = crate::netinet::in_::in_ifaddr_for(v, in_if, h.src);
+    let opts = crate::netinet::ip_output::IpOpts {
+        src,
+        proto: IPPROTO_ICMP,
+        ..Default::default()
+    };
+    if let Some(icmp) = v.get_mut(icmp::ICMP) {
+        icmp.stats.outhist[icmp::ICMP_REDIRECT as usize] += 1;
+    }
+    let _ = crate::netinet::ip_output::ip_output(k, v, Mbuf::from_slice(&b), h.src, &opts);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_walk() {
+        assert_eq!(ip_dooptions(&[1, 1, 0, 0]), Ok(false));
+        assert_eq!(ip_dooptions(&[131, 7, 4, 1, 2, 3, 4, 0]), Ok(true));
+        assert_eq!(ip_dooptions(&[7, 0, 0, 0]), Err(1), "length below 2");
+        assert_eq!(ip_dooptions(&[7, 9, 0, 0]), Err(1), "past the end");
+        assert_eq!(ip_dooptions(&[1, 1, 1, 68]), Err(3), "no length byte");
+    }
+}

@@ -1,0 +1,242 @@
+//! IPv4 output (after `ip_output.c`): route lookup, source address
+//! selection, the header, fragmentation (RFC 791 §3.2), and handing the
+//! datagram to the link layer (ARP for Ethernet, or the loopback).
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::net::ethernet::{BROADCAST, ETHERTYPE_IP, ether_output_frame};
+use crate::net::ifnet::{IF, if_transmit};
+use crate::net::route::{ROUTE, RTF_BLACKHOLE, RTF_REJECT};
+use crate::netinet::arp::{ArpErr, arpresolve};
+use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip};
+use crate::netinet::in_cksum::in_cksum;
+use crate::netinet::ip::{INADDR_BROADCAST, IP, IP_DF, IP_HDR_LEN, IP_MF, IP_OFFMASK, Ipv4Hdr};
+use crate::vnet::Vnet;
+
+/// Options of an output datagram (the socket's IP-level options).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IpOpts {
+    /// Source address; chosen from the route if `None`.
+    pub src: Option<u32>,
+    /// TTL; `net.inet.ip.ttl` if `None`.
+    pub ttl: Option<u8>,
+    pub tos: u8,
+    /// Don't fragment.
+    pub df: bool,
+    /// Send out of this interface without a route (limited broadcast).
+    pub ifindex: Option<u32>,
+    pub proto: u8,
+}
+
+/// Why a datagram could not be sent; `Display` is the errno text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IpOutErr {
+    #[error("No route to host")]
+    NoRoute,
+    #[error("Host is down")]
+    HostDown,
+    #[error("Network is down")]
+    NetDown,
+    #[error("Message too long")]
+    MsgSize(u32),
+    #[error("No buffer space available")]
+    NoBufs,
+    #[error("Permission denied")]
+    Access,
+}
+
+/// Send `payload` to `dst` with a new IPv4 header.
+pub fn ip_output(k: &mut Kernel, v: &mut Vnet, mut payload: Mbuf, dst: u32, o: &IpOpts) -> Result<(), IpOutErr> {
+    let len = IP_HDR_LEN + payload.len();
+    if len > u16::MAX as usize {
+        return Err(IpOutErr::MsgSize(u16::MAX as u32));
+    }
+    let ip = v.builtin(IP);
+    let ttl = o.ttl.unwrap_or(ip.defttl.clamp(1, 255) as u8);
+    let id = ip.next_id();
+    let mut h = Ipv4Hdr::new(o.src.unwrap_or(0), dst, o.proto, ttl, id, len as u16);
+    h.tos = o.tos;
+    if o.df {
+        h.off = IP_DF;
+    }
+    let hb = payload.prepend(IP_HDR_LEN);
+    h.write(hb);
+    ip_send(k, v, payload, o.ifindex, true)
+}
+
+/// Send a datagram that already has its header (raw sockets with
+/// `IP_HDRINCL`): a zero id or source is filled in, the checksum redone.
+pub fn ip_output_raw(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf) -> Result<(), IpOutErr> {
+    let d = m.data_mut();
+    if d.len() < IP_HDR_LEN || d[0] >> 4 != 4 {
+        return Err(IpOutErr::Access);
+    }
+    let len = d.len() as u16;
+    d[2..4].copy_from_slice(&len.to_be_bytes());
+    let ip = v.builtin(IP);
+    ip.stats.rawout += 1;
+    let d = m.data_mut();
+    if d[4..6] == [0, 0] {
+        let id = v.builtin(IP).next_id();
+        m.data_mut()[4..6].copy_from_slice(&id.to_be_bytes());
+    }
+    ip_send(k, v, m, None, true)
+}
+
+/// Route and send a datagram whose header is written (source possibly 0,
+/// checksum to be done). `local`: it originates here (counted, source
+/// chosen); a forwarded datagram is sent as it is.
+pub(crate) fn ip_send(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    mut m: Mbuf,
+    ifindex: Option<u32>,
+    local: bool,
+) -> Result<(), IpOutErr> {
+    let d = m.data();
+    let hl = ((d[0] & 0xf) as usize) * 4;
+    let h = Ipv4Hdr::read(d, hl.max(IP_HDR_LEN).min(d.len()), d.len() as u16);
+    let (out, nexthop, mtu) = match ifindex {
+        Some(i) => (i, h.dst, 0),
+        None if h.dst == INADDR_BROADCAST => return Err(IpOutErr::NoRoute),
+        None => {
+            let rt = v.builtin(ROUTE).lookup(h.dst).copied();
+            let Some(rt) = rt else {
+                v.builtin(IP).stats.noroute += 1;
+                return Err(IpOutErr::NoRoute);
+            };
+            if rt.flags & RTF_BLACKHOLE != 0 {
+                return Ok(());
+            }
+            if rt.flags & RTF_REJECT != 0 {
+                return Err(IpOutErr::NoRoute);
+            }
+            (rt.ifindex, rt.nexthop(h.dst), rt.mtu)
+        }
+    };
+    let Some(ifp) = v.builtin(IF).get(out) else {
+        return Err(IpOutErr::NoRoute);
+    };
+    if !ifp.is_up() {
+        return Err(IpOutErr::NetDown);
+    }
+    let mtu = if mtu == 0 { ifp.mtu } else { mtu.min(ifp.mtu) } as usize;
+    if local {
+        if h.src == 0 {
+            // Our own address answers from itself; otherwise the interface's.
+            let src = if in_localip(v, h.dst) {
+                Some(h.dst)
+            } else {
+                in_ifaddr_for(v, out, nexthop)
+            };
+            let Some(src) = src else { return Err(IpOutErr::NoRoute) };
+            m.data_mut()[12..16].copy_from_slice(&src.to_be_bytes());
+        }
+        let d = m.data_mut();
+        d[10..12].copy_from_slice(&[0, 0]);
+        let s = in_cksum(&d[..hl]);
+        d[10..12].copy_from_slice(&s.to_be_bytes());
+        v.builtin(IP).stats.localout += 1;
+    }
+    if m.len() <= mtu {
+        return ip_output_if(k, v, out, nexthop, m);
+    }
+    if h.off & IP_DF != 0 {
+        v.builtin(IP).stats.cantfrag += 1;
+        return Err(IpOutErr::MsgSize(mtu as u32));
+    }
+    let frags = ip_fragment(&m, hl, mtu);
+    let ip = v.builtin(IP);
+    ip.stats.fragmented += 1;
+    ip.stats.ofragments += frags.len() as u64;
+    for f in frags {
+        ip_output_if(k, v, out, nexthop, f)?;
+    }
+    Ok(())
+}
+
+/// Cut a datagram into fragments that fit `mtu` (RFC 791 §3.2): offsets
+/// in units of 8 bytes, MF on all but the last (and on the last if the
+/// datagram was itself a non-final fragment). Options stay in the first.
+pub fn ip_fragment(m: &Mbuf, hl: usize, mtu: usize) -> Vec<Mbuf> {
+    let d = m.data();
+    let payload = &d[hl..];
+    let off0 = u16::from_be_bytes([d[6], d[7]]);
+    let (base, mf0) = (off0 & IP_OFFMASK, off0 & IP_MF);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < payload.len() {
+        let hlen = if at == 0 { hl } else { IP_HDR_LEN };
+        let room = (mtu.saturating_sub(hlen) & !7).max(8);
+        let n = room.min(payload.len() - at);
+        let last = at + n == payload.len();
+        let mut f = Vec::with_capacity(hlen + n);
+        f.extend_from_slice(&d[..IP_HDR_LEN]);
+        if at == 0 {
+            f.extend_from_slice(&d[IP_HDR_LEN..hl]);
+        } else {
+            f[0] = 0x45;
+        }
+        f.extend_from_slice(&payload[at..at + n]);
+        let len = f.len() as u16;
+        f[2..4].copy_from_slice(&len.to_be_bytes());
+        let off = (base + (at / 8) as u16) | if last { mf0 } else { IP_MF };
+        f[6..8].copy_from_slice(&off.to_be_bytes());
+        f[10..12].copy_from_slice(&[0, 0]);
+        let s = in_cksum(&f[..hlen]);
+        f[10..12].copy_from_slice(&s.to_be_bytes());
+        out.push(Mbuf::from_slice(&f));
+        at += n;
+    }
+    out
+}
+
+/// Hand a datagram to interface `out` for `nexthop`: the loopback takes it
+/// as it is; Ethernet needs the next hop's address (broadcast, or ARP).
+pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbuf) -> Result<(), IpOutErr> {
+    let Some(ifp) = v.builtin(IF).get(out) else {
+        return Err(IpOutErr::NoRoute);
+    };
+    if ifp.is_loopback() {
+        if_transmit(k, v, out, m);
+        return Ok(());
+    }
+    if nexthop == INADDR_BROADCAST || in_broadcast(v, nexthop, out) {
+        ether_output_frame(k, v, out, BROADCAST, ETHERTYPE_IP, m);
+        return Ok(());
+    }
+    match arpresolve(k, v, out, nexthop, m) {
+        Ok(Some((mac, m))) => {
+            ether_output_frame(k, v, out, mac, ETHERTYPE_IP, m);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(ArpErr::HostDown) => Err(IpOutErr::HostDown),
+        Err(ArpErr::NoBufs) => Err(IpOutErr::NoBufs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_cover_the_payload_in_units_of_eight() {
+        let mut pkt = vec![0u8; 20 + 3000];
+        Ipv4Hdr::new(1, 2, 17, 64, 9, 3020).write(&mut pkt);
+        for (i, b) in pkt[20..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let frags = ip_fragment(&Mbuf::from_slice(&pkt), 20, 1500);
+        assert_eq!(frags.len(), 3);
+        let mut payload = Vec::new();
+        for (i, f) in frags.iter().enumerate() {
+            let h = Ipv4Hdr::parse(f.data()).expect("valid fragment");
+            assert!(f.len() <= 1500);
+            assert_eq!(h.frag_off(), payload.len());
+            assert_eq!(h.off & IP_MF != 0, i < 2);
+            payload.extend_from_slice(&f.data()[20..]);
+        }
+        assert_eq!(payload, &pkt[20..]);
+    }
+}

@@ -1,0 +1,86 @@
+//! Raw IP sockets (after `raw_ip.c`): what ping and traceroute use. A raw
+//! socket of protocol P receives a copy of every datagram of protocol P
+//! the stack does not consume itself (for ICMP: replies and errors), and
+//! may send datagrams with a header of its own (`IP_HDRINCL`).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use std::task::Waker;
+
+use crate::kern::Kernel;
+use crate::kern::clock::Time;
+use crate::vnet::module::{SI_ORDER_ANY, SI_SUB_PROTO_DOMAIN};
+use crate::vnet::{Module, Prio, Vnet, VnetKey};
+
+/// Datagrams a raw socket holds before it drops (its receive buffer).
+pub const RIP_RECVSPACE: usize = 1024;
+
+/// A raw socket's receiving end.
+#[derive(Debug, Default)]
+pub struct RawSock {
+    pub proto: u8,
+    /// Datagrams (from the IP header), with the time they came.
+    pub queue: VecDeque<(Time, Vec<u8>)>,
+    waker: Option<Waker>,
+    pub drops: u64,
+}
+
+impl RawSock {
+    pub fn set_waker(&mut self, w: &Waker) {
+        self.waker = Some(w.clone());
+    }
+}
+
+/// The raw sockets of a vnet.
+#[derive(Debug, Default)]
+pub struct Raw {
+    socks: Vec<Weak<RefCell<RawSock>>>,
+}
+
+/// The raw IP module's slot.
+pub const RAW: VnetKey<Raw> = VnetKey::fixed(6);
+
+pub(crate) fn module() -> Module<Raw> {
+    Module::new("rawip", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_ANY), |_, _| {
+        Raw::default()
+    })
+    .builtin()
+}
+
+/// Open a raw socket for protocol `proto` in vnet `v`; it closes when the
+/// last handle is dropped.
+pub fn rip_attach(v: &mut Vnet, proto: u8) -> Rc<RefCell<RawSock>> {
+    let s = Rc::new(RefCell::new(RawSock {
+        proto,
+        ..RawSock::default()
+    }));
+    v.builtin(RAW).socks.push(Rc::downgrade(&s));
+    s
+}
+
+/// Offer a datagram of protocol `proto` to the raw sockets; true if one
+/// took it.
+pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8]) -> bool {
+    let now = k.now();
+    let Some(raw) = v.get_mut(RAW) else { return false };
+    raw.socks.retain(|w| w.strong_count() > 0);
+    let mut taken = false;
+    for s in &raw.socks {
+        let Some(s) = s.upgrade() else { continue };
+        let Ok(mut s) = s.try_borrow_mut() else { continue };
+        if s.proto != proto {
+            continue;
+        }
+        taken = true;
+        if s.queue.len() >= RIP_RECVSPACE {
+            s.drops += 1;
+            continue;
+        }
+        s.queue.push_back((now, datagram.to_vec()));
+        if let Some(w) = s.waker.take() {
+            w.wake();
+        }
+    }
+    taken
+}

@@ -1,0 +1,512 @@
+//! ifconfig(8): configure network interface parameters.
+//!
+//! `ifconfig [-a | -l | -u | -d]`, `ifconfig IF`, `ifconfig IF create`,
+//! `ifconfig IF destroy`, and `ifconfig IF [inet] ADDR[/LEN] [netmask M]
+//! [broadcast B] [alias | -alias] [up | down] [mtu N] [ether MAC]
+//! [promisc | -promisc] [addm IF] [deletem IF] [vnet JAIL] [-vnet JAIL]`.
+
+use clap::Parser;
+
+use crate::kern::Kernel;
+use crate::kern::jail::Jid;
+use crate::kern::proc::Proc;
+use crate::net::bridge::{bridge_addm, bridge_deletem};
+use crate::net::ethernet::{ether_aton, ether_ntoa};
+use crate::net::if_clone::if_clone_create;
+use crate::net::ifnet::{
+    IF, IFF_BROADCAST, IFF_LOWER_UP, IFF_NAMES, IFF_PROMISC, IFF_UP, IfError, IfKind, Ifnet, if_destroy, if_vmove,
+};
+use crate::net::radix::mask;
+use crate::net::route::{Inet, inet_addr};
+use crate::netinet::in_::{in_aifaddr, in_difaddr, mask_to_plen};
+use crate::vnet::Vnet;
+use crate::{errln, outln};
+
+/// configure network interface parameters (ifconfig(8))
+#[derive(Parser, Debug)]
+#[command(name = "ifconfig", disable_help_flag = true, disable_version_flag = true)]
+pub struct IfconfigArgs {
+    /// All interfaces (the default with no interface named).
+    #[arg(short = 'a')]
+    all: bool,
+    /// List the names of the interfaces.
+    #[arg(short = 'l')]
+    list: bool,
+    /// Only interfaces that are up.
+    #[arg(short = 'u')]
+    up: bool,
+    /// Only interfaces that are down.
+    #[arg(short = 'd')]
+    down: bool,
+    /// interface [create | destroy | address_family address [parameters]]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "interface [parameters]"
+    )]
+    args: Vec<String>,
+}
+
+/// `flags=8843<UP,BROADCAST,...>` and the like.
+fn bits(v: u32, names: &[(u32, &str)]) -> String {
+    let n: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    if v == 0 {
+        String::new()
+    } else {
+        format!("<{}>", n.join(","))
+    }
+}
+
+const IFCAP_NAMES: &[(u32, &str)] = &[
+    (0x1, "RXCSUM"),
+    (0x2, "TXCSUM"),
+    (0x8, "VLAN_MTU"),
+    (0x80000, "LINKSTATE"),
+    (0x200000, "RXCSUM_IPV6"),
+    (0x400000, "TXCSUM_IPV6"),
+];
+
+/// Render one interface as ifconfig(8) does.
+pub fn show(k: &Kernel, ifp: &Ifnet) -> String {
+    let mut s = format!(
+        "{}: flags={:x}{} metric 0 mtu {}\n",
+        ifp.name,
+        ifp.flags,
+        bits(ifp.flags, IFF_NAMES),
+        ifp.mtu
+    );
+    let (caps, groups, nd6) = match &ifp.kind {
+        IfKind::Loop => (0x680003, "lo", "21<PERFORMNUD,AUTO_LINKLOCAL>"),
+        IfKind::Epair { .. } => (0x8, "epair", "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+        IfKind::Bridge(_) => (0, "bridge", "9<PERFORMNUD,IFDISABLED>"),
+        IfKind::Tap(_) => (0x80000, "tap", "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+    };
+    s += &format!("\toptions={caps:x}{}\n", bits(caps, IFCAP_NAMES));
+    if !ifp.is_loopback() {
+        s += &format!("\tether {}\n", ether_ntoa(&ifp.lladdr));
+    }
+    for ia in &ifp.addrs {
+        s += &format!("\tinet {} netmask 0x{:08x}", Inet(ia.addr), mask(ia.plen));
+        if ifp.flags & IFF_BROADCAST != 0 && ia.plen < 32 {
+            s += &format!(" broadcast {}", Inet(ia.broadcast));
+        }
+        s += "\n";
+    }
+    if let IfKind::Bridge(b) = &ifp.kind {
+        s += "\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15\n";
+        s += &format!(
+            "\tmaxage 20 holdcnt 6 proto rstp maxaddr {} timeout {}\n",
+            b.maxaddr,
+            b.timeout.as_secs()
+        );
+        s += "\troot id 00:00:00:00:00:00 priority 32768 ifcost 0 port 0\n";
+        for &m in &b.members {
+            let name = k.ifname(m).unwrap_or_else(|| format!("if#{m}"));
+            s += &format!("\tmember: {name} flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>\n");
+            s += &format!("\t        ifmaxaddr 0 port {m} priority 128 path cost 2000\n");
+        }
+    }
+    s += &format!("\tgroups: {groups}\n");
+    match &ifp.kind {
+        IfKind::Epair { .. } => {
+            s += "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)\n\tstatus: active\n";
+        }
+        IfKind::Tap(t) => {
+            s += &format!(
+                "\tmedia: Ethernet autoselect\n\tstatus: active\n\ttapdev: {}\n",
+                t.hostname
+            );
+        }
+        _ => {}
+    }
+    s += &format!("\tnd6 options={nd6}\n");
+    if let Some(p) = &ifp.pipe {
+        s += &format!("\tpipe: {}\n", p.conf);
+    }
+    s
+}
+
+impl Kernel {
+    /// The name of interface `index`, wherever it lives.
+    pub fn ifname(&self, index: u32) -> Option<String> {
+        let v = self.net.vnet_of(index)?;
+        self.vnets.get(v).ok()?.get(IF)?.get(index).map(|i| i.name.clone())
+    }
+}
+
+/// Parse `A`, `A/LEN`; with `netmask`, a dotted or hex mask.
+fn parse_addr(s: &str) -> Option<(u32, Option<u8>)> {
+    match s.split_once('/') {
+        Some((a, l)) => {
+            let l: u8 = l.parse().ok().filter(|&l| l <= 32)?;
+            Some((inet_addr(a)?, Some(l)))
+        }
+        None => Some((inet_addr(s)?, None)),
+    }
+}
+
+fn parse_mask(s: &str) -> Option<u8> {
+    let m = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16).ok()?,
+        None => inet_addr(s)?,
+    };
+    mask_to_plen(m)
+}
+
+/// The classful default prefix of an address given without one.
+fn classful(a: u32) -> u8 {
+    match a >> 24 {
+        0..=127 => 8,
+        128..=191 => 16,
+        _ => 24,
+    }
+}
+
+pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
+    let a: IfconfigArgs = match super::parse(&p, &argv) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let listing = |v: &mut Vnet| -> Vec<u32> {
+        v.builtin(IF)
+            .list
+            .iter()
+            .filter(|i| (!a.up || i.is_up()) && (!a.down || !i.is_up()))
+            .map(|i| i.index)
+            .collect()
+    };
+    if a.list {
+        let r = p.vnet(|_, v| {
+            let ids = listing(v);
+            let ifs = v.builtin(IF);
+            ids.iter()
+                .filter_map(|&i| ifs.get(i))
+                .map(|i| i.name.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        return match r {
+            Ok(s) => {
+                outln!(p, "{s}");
+                0
+            }
+            Err(e) => fail(&p, &e),
+        };
+    }
+    if a.args.is_empty() || a.all {
+        let r = p.vnet(|k, v| {
+            let ids = listing(v);
+            let ifs = v.builtin(IF);
+            ids.iter()
+                .filter_map(|&i| ifs.get(i))
+                .map(|i| show(k, i))
+                .collect::<String>()
+        });
+        return match r {
+            Ok(s) => {
+                p.stdout.write_bytes(s.as_bytes());
+                0
+            }
+            Err(e) => fail(&p, &e),
+        };
+    }
+    let name = a.args[0].clone();
+    let rest: Vec<String> = a.args[1..].to_vec();
+    match rest.first().map(String::as_str) {
+        Some("create") => return create(&p, &name, &rest[1..]),
+        Some("destroy") => {
+            let r = p.vnet(|k, v| {
+                let idx = v.builtin(IF).by_name(&name).map(|i| i.index);
+                match idx {
+                    Some(i) => if_destroy(k, v, i),
+                    None => Err(IfError::NoSuchIf(name.clone())),
+                }
+            });
+            return result(&p, r);
+        }
+        Some("-vnet") => return vnet_return(&p, &name, rest.get(1)),
+        _ => {}
+    }
+    let exists = p.vnet(|_, v| v.builtin(IF).by_name(&name).map(|i| i.index));
+    let index = match exists {
+        Ok(Some(i)) => i,
+        Ok(None) => return fail(&p, &IfError::NoSuchIf(name).to_string()),
+        Err(e) => return fail(&p, &e),
+    };
+    if rest.is_empty() {
+        let r = p.vnet(|k, v| v.builtin(IF).get(index).map(|i| show(k, i)).unwrap_or_default());
+        return match r {
+            Ok(s) => {
+                p.stdout.write_bytes(s.as_bytes());
+                0
+            }
+            Err(e) => fail(&p, &e),
+        };
+    }
+    configure(&p, index, &rest)
+}
+
+fn fail(p: &Proc, e: &str) -> i32 {
+    errln!(p, "ifconfig: {e}");
+    1
+}
+
+fn result(p: &Proc, r: Result<Result<(), IfError>, String>) -> i32 {
+    match r {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => fail(p, &e.to_string()),
+        Err(e) => fail(p, &e),
+    }
+}
+
+fn create(p: &Proc, name: &str, rest: &[String]) -> i32 {
+    let tapdev = match rest {
+        [] => None,
+        [w, d] if w == "tapdev" => Some(d.as_str()),
+        _ => return fail(p, &format!("{}: bad value", rest.join(" "))),
+    };
+    let r = p.vnet(|k, v| {
+        if v.builtin(IF).by_name(name).is_some() {
+            return Err(IfError::Other(format!("interface {name} already exists")));
+        }
+        if_clone_create(k, v, name, tapdev)
+    });
+    match r {
+        Ok(Ok(made)) => {
+            // Printed when it is not the name asked for (epair0 -> epair0a).
+            if made != name {
+                outln!(p, "{made}");
+            }
+            0
+        }
+        Ok(Err(e)) => fail(p, &e.to_string()),
+        Err(e) => fail(p, &e),
+    }
+}
+
+/// `ifconfig IF -vnet JAIL`: bring IF back from JAIL's vnet to ours.
+fn vnet_return(p: &Proc, name: &str, jail: Option<&String>) -> i32 {
+    let Some(jail) = jail else {
+        return fail(p, "-vnet: requires a jail");
+    };
+    let mut k = p.kernel();
+    let r = (|| {
+        let jid = k.jail_getid(p.jid, jail).map_err(|e| e.to_string())?;
+        let from = k.prison_vnet(jid).map_err(|e| e.to_string())?;
+        let to = k.prison_vnet(p.jid).map_err(|e| e.to_string())?;
+        let index = k
+            .vnets
+            .get(from)
+            .ok()
+            .and_then(|v| v.get(IF))
+            .and_then(|l| l.by_name(name))
+            .map(|i| i.index)
+            .ok_or(format!("SIOCSIFRVNET({jid}, {name}): Invalid argument"))?;
+        if_vmove(&mut k, from, index, to).map_err(|e| e.to_string())
+    })();
+    drop(k);
+    match r {
+        Ok(()) => 0,
+        Err(e) => fail(p, &e),
+    }
+}
+
+/// Apply the parameters after the interface name, in order.
+fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
+    let mut i = 0;
+    let mut addr: Option<(u32, Option<u8>)> = None;
+    let mut netmask: Option<u8> = None;
+    let mut brd: Option<u32> = None;
+    let mut alias = false;
+    let mut delete = false;
+    let mut ops: Vec<Op> = Vec::new();
+    let val = |i: usize| words.get(i + 1).cloned();
+    while i < words.len() {
+        let w = words[i].as_str();
+        let need = |i: usize| -> Result<String, String> { val(i).ok_or(format!("{w}: requires an argument")) };
+        let r: Result<usize, String> = (|| {
+            Ok(match w {
+                "inet" => 1,
+                "up" => {
+                    ops.push(Op::Up(true));
+                    1
+                }
+                "down" => {
+                    ops.push(Op::Up(false));
+                    1
+                }
+                "alias" | "add" => {
+                    alias = true;
+                    1
+                }
+                "-alias" | "delete" => {
+                    delete = true;
+                    1
+                }
+                "promisc" => {
+                    ops.push(Op::Promisc(true));
+                    1
+                }
+                "-promisc" => {
+                    ops.push(Op::Promisc(false));
+                    1
+                }
+                "netmask" => {
+                    let m = need(i)?;
+                    netmask = Some(parse_mask(&m).ok_or(format!("{m}: bad value"))?);
+                    2
+                }
+                "broadcast" => {
+                    let b = need(i)?;
+                    brd = Some(inet_addr(&b).ok_or(format!("{b}: bad value"))?);
+                    2
+                }
+                "mtu" => {
+                    let m = need(i)?;
+                    let n: u32 = m
+                        .parse()
+                        .ok()
+                        .filter(|n| (72..=65535).contains(n))
+                        .ok_or(format!("{m}: bad value"))?;
+                    ops.push(Op::Mtu(n));
+                    2
+                }
+                "ether" | "link" | "lladdr" => {
+                    let m = need(i)?;
+                    ops.push(Op::Ether(ether_aton(&m).ok_or(format!("{m}: bad value"))?));
+                    2
+                }
+                "addm" => {
+                    ops.push(Op::Addm(need(i)?));
+                    2
+                }
+                "deletem" => {
+                    ops.push(Op::Deletem(need(i)?));
+                    2
+                }
+                "vnet" => {
+                    ops.push(Op::Vnet(need(i)?));
+                    2
+                }
+                _ => {
+                    let parsed = parse_addr(w).ok_or(format!("{w}: bad value"))?;
+                    if addr.is_some() {
+                        return Err(format!("{w}: bad value"));
+                    }
+                    addr = Some(parsed);
+                    1
+                }
+            })
+        })();
+        match r {
+            Ok(n) => i += n,
+            Err(e) => return fail(p, &e),
+        }
+    }
+    if let Some((a, len)) = addr {
+        let plen = len.or(netmask).unwrap_or_else(|| classful(a));
+        let r = p.vnet(|k, v| {
+            if delete {
+                in_difaddr(k, v, index, a).map_err(|e| e.to_string())
+            } else {
+                in_aifaddr(k, v, index, a, plen, brd, alias).map_err(|e| e.to_string())
+            }
+        });
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => return fail(p, &e),
+        }
+    }
+    for op in ops {
+        if let Err(e) = apply(p, index, op) {
+            return fail(p, &e);
+        }
+    }
+    0
+}
+
+enum Op {
+    Up(bool),
+    Promisc(bool),
+    Mtu(u32),
+    Ether([u8; 6]),
+    Addm(String),
+    Deletem(String),
+    Vnet(String),
+}
+
+fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
+    if let Op::Vnet(jail) = op {
+        let mut k = p.kernel();
+        let jid = k.jail_getid(p.jid, &jail).map_err(|e| e.to_string())?;
+        let pr = k.prison(jid).ok_or(format!("jail \"{jail}\" not found"))?;
+        if !pr.owns_vnet() || jid == Jid::HOST {
+            return Err("SIOCSIFVNET: Invalid argument".into());
+        }
+        let to = pr.vnet;
+        let from = k.prison_vnet(p.jid).map_err(|e| e.to_string())?;
+        return if_vmove(&mut k, from, index, to).map_err(|e| e.to_string());
+    }
+    p.vnet(|k, v| {
+        let by_name = |v: &mut Vnet, n: &str| v.builtin(IF).by_name(n).map(|i| i.index);
+        match op {
+            Op::Up(up) => {
+                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
+                let was = ifp.is_up();
+                if up {
+                    ifp.flags |= IFF_UP;
+                } else {
+                    ifp.flags &= !IFF_UP;
+                }
+                if matches!(ifp.kind, IfKind::Bridge(_)) {
+                    // A bridge's link is up when it is.
+                    ifp.flags = if up {
+                        ifp.flags | IFF_LOWER_UP
+                    } else {
+                        ifp.flags & !IFF_LOWER_UP
+                    };
+                }
+                let announce: Vec<u32> = if up && !was && !ifp.is_loopback() {
+                    ifp.addrs.iter().map(|a| a.addr).collect()
+                } else {
+                    vec![]
+                };
+                for a in announce {
+                    crate::netinet::arp::arp_announce(k, v, index, a);
+                }
+                Ok(())
+            }
+            Op::Promisc(on) => {
+                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
+                ifp.flags = if on {
+                    ifp.flags | IFF_PROMISC
+                } else {
+                    ifp.flags & !IFF_PROMISC
+                };
+                Ok(())
+            }
+            Op::Mtu(n) => {
+                v.builtin(IF).get_mut(index).ok_or("gone")?.mtu = n;
+                Ok(())
+            }
+            Op::Ether(mac) => {
+                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
+                if ifp.is_loopback() {
+                    return Err("ioctl (set lladdr): Invalid argument".to_string());
+                }
+                ifp.lladdr = mac;
+                Ok(())
+            }
+            Op::Addm(m) => {
+                let mi = by_name(v, &m).ok_or(format!("BRDGADD {m}: No such file or directory"))?;
+                bridge_addm(v, index, mi).map_err(|e| e.to_string())
+            }
+            Op::Deletem(m) => {
+                let mi = by_name(v, &m).ok_or(format!("BRDGDEL {m}: No such file or directory"))?;
+                bridge_deletem(v, index, mi).map_err(|e| e.to_string())
+            }
+            Op::Vnet(_) => Ok(()),
+        }
+        .map_err(|e: String| e)
+    })?
+}

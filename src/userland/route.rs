@@ -1,0 +1,338 @@
+//! route(8): manipulate the routing table.
+//!
+//! `route [-nq] add|delete|change|get|flush [-net|-host] DEST [GATEWAY]
+//! [-netmask MASK] [-iface] [-blackhole] [-reject] [-mtu N]`.
+
+use clap::Parser;
+
+use crate::kern::proc::Proc;
+use crate::net::ifnet::IF;
+use crate::net::radix::mask;
+use crate::net::route::{
+    Gateway, Inet, ROUTE, RTF_BLACKHOLE, RTF_DONE, RTF_GATEWAY, RTF_REJECT, RTF_STATIC, RtError, Rtentry, flags_names,
+    inet_addr,
+};
+use crate::netinet::in_::mask_to_plen;
+use crate::{errln, outln};
+
+/// manually manipulate the routing tables (route(8))
+#[derive(Parser, Debug)]
+#[command(name = "route", disable_help_flag = true, disable_version_flag = true)]
+pub struct RouteArgs {
+    /// Print addresses numerically (they always are).
+    #[arg(short = 'n')]
+    numeric: bool,
+    /// Suppress all output from add, change and delete.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Verbose (accepted).
+    #[arg(short = 'v')]
+    verbose: bool,
+    /// IPv4 only (accepted).
+    #[arg(short = '4')]
+    inet: bool,
+    /// add | delete | change | get | show | flush, and its arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "command [[modifiers] args]"
+    )]
+    args: Vec<String>,
+}
+
+struct Req {
+    host: bool,
+    dst: u32,
+    plen: u8,
+    dest_word: String,
+    gateway_word: Option<String>,
+    iface: bool,
+    flags: u32,
+    mtu: u32,
+}
+
+fn usage(p: &Proc) -> i32 {
+    errln!(p, "route: usage: route [-j jail] [-46dnqtv] command [[modifiers] args]");
+    64
+}
+
+/// Parse `[-net|-host] DEST [GATEWAY] [modifiers]`.
+fn parse_req(words: &[String]) -> Result<Req, (i32, String)> {
+    let mut host = None;
+    let mut pos: Vec<&String> = Vec::new();
+    let mut netmask: Option<u8> = None;
+    let mut flags = RTF_STATIC;
+    let mut iface = false;
+    let mut mtu = 0;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "-net" => host = Some(false),
+            "-host" => host = Some(true),
+            "-iface" | "-interface" => iface = true,
+            "-blackhole" => flags |= RTF_BLACKHOLE,
+            "-reject" => flags |= RTF_REJECT,
+            "-static" => flags |= RTF_STATIC,
+            "-nostatic" => flags &= !RTF_STATIC,
+            "-inet" | "-4" => {}
+            "-netmask" => {
+                let m = it.next().ok_or((64, "netmask: argument required".to_string()))?;
+                let mv = inet_addr(m).ok_or((68, format!("bad address: {m}")))?;
+                netmask = Some(mask_to_plen(mv).ok_or((68, format!("bad mask length: {m}")))?);
+            }
+            "-mtu" => {
+                let m = it.next().ok_or((64, "mtu: argument required".to_string()))?;
+                mtu = m.parse().map_err(|_| (64, format!("bad mtu: {m}")))?;
+            }
+            s if s.starts_with('-') => return Err((64, format!("bad keyword: {}", &s[1..]))),
+            _ => pos.push(w),
+        }
+    }
+    let Some(dest) = pos.first() else {
+        return Err((64, "destination parameter required".into()));
+    };
+    let (dst, plen, is_net) = if dest.as_str() == "default" {
+        (0, 0, true)
+    } else if let Some((a, l)) = dest.split_once('/') {
+        let a = inet_addr(a).ok_or((68, format!("bad address: {dest}")))?;
+        let l: u8 = l
+            .parse()
+            .ok()
+            .filter(|&l| l <= 32)
+            .ok_or((68, format!("bad mask length: {dest}")))?;
+        (a, l, true)
+    } else {
+        let a = inet_addr(dest).ok_or((68, format!("bad address: {dest}")))?;
+        match netmask {
+            Some(l) => (a, l, true),
+            None => (a, 32, host != Some(false)),
+        }
+    };
+    let host = host.unwrap_or(!is_net) || plen == 32;
+    if dst & !mask(plen) != 0 && !host {
+        return Err((
+            68,
+            format!(
+                "malformed address, bits set after mask; {dest} means {}/{plen}",
+                Inet(dst & mask(plen))
+            ),
+        ));
+    }
+    Ok(Req {
+        host,
+        dst,
+        plen: if host { 32 } else { plen },
+        dest_word: dest.to_string(),
+        gateway_word: pos.get(1).map(|s| s.to_string()),
+        iface,
+        flags,
+        mtu,
+    })
+}
+
+pub async fn route(p: Proc, argv: Vec<String>) -> i32 {
+    let a: RouteArgs = match super::parse(&p, &argv) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let Some(cmd) = a.args.first().map(String::as_str) else {
+        return usage(&p);
+    };
+    let words = &a.args[1..];
+    match cmd {
+        "add" | "delete" | "change" => modify(&p, &a, cmd, words),
+        "get" | "show" => get(&p, words),
+        "flush" => flush(&p, &a),
+        _ => {
+            errln!(p, "route: bad keyword: {cmd}");
+            usage(&p)
+        }
+    }
+}
+
+fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
+    let r = match parse_req(words) {
+        Ok(r) => r,
+        Err((code, msg)) => {
+            errln!(p, "route: {msg}");
+            return if code == 64 { usage(p) } else { code };
+        }
+    };
+    let mut line = format!("{cmd} {} {}", if r.host { "host" } else { "net" }, r.dest_word);
+    if let Some(g) = &r.gateway_word {
+        line += &format!(": gateway {g}");
+    }
+    let res = p.vnet(|_, v| -> Result<(), (String, String)> {
+        if cmd == "delete" {
+            return v
+                .builtin(ROUTE)
+                .delete(r.dst, r.plen)
+                .map(|_| ())
+                .map_err(|_| ("route has not been found".into(), RtError::NotFound.to_string()));
+        }
+        let gw = r
+            .gateway_word
+            .as_deref()
+            .ok_or(("gateway required".to_string(), "gateway required".to_string()))?;
+        let unreach = || {
+            (
+                "message indicates error: Network is unreachable".to_string(),
+                RtError::Unreach.to_string(),
+            )
+        };
+        let (gateway, ifindex) = if r.iface || r.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 && inet_addr(gw).is_none() {
+            let i = v
+                .builtin(IF)
+                .by_name(gw)
+                .map(|i| i.index)
+                .ok_or((format!("interface '{gw}' does not exist"), String::new()))?;
+            (Gateway::Link(i), i)
+        } else {
+            let g = inet_addr(gw).ok_or((format!("bad address: {gw}"), String::new()))?;
+            // The gateway must be on an attached network.
+            let via = v.builtin(ROUTE).lookup(g).copied().ok_or_else(unreach)?;
+            match via.gateway {
+                Gateway::Link(i) if via.flags & RTF_GATEWAY == 0 => (Gateway::Inet(g), i),
+                _ => return Err(unreach()),
+            }
+        };
+        let e = Rtentry {
+            dst: r.dst,
+            plen: r.plen,
+            gateway,
+            ifindex,
+            flags: r.flags,
+            mtu: r.mtu,
+        };
+        let t = v.builtin(ROUTE);
+        let res = if cmd == "change" {
+            t.change(e).map(|_| ())
+        } else {
+            t.add(e)
+        };
+        res.map_err(|e| match e {
+            RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
+            RtError::NotFound => ("route has not been found".into(), e.to_string()),
+            RtError::Unreach => unreach(),
+        })
+    });
+    match res {
+        Ok(Ok(())) => {
+            if !a.quiet {
+                outln!(p, "{line}");
+            }
+            0
+        }
+        Ok(Err((warn, why))) => {
+            errln!(p, "route: {warn}");
+            if !why.is_empty() {
+                outln!(p, "{line} fib 0: {why}");
+            }
+            1
+        }
+        Err(e) => {
+            errln!(p, "route: {e}");
+            1
+        }
+    }
+}
+
+fn get(p: &Proc, words: &[String]) -> i32 {
+    let Some(dest) = words.iter().find(|w| !w.starts_with('-')) else {
+        return usage(p);
+    };
+    let addr = if dest == "default" {
+        Some(0)
+    } else {
+        inet_addr(dest.split('/').next().unwrap_or(dest))
+    };
+    let Some(addr) = addr else {
+        errln!(p, "route: bad address: {dest}");
+        return 68;
+    };
+    let r = p.vnet(|_, v| {
+        let e = if dest == "default" {
+            v.builtin(ROUTE).get(0, 0).copied()
+        } else {
+            v.builtin(ROUTE).lookup(addr).copied()
+        }?;
+        let ifp = v.builtin(IF).get(e.ifindex);
+        let ifname = ifp.map_or(format!("if#{}", e.ifindex), |i| i.name.clone());
+        let mtu = if e.mtu != 0 { e.mtu } else { ifp.map_or(0, |i| i.mtu) };
+        Some((e, ifname, mtu))
+    });
+    let Ok(Some((e, ifname, mtu))) = r else {
+        errln!(p, "route: route has not been found");
+        return 255;
+    };
+    let mut s = format!("   route to: {}\n", Inet(addr));
+    s += &format!(
+        "destination: {}\n",
+        if e.plen == 0 {
+            "default".into()
+        } else {
+            Inet(e.dst).to_string()
+        }
+    );
+    if e.plen < 32 {
+        s += &format!(
+            "       mask: {}\n",
+            if e.plen == 0 {
+                "default".into()
+            } else {
+                Inet(mask(e.plen)).to_string()
+            }
+        );
+    }
+    if let Gateway::Inet(g) = e.gateway {
+        s += &format!("    gateway: {}\n", Inet(g));
+    }
+    s += "        fib: 0\n";
+    s += &format!("  interface: {ifname}\n");
+    s += &format!("      flags: <{}>\n", flags_names(e.flags | RTF_DONE));
+    s += &format!(
+        "{:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}\n",
+        "recvpipe", "sendpipe", "ssthresh", "rtt,msec", "mtu   ", "weight", "expire"
+    );
+    s += &format!(
+        "{:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8} \n",
+        0, 0, 0, 0, mtu, 1, 0
+    );
+    p.stdout.write_bytes(s.as_bytes());
+    0
+}
+
+/// `route flush`: remove every route through a gateway.
+fn flush(p: &Proc, a: &RouteArgs) -> i32 {
+    let r = p.vnet(|_, v| {
+        let t = v.builtin(ROUTE);
+        let gone: Vec<Rtentry> = t.entries().into_iter().filter(|e| e.flags & RTF_GATEWAY != 0).collect();
+        for e in &gone {
+            let _ = t.delete(e.dst, e.plen);
+        }
+        gone
+    });
+    match r {
+        Ok(gone) => {
+            if !a.quiet {
+                for e in gone {
+                    let d = if e.plen == 0 {
+                        "default".to_string()
+                    } else {
+                        super::netstat::netname(e.dst, e.plen)
+                    };
+                    let g = match e.gateway {
+                        Gateway::Inet(g) => Inet(g).to_string(),
+                        Gateway::Link(i) => format!("link#{i}"),
+                    };
+                    outln!(p, "{d:<20.20} {g:<20.20} done");
+                }
+            }
+            0
+        }
+        Err(e) => {
+            errln!(p, "route: {e}");
+            1
+        }
+    }
+}

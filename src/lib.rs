@@ -37,5 +37,9 @@ pub(crate) fn register_builtin_modules(k: &mut Kernel) {
         k.module_register(netinet::udp::module()).map(|x| x.slot()),
         k.module_register(netinet::raw_ip::module()).map(|x| x.slot()),
     ];
-    debug_assert_eq!(slots, [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
+    assert_eq!(
+        slots,
+        [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)],
+        "builtin module slots"
+    );
 }

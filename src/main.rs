@@ -31,6 +31,8 @@ const AFTER_HELP: &str = "Commands:
   demo                 the default demo (also: no command at all)
   shell [SCRIPT]       the interactive shell, or run a script of commands
   bench vnets [N...]   vnets created/destroyed per second, bytes per vnet
+  bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
+  bench route [R]      route lookups per second in a table of R routes
   help [COMMAND]       the userland commands (jail, jls, jexec, sysctl, ...)
   COMMAND [ARGS...]    run one userland command on a fresh host";
 
@@ -58,8 +60,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+        ["bench", "forward"] => bench::forward(1_000_000, &out),
+        ["bench", "forward", n] => match n.parse() {
+            Ok(n) => bench::forward(n, &out),
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
+        ["bench", "route"] => bench::route(100_000, &out),
+        ["bench", "route", n] => match n.parse() {
+            Ok(n) => bench::route(n, &out),
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
         ["bench", ..] => {
-            eprintln!("usage: vimage bench vnets [N...]");
+            eprintln!("usage: vimage bench vnets [N...] | forward [PACKETS] | route [ROUTES]");
             2
         }
         _ => {

@@ -3,7 +3,7 @@
 //! frames to unknown or broadcast addresses are flooded to every member but
 //! the one they came in on; frames for the bridge itself go up its stack.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use crate::kern::Kernel;
@@ -28,7 +28,7 @@ pub struct BrEntry {
 #[derive(Debug, Default)]
 pub struct Bridge {
     pub members: Vec<u32>,
-    pub table: HashMap<[u8; 6], BrEntry>,
+    pub table: FxHashMap<[u8; 6], BrEntry>,
     pub maxaddr: usize,
     pub timeout: Duration,
 }

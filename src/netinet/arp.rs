@@ -3,7 +3,9 @@
 //! resolved, gratuitous ARP when an address is configured, and a warning
 //! when someone else uses one of our addresses.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use crate::kern::Kernel;
@@ -66,7 +68,7 @@ pub struct ArpStat {
 #[derive(Debug)]
 pub struct Arp {
     /// Neighbours by (interface, address).
-    pub table: HashMap<(u32, u32), LlEntry>,
+    pub table: FxHashMap<(u32, u32), LlEntry>,
     pub stats: ArpStat,
     /// `net.link.ether.inet.max_age`: seconds an entry stays valid.
     pub max_age: i32,
@@ -81,7 +83,7 @@ pub struct Arp {
 impl Default for Arp {
     fn default() -> Self {
         Arp {
-            table: HashMap::new(),
+            table: FxHashMap::default(),
             stats: ArpStat::default(),
             max_age: 1200,
             maxtries: 5,
@@ -227,15 +229,13 @@ pub enum ArpErr {
     NoBufs,
 }
 
+/// What `arpresolve` did with a packet: the neighbour's address with the
+/// packet, `None` if it holds the packet, or why not with the packet.
+pub type Resolved = Result<Option<([u8; 6], Mbuf)>, (ArpErr, Mbuf)>;
+
 /// `arpresolve`: the MAC address of `ip` on `index`. If it is not known,
 /// the packet is held and a request goes out; `Ok(None)` then.
-pub fn arpresolve(
-    k: &mut Kernel,
-    v: &mut Vnet,
-    index: u32,
-    ip: u32,
-    m: Mbuf,
-) -> Result<Option<([u8; 6], Mbuf)>, ArpErr> {
+pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) -> Resolved {
     let now = k.now();
     let vid = v.id();
     let arp = v.builtin(ARP);
@@ -244,7 +244,7 @@ pub fn arpresolve(
         match e.state {
             LlState::Static => return Ok(Some((e.mac, m))),
             LlState::Reachable if e.expire > now => return Ok(Some((e.mac, m))),
-            LlState::Down if e.expire > now => return Err(ArpErr::HostDown),
+            LlState::Down if e.expire > now => return Err((ArpErr::HostDown, m)),
             LlState::Incomplete => {
                 if e.hold.len() >= maxhold {
                     e.hold.pop_front();
@@ -269,7 +269,7 @@ pub fn arpresolve(
     let arp = v.builtin(ARP);
     if arp.table.len() >= arp.max_entries.max(1) as usize {
         arp.stats.dropped += 1;
-        return Err(ArpErr::NoBufs);
+        return Err((ArpErr::NoBufs, m));
     }
     let timer = k.timeout(
         Duration::from_secs(1),

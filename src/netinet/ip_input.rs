@@ -5,12 +5,11 @@
 
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
-use crate::net::route::{ROUTE, RTF_BLACKHOLE, RTF_GATEWAY, RTF_REJECT};
 use crate::netinet::icmp::{self, icmp_error, icmp_input};
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
 use crate::netinet::in_cksum::adjust;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, IpErr, Ipv4Hdr};
-use crate::netinet::ip_output::{IpOutErr, ip_send};
+use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
 use crate::vnet::Vnet;
 
@@ -154,35 +153,23 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         );
         return;
     }
-    let rt = v.builtin(ROUTE).lookup(h.dst).copied();
-    let Some(rt) = rt else {
-        v.builtin(IP).stats.cantforward += 1;
-        icmp_error(
-            k,
-            v,
-            m.data(),
-            icmp::ICMP_UNREACH,
-            icmp::ICMP_UNREACH_HOST,
-            0,
-            Some(in_if),
-        );
-        return;
+    let nh = match ip_route(v, h.dst) {
+        Ok(Some(nh)) => nh,
+        Ok(None) => return, // blackhole
+        Err(_) => {
+            v.builtin(IP).stats.cantforward += 1;
+            icmp_error(
+                k,
+                v,
+                m.data(),
+                icmp::ICMP_UNREACH,
+                icmp::ICMP_UNREACH_HOST,
+                0,
+                Some(in_if),
+            );
+            return;
+        }
     };
-    if rt.flags & RTF_BLACKHOLE != 0 {
-        return;
-    }
-    if rt.flags & RTF_REJECT != 0 {
-        icmp_error(
-            k,
-            v,
-            m.data(),
-            icmp::ICMP_UNREACH,
-            icmp::ICMP_UNREACH_HOST,
-            0,
-            Some(in_if),
-        );
-        return;
-    }
     // TTL - 1, checksum adjusted rather than recomputed (RFC 1624).
     let d = m.data_mut();
     let old = u16::from_be_bytes([d[8], d[9]]);
@@ -192,8 +179,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
     d[10..12].copy_from_slice(&sum.to_be_bytes());
     // Back out of the interface it came in on, to a neighbour on that
     // link: tell the sender of the better first hop (RFC 1812 §5.2.7.2).
-    let ip = v.builtin(IP);
-    if rt.ifindex == in_if && ip.redirect && rt.flags & RTF_GATEWAY != 0 {
+    if nh.ifindex == in_if && nh.nexthop != h.dst && v.builtin(IP).redirect {
         let on_link = v
             .get(crate::net::ifnet::IF)
             .and_then(|l| l.get(in_if))
@@ -201,17 +187,14 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         if on_link {
             let mut orig = m.data().to_vec();
             orig[8] += 1; // quote the datagram as it came
-            let gw = rt.nexthop(h.dst);
-            redirect(k, v, &orig, gw, in_if);
+            redirect(k, v, &orig, nh.nexthop, in_if);
         }
     }
-    let quote = m.data()[..m.len().min(h.hl + 8)].to_vec();
-    match ip_send(k, v, m, None, false) {
+    match ip_output_mtu(k, v, nh, m, h.hl) {
         Ok(()) => v.builtin(IP).stats.forward += 1,
-        Err(e) => {
-            let ip = v.builtin(IP);
-            ip.stats.cantforward += 1;
-            let mut orig = quote;
+        Err((e, m)) => {
+            v.builtin(IP).stats.cantforward += 1;
+            let mut orig = m.into_vec();
             orig[8] += 1;
             let (code, mtu) = match e {
                 IpOutErr::MsgSize(mtu) => (icmp::ICMP_UNREACH_NEEDFRAG, mtu as u16),

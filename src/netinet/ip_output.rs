@@ -61,7 +61,7 @@ pub fn ip_output(k: &mut Kernel, v: &mut Vnet, mut payload: Mbuf, dst: u32, o: &
     }
     let hb = payload.prepend(IP_HDR_LEN);
     h.write(hb);
-    ip_send(k, v, payload, o.ifindex, true)
+    ip_send(k, v, payload, o.ifindex)
 }
 
 /// Send a datagram that already has its header (raw sockets with
@@ -80,77 +80,101 @@ pub fn ip_output_raw(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf) -> Result<(), Ip
         let id = v.builtin(IP).next_id();
         m.data_mut()[4..6].copy_from_slice(&id.to_be_bytes());
     }
-    ip_send(k, v, m, None, true)
+    ip_send(k, v, m, None)
 }
 
-/// Route and send a datagram whose header is written (source possibly 0,
-/// checksum to be done). `local`: it originates here (counted, source
-/// chosen); a forwarded datagram is sent as it is.
-pub(crate) fn ip_send(
-    k: &mut Kernel,
-    v: &mut Vnet,
-    mut m: Mbuf,
-    ifindex: Option<u32>,
-    local: bool,
-) -> Result<(), IpOutErr> {
-    let d = m.data();
-    let hl = ((d[0] & 0xf) as usize) * 4;
-    let h = Ipv4Hdr::read(d, hl.max(IP_HDR_LEN).min(d.len()), d.len() as u16);
-    let (out, nexthop, mtu) = match ifindex {
-        Some(i) => (i, h.dst, 0),
-        None if h.dst == INADDR_BROADCAST => return Err(IpOutErr::NoRoute),
-        None => {
-            let rt = v.builtin(ROUTE).lookup(h.dst).copied();
-            let Some(rt) = rt else {
-                v.builtin(IP).stats.noroute += 1;
-                return Err(IpOutErr::NoRoute);
-            };
-            if rt.flags & RTF_BLACKHOLE != 0 {
-                return Ok(());
-            }
-            if rt.flags & RTF_REJECT != 0 {
-                return Err(IpOutErr::NoRoute);
-            }
-            (rt.ifindex, rt.nexthop(h.dst), rt.mtu)
-        }
+/// Where a datagram goes: out of `ifindex` to `nexthop`, `mtu` at most.
+#[derive(Clone, Copy, Debug)]
+pub struct NextHop {
+    pub ifindex: u32,
+    pub nexthop: u32,
+    pub mtu: usize,
+}
+
+/// Look up the way to `dst`: `Ok(None)` for a blackhole.
+pub fn ip_route(v: &mut Vnet, dst: u32) -> Result<Option<NextHop>, IpOutErr> {
+    let Some(rt) = v.builtin(ROUTE).lookup(dst).copied() else {
+        v.builtin(IP).stats.noroute += 1;
+        return Err(IpOutErr::NoRoute);
     };
-    let Some(ifp) = v.builtin(IF).get(out) else {
+    if rt.flags & RTF_BLACKHOLE != 0 {
+        return Ok(None);
+    }
+    if rt.flags & RTF_REJECT != 0 {
+        return Err(IpOutErr::NoRoute);
+    }
+    let Some(ifp) = v.builtin(IF).get(rt.ifindex) else {
         return Err(IpOutErr::NoRoute);
     };
     if !ifp.is_up() {
         return Err(IpOutErr::NetDown);
     }
-    let mtu = if mtu == 0 { ifp.mtu } else { mtu.min(ifp.mtu) } as usize;
-    if local {
-        if h.src == 0 {
-            // Our own address answers from itself; otherwise the interface's.
-            let src = if in_localip(v, h.dst) {
-                Some(h.dst)
-            } else {
-                in_ifaddr_for(v, out, nexthop)
-            };
-            let Some(src) = src else { return Err(IpOutErr::NoRoute) };
-            m.data_mut()[12..16].copy_from_slice(&src.to_be_bytes());
+    let mtu = if rt.mtu == 0 { ifp.mtu } else { rt.mtu.min(ifp.mtu) } as usize;
+    Ok(Some(NextHop {
+        ifindex: rt.ifindex,
+        nexthop: rt.nexthop(dst),
+        mtu,
+    }))
+}
+
+/// Route and send a datagram this vnet originates, whose header is
+/// written (source possibly 0, checksum to be done).
+pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option<u32>) -> Result<(), IpOutErr> {
+    let d = m.data();
+    let hl = ((d[0] & 0xf) as usize * 4).clamp(IP_HDR_LEN, d.len());
+    let h = Ipv4Hdr::read(d, hl, d.len() as u16);
+    let nh = match ifindex {
+        Some(i) => {
+            let mtu = v.builtin(IF).get(i).ok_or(IpOutErr::NoRoute)?.mtu as usize;
+            NextHop {
+                ifindex: i,
+                nexthop: h.dst,
+                mtu,
+            }
         }
-        let d = m.data_mut();
-        d[10..12].copy_from_slice(&[0, 0]);
-        let s = in_cksum(&d[..hl]);
-        d[10..12].copy_from_slice(&s.to_be_bytes());
-        v.builtin(IP).stats.localout += 1;
+        None if h.dst == INADDR_BROADCAST => return Err(IpOutErr::NoRoute),
+        None => match ip_route(v, h.dst)? {
+            Some(nh) => nh,
+            None => return Ok(()),
+        },
+    };
+    if h.src == 0 {
+        // Our own address answers from itself; otherwise the interface's.
+        let src = if in_localip(v, h.dst) {
+            Some(h.dst)
+        } else {
+            in_ifaddr_for(v, nh.ifindex, nh.nexthop)
+        };
+        let Some(src) = src else { return Err(IpOutErr::NoRoute) };
+        m.data_mut()[12..16].copy_from_slice(&src.to_be_bytes());
     }
-    if m.len() <= mtu {
-        return ip_output_if(k, v, out, nexthop, m);
+    let d = m.data_mut();
+    d[10..12].copy_from_slice(&[0, 0]);
+    let s = in_cksum(&d[..hl]);
+    d[10..12].copy_from_slice(&s.to_be_bytes());
+    v.builtin(IP).stats.localout += 1;
+    ip_output_mtu(k, v, nh, m, hl).map_err(|(e, _)| e)
+}
+
+/// Send a routed datagram, fragmenting it to fit the MTU unless it says
+/// DF; on failure the datagram comes back (for an ICMP error).
+pub fn ip_output_mtu(k: &mut Kernel, v: &mut Vnet, nh: NextHop, m: Mbuf, hl: usize) -> Result<(), (IpOutErr, Mbuf)> {
+    if m.len() <= nh.mtu {
+        return ip_output_if(k, v, nh.ifindex, nh.nexthop, m);
     }
-    if h.off & IP_DF != 0 {
+    let off = u16::from_be_bytes([m.data()[6], m.data()[7]]);
+    if off & IP_DF != 0 {
         v.builtin(IP).stats.cantfrag += 1;
-        return Err(IpOutErr::MsgSize(mtu as u32));
+        return Err((IpOutErr::MsgSize(nh.mtu as u32), m));
     }
-    let frags = ip_fragment(&m, hl, mtu);
+    let frags = ip_fragment(&m, hl, nh.mtu);
     let ip = v.builtin(IP);
     ip.stats.fragmented += 1;
     ip.stats.ofragments += frags.len() as u64;
     for f in frags {
-        ip_output_if(k, v, out, nexthop, f)?;
+        if let Err((e, _)) = ip_output_if(k, v, nh.ifindex, nh.nexthop, f) {
+            return Err((e, m));
+        }
     }
     Ok(())
 }
@@ -193,9 +217,10 @@ pub fn ip_fragment(m: &Mbuf, hl: usize, mtu: usize) -> Vec<Mbuf> {
 
 /// Hand a datagram to interface `out` for `nexthop`: the loopback takes it
 /// as it is; Ethernet needs the next hop's address (broadcast, or ARP).
-pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbuf) -> Result<(), IpOutErr> {
+/// On failure the datagram comes back.
+pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbuf) -> Result<(), (IpOutErr, Mbuf)> {
     let Some(ifp) = v.builtin(IF).get(out) else {
-        return Err(IpOutErr::NoRoute);
+        return Err((IpOutErr::NoRoute, m));
     };
     if ifp.is_loopback() {
         if_transmit(k, v, out, m);
@@ -211,11 +236,10 @@ pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbu
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err(ArpErr::HostDown) => Err(IpOutErr::HostDown),
-        Err(ArpErr::NoBufs) => Err(IpOutErr::NoBufs),
+        Err((ArpErr::HostDown, m)) => Err((IpOutErr::HostDown, m)),
+        Err((ArpErr::NoBufs, m)) => Err((IpOutErr::NoBufs, m)),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

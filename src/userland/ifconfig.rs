@@ -7,14 +7,14 @@
 
 use clap::Parser;
 
-use crate::kern::Kernel;
 use crate::kern::jail::Jid;
 use crate::kern::proc::Proc;
 use crate::net::bridge::{bridge_addm, bridge_deletem};
 use crate::net::ethernet::{ether_aton, ether_ntoa};
 use crate::net::if_clone::if_clone_create;
 use crate::net::ifnet::{
-    IF, IFF_BROADCAST, IFF_LOWER_UP, IFF_NAMES, IFF_PROMISC, IFF_UP, IfError, IfKind, Ifnet, if_destroy, if_vmove,
+    IF, IFF_BROADCAST, IFF_LOWER_UP, IFF_NAMES, IFF_PROMISC, IFF_UP, IfError, IfKind, Ifnet, Ifnets, if_destroy,
+    if_vmove,
 };
 use crate::net::radix::mask;
 use crate::net::route::{Inet, inet_addr};
@@ -66,8 +66,8 @@ const IFCAP_NAMES: &[(u32, &str)] = &[
     (0x400000, "TXCSUM_IPV6"),
 ];
 
-/// Render one interface as ifconfig(8) does.
-pub fn show(k: &Kernel, ifp: &Ifnet) -> String {
+/// Render one interface as ifconfig(8) does (`ifs`: its vnet's list).
+pub fn show(ifs: &Ifnets, ifp: &Ifnet) -> String {
     let mut s = format!(
         "{}: flags={:x}{} metric 0 mtu {}\n",
         ifp.name,
@@ -101,7 +101,7 @@ pub fn show(k: &Kernel, ifp: &Ifnet) -> String {
         );
         s += "\troot id 00:00:00:00:00:00 priority 32768 ifcost 0 port 0\n";
         for &m in &b.members {
-            let name = k.ifname(m).unwrap_or_else(|| format!("if#{m}"));
+            let name = ifs.get(m).map_or(format!("if#{m}"), |i| i.name.clone());
             s += &format!("\tmember: {name} flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>\n");
             s += &format!("\t        ifmaxaddr 0 port {m} priority 128 path cost 2000\n");
         }
@@ -124,14 +124,6 @@ pub fn show(k: &Kernel, ifp: &Ifnet) -> String {
         s += &format!("\tpipe: {}\n", p.conf);
     }
     s
-}
-
-impl Kernel {
-    /// The name of interface `index`, wherever it lives.
-    pub fn ifname(&self, index: u32) -> Option<String> {
-        let v = self.net.vnet_of(index)?;
-        self.vnets.get(v).ok()?.get(IF)?.get(index).map(|i| i.name.clone())
-    }
 }
 
 /// Parse `A`, `A/LEN`; with `netmask`, a dotted or hex mask.
@@ -194,12 +186,12 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
         };
     }
     if a.args.is_empty() || a.all {
-        let r = p.vnet(|k, v| {
+        let r = p.vnet(|_, v| {
             let ids = listing(v);
             let ifs = v.builtin(IF);
             ids.iter()
                 .filter_map(|&i| ifs.get(i))
-                .map(|i| show(k, i))
+                .map(|i| show(ifs, i))
                 .collect::<String>()
         });
         return match r {
@@ -234,7 +226,10 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
         Err(e) => return fail(&p, &e),
     };
     if rest.is_empty() {
-        let r = p.vnet(|k, v| v.builtin(IF).get(index).map(|i| show(k, i)).unwrap_or_default());
+        let r = p.vnet(|_, v| {
+            let ifs = v.builtin(IF);
+            ifs.get(index).map(|i| show(ifs, i)).unwrap_or_default()
+        });
         return match r {
             Ok(s) => {
                 p.stdout.write_bytes(s.as_bytes());

@@ -168,7 +168,8 @@ pub struct Shell<'h> {
     jobs: Vec<Job>,
     next_job: usize,
     interactive: bool,
-    failed: bool,
+    /// Commands that failed so far.
+    failures: u32,
     exit: Option<i32>,
     /// Where the shell's own messages and foreground output go.
     out: Out,
@@ -182,7 +183,7 @@ impl<'h> Shell<'h> {
             jobs: Vec::new(),
             next_job: 1,
             interactive: false,
-            failed: false,
+            failures: 0,
             exit: None,
             out,
             err,
@@ -191,7 +192,7 @@ impl<'h> Shell<'h> {
 
     /// The shell's exit status so far.
     pub fn status(&self) -> i32 {
-        self.exit.unwrap_or(self.failed as i32)
+        self.exit.unwrap_or((self.failures > 0) as i32)
     }
 
     /// Has `exit` been run?
@@ -201,11 +202,17 @@ impl<'h> Shell<'h> {
 
     fn fail(&mut self, msg: &str) {
         self.err.write_fmt(format_args!("{msg}\n"));
-        self.failed = true;
+        self.failures += 1;
     }
 
-    /// Run one line.
-    pub fn run_line(&mut self, line: &str) {
+    /// Run one line; false if it failed.
+    pub fn run_line(&mut self, line: &str) -> bool {
+        let before = self.failures;
+        self.line(line);
+        self.failures == before
+    }
+
+    fn line(&mut self, line: &str) {
         let l = match parse(line) {
             Ok(l) => l,
             Err(e) => return self.fail(&format!("vimage: {e}")),
@@ -218,7 +225,7 @@ impl<'h> Shell<'h> {
             "wait" => self.wait(l.argv.get(1).map(String::as_str)),
             "kill" => self.kill(&l.argv[1..]),
             "exit" => match l.argv.get(1).map(|s| s.parse::<i32>()) {
-                None => self.exit = Some(self.failed as i32),
+                None => self.exit = Some((self.failures > 0) as i32),
                 Some(Ok(n)) => self.exit = Some(n),
                 Some(Err(_)) => self.fail("exit: numeric argument required"),
             },
@@ -266,7 +273,7 @@ impl<'h> Shell<'h> {
         }
         match self.host.wait(task) {
             Ok(0) => {}
-            Ok(_) => self.failed = true,
+            Ok(_) => self.failures += 1,
             Err(e) => {
                 self.host.tasks().kill(task);
                 self.host.tasks().reap(task);
@@ -285,7 +292,7 @@ impl<'h> Shell<'h> {
                 Some(st) => {
                     tasks.reap(j.task);
                     if st != 0 && st != KILLED {
-                        self.failed = true;
+                        self.failures += 1;
                     }
                     if self.interactive {
                         let how = match st {
@@ -358,7 +365,9 @@ impl<'h> Shell<'h> {
     pub fn run_script(&mut self, input: impl BufRead) {
         for line in input.lines() {
             match line {
-                Ok(l) => self.run_line(&l),
+                Ok(l) => {
+                    self.run_line(&l);
+                }
                 Err(e) => return self.fail(&format!("vimage: {e}")),
             }
             if self.exited() {
@@ -397,7 +406,9 @@ impl<'h> Shell<'h> {
                 break;
             }
             match self.host.run_until_message(&line_rx) {
-                Some(Some(l)) => self.run_line(&l),
+                Some(Some(l)) => {
+                    self.run_line(&l);
+                }
                 _ => break,
             }
             if self.exited() {

@@ -16,7 +16,7 @@
 pub mod curvnet;
 pub mod module;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
@@ -90,12 +90,18 @@ impl<T> fmt::Debug for VnetKey<T> {
     }
 }
 
+/// A module's state in one vnet, with the type it was made of.
+struct Slot {
+    tid: TypeId,
+    val: Box<dyn Any>,
+}
+
 /// One network stack instance.
 pub struct Vnet {
     id: VnetId,
     name: Option<Box<str>>,
     rng: Xoshiro256PlusPlus,
-    slots: Vec<Option<Box<dyn Any>>>,
+    slots: Vec<Option<Slot>>,
 }
 
 impl Vnet {
@@ -120,13 +126,29 @@ impl Vnet {
     /// longer) registered.
     #[inline]
     pub fn get<T: 'static>(&self, key: VnetKey<T>) -> Option<&T> {
-        self.slots.get(key.slot())?.as_deref()?.downcast_ref()
+        let s = self.slots.get(key.slot())?.as_ref()?;
+        if s.tid != TypeId::of::<T>() {
+            return None;
+        }
+        let p: *const dyn Any = s.val.as_ref();
+        // SAFETY: `tid` was read from this very box when it was stored
+        // (`slot_put`) and equals T's TypeId, so the box holds a T and its
+        // data pointer is a valid, aligned *const T for as long as `self`
+        // is borrowed. This is `downcast_ref` without the virtual call.
+        Some(unsafe { &*(p as *const T) })
     }
 
     /// Mutable access to this vnet's module state.
     #[inline]
     pub fn get_mut<T: 'static>(&mut self, key: VnetKey<T>) -> Option<&mut T> {
-        self.slots.get_mut(key.slot())?.as_deref_mut()?.downcast_mut()
+        let s = self.slots.get_mut(key.slot())?.as_mut()?;
+        if s.tid != TypeId::of::<T>() {
+            return None;
+        }
+        let p: *mut dyn Any = s.val.as_mut();
+        // SAFETY: as in `get`: the box holds a T; `&mut self` makes the
+        // borrow unique.
+        Some(unsafe { &mut *(p as *mut T) })
     }
 
     /// State of a module the kernel registers itself and never unregisters:
@@ -149,11 +171,12 @@ impl Vnet {
         if self.slots.len() <= slot {
             self.slots.resize_with(slot + 1, || None);
         }
-        self.slots[slot] = Some(state);
+        let tid = state.as_ref().type_id();
+        self.slots[slot] = Some(Slot { tid, val: state });
     }
 
     pub(crate) fn slot_take(&mut self, slot: usize) -> Option<Box<dyn Any>> {
-        self.slots.get_mut(slot)?.take()
+        self.slots.get_mut(slot)?.take().map(|s| s.val)
     }
 }
 

@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// apt-get runs one at a time, however many tests want packages.
+static APT: Mutex<()> = Mutex::new(());
+
+/// Are we root (so we may install packages and make TAP devices)?
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Make sure `tool` is on the machine, installing Debian `package` if we
+/// can. False (after printing why) when it cannot be had.
+pub fn ensure_tool(tool: &str, package: &str) -> bool {
+    let have = || {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have() {
+        return true;
+    }
+    if !is_root() {
+        eprintln!("skipped: {tool} is not installed and we are not root to install {package}");
+        return false;
+    }
+    let _g = APT.lock().unwrap_or_else(|e| e.into_inner());
+    if have() {
+        return true;
+    }
+    let script = format!(
+        "echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections; \
+         (DEBIAN_FRONTEND=noninteractive apt-get install -y -q {package} || \
+          (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q {package})) >/dev/null 2>&1"
+    );
+    let _ = Command::new("sh").arg("-c").arg(script).status();
+    if !have() {
+        eprintln!("skipped: could not install {package} for {tool}");
+        return false;
+    }
+    true
+}
+
+/// A fresh temporary directory for one test.
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vimage-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Read a pcap with tshark; the problems it reports (malformed packets,
+/// bad checksums), one per line. `None` if tshark cannot be had.
+pub fn tshark_problems(pcap: &std::path::Path) -> Option<String> {
+    if !ensure_tool("tshark", "tshark") {
+        return None;
+    }
+    let o = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= warning",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ])
+        .output()
+        .ok()?;
+    assert!(
+        o.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// How many frames tshark reads from a pcap.
+pub fn tshark_count(pcap: &std::path::Path) -> usize {
+    Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+        .unwrap_or(0)
+}

@@ -1,0 +1,53 @@
+//! The README's main command: the default demo lab.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn the_default_demo_builds_a_lab_pings_traceroutes_and_captures() {
+    let dir = common::tmpdir("demo");
+    let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .current_dir(&dir)
+        .output()
+        .expect("run vimage");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("demo: unexpected"), "{out}");
+    assert!(
+        out.contains("3 packets transmitted, 3 packets received, 0.0% packet loss"),
+        "{out}"
+    );
+    // traceroute lists each router, then the host.
+    let hops: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with(' ') && l.contains(" ms "))
+        .collect();
+    for (n, addr) in [(1, "10.1.0.1"), (2, "10.0.12.2"), (3, "10.0.23.3"), (4, "10.3.0.33")] {
+        assert!(
+            hops.iter().any(|l| l.starts_with(&format!("{n:2}  {addr} ({addr})"))),
+            "hop {n} {addr} missing: {hops:?}"
+        );
+    }
+    // The delays configured on the router links show in the round trip.
+    assert!(out.contains("icmp_seq=1 ttl=61 time=14.0"), "{out}");
+    assert!(
+        out.contains("92 bytes from 10.0.23.2: Destination Host Unreachable"),
+        "{out}"
+    );
+    assert!(
+        out.contains("member: epair0b flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>"),
+        "{out}"
+    );
+    let pcap = dir.join("vimage-demo.pcap");
+    let meta = std::fs::metadata(&pcap).expect("the demo writes its pcap");
+    assert!(meta.len() > 24 + 10 * 16, "pcap holds frames");
+    match common::tshark_problems(&pcap) {
+        Some(problems) => {
+            assert_eq!(problems, "", "tshark found problems in the demo's pcap");
+            assert!(common::tshark_count(&pcap) >= 20);
+        }
+        None => eprintln!("skipped the tshark check (see above)"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -145,27 +145,25 @@ impl Host {
     }
 
     /// Drive the engine while waiting for a message from another thread
-    /// (the terminal, a control socket). Under the virtual clock time
-    /// stands still meanwhile; under the real clock timers keep firing.
-    /// `None` once the sender is gone.
+    /// (the terminal, a control socket), whose sender nudges the engine
+    /// with [`Ext::Wake`](crate::kern::Ext) after each message. Under the
+    /// virtual clock time stands still meanwhile; under the real clock
+    /// timers fire and TAP frames come in. `None` once the sender is gone.
     pub fn run_until_message<T>(&self, rx: &mpsc::Receiver<T>) -> Option<T> {
         loop {
             self.exec.poll_ready();
             if self.clock_kind() == ClockKind::Virtual {
                 return rx.recv().ok();
             }
-            let next = self.k.borrow_mut().next_deadline();
-            let r = match next {
-                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-                Some(t) => rx.recv_timeout(t.saturating_sub(self.now())),
-            };
-            match r {
+            match rx.try_recv() {
                 Ok(m) => return Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.k.borrow_mut().run_due();
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::TryRecvError::Disconnected) => return None,
+                Err(mpsc::TryRecvError::Empty) => {}
             }
+            let mut k = self.k.borrow_mut();
+            let next = k.next_deadline();
+            k.wait_external(next);
+            k.run_due();
         }
     }
 
@@ -178,13 +176,20 @@ impl Host {
     /// Run until nothing is left to do: no task ready, no timer pending.
     /// Under the real clock this waits for the last timer.
     pub fn run_until_idle(&self) {
-        let _ = self.run(None, || false);
+        let _ = self.run_inner(None, || false, false);
     }
 
     /// The engine: poll ready tasks, then jump (or wait) to the next timer
     /// and run what is due; stop when `done` holds, at `until`, or when
     /// nothing is left (an error only if `done` still waits).
     fn run(&self, until: Option<Time>, done: impl Fn() -> bool) -> Result<(), Stalled> {
+        self.run_inner(until, done, true)
+    }
+
+    /// The loop itself. Under the real clock, with nothing scheduled,
+    /// `wait_outside` says whether to wait for the outside world (a TAP
+    /// device) or to stop as stalled.
+    fn run_inner(&self, until: Option<Time>, done: impl Fn() -> bool, wait_outside: bool) -> Result<(), Stalled> {
         loop {
             self.exec.poll_ready();
             if done() {
@@ -194,18 +199,20 @@ impl Host {
                 return Ok(());
             }
             let mut k = self.k.borrow_mut();
-            let next = k.next_deadline();
-            match (next, until) {
-                (Some(t), Some(u)) if t > u => {
-                    k.clock.advance_to(u);
-                    return Ok(());
+            if until.is_some_and(|u| k.now() >= u) {
+                return Ok(());
+            }
+            let target = match (k.next_deadline(), until) {
+                (Some(t), Some(u)) => Some(t.min(u)),
+                (t, u) => t.or(u),
+            };
+            match (k.clock_kind(), target) {
+                (ClockKind::Virtual, None) => return Err(Stalled),
+                (ClockKind::Virtual, Some(t)) => k.clock.advance_to(t),
+                (ClockKind::Real, None) if !wait_outside => return Err(Stalled),
+                (ClockKind::Real, t) => {
+                    k.wait_external(t);
                 }
-                (None, Some(u)) => {
-                    k.clock.advance_to(u);
-                    return Ok(());
-                }
-                (None, None) => return Err(Stalled),
-                (Some(t), _) => k.clock.advance_to(t),
             }
             k.run_due();
         }

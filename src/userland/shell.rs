@@ -382,6 +382,7 @@ impl<'h> Shell<'h> {
         self.interactive = true;
         let (want_tx, want_rx) = mpsc::channel::<()>();
         let (line_tx, line_rx) = mpsc::channel::<Option<String>>();
+        let nudge = self.host.kernel().ext_sender();
         std::thread::spawn(move || {
             let Ok(mut rl) = rustyline::DefaultEditor::new() else {
                 let _ = line_tx.send(None);
@@ -396,7 +397,7 @@ impl<'h> Shell<'h> {
                     Err(rustyline::error::ReadlineError::Interrupted) => Some(String::new()),
                     Err(_) => None,
                 };
-                if line_tx.send(line).is_err() {
+                if line_tx.send(line).is_err() || nudge.send(crate::kern::Ext::Wake).is_err() {
                     return;
                 }
             }

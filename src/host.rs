@@ -55,6 +55,14 @@ pub struct Host {
     exec: Executor,
 }
 
+impl Drop for Host {
+    /// Tear everything down: processes first (closing what they hold:
+    /// capture files, sockets), then the kernel with every vnet.
+    fn drop(&mut self) {
+        self.exec.kill_all();
+    }
+}
+
 impl Host {
     /// Boot a host.
     pub fn new(cfg: Config) -> Host {
@@ -90,16 +98,19 @@ impl Host {
         &self.exec
     }
 
-    /// Run a command line (words, quoted as in the shell) on the host to
-    /// its end, and return what it printed.
+    /// Run a command line on the host, as the shell would (quotes, `&`,
+    /// `>`, `>>`, `<`), and return what a foreground command printed and
+    /// its exit status. A background job keeps running.
     pub fn exec(&self, line: &str) -> Output {
-        match userland::shell::split(line) {
-            Ok(argv) => self.exec_argv(argv),
-            Err(e) => Output {
-                status: 2,
-                stdout: String::new(),
-                stderr: format!("vimage: {e}\n"),
-            },
+        let (out, obuf) = Out::buffer();
+        let (err, ebuf) = Out::buffer();
+        let mut sh = userland::shell::Shell::new(self, out, err);
+        sh.run_line(line);
+        let text = |b: &Rc<RefCell<Vec<u8>>>| String::from_utf8_lossy(&b.borrow()).into_owned();
+        Output {
+            status: sh.last_status(),
+            stdout: text(&obuf),
+            stderr: text(&ebuf),
         }
     }
 
@@ -199,7 +210,13 @@ impl Host {
                 return Ok(());
             }
             let mut k = self.k.borrow_mut();
-            if until.is_some_and(|u| k.now() >= u) {
+            let now = k.now();
+            if k.next_deadline().is_some_and(|t| t <= now) {
+                // What is due at this instant runs before time moves on.
+                k.run_due();
+                continue;
+            }
+            if until.is_some_and(|u| now >= u) {
                 return Ok(());
             }
             let target = match (k.next_deadline(), until) {

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod alloc;
+pub mod fuzz;
 mod host;
 pub mod kern;
 pub mod net;

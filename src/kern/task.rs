@@ -177,6 +177,19 @@ impl Executor {
         true
     }
 
+    /// Stop every task and forget them all (the host is going away: this
+    /// breaks the cycle of tasks holding the executor that holds them).
+    pub fn kill_all(&self) {
+        let futs: Vec<TaskFuture> = {
+            let mut tasks = self.inner.tasks.borrow_mut();
+            let futs = tasks.iter_mut().flatten().filter_map(|t| t.fut.take()).collect();
+            tasks.clear();
+            futs
+        };
+        self.inner.free.borrow_mut().clear();
+        drop(futs);
+    }
+
     /// Is any task waiting to be polled?
     pub fn has_ready(&self) -> bool {
         self.inner.ready.lock().map(|q| !q.is_empty()).unwrap_or(false)

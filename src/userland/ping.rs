@@ -23,6 +23,9 @@ use crate::{errln, outln};
 #[derive(Parser, Debug)]
 #[command(name = "ping", disable_help_flag = true, disable_version_flag = true)]
 pub struct PingArgs {
+    /// Set the Don't Fragment bit.
+    #[arg(short = 'D')]
+    dontfrag: bool,
     /// Stop after sending (and receiving) count ECHO_RESPONSE packets.
     #[arg(short = 'c', value_name = "count")]
     count: Option<u64>,
@@ -201,6 +204,7 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             let opts = IpOpts {
                 src,
                 ttl: a.ttl,
+                df: a.dontfrag,
                 proto: IPPROTO_ICMP,
                 ..IpOpts::default()
             };

@@ -170,6 +170,8 @@ pub struct Shell<'h> {
     interactive: bool,
     /// Commands that failed so far.
     failures: u32,
+    /// The exit status of the last command (`$?`).
+    last: i32,
     exit: Option<i32>,
     /// Where the shell's own messages and foreground output go.
     out: Out,
@@ -184,6 +186,7 @@ impl<'h> Shell<'h> {
             next_job: 1,
             interactive: false,
             failures: 0,
+            last: 0,
             exit: None,
             out,
             err,
@@ -203,6 +206,12 @@ impl<'h> Shell<'h> {
     fn fail(&mut self, msg: &str) {
         self.err.write_fmt(format_args!("{msg}\n"));
         self.failures += 1;
+        self.last = 1;
+    }
+
+    /// The exit status of the last command run (`$?`).
+    pub fn last_status(&self) -> i32 {
+        self.last
     }
 
     /// Run one line; false if it failed.
@@ -213,9 +222,14 @@ impl<'h> Shell<'h> {
     }
 
     fn line(&mut self, line: &str) {
+        self.last = 0;
         let l = match parse(line) {
             Ok(l) => l,
-            Err(e) => return self.fail(&format!("vimage: {e}")),
+            Err(e) => {
+                self.fail(&format!("vimage: {e}"));
+                self.last = 2;
+                return;
+            }
         };
         if l.argv.is_empty() {
             return;
@@ -273,7 +287,10 @@ impl<'h> Shell<'h> {
         }
         match self.host.wait(task) {
             Ok(0) => {}
-            Ok(_) => self.failures += 1,
+            Ok(st) => {
+                self.failures += 1;
+                self.last = st;
+            }
             Err(e) => {
                 self.host.tasks().kill(task);
                 self.host.tasks().reap(task);

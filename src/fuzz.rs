@@ -1,0 +1,180 @@
+//! A rig for robustness testing: a router vnet with several interfaces
+//! (two epairs to hosts, one bridge member) and forwarding on, into which
+//! arbitrary frames are fed. Used by the property tests and the cargo-fuzz
+//! target (fuzz/fuzz_targets/frames.rs).
+
+use std::time::Duration;
+
+use crate::host::Host;
+use crate::kern::jail::Jid;
+use crate::kern::mbuf::Mbuf;
+use crate::net::ifnet::{IF, netisr_queue};
+use crate::netinet::arp::ARP;
+use crate::netinet::ip::{IP, IP_MF, Ipv4Hdr};
+
+/// The router and its ports.
+pub struct Rig {
+    pub host: Host,
+    ports: Vec<u32>,
+    macs: Vec<[u8; 6]>,
+}
+
+const SETUP: &str = "jail -c name=r vnet persist
+jail -c name=a vnet persist
+jail -c name=b vnet persist
+ifconfig epair0 create
+ifconfig epair1 create
+ifconfig epair2 create
+ifconfig epair0a vnet r
+ifconfig epair0b vnet a
+ifconfig epair1a vnet r
+ifconfig epair1b vnet b
+ifconfig epair2a vnet r
+jexec r ifconfig epair0a inet 10.0.0.1/24 up
+jexec r ifconfig epair1a inet 10.0.1.1/24 up
+jexec r ifconfig bridge0 create
+jexec r ifconfig bridge0 addm epair2a up
+jexec r ifconfig epair2a up
+jexec r ifconfig bridge0 inet 10.0.2.1/24
+jexec a ifconfig epair0b inet 10.0.0.2/24 up
+jexec b ifconfig epair1b inet 10.0.1.2/24 up
+jexec a route add default 10.0.0.1
+jexec b route add default 10.0.1.1
+jexec r sysctl net.inet.ip.forwarding=1
+jexec r sysctl net.inet.ip.maxfragpackets=64
+jexec r sysctl net.link.ether.inet.max_entries=64";
+
+impl Default for Rig {
+    fn default() -> Self {
+        Rig::new()
+    }
+}
+
+impl Rig {
+    /// Frames `mutate` can start from.
+    pub const TEMPLATES: usize = 5;
+
+    pub fn new() -> Rig {
+        let host = Host::new(Default::default());
+        for l in SETUP.lines() {
+            let o = host.exec(l);
+            assert!(o.success(), "rig setup: {l}: {o:?}");
+        }
+        let (ports, macs) = {
+            let mut k = host.kernel();
+            let v = k
+                .jail_getid(Jid::HOST, "r")
+                .and_then(|j| k.prison_vnet(j))
+                .expect("router");
+            let ifs = k.vnet(v).expect("vnet").builtin(IF);
+            let ports: Vec<u32> = ["epair0a", "epair1a", "epair2a"]
+                .iter()
+                .filter_map(|n| ifs.by_name(n).map(|i| i.index))
+                .collect();
+            let macs = ports.iter().filter_map(|&p| ifs.get(p).map(|i| i.lladdr)).collect();
+            (ports, macs)
+        };
+        Rig { host, ports, macs }
+    }
+
+    /// Deliver a frame to port `port` (mod the number of ports) and let the
+    /// network run for a while.
+    pub fn feed(&self, port: u8, frame: &[u8]) {
+        let i = port as usize % self.ports.len();
+        netisr_queue(&mut self.host.kernel(), self.ports[i], Mbuf::from_slice(frame));
+        self.host.run_for(Duration::from_millis(10));
+    }
+
+    /// Template `t` with byte flips (`(offset, xor)`), cut to `cut` bytes
+    /// (when shorter).
+    pub fn mutate(t: usize, flips: &[(u16, u8)], cut: u16) -> Vec<u8> {
+        let mut f = Rig::template(t);
+        for &(at, x) in flips {
+            if !f.is_empty() {
+                let n = at as usize % f.len();
+                f[n] ^= x;
+            }
+        }
+        if (cut as usize) < f.len() && cut.is_multiple_of(3) {
+            f.truncate(cut as usize);
+        }
+        f
+    }
+
+    fn ether(dst: [u8; 6], etype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = dst.to_vec();
+        f.extend_from_slice(&[0x02, 0xfe, 0, 0, 0, 2]);
+        f.extend_from_slice(&etype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn template(t: usize) -> Vec<u8> {
+        let bcast = [0xff; 6];
+        match t % Rig::TEMPLATES {
+            0 => {
+                // ARP who-has 10.0.0.1 tell 10.0.0.2
+                let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0xfe, 0, 0, 0, 2, 10, 0, 0, 2];
+                a.extend_from_slice(&[0; 6]);
+                a.extend_from_slice(&[10, 0, 0, 1]);
+                Rig::ether(bcast, 0x0806, &a)
+            }
+            1 => Rig::ether(bcast, 0x0800, &Rig::ip(1, 0x0a00_0101, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0])),
+            2 => Rig::ether(
+                bcast,
+                0x0800,
+                &Rig::ip(17, 0x0a00_0102, &[0, 7, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4]),
+            ),
+            3 => Rig::fragment(1)[..].to_vec(),
+            _ => {
+                // With IP options (a record route).
+                let mut p = Rig::ip(1, 0x0a00_0102, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0]);
+                p.splice(20..20, [7, 7, 4, 0, 0, 0, 0, 1]);
+                p[0] = 0x47;
+                let len = p.len() as u16;
+                p[2..4].copy_from_slice(&len.to_be_bytes());
+                Rig::ether(bcast, 0x0800, &p)
+            }
+        }
+    }
+
+    fn ip(p: u8, dst: u32, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 20];
+        Ipv4Hdr::new(0x0a00_0002, dst, p, 64, 9, (20 + payload.len()) as u16).write(&mut b);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// A first fragment of datagram `id` (never completed).
+    pub fn fragment(id: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 28];
+        let mut h = Ipv4Hdr::new(0x0a00_0002, 0x0a00_0001, 17, 64, id, 28);
+        h.off = IP_MF;
+        h.write(&mut b);
+        Rig::ether([0xff; 6], 0x0800, &b)
+    }
+
+    /// The invariants: the router still routes, and its state is bounded.
+    pub fn check(&self) {
+        let mut k = self.host.kernel();
+        let v = k
+            .jail_getid(Jid::HOST, "r")
+            .and_then(|j| k.prison_vnet(j))
+            .expect("router");
+        let vn = k.vnet(v).expect("vnet");
+        let reass = vn.builtin(IP).reass.len();
+        assert!(reass <= 64, "reassembly queues: {reass}");
+        let arp = vn.builtin(ARP).table.len();
+        assert!(arp <= 64, "ARP entries: {arp}");
+        for e in vn.builtin(ARP).table.values() {
+            assert!(e.hold.len() <= 16);
+        }
+        let _ = &self.macs;
+        drop(k);
+        let o = self.host.exec("jexec a ping -c 1 -t 2 10.0.1.2");
+        assert!(
+            o.stdout.contains("1 packets received"),
+            "the router still routes: {o:?}"
+        );
+    }
+}

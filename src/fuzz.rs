@@ -16,7 +16,6 @@ use crate::netinet::ip::{IP, IP_MF, Ipv4Hdr};
 pub struct Rig {
     pub host: Host,
     ports: Vec<u32>,
-    macs: Vec<[u8; 6]>,
 }
 
 const SETUP: &str = "jail -c name=r vnet persist
@@ -60,7 +59,7 @@ impl Rig {
             let o = host.exec(l);
             assert!(o.success(), "rig setup: {l}: {o:?}");
         }
-        let (ports, macs) = {
+        let ports = {
             let mut k = host.kernel();
             let v = k
                 .jail_getid(Jid::HOST, "r")
@@ -71,10 +70,9 @@ impl Rig {
                 .iter()
                 .filter_map(|n| ifs.by_name(n).map(|i| i.index))
                 .collect();
-            let macs = ports.iter().filter_map(|&p| ifs.get(p).map(|i| i.lladdr)).collect();
-            (ports, macs)
+            ports
         };
-        Rig { host, ports, macs }
+        Rig { host, ports }
     }
 
     /// Deliver a frame to port `port` (mod the number of ports) and let the
@@ -169,7 +167,6 @@ impl Rig {
         for e in vn.builtin(ARP).table.values() {
             assert!(e.hold.len() <= 16);
         }
-        let _ = &self.macs;
         drop(k);
         let o = self.host.exec("jexec a ping -c 1 -t 2 10.0.1.2");
         assert!(

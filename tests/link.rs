@@ -5,20 +5,9 @@ mod common;
 
 use vimage::net::ifnet::IF;
 use vimage::net::ifnet::IfKind;
-use vimage::{Config, Host, Jid};
+use vimage::{Config, Host};
 
-#[track_caller]
-fn ok(h: &Host, cmd: &str) -> String {
-    let o = h.exec(cmd);
-    assert!(o.success(), "{cmd}: {o:?}");
-    o.stdout
-}
-
-fn run(h: &Host, script: &str) {
-    for l in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        ok(h, l);
-    }
-}
+use common::{ok, run, vnet};
 
 /// Three hosts on a bridge in jail sw.
 fn lan() -> Host {
@@ -45,12 +34,7 @@ fn lan() -> Host {
 }
 
 fn opackets(h: &Host, jail: &str, ifname: &str) -> u64 {
-    let k = h.kernel();
-    let v = k
-        .jail_getid(Jid::HOST, jail)
-        .and_then(|j| k.prison_vnet(j))
-        .expect("jail");
-    drop(k);
+    let v = vnet(h, jail);
     let mut k = h.kernel();
     k.vnet(v)
         .expect("vnet")
@@ -67,12 +51,7 @@ fn the_bridge_learns_floods_unknowns_and_forwards_knowns() {
     assert!(ok(&h, "jexec h1 ping -c 1 10.9.0.2").contains("1 packets received"));
     // h1 and h2 are learned; h3 saw only the flooded ARP request.
     let table_len = {
-        let k = h.kernel();
-        let v = k
-            .jail_getid(Jid::HOST, "sw")
-            .and_then(|j| k.prison_vnet(j))
-            .expect("sw");
-        drop(k);
+        let v = vnet(&h, "sw");
         let mut k = h.kernel();
         let ifs = k.vnet(v).expect("vnet").builtin(IF);
         match &ifs.by_name("bridge0").expect("bridge0").kind {

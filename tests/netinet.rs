@@ -2,24 +2,14 @@
 //! forwarding, fragments, routes, ICMP, broadcasts — asserting on
 //! commands' output, counters and the bytes on the wire.
 
+use vimage::Host;
 use vimage::kern::mbuf::Mbuf;
 use vimage::net::ifnet::{IF, netisr_queue};
 use vimage::netinet::in_cksum::in_cksum;
 use vimage::netinet::ip::Ipv4Hdr;
-use vimage::{Host, Jid, VnetId};
 
-#[track_caller]
-fn ok(h: &Host, cmd: &str) -> String {
-    let o = h.exec(cmd);
-    assert!(o.success(), "{cmd}: {o:?}");
-    o.stdout
-}
-
-fn run(h: &Host, script: &str) {
-    for l in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        ok(h, l);
-    }
-}
+mod common;
+use common::{ok, run, vnet};
 
 /// a (10.0.1.2) -- r -- b (10.0.2.2), r forwarding.
 fn lab() -> Host {
@@ -44,13 +34,6 @@ fn lab() -> Host {
          jexec b route add default 10.0.2.1",
     );
     h
-}
-
-fn vnet(h: &Host, jail: &str) -> VnetId {
-    let k = h.kernel();
-    k.jail_getid(Jid::HOST, jail)
-        .and_then(|j| k.prison_vnet(j))
-        .expect("jail")
 }
 
 fn ifindex(h: &Host, jail: &str, name: &str) -> u32 {

@@ -185,6 +185,12 @@ impl Kernel {
         self.prisons.map.get(&jid)
     }
 
+    /// The vnet of the jail named `key` (as seen from `cred`).
+    pub fn jail_vnet(&self, cred: Jid, key: &str) -> Result<VnetId, JailError> {
+        let j = self.jail_getid(cred, key)?;
+        self.prison_vnet(j)
+    }
+
     /// The vnet a jail's processes run in.
     pub fn prison_vnet(&self, jid: Jid) -> Result<VnetId, JailError> {
         self.prison(jid).map(|p| p.vnet).ok_or(JailError::JidNotFound(jid.0))

@@ -142,6 +142,32 @@ impl Ifnet {
         }
     }
 
+    /// A frame passes the interface (in or out): counted and offered to
+    /// the capture sessions if the interface is up; dropped and counted
+    /// otherwise.
+    fn pass(&mut self, now: crate::kern::clock::Time, m: &Mbuf, rx: bool) -> bool {
+        let c = &mut self.counters;
+        if self.flags & IFF_UP == 0 {
+            if rx {
+                c.iqdrops += 1
+            } else {
+                c.oerrors += 1
+            }
+            return false;
+        }
+        let (pkts, bytes) = if rx {
+            (&mut c.ipackets, &mut c.ibytes)
+        } else {
+            (&mut c.opackets, &mut c.obytes)
+        };
+        *pkts += 1;
+        *bytes += m.len() as u64;
+        if !self.bpf.is_empty() {
+            crate::net::bpf::bpf_tap(&mut self.bpf, now, m.data());
+        }
+        true
+    }
+
     /// The first IPv4 address (the preferred source address).
     pub fn primary_addr(&self) -> Option<u32> {
         self.addrs.first().map(|a| a.addr)
@@ -522,14 +548,8 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return;
     };
-    if !ifp.is_up() {
-        ifp.counters.iqdrops += 1;
+    if !ifp.pass(now, &m, true) {
         return;
-    }
-    ifp.counters.ipackets += 1;
-    ifp.counters.ibytes += m.len() as u64;
-    if !ifp.bpf.is_empty() {
-        crate::net::bpf::bpf_tap(&mut ifp.bpf, now, m.data());
     }
     if let Some(br) = ifp.bridge {
         return crate::net::bridge::bridge_input(k, v, br, index, m);
@@ -548,14 +568,8 @@ pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return;
     };
-    if !ifp.is_up() {
-        ifp.counters.oerrors += 1;
+    if !ifp.pass(now, &m, false) {
         return;
-    }
-    ifp.counters.opackets += 1;
-    ifp.counters.obytes += m.len() as u64;
-    if !ifp.bpf.is_empty() {
-        crate::net::bpf::bpf_tap(&mut ifp.bpf, now, m.data());
     }
     match &ifp.kind {
         IfKind::Loop => netisr_queue(k, index, m),

@@ -51,6 +51,41 @@ pub struct LlEntry {
     timer: Option<TimerId>,
 }
 
+impl LlEntry {
+    fn new(state: LlState, mac: [u8; 6], expire: Time) -> LlEntry {
+        LlEntry {
+            state,
+            mac,
+            expire,
+            hold: VecDeque::new(),
+            asked: 0,
+            timer: None,
+        }
+    }
+}
+
+/// (Re)arm the timer of the entry for `ip` on `index`: it fires `after`.
+fn arp_arm(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, after: Duration) {
+    let t = k.timeout(
+        after,
+        Action::Vnet {
+            vnet: v.id(),
+            f: arp_timer,
+            arg: key_arg(index, ip),
+        },
+    );
+    match v.builtin(ARP).table.get_mut(&(index, ip)) {
+        Some(e) => {
+            if let Some(old) = e.timer.replace(t) {
+                k.untimeout(old);
+            }
+        }
+        None => {
+            k.untimeout(t);
+        }
+    }
+}
+
 /// ARP statistics (`struct arpstat`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ArpStat {
@@ -237,7 +272,6 @@ pub type Resolved = Result<Option<([u8; 6], Mbuf)>, (ArpErr, Mbuf)>;
 /// the packet is held and a request goes out; `Ok(None)` then.
 pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) -> Resolved {
     let now = k.now();
-    let vid = v.id();
     let arp = v.builtin(ARP);
     let maxhold = arp.maxhold.max(0) as usize;
     if let Some(e) = arp.table.get_mut(&(index, ip)) {
@@ -246,23 +280,19 @@ pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) ->
             LlState::Reachable if e.expire > now => return Ok(Some((e.mac, m))),
             LlState::Down if e.expire > now => return Err((ArpErr::HostDown, m)),
             LlState::Incomplete => {
-                if e.hold.len() >= maxhold {
+                // Hold it; the oldest goes when the queue is full.
+                e.hold.push_back(m);
+                while e.hold.len() > maxhold {
                     e.hold.pop_front();
-                    arp.stats.dropped += 1;
-                }
-                if maxhold > 0 {
-                    e.hold.push_back(m);
-                } else {
                     arp.stats.dropped += 1;
                 }
                 return Ok(None);
             }
             _ => {
-                // Expired: ask again, keeping the packet.
-                if let Some(t) = e.timer.take() {
+                // Expired: forget it and ask again, keeping the packet.
+                if let Some(t) = arp.table.remove(&(index, ip)).and_then(|e| e.timer) {
                     k.untimeout(t);
                 }
-                arp.table.remove(&(index, ip));
             }
         }
     }
@@ -271,29 +301,13 @@ pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) ->
         arp.stats.dropped += 1;
         return Err((ArpErr::NoBufs, m));
     }
-    let timer = k.timeout(
-        Duration::from_secs(1),
-        Action::Vnet {
-            vnet: vid,
-            f: arp_timer,
-            arg: key_arg(index, ip),
-        },
-    );
-    let mut hold = VecDeque::new();
+    let mut e = LlEntry::new(LlState::Incomplete, [0; 6], Time::ZERO);
+    e.asked = 1;
     if maxhold > 0 {
-        hold.push_back(m);
+        e.hold.push_back(m);
     }
-    v.builtin(ARP).table.insert(
-        (index, ip),
-        LlEntry {
-            state: LlState::Incomplete,
-            mac: [0; 6],
-            expire: Time::ZERO,
-            hold,
-            asked: 1,
-            timer: Some(timer),
-        },
-    );
+    arp.table.insert((index, ip), e);
+    arp_arm(k, v, index, ip, Duration::from_secs(1));
     arp_request(k, v, index, ip);
     Ok(None)
 }
@@ -302,7 +316,6 @@ pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) ->
 fn arp_timer(k: &mut Kernel, v: &mut Vnet, arg: u64) {
     let (index, ip) = arg_key(arg);
     let now = k.now();
-    let vid = v.id();
     let arp = v.builtin(ARP);
     let maxtries = arp.maxtries.max(1) as u32;
     let Some(e) = arp.table.get_mut(&(index, ip)) else {
@@ -312,17 +325,7 @@ fn arp_timer(k: &mut Kernel, v: &mut Vnet, arg: u64) {
     match e.state {
         LlState::Incomplete if e.asked < maxtries => {
             e.asked += 1;
-            let t = k.timeout(
-                Duration::from_secs(1),
-                Action::Vnet {
-                    vnet: vid,
-                    f: arp_timer,
-                    arg,
-                },
-            );
-            if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
-                e.timer = Some(t);
-            }
+            arp_arm(k, v, index, ip, Duration::from_secs(1));
             arp_request(k, v, index, ip);
         }
         LlState::Incomplete => {
@@ -333,17 +336,7 @@ fn arp_timer(k: &mut Kernel, v: &mut Vnet, arg: u64) {
             e.expire = now.saturating_add(ARPT_DOWN);
             arp.stats.dropped += n;
             arp.stats.timeouts += 1;
-            let t = k.timeout(
-                ARPT_DOWN,
-                Action::Vnet {
-                    vnet: vid,
-                    f: arp_timer,
-                    arg,
-                },
-            );
-            if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
-                e.timer = Some(t);
-            }
+            arp_arm(k, v, index, ip, ARPT_DOWN);
         }
         LlState::Static => {}
         LlState::Reachable | LlState::Down => {
@@ -357,49 +350,27 @@ fn arp_timer(k: &mut Kernel, v: &mut Vnet, arg: u64) {
 /// Mark `ip` as at `mac` on `index`, and send what was held for it.
 fn arp_update(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6], create: bool) {
     let now = k.now();
-    let vid = v.id();
     let arp = v.builtin(ARP);
     let max_age = Duration::from_secs(arp.max_age.max(1) as u64);
+    let expire = now.saturating_add(max_age);
     let full = arp.table.len() >= arp.max_entries.max(1) as usize;
     let held = match arp.table.get_mut(&(index, ip)) {
         Some(e) if e.state == LlState::Static => return,
         Some(e) => {
-            if let Some(t) = e.timer.take() {
-                k.untimeout(t);
-            }
             e.state = LlState::Reachable;
             e.mac = mac;
-            e.expire = now.saturating_add(max_age);
+            e.expire = expire;
             e.asked = 0;
             std::mem::take(&mut e.hold)
         }
         None if create && !full => {
-            arp.table.insert(
-                (index, ip),
-                LlEntry {
-                    state: LlState::Reachable,
-                    mac,
-                    expire: now.saturating_add(max_age),
-                    hold: VecDeque::new(),
-                    asked: 0,
-                    timer: None,
-                },
-            );
+            arp.table
+                .insert((index, ip), LlEntry::new(LlState::Reachable, mac, expire));
             VecDeque::new()
         }
         None => return,
     };
-    let t = k.timeout(
-        max_age,
-        Action::Vnet {
-            vnet: vid,
-            f: arp_timer,
-            arg: key_arg(index, ip),
-        },
-    );
-    if let Some(e) = v.builtin(ARP).table.get_mut(&(index, ip)) {
-        e.timer = Some(t);
-    }
+    arp_arm(k, v, index, ip, max_age);
     for m in held {
         ether_output_frame(k, v, index, mac, ETHERTYPE_IP, m);
     }
@@ -470,19 +441,14 @@ pub fn arp_ifdetach(v: &mut Vnet, index: u32) {
 }
 
 /// `arp -s`: a permanent entry.
-pub fn arp_add_static(v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6]) {
-    let arp = v.builtin(ARP);
-    arp.table.insert(
-        (index, ip),
-        LlEntry {
-            state: LlState::Static,
-            mac,
-            expire: Time::ZERO,
-            hold: VecDeque::new(),
-            asked: 0,
-            timer: None,
-        },
-    );
+pub fn arp_add_static(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6]) {
+    let old = v
+        .builtin(ARP)
+        .table
+        .insert((index, ip), LlEntry::new(LlState::Static, mac, Time::ZERO));
+    if let Some(t) = old.and_then(|e| e.timer) {
+        k.untimeout(t);
+    }
 }
 
 /// `arp -d`: delete the entries for `ip`; how many there were.

@@ -27,8 +27,14 @@ pub struct RawSock {
 }
 
 impl RawSock {
-    pub fn set_waker(&mut self, w: &Waker) {
-        self.waker = Some(w.clone());
+    /// Take the next datagram, or leave `w` to be woken when one comes.
+    pub fn poll_recv(this: &Rc<RefCell<RawSock>>, w: &Waker) -> Option<(Time, Vec<u8>)> {
+        let mut s = this.borrow_mut();
+        let x = s.queue.pop_front();
+        if x.is_none() {
+            s.waker = Some(w.clone());
+        }
+        x
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn arp(p: Proc, argv: Vec<String>) -> i32 {
                     .find(|i| i.addrs.iter().any(|ia| in_prefix(ip, ia.addr, ia.plen)))
                     .map(|i| i.index);
                 match on {
-                    Some(i) => arp_add_static(v, i, ip, mac),
+                    Some(i) => arp_add_static(k, v, i, ip, mac),
                     None => return Ok((String::new(), format!("arp: delete: cannot locate {}\n", a.args[0]), 0)),
                 }
                 Ok((String::new(), String::new(), 0))

@@ -234,16 +234,7 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         };
         let deadline = stop_at.map_or(deadline, |s| s.min(deadline));
         let s2 = sock.clone();
-        let got = p
-            .until(Some(deadline), move |w| {
-                let mut s = s2.borrow_mut();
-                let x = s.queue.pop_front();
-                if x.is_none() {
-                    s.set_waker(w);
-                }
-                x
-            })
-            .await;
+        let got = p.until(Some(deadline), move |w| RawSock::poll_recv(&s2, w)).await;
         let Some((at, d)) = got else { continue };
         let Ok(h) = Ipv4Hdr::parse(&d) else { continue };
         let icmp = &d[h.hl..h.len as usize];

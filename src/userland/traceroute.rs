@@ -13,7 +13,7 @@ use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
 use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
-use crate::netinet::raw_ip::rip_attach;
+use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::netinet::udp::udp_cksum;
 use crate::{errln, outln};
 
@@ -151,16 +151,7 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
             let deadline = t0.saturating_add(waittime);
             let reply = loop {
                 let s2 = sock.clone();
-                let got = p
-                    .until(Some(deadline), move |w| {
-                        let mut s = s2.borrow_mut();
-                        let x = s.queue.pop_front();
-                        if x.is_none() {
-                            s.set_waker(w);
-                        }
-                        x
-                    })
-                    .await;
+                let got = p.until(Some(deadline), move |w| RawSock::poll_recv(&s2, w)).await;
                 let Some((at, d)) = got else { break None };
                 if let Some(r) = matches_probe(&d, a.icmp, ident, seq, dport, dst) {
                     break Some((at, r));

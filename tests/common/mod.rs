@@ -102,3 +102,24 @@ pub fn tshark_count(pcap: &std::path::Path) -> usize {
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
         .unwrap_or(0)
 }
+
+/// Run a command line on `h`; it must succeed. Its standard output.
+#[track_caller]
+pub fn ok(h: &vimage::Host, cmd: &str) -> String {
+    let o = h.exec(cmd);
+    assert!(o.success(), "{cmd}: {o:?}");
+    o.stdout
+}
+
+/// Run each non-empty line of `script` with [`ok`].
+#[track_caller]
+pub fn run(h: &vimage::Host, script: &str) {
+    for l in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        ok(h, l);
+    }
+}
+
+/// The vnet of a jail.
+pub fn vnet(h: &vimage::Host, jail: &str) -> vimage::VnetId {
+    h.kernel().jail_vnet(vimage::Jid::HOST, jail).expect("jail")
+}

@@ -311,7 +311,9 @@ impl IfGlobal {
 
 pub(crate) fn module() -> Module<Ifnets> {
     Module::new("if", Prio::new(SI_SUB_INIT_IF, SI_ORDER_FIRST), |k, v| {
-        let mut ifs = Ifnets::default();
+        let mut ifs = Ifnets {
+            list: Vec::with_capacity(1),
+        };
         // lo0, in every vnet; its address comes with IPv4 (in.rs).
         let (index, generation) = k.net.alloc_index(v.id());
         ifs.list.push(Ifnet {

@@ -67,6 +67,10 @@ impl<V> Radix<V> {
                 i
             }
             None => {
+                // Grow by half: a vnet's table is often one or two routes.
+                if self.nodes.len() == self.nodes.capacity() {
+                    self.nodes.reserve_exact((self.nodes.len() / 2).max(1));
+                }
                 self.nodes.push(n);
                 (self.nodes.len() - 1) as u32
             }

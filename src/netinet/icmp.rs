@@ -70,45 +70,49 @@ pub fn icmp_name(t: u8) -> String {
     }
 }
 
+/// A histogram of ICMP types; it takes no memory until something counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hist(Option<Box<[u64; ICMP_MAXTYPE as usize + 1]>>);
+
+impl Hist {
+    pub fn bump(&mut self, t: u8) {
+        if t <= ICMP_MAXTYPE {
+            self.0.get_or_insert_with(|| Box::new([0; ICMP_MAXTYPE as usize + 1]))[t as usize] += 1;
+        }
+    }
+
+    /// (type, count) of every type counted.
+    pub fn counts(&self) -> Vec<(u8, u64)> {
+        self.0
+            .iter()
+            .flat_map(|h| {
+                h.iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n != 0)
+                    .map(|(t, n)| (t as u8, *n))
+            })
+            .collect()
+    }
+}
+
 /// ICMP statistics (`struct icmpstat`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IcmpStat {
     pub error: u64,
     pub oldicmp: u64,
-    pub outhist: [u64; ICMP_MAXTYPE as usize + 1],
+    pub outhist: Hist,
     pub badcode: u64,
     pub tooshort: u64,
     pub checksum: u64,
     pub badlen: u64,
     pub reflect: u64,
-    pub inhist: [u64; ICMP_MAXTYPE as usize + 1],
+    pub inhist: Hist,
     pub bmcastecho: u64,
     pub bmcasttstamp: u64,
     pub badaddr: u64,
     pub noroute: u64,
     /// Errors and replies not sent for `icmplim`.
     pub ratelimited: u64,
-}
-
-impl Default for IcmpStat {
-    fn default() -> Self {
-        IcmpStat {
-            error: 0,
-            oldicmp: 0,
-            outhist: [0; ICMP_MAXTYPE as usize + 1],
-            badcode: 0,
-            tooshort: 0,
-            checksum: 0,
-            badlen: 0,
-            reflect: 0,
-            inhist: [0; ICMP_MAXTYPE as usize + 1],
-            bmcastecho: 0,
-            bmcasttstamp: 0,
-            badaddr: 0,
-            noroute: 0,
-            ratelimited: 0,
-        }
-    }
 }
 
 /// Per-vnet ICMP state.
@@ -249,7 +253,7 @@ pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, ne
     // The quoted length is as it was on the wire.
     let s = in_cksum(d);
     d[2..4].copy_from_slice(&s.to_be_bytes());
-    v.builtin(ICMP).stats.outhist[t as usize] += 1;
+    v.builtin(ICMP).stats.outhist.bump(t);
     let src = if in_localip(v, h.dst) {
         Some(h.dst)
     } else {
@@ -277,9 +281,7 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
         return;
     }
     let t = d[0];
-    if t <= ICMP_MAXTYPE {
-        icmp.stats.inhist[t as usize] += 1;
-    }
+    icmp.stats.inhist.bump(t);
     match t {
         ICMP_ECHO | ICMP_TSTAMP => {
             if bcast && !icmp.bmcastecho {
@@ -308,7 +310,7 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
             let s = in_cksum(&reply);
             reply[2..4].copy_from_slice(&s.to_be_bytes());
             icmp.stats.reflect += 1;
-            icmp.stats.outhist[reply[0] as usize] += 1;
+            icmp.stats.outhist.bump(reply[0]);
             // icmp_reflect: answer from the address asked, or the interface's.
             let src = if in_localip(v, h.dst) {
                 Some(h.dst)

@@ -226,7 +226,7 @@ fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
         ..Default::default()
     };
     if let Some(icmp) = v.get_mut(icmp::ICMP) {
-        icmp.stats.outhist[icmp::ICMP_REDIRECT as usize] += 1;
+        icmp.stats.outhist.bump(icmp::ICMP_REDIRECT);
     }
     let _ = crate::netinet::ip_output::ip_output(k, v, Mbuf::from_slice(&b), h.src, &opts);
 }

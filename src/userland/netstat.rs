@@ -9,7 +9,7 @@ use crate::net::ethernet::ether_ntoa;
 use crate::net::ifnet::IF;
 use crate::net::route::{Gateway, Inet, ROUTE, flags_letters};
 use crate::netinet::arp::ARP;
-use crate::netinet::icmp::{ICMP, ICMP_MAXTYPE, icmp_name};
+use crate::netinet::icmp::{Hist, ICMP, icmp_name};
 use crate::netinet::ip::IP;
 use crate::netinet::udp::UDP;
 use crate::vnet::Vnet;
@@ -289,7 +289,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         });
     }
     if all || proto == Some("icmp") {
-        let s = v.builtin(ICMP).stats;
+        let s = v.builtin(ICMP).stats.clone();
         l.s += "icmp:\n";
         l.p(s.error, |n| format!("\t{n} call{} to icmp_error", plural(n)));
         l.p(s.oldicmp, |n| {
@@ -334,15 +334,14 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
     Ok(l.s)
 }
 
-fn histogram(s: &mut String, dir: &str, h: &[u64; ICMP_MAXTYPE as usize + 1]) {
-    if h.iter().all(|&n| n == 0) {
+fn histogram(s: &mut String, dir: &str, h: &Hist) {
+    let counts = h.counts();
+    if counts.is_empty() {
         return;
     }
     *s += &format!("\t{dir} histogram:\n");
-    for (t, &n) in h.iter().enumerate() {
-        if n != 0 {
-            *s += &format!("\t\t{}: {n}\n", icmp_name(t as u8));
-        }
+    for (t, n) in counts {
+        *s += &format!("\t\t{}: {n}\n", icmp_name(t));
     }
 }
 

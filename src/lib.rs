@@ -16,6 +16,7 @@ mod host;
 pub mod kern;
 pub mod net;
 pub mod netinet;
+pub mod socket;
 pub mod userland;
 pub mod vnet;
 
@@ -37,10 +38,11 @@ pub(crate) fn register_builtin_modules(k: &mut Kernel) {
         k.module_register(netinet::icmp::module()).map(|x| x.slot()),
         k.module_register(netinet::udp::module()).map(|x| x.slot()),
         k.module_register(netinet::raw_ip::module()).map(|x| x.slot()),
+        k.module_register(netinet::tcp_var::module()).map(|x| x.slot()),
     ];
     assert_eq!(
         slots,
-        [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)],
+        [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6), Ok(7)],
         "builtin module slots"
     );
 }

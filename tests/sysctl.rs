@@ -37,7 +37,7 @@ fn read_write_and_output_formats() {
     assert_eq!(ok(&h, "sysctl -t net.inet.ip.ttl"), "net.inet.ip.ttl: integer\n");
     assert_eq!(
         ok(&h, "sysctl -N net.inet.ip"),
-        "net.inet.ip.forwarding\nnet.inet.ip.maxfragpackets\nnet.inet.ip.maxfragsperpacket\nnet.inet.ip.redirect\n\
+        "net.inet.ip.forwarding\nnet.inet.ip.maxfragpackets\nnet.inet.ip.maxfragsperpacket\nnet.inet.ip.portrange.first\nnet.inet.ip.portrange.last\nnet.inet.ip.redirect\n\
          net.inet.ip.sourceroute\nnet.inet.ip.stats\nnet.inet.ip.ttl\n"
     );
     // A prefix lists the leaves below it, not the node itself.

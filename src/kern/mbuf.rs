@@ -5,8 +5,9 @@
 //! router is rewritten in place; crossing an epair moves the buffer, it is
 //! never copied.
 
-/// Headroom left in front of new packets: room for Ethernet and more.
-pub const MAX_LINKHDR: usize = 32;
+/// Headroom left in front of new packets: room for an IP header with
+/// options and an Ethernet header.
+pub const MAX_LINKHDR: usize = 80;
 
 /// A packet. The data is `buf[off..]`.
 #[derive(Clone, PartialEq, Eq)]

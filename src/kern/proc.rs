@@ -105,6 +105,15 @@ pub struct Stdio {
 }
 
 impl Stdio {
+    /// No input, output discarded.
+    pub fn null_all() -> Stdio {
+        Stdio {
+            stdin: In::null(),
+            stdout: Out::null(),
+            stderr: Out::null(),
+        }
+    }
+
     /// The terminal's streams.
     pub fn inherit() -> Stdio {
         Stdio {
@@ -138,6 +147,11 @@ impl Proc {
             stdout: io.stdout,
             stderr: io.stderr,
         }
+    }
+
+    /// The shared kernel itself (for sockets, which outlive a call).
+    pub(crate) fn kernel_rc(&self) -> Rc<RefCell<Kernel>> {
+        self.k.clone()
     }
 
     /// The kernel, borrowed for one system call; never hold it across an

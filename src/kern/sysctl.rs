@@ -166,6 +166,9 @@ pub enum SysctlError {
     /// EPERM: the caller's jail may not write this node.
     #[error("Operation not permitted")]
     Perm,
+    /// ENOENT from the handler (no such thing to set it to).
+    #[error("No such file or directory")]
+    NoEnt,
     #[error("{0}")]
     Vnet(#[from] VnetError),
 }
@@ -208,6 +211,30 @@ impl Oid {
             Ok(old)
         };
         Oid::new(name, descr, V::CTYPE, true, Handler::Vnet(Rc::new(h)))
+    }
+
+    /// A read-write per-vnet string that must satisfy `valid` (ENOENT
+    /// otherwise, as for an unknown congestion control algorithm).
+    pub fn vnet_string<T: 'static>(
+        key: VnetKey<T>,
+        name: &str,
+        descr: &str,
+        field: fn(&mut T) -> &mut String,
+        valid: fn(&str) -> bool,
+    ) -> Oid {
+        let h = move |v: &mut Vnet, new: Option<&Value>| {
+            let st = v.get_mut(key).ok_or(VnetError::NoSuchModule)?;
+            let f = field(st);
+            let old = Value::Str(f.clone());
+            if let Some(Value::Str(n)) = new {
+                if !valid(n) {
+                    return Err(SysctlError::NoEnt);
+                }
+                f.clone_from(n);
+            }
+            Ok(old)
+        };
+        Oid::new(name, descr, Ctype::String, true, Handler::Vnet(Rc::new(h)))
     }
 
     /// A read-only per-vnet statistics structure.

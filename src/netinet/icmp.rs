@@ -328,6 +328,27 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
             if t == ICMP_UNREACH && d[1] > 15 {
                 icmp.stats.badcode += 1;
             }
+            // Errors tell the transport about what it sent (`pr_ctlinput`).
+            if icmp_is_error(t) && d.len() >= 8 + 20 + 8 {
+                let quoted = &d[8..];
+                let (code, mtu) = (d[1], u16::from_be_bytes([d[6], d[7]]));
+                let hl = ((quoted[0] & 0xf) as usize) * 4;
+                match quoted[9] {
+                    crate::netinet::ip::IPPROTO_TCP => {
+                        let q = quoted.to_vec();
+                        crate::netinet::tcp_input::tcp_ctlinput(k, v, t, code, mtu, &q);
+                    }
+                    crate::netinet::ip::IPPROTO_UDP if t == ICMP_UNREACH && quoted.len() >= hl + 4 => {
+                        let src = u32::from_be_bytes([quoted[12], quoted[13], quoted[14], quoted[15]]);
+                        let dst = u32::from_be_bytes([quoted[16], quoted[17], quoted[18], quoted[19]]);
+                        let sport = u16::from_be_bytes([quoted[hl], quoted[hl + 1]]);
+                        let dport = u16::from_be_bytes([quoted[hl + 2], quoted[hl + 3]]);
+                        let refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);
+                        crate::netinet::udp::udp_ctlinput(v, refused, src, sport, dst, dport);
+                    }
+                    _ => {}
+                }
+            }
             // Replies and errors belong to whoever listens: ping, traceroute.
             crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..h.len as usize]);
         }

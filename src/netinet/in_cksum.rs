@@ -1,15 +1,26 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 
-/// Add `data` to a running one's-complement sum (not yet folded).
-pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
+/// Add `data` (starting at an even offset of what is summed) to a running
+/// one's-complement sum, not yet folded. Eight bytes at a time: the sum of
+/// 32-bit big-endian words folds to the same 16-bit sum (RFC 1071 §2).
+pub fn sum(acc: u32, data: &[u8]) -> u32 {
+    let mut a = acc as u64;
+    let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
-        acc += u16::from_be_bytes([c[0], c[1]]) as u32;
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        a += (w >> 32) + (w & 0xffff_ffff);
     }
-    if let [b] = chunks.remainder() {
-        acc += (*b as u32) << 8;
+    let mut words = chunks.remainder().chunks_exact(2);
+    for c in &mut words {
+        a += u16::from_be_bytes([c[0], c[1]]) as u64;
     }
-    acc
+    if let [b] = words.remainder() {
+        a += (*b as u64) << 8;
+    }
+    while a >> 32 != 0 {
+        a = (a & 0xffff_ffff) + (a >> 32);
+    }
+    a as u32
 }
 
 /// Fold a running sum and complement it.
@@ -59,5 +70,26 @@ mod tests {
         h[10..12].copy_from_slice(&[0, 0]);
         assert_eq!(in_cksum(&h), c);
         assert_eq!(in_cksum(&[0xff]), !0xff00);
+    }
+
+    #[test]
+    fn wide_sum_agrees_with_sixteen_bit_words() {
+        let mut x = 7u32;
+        for len in 0..300 {
+            let d: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            let mut slow = 0u64;
+            for c in d.chunks(2) {
+                slow += ((c[0] as u64) << 8) | c.get(1).map_or(0, |&b| b as u64);
+            }
+            while slow > 0xffff {
+                slow = (slow & 0xffff) + (slow >> 16);
+            }
+            assert_eq!(in_cksum(&d), !(slow as u16), "len {len}");
+        }
     }
 }

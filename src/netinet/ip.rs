@@ -179,6 +179,9 @@ pub struct Ip {
     pub maxfragpackets: i32,
     /// `net.inet.ip.maxfragsperpacket`: fragments per datagram.
     pub maxfragsperpacket: i32,
+    /// `net.inet.ip.portrange.first`, `.last`: ephemeral ports.
+    pub portrange_first: i32,
+    pub portrange_last: i32,
     pub stats: IpStat,
     /// The next IP identification (`ip_id`).
     pub id: u16,
@@ -194,6 +197,8 @@ impl Default for Ip {
             sourceroute: false,
             maxfragpackets: 1024,
             maxfragsperpacket: 16,
+            portrange_first: 10000,
+            portrange_last: 65535,
             stats: IpStat::default(),
             id: 0,
             reass: Reass::default(),
@@ -256,6 +261,20 @@ pub(crate) fn module() -> Module<Ip> {
         |s| &mut s.maxfragsperpacket,
         0,
         8192,
+    )
+    .sysctl_range(
+        "net.inet.ip.portrange.first",
+        "First of the ephemeral port range",
+        |s| &mut s.portrange_first,
+        1,
+        65535,
+    )
+    .sysctl_range(
+        "net.inet.ip.portrange.last",
+        "Last of the ephemeral port range",
+        |s| &mut s.portrange_last,
+        1,
+        65535,
     )
     .oid(|k| {
         crate::kern::sysctl::Oid::vnet_stats(k, "net.inet.ip.stats", "IP statistics (struct ipstat)", |s| {

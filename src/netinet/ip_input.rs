@@ -120,6 +120,7 @@ fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bc
     match h.p {
         IPPROTO_ICMP => icmp_input(k, v, m, h, index, bcast),
         IPPROTO_UDP => crate::netinet::udp::udp_input(k, v, m, h, index, bcast),
+        crate::netinet::ip::IPPROTO_TCP => crate::netinet::tcp_input::tcp_input(k, v, m, h, bcast),
         p => {
             if !crate::netinet::raw_ip::rip_input(k, v, p, m.data()) {
                 v.builtin(IP).stats.noproto += 1;

@@ -1,6 +1,7 @@
 //! The Internet protocol family (sys/netinet).
 
 pub mod arp;
+pub mod cc;
 pub mod icmp;
 pub mod in_;
 pub mod in_cksum;
@@ -9,4 +10,12 @@ pub mod ip_input;
 pub mod ip_output;
 pub mod ip_reass;
 pub mod raw_ip;
+pub mod tcp;
+pub mod tcp_input;
+pub mod tcp_output;
+pub mod tcp_subr;
+pub mod tcp_syncache;
+pub mod tcp_timer;
+pub mod tcp_usrreq;
+pub mod tcp_var;
 pub mod udp;

@@ -1,13 +1,26 @@
-//! UDP (RFC 768), after `udp_usrreq.c`: header and checksum validation, and
-//! the answer to a datagram no socket wants — ICMP port unreachable,
-//! rate-limited, never for broadcasts.
+//! UDP (RFC 768, RFC 1122 §4.1), after `udp_usrreq.c`: sockets (bind with
+//! ephemeral ports, connect, send, receive, broadcast when allowed),
+//! header and checksum validation (a zero checksum is accepted, ours are
+//! always computed), bounded receive buffers with drops counted, and ICMP
+//! port unreachable — rate-limited, never for broadcasts — when no socket
+//! wants a datagram.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+use rustc_hash::FxHashMap;
 
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
+use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_cksum::{fold, pseudo, sum};
-use crate::netinet::ip::{IPPROTO_UDP, Ipv4Hdr};
+use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP, Ipv4Hdr};
+use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
+use crate::netinet::tcp_subr::tcp_src_for;
+use crate::netinet::tcp_usrreq::{Errno, in_pcbbind};
+use crate::netinet::tcp_var::SoError;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 
@@ -27,12 +40,105 @@ pub struct UdpStat {
     pub opackets: u64,
 }
 
+/// Names a UDP socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UdpId {
+    pub idx: u32,
+    pub generation: u32,
+}
+
+/// A UDP socket (`inpcb` and its receive buffer).
+#[derive(Debug)]
+pub struct UdpPcb {
+    pub id: UdpId,
+    pub laddr: u32,
+    pub lport: u16,
+    pub faddr: u32,
+    pub fport: u16,
+    /// Datagrams: (source address, source port, data).
+    pub rcv: VecDeque<(u32, u16, Vec<u8>)>,
+    pub rcv_bytes: usize,
+    pub rcv_hiwat: usize,
+    /// `SO_BROADCAST`.
+    pub broadcast: bool,
+    pub ttl: u8,
+    pub error: Option<SoError>,
+    rwaker: Option<Waker>,
+}
+
 /// Per-vnet UDP state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Udp {
     pub stats: UdpStat,
     /// `net.inet.udp.blackhole`: no port unreachable for closed ports.
     pub blackhole: bool,
+    /// `net.inet.udp.recvspace`, `net.inet.udp.maxdgram`.
+    pub recvspace: i32,
+    pub maxdgram: i32,
+    pcbs: Vec<Option<Box<UdpPcb>>>,
+    gens: Vec<u32>,
+    free: Vec<u32>,
+    ports: FxHashMap<u16, Vec<UdpId>>,
+}
+
+impl Default for Udp {
+    fn default() -> Self {
+        Udp {
+            stats: UdpStat::default(),
+            blackhole: false,
+            recvspace: 42080,
+            maxdgram: 9216,
+            pcbs: Vec::new(),
+            gens: Vec::new(),
+            free: Vec::new(),
+            ports: FxHashMap::default(),
+        }
+    }
+}
+
+impl Udp {
+    pub fn get(&self, id: UdpId) -> Option<&UdpPcb> {
+        self.pcbs.get(id.idx as usize)?.as_deref().filter(|p| p.id == id)
+    }
+
+    pub fn get_mut(&mut self, id: UdpId) -> Option<&mut UdpPcb> {
+        self.pcbs
+            .get_mut(id.idx as usize)?
+            .as_deref_mut()
+            .filter(|p| p.id == id)
+    }
+
+    /// Every socket, in slot order.
+    pub fn all(&self) -> impl Iterator<Item = &UdpPcb> {
+        self.pcbs.iter().flatten().map(|b| b.as_ref())
+    }
+
+    fn port_in_use(&self, addr: u32, port: u16) -> bool {
+        self.ports.get(&port).is_some_and(|ids| {
+            ids.iter()
+                .filter_map(|&i| self.get(i))
+                .any(|p| p.laddr == addr || p.laddr == 0 || addr == 0)
+        })
+    }
+
+    /// The socket a datagram to `dst:dport` from `src:sport` is for: a
+    /// connected one first, then one bound to the address, then a wildcard.
+    fn lookup(&self, dst: u32, dport: u16, src: u32, sport: u16) -> Option<UdpId> {
+        let ids = self.ports.get(&dport)?;
+        let score = |p: &UdpPcb| -> Option<u8> {
+            if p.faddr != 0 && (p.faddr != src || p.fport != sport) {
+                return None;
+            }
+            if p.laddr != 0 && p.laddr != dst {
+                return None;
+            }
+            Some((p.faddr != 0) as u8 * 2 + (p.laddr != 0) as u8)
+        };
+        ids.iter()
+            .filter_map(|&i| self.get(i).and_then(|p| score(p).map(|s| (s, i))))
+            .max_by_key(|&(s, i)| (s, std::cmp::Reverse(i.idx)))
+            .map(|(_, i)| i)
+    }
 }
 
 /// The UDP module's slot.
@@ -46,6 +152,20 @@ pub(crate) fn module() -> Module<Udp> {
         "net.inet.udp.blackhole",
         "Do not send port unreachables for refused connects",
         |s| &mut s.blackhole,
+    )
+    .sysctl_range(
+        "net.inet.udp.recvspace",
+        "Maximum space for incoming UDP datagrams",
+        |s| &mut s.recvspace,
+        1,
+        1 << 30,
+    )
+    .sysctl_range(
+        "net.inet.udp.maxdgram",
+        "Maximum outgoing UDP datagram size",
+        |s| &mut s.maxdgram,
+        1,
+        65507,
     )
     .oid(|k| {
         Oid::vnet_stats(k, "net.inet.udp.stats", "UDP statistics (struct udpstat)", |s| {
@@ -101,13 +221,269 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32,
         udp.stats.badsum += 1;
         return;
     }
-    // No sockets yet to take it: the port is closed.
-    if bcast {
-        udp.stats.noportbcast += 1;
+    let (sport, dport) = (
+        u16::from_be_bytes([seg[0], seg[1]]),
+        u16::from_be_bytes([seg[2], seg[3]]),
+    );
+    let payload = &seg[UDP_HDR_LEN..];
+    // Broadcasts go to every socket bound to the port; others to the best.
+    let targets: Vec<UdpId> = if bcast {
+        udp.ports
+            .get(&dport)
+            .map(|ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|&i| udp.get(i).is_some_and(|p| p.faddr == 0))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        udp.lookup(h.dst, dport, h.src, sport).into_iter().collect()
+    };
+    if targets.is_empty() {
+        if bcast {
+            udp.stats.noportbcast += 1;
+            return;
+        }
+        udp.stats.noport += 1;
+        if !udp.blackhole {
+            icmp_error(k, v, m.data(), ICMP_UNREACH, ICMP_UNREACH_PORT, 0, Some(in_if));
+        }
         return;
     }
-    udp.stats.noport += 1;
-    if !udp.blackhole {
-        icmp_error(k, v, m.data(), ICMP_UNREACH, ICMP_UNREACH_PORT, 0, Some(in_if));
+    for id in targets {
+        let Some(p) = udp.pcbs.get_mut(id.idx as usize).and_then(|p| p.as_deref_mut()) else {
+            continue;
+        };
+        if p.rcv_bytes + payload.len() > p.rcv_hiwat {
+            udp.stats.fullsock += 1;
+            continue;
+        }
+        p.rcv_bytes += payload.len();
+        p.rcv.push_back((h.src, sport, payload.to_vec()));
+        if let Some(w) = p.rwaker.take() {
+            w.wake();
+        }
     }
+}
+
+/// An ICMP error about a datagram we sent: a connected socket learns the
+/// port was refused (`udp_ctlinput`).
+pub fn udp_ctlinput(v: &mut Vnet, code_refused: bool, src: u32, sport: u16, dst: u32, dport: u16) {
+    let udp = v.builtin(UDP);
+    let Some(ids) = udp.ports.get(&sport).cloned() else {
+        return;
+    };
+    for id in ids {
+        if let Some(p) = udp.get_mut(id)
+            && p.faddr == dst
+            && p.fport == dport
+            && (p.laddr == src || p.laddr == 0)
+        {
+            p.error = Some(if code_refused {
+                SoError::ConnRefused
+            } else {
+                SoError::HostUnreach
+            });
+            if let Some(w) = p.rwaker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// `socket(AF_INET, SOCK_DGRAM)`.
+pub fn udp_attach(v: &mut Vnet) -> UdpId {
+    let udp = v.builtin(UDP);
+    let idx = match udp.free.pop() {
+        Some(i) => i,
+        None => {
+            udp.pcbs.push(None);
+            udp.gens.push(0);
+            (udp.pcbs.len() - 1) as u32
+        }
+    };
+    udp.gens[idx as usize] = udp.gens[idx as usize].wrapping_add(1);
+    let id = UdpId {
+        idx,
+        generation: udp.gens[idx as usize],
+    };
+    udp.pcbs[idx as usize] = Some(Box::new(UdpPcb {
+        id,
+        laddr: 0,
+        lport: 0,
+        faddr: 0,
+        fport: 0,
+        rcv: VecDeque::new(),
+        rcv_bytes: 0,
+        rcv_hiwat: udp.recvspace.max(1) as usize,
+        broadcast: false,
+        ttl: 0,
+        error: None,
+        rwaker: None,
+    }));
+    id
+}
+
+/// `bind(2)`; port 0 picks an ephemeral one.
+pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, Errno> {
+    match v.builtin(UDP).get(id) {
+        Some(p) if p.lport != 0 => return Err(Errno::Inval),
+        None => return Err(Errno::Inval),
+        _ => {}
+    }
+    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(UDP).port_in_use(a, p))?;
+    let udp = v.builtin(UDP);
+    if let Some(p) = udp.get_mut(id) {
+        p.laddr = laddr;
+        p.lport = port;
+    }
+    udp.ports.entry(port).or_default().push(id);
+    Ok(port)
+}
+
+/// `connect(2)`: fix the peer (and the local address towards it).
+pub fn udp_connect(v: &mut Vnet, id: UdpId, faddr: u32, fport: u16) -> Result<(), Errno> {
+    let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
+    if v.builtin(UDP).get(id).is_some_and(|p| p.lport == 0) {
+        udp_bind(v, id, 0, 0)?;
+    }
+    let p = v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?;
+    if p.laddr == 0 {
+        p.laddr = src;
+    }
+    p.faddr = faddr;
+    p.fport = fport;
+    Ok(())
+}
+
+/// `sendto(2)`: to `dst`, or to the connected peer.
+pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Option<(u32, u16)>) -> Result<usize, Errno> {
+    let udp = v.builtin(UDP);
+    let maxdgram = udp.maxdgram.max(1) as usize;
+    let p = udp.get_mut(id).ok_or(Errno::Inval)?;
+    if let Some(e) = p.error.take() {
+        return Err(Errno::So(e));
+    }
+    let (faddr, fport) = match (dst, p.faddr) {
+        (Some(d), 0) => d,
+        (Some(_), _) => return Err(Errno::IsConn),
+        (None, 0) => return Err(Errno::NotConn),
+        (None, f) => (f, p.fport),
+    };
+    if data.len() > maxdgram {
+        return Err(Errno::MsgSize);
+    }
+    let (broadcast, ttl) = (p.broadcast, p.ttl);
+    if p.lport == 0 {
+        udp_bind(v, id, 0, 0)?;
+    }
+    let p = v.builtin(UDP).get(id).ok_or(Errno::Inval)?;
+    let (laddr, lport) = (p.laddr, p.lport);
+    // A broadcast needs SO_BROADCAST (EACCES otherwise).
+    let bcast = faddr == INADDR_BROADCAST || is_bcast_anywhere(v, faddr);
+    if bcast && !broadcast {
+        return Err(Errno::Access);
+    }
+    let src = if laddr != 0 {
+        laddr
+    } else if faddr == INADDR_BROADCAST {
+        0
+    } else {
+        tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?
+    };
+    let ulen = UDP_HDR_LEN + data.len();
+    let mut m = Mbuf::zeroed(ulen);
+    let b = m.data_mut();
+    b[0..2].copy_from_slice(&lport.to_be_bytes());
+    b[2..4].copy_from_slice(&fport.to_be_bytes());
+    b[4..6].copy_from_slice(&(ulen as u16).to_be_bytes());
+    b[8..].copy_from_slice(data);
+    // The limited broadcast leaves by the first interface that can.
+    let ifindex = if faddr == INADDR_BROADCAST {
+        first_broadcast_if(v)
+    } else {
+        None
+    };
+    let src = if src == 0 {
+        ifindex
+            .and_then(|i| crate::netinet::in_::in_ifaddr_for(v, i, faddr))
+            .unwrap_or(0)
+    } else {
+        src
+    };
+    let c = udp_cksum(src, faddr, m.data());
+    m.data_mut()[6..8].copy_from_slice(&c.to_be_bytes());
+    v.builtin(UDP).stats.opackets += 1;
+    let opts = IpOpts {
+        src: Some(src),
+        ttl: (ttl > 0).then_some(ttl),
+        ifindex,
+        proto: IPPROTO_UDP,
+        ..IpOpts::default()
+    };
+    match ip_output(k, v, m, faddr, &opts) {
+        Ok(()) => Ok(data.len()),
+        Err(IpOutErr::MsgSize(_)) => Err(Errno::MsgSize),
+        Err(IpOutErr::HostDown) => Err(Errno::So(SoError::HostDown)),
+        Err(IpOutErr::NoRoute) => Err(Errno::So(SoError::HostUnreach)),
+        Err(IpOutErr::NetDown) => Err(Errno::NetUnreach),
+        Err(_) => Err(Errno::Inval),
+    }
+}
+
+/// `recvfrom(2)`: one datagram (truncated to `buf`), and who sent it.
+pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(usize, u32, u16), Errno> {
+    let p = v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?;
+    match p.rcv.pop_front() {
+        Some((src, sport, d)) => {
+            p.rcv_bytes -= d.len();
+            let n = d.len().min(buf.len());
+            buf[..n].copy_from_slice(&d[..n]);
+            Ok((n, src, sport))
+        }
+        None => {
+            if let Some(e) = p.error.take() {
+                return Err(Errno::So(e));
+            }
+            p.rwaker = Some(w.clone());
+            Err(Errno::Again)
+        }
+    }
+}
+
+/// `close(2)`.
+pub fn udp_detach(v: &mut Vnet, id: UdpId) {
+    let udp = v.builtin(UDP);
+    let Some(slot) = udp.pcbs.get_mut(id.idx as usize) else {
+        return;
+    };
+    if slot.as_ref().is_none_or(|p| p.id != id) {
+        return;
+    }
+    if let Some(p) = slot.take() {
+        if let Some(ids) = udp.ports.get_mut(&p.lport) {
+            ids.retain(|&i| i != id);
+            if ids.is_empty() {
+                udp.ports.remove(&p.lport);
+            }
+        }
+        udp.free.push(id.idx);
+    }
+}
+
+/// Is `a` a directed broadcast address of any interface here?
+pub fn is_bcast_anywhere(v: &Vnet, a: u32) -> bool {
+    v.get(crate::net::ifnet::IF)
+        .is_some_and(|l| l.list.iter().any(|i| in_broadcast(v, a, i.index) && a != 0))
+}
+
+/// The interface a limited broadcast leaves by: the first that is up,
+/// can broadcast and has an address.
+fn first_broadcast_if(v: &mut Vnet) -> Option<u32> {
+    v.builtin(crate::net::ifnet::IF)
+        .list
+        .iter()
+        .find(|i| i.is_up() && i.flags & crate::net::ifnet::IFF_BROADCAST != 0 && !i.addrs.is_empty())
+        .map(|i| i.index)
 }

@@ -144,7 +144,7 @@ fn set(p: &Proc, a: &SysctlArgs, arg: &str, name: &str, value: &str) -> i32 {
         let res = k.sysctl_write(cred, name, value);
         // On a refusal from the kernel sysctl(8) has shown the old value.
         let old = match &res {
-            Err(SysctlError::Range | SysctlError::Perm) => k.sysctl_read(cred, name).ok(),
+            Err(SysctlError::Range | SysctlError::Perm | SysctlError::NoEnt) => k.sysctl_read(cred, name).ok(),
             _ => None,
         };
         (res, old)
@@ -154,7 +154,7 @@ fn set(p: &Proc, a: &SysctlArgs, arg: &str, name: &str, value: &str) -> i32 {
             outln!(p, "{}{old} -> {new}", label(a, name));
             0
         }
-        Ok((Err(e @ (SysctlError::Range | SysctlError::Perm)), old)) => {
+        Ok((Err(e @ (SysctlError::Range | SysctlError::Perm | SysctlError::NoEnt)), old)) => {
             if let Some(old) = old {
                 outln!(p, "{}{old}", label(a, name));
             }

@@ -1,0 +1,311 @@
+//! The TCP header and its options (RFC 9293 §3.1, RFC 7323, RFC 2018),
+//! and sequence-number arithmetic (RFC 9293 §3.4).
+
+use crate::netinet::in_cksum::{fold, pseudo, sum};
+use crate::netinet::ip::IPPROTO_TCP;
+
+pub const TH_FIN: u8 = 0x01;
+pub const TH_SYN: u8 = 0x02;
+pub const TH_RST: u8 = 0x04;
+pub const TH_PUSH: u8 = 0x08;
+pub const TH_ACK: u8 = 0x10;
+pub const TH_URG: u8 = 0x20;
+
+pub const TCP_HDR_LEN: usize = 20;
+pub const TCPOPT_EOL: u8 = 0;
+pub const TCPOPT_NOP: u8 = 1;
+pub const TCPOPT_MAXSEG: u8 = 2;
+pub const TCPOPT_WINDOW: u8 = 3;
+pub const TCPOPT_SACK_PERMITTED: u8 = 4;
+pub const TCPOPT_SACK: u8 = 5;
+pub const TCPOPT_TIMESTAMP: u8 = 8;
+/// The largest window shift (RFC 7323 §2.3).
+pub const TCP_MAX_WINSHIFT: u8 = 14;
+/// SACK blocks that fit with timestamps in 40 bytes of options.
+pub const TCP_MAX_SACK: usize = 3;
+
+/// `a < b` in sequence space.
+#[inline]
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+#[inline]
+pub fn seq_leq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
+
+#[inline]
+pub fn seq_gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+#[inline]
+pub fn seq_geq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+#[inline]
+pub fn seq_max(a: u32, b: u32) -> u32 {
+    if seq_gt(a, b) { a } else { b }
+}
+
+#[inline]
+pub fn seq_min(a: u32, b: u32) -> u32 {
+    if seq_lt(a, b) { a } else { b }
+}
+
+/// SACK blocks, without allocating.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SackBlocks {
+    pub n: usize,
+    pub b: [(u32, u32); 4],
+}
+
+impl SackBlocks {
+    pub fn push(&mut self, s: u32, e: u32) {
+        if self.n < self.b.len() {
+            self.b[self.n] = (s, e);
+            self.n += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.b[..self.n].iter().copied()
+    }
+}
+
+/// The options of a segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOpts {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    /// (TSval, TSecr).
+    pub ts: Option<(u32, u32)>,
+    pub sack: SackBlocks,
+}
+
+/// A parsed TCP header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpHdr {
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// Header length in bytes (data offset).
+    pub off: usize,
+    pub flags: u8,
+    pub win: u16,
+    pub urp: u16,
+}
+
+/// Why a segment was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpErr {
+    Short,
+    BadOff,
+    BadSum,
+}
+
+impl TcpHdr {
+    /// Parse and check a segment (`seg` is the TCP header and data) that
+    /// came from `src` to `dst`.
+    pub fn parse(seg: &[u8], src: u32, dst: u32) -> Result<(TcpHdr, TcpOpts), TcpErr> {
+        if seg.len() < TCP_HDR_LEN {
+            return Err(TcpErr::Short);
+        }
+        let off = ((seg[12] >> 4) as usize) * 4;
+        if off < TCP_HDR_LEN || off > seg.len() {
+            return Err(TcpErr::BadOff);
+        }
+        if seg.len() > u16::MAX as usize
+            || fold(sum(
+                pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
+                seg,
+            )) != 0
+        {
+            return Err(TcpErr::BadSum);
+        }
+        let w = |i: usize| u16::from_be_bytes([seg[i], seg[i + 1]]);
+        let l = |i: usize| u32::from_be_bytes([seg[i], seg[i + 1], seg[i + 2], seg[i + 3]]);
+        let h = TcpHdr {
+            sport: w(0),
+            dport: w(2),
+            seq: l(4),
+            ack: l(8),
+            off,
+            flags: seg[13],
+            win: w(14),
+            urp: w(18),
+        };
+        Ok((h, parse_opts(&seg[TCP_HDR_LEN..off], h.flags & TH_SYN != 0)))
+    }
+
+    /// Write the header and `opts` into `seg` (which holds room for
+    /// `off` bytes of header, then the data) and checksum it all.
+    pub fn write(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
+        seg[0..2].copy_from_slice(&self.sport.to_be_bytes());
+        seg[2..4].copy_from_slice(&self.dport.to_be_bytes());
+        seg[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        seg[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        seg[12] = ((self.off / 4) as u8) << 4;
+        seg[13] = self.flags;
+        seg[14..16].copy_from_slice(&self.win.to_be_bytes());
+        seg[16..18].copy_from_slice(&[0, 0]);
+        seg[18..20].copy_from_slice(&self.urp.to_be_bytes());
+        seg[TCP_HDR_LEN..TCP_HDR_LEN + opts.len()].copy_from_slice(opts);
+        let c = fold(sum(
+            pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
+            seg,
+        ));
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// Walk the options; malformed ones end the walk (what came before stays).
+/// MSS, window scale and SACK-permitted count only on a SYN.
+fn parse_opts(o: &[u8], syn: bool) -> TcpOpts {
+    let mut r = TcpOpts::default();
+    let mut i = 0;
+    while i < o.len() {
+        let kind = o[i];
+        if kind == TCPOPT_EOL {
+            break;
+        }
+        if kind == TCPOPT_NOP {
+            i += 1;
+            continue;
+        }
+        let Some(&len) = o.get(i + 1) else { break };
+        let len = len as usize;
+        if len < 2 || i + len > o.len() {
+            break;
+        }
+        let d = &o[i + 2..i + len];
+        match (kind, len) {
+            (TCPOPT_MAXSEG, 4) if syn => r.mss = Some(u16::from_be_bytes([d[0], d[1]])),
+            (TCPOPT_WINDOW, 3) if syn => r.wscale = Some(d[0].min(TCP_MAX_WINSHIFT)),
+            (TCPOPT_SACK_PERMITTED, 2) if syn => r.sack_ok = true,
+            (TCPOPT_TIMESTAMP, 10) => {
+                r.ts = Some((
+                    u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
+                    u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+                ))
+            }
+            (TCPOPT_SACK, l) if l >= 10 && (l - 2) % 8 == 0 => {
+                for c in d.chunks_exact(8) {
+                    r.sack.push(
+                        u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+                        u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
+                    );
+                }
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    r
+}
+
+/// Encode options (padded to 4 bytes) into `out`; returns the length.
+pub fn write_opts(o: &TcpOpts, out: &mut [u8; 40]) -> usize {
+    let mut n = 0;
+    let put = |n: &mut usize, out: &mut [u8; 40], b: &[u8]| {
+        out[*n..*n + b.len()].copy_from_slice(b);
+        *n += b.len();
+    };
+    if let Some(m) = o.mss {
+        put(&mut n, out, &[TCPOPT_MAXSEG, 4]);
+        put(&mut n, out, &m.to_be_bytes());
+    }
+    if let Some(w) = o.wscale {
+        put(&mut n, out, &[TCPOPT_NOP, TCPOPT_WINDOW, 3, w]);
+    }
+    if o.sack_ok {
+        put(&mut n, out, &[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK_PERMITTED, 2]);
+    }
+    if let Some((v, e)) = o.ts {
+        put(&mut n, out, &[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10]);
+        put(&mut n, out, &v.to_be_bytes());
+        put(&mut n, out, &e.to_be_bytes());
+    }
+    if o.sack.n > 0 {
+        let room = (40 - n - 4) / 8;
+        let k = o.sack.n.min(room);
+        if k > 0 {
+            put(&mut n, out, &[TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK, (2 + 8 * k) as u8]);
+            for (s, e) in o.sack.iter().take(k) {
+                put(&mut n, out, &s.to_be_bytes());
+                put(&mut n, out, &e.to_be_bytes());
+            }
+        }
+    }
+    while n % 4 != 0 {
+        put(&mut n, out, &[TCPOPT_EOL]);
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_arithmetic_wraps() {
+        assert!(seq_lt(0xffff_fff0, 0x10));
+        assert!(seq_gt(0x10, 0xffff_fff0));
+        assert!(seq_leq(5, 5) && seq_geq(5, 5));
+        assert_eq!(seq_max(0xffff_fff0, 0x10), 0x10);
+        assert_eq!(seq_min(0xffff_fff0, 0x10), 0xffff_fff0);
+    }
+
+    #[test]
+    fn options_roundtrip_and_malformed_ones_stop_the_walk() {
+        let mut o = TcpOpts {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_ok: true,
+            ts: Some((1, 2)),
+            ..TcpOpts::default()
+        };
+        let mut b = [0u8; 40];
+        let n = write_opts(&o, &mut b);
+        assert_eq!(n % 4, 0);
+        assert_eq!(parse_opts(&b[..n], true), o);
+        o.mss = None;
+        o.wscale = None;
+        o.sack_ok = false;
+        o.sack.push(100, 200);
+        o.sack.push(300, 400);
+        let n = write_opts(&o, &mut b);
+        assert_eq!(parse_opts(&b[..n], false), o);
+        // A length running past the end, a zero length.
+        assert_eq!(parse_opts(&[2, 9, 5, 180], true).mss, None);
+        assert_eq!(parse_opts(&[8, 0, 1, 1], false).ts, None);
+        assert_eq!(parse_opts(&[2, 4, 5, 180], false).mss, None, "MSS only on SYN");
+    }
+
+    #[test]
+    fn header_checksum() {
+        let h = TcpHdr {
+            sport: 1,
+            dport: 2,
+            seq: 3,
+            ack: 4,
+            off: 24,
+            flags: TH_SYN,
+            win: 5,
+            urp: 0,
+        };
+        let mut seg = vec![0u8; 24 + 3];
+        seg[24..].copy_from_slice(b"abc");
+        h.write(&mut seg, &[2, 4, 5, 180], 0x0a000001, 0x0a000002);
+        let (p, o) = TcpHdr::parse(&seg, 0x0a000001, 0x0a000002).expect("valid");
+        assert_eq!(p, h);
+        assert_eq!(o.mss, Some(1460));
+        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000003), Err(TcpErr::BadSum));
+        seg[12] = 0xf0;
+        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000002), Err(TcpErr::BadOff));
+    }
+}

@@ -1,0 +1,348 @@
+//! What a socket asks of TCP (after `tcp_usrreq.c`): bind, listen,
+//! connect, accept, send, receive, shutdown, close. Calls that cannot
+//! finish now leave the caller's waker and answer [`Errno::Again`].
+
+use std::task::Waker;
+use std::time::Duration;
+
+use crate::kern::Kernel;
+use crate::netinet::in_::in_localip;
+use crate::netinet::ip::IP;
+use crate::netinet::tcp_output::{tcp_output, wscale_for};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_src_for, tcp_timer_update};
+use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
+use crate::vnet::Vnet;
+
+/// A socket call's error, with FreeBSD's errno text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Errno {
+    #[error("Resource temporarily unavailable")]
+    Again,
+    #[error("Address already in use")]
+    AddrInUse,
+    #[error("Can't assign requested address")]
+    AddrNotAvail,
+    #[error("Socket is already connected")]
+    IsConn,
+    #[error("Socket is not connected")]
+    NotConn,
+    #[error("Broken pipe")]
+    Pipe,
+    #[error("Invalid argument")]
+    Inval,
+    #[error("Network is unreachable")]
+    NetUnreach,
+    #[error("Message too long")]
+    MsgSize,
+    #[error("Permission denied")]
+    Access,
+    #[error("Operation now in progress")]
+    InProgress,
+    #[error("{0}")]
+    So(#[from] SoError),
+}
+
+/// A local port for a socket on `laddr`: `port`, or an ephemeral one
+/// (random within `net.inet.ip.portrange.first..=last`) if 0.
+pub fn in_pcbbind(
+    v: &mut Vnet,
+    laddr: u32,
+    port: u16,
+    in_use: impl Fn(&mut Vnet, u32, u16) -> bool,
+) -> Result<u16, Errno> {
+    if laddr != 0 && !in_localip(v, laddr) {
+        return Err(Errno::AddrNotAvail);
+    }
+    if port != 0 {
+        return if in_use(v, laddr, port) {
+            Err(Errno::AddrInUse)
+        } else {
+            Ok(port)
+        };
+    }
+    let ip = v.builtin(IP);
+    let (first, last) = (
+        ip.portrange_first.clamp(1, 65535) as u32,
+        ip.portrange_last.clamp(1, 65535) as u32,
+    );
+    let (lo, hi) = (first.min(last), first.max(last));
+    let n = hi - lo + 1;
+    let start = (v.random() % n as u64) as u32;
+    for i in 0..n {
+        let p = (lo + (start + i) % n) as u16;
+        if !in_use(v, laddr, p) {
+            return Ok(p);
+        }
+    }
+    Err(Errno::AddrNotAvail)
+}
+
+fn tcp_port_in_use(v: &mut Vnet, laddr: u32, port: u16) -> bool {
+    v.builtin(TCP).port_in_use(laddr, port)
+}
+
+/// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.
+pub fn tcp_attach(v: &mut Vnet) -> TcbId {
+    let t = v.builtin(TCP);
+    let id = t.alloc();
+    let (sack, ts) = (t.sack_enable, t.rfc1323);
+    if let Some(tp) = t.get_mut(id) {
+        tp.sack_ok = sack;
+        tp.ts_ok = ts;
+    }
+    id
+}
+
+/// `bind(2)`.
+pub fn tcp_bind(v: &mut Vnet, id: TcbId, laddr: u32, port: u16) -> Result<(), Errno> {
+    match v.builtin(TCP).get(id) {
+        Some(tp) if tp.lport != 0 || tp.state != TcpState::Closed => return Err(Errno::Inval),
+        None => return Err(Errno::Inval),
+        _ => {}
+    }
+    let port = in_pcbbind(v, laddr, port, tcp_port_in_use)?;
+    if let Some(tp) = v.builtin(TCP).get_mut(id) {
+        tp.laddr = laddr;
+        tp.lport = port;
+    }
+    Ok(())
+}
+
+/// `listen(2)`: the backlog is capped like `kern.ipc.soacceptqueue`.
+pub fn tcp_listen(v: &mut Vnet, id: TcbId, backlog: usize) -> Result<(), Errno> {
+    if v.builtin(TCP).get(id).is_some_and(|tp| tp.lport == 0) {
+        tcp_bind(v, id, 0, 0)?;
+    }
+    let t = v.builtin(TCP);
+    let tp = t.get_mut(id).ok_or(Errno::Inval)?;
+    if tp.state != TcpState::Closed {
+        return Err(Errno::Inval);
+    }
+    tp.state = TcpState::Listen;
+    tp.listen = Some(Listen {
+        backlog: backlog.clamp(1, 4096),
+        ..Listen::default()
+    });
+    let port = tp.lport;
+    t.listeners.entry(port).or_default().push(id);
+    Ok(())
+}
+
+/// `connect(2)`: send a SYN; [`tcp_poll_connect`] says when it is done.
+pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, faddr: u32, fport: u16) -> Result<(), Errno> {
+    let now = k.now();
+    match v.builtin(TCP).get(id) {
+        Some(tp) if tp.state == TcpState::Closed && tp.faddr == 0 => {}
+        Some(_) => return Err(Errno::IsConn),
+        None => return Err(Errno::Inval),
+    }
+    if faddr == 0 || fport == 0 {
+        return Err(Errno::AddrNotAvail);
+    }
+    let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
+    let mss = tcp_mss_for(v, faddr);
+    let (laddr, lport) = {
+        let tp = v.builtin(TCP).get(id).ok_or(Errno::Inval)?;
+        (if tp.laddr == 0 { src } else { tp.laddr }, tp.lport)
+    };
+    let lport = if lport == 0 {
+        // An ephemeral port with no such connection yet.
+        in_pcbbind(v, 0, 0, |v, _, p| {
+            v.builtin(TCP).conns.contains_key(&(laddr, p, faddr, fport)) || tcp_port_in_use(v, 0, p)
+        })?
+    } else {
+        lport
+    };
+    let t = v.builtin(TCP);
+    let ends = (laddr, lport, faddr, fport);
+    if t.conns.contains_key(&ends) {
+        return Err(Errno::AddrInUse);
+    }
+    let iss = tcp_iss(t.secret, laddr, lport, faddr, fport, now);
+    let (rfc1323, recvbuf_max, keepinit) = (t.rfc1323, t.recvbuf_max.max(1) as usize, t.keepinit.max(1) as u64);
+    let tp = t.get_mut(id).ok_or(Errno::Inval)?;
+    (tp.laddr, tp.lport, tp.faddr, tp.fport) = ends;
+    tp.iss = iss;
+    tp.snd_una = iss;
+    tp.snd_nxt = iss;
+    tp.snd_max = iss;
+    tp.recover = iss;
+    tp.t_maxseg = mss;
+    tp.rcv_scale = if rfc1323 { wscale_for(recvbuf_max) } else { 0 };
+    tp.state = TcpState::SynSent;
+    tp.timers.keep = Some(now.saturating_add(Duration::from_millis(keepinit)));
+    tp.last_activity = now;
+    t.conns.insert(ends, id);
+    t.stats.connattempt += 1;
+    tcp_output(k, v, id);
+    Ok(())
+}
+
+/// Is the connection up yet? `Again` (waker left) while it is opening.
+pub fn tcp_poll_connect(v: &mut Vnet, id: TcbId, w: &Waker) -> Result<(), Errno> {
+    let tp = v.builtin(TCP).get_mut(id).ok_or(Errno::Inval)?;
+    match tp.state {
+        TcpState::SynSent | TcpState::SynReceived => {
+            tp.wwaker = Some(w.clone());
+            Err(Errno::Again)
+        }
+        TcpState::Closed => Err(tp.error.take().map_or(Errno::NotConn, Errno::So)),
+        _ => Ok(()),
+    }
+}
+
+/// `accept(2)`: the next connection of a listening socket.
+pub fn tcp_accept(v: &mut Vnet, lid: TcbId, w: &Waker) -> Result<TcbId, Errno> {
+    let t = v.builtin(TCP);
+    let l = t.get_mut(lid).ok_or(Errno::Inval)?;
+    let q = l.listen.as_mut().ok_or(Errno::Inval)?;
+    match q.queue.pop_front() {
+        Some(id) => {
+            if let Some(tp) = t.get_mut(id) {
+                tp.head = None;
+            }
+            Ok(id)
+        }
+        None => {
+            l.rwaker = Some(w.clone());
+            Err(Errno::Again)
+        }
+    }
+}
+
+/// `send(2)`: as much of `data` as the send buffer takes (the buffer grows
+/// up to `sendbuf_max` while the peer's window is larger).
+pub fn tcp_send(k: &mut Kernel, v: &mut Vnet, id: TcbId, data: &[u8], w: &Waker) -> Result<usize, Errno> {
+    let t = v.builtin(TCP);
+    let (auto, max) = (t.sendbuf_auto, t.sendbuf_max.max(1) as usize);
+    let tp = t.get_mut(id).ok_or(Errno::Inval)?;
+    if let Some(e) = tp.error.take() {
+        return Err(Errno::So(e));
+    }
+    match tp.state {
+        TcpState::Established | TcpState::CloseWait if !tp.snd_fin => {}
+        TcpState::SynSent | TcpState::SynReceived => {
+            tp.wwaker = Some(w.clone());
+            return Err(Errno::Again);
+        }
+        _ => return Err(Errno::Pipe),
+    }
+    if auto && tp.snd_space() < data.len() && tp.snd_hiwat < max && tp.snd_wnd as usize >= tp.snd_hiwat / 2 {
+        tp.snd_hiwat = (tp.snd_hiwat * 2).min(max);
+    }
+    let n = tp.snd_space().min(data.len());
+    if n == 0 {
+        tp.wwaker = Some(w.clone());
+        return Err(Errno::Again);
+    }
+    tp.snd_buf.extend(&data[..n]);
+    tcp_output(k, v, id);
+    Ok(n)
+}
+
+/// `recv(2)`: 0 at the end of the stream.
+pub fn tcp_recv(k: &mut Kernel, v: &mut Vnet, id: TcbId, buf: &mut [u8], w: &Waker) -> Result<usize, Errno> {
+    let tp = v.builtin(TCP).get_mut(id).ok_or(Errno::Inval)?;
+    if tp.rcv_buf.is_empty() {
+        if tp.fin_rcvd {
+            return Ok(0);
+        }
+        if let Some(e) = tp.error.take() {
+            return Err(Errno::So(e));
+        }
+        return match tp.state {
+            TcpState::Closed if tp.orphan || tp.lport == 0 => Err(Errno::NotConn),
+            TcpState::Closed => Ok(0),
+            TcpState::Listen => Err(Errno::NotConn),
+            _ => {
+                tp.rwaker = Some(w.clone());
+                Err(Errno::Again)
+            }
+        };
+    }
+    let n = buf.len().min(tp.rcv_buf.len());
+    let (a, b) = tp.rcv_buf.as_slices();
+    let na = n.min(a.len());
+    buf[..na].copy_from_slice(&a[..na]);
+    buf[na..n].copy_from_slice(&b[..n - na]);
+    tp.rcv_buf.drain(..n);
+    // Room opened up: tcp_output sends a window update if it is worth one.
+    tcp_output(k, v, id);
+    Ok(n)
+}
+
+/// Bytes waiting to be read, and to be sent (netstat's Recv-Q, Send-Q).
+pub fn tcp_queues(v: &mut Vnet, id: TcbId) -> (usize, usize) {
+    v.builtin(TCP)
+        .get(id)
+        .map_or((0, 0), |tp| (tp.rcv_buf.len(), tp.snd_buf.len()))
+}
+
+/// `shutdown(SHUT_WR)`: a FIN after the data (`tcp_usrclosed`).
+pub fn tcp_shutdown(k: &mut Kernel, v: &mut Vnet, id: TcbId) -> Result<(), Errno> {
+    let tp = v.builtin(TCP).get_mut(id).ok_or(Errno::Inval)?;
+    match tp.state {
+        TcpState::Established => tp.state = TcpState::FinWait1,
+        TcpState::CloseWait => tp.state = TcpState::LastAck,
+        TcpState::SynSent | TcpState::Listen | TcpState::Closed => {
+            tcp_close(k, v, id);
+            return Ok(());
+        }
+        _ => return Ok(()),
+    }
+    tp.snd_fin = true;
+    tcp_output(k, v, id);
+    Ok(())
+}
+
+/// The user lets go of a socket (`close(2)`): a listener drops what waits
+/// on it; unread data makes it a reset (RFC 2525 §2.17); otherwise the
+/// connection closes gracefully on its own.
+pub fn tcp_detach(k: &mut Kernel, v: &mut Vnet, id: TcbId) {
+    let Some(tp) = v.builtin(TCP).get_mut(id) else { return };
+    tp.orphan = true;
+    tp.rwaker = None;
+    tp.wwaker = None;
+    if let Some(l) = tp.listen.take() {
+        for c in l.queue {
+            tcp_detach(k, v, c);
+            tcp_drop(k, v, c, None);
+        }
+        tcp_close(k, v, id);
+        v.builtin(TCP).free(id);
+        return;
+    }
+    match tp.state {
+        TcpState::Closed => {
+            v.builtin(TCP).free(id);
+        }
+        TcpState::SynSent => tcp_close(k, v, id),
+        _ if !tp.rcv_buf.is_empty() => tcp_drop(k, v, id, Some(SoError::ConnAborted)),
+        TcpState::Established | TcpState::CloseWait => {
+            let _ = tcp_shutdown(k, v, id);
+            let fw2 = Duration::from_millis(v.builtin(TCP).finwait2_timeout.max(1) as u64);
+            let now = k.now();
+            if let Some(tp) = v.builtin(TCP).get_mut(id)
+                && tp.state == TcpState::FinWait2
+            {
+                tp.timers.keep = Some(now.saturating_add(fw2));
+            }
+            tcp_timer_update(k, v, id);
+        }
+        _ => {}
+    }
+}
+
+/// `SO_KEEPALIVE`.
+pub fn tcp_set_keepalive(k: &mut Kernel, v: &mut Vnet, id: TcbId, on: bool) {
+    let now = k.now();
+    let t = v.builtin(TCP);
+    let idle = Duration::from_millis(t.keepidle.max(1) as u64);
+    if let Some(tp) = t.get_mut(id) {
+        tp.keepalive = on;
+        if on && tp.state.synchronized() {
+            tp.timers.keep = Some(now.saturating_add(idle));
+        }
+    }
+    tcp_timer_update(k, v, id);
+}

@@ -1,0 +1,764 @@
+//! TCP's per-connection state (the TCB, RFC 9293 §3.3.1) and per-vnet
+//! state: the connection table, knobs (`net.inet.tcp.*`) and statistics.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::task::Waker;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::kern::callout::TimerId;
+use crate::kern::clock::Time;
+use crate::kern::sysctl::{Oid, Value};
+use crate::netinet::cc::Cc;
+use crate::netinet::tcp_syncache::Syncache;
+use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
+use crate::vnet::{Module, Prio, VnetKey};
+
+/// TCP states (RFC 9293 §3.3.2), in FreeBSD's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TcpState {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    CloseWait,
+    FinWait1,
+    Closing,
+    LastAck,
+    FinWait2,
+    TimeWait,
+}
+
+impl TcpState {
+    /// `tcpstates[]`, as netstat prints them.
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::Listen => "LISTEN",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RCVD",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::FinWait1 => "FIN_WAIT_1",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::FinWait2 => "FIN_WAIT_2",
+            TcpState::TimeWait => "TIME_WAIT",
+        }
+    }
+
+    /// Has the handshake completed (RFC 9293 "synchronized" states)?
+    pub fn synchronized(self) -> bool {
+        self >= TcpState::Established
+    }
+
+    /// May we still receive data?
+    pub fn can_recv(self) -> bool {
+        matches!(self, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2)
+    }
+
+    /// Have we sent our FIN?
+    pub fn fin_sent(self) -> bool {
+        matches!(
+            self,
+            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck | TcpState::FinWait2 | TcpState::TimeWait
+        )
+    }
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Names a TCB; the generation tells it from earlier ones in its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TcbId {
+    pub idx: u32,
+    pub generation: u32,
+}
+
+/// A socket error (`so_error`), with FreeBSD's errno text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SoError {
+    #[error("Connection refused")]
+    ConnRefused,
+    #[error("Connection reset by peer")]
+    ConnReset,
+    #[error("Operation timed out")]
+    TimedOut,
+    #[error("No route to host")]
+    HostUnreach,
+    #[error("Network is unreachable")]
+    NetUnreach,
+    #[error("Host is down")]
+    HostDown,
+    #[error("Connection aborted")]
+    ConnAborted,
+}
+
+/// Deadlines of the connection's timers (`tcp_timer.c`): one engine timer
+/// stands for the earliest.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timers {
+    pub rexmt: Option<Time>,
+    pub persist: Option<Time>,
+    pub keep: Option<Time>,
+    pub delack: Option<Time>,
+    pub twomsl: Option<Time>,
+}
+
+impl Timers {
+    pub fn earliest(&self) -> Option<Time> {
+        [self.rexmt, self.persist, self.keep, self.delack, self.twomsl]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// A listening socket's queue of connections ready to accept.
+#[derive(Debug, Default)]
+pub struct Listen {
+    pub queue: VecDeque<TcbId>,
+    pub backlog: usize,
+}
+
+/// A TCP connection (`struct tcpcb` with its socket buffers).
+#[derive(Debug)]
+pub struct Tcb {
+    pub id: TcbId,
+    pub state: TcpState,
+    pub laddr: u32,
+    pub lport: u16,
+    pub faddr: u32,
+    pub fport: u16,
+    // Send sequence space.
+    pub iss: u32,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    pub snd_max: u32,
+    /// Send window (scaled), and the updates it came from.
+    pub snd_wnd: u32,
+    pub snd_wl1: u32,
+    pub snd_wl2: u32,
+    pub max_sndwnd: u32,
+    /// Unacknowledged and unsent bytes, from `snd_una` on.
+    pub snd_buf: VecDeque<u8>,
+    pub snd_hiwat: usize,
+    /// The user is done writing: a FIN follows the data.
+    pub snd_fin: bool,
+    // Receive sequence space.
+    pub irs: u32,
+    pub rcv_nxt: u32,
+    /// The right edge we advertised.
+    pub rcv_adv: u32,
+    /// In-order bytes not yet read.
+    pub rcv_buf: VecDeque<u8>,
+    pub rcv_hiwat: usize,
+    /// Out-of-order data (tcp_reass), by sequence relative to `irs`.
+    pub reass: BTreeMap<u64, Vec<u8>>,
+    pub reass_bytes: usize,
+    /// The most recent out-of-order block (first SACK block to send).
+    pub last_ooo: Option<(u32, u32)>,
+    /// Bytes received in order since the connection began (for `reass`).
+    pub rcv_off: u64,
+    /// The peer's FIN came (in order).
+    pub fin_rcvd: bool,
+    /// The sequence number of a FIN that came before data it follows.
+    pub rcv_fin: Option<u32>,
+    // Options.
+    pub t_maxseg: u32,
+    pub snd_scale: u8,
+    pub rcv_scale: u8,
+    pub ts_ok: bool,
+    pub ts_recent: u32,
+    pub ts_recent_age: Time,
+    pub sack_ok: bool,
+    /// What the peer SACKed above `snd_una`: sorted, disjoint.
+    pub scoreboard: Vec<(u32, u32)>,
+    /// In SACK recovery: retransmitted up to here.
+    pub sack_rexmit: u32,
+    /// Retransmitted bytes still in flight during recovery.
+    pub sack_bytes_rexmit: u32,
+    /// Send the first hole now, whatever the pipe (entering recovery).
+    pub rexmit_now: bool,
+    // Round-trip time (RFC 6298).
+    pub srtt: Option<Duration>,
+    pub rttvar: Duration,
+    pub rto: Duration,
+    pub rxtshift: u32,
+    /// The segment being timed and when it left (Karn: never a resent one).
+    pub rt_seq: Option<(u32, Time)>,
+    // Congestion control (RFC 5681, 6582, 6675, 9438).
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub dupacks: u32,
+    pub recover: u32,
+    pub in_recovery: bool,
+    pub cc: Cc,
+    pub timers: Timers,
+    /// The engine timer standing for `timers`, and when it fires.
+    pub timer: Option<(TimerId, Time)>,
+    pub nodelay: bool,
+    pub keepalive: bool,
+    pub keep_probes: u32,
+    pub ack_now: bool,
+    /// Full segments received since we last acknowledged.
+    pub delack_segs: u32,
+    pub ttl: u8,
+    pub last_activity: Time,
+    pub error: Option<SoError>,
+    pub rwaker: Option<Waker>,
+    pub wwaker: Option<Waker>,
+    pub listen: Option<Listen>,
+    /// The listening socket this connection will be accepted from.
+    pub head: Option<TcbId>,
+    /// The user has closed it (it lives on to finish the close).
+    pub orphan: bool,
+    /// Segments retransmitted on this connection.
+    pub retransmits: u64,
+}
+
+impl Tcb {
+    /// The data in a full segment: `t_maxseg` less the timestamp option
+    /// every segment carries (`tcp_maxseg()`); windows count in these.
+    pub fn maxseg(&self) -> u32 {
+        let ts = if self.ts_ok { 12 } else { 0 };
+        self.t_maxseg.saturating_sub(ts).max(1)
+    }
+
+    /// A closed TCB with the vnet's defaults.
+    pub fn new(id: TcbId, t: &Tcp) -> Tcb {
+        Tcb {
+            id,
+            state: TcpState::Closed,
+            laddr: 0,
+            lport: 0,
+            faddr: 0,
+            fport: 0,
+            iss: 0,
+            snd_una: 0,
+            snd_nxt: 0,
+            snd_max: 0,
+            snd_wnd: 0,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            max_sndwnd: 0,
+            snd_buf: VecDeque::new(),
+            snd_hiwat: t.sendspace.max(1) as usize,
+            snd_fin: false,
+            irs: 0,
+            rcv_nxt: 0,
+            rcv_adv: 0,
+            rcv_buf: VecDeque::new(),
+            rcv_hiwat: t.recvspace.max(1) as usize,
+            reass: BTreeMap::new(),
+            reass_bytes: 0,
+            last_ooo: None,
+            rcv_off: 0,
+            fin_rcvd: false,
+            rcv_fin: None,
+            t_maxseg: t.mssdflt.max(64) as u32,
+            snd_scale: 0,
+            rcv_scale: 0,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_recent_age: Time::ZERO,
+            sack_ok: false,
+            scoreboard: Vec::new(),
+            sack_rexmit: 0,
+            sack_bytes_rexmit: 0,
+            rexmit_now: false,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto: Duration::from_millis(t.rexmit_initial.max(1) as u64),
+            rxtshift: 0,
+            rt_seq: None,
+            cwnd: 0,
+            ssthresh: u32::MAX / 2,
+            dupacks: 0,
+            recover: 0,
+            in_recovery: false,
+            cc: Cc::new(&t.cc_algorithm),
+            timers: Timers::default(),
+            timer: None,
+            nodelay: false,
+            keepalive: false,
+            keep_probes: 0,
+            ack_now: false,
+            delack_segs: 0,
+            ttl: 0,
+            last_activity: Time::ZERO,
+            error: None,
+            rwaker: None,
+            wwaker: None,
+            listen: None,
+            head: None,
+            orphan: false,
+            retransmits: 0,
+        }
+    }
+
+    /// Bytes sent and not yet acknowledged.
+    pub fn flight(&self) -> u32 {
+        self.snd_max.wrapping_sub(self.snd_una)
+    }
+
+    /// Room for more data in the send buffer.
+    pub fn snd_space(&self) -> usize {
+        self.snd_hiwat.saturating_sub(self.snd_buf.len())
+    }
+
+    /// The receive window we can offer now.
+    pub fn rcv_space(&self) -> u32 {
+        self.rcv_hiwat
+            .saturating_sub(self.rcv_buf.len() + self.reass_bytes)
+            .min(u32::MAX as usize) as u32
+    }
+
+    pub fn wake_reader(&mut self) {
+        if let Some(w) = self.rwaker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn wake_writer(&mut self) {
+        if let Some(w) = self.wwaker.take() {
+            w.wake();
+        }
+    }
+
+    pub fn wake_all(&mut self) {
+        self.wake_reader();
+        self.wake_writer();
+    }
+}
+
+/// TCP statistics (`struct tcpstat`), as netstat -s -p tcp names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStat {
+    pub connattempt: u64,
+    pub accepts: u64,
+    pub connects: u64,
+    pub drops: u64,
+    pub conndrops: u64,
+    pub closed: u64,
+    pub segstimed: u64,
+    pub rttupdated: u64,
+    pub delack: u64,
+    pub timeoutdrop: u64,
+    pub rexmttimeo: u64,
+    pub persisttimeo: u64,
+    pub keeptimeo: u64,
+    pub keepprobe: u64,
+    pub keepdrops: u64,
+    pub sndtotal: u64,
+    pub sndpack: u64,
+    pub sndbyte: u64,
+    pub sndrexmitpack: u64,
+    pub sndrexmitbyte: u64,
+    pub sndacks: u64,
+    pub sndprobe: u64,
+    pub sndwinup: u64,
+    pub sndctrl: u64,
+    pub rcvtotal: u64,
+    pub rcvpack: u64,
+    pub rcvbyte: u64,
+    pub rcvbadsum: u64,
+    pub rcvbadoff: u64,
+    pub rcvshort: u64,
+    pub rcvduppack: u64,
+    pub rcvdupbyte: u64,
+    pub rcvpartduppack: u64,
+    pub rcvpartdupbyte: u64,
+    pub rcvoopack: u64,
+    pub rcvoobyte: u64,
+    pub rcvpackafterwin: u64,
+    pub rcvbyteafterwin: u64,
+    pub rcvafterclose: u64,
+    pub rcvwinprobe: u64,
+    pub rcvdupack: u64,
+    pub rcvacktoomuch: u64,
+    pub rcvackpack: u64,
+    pub rcvackbyte: u64,
+    pub rcvwinupd: u64,
+    pub pawsdrop: u64,
+    pub persistdrop: u64,
+    pub badsyn: u64,
+    pub listendrop: u64,
+    pub sc_added: u64,
+    pub sc_retransmitted: u64,
+    pub sc_dupsyn: u64,
+    pub sc_dropped: u64,
+    pub sc_completed: u64,
+    pub sc_cacheoverflow: u64,
+    pub sc_reset: u64,
+    pub sc_stale: u64,
+    pub sc_badack: u64,
+    pub sc_sendcookie: u64,
+    pub sc_recvcookie: u64,
+    pub sack_recovery_episode: u64,
+    pub sack_rexmits: u64,
+    pub sack_rexmit_bytes: u64,
+    pub sack_rcv_blocks: u64,
+    pub sack_send_blocks: u64,
+    pub rcvmemdrop: u64,
+    pub mturesent: u64,
+    pub badrst: u64,
+    pub challenge_acks: u64,
+    pub finwait2_drops: u64,
+}
+
+/// Per-vnet TCP state: the connections and the knobs.
+#[derive(Debug)]
+pub struct Tcp {
+    pub tcbs: Vec<Option<Box<Tcb>>>,
+    pub gens: Vec<u32>,
+    free: Vec<u32>,
+    /// Connections by (local address, local port, foreign address, port).
+    pub conns: FxHashMap<(u32, u16, u32, u16), TcbId>,
+    /// Listening sockets by local port.
+    pub listeners: FxHashMap<u16, Vec<TcbId>>,
+    pub syncache: Syncache,
+    pub stats: TcpStat,
+    /// The secret of ISNs (RFC 6528) and SYN cookies.
+    pub secret: (u64, u64),
+    pub mssdflt: i32,
+    pub sendspace: i32,
+    pub recvspace: i32,
+    pub sendbuf_max: i32,
+    pub recvbuf_max: i32,
+    pub sendbuf_auto: bool,
+    pub recvbuf_auto: bool,
+    pub rfc1323: bool,
+    pub sack_enable: bool,
+    /// Milliseconds.
+    pub msl: i32,
+    pub delacktime: i32,
+    pub delayed_ack: bool,
+    pub keepidle: i32,
+    pub keepintvl: i32,
+    pub keepcnt: i32,
+    pub keepinit: i32,
+    pub rexmit_min: i32,
+    pub rexmit_initial: i32,
+    pub finwait2_timeout: i32,
+    pub syncookies: bool,
+    pub path_mtu_discovery: bool,
+    pub blackhole: bool,
+    pub initcwnd_segments: i32,
+    pub cc_algorithm: String,
+}
+
+impl Default for Tcp {
+    fn default() -> Self {
+        Tcp {
+            tcbs: Vec::new(),
+            gens: Vec::new(),
+            free: Vec::new(),
+            conns: FxHashMap::default(),
+            listeners: FxHashMap::default(),
+            syncache: Syncache::default(),
+            stats: TcpStat::default(),
+            secret: (0, 0),
+            mssdflt: 536,
+            sendspace: 32768,
+            recvspace: 65536,
+            sendbuf_max: 2097152,
+            recvbuf_max: 2097152,
+            sendbuf_auto: true,
+            recvbuf_auto: true,
+            rfc1323: true,
+            sack_enable: true,
+            msl: 30000,
+            delacktime: 40,
+            delayed_ack: true,
+            keepidle: 7_200_000,
+            keepintvl: 75_000,
+            keepcnt: 8,
+            keepinit: 75_000,
+            rexmit_min: 30,
+            rexmit_initial: 1000,
+            finwait2_timeout: 60_000,
+            syncookies: true,
+            path_mtu_discovery: true,
+            blackhole: false,
+            initcwnd_segments: 10,
+            cc_algorithm: "cubic".into(),
+        }
+    }
+}
+
+impl Tcp {
+    /// Make a TCB slot and return its id (the TCB itself starts closed).
+    pub fn alloc(&mut self) -> TcbId {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.tcbs.push(None);
+                self.gens.push(0);
+                (self.tcbs.len() - 1) as u32
+            }
+        };
+        self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
+        let id = TcbId {
+            idx,
+            generation: self.gens[idx as usize],
+        };
+        self.tcbs[idx as usize] = Some(Box::new(Tcb::new(id, self)));
+        id
+    }
+
+    /// Forget a TCB (the caller has cancelled its timer).
+    pub fn free(&mut self, id: TcbId) -> Option<Box<Tcb>> {
+        let slot = self.tcbs.get_mut(id.idx as usize)?;
+        if slot.as_ref().is_none_or(|t| t.id != id) {
+            return None;
+        }
+        let t = slot.take()?;
+        self.conns.remove(&(t.laddr, t.lport, t.faddr, t.fport));
+        if let Some(l) = self.listeners.get_mut(&t.lport) {
+            l.retain(|x| *x != id);
+            if l.is_empty() {
+                self.listeners.remove(&t.lport);
+            }
+        }
+        self.free.push(id.idx);
+        Some(t)
+    }
+
+    pub fn get(&self, id: TcbId) -> Option<&Tcb> {
+        self.tcbs.get(id.idx as usize)?.as_deref().filter(|t| t.id == id)
+    }
+
+    /// A connection and the statistics, borrowed together.
+    pub fn tcb_stats(&mut self, id: TcbId) -> Option<(&mut Tcb, &mut TcpStat)> {
+        let tp = self
+            .tcbs
+            .get_mut(id.idx as usize)?
+            .as_deref_mut()
+            .filter(|t| t.id == id)?;
+        Some((tp, &mut self.stats))
+    }
+
+    pub fn get_mut(&mut self, id: TcbId) -> Option<&mut Tcb> {
+        self.tcbs
+            .get_mut(id.idx as usize)?
+            .as_deref_mut()
+            .filter(|t| t.id == id)
+    }
+
+    /// Every live connection, in slot order.
+    pub fn all(&self) -> impl Iterator<Item = &Tcb> {
+        self.tcbs.iter().flatten().map(|b| b.as_ref())
+    }
+
+    /// Is `port` taken on `addr` (or on any address, for a wildcard)?
+    pub fn port_in_use(&self, addr: u32, port: u16) -> bool {
+        self.all()
+            .any(|t| t.lport == port && (t.laddr == addr || t.laddr == 0 || addr == 0))
+    }
+}
+
+/// The TCP module's slot.
+pub const TCP: VnetKey<Tcp> = VnetKey::fixed(7);
+
+pub(crate) fn module() -> Module<Tcp> {
+    Module::new("tcp", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE), |_, v| Tcp {
+        secret: (v.random(), v.random()),
+        ..Tcp::default()
+    })
+    .destructor(|k, _, t| {
+        for tcb in t.tcbs.into_iter().flatten() {
+            if let Some((id, _)) = tcb.timer {
+                k.untimeout(id);
+            }
+        }
+        t.syncache.drain(k);
+    })
+    .sysctl_range(
+        "net.inet.tcp.mssdflt",
+        "Default TCP Maximum Segment Size",
+        |s| &mut s.mssdflt,
+        64,
+        65535,
+    )
+    .sysctl_range(
+        "net.inet.tcp.sendspace",
+        "Initial send socket buffer size",
+        |s| &mut s.sendspace,
+        1,
+        1 << 30,
+    )
+    .sysctl_range(
+        "net.inet.tcp.recvspace",
+        "Initial receive socket buffer size",
+        |s| &mut s.recvspace,
+        1,
+        1 << 30,
+    )
+    .sysctl_range(
+        "net.inet.tcp.sendbuf_max",
+        "Max size of automatic send buffer",
+        |s| &mut s.sendbuf_max,
+        1,
+        1 << 30,
+    )
+    .sysctl_range(
+        "net.inet.tcp.recvbuf_max",
+        "Max size of automatic receive buffer",
+        |s| &mut s.recvbuf_max,
+        1,
+        1 << 30,
+    )
+    .sysctl(
+        "net.inet.tcp.sendbuf_auto",
+        "Enable automatic send buffer sizing",
+        |s| &mut s.sendbuf_auto,
+    )
+    .sysctl(
+        "net.inet.tcp.recvbuf_auto",
+        "Enable automatic receive buffer sizing",
+        |s| &mut s.recvbuf_auto,
+    )
+    .sysctl(
+        "net.inet.tcp.rfc1323",
+        "Enable rfc1323 (high performance TCP) extensions",
+        |s| &mut s.rfc1323,
+    )
+    .sysctl("net.inet.tcp.sack.enable", "Enable/Disable TCP SACK support", |s| {
+        &mut s.sack_enable
+    })
+    .sysctl_range(
+        "net.inet.tcp.msl",
+        "Maximum Segment Lifetime",
+        |s| &mut s.msl,
+        1,
+        3_600_000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.delacktime",
+        "Time before a delayed ACK is sent",
+        |s| &mut s.delacktime,
+        1,
+        1000,
+    )
+    .sysctl(
+        "net.inet.tcp.delayed_ack",
+        "Delay ACK to try and piggyback it onto a data packet",
+        |s| &mut s.delayed_ack,
+    )
+    .sysctl_range(
+        "net.inet.tcp.keepidle",
+        "time before keepalive probes begin",
+        |s| &mut s.keepidle,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl_range(
+        "net.inet.tcp.keepintvl",
+        "time between keepalive probes",
+        |s| &mut s.keepintvl,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl_range(
+        "net.inet.tcp.keepcnt",
+        "Number of keepalive probes to send",
+        |s| &mut s.keepcnt,
+        1,
+        1000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.keepinit",
+        "time to establish connection",
+        |s| &mut s.keepinit,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl_range(
+        "net.inet.tcp.rexmit_min",
+        "Minimum Retransmission Timeout",
+        |s| &mut s.rexmit_min,
+        1,
+        60_000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.rexmit_initial",
+        "Initial Retransmission Timeout",
+        |s| &mut s.rexmit_initial,
+        1,
+        60_000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.finwait2_timeout",
+        "FIN-WAIT2 timeout",
+        |s| &mut s.finwait2_timeout,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl(
+        "net.inet.tcp.syncookies",
+        "Use TCP SYN cookies if the syncache overflows",
+        |s| &mut s.syncookies,
+    )
+    .sysctl("net.inet.tcp.path_mtu_discovery", "Enable Path MTU Discovery", |s| {
+        &mut s.path_mtu_discovery
+    })
+    .sysctl(
+        "net.inet.tcp.blackhole",
+        "Do not send RST on segments to closed ports",
+        |s| &mut s.blackhole,
+    )
+    .sysctl_range(
+        "net.inet.tcp.initcwnd_segments",
+        "Slow-start flight size (initial congestion window) in number of segments",
+        |s| &mut s.initcwnd_segments,
+        1,
+        1000,
+    )
+    .oid(|k| {
+        Oid::vnet_string(
+            k,
+            "net.inet.tcp.cc.algorithm",
+            "Default congestion control algorithm",
+            |s: &mut Tcp| &mut s.cc_algorithm,
+            Cc::known,
+        )
+    })
+    .oid(|_| {
+        Oid::constant(
+            "net.inet.tcp.cc.available",
+            "List available congestion control algorithms",
+            Value::Str(Cc::AVAILABLE.join(", ")),
+        )
+    })
+    .oid(|k| {
+        Oid::vnet_stats(k, "net.inet.tcp.stats", "TCP statistics (struct tcpstat)", |s| {
+            let st = &s.stats;
+            vec![
+                ("connattempt", st.connattempt),
+                ("accepts", st.accepts),
+                ("connects", st.connects),
+                ("drops", st.drops),
+                ("sndtotal", st.sndtotal),
+                ("sndpack", st.sndpack),
+                ("sndrexmitpack", st.sndrexmitpack),
+                ("rcvtotal", st.rcvtotal),
+                ("rcvpack", st.rcvpack),
+                ("rcvoopack", st.rcvoopack),
+                ("rcvdupack", st.rcvdupack),
+                ("rexmttimeo", st.rexmttimeo),
+                ("sack_recovery_episode", st.sack_recovery_episode),
+                ("badrst", st.badrst),
+                ("challenge_acks", st.challenge_acks),
+            ]
+        })
+    })
+    .builtin()
+}

@@ -1,0 +1,283 @@
+//! TCP sockets for applications: [`TcpListener`] and [`TcpStream`].
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{Shutdown, SocketAddrV4};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::{SockCtx, addr, to_io};
+use crate::Proc;
+use crate::netinet::cc::Cc;
+use crate::netinet::tcp_usrreq::{
+    Errno, tcp_accept, tcp_attach, tcp_bind, tcp_connect, tcp_detach, tcp_listen, tcp_poll_connect, tcp_recv, tcp_send,
+    tcp_set_keepalive, tcp_shutdown,
+};
+use crate::netinet::tcp_var::{TCP, TcbId};
+
+fn ready<T>(r: io::Result<Result<T, Errno>>) -> Poll<io::Result<T>> {
+    match r {
+        Ok(Ok(x)) => Poll::Ready(Ok(x)),
+        Ok(Err(Errno::Again)) => Poll::Pending,
+        Ok(Err(e)) => Poll::Ready(Err(to_io(e))),
+        Err(e) => Poll::Ready(Err(e)),
+    }
+}
+
+/// A listening TCP socket.
+pub struct TcpListener {
+    ctx: SockCtx,
+    id: TcbId,
+}
+
+impl TcpListener {
+    /// `socket`, `bind` and `listen` (backlog 128) in the process's vnet.
+    pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<TcpListener> {
+        Self::bind_backlog(p, a, 128)
+    }
+
+    /// As [`TcpListener::bind`], with a listen backlog.
+    pub fn bind_backlog(p: &Proc, a: SocketAddrV4, backlog: usize) -> io::Result<TcpListener> {
+        let ctx = SockCtx::of(p)?;
+        let id = ctx.sys(|_, v| {
+            let id = tcp_attach(v);
+            let r = tcp_bind(v, id, u32::from(*a.ip()), a.port()).and_then(|_| tcp_listen(v, id, backlog));
+            if r.is_err() {
+                v.builtin(TCP).free(id);
+            }
+            r.map(|_| id)
+        })?;
+        Ok(TcpListener {
+            ctx,
+            id: id.map_err(to_io)?,
+        })
+    }
+
+    /// The next connection, and who it is from.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
+        let id = poll_fn(|cx| ready(self.ctx.sys(|_, v| tcp_accept(v, self.id, cx.waker())))).await?;
+        let s = TcpStream {
+            ctx: self.ctx.clone(),
+            id,
+        };
+        let peer = s.peer_addr()?;
+        Ok((s, peer))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        self.ctx
+            .sys(|_, v| v.builtin(TCP).get(self.id).map(|t| addr(t.laddr, t.lport)))?
+            .ok_or_else(gone)
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.ctx.sys_quiet(|k, v| tcp_detach(k, v, id));
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected")
+}
+
+/// A TCP connection.
+pub struct TcpStream {
+    ctx: SockCtx,
+    id: TcbId,
+}
+
+impl TcpStream {
+    /// Connect from the process's vnet.
+    pub async fn connect(p: &Proc, to: SocketAddrV4) -> io::Result<TcpStream> {
+        Self::connect_from(p, None, to).await
+    }
+
+    /// Connect from a given local address and port (`nc -s`, `nc -p`).
+    pub async fn connect_from(p: &Proc, from: Option<SocketAddrV4>, to: SocketAddrV4) -> io::Result<TcpStream> {
+        let ctx = SockCtx::of(p)?;
+        let id = ctx
+            .sys(|k, v| {
+                let id = tcp_attach(v);
+                let r = match from {
+                    Some(f) => tcp_bind(v, id, u32::from(*f.ip()), f.port()),
+                    None => Ok(()),
+                }
+                .and_then(|_| tcp_connect(k, v, id, u32::from(*to.ip()), to.port()));
+                if r.is_err() {
+                    v.builtin(TCP).free(id);
+                }
+                r.map(|_| id)
+            })?
+            .map_err(to_io)?;
+        let s = TcpStream { ctx, id };
+        poll_fn(|cx| ready(s.ctx.sys(|_, v| tcp_poll_connect(v, s.id, cx.waker())))).await?;
+        Ok(s)
+    }
+
+    fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        ready(self.ctx.sys(|k, v| tcp_recv(k, v, self.id, buf, cx.waker())))
+    }
+
+    fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready(self.ctx.sys(|k, v| tcp_send(k, v, self.id, buf, cx.waker())))
+    }
+
+    /// Read some bytes; 0 at the end of the stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_buf(cx, buf)).await
+    }
+
+    /// Read exactly `buf.len()` bytes.
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let mut at = 0;
+        while at < buf.len() {
+            let n = self.read(&mut buf[at..]).await?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "end of stream"));
+            }
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// Write some bytes (as many as the send buffer takes).
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write_buf(cx, buf)).await
+    }
+
+    /// Write all of `buf`.
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.write(buf).await?;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// `shutdown(2)`: `Write` (or `Both`) sends a FIN after the data.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if how == Shutdown::Read {
+            return Ok(());
+        }
+        self.ctx.sys(|k, v| tcp_shutdown(k, v, self.id))?.map_err(to_io)
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut crate::netinet::tcp_var::Tcb) -> R) -> io::Result<R> {
+        self.ctx
+            .sys(|_, v| v.builtin(TCP).get_mut(self.id).map(f))?
+            .ok_or_else(gone)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        self.with(|t| addr(t.laddr, t.lport))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+        self.with(|t| addr(t.faddr, t.fport))
+    }
+
+    /// `TCP_NODELAY`: no Nagle.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.with(|t| t.nodelay = on)
+    }
+
+    /// `SO_KEEPALIVE`.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        self.ctx.sys(|k, v| tcp_set_keepalive(k, v, self.id, on))
+    }
+
+    /// `SO_SNDBUF`.
+    pub fn set_send_buffer_size(&self, n: usize) -> io::Result<()> {
+        self.with(|t| t.snd_hiwat = n.max(1))
+    }
+
+    /// `SO_RCVBUF`.
+    pub fn set_recv_buffer_size(&self, n: usize) -> io::Result<()> {
+        self.with(|t| t.rcv_hiwat = n.max(1))
+    }
+
+    /// `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u8) -> io::Result<()> {
+        self.with(|t| t.ttl = ttl)
+    }
+
+    /// `TCP_CONGESTION`: "newreno" or "cubic".
+    pub fn set_congestion(&self, name: &str) -> io::Result<()> {
+        if !Cc::known(name) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory"));
+        }
+        self.with(|t| t.cc = Cc::new(name))
+    }
+
+    /// Segments this connection retransmitted.
+    pub fn retransmits(&self) -> io::Result<u64> {
+        self.with(|t| t.retransmits)
+    }
+
+    /// The congestion window, in bytes.
+    pub fn cwnd(&self) -> io::Result<u32> {
+        self.with(|t| t.cwnd)
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.ctx.sys_quiet(|k, v| tcp_detach(k, v, id));
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.poll_read_buf(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_buf(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncRead for TcpStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let b = buf.initialize_unfilled();
+        match self.poll_read_buf(cx, b) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncWrite for TcpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_buf(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}

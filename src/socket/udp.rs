@@ -1,0 +1,101 @@
+//! UDP sockets for applications.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddrV4;
+
+use super::{SockCtx, addr, to_io};
+use crate::Proc;
+use crate::netinet::tcp_usrreq::Errno;
+use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_recv, udp_send};
+
+/// A UDP socket.
+pub struct UdpSocket {
+    ctx: SockCtx,
+    id: UdpId,
+}
+
+impl UdpSocket {
+    /// `socket` and `bind` in the process's vnet (port 0: an ephemeral one).
+    pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
+        let ctx = SockCtx::of(p)?;
+        let id = ctx.sys(|_, v| {
+            let id = udp_attach(v);
+            match udp_bind(v, id, u32::from(*a.ip()), a.port()) {
+                Ok(_) => Ok(id),
+                Err(e) => {
+                    udp_detach(v, id);
+                    Err(e)
+                }
+            }
+        })?;
+        Ok(UdpSocket {
+            ctx,
+            id: id.map_err(to_io)?,
+        })
+    }
+
+    /// Fix the peer: `send` and `recv` then talk to it only.
+    pub fn connect(&self, to: SocketAddrV4) -> io::Result<()> {
+        self.ctx
+            .sys(|_, v| udp_connect(v, self.id, u32::from(*to.ip()), to.port()))?
+            .map_err(to_io)
+    }
+
+    pub async fn send_to(&self, buf: &[u8], to: SocketAddrV4) -> io::Result<usize> {
+        self.ctx
+            .sys(|k, v| udp_send(k, v, self.id, buf, Some((u32::from(*to.ip()), to.port()))))?
+            .map_err(to_io)
+    }
+
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.ctx.sys(|k, v| udp_send(k, v, self.id, buf, None))?.map_err(to_io)
+    }
+
+    /// The next datagram (truncated to `buf`) and its sender.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+        poll_fn(|cx| match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
+            Ok(Ok((n, a, p))) => std::task::Poll::Ready(Ok((n, addr(a, p)))),
+            Ok(Err(Errno::Again)) => std::task::Poll::Pending,
+            Ok(Err(e)) => std::task::Poll::Ready(Err(to_io(e))),
+            Err(e) => std::task::Poll::Ready(Err(e)),
+        })
+        .await
+    }
+
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv_from(buf).await.map(|(n, _)| n)
+    }
+
+    /// `SO_BROADCAST`.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.with(|p| p.broadcast = on)
+    }
+
+    /// `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u8) -> io::Result<()> {
+        self.with(|p| p.ttl = ttl)
+    }
+
+    /// `SO_RCVBUF`.
+    pub fn set_recv_buffer_size(&self, n: usize) -> io::Result<()> {
+        self.with(|p| p.rcv_hiwat = n.max(1))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut crate::netinet::udp::UdpPcb) -> R) -> io::Result<R> {
+        self.ctx
+            .sys(|_, v| v.builtin(UDP).get_mut(self.id).map(f))?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected"))
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        self.with(|p| addr(p.laddr, p.lport))
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.ctx.sys_quiet(|_, v| udp_detach(v, id));
+    }
+}

@@ -13,27 +13,7 @@ use common::{ok, run, vnet};
 
 /// a (10.0.1.2) -- r -- b (10.0.2.2), r forwarding.
 fn lab() -> Host {
-    let h = Host::new(Default::default());
-    run(
-        &h,
-        "jail -c name=a vnet persist
-         jail -c name=r vnet persist
-         jail -c name=b vnet persist
-         ifconfig epair0 create
-         ifconfig epair1 create
-         ifconfig epair0a vnet a
-         ifconfig epair0b vnet r
-         ifconfig epair1a vnet r
-         ifconfig epair1b vnet b
-         jexec a ifconfig epair0a inet 10.0.1.2/24 up
-         jexec r ifconfig epair0b inet 10.0.1.1/24 up
-         jexec r ifconfig epair1a inet 10.0.2.1/24 up
-         jexec b ifconfig epair1b inet 10.0.2.2/24 up
-         jexec r sysctl net.inet.ip.forwarding=1
-         jexec a route add default 10.0.1.1
-         jexec b route add default 10.0.2.1",
-    );
-    h
+    common::routed_lab(0)
 }
 
 fn ifindex(h: &Host, jail: &str, name: &str) -> u32 {

@@ -81,6 +81,8 @@ pub struct Kernel {
     ext_rx: mpsc::Receiver<Ext>,
     msgbuf: VecDeque<(Time, String)>,
     pub stats: EngineStats,
+    /// The last process id given out (`kern.lastpid`).
+    lastpid: u32,
 }
 
 impl Kernel {
@@ -101,6 +103,7 @@ impl Kernel {
             ext_tx,
             ext_rx,
             msgbuf: VecDeque::new(),
+            lastpid: 0,
             stats: EngineStats::default(),
         };
         crate::register_builtin_modules(&mut k);
@@ -261,6 +264,12 @@ impl Kernel {
     }
 
     /// A sender for events from other threads (TAP readers, the terminal).
+    /// A new process id.
+    pub fn alloc_pid(&mut self) -> u32 {
+        self.lastpid = self.lastpid % 99_999 + 1;
+        self.lastpid
+    }
+
     pub fn ext_sender(&self) -> mpsc::Sender<Ext> {
         self.ext_tx.clone()
     }

@@ -132,6 +132,11 @@ pub struct Proc {
     exec: Executor,
     /// The jail it runs in (its credential).
     pub jid: Jid,
+    /// Its process id and command name (`p_comm`), as sockstat shows.
+    pub pid: u32,
+    pub comm: Rc<str>,
+    /// The next file descriptor (sockets count from 3).
+    fds: Rc<std::cell::Cell<u32>>,
     pub stdin: In,
     pub stdout: Out,
     pub stderr: Out,
@@ -139,10 +144,14 @@ pub struct Proc {
 
 impl Proc {
     pub(crate) fn new(k: Rc<RefCell<Kernel>>, exec: Executor, jid: Jid, io: Stdio) -> Proc {
+        let pid = k.borrow_mut().alloc_pid();
         Proc {
             k,
             exec,
             jid,
+            pid,
+            comm: "vimage".into(),
+            fds: Rc::new(std::cell::Cell::new(3)),
             stdin: io.stdin,
             stdout: io.stdout,
             stderr: io.stderr,
@@ -184,7 +193,30 @@ impl Proc {
 
     /// The same process with other streams.
     pub fn with_stdio(&self, io: Stdio) -> Proc {
-        Proc::new(self.k.clone(), self.exec.clone(), self.jid, io)
+        Proc {
+            stdin: io.stdin,
+            stdout: io.stdout,
+            stderr: io.stderr,
+            ..self.clone()
+        }
+    }
+
+    /// A new process running `comm`, in this one's jail with its streams
+    /// (fork and exec).
+    pub fn exec(&self, comm: &str) -> Proc {
+        Proc {
+            pid: self.k.borrow_mut().alloc_pid(),
+            comm: comm.into(),
+            fds: Rc::new(std::cell::Cell::new(3)),
+            ..self.clone()
+        }
+    }
+
+    /// The lowest free descriptor (they are never closed: a new one each).
+    pub fn fdalloc(&self) -> u32 {
+        let fd = self.fds.get();
+        self.fds.set(fd + 1);
+        fd
     }
 
     /// Start another process that runs beside this one.
@@ -200,6 +232,23 @@ impl Proc {
     pub fn sleep(&self, d: Duration) -> Sleep {
         let until = self.now().saturating_add(d);
         self.sleep_until(until)
+    }
+
+    /// Run `f` for at most `d` (for ever without one): `None` if time ran
+    /// out first.
+    pub async fn timeout<F: Future>(&self, d: Option<Duration>, f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        let mut sleep = d.map(|d| self.sleep(d));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(x) = f.as_mut().poll(cx) {
+                return Poll::Ready(Some(x));
+            }
+            match sleep.as_mut().map(|s| Pin::new(s).poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(None),
+                _ => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// Wait until the clock reads `until`.

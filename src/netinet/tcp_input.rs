@@ -134,10 +134,20 @@ fn tcp_listen_input(
     data: &[u8],
     now: Time,
 ) {
+    let t = v.builtin(TCP);
     if th.flags & TH_RST != 0 {
+        // A reset in the window of a half-open connection ends it
+        // (`syncache_chkrst`).
+        let window = t.recvspace.max(1) as u32;
+        if let Some(e) = t.syncache.entries.get(&ends)
+            && seq_gt(th.seq, e.irs)
+            && seq_leq(th.seq, e.irs.wrapping_add(1).wrapping_add(window))
+        {
+            t.syncache.entries.remove(&ends);
+            t.stats.sc_reset += 1;
+        }
         return;
     }
-    let t = v.builtin(TCP);
     if th.flags & TH_ACK != 0 {
         // The third segment of a handshake: from the cache, or a cookie.
         let irs = th.seq.wrapping_sub(1);
@@ -306,6 +316,7 @@ fn tcp_syncache_expand(
     }
     t.conns.insert(ends, id);
     t.stats.accepts += 1;
+    t.stats.connects += 1;
     if let Some(l) = t.get_mut(lid) {
         if let Some(q) = l.listen.as_mut() {
             q.queue.push_back(id);
@@ -325,6 +336,7 @@ struct Knobs {
     recvbuf_auto: bool,
     recvbuf_max: usize,
     finwait2: Duration,
+    reass_max: usize,
 }
 
 /// Process a segment for an existing connection.
@@ -337,6 +349,7 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
         recvbuf_auto: t.recvbuf_auto,
         recvbuf_max: t.recvbuf_max.max(1) as usize,
         finwait2: Duration::from_millis(t.finwait2_timeout.max(1) as u64),
+        reass_max: t.reass_maxqueuelen.max(1) as usize,
     };
     let init_cwnd_segs = t.initcwnd_segments.max(1) as u32;
     let Some((tp, st)) = t.tcb_stats(id) else { return };
@@ -719,11 +732,16 @@ fn tcp_data(v: &mut Vnet, id: TcbId, seq: u32, data: &[u8], push: bool, knobs: K
             tp.timers.delack = Some(now.saturating_add(knobs.delacktime));
         }
     } else {
+        tp.ack_now = true;
+        if seq != tp.rcv_nxt && tp.reass.len() >= knobs.reass_max {
+            // The queue is full: only what fills the hole gets in.
+            st.rcvmemdrop += 1;
+            return;
+        }
         st.rcvoopack += 1;
         st.rcvoobyte += data.len() as u64;
         reass_insert(tp, seq, data);
         tp.last_ooo = Some((seq, seq.wrapping_add(data.len() as u32)));
-        tp.ack_now = true;
         let before = tp.rcv_nxt;
         reass_pull(tp);
         if tp.rcv_nxt != before {

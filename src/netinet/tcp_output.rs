@@ -94,6 +94,7 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
         urp: 0,
     };
     h.write(m.data_mut(), &ob[..olen], tp.laddr, tp.faddr);
+    let asked = tp.ack_now;
     tp.ack_now = false;
     tp.delack_segs = 0;
     tp.timers.delack = None;
@@ -101,6 +102,7 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
     let rexmit = seq_lt(s.seq, tp.snd_max);
     let st = &mut t.stats;
     st.sndtotal += 1;
+    st.sack_send_blocks += o.sack.n as u64;
     if s.len > 0 {
         if rexmit {
             st.sndrexmitpack += 1;
@@ -115,8 +117,10 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
         }
     } else if flags & (TH_SYN | TH_FIN) != 0 {
         st.sndctrl += 1;
-    } else {
+    } else if asked {
         st.sndacks += 1;
+    } else {
+        st.sndwinup += 1;
     }
     let pmtud = t.path_mtu_discovery;
     let opts = IpOpts {

@@ -165,7 +165,12 @@ pub fn tcp_drop(k: &mut Kernel, v: &mut Vnet, id: TcbId, err: Option<SoError>) {
     let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
     let seq = tp.snd_nxt;
     tp.error = err.or(tp.error);
-    t.stats.drops += 1;
+    // Dropped before the peer's SYN came: embryonic (`tcps_conndrops`).
+    if tp.state >= TcpState::SynReceived {
+        t.stats.drops += 1;
+    } else {
+        t.stats.conndrops += 1;
+    }
     if rst {
         tcp_respond(k, v, ends, seq, 0, TH_RST, 0);
     }

@@ -6,89 +6,25 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crate::kern::Kernel;
-use crate::netinet::in_::in_localip;
-use crate::netinet::ip::IP;
+use crate::netinet::in_pcb::{Errno, Owner, in_pcbbind};
 use crate::netinet::tcp_output::{tcp_output, wscale_for};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_src_for, tcp_timer_update};
 use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
-
-/// A socket call's error, with FreeBSD's errno text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Errno {
-    #[error("Resource temporarily unavailable")]
-    Again,
-    #[error("Address already in use")]
-    AddrInUse,
-    #[error("Can't assign requested address")]
-    AddrNotAvail,
-    #[error("Socket is already connected")]
-    IsConn,
-    #[error("Socket is not connected")]
-    NotConn,
-    #[error("Broken pipe")]
-    Pipe,
-    #[error("Invalid argument")]
-    Inval,
-    #[error("Network is unreachable")]
-    NetUnreach,
-    #[error("Message too long")]
-    MsgSize,
-    #[error("Permission denied")]
-    Access,
-    #[error("Operation now in progress")]
-    InProgress,
-    #[error("{0}")]
-    So(#[from] SoError),
-}
-
-/// A local port for a socket on `laddr`: `port`, or an ephemeral one
-/// (random within `net.inet.ip.portrange.first..=last`) if 0.
-pub fn in_pcbbind(
-    v: &mut Vnet,
-    laddr: u32,
-    port: u16,
-    in_use: impl Fn(&mut Vnet, u32, u16) -> bool,
-) -> Result<u16, Errno> {
-    if laddr != 0 && !in_localip(v, laddr) {
-        return Err(Errno::AddrNotAvail);
-    }
-    if port != 0 {
-        return if in_use(v, laddr, port) {
-            Err(Errno::AddrInUse)
-        } else {
-            Ok(port)
-        };
-    }
-    let ip = v.builtin(IP);
-    let (first, last) = (
-        ip.portrange_first.clamp(1, 65535) as u32,
-        ip.portrange_last.clamp(1, 65535) as u32,
-    );
-    let (lo, hi) = (first.min(last), first.max(last));
-    let n = hi - lo + 1;
-    let start = (v.random() % n as u64) as u32;
-    for i in 0..n {
-        let p = (lo + (start + i) % n) as u16;
-        if !in_use(v, laddr, p) {
-            return Ok(p);
-        }
-    }
-    Err(Errno::AddrNotAvail)
-}
 
 fn tcp_port_in_use(v: &mut Vnet, laddr: u32, port: u16) -> bool {
     v.builtin(TCP).port_in_use(laddr, port)
 }
 
 /// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.
-pub fn tcp_attach(v: &mut Vnet) -> TcbId {
+pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>) -> TcbId {
     let t = v.builtin(TCP);
     let id = t.alloc();
     let (sack, ts) = (t.sack_enable, t.rfc1323);
     if let Some(tp) = t.get_mut(id) {
         tp.sack_ok = sack;
         tp.ts_ok = ts;
+        tp.owner = owner;
     }
     id
 }
@@ -192,7 +128,7 @@ pub fn tcp_poll_connect(v: &mut Vnet, id: TcbId, w: &Waker) -> Result<(), Errno>
 }
 
 /// `accept(2)`: the next connection of a listening socket.
-pub fn tcp_accept(v: &mut Vnet, lid: TcbId, w: &Waker) -> Result<TcbId, Errno> {
+pub fn tcp_accept(v: &mut Vnet, lid: TcbId, w: &Waker, owner: impl FnOnce() -> Owner) -> Result<TcbId, Errno> {
     let t = v.builtin(TCP);
     let l = t.get_mut(lid).ok_or(Errno::Inval)?;
     let q = l.listen.as_mut().ok_or(Errno::Inval)?;
@@ -200,6 +136,7 @@ pub fn tcp_accept(v: &mut Vnet, lid: TcbId, w: &Waker) -> Result<TcbId, Errno> {
         Some(id) => {
             if let Some(tp) = t.get_mut(id) {
                 tp.head = None;
+                tp.owner = Some(owner());
             }
             Ok(id)
         }
@@ -301,6 +238,7 @@ pub fn tcp_shutdown(k: &mut Kernel, v: &mut Vnet, id: TcbId) -> Result<(), Errno
 pub fn tcp_detach(k: &mut Kernel, v: &mut Vnet, id: TcbId) {
     let Some(tp) = v.builtin(TCP).get_mut(id) else { return };
     tp.orphan = true;
+    tp.owner = None;
     tp.rwaker = None;
     tp.wwaker = None;
     if let Some(l) = tp.listen.take() {

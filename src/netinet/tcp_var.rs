@@ -12,6 +12,7 @@ use crate::kern::callout::TimerId;
 use crate::kern::clock::Time;
 use crate::kern::sysctl::{Oid, Value};
 use crate::netinet::cc::Cc;
+use crate::netinet::in_pcb::{Owner, PcbTable};
 use crate::netinet::tcp_syncache::Syncache;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, VnetKey};
@@ -33,6 +34,21 @@ pub enum TcpState {
 }
 
 impl TcpState {
+    /// Every state, by number (`TCP_NSTATES` of them).
+    pub const ALL: [TcpState; 11] = [
+        TcpState::Closed,
+        TcpState::Listen,
+        TcpState::SynSent,
+        TcpState::SynReceived,
+        TcpState::Established,
+        TcpState::CloseWait,
+        TcpState::FinWait1,
+        TcpState::Closing,
+        TcpState::LastAck,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+    ];
+
     /// `tcpstates[]`, as netstat prints them.
     pub fn name(self) -> &'static str {
         match self {
@@ -75,12 +91,8 @@ impl fmt::Display for TcpState {
     }
 }
 
-/// Names a TCB; the generation tells it from earlier ones in its slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TcbId {
-    pub idx: u32,
-    pub generation: u32,
-}
+/// Names a TCB.
+pub type TcbId = crate::netinet::in_pcb::PcbId;
 
 /// A socket error (`so_error`), with FreeBSD's errno text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -222,6 +234,8 @@ pub struct Tcb {
     pub orphan: bool,
     /// Segments retransmitted on this connection.
     pub retransmits: u64,
+    /// Who holds it (none: in an accept queue, or orphaned).
+    pub owner: Option<Owner>,
 }
 
 impl Tcb {
@@ -301,6 +315,7 @@ impl Tcb {
             head: None,
             orphan: false,
             retransmits: 0,
+            owner: None,
         }
     }
 
@@ -417,9 +432,7 @@ pub struct TcpStat {
 /// Per-vnet TCP state: the connections and the knobs.
 #[derive(Debug)]
 pub struct Tcp {
-    pub tcbs: Vec<Option<Box<Tcb>>>,
-    pub gens: Vec<u32>,
-    free: Vec<u32>,
+    pub tcbs: PcbTable<Tcb>,
     /// Connections by (local address, local port, foreign address, port).
     pub conns: FxHashMap<(u32, u16, u32, u16), TcbId>,
     /// Listening sockets by local port.
@@ -452,15 +465,16 @@ pub struct Tcp {
     pub path_mtu_discovery: bool,
     pub blackhole: bool,
     pub initcwnd_segments: i32,
+    /// `net.inet.tcp.reass.maxqueuelen`: out-of-order segments held per
+    /// connection.
+    pub reass_maxqueuelen: i32,
     pub cc_algorithm: String,
 }
 
 impl Default for Tcp {
     fn default() -> Self {
         Tcp {
-            tcbs: Vec::new(),
-            gens: Vec::new(),
-            free: Vec::new(),
+            tcbs: PcbTable::default(),
             conns: FxHashMap::default(),
             listeners: FxHashMap::default(),
             syncache: Syncache::default(),
@@ -489,38 +503,25 @@ impl Default for Tcp {
             path_mtu_discovery: true,
             blackhole: false,
             initcwnd_segments: 10,
+            reass_maxqueuelen: 100,
             cc_algorithm: "cubic".into(),
         }
     }
 }
 
 impl Tcp {
-    /// Make a TCB slot and return its id (the TCB itself starts closed).
+    /// Make a TCB and return its id (the TCB itself starts closed).
     pub fn alloc(&mut self) -> TcbId {
-        let idx = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.tcbs.push(None);
-                self.gens.push(0);
-                (self.tcbs.len() - 1) as u32
-            }
-        };
-        self.gens[idx as usize] = self.gens[idx as usize].wrapping_add(1);
-        let id = TcbId {
-            idx,
-            generation: self.gens[idx as usize],
-        };
-        self.tcbs[idx as usize] = Some(Box::new(Tcb::new(id, self)));
-        id
+        let mut tcb = Tcb::new(TcbId { idx: 0, generation: 0 }, self);
+        self.tcbs.alloc(|id| {
+            tcb.id = id;
+            tcb
+        })
     }
 
     /// Forget a TCB (the caller has cancelled its timer).
     pub fn free(&mut self, id: TcbId) -> Option<Box<Tcb>> {
-        let slot = self.tcbs.get_mut(id.idx as usize)?;
-        if slot.as_ref().is_none_or(|t| t.id != id) {
-            return None;
-        }
-        let t = slot.take()?;
+        let t = self.tcbs.free(id)?;
         self.conns.remove(&(t.laddr, t.lport, t.faddr, t.fport));
         if let Some(l) = self.listeners.get_mut(&t.lport) {
             l.retain(|x| *x != id);
@@ -528,34 +529,25 @@ impl Tcp {
                 self.listeners.remove(&t.lport);
             }
         }
-        self.free.push(id.idx);
         Some(t)
     }
 
     pub fn get(&self, id: TcbId) -> Option<&Tcb> {
-        self.tcbs.get(id.idx as usize)?.as_deref().filter(|t| t.id == id)
+        self.tcbs.get(id)
     }
 
     /// A connection and the statistics, borrowed together.
     pub fn tcb_stats(&mut self, id: TcbId) -> Option<(&mut Tcb, &mut TcpStat)> {
-        let tp = self
-            .tcbs
-            .get_mut(id.idx as usize)?
-            .as_deref_mut()
-            .filter(|t| t.id == id)?;
-        Some((tp, &mut self.stats))
+        Some((self.tcbs.get_mut(id)?, &mut self.stats))
     }
 
     pub fn get_mut(&mut self, id: TcbId) -> Option<&mut Tcb> {
-        self.tcbs
-            .get_mut(id.idx as usize)?
-            .as_deref_mut()
-            .filter(|t| t.id == id)
+        self.tcbs.get_mut(id)
     }
 
     /// Every live connection, in slot order.
     pub fn all(&self) -> impl Iterator<Item = &Tcb> {
-        self.tcbs.iter().flatten().map(|b| b.as_ref())
+        self.tcbs.iter()
     }
 
     /// Is `port` taken on `addr` (or on any address, for a wildcard)?
@@ -573,8 +565,8 @@ pub(crate) fn module() -> Module<Tcp> {
         secret: (v.random(), v.random()),
         ..Tcp::default()
     })
-    .destructor(|k, _, t| {
-        for tcb in t.tcbs.into_iter().flatten() {
+    .destructor(|k, _, mut t| {
+        for tcb in t.tcbs.drain() {
             if let Some((id, _)) = tcb.timer {
                 k.untimeout(id);
             }
@@ -721,6 +713,13 @@ pub(crate) fn module() -> Module<Tcp> {
         |s| &mut s.initcwnd_segments,
         1,
         1000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.reass.maxqueuelen",
+        "Maximum number of TCP Segments per Reassembly Queue",
+        |s| &mut s.reass_maxqueuelen,
+        1,
+        1 << 20,
     )
     .oid(|k| {
         Oid::vnet_string(

@@ -16,10 +16,10 @@ use crate::kern::sysctl::Oid;
 use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_cksum::{fold, pseudo, sum};
+use crate::netinet::in_pcb::{Errno, Owner, PcbId, PcbTable, in_pcbbind};
 use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
 use crate::netinet::tcp_subr::tcp_src_for;
-use crate::netinet::tcp_usrreq::{Errno, in_pcbbind};
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
@@ -41,11 +41,7 @@ pub struct UdpStat {
 }
 
 /// Names a UDP socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UdpId {
-    pub idx: u32,
-    pub generation: u32,
-}
+pub type UdpId = PcbId;
 
 /// A UDP socket (`inpcb` and its receive buffer).
 #[derive(Debug)]
@@ -64,6 +60,7 @@ pub struct UdpPcb {
     pub ttl: u8,
     pub error: Option<SoError>,
     rwaker: Option<Waker>,
+    pub owner: Option<Owner>,
 }
 
 /// Per-vnet UDP state.
@@ -75,9 +72,7 @@ pub struct Udp {
     /// `net.inet.udp.recvspace`, `net.inet.udp.maxdgram`.
     pub recvspace: i32,
     pub maxdgram: i32,
-    pcbs: Vec<Option<Box<UdpPcb>>>,
-    gens: Vec<u32>,
-    free: Vec<u32>,
+    pub pcbs: PcbTable<UdpPcb>,
     ports: FxHashMap<u16, Vec<UdpId>>,
 }
 
@@ -88,9 +83,7 @@ impl Default for Udp {
             blackhole: false,
             recvspace: 42080,
             maxdgram: 9216,
-            pcbs: Vec::new(),
-            gens: Vec::new(),
-            free: Vec::new(),
+            pcbs: PcbTable::default(),
             ports: FxHashMap::default(),
         }
     }
@@ -98,19 +91,11 @@ impl Default for Udp {
 
 impl Udp {
     pub fn get(&self, id: UdpId) -> Option<&UdpPcb> {
-        self.pcbs.get(id.idx as usize)?.as_deref().filter(|p| p.id == id)
+        self.pcbs.get(id)
     }
 
     pub fn get_mut(&mut self, id: UdpId) -> Option<&mut UdpPcb> {
-        self.pcbs
-            .get_mut(id.idx as usize)?
-            .as_deref_mut()
-            .filter(|p| p.id == id)
-    }
-
-    /// Every socket, in slot order.
-    pub fn all(&self) -> impl Iterator<Item = &UdpPcb> {
-        self.pcbs.iter().flatten().map(|b| b.as_ref())
+        self.pcbs.get_mut(id)
     }
 
     fn port_in_use(&self, addr: u32, port: u16) -> bool {
@@ -252,7 +237,7 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32,
         return;
     }
     for id in targets {
-        let Some(p) = udp.pcbs.get_mut(id.idx as usize).and_then(|p| p.as_deref_mut()) else {
+        let Some(p) = udp.pcbs.get_mut(id) else {
             continue;
         };
         if p.rcv_bytes + payload.len() > p.rcv_hiwat {
@@ -293,22 +278,10 @@ pub fn udp_ctlinput(v: &mut Vnet, code_refused: bool, src: u32, sport: u16, dst:
 }
 
 /// `socket(AF_INET, SOCK_DGRAM)`.
-pub fn udp_attach(v: &mut Vnet) -> UdpId {
+pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
     let udp = v.builtin(UDP);
-    let idx = match udp.free.pop() {
-        Some(i) => i,
-        None => {
-            udp.pcbs.push(None);
-            udp.gens.push(0);
-            (udp.pcbs.len() - 1) as u32
-        }
-    };
-    udp.gens[idx as usize] = udp.gens[idx as usize].wrapping_add(1);
-    let id = UdpId {
-        idx,
-        generation: udp.gens[idx as usize],
-    };
-    udp.pcbs[idx as usize] = Some(Box::new(UdpPcb {
+    let rcv_hiwat = udp.recvspace.max(1) as usize;
+    udp.pcbs.alloc(|id| UdpPcb {
         id,
         laddr: 0,
         lport: 0,
@@ -316,13 +289,13 @@ pub fn udp_attach(v: &mut Vnet) -> UdpId {
         fport: 0,
         rcv: VecDeque::new(),
         rcv_bytes: 0,
-        rcv_hiwat: udp.recvspace.max(1) as usize,
+        rcv_hiwat,
         broadcast: false,
         ttl: 0,
         error: None,
         rwaker: None,
-    }));
-    id
+        owner,
+    })
 }
 
 /// `bind(2)`; port 0 picks an ephemeral one.
@@ -455,20 +428,13 @@ pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(u
 /// `close(2)`.
 pub fn udp_detach(v: &mut Vnet, id: UdpId) {
     let udp = v.builtin(UDP);
-    let Some(slot) = udp.pcbs.get_mut(id.idx as usize) else {
-        return;
-    };
-    if slot.as_ref().is_none_or(|p| p.id != id) {
-        return;
-    }
-    if let Some(p) = slot.take() {
-        if let Some(ids) = udp.ports.get_mut(&p.lport) {
-            ids.retain(|&i| i != id);
-            if ids.is_empty() {
-                udp.ports.remove(&p.lport);
-            }
+    if let Some(p) = udp.pcbs.free(id)
+        && let Some(ids) = udp.ports.get_mut(&p.lport)
+    {
+        ids.retain(|&i| i != id);
+        if ids.is_empty() {
+            udp.ports.remove(&p.lport);
         }
-        udp.free.push(id.idx);
     }
 }
 

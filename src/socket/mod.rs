@@ -42,7 +42,7 @@ pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use crate::kern::Kernel;
-use crate::netinet::tcp_usrreq::Errno;
+use crate::netinet::in_pcb::{Errno, Owner};
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::{Vnet, VnetId};
 
@@ -51,6 +51,8 @@ use crate::vnet::{Vnet, VnetId};
 pub(crate) struct SockCtx {
     k: Rc<RefCell<Kernel>>,
     vnet: VnetId,
+    /// The process that made it.
+    proc: crate::Proc,
 }
 
 impl SockCtx {
@@ -60,7 +62,20 @@ impl SockCtx {
             .borrow()
             .prison_vnet(p.jid)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(SockCtx { k, vnet })
+        Ok(SockCtx {
+            k,
+            vnet,
+            proc: p.clone(),
+        })
+    }
+
+    /// The process, with a new descriptor for a socket.
+    pub(crate) fn owner(&self) -> Owner {
+        Owner {
+            pid: self.proc.pid,
+            comm: self.proc.comm.to_string(),
+            fd: self.proc.fdalloc(),
+        }
     }
 
     /// A system call in the socket's vnet.

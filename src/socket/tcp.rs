@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 use super::{SockCtx, addr, to_io};
 use crate::Proc;
 use crate::netinet::cc::Cc;
+use crate::netinet::in_pcb::Errno;
 use crate::netinet::tcp_usrreq::{
-    Errno, tcp_accept, tcp_attach, tcp_bind, tcp_connect, tcp_detach, tcp_listen, tcp_poll_connect, tcp_recv, tcp_send,
+    tcp_accept, tcp_attach, tcp_bind, tcp_connect, tcp_detach, tcp_listen, tcp_poll_connect, tcp_recv, tcp_send,
     tcp_set_keepalive, tcp_shutdown,
 };
 use crate::netinet::tcp_var::{TCP, TcbId};
@@ -39,8 +40,9 @@ impl TcpListener {
     /// As [`TcpListener::bind`], with a listen backlog.
     pub fn bind_backlog(p: &Proc, a: SocketAddrV4, backlog: usize) -> io::Result<TcpListener> {
         let ctx = SockCtx::of(p)?;
+        let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
-            let id = tcp_attach(v);
+            let id = tcp_attach(v, Some(owner));
             let r = tcp_bind(v, id, u32::from(*a.ip()), a.port()).and_then(|_| tcp_listen(v, id, backlog));
             if r.is_err() {
                 v.builtin(TCP).free(id);
@@ -55,7 +57,13 @@ impl TcpListener {
 
     /// The next connection, and who it is from.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
-        let id = poll_fn(|cx| ready(self.ctx.sys(|_, v| tcp_accept(v, self.id, cx.waker())))).await?;
+        let id = poll_fn(|cx| {
+            ready(
+                self.ctx
+                    .sys(|_, v| tcp_accept(v, self.id, cx.waker(), || self.ctx.owner())),
+            )
+        })
+        .await?;
         let s = TcpStream {
             ctx: self.ctx.clone(),
             id,
@@ -97,9 +105,10 @@ impl TcpStream {
     /// Connect from a given local address and port (`nc -s`, `nc -p`).
     pub async fn connect_from(p: &Proc, from: Option<SocketAddrV4>, to: SocketAddrV4) -> io::Result<TcpStream> {
         let ctx = SockCtx::of(p)?;
+        let owner = ctx.owner();
         let id = ctx
             .sys(|k, v| {
-                let id = tcp_attach(v);
+                let id = tcp_attach(v, Some(owner));
                 let r = match from {
                     Some(f) => tcp_bind(v, id, u32::from(*f.ip()), f.port()),
                     None => Ok(()),

@@ -3,10 +3,11 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddrV4;
+use std::task::{Context, Poll};
 
 use super::{SockCtx, addr, to_io};
 use crate::Proc;
-use crate::netinet::tcp_usrreq::Errno;
+use crate::netinet::in_pcb::Errno;
 use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_recv, udp_send};
 
 /// A UDP socket.
@@ -19,8 +20,9 @@ impl UdpSocket {
     /// `socket` and `bind` in the process's vnet (port 0: an ephemeral one).
     pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
         let ctx = SockCtx::of(p)?;
+        let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
-            let id = udp_attach(v);
+            let id = udp_attach(v, Some(owner));
             match udp_bind(v, id, u32::from(*a.ip()), a.port()) {
                 Ok(_) => Ok(id),
                 Err(e) => {
@@ -49,18 +51,27 @@ impl UdpSocket {
     }
 
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_send(buf)
+    }
+
+    /// Send now to the connected peer: a datagram never waits.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
         self.ctx.sys(|k, v| udp_send(k, v, self.id, buf, None))?.map_err(to_io)
     }
 
     /// The next datagram (truncated to `buf`) and its sender.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
-        poll_fn(|cx| match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
-            Ok(Ok((n, a, p))) => std::task::Poll::Ready(Ok((n, addr(a, p)))),
-            Ok(Err(Errno::Again)) => std::task::Poll::Pending,
-            Ok(Err(e)) => std::task::Poll::Ready(Err(to_io(e))),
-            Err(e) => std::task::Poll::Ready(Err(e)),
-        })
-        .await
+        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+    }
+
+    /// Poll for the next datagram, as tokio's `UdpSocket::poll_recv_from`.
+    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddrV4)>> {
+        match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
+            Ok(Ok((n, a, p))) => Poll::Ready(Ok((n, addr(a, p)))),
+            Ok(Err(Errno::Again)) => Poll::Pending,
+            Ok(Err(e)) => Poll::Ready(Err(to_io(e))),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {

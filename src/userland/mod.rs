@@ -12,6 +12,7 @@ pub mod hostname;
 pub mod ifconfig;
 pub mod jail;
 pub mod misc;
+pub mod nc;
 pub mod netstat;
 pub mod pcap_filter;
 pub mod ping;
@@ -19,6 +20,7 @@ pub mod pipe;
 pub mod print;
 pub mod route;
 pub mod shell;
+pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;
 pub mod traceroute;
@@ -61,9 +63,11 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("ifconfig", ifconfig::ifconfig, ifconfig::IfconfigArgs),
     cmd!("route", route::route, route::RouteArgs),
     cmd!("netstat", netstat::netstat, netstat::NetstatArgs),
+    cmd!("sockstat", sockstat::sockstat, sockstat::SockstatArgs),
     cmd!("arp", arp::arp, arp::ArpArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),
+    cmd!("nc", nc::nc, nc::NcArgs),
     cmd!("tcpdump", tcpdump::tcpdump, tcpdump::TcpdumpArgs),
     cmd!("pipe", pipe::pipe, pipe::PipeArgs),
     cmd!("dmesg", pipe::dmesg, pipe::DmesgArgs),
@@ -84,7 +88,7 @@ pub fn run(p: Proc, argv: Vec<String>) -> CmdFuture {
         return Box::pin(async { 0 });
     };
     match lookup(name) {
-        Some(c) => (c.run)(p, argv),
+        Some(c) => (c.run)(p.exec(c.name), argv),
         None => {
             let name = name.clone();
             Box::pin(async move {

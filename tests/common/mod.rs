@@ -123,3 +123,32 @@ pub fn run(h: &vimage::Host, script: &str) {
 pub fn vnet(h: &vimage::Host, jail: &str) -> vimage::VnetId {
     h.kernel().jail_vnet(vimage::Jid::HOST, jail).expect("jail")
 }
+
+/// Three jails in a line, a -- r -- b: a is 10.0.1.2 and b 10.0.2.2, r
+/// forwards between 10.0.1.1 and 10.0.2.1.
+pub fn routed_lab(seed: u64) -> vimage::Host {
+    let h = vimage::Host::new(vimage::Config {
+        seed,
+        ..vimage::Config::default()
+    });
+    run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=r vnet persist
+         jail -c name=b vnet persist
+         ifconfig epair0 create
+         ifconfig epair1 create
+         ifconfig epair0a vnet a
+         ifconfig epair0b vnet r
+         ifconfig epair1a vnet r
+         ifconfig epair1b vnet b
+         jexec a ifconfig epair0a inet 10.0.1.2/24 up
+         jexec r ifconfig epair0b inet 10.0.1.1/24 up
+         jexec r ifconfig epair1a inet 10.0.2.1/24 up
+         jexec b ifconfig epair1b inet 10.0.2.2/24 up
+         jexec r sysctl net.inet.ip.forwarding=1
+         jexec a route add default 10.0.1.1
+         jexec b route add default 10.0.2.1",
+    );
+    h
+}

@@ -4,57 +4,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use common::{Netns, drive, sh, spawn};
 use vimage::{ClockKind, Config, Host};
-
-fn sh(cmd: &str) -> String {
-    let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
-    assert!(o.status.success(), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Deletes the namespace (and with it the Linux end) however the test ends.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Run the engine (real time) until a Linux process ends; its output.
-fn drive(host: &Host, mut child: Child) -> String {
-    let start = Instant::now();
-    loop {
-        host.run_for(Duration::from_millis(10));
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            break;
-        }
-    }
-    let o = child.wait_with_output().expect("child output");
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn spawn(cmd: &str) -> Child {
-    Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
-}
 
 #[test]
 fn linux_pings_traceroutes_and_resolves_through_tap() {
-    if !common::is_root() || !std::path::Path::new("/dev/net/tun").exists() {
-        eprintln!("skipped: TAP interop needs root and /dev/net/tun");
+    if !common::can_tap() {
         return;
     }
     for (tool, pkg) in [

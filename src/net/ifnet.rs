@@ -565,6 +565,13 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
 
 /// Send a frame out of an interface (the driver's `if_transmit`): count,
 /// capture, then the link emulation pipe and the kind's own way out.
+/// Where a frame leaving an interface goes: the other end of an epair,
+/// or the real host behind a TAP device.
+pub enum Exit {
+    Peer(u32),
+    Host(crate::net::tap::TapWriter),
+}
+
 pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
     let now = k.now();
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
@@ -575,8 +582,11 @@ pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
     }
     match &ifp.kind {
         IfKind::Loop => netisr_queue(k, index, m),
-        &IfKind::Epair { peer } => crate::net::pipe::pipe_output(k, v, index, peer, m),
+        &IfKind::Epair { peer } => crate::net::pipe::pipe_output(k, v, index, m, Exit::Peer(peer)),
         IfKind::Bridge(_) => crate::net::bridge::bridge_output(k, v, index, m),
-        IfKind::Tap(t) => t.write(m.data()),
+        IfKind::Tap(t) => {
+            let w = t.writer();
+            crate::net::pipe::pipe_output(k, v, index, m, Exit::Host(w))
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::kern::Kernel;
 use crate::kern::callout::Action;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
-use crate::net::ifnet::{IF, Netisr, netisr_queue};
+use crate::net::ifnet::{Exit, IF, Netisr, netisr_queue};
 use crate::vnet::Vnet;
 
 /// How jitter is distributed around the delay.
@@ -246,34 +246,44 @@ pub fn uniform(v: &mut Vnet) -> f64 {
     (v.random() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Send a frame from `index` (an epair end) to its `peer` through the
-/// interface's pipe, if it has one.
-pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, peer: u32, m: Mbuf) {
+/// Send a frame out of `index` to `exit` through the interface's pipe, if
+/// it has one: at once, later, twice, or never.
+pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit) {
     let now = k.now();
-    let Some(mut pipe) = v.builtin(IF).get_mut(index).and_then(|i| i.pipe.take()) else {
-        return netisr_queue(k, peer, m);
+    let times = match v.builtin(IF).get_mut(index).and_then(|i| i.pipe.take()) {
+        None => vec![now],
+        Some(mut pipe) => {
+            let t = pipe.schedule(now, m.len(), || uniform(v));
+            if let Some(ifp) = v.builtin(IF).get_mut(index) {
+                ifp.pipe = Some(pipe);
+            }
+            t
+        }
     };
-    let times = pipe.schedule(now, m.len(), || uniform(v));
-    if let Some(ifp) = v.builtin(IF).get_mut(index) {
-        ifp.pipe = Some(pipe);
-    }
-    let Some(generation) = k.net.gen_of(peer) else { return };
     let n = times.len();
     let mut m = Some(m);
     for (i, at) in times.into_iter().enumerate() {
         let copy = if i + 1 == n { m.take() } else { m.clone() };
         let Some(copy) = copy else { break };
-        if at <= now {
-            netisr_queue(k, peer, copy);
-        } else {
-            k.timeout_at(
-                at,
-                Action::Netisr(Netisr {
-                    index: peer,
-                    generation,
-                    m: copy,
-                }),
-            );
+        match &exit {
+            &Exit::Peer(peer) if at <= now => netisr_queue(k, peer, copy),
+            &Exit::Peer(peer) => {
+                let Some(generation) = k.net.gen_of(peer) else { return };
+                let m = copy;
+                k.timeout_at(
+                    at,
+                    Action::Netisr(Netisr {
+                        index: peer,
+                        generation,
+                        m,
+                    }),
+                );
+            }
+            Exit::Host(w) if at <= now => w.write(copy.data()),
+            Exit::Host(w) => {
+                let w = w.clone();
+                k.timeout_at(at, Action::Call(Box::new(move |_| w.write(copy.data()))));
+            }
         }
     }
 }

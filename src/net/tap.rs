@@ -83,11 +83,9 @@ impl Tap {
         }
     }
 
-    /// Send a frame to the host.
-    pub fn write(&self, frame: &[u8]) {
-        if let Some(d) = &self.dev {
-            let _ = d.send(frame);
-        }
+    /// A handle that sends frames to the host (while the device lives).
+    pub fn writer(&self) -> TapWriter {
+        TapWriter(self.dev.as_ref().map(Arc::downgrade))
     }
 
     /// Stop the reader and close the device (the host deletes it).
@@ -100,6 +98,18 @@ impl Tap {
             let _ = r.join();
         }
         self.dev = None;
+    }
+}
+
+/// Sends frames to a TAP device; does nothing once it is closed.
+#[derive(Clone)]
+pub struct TapWriter(Option<std::sync::Weak<SyncDevice>>);
+
+impl TapWriter {
+    pub fn write(&self, frame: &[u8]) {
+        if let Some(d) = self.0.as_ref().and_then(|w| w.upgrade()) {
+            let _ = d.send(frame);
+        }
     }
 }
 

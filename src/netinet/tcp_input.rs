@@ -611,7 +611,8 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
                 let una = tp.snd_una;
                 tcp_retransmit(k, v, id, una);
             }
-        } else {
+        } else if tp.cwnd <= tp.snd_wnd {
+            // Grow only a window that limits the sender (`CCF_CWND_LIMITED`).
             tp.dupacks = 0;
             let srtt = tp.srtt.unwrap_or_default();
             let flight = tp.flight();
@@ -626,6 +627,9 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
                 now,
                 srtt,
             );
+            tp.recover = tp.snd_una;
+        } else {
+            tp.dupacks = 0;
             tp.recover = tp.snd_una;
         }
         let t = v.builtin(TCP);
@@ -672,7 +676,8 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
     }
     let Some(tp) = v.builtin(TCP).get_mut(id) else { return };
     if !data.is_empty() && tp.state.can_recv() {
-        tcp_data(v, id, seq, data, th.flags & TH_PUSH != 0, knobs, now);
+        let rtt = rcv_rtt(tp, to, now);
+        tcp_data(v, id, seq, data, th.flags & TH_PUSH != 0, knobs, now, rtt);
     } else if !data.is_empty() {
         v.builtin(TCP).stats.rcvafterclose += 1;
     }
@@ -714,7 +719,26 @@ fn tcp_fin(tp: &mut Tcb, now: Time, knobs: Knobs) {
 
 /// Data in the window: in order into the receive buffer, else into the
 /// reassembly queue (and a SACK goes back at once).
-fn tcp_data(v: &mut Vnet, id: TcbId, seq: u32, data: &[u8], push: bool, knobs: Knobs, now: Time) {
+/// The round trip as the receiver sees it: the smoothed RTT, or the age
+/// of the timestamp the peer echoes.
+fn rcv_rtt(tp: &Tcb, to: &TcpOpts, now: Time) -> Option<Duration> {
+    tp.srtt.or_else(|| {
+        let (_, tsecr) = to.ts?;
+        (tsecr != 0).then(|| Duration::from_millis(u64::from(tcp_ts(now).wrapping_sub(tsecr).max(1))))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_data(
+    v: &mut Vnet,
+    id: TcbId,
+    seq: u32,
+    data: &[u8],
+    push: bool,
+    knobs: Knobs,
+    now: Time,
+    rtt: Option<Duration>,
+) {
     let t = v.builtin(TCP);
     let Some((tp, st)) = t.tcb_stats(id) else { return };
     let _ = push;
@@ -749,9 +773,23 @@ fn tcp_data(v: &mut Vnet, id: TcbId, seq: u32, data: &[u8], push: bool, knobs: K
             st.rcvbyte += tp.rcv_nxt.wrapping_sub(before) as u64;
         }
     }
-    // Automatic receive buffer sizing: a buffer that keeps filling grows.
-    if knobs.recvbuf_auto && tp.rcv_buf.len() * 8 > tp.rcv_hiwat * 7 && tp.rcv_hiwat < knobs.recvbuf_max {
-        tp.rcv_hiwat = (tp.rcv_hiwat * 2).min(knobs.recvbuf_max);
+    // Automatic receive buffer sizing (`tcp_autorcvbuf`): when more than
+    // 3/8 of the buffer arrives within half a round trip, it grows by half.
+    if knobs.recvbuf_auto && tp.rcv_hiwat < knobs.recvbuf_max {
+        match (tp.rfbuf_ts, rtt) {
+            (Some(ts), Some(rtt)) if now.saturating_sub(ts) > rtt / 2 => {
+                if tp.rfbuf_cnt > tp.rcv_hiwat / 8 * 3 {
+                    tp.rcv_hiwat = (tp.rcv_hiwat + tp.rcv_hiwat / 2).min(knobs.recvbuf_max);
+                }
+                tp.rfbuf_ts = None;
+                tp.rfbuf_cnt = 0;
+            }
+            (None, _) => {
+                tp.rfbuf_ts = Some(now);
+                tp.rfbuf_cnt = data.len();
+            }
+            _ => tp.rfbuf_cnt += data.len(),
+        }
     }
     tp.wake_reader();
 }

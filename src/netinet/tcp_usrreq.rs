@@ -13,7 +13,7 @@ use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 
 fn tcp_port_in_use(v: &mut Vnet, laddr: u32, port: u16) -> bool {
-    v.builtin(TCP).port_in_use(laddr, port)
+    v.builtin(TCP).port_in_use(laddr, port, false)
 }
 
 /// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.
@@ -36,7 +36,8 @@ pub fn tcp_bind(v: &mut Vnet, id: TcbId, laddr: u32, port: u16) -> Result<(), Er
         None => return Err(Errno::Inval),
         _ => {}
     }
-    let port = in_pcbbind(v, laddr, port, tcp_port_in_use)?;
+    let reuse = v.builtin(TCP).get(id).is_some_and(|tp| tp.reuseaddr);
+    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(TCP).port_in_use(a, p, reuse))?;
     if let Some(tp) = v.builtin(TCP).get_mut(id) {
         tp.laddr = laddr;
         tp.lport = port;

@@ -236,6 +236,11 @@ pub struct Tcb {
     pub retransmits: u64,
     /// Who holds it (none: in an accept queue, or orphaned).
     pub owner: Option<Owner>,
+    /// `SO_REUSEADDR`: bind even where connections (TIME_WAIT) hold the port.
+    pub reuseaddr: bool,
+    /// Receive autotuning: when the measurement began, bytes since.
+    pub rfbuf_ts: Option<Time>,
+    pub rfbuf_cnt: usize,
 }
 
 impl Tcb {
@@ -316,6 +321,9 @@ impl Tcb {
             orphan: false,
             retransmits: 0,
             owner: None,
+            reuseaddr: false,
+            rfbuf_ts: None,
+            rfbuf_cnt: 0,
         }
     }
 
@@ -551,9 +559,11 @@ impl Tcp {
     }
 
     /// Is `port` taken on `addr` (or on any address, for a wildcard)?
-    pub fn port_in_use(&self, addr: u32, port: u16) -> bool {
-        self.all()
-            .any(|t| t.lport == port && (t.laddr == addr || t.laddr == 0 || addr == 0))
+    /// With `SO_REUSEADDR` (`reuse`) only a listener holds it.
+    pub fn port_in_use(&self, addr: u32, port: u16, reuse: bool) -> bool {
+        self.all().any(|t| {
+            t.lport == port && (t.laddr == addr || t.laddr == 0 || addr == 0) && (!reuse || t.state == TcpState::Listen)
+        })
     }
 }
 

@@ -57,6 +57,8 @@ pub struct UdpPcb {
     pub rcv_hiwat: usize,
     /// `SO_BROADCAST`.
     pub broadcast: bool,
+    /// `SO_REUSEADDR`: may share its port with others that set it.
+    pub reuseaddr: bool,
     pub ttl: u8,
     pub error: Option<SoError>,
     rwaker: Option<Waker>,
@@ -98,11 +100,13 @@ impl Udp {
         self.pcbs.get_mut(id)
     }
 
-    fn port_in_use(&self, addr: u32, port: u16) -> bool {
+    /// Does a socket hold `addr:port`, so that one binding there (with
+    /// `SO_REUSEADDR` if `reuse`) may not? Two that both ask may share.
+    fn port_in_use(&self, addr: u32, port: u16, reuse: bool) -> bool {
         self.ports.get(&port).is_some_and(|ids| {
             ids.iter()
                 .filter_map(|&i| self.get(i))
-                .any(|p| p.laddr == addr || p.laddr == 0 || addr == 0)
+                .any(|p| (p.laddr == addr || p.laddr == 0 || addr == 0) && !(reuse && p.reuseaddr))
         })
     }
 
@@ -291,6 +295,7 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
         rcv_bytes: 0,
         rcv_hiwat,
         broadcast: false,
+        reuseaddr: false,
         ttl: 0,
         error: None,
         rwaker: None,
@@ -305,7 +310,8 @@ pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, E
         None => return Err(Errno::Inval),
         _ => {}
     }
-    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(UDP).port_in_use(a, p))?;
+    let reuse = v.builtin(UDP).get(id).is_some_and(|p| p.reuseaddr);
+    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(UDP).port_in_use(a, p, reuse))?;
     let udp = v.builtin(UDP);
     if let Some(p) = udp.get_mut(id) {
         p.laddr = laddr;

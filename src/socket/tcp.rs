@@ -39,10 +39,23 @@ impl TcpListener {
 
     /// As [`TcpListener::bind`], with a listen backlog.
     pub fn bind_backlog(p: &Proc, a: SocketAddrV4, backlog: usize) -> io::Result<TcpListener> {
+        Self::bind_opts(p, a, backlog, false)
+    }
+
+    /// As [`TcpListener::bind`] with `SO_REUSEADDR`: the port may still be
+    /// held by connections of an earlier server (in TIME_WAIT, say).
+    pub fn bind_reuseaddr(p: &Proc, a: SocketAddrV4) -> io::Result<TcpListener> {
+        Self::bind_opts(p, a, 128, true)
+    }
+
+    fn bind_opts(p: &Proc, a: SocketAddrV4, backlog: usize, reuse: bool) -> io::Result<TcpListener> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
             let id = tcp_attach(v, Some(owner));
+            if let Some(tp) = v.builtin(TCP).get_mut(id) {
+                tp.reuseaddr = reuse;
+            }
             let r = tcp_bind(v, id, u32::from(*a.ip()), a.port()).and_then(|_| tcp_listen(v, id, backlog));
             if r.is_err() {
                 v.builtin(TCP).free(id);
@@ -226,6 +239,16 @@ impl TcpStream {
     /// Segments this connection retransmitted.
     pub fn retransmits(&self) -> io::Result<u64> {
         self.with(|t| t.retransmits)
+    }
+
+    /// The descriptor it was given (as sockstat shows it).
+    pub fn fd(&self) -> u32 {
+        self.with(|t| t.owner.as_ref().map_or(0, |o| o.fd)).unwrap_or(0)
+    }
+
+    /// The data a full segment carries (`TCP_MAXSEG`).
+    pub fn mss(&self) -> io::Result<u32> {
+        self.with(|t| t.maxseg())
     }
 
     /// The congestion window, in bytes.

@@ -19,10 +19,24 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// `socket` and `bind` in the process's vnet (port 0: an ephemeral one).
     pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
+        Self::bind_opts(p, a, false)
+    }
+
+    /// As [`UdpSocket::bind`] with `SO_REUSEADDR`: sockets that all ask
+    /// share the port; a datagram goes to the one connected to its sender
+    /// first.
+    pub fn bind_reuseaddr(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
+        Self::bind_opts(p, a, true)
+    }
+
+    fn bind_opts(p: &Proc, a: SocketAddrV4, reuse: bool) -> io::Result<UdpSocket> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
             let id = udp_attach(v, Some(owner));
+            if let Some(u) = v.builtin(UDP).get_mut(id) {
+                u.reuseaddr = reuse;
+            }
             match udp_bind(v, id, u32::from(*a.ip()), a.port()) {
                 Ok(_) => Ok(id),
                 Err(e) => {
@@ -99,8 +113,21 @@ impl UdpSocket {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected"))
     }
 
+    /// The descriptor it was given (as sockstat shows it).
+    pub fn fd(&self) -> u32 {
+        self.with(|p| p.owner.as_ref().map_or(0, |o| o.fd)).unwrap_or(0)
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
         self.with(|p| addr(p.laddr, p.lport))
+    }
+
+    /// The connected peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+        match self.with(|p| (p.faddr, p.fport))? {
+            (_, 0) => Err(io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected")),
+            (a, port) => Ok(addr(a, port)),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod demo;
 pub mod hostname;
 pub mod ifconfig;
+pub mod iperf3;
 pub mod jail;
 pub mod misc;
 pub mod nc;
@@ -68,6 +69,7 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),
     cmd!("nc", nc::nc, nc::NcArgs),
+    cmd!("iperf3", iperf3::iperf3, iperf3::Iperf3Args),
     cmd!("tcpdump", tcpdump::tcpdump, tcpdump::TcpdumpArgs),
     cmd!("pipe", pipe::pipe, pipe::PipeArgs),
     cmd!("dmesg", pipe::dmesg, pipe::DmesgArgs),

@@ -152,3 +152,58 @@ pub fn routed_lab(seed: u64) -> vimage::Host {
     );
     h
 }
+
+/// Can we make TAP devices (root, /dev/net/tun)? Says why not.
+pub fn can_tap() -> bool {
+    let ok = is_root() && std::path::Path::new("/dev/net/tun").exists();
+    if !ok {
+        eprintln!("skipped: TAP interop needs root and /dev/net/tun");
+    }
+    ok
+}
+
+/// Run a shell command on the real host; it must succeed. Its output.
+pub fn sh(cmd: &str) -> String {
+    let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");
+    assert!(o.status.success(), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A Linux network namespace, deleted (with what is in it) however the
+/// test ends.
+pub struct Netns(pub String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Start a Linux command line, its output captured.
+pub fn spawn(cmd: &str) -> std::process::Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Run the engine (real time) until a Linux process ends (at most 60 s);
+/// its standard output and error.
+pub fn drive(host: &vimage::Host, mut child: std::process::Child) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        host.run_for(std::time::Duration::from_millis(10));
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            break;
+        }
+    }
+    let o = child.wait_with_output().expect("child output");
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}

@@ -1,0 +1,141 @@
+//! vimage's iperf3 against itself under the virtual clock, across a
+//! router and emulated links: the output iperf3 users read, and figures
+//! that follow from the link (rate, loss).
+
+mod common;
+
+use common::{ok, routed_lab};
+
+/// The routed lab with the a–r link shaped both ways.
+fn lab(seed: u64, pipe: &str) -> vimage::Host {
+    let h = routed_lab(seed);
+    ok(&h, &format!("jexec a pipe epair0a config {pipe}"));
+    ok(&h, &format!("jexec r pipe epair0b config {pipe}"));
+    ok(&h, "jexec b iperf3 -s &");
+    h
+}
+
+/// The Mbit/s figure of the first line ending with `role`.
+fn mbits(out: &str, role: &str) -> f64 {
+    let l = out
+        .lines()
+        .find(|l| l.ends_with(role))
+        .unwrap_or_else(|| panic!("no {role} line: {out}"));
+    let w: Vec<&str> = l.split_whitespace().collect();
+    let i = w.iter().position(|x| x.ends_with("bits/sec")).expect("rate");
+    let n: f64 = w[i - 1].parse().expect("number");
+    match w[i] {
+        "Gbits/sec" => n * 1000.0,
+        "Mbits/sec" => n,
+        "Kbits/sec" => n / 1000.0,
+        _ => n / 1e6,
+    }
+}
+
+#[test]
+fn tcp_fills_the_link_and_reports_like_iperf3() {
+    let h = lab(1, "bw 50Mbit/s delay 5ms queue 100");
+    let out = ok(&h, "jexec a iperf3 -c 10.0.2.2 -t 4");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Connecting to host 10.0.2.2, port 5201");
+    assert!(
+        lines[1].starts_with("[  4] local 10.0.1.2 port ") && lines[1].ends_with(" connected to 10.0.2.2 port 5201")
+    );
+    assert_eq!(
+        lines[2],
+        "[ ID] Interval           Transfer     Bitrate         Retr  Cwnd"
+    );
+    assert!(lines[3].starts_with("[  4]   0.00-1.00   sec  "), "{out}");
+    assert!(lines[6].starts_with("[  4]   3.00-4.00   sec  "), "{out}");
+    assert_eq!(lines[7], "- - - - - - - - - - - - - - - - - - - - - - - - -");
+    assert_eq!(lines[8], "[ ID] Interval           Transfer     Bitrate         Retr");
+    assert!(
+        lines[9].starts_with("[  4]   0.00-4.00   sec  ") && lines[9].ends_with("sender"),
+        "{out}"
+    );
+    assert!(lines[10].ends_with("receiver"));
+    assert_eq!(&lines[11..], ["", "iperf Done."]);
+    let rate = mbits(&out, "receiver");
+    assert!(
+        (35.0..=50.0).contains(&rate),
+        "a 50 Mbit/s link carried {rate} Mbit/s: {out}"
+    );
+}
+
+#[test]
+fn udp_at_a_rate_counts_the_loss_of_the_link() {
+    let h = lab(2, "delay 2ms plr 0.05");
+    let out = ok(&h, "jexec a iperf3 -c 10.0.2.2 -u -b 10M -t 3 -l 1000");
+    assert!(
+        out.contains("[ ID] Interval           Transfer     Bitrate         Total Datagrams\n"),
+        "{out}"
+    );
+    let sent = mbits(&out, "sender");
+    assert!((9.9..=10.1).contains(&sent), "paced to 10 Mbit/s: {sent}: {out}");
+    let recv = out.lines().find(|l| l.ends_with("receiver")).expect("receiver");
+    // "lost/total (pct%)": 5 % of the datagrams, give or take.
+    let lt = recv
+        .split_whitespace()
+        .find(|w| w.contains('/') && !w.contains("bits"))
+        .expect("lost/total");
+    let (lost, total) = lt.split_once('/').expect("pair");
+    let (lost, total): (f64, f64) = (lost.parse().expect("n"), total.parse().expect("n"));
+    assert!(
+        (3600.0..=3800.0).contains(&total),
+        "{total} datagrams of 1000 bytes in 3 s: {out}"
+    );
+    let pct = 100.0 * lost / total;
+    assert!((3.5..=6.5).contains(&pct), "{pct}% lost: {out}");
+}
+
+#[test]
+fn parallel_reverse_and_byte_counts() {
+    let h = lab(3, "bw 100Mbit/s delay 1ms queue 200");
+    let out = ok(&h, "jexec a iperf3 -c 10.0.2.2 -t 2 -P 3 -R");
+    assert!(out.contains("Reverse mode, remote host 10.0.2.2 is sending\n"), "{out}");
+    assert_eq!(out.matches(" connected to 10.0.2.2 port 5201").count(), 3, "{out}");
+    assert!(out.contains("[SUM]   0.00-1.00   sec  "), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("[SUM]") && l.ends_with("receiver"))
+            .count(),
+        1
+    );
+    let sum = mbits(
+        &out.lines()
+            .filter(|l| l.starts_with("[SUM]"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "receiver",
+    );
+    assert!(
+        (60.0..=100.0).contains(&sum),
+        "three streams share 100 Mbit/s: {sum}: {out}"
+    );
+    let out = ok(&h, "jexec a iperf3 -c 10.0.2.2 -n 1M");
+    let sender = out.lines().find(|l| l.ends_with("sender")).expect("sender");
+    assert!(sender.contains("  1.00 MBytes  "), "{out}");
+}
+
+#[test]
+fn errors_are_iperf3s() {
+    let h = lab(4, "delay 1ms");
+    let o = h.exec("jexec a iperf3 -c 10.0.2.2 -p 5999");
+    assert_eq!(o.status, 1);
+    assert_eq!(
+        o.stderr,
+        "iperf3: error - unable to connect to server - server may have stopped running or use a different port, \
+         firewall issue, etc.: Connection refused\n"
+    );
+    let o = h.exec("jexec a iperf3");
+    assert_eq!(o.status, 1);
+    assert!(
+        o.stderr
+            .starts_with("iperf3: parameter error - must either be a client (-c) or server (-s)\n")
+    );
+    let o = h.exec("jexec a iperf3 -c 10.0.2.2 -u -l 8");
+    assert!(
+        o.stderr.starts_with("iperf3: parameter error - block size invalid\n"),
+        "{o:?}"
+    );
+}

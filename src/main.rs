@@ -33,6 +33,8 @@ const AFTER_HELP: &str = "Commands:
   bench vnets [N...]   vnets created/destroyed per second, bytes per vnet
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
   bench route [R]      route lookups per second in a table of R routes
+  bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
+                       (or N vnets in a chain at MTU)
   help [COMMAND]       the userland commands (jail, jls, jexec, sysctl, ...)
   COMMAND [ARGS...]    run one userland command on a fresh host";
 
@@ -68,6 +70,30 @@ fn main() -> ExitCode {
                 2
             }
         },
+        ["bench", "tcp"] => bench::tcp(1024, &out),
+        ["bench", "tcp", n] => match n.parse() {
+            Ok(n) => bench::tcp(n, &out),
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
+        ["bench", "tcp", mb, vnets, mtu] => match (mb.parse::<usize>(), vnets.parse::<usize>(), mtu.parse::<u32>()) {
+            (Ok(mb), Ok(n), Ok(mtu)) => match bench::tcp_throughput(n, mtu, mb << 20) {
+                Ok(g) => {
+                    println!("tcp: {n} vnets, MTU {mtu}: {g:.2} Gbit/s ({mb} MB)");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("vimage: bench: {e}");
+                    1
+                }
+            },
+            _ => {
+                eprintln!("vimage: bench: tcp MBYTES VNETS MTU: numbers");
+                2
+            }
+        },
         ["bench", "route"] => bench::route(100_000, &out),
         ["bench", "route", n] => match n.parse() {
             Ok(n) => bench::route(n, &out),
@@ -77,7 +103,7 @@ fn main() -> ExitCode {
             }
         },
         ["bench", ..] => {
-            eprintln!("usage: vimage bench vnets [N...] | forward [PACKETS] | route [ROUTES]");
+            eprintln!("usage: vimage bench vnets [N...] | forward [PACKETS] | route [ROUTES] | tcp [MBYTES]");
             2
         }
         _ => {

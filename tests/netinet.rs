@@ -330,7 +330,7 @@ fn a_hundred_thousand_routes() {
     }
     assert_eq!(t.len(), 100_000 + 3);
     for i in (0..100_000u32).step_by(997) {
-        let r = t.lookup(0x2000_0000 + (i << 8) + 5).copied().expect("route");
+        let r = t.lookup(0x2000_0000 + (i << 8) + 5).expect("route");
         assert_eq!(r.dst, 0x2000_0000 + (i << 8));
     }
     assert!(t.lookup(0x3000_0000).is_none());

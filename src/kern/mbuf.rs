@@ -14,6 +14,20 @@ pub const MAX_LINKHDR: usize = 80;
 pub struct Mbuf {
     buf: Vec<u8>,
     off: usize,
+    /// A transport checksum not computed yet (`CSUM_DELAY_DATA`).
+    delayed: Option<Delayed>,
+}
+
+/// Where a delayed checksum goes: the segment is `buf[start..start +
+/// len]`, and its checksum field (at `start + field`) holds the sum of the
+/// pseudo-header. Inside vimage a frame with one is valid by construction
+/// (`CSUM_DATA_VALID`, as FreeBSD's epair and lo say); it is computed when
+/// the bytes are seen: a capture, the real host, fragmentation, a quote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Delayed {
+    start: usize,
+    len: usize,
+    field: usize,
 }
 
 impl Mbuf {
@@ -23,7 +37,11 @@ impl Mbuf {
         let mut buf = Vec::with_capacity(MAX_LINKHDR + data.len());
         buf.resize(MAX_LINKHDR, 0);
         buf.extend_from_slice(data);
-        Mbuf { buf, off: MAX_LINKHDR }
+        Mbuf {
+            buf,
+            off: MAX_LINKHDR,
+            delayed: None,
+        }
     }
 
     /// A zeroed packet of `len` bytes with headroom.
@@ -31,12 +49,17 @@ impl Mbuf {
         Mbuf {
             buf: vec![0; MAX_LINKHDR + len],
             off: MAX_LINKHDR,
+            delayed: None,
         }
     }
 
     /// A packet that takes `data` as it is (no headroom).
     pub fn from_vec(data: Vec<u8>) -> Mbuf {
-        Mbuf { buf: data, off: 0 }
+        Mbuf {
+            buf: data,
+            off: 0,
+            delayed: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -76,6 +99,9 @@ impl Mbuf {
             buf.extend_from_slice(&self.buf);
             self.buf = buf;
             self.off += grow;
+            if let Some(d) = self.delayed.as_mut() {
+                d.start += grow;
+            }
         }
         self.off -= n;
         &mut self.buf[self.off..self.off + n]
@@ -84,6 +110,49 @@ impl Mbuf {
     /// Append bytes at the end.
     pub fn append(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
+    }
+
+    /// A packet of `hdr` zero bytes, then `a` and `b`, with headroom:
+    /// built without zeroing what the data will cover.
+    pub fn with_header(hdr: usize, a: &[u8], b: &[u8]) -> Mbuf {
+        let mut buf = Vec::with_capacity(MAX_LINKHDR + hdr + a.len() + b.len());
+        buf.resize(MAX_LINKHDR + hdr, 0);
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b);
+        Mbuf {
+            buf,
+            off: MAX_LINKHDR,
+            delayed: None,
+        }
+    }
+
+    /// Leave the transport checksum of the `len`-byte segment at `start`
+    /// (from the front of the data) to be computed when needed; its field
+    /// at `field` within the segment holds the pseudo-header sum.
+    pub fn set_csum_delayed(&mut self, start: usize, len: usize, field: usize) {
+        self.delayed = Some(Delayed {
+            start: self.off + start,
+            len,
+            field,
+        });
+    }
+
+    /// Is a transport checksum still to compute (and the data valid)?
+    pub fn csum_delayed(&self) -> bool {
+        self.delayed.is_some()
+    }
+
+    /// Compute a delayed checksum with `cksum` (given the segment, pseudo
+    /// sum in its field) and store it (`in_delayed_cksum`).
+    pub fn finish_csum(&mut self, cksum: impl FnOnce(&[u8]) -> u16) {
+        if let Some(d) = self.delayed.take()
+            && d.start >= self.off
+            && d.field + 2 <= d.len
+            && d.start + d.len <= self.buf.len()
+        {
+            let c = cksum(&self.buf[d.start..d.start + d.len]);
+            self.buf[d.start + d.field..d.start + d.field + 2].copy_from_slice(&c.to_be_bytes());
+        }
     }
 
     /// The data as an owned vector.

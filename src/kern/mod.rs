@@ -9,6 +9,7 @@ pub mod clock;
 pub mod jail;
 pub mod mbuf;
 pub mod proc;
+pub mod sockbuf;
 pub mod sysctl;
 pub mod task;
 

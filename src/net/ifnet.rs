@@ -145,7 +145,7 @@ impl Ifnet {
     /// A frame passes the interface (in or out): counted and offered to
     /// the capture sessions if the interface is up; dropped and counted
     /// otherwise.
-    fn pass(&mut self, now: crate::kern::clock::Time, m: &Mbuf, rx: bool) -> bool {
+    fn pass(&mut self, now: crate::kern::clock::Time, m: &mut Mbuf, rx: bool) -> bool {
         let c = &mut self.counters;
         if self.flags & IFF_UP == 0 {
             if rx {
@@ -163,6 +163,8 @@ impl Ifnet {
         *pkts += 1;
         *bytes += m.len() as u64;
         if !self.bpf.is_empty() {
+            // What a capture shows is what the wire would carry.
+            crate::netinet::in_cksum::in_delayed_cksum(m);
             crate::net::bpf::bpf_tap(&mut self.bpf, now, m.data());
         }
         true
@@ -545,12 +547,12 @@ pub fn netisr_dispatch(k: &mut Kernel, n: Netisr) {
 
 /// A frame arrives on an interface: count, capture, then hand it to the
 /// bridge it belongs to, or to Ethernet (IPv4 for lo0).
-pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     let now = k.now();
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return;
     };
-    if !ifp.pass(now, &m, true) {
+    if !ifp.pass(now, &mut m, true) {
         return;
     }
     if let Some(br) = ifp.bridge {
@@ -572,12 +574,12 @@ pub enum Exit {
     Host(crate::net::tap::TapWriter),
 }
 
-pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
+pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     let now = k.now();
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return;
     };
-    if !ifp.pass(now, &m, false) {
+    if !ifp.pass(now, &mut m, false) {
         return;
     }
     match &ifp.kind {

@@ -15,6 +15,7 @@ use crate::kern::callout::Action;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::{Exit, IF, Netisr, netisr_queue};
+use crate::netinet::in_cksum::in_delayed_cksum;
 use crate::vnet::Vnet;
 
 /// How jitter is distributed around the delay.
@@ -249,17 +250,23 @@ pub fn uniform(v: &mut Vnet) -> f64 {
 /// Send a frame out of `index` to `exit` through the interface's pipe, if
 /// it has one: at once, later, twice, or never.
 pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit) {
-    let now = k.now();
-    let times = match v.builtin(IF).get_mut(index).and_then(|i| i.pipe.take()) {
-        None => vec![now],
-        Some(mut pipe) => {
-            let t = pipe.schedule(now, m.len(), || uniform(v));
-            if let Some(ifp) = v.builtin(IF).get_mut(index) {
-                ifp.pipe = Some(pipe);
+    let Some(mut pipe) = v.builtin(IF).get_mut(index).and_then(|i| i.pipe.take()) else {
+        // No emulation: straight through.
+        match exit {
+            Exit::Peer(peer) => netisr_queue(k, peer, m),
+            Exit::Host(w) => {
+                let mut m = m;
+                in_delayed_cksum(&mut m);
+                w.write(m.data());
             }
-            t
         }
+        return;
     };
+    let now = k.now();
+    let times = pipe.schedule(now, m.len(), || uniform(v));
+    if let Some(ifp) = v.builtin(IF).get_mut(index) {
+        ifp.pipe = Some(pipe);
+    }
     let n = times.len();
     let mut m = Some(m);
     for (i, at) in times.into_iter().enumerate() {
@@ -279,10 +286,16 @@ pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit
                     }),
                 );
             }
-            Exit::Host(w) if at <= now => w.write(copy.data()),
             Exit::Host(w) => {
-                let w = w.clone();
-                k.timeout_at(at, Action::Call(Box::new(move |_| w.write(copy.data()))));
+                // The real host checks what we send.
+                let mut copy = copy;
+                in_delayed_cksum(&mut copy);
+                if at <= now {
+                    w.write(copy.data());
+                } else {
+                    let w = w.clone();
+                    k.timeout_at(at, Action::Call(Box::new(move |_| w.write(copy.data()))));
+                }
             }
         }
     }

@@ -73,6 +73,9 @@ pub enum RtError {
 pub struct RouteTable {
     rt: Radix<Rtentry>,
     pub stats: RtStat,
+    /// The last lookup (destination and its route): a flow's packets find
+    /// it without walking the tree. Any change to the table clears it.
+    last: std::cell::Cell<Option<(u32, Rtentry)>>,
 }
 
 /// Routing statistics (netstat -rs).
@@ -110,6 +113,7 @@ impl RouteTable {
             return Err(RtError::Exists);
         }
         self.rt.insert(e.dst, e.plen, e);
+        self.last.set(None);
         Ok(())
     }
 
@@ -122,6 +126,7 @@ impl RouteTable {
 
     /// Remove the route for exactly `dst/plen`.
     pub fn delete(&mut self, dst: u32, plen: u8) -> Result<Rtentry, RtError> {
+        self.last.set(None);
         self.rt.remove(dst, plen).ok_or(RtError::NotFound)
     }
 
@@ -131,8 +136,15 @@ impl RouteTable {
 
     /// Longest-prefix match.
     #[inline]
-    pub fn lookup(&self, addr: u32) -> Option<&Rtentry> {
-        self.rt.lookup(addr).map(|(_, _, e)| e)
+    pub fn lookup(&self, addr: u32) -> Option<Rtentry> {
+        if let Some((a, e)) = self.last.get()
+            && a == addr
+        {
+            return Some(e);
+        }
+        let e = self.rt.lookup(addr).map(|(_, _, e)| *e)?;
+        self.last.set(Some((addr, e)));
+        Some(e)
     }
 
     /// Remove every route through interface `ifindex` (it left, or lost an
@@ -148,6 +160,7 @@ impl RouteTable {
         for &(k, p) in &doomed {
             self.rt.remove(k, p);
         }
+        self.last.set(None);
         doomed.len()
     }
 
@@ -253,9 +266,9 @@ mod tests {
             mtu: 0,
         })
         .expect("add default");
-        let r = t.lookup(ip("10.0.0.7")).copied();
+        let r = t.lookup(ip("10.0.0.7"));
         assert_eq!(r.map(|r| r.nexthop(ip("10.0.0.7"))), Some(ip("10.0.0.7")));
-        let r = t.lookup(ip("8.8.8.8")).copied();
+        let r = t.lookup(ip("8.8.8.8"));
         assert_eq!(r.map(|r| r.nexthop(ip("8.8.8.8"))), Some(ip("10.0.0.1")));
         assert_eq!(r.map(|r| flags_letters(r.flags)), Some("UGS".into()));
         assert_eq!(r.map(|r| flags_names(r.flags)), Some("UP,GATEWAY,STATIC".into()));

@@ -23,6 +23,12 @@ pub fn sum(acc: u32, data: &[u8]) -> u32 {
     a as u32
 }
 
+/// Compute a checksum an mbuf left for later (`in_delayed_cksum`): the
+/// moment its bytes are to be seen outside the stack.
+pub fn in_delayed_cksum(m: &mut crate::kern::mbuf::Mbuf) {
+    m.finish_csum(|seg| fold(sum(0, seg)));
+}
+
 /// Fold a running sum and complement it.
 pub fn fold(mut acc: u32) -> u16 {
     while acc > 0xffff {

@@ -7,7 +7,7 @@ use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::icmp::{self, icmp_error, icmp_input};
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
-use crate::netinet::in_cksum::adjust;
+use crate::netinet::in_cksum::{adjust, in_delayed_cksum};
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
@@ -71,6 +71,7 @@ pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcas
         Ok(s) => s,
         Err(_) => {
             ip.stats.badoptions += 1;
+            in_delayed_cksum(&mut m);
             icmp_error(k, v, m.data(), icmp::ICMP_PARAMPROB, 0, 0, Some(index));
             return;
         }
@@ -101,6 +102,7 @@ pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcas
     }
     if srcroute && !ip.sourceroute {
         ip.stats.cantforward += 1;
+        in_delayed_cksum(&mut m);
         icmp_error(
             k,
             v,
@@ -143,6 +145,8 @@ fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bc
 /// Forward a datagram that is not ours (RFC 1812 §5.2).
 fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr) {
     if h.ttl <= 1 {
+        // An error quotes the datagram as the wire would carry it.
+        in_delayed_cksum(&mut m);
         icmp_error(
             k,
             v,
@@ -159,6 +163,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         Ok(None) => return, // blackhole
         Err(_) => {
             v.builtin(IP).stats.cantforward += 1;
+            in_delayed_cksum(&mut m);
             icmp_error(
                 k,
                 v,
@@ -195,6 +200,8 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         Ok(()) => v.builtin(IP).stats.forward += 1,
         Err((e, m)) => {
             v.builtin(IP).stats.cantforward += 1;
+            let mut m = m;
+            in_delayed_cksum(&mut m);
             let mut orig = m.into_vec();
             orig[8] += 1;
             let (code, mtu) = match e {

@@ -93,7 +93,7 @@ pub struct NextHop {
 
 /// Look up the way to `dst`: `Ok(None)` for a blackhole.
 pub fn ip_route(v: &mut Vnet, dst: u32) -> Result<Option<NextHop>, IpOutErr> {
-    let Some(rt) = v.builtin(ROUTE).lookup(dst).copied() else {
+    let Some(rt) = v.builtin(ROUTE).lookup(dst) else {
         v.builtin(IP).stats.noroute += 1;
         return Err(IpOutErr::NoRoute);
     };
@@ -158,7 +158,13 @@ pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option
 
 /// Send a routed datagram, fragmenting it to fit the MTU unless it says
 /// DF; on failure the datagram comes back (for an ICMP error).
-pub fn ip_output_mtu(k: &mut Kernel, v: &mut Vnet, nh: NextHop, m: Mbuf, hl: usize) -> Result<(), (IpOutErr, Mbuf)> {
+pub fn ip_output_mtu(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    nh: NextHop,
+    mut m: Mbuf,
+    hl: usize,
+) -> Result<(), (IpOutErr, Mbuf)> {
     if m.len() <= nh.mtu {
         return ip_output_if(k, v, nh.ifindex, nh.nexthop, m);
     }
@@ -167,6 +173,8 @@ pub fn ip_output_mtu(k: &mut Kernel, v: &mut Vnet, nh: NextHop, m: Mbuf, hl: usi
         v.builtin(IP).stats.cantfrag += 1;
         return Err((IpOutErr::MsgSize(nh.mtu as u32), m));
     }
+    // Fragments carry pieces of the checksummed segment.
+    crate::netinet::in_cksum::in_delayed_cksum(&mut m);
     let frags = ip_fragment(&m, hl, nh.mtu);
     let ip = v.builtin(IP);
     ip.stats.fragmented += 1;

@@ -111,7 +111,9 @@ pub enum TcpErr {
 impl TcpHdr {
     /// Parse and check a segment (`seg` is the TCP header and data) that
     /// came from `src` to `dst`.
-    pub fn parse(seg: &[u8], src: u32, dst: u32) -> Result<(TcpHdr, TcpOpts), TcpErr> {
+    /// Parse and check a segment; `csum_valid` when the link vouches for
+    /// the checksum (`CSUM_DATA_VALID`).
+    pub fn parse(seg: &[u8], src: u32, dst: u32, csum_valid: bool) -> Result<(TcpHdr, TcpOpts), TcpErr> {
         if seg.len() < TCP_HDR_LEN {
             return Err(TcpErr::Short);
         }
@@ -120,10 +122,11 @@ impl TcpHdr {
             return Err(TcpErr::BadOff);
         }
         if seg.len() > u16::MAX as usize
-            || fold(sum(
-                pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
-                seg,
-            )) != 0
+            || !csum_valid
+                && fold(sum(
+                    pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
+                    seg,
+                )) != 0
         {
             return Err(TcpErr::BadSum);
         }
@@ -145,6 +148,14 @@ impl TcpHdr {
     /// Write the header and `opts` into `seg` (which holds room for
     /// `off` bytes of header, then the data) and checksum it all.
     pub fn write(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
+        self.write_delayed(seg, opts, src, dst);
+        let c = fold(sum(0, seg));
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Write the header with only the pseudo-header's sum in the checksum
+    /// field: the rest is left to `in_delayed_cksum`.
+    pub fn write_delayed(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
         seg[0..2].copy_from_slice(&self.sport.to_be_bytes());
         seg[2..4].copy_from_slice(&self.dport.to_be_bytes());
         seg[4..8].copy_from_slice(&self.seq.to_be_bytes());
@@ -152,14 +163,15 @@ impl TcpHdr {
         seg[12] = ((self.off / 4) as u8) << 4;
         seg[13] = self.flags;
         seg[14..16].copy_from_slice(&self.win.to_be_bytes());
-        seg[16..18].copy_from_slice(&[0, 0]);
         seg[18..20].copy_from_slice(&self.urp.to_be_bytes());
         seg[TCP_HDR_LEN..TCP_HDR_LEN + opts.len()].copy_from_slice(opts);
-        let c = fold(sum(
-            pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
-            seg,
+        let p = !fold(pseudo(
+            src.to_be_bytes(),
+            dst.to_be_bytes(),
+            IPPROTO_TCP,
+            seg.len() as u16,
         ));
-        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        seg[16..18].copy_from_slice(&p.to_be_bytes());
     }
 }
 
@@ -301,11 +313,11 @@ mod tests {
         let mut seg = vec![0u8; 24 + 3];
         seg[24..].copy_from_slice(b"abc");
         h.write(&mut seg, &[2, 4, 5, 180], 0x0a000001, 0x0a000002);
-        let (p, o) = TcpHdr::parse(&seg, 0x0a000001, 0x0a000002).expect("valid");
+        let (p, o) = TcpHdr::parse(&seg, 0x0a000001, 0x0a000002, false).expect("valid");
         assert_eq!(p, h);
         assert_eq!(o.mss, Some(1460));
-        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000003), Err(TcpErr::BadSum));
+        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000003, false), Err(TcpErr::BadSum));
         seg[12] = 0xf0;
-        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000002), Err(TcpErr::BadOff));
+        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000002, false), Err(TcpErr::BadOff));
     }
 }

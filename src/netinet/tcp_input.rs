@@ -13,8 +13,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::netinet::cc::Window;
 use crate::netinet::ip::Ipv4Hdr;
 use crate::netinet::tcp::{
-    TH_ACK, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max,
-    seq_min,
+    TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
 };
 use crate::netinet::tcp_output::{tcp_output, tcp_retransmit, wscale_for};
 use crate::netinet::tcp_subr::{
@@ -33,7 +32,7 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
     let t = v.builtin(TCP);
     t.stats.rcvtotal += 1;
     let seg = &m.data()[ip.hl..ip.len as usize];
-    let (th, to) = match TcpHdr::parse(seg, ip.src, ip.dst) {
+    let (th, to) = match TcpHdr::parse(seg, ip.src, ip.dst, m.csum_delayed()) {
         Ok(x) => x,
         Err(e) => {
             match e {
@@ -48,10 +47,14 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
     if bcast || crate::netinet::in_::in_multicast(ip.dst) {
         return;
     }
-    let data = &seg[th.off..];
+    let p = Payload {
+        off: ip.hl + th.off,
+        len: seg.len() - th.off,
+        m,
+    };
     let ends = (ip.dst, th.dport, ip.src, th.sport);
     if let Some(&id) = t.conns.get(&ends) {
-        return tcp_do_segment(k, v, id, &th, &to, data, now);
+        return tcp_do_segment(k, v, id, &th, &to, p, now);
     }
     let listener = t.listeners.get(&th.dport).and_then(|l| {
         l.iter()
@@ -60,15 +63,29 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
             .or_else(|| l.iter().copied().find(|&id| t.get(id).is_some_and(|tp| tp.laddr == 0)))
     });
     match listener {
-        Some(lid) => tcp_listen_input(k, v, lid, ends, &th, &to, data, now),
+        Some(lid) => tcp_listen_input(k, v, lid, ends, &th, &to, p, now),
         None => {
             // No socket: a RST, unless it was one (RFC 9293 §3.10.7.1).
             let t = v.builtin(TCP);
             if th.flags & TH_RST != 0 || t.blackhole {
                 return;
             }
-            tcp_reset_reply(k, v, ends, &th, data.len() as u32);
+            tcp_reset_reply(k, v, ends, &th, p.len as u32);
         }
+    }
+}
+
+/// A segment's data: `len` bytes at `off` in the datagram `m`, which the
+/// receive buffer keeps instead of copying them.
+struct Payload {
+    m: Mbuf,
+    off: usize,
+    len: usize,
+}
+
+impl Payload {
+    fn bytes(&self) -> &[u8] {
+        &self.m.data()[self.off..self.off + self.len]
     }
 }
 
@@ -131,7 +148,7 @@ fn tcp_listen_input(
     ends: Ends,
     th: &TcpHdr,
     to: &TcpOpts,
-    data: &[u8],
+    p: Payload,
     now: Time,
 ) {
     let t = v.builtin(TCP);
@@ -192,7 +209,7 @@ fn tcp_listen_input(
         };
         let Some(e) = found else {
             t.stats.sc_badack += 1;
-            return tcp_reset_reply(k, v, ends, th, data.len() as u32);
+            return tcp_reset_reply(k, v, ends, th, p.len as u32);
         };
         let full = t
             .get(lid)
@@ -204,7 +221,7 @@ fn tcp_listen_input(
             return;
         }
         let id = tcp_syncache_expand(k, v, lid, &e, th, to, now);
-        return tcp_do_segment(k, v, id, th, to, data, now);
+        return tcp_do_segment(k, v, id, th, to, p, now);
     }
     if th.flags & TH_SYN == 0 || th.flags & TH_FIN != 0 {
         return;
@@ -340,7 +357,9 @@ struct Knobs {
 }
 
 /// Process a segment for an existing connection.
-fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOpts, data: &[u8], now: Time) {
+fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOpts, p: Payload, now: Time) {
+    let all = p.bytes();
+    let data = all;
     let t = v.builtin(TCP);
     let knobs = Knobs {
         delayed_ack: t.delayed_ack,
@@ -675,16 +694,20 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
         }
     }
     let Some(tp) = v.builtin(TCP).get_mut(id) else { return };
-    if !data.is_empty() && tp.state.can_recv() {
+    let dlen = data.len();
+    if dlen > 0 && tp.state.can_recv() {
         let rtt = rcv_rtt(tp, to, now);
-        tcp_data(v, id, seq, data, th.flags & TH_PUSH != 0, knobs, now, rtt);
-    } else if !data.is_empty() {
+        // What is left after trimming, as a part of the packet.
+        let off = p.off + (data.as_ptr() as usize - all.as_ptr() as usize);
+        let p = Payload { off, len: dlen, ..p };
+        tcp_data(v, id, seq, p, knobs, now, rtt);
+    } else if dlen > 0 {
         v.builtin(TCP).stats.rcvafterclose += 1;
     }
     let Some(tp) = v.builtin(TCP).get_mut(id) else { return };
     if fin && !tp.fin_rcvd && tp.state.can_recv() {
         // It counts once the data before it is here (it may be already).
-        tp.rcv_fin = Some(seq.wrapping_add(data.len() as u32));
+        tp.rcv_fin = Some(seq.wrapping_add(dlen as u32));
         tp.ack_now = true;
     } else if fin {
         // A FIN again: our ACK of it was lost; in TIME_WAIT, wait anew.
@@ -729,25 +752,16 @@ fn rcv_rtt(tp: &Tcb, to: &TcpOpts, now: Time) -> Option<Duration> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tcp_data(
-    v: &mut Vnet,
-    id: TcbId,
-    seq: u32,
-    data: &[u8],
-    push: bool,
-    knobs: Knobs,
-    now: Time,
-    rtt: Option<Duration>,
-) {
+fn tcp_data(v: &mut Vnet, id: TcbId, seq: u32, p: Payload, knobs: Knobs, now: Time, rtt: Option<Duration>) {
     let t = v.builtin(TCP);
     let Some((tp, st)) = t.tcb_stats(id) else { return };
-    let _ = push;
+    let n = p.len;
     if seq == tp.rcv_nxt && tp.reass.is_empty() {
-        tp.rcv_buf.extend(data);
-        tp.rcv_nxt = tp.rcv_nxt.wrapping_add(data.len() as u32);
-        tp.rcv_off += data.len() as u64;
+        tp.rcv_buf.append(p.m, p.off, n);
+        tp.rcv_nxt = tp.rcv_nxt.wrapping_add(n as u32);
+        tp.rcv_off += n as u64;
         st.rcvpack += 1;
-        st.rcvbyte += data.len() as u64;
+        st.rcvbyte += n as u64;
         // Acknowledge every second full segment, else after delacktime.
         tp.delack_segs += 1;
         if !knobs.delayed_ack || tp.delack_segs >= 2 {
@@ -763,9 +777,9 @@ fn tcp_data(
             return;
         }
         st.rcvoopack += 1;
-        st.rcvoobyte += data.len() as u64;
-        reass_insert(tp, seq, data);
-        tp.last_ooo = Some((seq, seq.wrapping_add(data.len() as u32)));
+        st.rcvoobyte += n as u64;
+        reass_insert(tp, seq, p.bytes());
+        tp.last_ooo = Some((seq, seq.wrapping_add(n as u32)));
         let before = tp.rcv_nxt;
         reass_pull(tp);
         if tp.rcv_nxt != before {
@@ -786,9 +800,9 @@ fn tcp_data(
             }
             (None, _) => {
                 tp.rfbuf_ts = Some(now);
-                tp.rfbuf_cnt = data.len();
+                tp.rfbuf_cnt = n;
             }
-            _ => tp.rfbuf_cnt += data.len(),
+            _ => tp.rfbuf_cnt += n,
         }
     }
     tp.wake_reader();
@@ -831,8 +845,10 @@ fn reass_pull(tp: &mut Tcb) {
         tp.reass_bytes -= d.len();
         let skip = (tp.rcv_off - o) as usize;
         if skip < d.len() {
-            tp.rcv_buf.extend(&d[skip..]);
             let n = (d.len() - skip) as u32;
+            let mut m = Mbuf::from_vec(d);
+            m.adj(skip);
+            tp.rcv_buf.append(m, 0, n as usize);
             tp.rcv_nxt = tp.rcv_nxt.wrapping_add(n);
             tp.rcv_off += n as u64;
         }
@@ -1020,12 +1036,12 @@ mod tests {
         assert_eq!(tp.reass_bytes, 10);
         reass_pull(&mut tp);
         assert_eq!(tp.rcv_nxt, 1000, "still a hole at 1000");
-        tp.rcv_buf.extend(b"abcde");
+        tp.rcv_buf.append_vec(b"abcde".to_vec());
         tp.rcv_nxt = 1005;
         tp.rcv_off = 5;
         reass_pull(&mut tp);
         assert_eq!(tp.rcv_nxt, 1015);
-        assert_eq!(tp.rcv_buf.iter().copied().collect::<Vec<u8>>(), b"abcdefghijKLMNO");
+        assert_eq!(tp.rcv_buf.to_vec(), b"abcdefghijKLMNO");
         assert_eq!(tp.reass_bytes, 0);
     }
 
@@ -1036,7 +1052,7 @@ mod tests {
         reass_insert(&mut tp, 1000, b"abcdefgh"); // its tail is queued already
         reass_pull(&mut tp);
         assert_eq!(tp.rcv_nxt, 1010);
-        assert_eq!(tp.rcv_buf.iter().copied().collect::<Vec<u8>>(), b"abcdefghij");
+        assert_eq!(tp.rcv_buf.to_vec(), b"abcdefghij");
     }
 
     #[test]

@@ -76,13 +76,10 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
     if seq_gt(tp.rcv_nxt.wrapping_add(win << scale), tp.rcv_adv) {
         tp.rcv_adv = tp.rcv_nxt.wrapping_add(win << scale);
     }
-    let mut m = Mbuf::zeroed(hlen + s.len as usize);
-    if s.len > 0 {
-        let from = s.seq.wrapping_sub(tp.snd_una) as usize;
-        let (a, b) = tp.snd_buf.as_slices();
-        let d = &mut m.data_mut()[hlen..];
-        copy_range(a, b, from, d);
-    }
+    let from = s.seq.wrapping_sub(tp.snd_una) as usize;
+    let (a, b) = tp.snd_buf.as_slices();
+    let (a, b) = ring_range(a, b, from, s.len as usize);
+    let mut m = Mbuf::with_header(hlen, a, b);
     let h = TcpHdr {
         sport: tp.lport,
         dport: tp.fport,
@@ -93,7 +90,9 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
         win: win as u16,
         urp: 0,
     };
-    h.write(m.data_mut(), &ob[..olen], tp.laddr, tp.faddr);
+    h.write_delayed(m.data_mut(), &ob[..olen], tp.laddr, tp.faddr);
+    let seglen = m.len();
+    m.set_csum_delayed(0, seglen, 16);
     let asked = tp.ack_now;
     tp.ack_now = false;
     tp.delack_segs = 0;
@@ -138,19 +137,15 @@ fn tcp_mss_for_cached(maxseg: u32) -> u16 {
     maxseg.min(65535) as u16
 }
 
-/// Copy `out.len()` bytes starting at `from` of the two slices a+b.
-fn copy_range(a: &[u8], b: &[u8], from: usize, out: &mut [u8]) {
-    let n = out.len();
-    if from < a.len() {
-        let k = (a.len() - from).min(n);
-        out[..k].copy_from_slice(&a[from..from + k]);
-        if k < n {
-            out[k..].copy_from_slice(&b[..n - k]);
-        }
-    } else {
-        let f = from - a.len();
-        out.copy_from_slice(&b[f..f + n]);
+/// The `len` bytes from `from` of a ring buffer's two slices `a` + `b`.
+fn ring_range<'a>(a: &'a [u8], b: &'a [u8], from: usize, len: usize) -> (&'a [u8], &'a [u8]) {
+    if from >= a.len() {
+        let f = (from - a.len()).min(b.len());
+        return (&b[f..(f + len).min(b.len())], &[]);
     }
+    let first = &a[from..(from + len).min(a.len())];
+    let rest = (len - first.len()).min(b.len());
+    (first, &b[..rest])
 }
 
 /// Up to three SACK blocks: the most recent out-of-order block first
@@ -456,11 +451,9 @@ mod tests {
     }
 
     #[test]
-    fn copies_across_the_ring_seam() {
-        let mut out = [0u8; 4];
-        copy_range(b"abc", b"defg", 1, &mut out);
-        assert_eq!(&out, b"bcde");
-        copy_range(b"abc", b"defg", 4, &mut out[..2]);
-        assert_eq!(&out[..2], b"ef");
+    fn ranges_across_the_ring_seam() {
+        assert_eq!(ring_range(b"abc", b"defg", 1, 4), (&b"bc"[..], &b"de"[..]));
+        assert_eq!(ring_range(b"abc", b"defg", 4, 2), (&b"ef"[..], &b""[..]));
+        assert_eq!(ring_range(b"abc", b"defg", 0, 2), (&b"ab"[..], &b""[..]));
     }
 }

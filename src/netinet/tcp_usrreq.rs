@@ -198,12 +198,7 @@ pub fn tcp_recv(k: &mut Kernel, v: &mut Vnet, id: TcbId, buf: &mut [u8], w: &Wak
             }
         };
     }
-    let n = buf.len().min(tp.rcv_buf.len());
-    let (a, b) = tp.rcv_buf.as_slices();
-    let na = n.min(a.len());
-    buf[..na].copy_from_slice(&a[..na]);
-    buf[na..n].copy_from_slice(&b[..n - na]);
-    tp.rcv_buf.drain(..n);
+    let n = tp.rcv_buf.read(buf);
     // Room opened up: tcp_output sends a window update if it is worth one.
     tcp_output(k, v, id);
     Ok(n)

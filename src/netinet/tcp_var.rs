@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::kern::callout::TimerId;
 use crate::kern::clock::Time;
+use crate::kern::sockbuf::SockBuf;
 use crate::kern::sysctl::{Oid, Value};
 use crate::netinet::cc::Cc;
 use crate::netinet::in_pcb::{Owner, PcbTable};
@@ -170,7 +171,7 @@ pub struct Tcb {
     /// The right edge we advertised.
     pub rcv_adv: u32,
     /// In-order bytes not yet read.
-    pub rcv_buf: VecDeque<u8>,
+    pub rcv_buf: SockBuf,
     pub rcv_hiwat: usize,
     /// Out-of-order data (tcp_reass), by sequence relative to `irs`.
     pub reass: BTreeMap<u64, Vec<u8>>,
@@ -274,7 +275,7 @@ impl Tcb {
             irs: 0,
             rcv_nxt: 0,
             rcv_adv: 0,
-            rcv_buf: VecDeque::new(),
+            rcv_buf: SockBuf::default(),
             rcv_hiwat: t.recvspace.max(1) as usize,
             reass: BTreeMap::new(),
             reass_bytes: 0,

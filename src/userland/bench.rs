@@ -182,6 +182,98 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
     i32::from(got as usize != packets)
 }
 
+/// Move `bytes` over TCP from the first to the last vnet of an `n`-vnet
+/// chain whose links have MTU `mtu` (virtual clock, links without delay:
+/// the figure is what one core moves). Gbit/s of payload.
+pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
+    use crate::socket::{TcpListener, TcpStream};
+    let (host, _, _, dst) = chain(n.max(2), Config::default())?;
+    for i in 0..n.max(2) - 1 {
+        for (end, jail) in [("a", i), ("b", i + 1)] {
+            let o = host.exec(&format!("jexec c{jail} ifconfig epair{i}{end} mtu {mtu}"));
+            if !o.success() {
+                return Err(o.stderr);
+            }
+        }
+    }
+    let jail = |name: &str| {
+        host.kernel()
+            .jail_getid(crate::Jid::HOST, name)
+            .map_err(|e| e.to_string())
+    };
+    let (a, b) = (jail("c0")?, jail(&format!("c{}", n.max(2) - 1))?);
+    let (pa, pb) = (
+        host.proc(a, crate::Stdio::null_all()),
+        host.proc(b, crate::Stdio::null_all()),
+    );
+    let to = std::net::SocketAddrV4::new(dst.into(), 5201);
+    let l = TcpListener::bind(&pb, to).map_err(|e| e.to_string())?;
+    let server = host.tasks().spawn(Box::pin(async move {
+        let Ok((mut s, _)) = l.accept().await else { return 1 };
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0;
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) => return i32::from(got != bytes),
+                Ok(k) => got += k,
+                Err(_) => return 1,
+            }
+        }
+    }));
+    let started = std::rc::Rc::new(std::cell::Cell::new(None));
+    let st = started.clone();
+    let client = host.tasks().spawn(Box::pin(async move {
+        let Ok(mut s) = TcpStream::connect(&pa, to).await else {
+            return 1;
+        };
+        st.set(Some(Instant::now()));
+        let block = vec![0x5au8; 128 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(block.len());
+            if s.write_all(&block[..n]).await.is_err() {
+                return 1;
+            }
+            left -= n;
+        }
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut b = [0u8; 1];
+        let _ = s.read(&mut b).await;
+        0
+    }));
+    let r = host.wait(server).map_err(|e| e.to_string())?;
+    let el = started.get().map(|t| t.elapsed()).unwrap_or_default();
+    let _ = host.wait(client);
+    if r != 0 {
+        return Err("the transfer did not complete".into());
+    }
+    Ok(bytes as f64 * 8.0 / el.as_secs_f64() / 1e9)
+}
+
+/// `vimage bench tcp [MBYTES]`: TCP throughput on one core between two
+/// vnets on one epair at MTU 1500 and 65535, and across a 10-vnet chain.
+pub fn tcp(mbytes: usize, out: &Out) -> i32 {
+    let bytes = mbytes << 20;
+    let mut status = 0;
+    for (name, n, mtu) in [
+        ("2 vnets, 1 epair, MTU 1500", 2, 1500),
+        ("2 vnets, 1 epair, MTU 65535", 2, 65535),
+        ("10-vnet routed chain, MTU 1500", 10, 1500),
+    ] {
+        match tcp_throughput(n, mtu, bytes) {
+            Ok(g) => out.write_fmt(format_args!("tcp: {name:<32} {g:>7.2} Gbit/s ({mbytes} MB)\n")),
+            Err(e) => {
+                out.write_fmt(format_args!("tcp: {name}: {e}\n"));
+                status = 1;
+            }
+        }
+    }
+    out.write_fmt(format_args!(
+        "  reference: Linux netns + veth, 10-namespace chain, offloads off: 2.55 Gbit/s (this machine)\n"
+    ));
+    status
+}
+
 /// `vimage bench route [ROUTES]`: lookups per second in a large table.
 pub fn route(routes: usize, out: &Out) -> i32 {
     use crate::net::route::{Gateway, RouteTable, Rtentry};

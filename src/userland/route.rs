@@ -190,7 +190,7 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
         } else {
             let g = inet_addr(gw).ok_or((format!("bad address: {gw}"), String::new()))?;
             // The gateway must be on an attached network.
-            let via = v.builtin(ROUTE).lookup(g).copied().ok_or_else(unreach)?;
+            let via = v.builtin(ROUTE).lookup(g).ok_or_else(unreach)?;
             match via.gateway {
                 Gateway::Link(i) if via.flags & RTF_GATEWAY == 0 => (Gateway::Inet(g), i),
                 _ => return Err(unreach()),
@@ -254,7 +254,7 @@ fn get(p: &Proc, words: &[String]) -> i32 {
         let e = if dest == "default" {
             v.builtin(ROUTE).get(0, 0).copied()
         } else {
-            v.builtin(ROUTE).lookup(addr).copied()
+            v.builtin(ROUTE).lookup(addr)
         }?;
         let ifp = v.builtin(IF).get(e.ifindex);
         let ifname = ifp.map_or(format!("if#{}", e.ifindex), |i| i.name.clone());

@@ -204,7 +204,7 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
 
 /// The address the stack will send from towards `dst`.
 fn pick_src(v: &mut crate::vnet::Vnet, dst: u32) -> u32 {
-    let rt = v.builtin(crate::net::route::ROUTE).lookup(dst).copied();
+    let rt = v.builtin(crate::net::route::ROUTE).lookup(dst);
     rt.and_then(|r| crate::netinet::in_::in_ifaddr_for(v, r.ifindex, r.nexthop(dst)))
         .unwrap_or(0)
 }

@@ -1,7 +1,11 @@
-//! A rig for robustness testing: a router vnet with several interfaces
-//! (two epairs to hosts, one bridge member) and forwarding on, into which
-//! arbitrary frames are fed. Used by the property tests and the cargo-fuzz
-//! target (fuzz/fuzz_targets/frames.rs).
+//! Rigs for robustness testing, used by the property tests and the
+//! cargo-fuzz targets. [`Rig`]: a router vnet with several interfaces (two
+//! epairs to hosts, one bridge member) and forwarding on, into which
+//! arbitrary frames are fed (fuzz/fuzz_targets/frames.rs). [`tcp::TcpRig`]:
+//! a listening and an established TCP connection that a forged peer
+//! drives with adversarial segments (fuzz/fuzz_targets/tcp.rs).
+
+pub mod tcp;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 
 #[test]
-fn the_default_demo_builds_a_lab_pings_traceroutes_and_captures() {
+fn the_default_demo_builds_a_lab_pings_traceroutes_captures_and_transfers() {
     let dir = common::tmpdir("demo");
     let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
         .current_dir(&dir)
@@ -37,6 +37,27 @@ fn the_default_demo_builds_a_lab_pings_traceroutes_and_captures() {
     );
     assert!(
         out.contains("member: epair0b flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>"),
+        "{out}"
+    );
+    // TCP and UDP across the routers, with throughput: TCP near the
+    // 100 Mbit/s of the r2-r3 link by the last second, UDP at its rate.
+    assert_eq!(out.matches("iperf Done.").count(), 2, "{out}");
+    let tcp_last = out
+        .lines()
+        .find(|l| l.starts_with("[  4]   2.00-3.00   sec") && l.contains("Mbits/sec"))
+        .expect("the third second of the TCP test");
+    let rate: f64 = tcp_last
+        .split_whitespace()
+        .nth(6)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0.0);
+    assert!((70.0..=100.0).contains(&rate), "{tcp_last}");
+    assert!(
+        out.contains(" 20.0 Mbits/sec  0.000 ms  0/3452 (0%)  sender\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\t2 connections established (including accepts)\n"),
         "{out}"
     );
     let pcap = dir.join("vimage-demo.pcap");

@@ -2,8 +2,9 @@
 //!
 //! A script of ordinary commands, printed as a terminal session would show
 //! them: a LAN on a bridge, three routers, a far host; ping, traceroute,
-//! and a capture of one link written to a pcap file. Lines starting with
-//! `!` are expected to fail (and are shown to).
+//! a capture of one link written to a pcap file, and TCP and UDP
+//! throughput across the routers. Lines starting with `!` are expected to
+//! fail (and are shown to).
 
 use crate::host::Host;
 use crate::kern::proc::Out;
@@ -94,6 +95,14 @@ jexec lab.r2 netstat -s -p icmp
 kill %1
 wait
 tcpdump -n -r vimage-demo.pcap
+# TCP and UDP between jails, across three routers and the 100 Mbit/s link:
+# iperf3 (it speaks iperf3's protocol: a Linux iperf3 can be either end).
+jexec lab.h3 iperf3 -s &
+jexec lab.h1 iperf3 -c 10.3.0.33 -t 3
+jexec lab.h2 iperf3 -c 10.3.0.33 -u -b 20M -t 2
+jexec lab.h3 sockstat -4
+jexec lab.h1 netstat -ss -p tcp
+kill %2
 # Removing the lab removes its jails and destroys their vnets; the epairs
 # that were moved into them come home to the host, as in FreeBSD.
 jail -r lab

@@ -150,6 +150,41 @@ impl Host {
         Ok(self.exec.reap(id).unwrap_or(0))
     }
 
+    /// The blocking flavour of everything async: run `f` as a task and
+    /// drive the engine (and every other task) until it is done.
+    ///
+    /// ```
+    /// use vimage::socket::{TcpListener, TcpStream};
+    /// # let host = vimage::Host::new(Default::default());
+    /// # let p = host.proc(vimage::Jid::HOST, vimage::Stdio::null_all());
+    /// let l = TcpListener::bind(&p, "127.0.0.1:80".parse().unwrap()).unwrap();
+    /// let mut c = host.block_on(TcpStream::connect(&p, "127.0.0.1:80".parse().unwrap())).unwrap().unwrap();
+    /// let (mut s, _) = host.block_on(l.accept()).unwrap().unwrap();
+    /// host.block_on(c.write_all(b"hi")).unwrap().unwrap();
+    /// let mut b = [0u8; 2];
+    /// host.block_on(s.read_exact(&mut b)).unwrap().unwrap();
+    /// assert_eq!(&b, b"hi");
+    /// ```
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output, Stalled> {
+        // Polled after every turn of the engine (its own waker is never
+        // needed: whatever it waits for happens in a turn).
+        let out = std::cell::RefCell::new(None);
+        let f = std::cell::RefCell::new(Box::pin(f));
+        let r = self.run(None, || {
+            if out.borrow().is_some() {
+                return true;
+            }
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(x) = f.borrow_mut().as_mut().poll(&mut cx) {
+                *out.borrow_mut() = Some(x);
+                return true;
+            }
+            false
+        });
+        r?;
+        out.borrow_mut().take().ok_or(Stalled)
+    }
+
     /// Drive the engine until `done` holds.
     pub fn run_until(&self, done: impl Fn() -> bool) -> Result<(), Stalled> {
         self.run(None, done)

@@ -9,7 +9,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::net::{Shutdown, SocketAddrV4};
 use std::time::Duration;
 
-use common::ok;
+use common::{ok, run};
 use vimage::socket::{TcpListener, TcpStream};
 use vimage::{Host, Jid, Stdio};
 
@@ -192,4 +192,185 @@ fn close_and_time_wait() {
     h.run_for(Duration::from_secs(61));
     let b = ok(&h, "jexec b netstat -an -p tcp");
     assert!(!b.contains("TIME_WAIT"), "{b}");
+}
+
+/// A process in jail `name`.
+fn proc_in(h: &Host, name: &str) -> vimage::Proc {
+    let j = h.kernel().jail_getid(Jid::HOST, name).expect("jail");
+    h.proc(j, Stdio::inherit())
+}
+
+#[test]
+fn half_close_and_a_zero_window() {
+    let h = lab(8, "delay 1ms");
+    let (pa, pb) = (proc_in(&h, "a"), proc_in(&h, "b"));
+    let l = TcpListener::bind(&pb, "0.0.0.0:9000".parse().expect("addr")).expect("bind");
+    let pb2 = pb.clone();
+    let srv = h.tasks().spawn(Box::pin(async move {
+        let (mut s, _) = l.accept().await.expect("accept");
+        // Read nothing for 20 s: the window closes, the sender probes it.
+        pb2.sleep(Duration::from_secs(20)).await;
+        let mut got = Vec::new();
+        if s.read_to_end(&mut got).await.is_err() {
+            return 1;
+        }
+        // The client's half is closed; ours still carries a reply.
+        let reply = data(100_000, 9);
+        s.write_all(&reply).await.expect("reply");
+        i32::from(hash(&got) != hash(&data(8_000_000, 8)))
+    }));
+    let cli = h.tasks().spawn(Box::pin(async move {
+        let mut s = TcpStream::connect(&pa, "10.0.2.2:9000".parse().expect("addr"))
+            .await
+            .expect("connect");
+        s.write_all(&data(8_000_000, 8)).await.expect("write");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        let mut got = Vec::new();
+        if s.read_to_end(&mut got).await.is_err() {
+            return 2;
+        }
+        i32::from(hash(&got) != hash(&data(100_000, 9)))
+    }));
+    assert_eq!(h.wait(srv), Ok(0), "the server got the 8 MB");
+    assert_eq!(h.wait(cli), Ok(0), "the client got the reply after its FIN");
+    let a = ok(&h, "jexec a netstat -s -p tcp");
+    let probes: u64 = a
+        .lines()
+        .find(|l| l.ends_with("window probe packets"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let b = ok(&h, "jexec b netstat -ss -p tcp");
+    assert!(probes >= 1, "the persist timer probed the zero window: {a}\n{b}");
+}
+
+#[test]
+fn simultaneous_open() {
+    let h = lab(9, "");
+    let (pa, pb) = (proc_in(&h, "a"), proc_in(&h, "b"));
+    let ta = h.tasks().spawn(Box::pin(async move {
+        let from = Some("10.0.1.2:7000".parse().expect("addr"));
+        let mut s = match TcpStream::connect_from(&pa, from, "10.0.2.2:7001".parse().expect("addr")).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("a: {e}");
+                return 1;
+            }
+        };
+        s.write_all(b"from a").await.expect("write");
+        let mut b = [0u8; 6];
+        s.read_exact(&mut b).await.expect("read");
+        i32::from(&b != b"from b")
+    }));
+    let tb = h.tasks().spawn(Box::pin(async move {
+        let from = Some("10.0.2.2:7001".parse().expect("addr"));
+        let Ok(mut s) = TcpStream::connect_from(&pb, from, "10.0.1.2:7000".parse().expect("addr")).await else {
+            return 1;
+        };
+        s.write_all(b"from b").await.expect("write");
+        let mut b = [0u8; 6];
+        s.read_exact(&mut b).await.expect("read");
+        i32::from(&b != b"from a")
+    }));
+    assert_eq!((h.wait(ta), h.wait(tb)), (Ok(0), Ok(0)));
+    // Both sides counted a connection request and an establishment.
+    for j in ["a", "b"] {
+        let s = ok(&h, &format!("jexec {j} netstat -s -p tcp"));
+        assert!(
+            s.contains("\t1 connection request\n") && s.contains("\t1 connection established"),
+            "{j}: {s}"
+        );
+    }
+}
+
+#[test]
+fn path_mtu_discovery_shrinks_the_segments() {
+    let h = lab(10, "");
+    // The router's link onward is narrower than both ends know.
+    ok(&h, "jexec r ifconfig epair1a mtu 1280");
+    let (sent, got, _) = transfer(&h, 500_000, "cubic");
+    assert_eq!(hash(&got), hash(&sent));
+    let a = ok(&h, "jexec a netstat -s -p tcp");
+    assert!(a.contains("\t\t1 resend initiated by MTU discovery\n"), "{a}");
+    let icmp = ok(&h, "jexec r netstat -s -p icmp");
+    assert!(icmp.contains("destination unreachable: "), "{icmp}");
+}
+
+#[test]
+fn keepalive_drops_a_dead_peer() {
+    let h = lab(11, "");
+    run(
+        &h,
+        "jexec a sysctl net.inet.tcp.keepidle=2000
+         jexec a sysctl net.inet.tcp.keepintvl=500
+         jexec a sysctl net.inet.tcp.keepcnt=3",
+    );
+    let (pa, pb) = (proc_in(&h, "a"), proc_in(&h, "b"));
+    let l = TcpListener::bind(&pb, "0.0.0.0:22".parse().expect("addr")).expect("bind");
+    let _srv = h.tasks().spawn(Box::pin(async move {
+        let (s, _) = l.accept().await.expect("accept");
+        std::future::pending::<()>().await;
+        drop(s);
+        0
+    }));
+    let cli = h.tasks().spawn(Box::pin(async move {
+        let mut s = TcpStream::connect(&pa, "10.0.2.2:22".parse().expect("addr"))
+            .await
+            .expect("connect");
+        s.set_keepalive(true).expect("keepalive");
+        let mut b = [0u8; 1];
+        match s.read(&mut b).await {
+            Err(e) if e.to_string() == "Operation timed out" => 0,
+            other => {
+                eprintln!("{other:?}");
+                1
+            }
+        }
+    }));
+    h.run_for(Duration::from_secs(1));
+    // The peer vanishes without a word.
+    ok(&h, "jexec b ifconfig epair1b down");
+    let t0 = h.now();
+    assert_eq!(h.wait(cli), Ok(0));
+    let took = h.now().saturating_sub(t0);
+    assert!(
+        took >= Duration::from_millis(2500) && took <= Duration::from_secs(5),
+        "{took:?}"
+    );
+    let a = ok(&h, "jexec a netstat -s -p tcp");
+    assert!(
+        a.contains("\t\t3 keepalive probes sent\n") && a.contains("\t\t1 connection dropped by keepalive\n"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_syn_flood_costs_bounded_memory_and_cookies_keep_the_door_open() {
+    use vimage::fuzz::tcp::{Op, TcpRig};
+    let mut rig = TcpRig::new();
+    ok(&rig.host, "jexec s sysctl net.inet.tcp.syncache.cachelimit=64");
+    for i in 0..1000u32 {
+        rig.step(&Op::Syn {
+            port: 0,
+            isn: i.wrapping_mul(7919),
+        });
+        if i % 2 == 0 {
+            // Different source ports: distinct half-open connections.
+            rig.step(&Op::Syn {
+                port: (i % 3000) as u16 + 4,
+                isn: i,
+            });
+        }
+    }
+    assert_eq!(rig.check(), Ok(()));
+    let s = ok(&rig.host, "jexec s netstat -s -p tcp");
+    assert!(!s.contains("\t0 cookies sent\n"), "past the limit, cookies: {s}");
+    // A real client still gets in.
+    let p = proc_in(&rig.host, "p");
+    let t = rig.host.tasks().spawn(Box::pin(async move {
+        match TcpStream::connect(&p, "10.0.0.1:80".parse().expect("addr")).await {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    }));
+    assert_eq!(rig.host.wait(t), Ok(0));
 }

@@ -253,7 +253,7 @@ fn tcp_listen_input(
         rxmits: 0,
         next: now.saturating_add(Duration::from_secs(1)),
     };
-    if t.syncache.len() >= crate::netinet::tcp_syncache::SYNCACHE_CACHELIMIT {
+    if t.syncache.len() >= t.syncache_cachelimit.max(1) as usize {
         if !t.syncookies {
             t.stats.sc_cacheoverflow += 1;
             return;
@@ -401,18 +401,30 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
         tp.ack_now = true;
         return tcp_output(k, v, id);
     }
-    // A SYN on a synchronized connection: challenge it (RFC 5961 §4).
-    if syn {
-        if tp.state == TcpState::SynReceived && th.seq == tp.irs {
+    // The SYN we already have (its SYN-ACK in a simultaneous open, or a
+    // resend): trimmed off as old, the rest of the segment counts.
+    let mut seq = th.seq;
+    let mut syn = syn;
+    if syn && th.seq == tp.irs {
+        syn = false;
+        seq = seq.wrapping_add(1);
+        tp.ack_now = true;
+        if th.flags & TH_ACK == 0 {
+            if tp.state != TcpState::SynReceived {
+                return tcp_output(k, v, id);
+            }
+            tp.ack_now = false;
             return; // the peer resent its SYN: ours is on its way again
         }
+    }
+    // Any other SYN on a synchronized connection: challenge it (RFC 5961 §4).
+    if syn {
         st.badsyn += 1;
         st.challenge_acks += 1;
         tp.ack_now = true;
         return tcp_output(k, v, id);
     }
     // Trim to the receive window (RFC 9293 §3.10.7.4, first check).
-    let mut seq = th.seq;
     let mut data = data;
     let mut fin = th.flags & TH_FIN != 0;
     let rwnd = if seq_gt(tp.rcv_adv, tp.rcv_nxt) {

@@ -63,8 +63,15 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
     let mut ob = [0u8; 40];
     let olen = write_opts(&o, &mut ob);
     let hlen = TCP_HDR_LEN + olen;
-    // The window: never less than what we offered before (RFC 9293 §3.8.6.2.2).
+    // The window: no sliver smaller than a segment and a quarter of the
+    // buffer (receiver SWS avoidance, RFC 1122 §4.2.3.3), and never less
+    // than what we offered before (RFC 9293 §3.8.6.2.2).
     let space = tp.rcv_space();
+    let space = if (space as usize) < tp.rcv_hiwat / 4 && space < tp.maxseg() {
+        0
+    } else {
+        space
+    };
     let offered = tp.rcv_adv.wrapping_sub(tp.rcv_nxt);
     let space = if seq_gt(tp.rcv_adv, tp.rcv_nxt) {
         space.max(offered)
@@ -314,8 +321,10 @@ fn decide(tp: &mut crate::netinet::tcp_var::Tcb, now: Time, force_probe: bool) -
             sack_rexmit: false,
         });
     }
-    // Data waits for a zero window: probe it (RFC 9293 §3.8.6.1).
-    if avail > 0 && tp.snd_wnd == 0 && tp.timers.rexmt.is_none() && tp.timers.persist.is_none() {
+    // Data waits and nothing is in flight to bring news: a window too small
+    // to use (or zero) is probed when the persist timer fires (RFC 9293
+    // §3.8.6.1; FreeBSD's `tcp_setpersist` when nothing can be sent).
+    if avail > 0 && tp.timers.rexmt.is_none() && tp.timers.persist.is_none() && tp.state.synchronized() {
         tp.timers.persist = Some(now.saturating_add(persist_time(tp)));
     }
     None

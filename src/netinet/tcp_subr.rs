@@ -177,11 +177,13 @@ pub fn tcp_drop(k: &mut Kernel, v: &mut Vnet, id: TcbId, err: Option<SoError>) {
     tcp_close(k, v, id);
 }
 
-/// The smoothed RTT and variance after a sample (RFC 6298 §2), and the RTO.
+/// The smoothed RTT and variance after a sample (RFC 6298 §2), and the RTO
+/// with FreeBSD's slop for delayed ACKs (`TCPT_RANGESET`).
 pub fn tcp_xmit_timer(v: &mut Vnet, id: TcbId, rtt: Duration) {
     let t = v.builtin(TCP);
     t.stats.rttupdated += 1;
     let min = Duration::from_millis(t.rexmit_min.max(1) as u64);
+    let slop = Duration::from_millis(t.rexmit_slop.max(0) as u64);
     let Some(tp) = t.get_mut(id) else { return };
     match tp.srtt {
         None => {
@@ -195,7 +197,7 @@ pub fn tcp_xmit_timer(v: &mut Vnet, id: TcbId, rtt: Duration) {
         }
     }
     let srtt = tp.srtt.unwrap_or(rtt);
-    tp.rto = (srtt + (tp.rttvar * 4).max(Duration::from_millis(1))).clamp(min, Duration::from_secs(64));
+    tp.rto = (srtt + (tp.rttvar * 4).max(Duration::from_millis(1)) + slop).clamp(min, Duration::from_secs(64));
     tp.rxtshift = 0;
 }
 

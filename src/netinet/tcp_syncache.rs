@@ -15,8 +15,6 @@ use crate::vnet::Vnet;
 
 /// SYN-ACK retransmissions before an entry goes (`syncache.rexmtlimit`).
 pub const SYNCACHE_REXMTLIMIT: u32 = 3;
-/// The most half-open connections a vnet keeps (`syncache.cachelimit`).
-pub const SYNCACHE_CACHELIMIT: usize = 15360;
 
 /// A half-open connection.
 #[derive(Clone, Copy, Debug)]

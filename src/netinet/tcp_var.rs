@@ -468,6 +468,9 @@ pub struct Tcp {
     pub keepcnt: i32,
     pub keepinit: i32,
     pub rexmit_min: i32,
+    /// `net.inet.tcp.rexmit_slop`: added to every RTO, so a delayed ACK
+    /// is not taken for a loss.
+    pub rexmit_slop: i32,
     pub rexmit_initial: i32,
     pub finwait2_timeout: i32,
     pub syncookies: bool,
@@ -477,6 +480,9 @@ pub struct Tcp {
     /// `net.inet.tcp.reass.maxqueuelen`: out-of-order segments held per
     /// connection.
     pub reass_maxqueuelen: i32,
+    /// `net.inet.tcp.syncache.cachelimit`: half-open connections kept;
+    /// past it, SYN cookies (or nothing, without them).
+    pub syncache_cachelimit: i32,
     pub cc_algorithm: String,
 }
 
@@ -506,6 +512,7 @@ impl Default for Tcp {
             keepcnt: 8,
             keepinit: 75_000,
             rexmit_min: 30,
+            rexmit_slop: 200,
             rexmit_initial: 1000,
             finwait2_timeout: 60_000,
             syncookies: true,
@@ -513,6 +520,7 @@ impl Default for Tcp {
             blackhole: false,
             initcwnd_segments: 10,
             reass_maxqueuelen: 100,
+            syncache_cachelimit: 15360,
             cc_algorithm: "cubic".into(),
         }
     }
@@ -692,6 +700,13 @@ pub(crate) fn module() -> Module<Tcp> {
         60_000,
     )
     .sysctl_range(
+        "net.inet.tcp.rexmit_slop",
+        "Retransmission Timer Slop",
+        |s| &mut s.rexmit_slop,
+        0,
+        60_000,
+    )
+    .sysctl_range(
         "net.inet.tcp.rexmit_initial",
         "Initial Retransmission Timeout",
         |s| &mut s.rexmit_initial,
@@ -724,6 +739,13 @@ pub(crate) fn module() -> Module<Tcp> {
         |s| &mut s.initcwnd_segments,
         1,
         1000,
+    )
+    .sysctl_range(
+        "net.inet.tcp.syncache.cachelimit",
+        "Overall entry limit for syncache",
+        |s| &mut s.syncache_cachelimit,
+        1,
+        1 << 24,
     )
     .sysctl_range(
         "net.inet.tcp.reass.maxqueuelen",

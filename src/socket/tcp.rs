@@ -167,6 +167,18 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Read until the peer closes; how many bytes came.
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let start = out.len();
+        loop {
+            match self.read(&mut buf).await? {
+                0 => return Ok(out.len() - start),
+                n => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
     /// Write some bytes (as many as the send buffer takes).
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.poll_write_buf(cx, buf)).await

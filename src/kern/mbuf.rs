@@ -25,9 +25,9 @@ pub struct Mbuf {
 /// the bytes are seen: a capture, the real host, fragmentation, a quote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Delayed {
-    start: usize,
-    len: usize,
-    field: usize,
+    start: u32,
+    len: u32,
+    field: u16,
 }
 
 impl Mbuf {
@@ -100,7 +100,7 @@ impl Mbuf {
             self.buf = buf;
             self.off += grow;
             if let Some(d) = self.delayed.as_mut() {
-                d.start += grow;
+                d.start += grow as u32;
             }
         }
         self.off -= n;
@@ -131,9 +131,9 @@ impl Mbuf {
     /// at `field` within the segment holds the pseudo-header sum.
     pub fn set_csum_delayed(&mut self, start: usize, len: usize, field: usize) {
         self.delayed = Some(Delayed {
-            start: self.off + start,
-            len,
-            field,
+            start: (self.off + start) as u32,
+            len: len as u32,
+            field: field as u16,
         });
     }
 
@@ -145,13 +145,12 @@ impl Mbuf {
     /// Compute a delayed checksum with `cksum` (given the segment, pseudo
     /// sum in its field) and store it (`in_delayed_cksum`).
     pub fn finish_csum(&mut self, cksum: impl FnOnce(&[u8]) -> u16) {
-        if let Some(d) = self.delayed.take()
-            && d.start >= self.off
-            && d.field + 2 <= d.len
-            && d.start + d.len <= self.buf.len()
-        {
-            let c = cksum(&self.buf[d.start..d.start + d.len]);
-            self.buf[d.start + d.field..d.start + d.field + 2].copy_from_slice(&c.to_be_bytes());
+        if let Some(d) = self.delayed.take() {
+            let (start, len, field) = (d.start as usize, d.len as usize, d.field as usize);
+            if start >= self.off && field + 2 <= len && start + len <= self.buf.len() {
+                let c = cksum(&self.buf[start..start + len]);
+                self.buf[start + field..start + field + 2].copy_from_slice(&c.to_be_bytes());
+            }
         }
     }
 

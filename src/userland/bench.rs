@@ -153,33 +153,40 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
     };
     // Warm up: ARP along the chain.
     send(&mut k, 16);
-    let before = k.vnet(last).map(|v| v.builtin(UDP).stats.noport).unwrap_or(0);
-    let frames0 = k.stats.frames;
-    let batch = 256;
-    let t = Instant::now();
-    let mut sent = 0;
-    while sent < packets {
-        let b = batch.min(packets - sent);
-        send(&mut k, b);
-        sent += b;
+    // Three rounds: the median and the best (a busy machine only slows one).
+    let mut rounds = Vec::new();
+    let mut lost = false;
+    for _ in 0..3 {
+        let before = k.vnet(last).map(|v| v.builtin(UDP).stats.noport).unwrap_or(0);
+        let frames0 = k.stats.frames;
+        let batch = 256;
+        let t = Instant::now();
+        let mut sent = 0;
+        while sent < packets {
+            let b = batch.min(packets - sent);
+            send(&mut k, b);
+            sent += b;
+        }
+        let el = t.elapsed().as_secs_f64();
+        let got = k.vnet(last).map(|v| v.builtin(UDP).stats.noport).unwrap_or(0) - before;
+        let hops = k.stats.frames - frames0;
+        lost |= got as usize != packets;
+        rounds.push((got as f64 / el, hops as f64 / el, hops / got.max(1)));
     }
-    let el = t.elapsed();
-    let got = k.vnet(last).map(|v| v.builtin(UDP).stats.noport).unwrap_or(0) - before;
-    let hops = k.stats.frames - frames0;
+    rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (med, best) = (rounds[1], rounds[2]);
     out.write_fmt(format_args!(
-        "forward: {packets} frames of 64 bytes over a {n}-vnet chain: {got} arrived in {:.3} s\n",
-        el.as_secs_f64()
+        "forward: {packets} frames of 64 bytes over a {n}-vnet chain, 3 rounds ({} hops a frame)\n",
+        med.2
     ));
     out.write_fmt(format_args!(
-        "  {:.0} frames/s end to end, {:.0} hop deliveries/s ({} per frame)\n",
-        got as f64 / el.as_secs_f64(),
-        hops as f64 / el.as_secs_f64(),
-        hops / got.max(1)
+        "  median {:.0} frames/s end to end ({:.0} hop deliveries/s); best {:.0} ({:.0})\n",
+        med.0, med.1, best.0, best.1
     ));
     out.write_fmt(format_args!(
         "  reference: FreeBSD epair routing 1-2 M/s; Linux veth chain ~167 k/s (iperf3, this machine)\n"
     ));
-    i32::from(got as usize != packets)
+    i32::from(lost)
 }
 
 /// Move `bytes` over TCP from the first to the last vnet of an `n`-vnet

@@ -159,7 +159,7 @@ impl TcpRig {
             mac,
             reads,
             isns: Vec::new(),
-            port: 0,
+            port: 1024,
             nxt: 0,
         }
     }
@@ -308,6 +308,11 @@ impl TcpRig {
                     Seq::Off(o) => una.wrapping_add(o as u32),
                     Seq::Raw(x) => x,
                 };
+                // A SYN (starts a stream) the server may take: remember
+                // where its data begins.
+                if flags & TH_SYN != 0 && flags & TH_RST == 0 {
+                    self.isns.push(seq);
+                }
                 self.send(
                     Forged {
                         flags: flags & 0x3f,

@@ -801,7 +801,7 @@ fn tcp_data(v: &mut Vnet, id: TcbId, seq: u32, p: Payload, knobs: Knobs, now: Ti
     }
     // Automatic receive buffer sizing (`tcp_autorcvbuf`): when more than
     // 3/8 of the buffer arrives within half a round trip, it grows by half.
-    if knobs.recvbuf_auto && tp.rcv_hiwat < knobs.recvbuf_max {
+    if knobs.recvbuf_auto && tp.rcv_autosize && tp.rcv_hiwat < knobs.recvbuf_max {
         match (tp.rfbuf_ts, rtt) {
             (Some(ts), Some(rtt)) if now.saturating_sub(ts) > rtt / 2 => {
                 if tp.rfbuf_cnt > tp.rcv_hiwat / 8 * 3 {

@@ -165,7 +165,12 @@ pub fn tcp_send(k: &mut Kernel, v: &mut Vnet, id: TcbId, data: &[u8], w: &Waker)
         }
         _ => return Err(Errno::Pipe),
     }
-    if auto && tp.snd_space() < data.len() && tp.snd_hiwat < max && tp.snd_wnd as usize >= tp.snd_hiwat / 2 {
+    if auto
+        && tp.snd_autosize
+        && tp.snd_space() < data.len()
+        && tp.snd_hiwat < max
+        && tp.snd_wnd as usize >= tp.snd_hiwat / 2
+    {
         tp.snd_hiwat = (tp.snd_hiwat * 2).min(max);
     }
     let n = tp.snd_space().min(data.len());

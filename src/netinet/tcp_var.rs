@@ -239,6 +239,10 @@ pub struct Tcb {
     pub owner: Option<Owner>,
     /// `SO_REUSEADDR`: bind even where connections (TIME_WAIT) hold the port.
     pub reuseaddr: bool,
+    /// Buffers that size themselves (`SB_AUTOSIZE`); setting one by hand
+    /// (SO_SNDBUF, SO_RCVBUF) fixes it.
+    pub snd_autosize: bool,
+    pub rcv_autosize: bool,
     /// Receive autotuning: when the measurement began, bytes since.
     pub rfbuf_ts: Option<Time>,
     pub rfbuf_cnt: usize,
@@ -323,6 +327,8 @@ impl Tcb {
             retransmits: 0,
             owner: None,
             reuseaddr: false,
+            snd_autosize: true,
+            rcv_autosize: true,
             rfbuf_ts: None,
             rfbuf_cnt: 0,
         }

@@ -227,12 +227,18 @@ impl TcpStream {
 
     /// `SO_SNDBUF`.
     pub fn set_send_buffer_size(&self, n: usize) -> io::Result<()> {
-        self.with(|t| t.snd_hiwat = n.max(1))
+        self.with(|t| {
+            t.snd_hiwat = n.max(1);
+            t.snd_autosize = false;
+        })
     }
 
     /// `SO_RCVBUF`.
     pub fn set_recv_buffer_size(&self, n: usize) -> io::Result<()> {
-        self.with(|t| t.rcv_hiwat = n.max(1))
+        self.with(|t| {
+            t.rcv_hiwat = n.max(1);
+            t.rcv_autosize = false;
+        })
     }
 
     /// `IP_TTL`.

@@ -215,9 +215,10 @@ pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
     );
     let to = std::net::SocketAddrV4::new(dst.into(), 5201);
     let l = TcpListener::bind(&pb, to).map_err(|e| e.to_string())?;
+    let block = 128 * 1024;
     let server = host.tasks().spawn(Box::pin(async move {
         let Ok((mut s, _)) = l.accept().await else { return 1 };
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut buf = vec![0u8; block];
         let mut got = 0;
         loop {
             match s.read(&mut buf).await {

@@ -14,6 +14,7 @@ pub mod alloc;
 pub mod fuzz;
 mod host;
 pub mod kern;
+pub mod lab;
 pub mod net;
 pub mod netinet;
 pub mod socket;

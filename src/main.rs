@@ -12,7 +12,7 @@ static ALLOC: vimage::alloc::CountingAlloc = vimage::alloc::CountingAlloc;
 
 /// FreeBSD's VIMAGE network stack virtualization, in user space.
 ///
-/// With no command: run the default demo.
+/// With no command: run the default lab.
 #[derive(Parser, Debug)]
 #[command(name = "vimage", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -28,7 +28,10 @@ struct Cli {
 }
 
 const AFTER_HELP: &str = "Commands:
-  demo                 the default demo (also: no command at all)
+  (no command)         run the default lab (examples/labs/demo.toml)
+  demo                 a scripted tour of the FreeBSD commands
+  run LAB.toml         build a lab from its file and run its timeline (run --help)
+  graph LAB.toml       draw a lab as SVG (or --dot)
   shell [SCRIPT]       the interactive shell, or run a script of commands
   bench vnets [N...]   vnets created/destroyed per second, bytes per vnet
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
@@ -48,7 +51,10 @@ fn main() -> ExitCode {
     let out = Out::stdout();
     let args: Vec<&str> = cli.command.iter().map(String::as_str).collect();
     let status = match args.as_slice() {
-        [] | ["demo"] => demo::run(&Host::new(cfg), &out),
+        [] => vimage::lab::cli::default_main(),
+        ["demo"] => demo::run(&Host::new(cfg), &out),
+        ["run", ..] => vimage::lab::cli::run_main(&cli.command),
+        ["graph", ..] => vimage::lab::cli::graph_main(&cli.command),
         ["shell"] => shell::main(&Host::new(cfg), None),
         ["shell", script] => shell::main(&Host::new(cfg), Some(script)),
         ["bench", "vnets", sizes @ ..] => {

@@ -1,13 +1,15 @@
-//! The README's main command: the default demo lab.
+//! The README's main command (the default lab) and the scripted tour of
+//! the FreeBSD commands (`vimage demo`).
 
 mod common;
 
 use std::process::Command;
 
 #[test]
-fn the_default_demo_builds_a_lab_pings_traceroutes_captures_and_transfers() {
+fn the_tour_builds_a_lab_pings_traceroutes_captures_and_transfers() {
     let dir = common::tmpdir("demo");
     let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .arg("demo")
         .current_dir(&dir)
         .output()
         .expect("run vimage");
@@ -71,4 +73,27 @@ fn the_default_demo_builds_a_lab_pings_traceroutes_captures_and_transfers() {
         None => eprintln!("skipped the tshark check (see above)"),
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_main_command_runs_the_default_lab() {
+    let o = Command::new(env!("CARGO_BIN_EXE_vimage")).output().expect("run vimage");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    // It shows its lab file, then what each command printed.
+    assert!(out.starts_with("# The lab file (examples/labs/demo.toml"), "{out}");
+    assert!(out.contains("    [[node]]\n    name = \"h1\"\n"), "{out}");
+    assert!(
+        out.contains("3 packets transmitted, 3 packets received, 0.0% packet loss"),
+        "{out}"
+    );
+    for hop in [" 1  10.255.255.3 ", " 2  10.0.0.2 ", " 3  10.0.0.6 ", " 4  10.0.0.10 "] {
+        assert!(out.contains(hop), "traceroute hop {hop:?}: {out}");
+    }
+    assert_eq!(out.matches("iperf Done.").count(), 2, "TCP and UDP: {out}");
+    assert!(
+        out.contains("92 bytes from 10.0.0.2: Destination Host Unreachable"),
+        "{out}"
+    );
+    assert!(out.contains("[exit status 2, as meant]"), "{out}");
 }

@@ -84,6 +84,8 @@ pub struct Kernel {
     pub stats: EngineStats,
     /// The last process id given out (`kern.lastpid`).
     lastpid: u32,
+    /// Names every jail can resolve (an /etc/hosts: a lab's node names).
+    pub hosts: rustc_hash::FxHashMap<String, u32>,
 }
 
 impl Kernel {
@@ -105,6 +107,7 @@ impl Kernel {
             ext_rx,
             msgbuf: VecDeque::new(),
             lastpid: 0,
+            hosts: Default::default(),
             stats: EngineStats::default(),
         };
         crate::register_builtin_modules(&mut k);

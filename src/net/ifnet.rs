@@ -227,7 +227,8 @@ pub struct IfGlobal {
     /// Generations come from one counter, so an (index, generation) pair is never
     /// reused even when the table shrinks and grows again.
     next_gen: u32,
-    units: Vec<(&'static str, BTreeSet<u32>)>,
+    /// Units in use per cloner family, and the lowest that may be free.
+    units: Vec<(&'static str, BTreeSet<u32>, u32)>,
     macs: u64,
     pub(crate) netisr: VecDeque<Netisr>,
 }
@@ -280,26 +281,38 @@ impl IfGlobal {
 
     /// The lowest free unit number of a cloner family (epair0, epair1...).
     pub fn unit_alloc(&mut self, family: &'static str, want: Option<u32>) -> Option<u32> {
-        let pos = match self.units.iter().position(|(f, _)| *f == family) {
+        let pos = match self.units.iter().position(|(f, ..)| *f == family) {
             Some(p) => p,
             None => {
-                self.units.push((family, BTreeSet::new()));
+                self.units.push((family, BTreeSet::new(), 0));
                 self.units.len() - 1
             }
         };
-        let used = &mut self.units[pos].1;
+        let (_, used, low) = &mut self.units[pos];
         let unit = match want {
             Some(u) if used.contains(&u) => return None,
             Some(u) => u,
-            None => (0..).find(|u| !used.contains(u))?,
+            None => {
+                // Below `low` all are taken; walk the run of used ones.
+                let mut u = *low;
+                for &x in used.range(*low..) {
+                    if x != u {
+                        break;
+                    }
+                    u = u.checked_add(1)?;
+                }
+                *low = u + 1;
+                u
+            }
         };
         used.insert(unit);
         Some(unit)
     }
 
     pub fn unit_free(&mut self, family: &'static str, unit: u32) {
-        if let Some((_, used)) = self.units.iter_mut().find(|(f, _)| *f == family) {
+        if let Some((_, used, low)) = self.units.iter_mut().find(|(f, ..)| *f == family) {
             used.remove(&unit);
+            *low = (*low).min(unit);
         }
     }
 

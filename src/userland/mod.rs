@@ -79,6 +79,18 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("help", misc::help, misc::HelpArgs),
 ];
 
+/// A host name or dotted quad to an address (`gethostbyname`): numbers,
+/// `localhost`, and the names the kernel's hosts table holds.
+pub fn gethostbyname(p: &Proc, name: &str) -> Option<u32> {
+    if let Some(a) = crate::net::route::inet_addr(name) {
+        return Some(a);
+    }
+    if name == "localhost" {
+        return Some(0x7f00_0001);
+    }
+    p.kernel().hosts.get(name).copied()
+}
+
 /// Find a command by name.
 pub fn lookup(name: &str) -> Option<&'static Cmd> {
     COMMANDS.iter().find(|c| c.name == name)

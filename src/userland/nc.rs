@@ -113,11 +113,9 @@ fn fail<T>(p: &Proc, msg: &str) -> Result<T, i32> {
 }
 
 fn host_addr(p: &Proc, s: &str) -> Result<Ipv4Addr, i32> {
-    match s {
-        "localhost" => Ok(Ipv4Addr::LOCALHOST),
-        _ => s
-            .parse()
-            .or_else(|_| fail(p, "getaddrinfo: hostname nor servname provided, or not known")),
+    match super::gethostbyname(p, s) {
+        Some(a) => Ok(a.into()),
+        None => fail(p, "getaddrinfo: hostname nor servname provided, or not known"),
     }
 }
 

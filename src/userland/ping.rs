@@ -129,7 +129,7 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(dst) = inet_addr(&a.host) else {
+    let Some(dst) = super::gethostbyname(&p, &a.host) else {
         errln!(p, "ping: cannot resolve {}: Name does not resolve", a.host);
         return 68;
     };

@@ -248,31 +248,46 @@ impl<'h> Shell<'h> {
         self.reap();
     }
 
-    fn command(&mut self, l: Line) {
+    /// The streams of a command line: its redirections, else the shell's.
+    fn stdio_for(&self, l: &Line) -> Result<Stdio, String> {
         let stdin = match &l.stdin {
-            Some(f) => match File::open(f) {
-                Ok(f) => In::new(f),
-                Err(e) => return self.fail(&format!("vimage: {f}: {e}")),
-            },
+            Some(f) => In::new(File::open(f).map_err(|e| format!("vimage: {f}: {e}"))?),
             None => In::null(),
         };
         let stdout = match &l.stdout {
-            Some((f, append)) => match OpenOptions::new()
-                .write(true)
-                .create(true)
-                .append(*append)
-                .truncate(!*append)
-                .open(f)
-            {
-                Ok(f) => Out::new(f),
-                Err(e) => return self.fail(&format!("vimage: {f}: {e}")),
-            },
+            Some((f, append)) => Out::new(
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .append(*append)
+                    .truncate(!*append)
+                    .open(f)
+                    .map_err(|e| format!("vimage: {f}: {e}"))?,
+            ),
             None => self.out.clone(),
         };
-        let io = Stdio {
+        Ok(Stdio {
             stdin,
             stdout,
             stderr: self.err.clone(),
+        })
+    }
+
+    /// Start a command line as a process and return at once (a trailing
+    /// `&` changes nothing): what a lab's timeline does.
+    pub fn start(&mut self, line: &str) -> Result<Option<TaskId>, String> {
+        let l = parse(line).map_err(|e| format!("vimage: {e}"))?;
+        if l.argv.is_empty() {
+            return Ok(None);
+        }
+        let io = self.stdio_for(&l)?;
+        Ok(Some(self.host.spawn(l.argv, io)))
+    }
+
+    fn command(&mut self, l: Line) {
+        let io = match self.stdio_for(&l) {
+            Ok(io) => io,
+            Err(e) => return self.fail(&e),
         };
         let text = l.argv.join(" ");
         let task = self.host.spawn(l.argv, io);

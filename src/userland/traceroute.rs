@@ -56,7 +56,7 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let Some(dst) = inet_addr(&a.host) else {
+    let Some(dst) = super::gethostbyname(&p, &a.host) else {
         errln!(p, "traceroute: unknown host {}", a.host);
         return 1;
     };

@@ -58,39 +58,49 @@ pub fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-/// Read a pcap with tshark; the problems it reports (malformed packets,
-/// bad checksums), one per line. `None` if tshark cannot be had.
-pub fn tshark_problems(pcap: &std::path::Path) -> Option<String> {
+/// Frames of a pcap that match a tshark display filter (checksums
+/// checked), one line each: the frame number, then `fields`. `None` if
+/// tshark cannot be had.
+fn tshark_frames(pcap: &std::path::Path, filter: &str, fields: &[&str]) -> Option<String> {
     if !ensure_tool("tshark", "tshark") {
         return None;
     }
-    let o = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "udp.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-Y",
-            "_ws.malformed || _ws.expert.severity >= warning",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "_ws.expert.message",
-        ])
-        .output()
-        .ok()?;
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap);
+    for proto in ["ip", "udp", "tcp"] {
+        cmd.args(["-o", &format!("{proto}.check_checksum:TRUE")]);
+    }
+    cmd.args(["-Y", filter, "-T", "fields", "-e", "frame.number"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd.output().ok()?;
     assert!(
         o.status.success(),
         "tshark failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Read a pcap with tshark; the problems it reports (malformed packets,
+/// bad checksums, and expert warnings), one per line.
+pub fn tshark_problems(pcap: &std::path::Path) -> Option<String> {
+    tshark_frames(
+        pcap,
+        "_ws.malformed || _ws.expert.severity >= warning",
+        &["_ws.expert.message"],
+    )
+}
+
+/// Frames tshark finds malformed or with a bad IP, UDP or TCP checksum
+/// (protocol events such as resets are no problem here).
+pub fn tshark_bad_packets(pcap: &std::path::Path) -> Option<String> {
+    tshark_frames(
+        pcap,
+        "_ws.malformed || ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0",
+        &[],
+    )
 }
 
 /// How many frames tshark reads from a pcap.

@@ -12,15 +12,13 @@ use crate::kern::proc::Proc;
 use crate::socket::{TcpStream, UdpSocket};
 
 fn addr(p: &Proc, host: &str) -> Result<Ipv4Addr, Error> {
-    let _ = p;
-    match host {
-        "localhost" => Ok(Ipv4Addr::LOCALHOST),
-        h => h.parse().map_err(|_| {
+    crate::userland::gethostbyname(p, host)
+        .map(Ipv4Addr::from)
+        .ok_or_else(|| {
             Error::Msg(format!(
-                "unable to resolve host: {h}: hostname nor servname provided, or not known"
+                "unable to resolve host: {host}: hostname nor servname provided, or not known"
             ))
-        }),
-    }
+        })
 }
 
 /// Stream ids as `iperf_add_stream` gives them: 1, 3, 4, 5, ...

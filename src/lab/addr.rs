@@ -1,0 +1,307 @@
+//! Numbering and routing a lab. Point-to-point links without addresses
+//! get /30s from 10.0.0.0 upward (link k: 10.0.0.0 + 4k, .1 for its first
+//! end, .2 for its second); each switch a /24 from 10.255.255.0 downward.
+//! `routes = "auto"`: shortest paths, or, for generated shapes, routes
+//! that follow the shape; either way runs of subnets that leave by the
+//! same neighbour merge into as few prefixes as cover them.
+
+use std::collections::VecDeque;
+
+use super::topology::{Shape, tree_parents};
+use super::{Kind, Lab, Route};
+
+const P2P_BASE: u32 = 0x0a00_0000;
+const LAN_TOP: u32 = 0x0aff_ff00;
+
+/// The address block of auto-numbered link `k`.
+fn block(k: usize) -> u32 {
+    P2P_BASE + 4 * k as u32
+}
+
+/// Give every end without an address one.
+pub fn number(lab: &mut Lab) -> Result<(), String> {
+    let mut k = 0usize;
+    let mut lans = 0u32;
+    let switches: Vec<usize> = (0..lab.nodes.len())
+        .filter(|&i| lab.nodes[i].kind == Kind::Switch)
+        .collect();
+    // Each switch: a /24, hosts numbered in link order.
+    for &s in &switches {
+        let net = LAN_TOP - 256 * lans;
+        lans += 1;
+        let mut host = 1u32;
+        for l in lab.links.iter_mut().filter(|l| l.a == s || l.b == s) {
+            let end = usize::from(l.a == s);
+            if l.addr[end].is_none() {
+                if host > 254 {
+                    return Err(format!("switch \"{}\" has more than 254 nodes", lab.nodes[s].name));
+                }
+                l.addr[end] = Some((net + host, 24));
+                host += 1;
+            }
+        }
+    }
+    for l in lab.links.iter_mut() {
+        let switch_end = lab.nodes[l.a].kind == Kind::Switch || lab.nodes[l.b].kind == Kind::Switch;
+        if switch_end || (l.addr[0].is_some() && l.addr[1].is_some()) {
+            continue;
+        }
+        let b = block(k);
+        if b.wrapping_add(4) > LAN_TOP - 256 * lans {
+            return Err("more links than 10.0.0.0/8 can number".into());
+        }
+        k += 1;
+        l.addr[0].get_or_insert((b + 1, 30));
+        l.addr[1].get_or_insert((b + 2, 30));
+    }
+    Ok(())
+}
+
+/// The fewest prefixes that cover addresses `[lo, hi)`.
+pub fn cover(mut lo: u64, hi: u64) -> Vec<(u32, u8)> {
+    let mut out = Vec::new();
+    while lo < hi {
+        let mut size = if lo == 0 { 1u64 << 32 } else { lo & lo.wrapping_neg() };
+        while lo + size > hi {
+            size >>= 1;
+        }
+        out.push((lo as u32, 32 - size.trailing_zeros() as u8));
+        lo += size;
+    }
+    out
+}
+
+/// Routes for node `n`: every auto-numbered link block in `[from, to)`
+/// leaves via `via`.
+fn range(routes: &mut Vec<Route>, n: usize, from: usize, to: usize, via: u32) {
+    if from < to {
+        let (lo, hi) = (u64::from(block(from)), u64::from(block(from)) + 4 * (to - from) as u64);
+        routes.extend(cover(lo, hi).into_iter().map(|(dst, plen)| Route {
+            node: n,
+            dst,
+            plen,
+            via,
+        }));
+    }
+}
+
+/// Compute every node's routes.
+pub fn auto_routes(lab: &mut Lab) {
+    let generated_only = match lab.shape {
+        Some(Shape::Grid(r, c)) => lab.nodes.len() == r * c,
+        Some(Shape::Chain(n) | Shape::Star(n) | Shape::Tree(n, _)) => lab.nodes.len() == n,
+        _ => false,
+    };
+    let all_auto = lab
+        .links
+        .iter()
+        .enumerate()
+        .all(|(k, l)| l.addr[0].map(|a| a.0) == Some(block(k) + 1));
+    let mut routes = std::mem::take(&mut lab.routes);
+    match lab.shape {
+        Some(shape) if generated_only && all_auto => shape_routes(shape, &mut routes),
+        _ => shortest_paths(lab, &mut routes),
+    }
+    lab.routes = routes;
+}
+
+/// Routes that follow a generated shape (links numbered as topology.rs does).
+fn shape_routes(shape: Shape, routes: &mut Vec<Route>) {
+    match shape {
+        Shape::Chain(n) => {
+            for i in 0..n {
+                if i >= 1 {
+                    range(routes, i, 0, i - 1, block(i - 1) + 1);
+                }
+                if i + 1 < n {
+                    range(routes, i, i + 1, n - 1, block(i) + 2);
+                }
+            }
+        }
+        Shape::Star(n) => {
+            for i in 1..n {
+                routes.push(Route {
+                    node: i,
+                    dst: 0,
+                    plen: 0,
+                    via: block(i - 1) + 1,
+                });
+            }
+        }
+        Shape::Tree(n, f) => {
+            let parent = tree_parents(n, f);
+            // Subtree sizes, children after parents in depth-first order.
+            let mut size = vec![1usize; n];
+            for x in (1..n).rev() {
+                if let Some(p) = parent[x] {
+                    size[p] += size[x];
+                }
+            }
+            for x in 0..n {
+                if let Some(p) = parent[x] {
+                    let _ = p;
+                    routes.push(Route {
+                        node: x,
+                        dst: 0,
+                        plen: 0,
+                        via: block(x - 1) + 1,
+                    });
+                }
+                let mut c = x + 1;
+                while c < x + size[x] {
+                    // Child c's subtree: nodes [c, c + size), links [c, c + size - 1).
+                    range(routes, x, c, c + size[c] - 1, block(c - 1) + 2);
+                    c += size[c];
+                }
+            }
+        }
+        Shape::Grid(rows, cols) => {
+            // Links owned by node i: before them, `first[i]` links.
+            let owned = |r: usize, c: usize| usize::from(c + 1 < cols) + usize::from(r + 1 < rows);
+            let mut first = vec![0usize; rows * cols + 1];
+            for r in 0..rows {
+                for c in 0..cols {
+                    first[r * cols + c + 1] = first[r * cols + c] + owned(r, c);
+                }
+            }
+            let total = first[rows * cols];
+            // The link from (r, c) to the right / below.
+            let right = |r: usize, c: usize| first[r * cols + c];
+            let down = |r: usize, c: usize| first[r * cols + c] + usize::from(c + 1 < cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    let i = r * cols + c;
+                    // Rows first: other rows' links go up or down; then
+                    // this row's go left or right.
+                    if r > 0 {
+                        range(routes, i, 0, first[r * cols], block(down(r - 1, c)) + 1);
+                    }
+                    if r + 1 < rows {
+                        range(routes, i, first[(r + 1) * cols], total, block(down(r, c)) + 2);
+                    }
+                    if c > 0 {
+                        range(routes, i, first[r * cols], first[i], block(right(r, c - 1)) + 1);
+                    }
+                    if c + 1 < cols {
+                        range(routes, i, first[i + 1], first[(r + 1) * cols], block(right(r, c)) + 2);
+                    }
+                }
+            }
+        }
+        Shape::Random(..) => {}
+    }
+}
+
+/// Shortest-path routes for any lab: a breadth-first search from every
+/// node (neighbours in numeric order break ties), subnets sorted, runs
+/// through one neighbour merged.
+fn shortest_paths(lab: &Lab, routes: &mut Vec<Route>) {
+    let n = lab.nodes.len();
+    // Who can hand a packet to whom, and at which address.
+    let mut adj: Vec<Vec<(usize, u32)>> = vec![Vec::new(); n];
+    // Subnets: (network, length, the nodes on it).
+    let mut subnets: Vec<(u32, u8, Vec<usize>)> = Vec::new();
+    let mask = |p: u8| if p == 0 { 0 } else { u32::MAX << (32 - p) };
+    for l in &lab.links {
+        let sw = [l.a, l.b].into_iter().find(|&x| lab.nodes[x].kind == Kind::Switch);
+        if sw.is_some() {
+            continue;
+        }
+        if let (Some((aa, ap)), Some((ba, _))) = (l.addr[0], l.addr[1]) {
+            adj[l.a].push((l.b, ba));
+            adj[l.b].push((l.a, aa));
+            subnets.push((aa & mask(ap), ap, vec![l.a, l.b]));
+        }
+    }
+    for s in (0..n).filter(|&s| lab.nodes[s].kind == Kind::Switch) {
+        let members: Vec<(usize, u32, u8)> = lab
+            .links
+            .iter()
+            .filter_map(|l| {
+                let (other, end) = if l.a == s {
+                    (l.b, 1)
+                } else if l.b == s {
+                    (l.a, 0)
+                } else {
+                    return None;
+                };
+                l.addr[end].map(|(a, p)| (other, a, p))
+            })
+            .collect();
+        for &(x, _, _) in &members {
+            for &(y, ya, _) in &members {
+                if x != y {
+                    adj[x].push((y, ya));
+                }
+            }
+        }
+        if let Some(&(_, a, p)) = members.first() {
+            subnets.push((a & mask(p), p, members.iter().map(|m| m.0).collect()));
+        }
+    }
+    for a in adj.iter_mut() {
+        a.sort();
+        a.dedup_by_key(|x| x.0);
+    }
+    subnets.sort_by_key(|s| (s.0, s.1));
+    let mut dist = vec![usize::MAX; n];
+    let mut via = vec![0u32; n];
+    for u in (0..n).filter(|&u| lab.nodes[u].kind != Kind::Switch) {
+        dist.iter_mut().for_each(|d| *d = usize::MAX);
+        dist[u] = 0;
+        let mut q = VecDeque::from([u]);
+        while let Some(x) = q.pop_front() {
+            for &(y, ya) in &adj[x] {
+                if dist[y] == usize::MAX {
+                    dist[y] = dist[x] + 1;
+                    via[y] = if x == u { ya } else { via[x] };
+                    q.push_back(y);
+                }
+            }
+        }
+        // Each subnet's next hop, then merged runs.
+        let mut run: Option<(u64, u64, u32)> = None;
+        let flush = |run: Option<(u64, u64, u32)>, routes: &mut Vec<Route>| {
+            if let Some((lo, hi, g)) = run {
+                routes.extend(cover(lo, hi).into_iter().map(|(dst, plen)| Route {
+                    node: u,
+                    dst,
+                    plen,
+                    via: g,
+                }));
+            }
+        };
+        for (net, plen, on) in &subnets {
+            if on.contains(&u) {
+                continue;
+            }
+            let best = on
+                .iter()
+                .filter(|&&w| dist[w] != usize::MAX)
+                .min_by_key(|&&w| (dist[w], w));
+            let Some(&w) = best else { continue };
+            let (lo, hi) = (u64::from(*net), u64::from(*net) + (1u64 << (32 - plen)));
+            run = match run {
+                Some((rlo, rhi, g)) if g == via[w] && rhi == lo => Some((rlo, hi, g)),
+                other => {
+                    flush(other, routes);
+                    Some((lo, hi, via[w]))
+                }
+            };
+        }
+        flush(run, routes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covers_are_minimal_and_exact() {
+        assert_eq!(cover(0, 16), vec![(0, 28)]);
+        assert_eq!(cover(4, 16), vec![(4, 30), (8, 29)]);
+        assert_eq!(cover(0, 1 << 32), vec![(0, 0)]);
+        assert!(cover(8, 8).is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! `vimage run LAB.toml` and `vimage graph LAB.toml`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Parser;
+
+use super::{Lab, Options, build, dot, format, run, svg};
+use crate::host::Host;
+use crate::kern::Config;
+use crate::kern::clock::{ClockKind, parse_duration};
+
+/// build a lab from its file and run its timeline
+#[derive(Parser, Debug)]
+#[command(name = "vimage run")]
+pub struct RunArgs {
+    /// The lab file (TOML; see docs/LABS.md).
+    lab: String,
+    /// The seed of every random generator (default: the lab's, else 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The clock (default: the lab's, else virtual).
+    #[arg(long)]
+    clock: Option<ClockKind>,
+    /// How long to run (default: the lab's `until`, else a second after
+    /// the last event and while foreground commands run).
+    #[arg(long, value_name = "DURATION")]
+    until: Option<String>,
+    /// Capture every link end into DIR (one pcap per interface).
+    #[arg(long, value_name = "DIR")]
+    pcap: Option<PathBuf>,
+    /// One JSON object per command instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// draw a lab
+#[derive(Parser, Debug)]
+#[command(name = "vimage graph")]
+pub struct GraphArgs {
+    /// The lab file.
+    lab: String,
+    /// Graphviz DOT instead of SVG.
+    #[arg(long)]
+    dot: bool,
+    /// Write here instead of standard output.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+fn parse_args<T: Parser>(argv: &[String]) -> Result<T, i32> {
+    T::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { 2 } else { 0 }
+    })
+}
+
+/// The default lab: what `vimage` with no arguments runs.
+pub const DEFAULT_LAB: &str = include_str!("../../examples/labs/demo.toml");
+
+/// `vimage` with no arguments: show the default lab's file, then run it.
+pub fn default_main() -> i32 {
+    println!("# The lab file (examples/labs/demo.toml; vimage graph draws it):\n");
+    for l in DEFAULT_LAB.lines().filter(|l| !l.starts_with('#')) {
+        println!("    {l}");
+    }
+    println!();
+    run_lab(
+        Lab::parse("examples/labs/demo.toml", DEFAULT_LAB),
+        "demo",
+        None,
+        None,
+        false,
+    )
+}
+
+/// `vimage run ...` (`argv[0]` is "run"); the exit status.
+pub fn run_main(argv: &[String]) -> i32 {
+    let a: RunArgs = match parse_args(argv) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let until = match a.until.as_deref().map(parse_duration) {
+        Some(Err(e)) => {
+            eprintln!("vimage: --until: {e}");
+            return 2;
+        }
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    let lab = Lab::load(&a.lab).map(|mut l| {
+        if let Some(s) = a.seed {
+            l.seed = s;
+        }
+        if let Some(c) = a.clock {
+            l.clock = c;
+        }
+        l
+    });
+    run_lab(lab, &a.lab, until, a.pcap, a.json)
+}
+
+fn run_lab(
+    lab: Result<Lab, super::LabError>,
+    file: &str,
+    until: Option<std::time::Duration>,
+    pcap: Option<PathBuf>,
+    json: bool,
+) -> i32 {
+    let lab = match lab {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vimage: {e}");
+            return 2;
+        }
+    };
+    let host = Host::new(Config {
+        clock: lab.clock,
+        seed: lab.seed,
+        ..Config::default()
+    });
+    let t = Instant::now();
+    let built = match build(&host, &lab) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("vimage: {file}: {e}");
+            return 1;
+        }
+    };
+    let took = t.elapsed();
+    let heap = crate::alloc::live_bytes();
+    if !json {
+        println!(
+            "# {}: {} nodes, {} links, {} routes (seed {}, {} clock)",
+            if lab.name.is_empty() { file } else { &lab.name },
+            lab.nodes.len(),
+            lab.links.len(),
+            lab.routes.len(),
+            lab.seed,
+            match lab.clock {
+                ClockKind::Virtual => "virtual",
+                ClockKind::Real => "real",
+            }
+        );
+    }
+    eprintln!(
+        "vimage: built in {:.1} ms{}",
+        took.as_secs_f64() * 1e3,
+        heap.map(|h| format!(", heap {:.1} MB", h as f64 / 1e6))
+            .unwrap_or_default()
+    );
+    let opts = Options { until, pcap };
+    let (records, ok) = run(&host, &lab, &built, &opts);
+    if json {
+        for r in &records {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+    } else {
+        print!("{}", format(&records));
+    }
+    host.tasks().kill_all();
+    drop(host);
+    i32::from(!ok)
+}
+
+/// `vimage graph ...`; the exit status.
+pub fn graph_main(argv: &[String]) -> i32 {
+    let a: GraphArgs = match parse_args(argv) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let lab = match Lab::load(&a.lab) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vimage: {e}");
+            return 2;
+        }
+    };
+    let text = if a.dot { dot(&lab) } else { svg(&lab) };
+    match &a.output {
+        Some(p) => match std::fs::write(p, text) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("vimage: {}: {e}", p.display());
+                1
+            }
+        },
+        None => {
+            print!("{text}");
+            0
+        }
+    }
+}

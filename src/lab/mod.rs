@@ -1,0 +1,171 @@
+//! Labs: a network described in a TOML file (docs/LABS.md) — nodes,
+//! links, addresses, routes, a timeline — built into vnets and run.
+//!
+//! `file.rs` reads the file into a [`Lab`]; `topology.rs` generates chains,
+//! stars, trees, grids and random graphs; `addr.rs` numbers the links and
+//! computes routes; `build.rs` makes the jails, epairs, bridges, addresses
+//! and routes straight through the kernel (fast enough for 100,000
+//! nodes); `run.rs` runs the startup commands and the timeline and
+//! collects what they print; `graph.rs` draws the lab.
+
+mod addr;
+mod build;
+pub mod cli;
+mod file;
+mod graph;
+mod run;
+mod topology;
+
+use std::time::Duration;
+
+pub use build::{Built, build};
+pub use graph::{dot, svg};
+pub use run::{Options, Record, format, run};
+pub use topology::Shape;
+
+use crate::kern::clock::ClockKind;
+
+/// A bad lab file: where, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub msg: String,
+}
+
+impl std::fmt::Display for LabError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.msg)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.msg)
+        }
+    }
+}
+
+impl std::error::Error for LabError {}
+
+/// What a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Host,
+    /// Forwarding on.
+    Router,
+    /// A bridge: the nodes linked to it share one subnet.
+    Switch,
+}
+
+/// A node: a jail with its own vnet.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub kind: Kind,
+    pub sysctl: Vec<(String, String)>,
+    pub run: Vec<String>,
+    /// A host TAP device joined to the node as `tap0`.
+    pub tap: Option<String>,
+}
+
+/// Link emulation as the words of `pipe IF config`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Emu(pub Vec<String>);
+
+/// A link: an epair from node `a` to node `b`.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub name: String,
+    pub a: usize,
+    pub b: usize,
+    /// Each end's address and prefix length (none: numbered for you, or
+    /// a switch's end).
+    pub addr: [Option<(u32, u8)>; 2],
+    pub emu: Emu,
+    pub mtu: Option<u32>,
+}
+
+/// A static route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub node: usize,
+    pub dst: u32,
+    pub plen: u8,
+    pub via: u32,
+}
+
+/// What a timeline entry does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// A command line, in the event's node (or on the host).
+    Run(String),
+    LinkDown(usize),
+    LinkUp(usize),
+    LinkEmu(usize, Emu),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub at: Duration,
+    pub node: Option<usize>,
+    pub action: Action,
+}
+
+/// `routes = ...`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routing {
+    None,
+    Auto,
+}
+
+/// A lab, read and checked.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    pub name: String,
+    pub seed: u64,
+    pub clock: ClockKind,
+    pub until: Option<Duration>,
+    pub routing: Routing,
+    /// What generated its nodes, if anything did.
+    pub shape: Option<Shape>,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    pub routes: Vec<Route>,
+    pub events: Vec<Event>,
+}
+
+impl Lab {
+    /// Read a lab file.
+    pub fn load(path: &str) -> Result<Lab, LabError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LabError {
+            file: path.to_string(),
+            line: 0,
+            col: 0,
+            msg: e.to_string(),
+        })?;
+        Lab::parse(path, &text)
+    }
+
+    /// Read a lab from text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
+        let mut lab = file::parse(file, text)?;
+        addr::number(&mut lab).map_err(|msg| LabError {
+            file: file.to_string(),
+            line: 0,
+            col: 0,
+            msg,
+        })?;
+        if lab.routing == Routing::Auto {
+            addr::auto_routes(&mut lab);
+        }
+        Ok(lab)
+    }
+
+    /// The first address of node `i` (what its name resolves to).
+    pub fn node_addr(&self, i: usize) -> Option<u32> {
+        self.links.iter().find_map(|l| match (l.a == i, l.b == i) {
+            (true, _) => l.addr[0].map(|a| a.0),
+            (_, true) => l.addr[1].map(|a| a.0),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! Lab files: the examples run, bad files are refused with where and
+//! why, runs repeat byte for byte, generators route end to end, the
+//! timeline changes links, and the pictures show what is there.
+
+mod common;
+
+use std::process::Command;
+
+use vimage::lab::{Lab, Options, build, run};
+use vimage::{Config, Host};
+
+fn vimage(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .args(args)
+        .output()
+        .expect("run vimage");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn example(name: &str) -> String {
+    format!("{}/examples/labs/{name}.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Build and run a lab given as text, in process; the text output.
+fn run_text(text: &str) -> (String, bool) {
+    let lab = Lab::parse("test.toml", text).expect("a good lab");
+    let host = Host::new(Config {
+        seed: lab.seed,
+        ..Config::default()
+    });
+    let built = build(&host, &lab).expect("built");
+    let (records, ok) = run(&host, &lab, &built, &Options::default());
+    (vimage::lab::format(&records), ok)
+}
+
+#[test]
+fn the_example_labs_run() {
+    for (name, want) in [
+        ("lan", "2 packets transmitted, 2 packets received"),
+        ("chain", " 7  10.0.0.26 (10.0.0.26)"),
+        ("bridged", "Connection to server 80 port [tcp/http] succeeded!"),
+        ("routed", "iperf Done."),
+        ("wireless", "iperf Done."),
+        ("dumbbell", "receiver"),
+        ("grid", "icmp_seq=0 ttl=5 "),
+        ("demo", "4  10.0.0.10 (10.0.0.10)"),
+    ] {
+        let (st, out, err) = vimage(&["run", &example(name)]);
+        assert_eq!(st, 0, "{name}: {out}\n{err}");
+        assert!(out.contains(want), "{name}: {want:?} in\n{out}");
+    }
+    // The dumbbell: both flows got through the shared bottleneck.
+    let (_, out, _) = vimage(&["run", &example("dumbbell")]);
+    assert_eq!(out.matches(" sender\n").count(), 2, "{out}");
+}
+
+#[test]
+fn bad_files_say_where_and_what() {
+    let dir = common::tmpdir("lab-bad");
+    for (text, want) in [
+        (
+            "[[node]]\nname = \"a\"\ncolor = \"red\"\n",
+            ":3:1: unknown field `color`",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[link]]\nends = [\"a\", \"zz\"]\n",
+            ":4:14: no node is called \"zz\"",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"a\"\n",
+            ":4:8: node \"a\" is defined twice",
+        ),
+        (
+            "[[event]]\nat = \"later\"\nrun = \"x\"\n",
+            ":2:6: expected a duration like \"5s\"",
+        ),
+        (
+            "[[node]]\nname = \"a\"\nkind = \"toaster\"\n",
+            ":3:8: expected kind = \"host\", \"router\" or \"switch\"",
+        ),
+        (
+            "[[node]]\nname = \"a\"\ntap = \"t0\"\n",
+            ":3:7: a tap needs clock = \"real\"",
+        ),
+        (
+            "[topology]\nkind = \"grid\"\nsize = 10\n",
+            ":3:8: a grid's size is [rows, columns]",
+        ),
+        ("routes = \"ospf\"\n", ":1:10: expected routes = \"auto\" or \"none\""),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nbw = \"fast\"\n",
+            ":7:6:",
+        ),
+        (
+            "[[event]]\nat = \"1s\"\nlink = \"nope\"\ndown = true\n",
+            ":3:8: no link is called \"nope\"",
+        ),
+    ] {
+        let f = dir.join("bad.toml");
+        std::fs::write(&f, text).expect("write");
+        let (st, out, err) = vimage(&["run", f.to_str().expect("path")]);
+        assert_eq!((st, out.as_str()), (2, ""), "{text}");
+        assert!(
+            err.starts_with(&format!("vimage: {}", f.display())) && err.contains(want),
+            "{want:?} in {err:?}"
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_repeats_output_and_captures() {
+    let dir = common::tmpdir("lab-repeat");
+    let (d1, d2) = (dir.join("one"), dir.join("two"));
+    let lab = example("routed");
+    let (s1, o1, _) = vimage(&["run", &lab, "--seed", "7", "--pcap", d1.to_str().expect("p")]);
+    let (s2, o2, _) = vimage(&["run", &lab, "--seed", "7", "--pcap", d2.to_str().expect("p")]);
+    assert_eq!((s1, s2), (0, 0));
+    assert_eq!(o1, o2, "same seed, same output");
+    let mut files: Vec<_> = std::fs::read_dir(&d1)
+        .expect("pcaps")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "one capture per link end: {files:?}");
+    for f in &files {
+        let (a, b) = (
+            std::fs::read(d1.join(f)).expect("a"),
+            std::fs::read(d2.join(f)).expect("b"),
+        );
+        assert!(a.len() > 1000, "{f:?} holds the traffic");
+        assert_eq!(a, b, "{f:?} differs");
+    }
+    if let Some(bad) = common::tshark_bad_packets(&d1.join("h1-epair0a.pcap")) {
+        assert_eq!(bad, "", "malformed packets or bad checksums");
+    }
+    // Another seed: the lossy link loses other packets.
+    let (_, o3, _) = vimage(&["run", &lab, "--seed", "8"]);
+    assert_ne!(o1, o3);
+    // JSON: one object per command.
+    let (_, j, _) = vimage(&["run", &lab, "--json"]);
+    let first: serde_json::Value = serde_json::from_str(j.lines().next().expect("a line")).expect("json");
+    assert_eq!(first["node"], "h2");
+    assert_eq!(first["cmd"], "iperf3 -s &");
+}
+
+#[test]
+fn generated_topologies_route_end_to_end() {
+    for (topo, from, to, hops) in [
+        ("kind = \"chain\"\nsize = 20", "n0", "n19", 19),
+        ("kind = \"star\"\nsize = 12", "n3", "n11", 2),
+        ("kind = \"tree\"\nsize = 40\nfanout = 3", "n39", "n1", 4),
+        ("kind = \"grid\"\nsize = [6, 7]", "n5_0", "n0_6", 11),
+        ("kind = \"random\"\nsize = 40\ndegree = 3", "n0", "n39", 0),
+    ] {
+        let text = format!(
+            "routes = \"auto\"\n[topology]\n{topo}\n[[event]]\nat = \"1s\"\nnode = \"{from}\"\nrun = \"traceroute -n -q 1 {to}\"\n"
+        );
+        let (out, ok) = run_text(&text);
+        assert!(ok, "{topo}: {out}");
+        let n = out
+            .lines()
+            .filter(|l| l.starts_with(char::is_whitespace) || l.starts_with(char::is_numeric))
+            .count();
+        if hops > 0 {
+            assert_eq!(n, hops, "{topo}: {out}");
+        }
+        let last = out.lines().last().unwrap_or("");
+        assert!(!last.contains('*'), "{topo}: the last hop answered: {out}");
+    }
+}
+
+#[test]
+fn the_timeline_changes_links() {
+    let text = r#"
+routes = "auto"
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+[[link]]
+ends = ["a", "b"]
+delay = "10ms"
+[[event]]
+at = "1s"
+node = "a"
+run = "ping -c 2 -i 0.2 b"
+[[event]]
+at = "2s"
+link = "a-b"
+delay = "50ms"
+[[event]]
+at = "3s"
+node = "a"
+run = "ping -c 1 b"
+[[event]]
+at = "4s"
+link = "a-b"
+down = true
+[[event]]
+at = "5s"
+node = "a"
+run = "! ping -c 1 -t 1 b"
+[[event]]
+at = "6s"
+link = "a-b"
+up = true
+[[event]]
+at = "7s"
+node = "a"
+run = "ping -c 1 b"
+"#;
+    let (out, ok) = run_text(text);
+    assert!(ok, "{out}");
+    // The first ping of a pair waits for ARP too; the second is the link's.
+    let rtts: Vec<&str> = out.lines().filter(|l| l.contains(" bytes from ")).collect();
+    assert_eq!(rtts.len(), 4, "{out}");
+    assert!(rtts[1].contains("time=20.0"), "{}", rtts[1]);
+    assert!(rtts[2].contains("time=100.0"), "{}", rtts[2]);
+    assert!(out.contains("[   2.000 a] pipe epair0a config delay 50ms\n"), "{out}");
+    assert!(out.contains("[   4.000 b] ifconfig epair0b down\n"), "{out}");
+    assert!(out.contains("[exit status 2, as meant]"), "{out}");
+}
+
+#[test]
+fn pictures_show_nodes_links_and_addresses() {
+    let (st, svg, _) = vimage(&["graph", &example("routed")]);
+    assert_eq!(st, 0);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for want in [
+        ">h1</text>",
+        ">r</text>",
+        ">h2</text>",
+        "10Mbit/s 10ms 1% loss",
+        ">10.0.0.1/30</text>",
+    ] {
+        assert!(svg.contains(want), "{want} in the SVG");
+    }
+    let (_, dot, _) = vimage(&["graph", "--dot", &example("routed")]);
+    assert!(dot.contains("\"h1\" -- \"r\""), "{dot}");
+    // A 10,000-node grid draws too (positions from the shape).
+    let (st, big, _) = vimage(&["graph", &example("grid")]);
+    assert_eq!(st, 0);
+    assert_eq!(big.matches("<circle").count(), 10_000);
+}

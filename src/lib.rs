@@ -11,6 +11,8 @@
 //! ```
 
 pub mod alloc;
+#[cfg(unix)]
+pub mod daemon;
 pub mod fuzz;
 mod host;
 pub mod kern;

@@ -22,6 +22,10 @@ struct Cli {
     /// The seed of every random generator of the run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The daemon's control socket (default: $VIMAGE_SOCKET, else
+    /// $XDG_RUNTIME_DIR/vimage.sock, else /tmp/vimage-$USER.sock).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<std::path::PathBuf>,
     /// demo | shell [SCRIPT] | bench vnets [N...] | any command (see help)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -32,6 +36,9 @@ const AFTER_HELP: &str = "Commands:
   demo                 a scripted tour of the FreeBSD commands
   run LAB.toml         build a lab from its file and run its timeline (run --help)
   graph LAB.toml       draw a lab as SVG (or --dot)
+  daemon [-f] | stop   keep stacks alive under the real clock (in the background;
+                       -f: in the foreground); then every COMMAND runs there
+  run --daemon LAB     load a lab into the running daemon
   shell [SCRIPT]       the interactive shell, or run a script of commands
   bench vnets [N...]   vnets created/destroyed per second, bytes per vnet
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
@@ -39,7 +46,8 @@ const AFTER_HELP: &str = "Commands:
   bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
                        (or N vnets in a chain at MTU)
   help [COMMAND]       the userland commands (jail, jls, jexec, sysctl, ...)
-  COMMAND [ARGS...]    run one userland command on a fresh host";
+  COMMAND [ARGS...]    run one userland command in the daemon if one listens,
+                       else on a fresh host";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,7 +61,8 @@ fn main() -> ExitCode {
     let status = match args.as_slice() {
         [] => vimage::lab::cli::default_main(),
         ["demo"] => demo::run(&Host::new(cfg), &out),
-        ["run", ..] => vimage::lab::cli::run_main(&cli.command),
+        ["run", ..] => vimage::lab::cli::run_main(&cli.command, cli.socket.clone()),
+        ["daemon", ..] => daemon_main(&cli.command, cli.socket.clone(), cli.seed),
         ["graph", ..] => vimage::lab::cli::graph_main(&cli.command),
         ["shell"] => shell::main(&Host::new(cfg), None),
         ["shell", script] => shell::main(&Host::new(cfg), Some(script)),
@@ -113,6 +122,12 @@ fn main() -> ExitCode {
             2
         }
         _ => {
+            #[cfg(unix)]
+            if let Some(s) = vimage::daemon::client::connect(&vimage::daemon::socket_path(cli.socket.clone())) {
+                let argv = serde_json::to_vec(&cli.command).unwrap_or_default();
+                let st = vimage::daemon::client::request(s, vimage::daemon::proto::Kind::Argv, &argv);
+                return ExitCode::from(st.clamp(0, 255) as u8);
+            }
             let host = Host::new(cfg);
             let t = host.spawn(cli.command.clone(), Stdio::inherit());
             match host.wait(t) {
@@ -125,4 +140,82 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// `vimage daemon [-f] [stop]`.
+#[cfg(unix)]
+fn daemon_main(argv: &[String], socket: Option<std::path::PathBuf>, seed: u64) -> i32 {
+    use vimage::daemon::{client, server, socket_path};
+
+    /// keep the stacks alive under the real clock, serving every vimage COMMAND
+    #[derive(Parser, Debug)]
+    #[command(name = "vimage daemon")]
+    struct DaemonArgs {
+        /// Stay in the foreground (logging to standard error).
+        #[arg(short, long)]
+        foreground: bool,
+        /// stop: stop the running daemon.
+        #[arg(value_parser = ["stop"])]
+        action: Option<String>,
+    }
+    let a = match DaemonArgs::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let path = socket_path(socket);
+    if a.action.is_some() {
+        return client::stop(&path);
+    }
+    if a.foreground {
+        return server::serve(&path, seed);
+    }
+    if client::connect(&path).is_some() {
+        eprintln!("vimage: daemon: one already listens on {}", path.display());
+        return 1;
+    }
+    // In the background: this program again, in its own process group
+    // (a Ctrl-C at the terminal is not for it), logging beside the socket.
+    let log = path.with_extension("log");
+    let spawned = std::env::current_exe().and_then(|exe| {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(exe)
+            .arg("--socket")
+            .arg(&path)
+            .args(["--seed", &seed.to_string(), "daemon", "--foreground"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .process_group(0)
+            .spawn()
+    });
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vimage: daemon: {e}");
+            return 1;
+        }
+    };
+    for _ in 0..200 {
+        if client::connect(&path).is_some() {
+            println!("vimage: daemon {} listening on {}", child.id(), path.display());
+            return 0;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let why = std::fs::read_to_string(&log).unwrap_or_default();
+    eprint!("{why}");
+    eprintln!("vimage: daemon: did not start (log: {})", log.display());
+    1
+}
+
+#[cfg(not(unix))]
+fn daemon_main(_: &[String], _: Option<std::path::PathBuf>, _: u64) -> i32 {
+    eprintln!("vimage: the daemon needs Unix sockets");
+    2
 }

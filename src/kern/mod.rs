@@ -8,6 +8,7 @@ pub mod callout;
 pub mod clock;
 pub mod jail;
 pub mod mbuf;
+pub mod pipe;
 pub mod proc;
 pub mod sockbuf;
 pub mod sysctl;

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::kern::Kernel;
 use crate::kern::callout::{Action, TimerId};
 use crate::kern::clock::Time;
 use crate::kern::jail::{JailError, Jid};
+use crate::kern::pipe::Pipe;
 use crate::kern::task::{Executor, TaskFuture, TaskId};
 
 /// An output stream: the terminal, a buffer, a host file.
@@ -73,13 +75,19 @@ impl Write for SharedBuf {
     }
 }
 
-/// An input stream.
+/// An input stream: a file, bytes, or a [`Pipe`] fed from another thread.
 #[derive(Clone)]
-pub struct In(Rc<RefCell<dyn Read>>);
+pub struct In(InKind);
+
+#[derive(Clone)]
+enum InKind {
+    Read(Rc<RefCell<dyn Read>>),
+    Pipe(Arc<Pipe>),
+}
 
 impl In {
     pub fn new(r: impl Read + 'static) -> In {
-        In(Rc::new(RefCell::new(r)))
+        In(InKind::Read(Rc::new(RefCell::new(r))))
     }
 
     pub fn null() -> In {
@@ -90,9 +98,28 @@ impl In {
         In::new(std::io::Cursor::new(b))
     }
 
-    /// Read up to `buf.len()` bytes; 0 at end of input.
+    pub fn pipe(p: Arc<Pipe>) -> In {
+        In(InKind::Pipe(p))
+    }
+
+    /// Read up to `buf.len()` bytes; 0 at end of input (`WouldBlock` from a
+    /// pipe with nothing in it yet).
     pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().read(buf)
+        match &self.0 {
+            InKind::Read(r) => r.borrow_mut().read(buf),
+            InKind::Pipe(p) => match p.poll_read(None, buf) {
+                Poll::Ready(r) => r,
+                Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
+            },
+        }
+    }
+
+    /// Read as a process does: pending until input comes.
+    pub fn poll_read(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        match &self.0 {
+            InKind::Read(r) => Poll::Ready(r.borrow_mut().read(buf)),
+            InKind::Pipe(p) => p.poll_read(Some(cx), buf),
+        }
     }
 }
 
@@ -224,6 +251,11 @@ impl Proc {
         self.exec.spawn(fut)
     }
 
+    /// The executor its processes run on (to watch, kill or reap them).
+    pub fn tasks(&self) -> &Executor {
+        &self.exec
+    }
+
     pub fn now(&self) -> Time {
         self.k.borrow().now()
     }
@@ -247,6 +279,23 @@ impl Proc {
                 Some(Poll::Ready(())) => Poll::Ready(None),
                 _ => Poll::Pending,
             }
+        })
+        .await
+    }
+
+    /// Let what is due at this instant happen first (processes ready to
+    /// run, timers set for now), then go on: a turn of the engine that
+    /// lets no time pass.
+    pub async fn settle(&self) {
+        let mut timer = None;
+        std::future::poll_fn(|cx| {
+            if timer.is_some() {
+                return Poll::Ready(());
+            }
+            let mut k = self.k.borrow_mut();
+            let now = k.now();
+            timer = Some(k.timeout_at(now, Action::Wake(cx.waker().clone())));
+            Poll::Pending
         })
         .await
     }

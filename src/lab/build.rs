@@ -18,6 +18,7 @@ use crate::vnet::VnetId;
 use super::{Emu, Kind, Lab};
 
 /// What was made: each node's jail and vnet, each link's interface names.
+#[derive(Clone, Debug)]
 pub struct Built {
     pub jids: Vec<Jid>,
     pub vnets: Vec<VnetId>,

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// One JSON object per command instead of text.
     #[arg(long)]
     json: bool,
+    /// Load the lab into the running daemon (its real clock and seed);
+    /// the lab lives on after its timeline, servers still running.
+    #[arg(long, conflicts_with_all = ["seed", "clock"])]
+    daemon: bool,
 }
 
 /// draw a lab
@@ -74,12 +78,16 @@ pub fn default_main() -> i32 {
     )
 }
 
-/// `vimage run ...` (`argv[0]` is "run"); the exit status.
-pub fn run_main(argv: &[String]) -> i32 {
+/// `vimage run ...` (`argv[0]` is "run"); the exit status. `socket`:
+/// the daemon's, for `--daemon`.
+pub fn run_main(argv: &[String], socket: Option<PathBuf>) -> i32 {
     let a: RunArgs = match parse_args(argv) {
         Ok(a) => a,
         Err(s) => return s,
     };
+    if a.daemon {
+        return run_in_daemon(a, socket);
+    }
     let until = match a.until.as_deref().map(parse_duration) {
         Some(Err(e)) => {
             eprintln!("vimage: --until: {e}");
@@ -98,6 +106,54 @@ pub fn run_main(argv: &[String]) -> i32 {
         l
     });
     run_lab(lab, &a.lab, until, a.pcap, a.json)
+}
+
+/// `vimage run --daemon`: send the lab to the daemon and show what it
+/// runs as each command ends.
+#[cfg(unix)]
+fn run_in_daemon(a: RunArgs, socket: Option<PathBuf>) -> i32 {
+    use crate::daemon::{LabRequest, client, proto::Kind, socket_path};
+    let text = match std::fs::read_to_string(&a.lab) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vimage: {}: {e}", a.lab);
+            return 2;
+        }
+    };
+    // Files are the daemon's to write: give it an absolute directory.
+    let pcap = match a
+        .pcap
+        .map(|d| std::fs::create_dir_all(&d).and_then(|()| d.canonicalize()))
+    {
+        Some(Err(e)) => {
+            eprintln!("vimage: --pcap: {e}");
+            return 2;
+        }
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    let req = LabRequest {
+        file: a.lab,
+        text,
+        until: a.until,
+        pcap,
+        json: a.json,
+    };
+    let path = socket_path(socket);
+    let Some(s) = client::connect(&path) else {
+        eprintln!(
+            "vimage: no daemon listens on {} (start one: vimage daemon)",
+            path.display()
+        );
+        return 1;
+    };
+    client::request(s, Kind::Lab, &serde_json::to_vec(&req).unwrap_or_default())
+}
+
+#[cfg(not(unix))]
+fn run_in_daemon(_: RunArgs, _: Option<PathBuf>) -> i32 {
+    eprintln!("vimage: the daemon needs Unix sockets");
+    2
 }
 
 fn run_lab(
@@ -130,18 +186,11 @@ fn run_lab(
     let took = t.elapsed();
     let heap = crate::alloc::live_bytes();
     if !json {
-        println!(
-            "# {}: {} nodes, {} links, {} routes (seed {}, {} clock)",
-            if lab.name.is_empty() { file } else { &lab.name },
-            lab.nodes.len(),
-            lab.links.len(),
-            lab.routes.len(),
-            lab.seed,
-            match lab.clock {
-                ClockKind::Virtual => "virtual",
-                ClockKind::Real => "real",
-            }
-        );
+        let clock = match lab.clock {
+            ClockKind::Virtual => "virtual clock",
+            ClockKind::Real => "real clock",
+        };
+        println!("{}", summary(&lab, file, &format!("seed {}, {clock}", lab.seed)));
     }
     eprintln!(
         "vimage: built in {:.1} ms{}",
@@ -149,7 +198,11 @@ fn run_lab(
         heap.map(|h| format!(", heap {:.1} MB", h as f64 / 1e6))
             .unwrap_or_default()
     );
-    let opts = Options { until, pcap };
+    let opts = Options {
+        until,
+        pcap,
+        keep_servers: false,
+    };
     let (records, ok) = run(&host, &lab, &built, &opts);
     if json {
         for r in &records {
@@ -161,6 +214,17 @@ fn run_lab(
     host.tasks().kill_all();
     drop(host);
     i32::from(!ok)
+}
+
+/// The first line of a run: what the lab is.
+pub fn summary(lab: &Lab, file: &str, how: &str) -> String {
+    format!(
+        "# {}: {} nodes, {} links, {} routes ({how})",
+        if lab.name.is_empty() { file } else { &lab.name },
+        lab.nodes.len(),
+        lab.links.len(),
+        lab.routes.len(),
+    )
 }
 
 /// `vimage graph ...`; the exit status.

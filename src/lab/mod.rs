@@ -13,7 +13,7 @@ mod build;
 pub mod cli;
 mod file;
 mod graph;
-mod run;
+pub mod run;
 mod topology;
 
 use std::time::Duration;

@@ -1,17 +1,19 @@
 //! Run a built lab: captures, sysctls, each node's startup commands, then
 //! the timeline, every command a process of its node whose output is
-//! kept apart; the records come back in time order.
+//! kept apart. [`play`] is the timeline as a process of its own (the
+//! daemon runs it beside its clients' commands); [`run`] drives a host
+//! through it and returns the records in time order.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
 use crate::host::Host;
-use crate::kern::clock::Time;
-use crate::kern::proc::Out;
-use crate::kern::task::TaskId;
-use crate::userland::shell::Shell;
+use crate::kern::jail::Jid;
+use crate::kern::proc::{Out, Proc, Stdio};
+use crate::kern::task::{KILLED, TaskId};
+use crate::userland::{self, shell};
 
 use super::{Action, Built, Lab};
 
@@ -23,6 +25,9 @@ pub struct Options {
     pub until: Option<Duration>,
     /// Capture every link end into this directory.
     pub pcap: Option<PathBuf>,
+    /// Leave background commands (servers) and captures running at the
+    /// end: the lab lives on (in the daemon).
+    pub keep_servers: bool,
 }
 
 /// One command and what it did.
@@ -39,23 +44,16 @@ pub struct Record {
     /// Both, as a terminal would have shown them.
     #[serde(skip)]
     pub output: String,
+    /// It did what it was meant to (`! cmd` is meant to fail).
+    #[serde(skip)]
+    pub ok: bool,
+    /// Its place in the order commands were started.
+    #[serde(skip)]
+    pub seq: usize,
 }
 
-struct Started {
-    at: Duration,
-    node: Option<String>,
-    cmd: String,
-    task: Option<TaskId>,
-    /// Started with `&`: it may run to the end.
-    background: bool,
-    /// Written `! cmd`: it is meant to fail.
-    expect_fail: bool,
-    out: Buf,
-    err: Buf,
-    /// Both, in the order written (what a terminal shows).
-    both: Buf,
-    failed_to_start: Option<String>,
-}
+/// Where records go, as commands finish.
+pub type Emit = Rc<dyn Fn(Record)>;
 
 type Buf = Rc<RefCell<Vec<u8>>>;
 
@@ -73,48 +71,132 @@ impl std::io::Write for Tee {
     }
 }
 
-/// Start `cmd` (in `node`'s jail if given) at `at`.
-fn start(host: &Host, lab: &Lab, at: Duration, node: Option<usize>, cmd: &str) -> Started {
-    let (obuf, ebuf, both): (Buf, Buf, Buf) = Default::default();
-    let out = Out::new(Tee(obuf.clone(), both.clone()));
-    let err = Out::new(Tee(ebuf.clone(), both.clone()));
-    let trimmed = cmd.trim();
-    let background = trimmed.ends_with('&');
-    let expect_fail = trimmed.starts_with('!');
-    let bare = trimmed
-        .trim_start_matches('!')
-        .trim_start()
-        .trim_end_matches('&')
-        .trim_end();
-    let line = match node {
-        Some(n) => format!("jexec {} {bare}", lab.nodes[n].name),
-        None => bare.to_string(),
-    };
-    let mut sh = Shell::new(host, out, err);
-    let (task, failed) = match sh.start(&line) {
-        Ok(t) => (t, None),
-        Err(e) => (None, Some(e)),
-    };
-    Started {
-        at,
-        node: node.map(|n| lab.nodes[n].name.clone()),
-        cmd: trimmed.to_string(),
-        task,
-        background,
-        expect_fail,
-        out: obuf,
-        err: ebuf,
-        both,
-        failed_to_start: failed,
+/// A started command: what its process and the player share.
+struct Cmd {
+    seq: usize,
+    at: Duration,
+    node: Option<String>,
+    cmd: String,
+    /// Started with `&`: it may run to the end.
+    background: bool,
+    /// Written `! cmd`: it is meant to fail.
+    expect_fail: bool,
+    out: Buf,
+    err: Buf,
+    /// Both, in the order written (what a terminal shows).
+    both: Buf,
+    /// Its record went out.
+    done: Cell<bool>,
+}
+
+impl Cmd {
+    fn record(&self, status: Option<i32>, note: &str) -> Record {
+        self.done.set(true);
+        let text = |b: &Buf| String::from_utf8_lossy(&b.borrow()).into_owned();
+        Record {
+            at: self.at.as_secs_f64(),
+            node: self.node.clone(),
+            cmd: self.cmd.clone(),
+            status,
+            stdout: text(&self.out),
+            stderr: text(&self.err) + note,
+            output: text(&self.both) + note,
+            ok: status.is_none_or(|st| (st != 0) == self.expect_fail),
+            seq: self.seq,
+        }
     }
 }
 
-/// Run the lab; the records in time order, and whether everything
-/// succeeded.
-pub fn run(host: &Host, lab: &Lab, built: &Built, opts: &Options) -> (Vec<Record>, bool) {
-    let t0 = host.now();
-    let since = |t: Time| t.saturating_sub(t0);
-    let mut started: Vec<Started> = Vec::new();
+/// The timeline's process: what it started, and where records go.
+struct Player {
+    p: Proc,
+    lab: Rc<Lab>,
+    emit: Emit,
+    cmds: Vec<(Rc<Cmd>, Option<TaskId>)>,
+}
+
+impl Player {
+    /// Start `cmd` (in `node`'s jail if given) at `at`; its record goes
+    /// out when it ends.
+    fn start(&mut self, at: Duration, node: Option<usize>, cmd: &str) -> Option<TaskId> {
+        let (out, err, both): (Buf, Buf, Buf) = Default::default();
+        let trimmed = cmd.trim();
+        let bare = trimmed
+            .trim_start_matches('!')
+            .trim_start()
+            .trim_end_matches('&')
+            .trim_end();
+        let line = match node {
+            Some(n) => format!("jexec {} {bare}", self.lab.nodes[n].name),
+            None => bare.to_string(),
+        };
+        let c = Rc::new(Cmd {
+            seq: self.cmds.len(),
+            at,
+            node: node.map(|n| self.lab.nodes[n].name.clone()),
+            cmd: trimmed.to_string(),
+            background: trimmed.ends_with('&'),
+            expect_fail: trimmed.starts_with('!'),
+            out: out.clone(),
+            err: err.clone(),
+            both: both.clone(),
+            done: Cell::new(false),
+        });
+        let (o, e) = (Out::new(Tee(out, both.clone())), Out::new(Tee(err, both)));
+        let task = match shell::prepare(&line, &o, &e) {
+            Ok(Some((argv, io))) => {
+                let cmd = userland::run(self.p.with_stdio(io), argv);
+                let (c, emit) = (c.clone(), self.emit.clone());
+                Some(self.p.spawn(Box::pin(async move {
+                    let st = cmd.await;
+                    emit(c.record(Some(st), ""));
+                    st
+                })))
+            }
+            Ok(None) => {
+                (self.emit)(c.record(Some(0), ""));
+                None
+            }
+            Err(msg) => {
+                (self.emit)(c.record(Some(1), &format!("{msg}\n")));
+                None
+            }
+        };
+        self.cmds.push((c, task));
+        task
+    }
+
+    fn busy(&self) -> bool {
+        let tasks = self.p.tasks();
+        self.cmds
+            .iter()
+            .any(|(c, t)| !c.background && t.is_some_and(|t| tasks.status(t).is_none()))
+    }
+}
+
+/// The lab's timeline as a process: start the captures, sysctls and
+/// startup commands, then each event at its time; wait as [`Options`]
+/// say; stop what still runs (unless kept) and give every command's
+/// record to `emit` as it ends. True if every command did as meant.
+pub async fn play(p: Proc, lab: Rc<Lab>, built: Rc<Built>, opts: Options, emit: Emit) -> bool {
+    let ok = Rc::new(Cell::new(true));
+    let emit: Emit = {
+        let ok = ok.clone();
+        Rc::new(move |r: Record| {
+            if !r.ok {
+                ok.set(false);
+            }
+            emit(r)
+        })
+    };
+    let t0 = p.now();
+    let since = |p: &Proc| p.now().saturating_sub(t0);
+    let mut pl = Player {
+        p: p.clone(),
+        lab: lab.clone(),
+        emit,
+        cmds: Vec::new(),
+    };
     let mut captures = Vec::new();
     if let Some(dir) = &opts.pcap {
         let _ = std::fs::create_dir_all(dir);
@@ -122,118 +204,109 @@ pub fn run(host: &Host, lab: &Lab, built: &Built, opts: &Options) -> (Vec<Record
             for (n, ifname) in [(l.a, ia), (l.b, ib)] {
                 let path = dir.join(format!("{}-{ifname}.pcap", lab.nodes[n].name));
                 let cmd = format!("tcpdump -i {ifname} -w {}", path.display());
-                captures.push(start(host, lab, Duration::ZERO, Some(n), &cmd));
+                captures.extend(pl.start(Duration::ZERO, Some(n), &cmd));
             }
         }
+        // The captures are not the lab's commands.
+        pl.cmds.clear();
     }
     for (i, n) in lab.nodes.iter().enumerate() {
         for (k, v) in &n.sysctl {
-            started.push(start(host, lab, Duration::ZERO, Some(i), &format!("sysctl {k}={v}")));
-            host.run_for(Duration::ZERO);
+            pl.start(Duration::ZERO, Some(i), &format!("sysctl {k}={v}"));
+            p.settle().await;
         }
     }
     for (i, n) in lab.nodes.iter().enumerate() {
         for c in &n.run {
-            started.push(start(host, lab, Duration::ZERO, Some(i), c));
+            pl.start(Duration::ZERO, Some(i), c);
         }
     }
-    host.run_for(Duration::ZERO);
+    p.settle().await;
     for e in &lab.events {
-        let now = since(host.now());
-        if e.at > now {
-            host.run_for(e.at - now);
+        if e.at > since(&p) {
+            p.sleep_until(t0.saturating_add(e.at)).await;
         }
-        let at = since(host.now());
+        let at = since(&p);
         // A link event is the commands it stands for, on both ends.
         let link_cmds = |li: usize, what: &str| {
             let l = &lab.links[li];
             let (ia, ib) = &built.ifnames[li];
-            [(l.a, ia), (l.b, ib)].map(|(n, i)| (n, what.replace("IF", i)))
+            [(l.a, ia), (l.b, ib)]
+                .map(|(n, i)| (Some(n), what.replace("IF", i)))
+                .to_vec()
         };
         let cmds: Vec<(Option<usize>, String)> = match &e.action {
             Action::Run(c) => vec![(e.node, c.clone())],
-            Action::LinkDown(li) => link_cmds(*li, "ifconfig IF down").map(|(n, c)| (Some(n), c)).to_vec(),
-            Action::LinkUp(li) => link_cmds(*li, "ifconfig IF up").map(|(n, c)| (Some(n), c)).to_vec(),
-            Action::LinkEmu(li, emu) => link_cmds(*li, &format!("pipe IF config {}", emu.0.join(" ")))
-                .map(|(n, c)| (Some(n), c))
-                .to_vec(),
+            Action::LinkDown(li) => link_cmds(*li, "ifconfig IF down"),
+            Action::LinkUp(li) => link_cmds(*li, "ifconfig IF up"),
+            Action::LinkEmu(li, emu) => link_cmds(*li, &format!("pipe IF config {}", emu.0.join(" "))),
         };
         for (n, c) in cmds {
-            started.push(start(host, lab, at, n, &c));
+            pl.start(at, n, &c);
         }
-        host.run_for(Duration::ZERO);
+        p.settle().await;
     }
     // The end: as asked, else a second after the last event, and on while
     // foreground commands still run (a minute at most).
     let last = lab.events.last().map_or(Duration::ZERO, |e| e.at);
     match opts.until.or(lab.until) {
-        Some(u) => {
-            let now = since(host.now());
-            if u > now {
-                host.run_for(u - now);
-            }
-        }
+        Some(u) => p.sleep_until(t0.saturating_add(u)).await,
         None => {
-            let now = since(host.now());
-            host.run_for((last + Duration::from_secs(1)).saturating_sub(now));
-            let busy = |s: &Started| !s.background && s.task.is_some_and(|t| host.tasks().status(t).is_none());
+            p.sleep_until(t0.saturating_add(last + Duration::from_secs(1))).await;
             let cap = last + Duration::from_secs(61);
-            while started.iter().any(busy) && since(host.now()) < cap {
-                host.run_for(Duration::from_millis(100));
+            while pl.busy() && since(&p) < cap {
+                p.sleep(Duration::from_millis(100)).await;
             }
         }
     }
-    let mut ok = true;
-    let mut records = Vec::new();
-    for c in captures {
-        if let Some(t) = c.task {
-            host.tasks().kill(t);
-            host.tasks().reap(t);
+    let tasks = p.tasks();
+    if !opts.keep_servers {
+        for t in captures {
+            tasks.kill(t);
+            tasks.reap(t);
         }
     }
-    for s in started {
-        let status = match (s.task, &s.failed_to_start) {
-            (_, Some(_)) => Some(1),
-            (Some(t), None) => {
-                let st = host.tasks().status(t);
-                if st.is_none() {
-                    host.tasks().kill(t);
-                }
-                host.tasks().reap(t);
-                st
+    for (c, t) in &pl.cmds {
+        let Some(t) = *t else { continue };
+        match tasks.status(t) {
+            None if c.background && opts.keep_servers => continue,
+            None => {
+                tasks.kill(t);
+                let r = if c.background {
+                    c.record(None, "")
+                } else {
+                    c.record(Some(KILLED), "(still running at the end: stopped)\n")
+                };
+                (pl.emit)(r);
             }
-            (None, None) => Some(0),
-        };
-        let text = |b: &Buf| String::from_utf8_lossy(&b.borrow()).into_owned();
-        let (mut stderr, mut output) = (text(&s.err), text(&s.both));
-        let mut note = |m: &str| {
-            stderr += m;
-            output += m;
-        };
-        if let Some(e) = &s.failed_to_start {
-            note(&format!("{e}\n"));
+            Some(st) if !c.done.get() => (pl.emit)(c.record(Some(st), "")),
+            Some(_) => {}
         }
-        let status = match status {
-            None if !s.background => {
-                note("(still running at the end: stopped)\n");
-                Some(crate::kern::task::KILLED)
-            }
-            st => st,
-        };
-        if status.is_some_and(|st| (st != 0) != s.expect_fail) {
-            ok = false;
-        }
-        records.push(Record {
-            at: s.at.as_secs_f64(),
-            node: s.node,
-            cmd: s.cmd,
-            status,
-            stdout: text(&s.out),
-            stderr,
-            output,
-        });
+        tasks.reap(t);
     }
-    records.sort_by(|a, b| a.at.total_cmp(&b.at));
+    ok.get()
+}
+
+/// Run the lab on `host` (driving its engine to the end); the records in
+/// time order, and whether everything did as meant.
+pub fn run(host: &Host, lab: &Lab, built: &Built, opts: &Options) -> (Vec<Record>, bool) {
+    let records: Rc<RefCell<Vec<Record>>> = Rc::default();
+    let emit: Emit = {
+        let records = records.clone();
+        Rc::new(move |r| records.borrow_mut().push(r))
+    };
+    let p = host.proc(Jid::HOST, Stdio::null_all());
+    let lab_play = play(
+        p.clone(),
+        Rc::new(lab.clone()),
+        Rc::new(built.clone()),
+        opts.clone(),
+        emit,
+    );
+    let task = p.spawn(Box::pin(async move { i32::from(!lab_play.await) }));
+    let ok = host.wait(task) == Ok(0);
+    let mut records = records.take();
+    records.sort_by(|a, b| a.at.total_cmp(&b.at).then(a.seq.cmp(&b.seq)));
     (records, ok)
 }
 

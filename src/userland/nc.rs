@@ -354,16 +354,20 @@ async fn readwrite(p: &Proc, mut conn: Conn, io: &Io, listening: bool) {
         loop {
             let mut moved = false;
             if stdin_open && pending.is_empty() {
-                match p.stdin.read(&mut ibuf) {
-                    Ok(0) | Err(_) => {
+                match p.stdin.poll_read(cx, &mut ibuf) {
+                    Poll::Ready(Ok(0) | Err(_)) => {
                         stdin_open = false;
                         if io.shutdown {
                             conn.shutdown();
                         }
+                        moved = true;
                     }
-                    Ok(n) => pending.extend_from_slice(&ibuf[..n]),
+                    Poll::Ready(Ok(n)) => {
+                        pending.extend_from_slice(&ibuf[..n]);
+                        moved = true;
+                    }
+                    Poll::Pending => {}
                 }
-                moved = true;
             }
             if !pending.is_empty() && net_out {
                 match conn.poll_write(cx, &pending) {

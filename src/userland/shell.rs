@@ -156,6 +156,43 @@ pub fn parse(line: &str) -> Result<Line, String> {
     Ok(l)
 }
 
+/// The streams of a command line: its redirections, else `out` and `err`.
+fn stdio_for(l: &Line, out: &Out, err: &Out) -> Result<Stdio, String> {
+    let stdin = match &l.stdin {
+        Some(f) => In::new(File::open(f).map_err(|e| format!("vimage: {f}: {e}"))?),
+        None => In::null(),
+    };
+    let stdout = match &l.stdout {
+        Some((f, append)) => Out::new(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .append(*append)
+                .truncate(!*append)
+                .open(f)
+                .map_err(|e| format!("vimage: {f}: {e}"))?,
+        ),
+        None => out.clone(),
+    };
+    Ok(Stdio {
+        stdin,
+        stdout,
+        stderr: err.clone(),
+    })
+}
+
+/// A command line made ready to start as a process: its words and its
+/// streams (redirections opened, else `out` and `err`). What a lab's
+/// timeline does; a trailing `&` changes nothing. `None` for a blank line.
+pub fn prepare(line: &str, out: &Out, err: &Out) -> Result<Option<(Vec<String>, Stdio)>, String> {
+    let l = parse(line).map_err(|e| format!("vimage: {e}"))?;
+    if l.argv.is_empty() {
+        return Ok(None);
+    }
+    let io = stdio_for(&l, out, err)?;
+    Ok(Some((l.argv, io)))
+}
+
 struct Job {
     num: usize,
     task: TaskId,
@@ -248,44 +285,8 @@ impl<'h> Shell<'h> {
         self.reap();
     }
 
-    /// The streams of a command line: its redirections, else the shell's.
-    fn stdio_for(&self, l: &Line) -> Result<Stdio, String> {
-        let stdin = match &l.stdin {
-            Some(f) => In::new(File::open(f).map_err(|e| format!("vimage: {f}: {e}"))?),
-            None => In::null(),
-        };
-        let stdout = match &l.stdout {
-            Some((f, append)) => Out::new(
-                OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .append(*append)
-                    .truncate(!*append)
-                    .open(f)
-                    .map_err(|e| format!("vimage: {f}: {e}"))?,
-            ),
-            None => self.out.clone(),
-        };
-        Ok(Stdio {
-            stdin,
-            stdout,
-            stderr: self.err.clone(),
-        })
-    }
-
-    /// Start a command line as a process and return at once (a trailing
-    /// `&` changes nothing): what a lab's timeline does.
-    pub fn start(&mut self, line: &str) -> Result<Option<TaskId>, String> {
-        let l = parse(line).map_err(|e| format!("vimage: {e}"))?;
-        if l.argv.is_empty() {
-            return Ok(None);
-        }
-        let io = self.stdio_for(&l)?;
-        Ok(Some(self.host.spawn(l.argv, io)))
-    }
-
     fn command(&mut self, l: Line) {
-        let io = match self.stdio_for(&l) {
+        let io = match stdio_for(&l, &self.out, &self.err) {
             Ok(io) => io,
             Err(e) => return self.fail(&e),
         };

@@ -1,0 +1,317 @@
+//! The daemon: one host under the real clock on this (the engine's)
+//! thread; an accepting thread; per connection a reader thread (HELLO,
+//! the request, standard input, the end) and a writer thread (replies
+//! to frames). Requests reach the engine as messages with a nudge
+//! ([`Ext::Wake`]); a command's output goes straight to its writer.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use super::LabRequest;
+use super::proto::{self, Kind, VERSION};
+use crate::host::Host;
+use crate::kern::clock::{ClockKind, parse_duration};
+use crate::kern::jail::Jid;
+use crate::kern::pipe::Pipe;
+use crate::kern::proc::{In, Out, Stdio};
+use crate::kern::task::TaskId;
+use crate::kern::{Config, Ext};
+use crate::lab::{self, Lab, Options, Record};
+use crate::userland;
+
+/// What a connection asks of the engine.
+enum Msg {
+    Run {
+        conn: u64,
+        argv: Vec<String>,
+        stdin: Arc<Pipe>,
+        reply: mpsc::Sender<Reply>,
+    },
+    Lab {
+        conn: u64,
+        req: LabRequest,
+        reply: mpsc::Sender<Reply>,
+    },
+    /// The connection ended: stop what it runs.
+    Gone(u64),
+    Stop(mpsc::Sender<Reply>),
+}
+
+/// What goes back to a client.
+enum Reply {
+    Hello,
+    Out(Vec<u8>),
+    Err(Vec<u8>),
+    Want(usize),
+    Exit(i32),
+    Error(String),
+}
+
+/// A command's output stream: each write becomes a frame.
+struct ToClient(mpsc::Sender<Reply>, bool);
+
+impl Write for ToClient {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let r = if self.1 {
+            Reply::Err(b.to_vec())
+        } else {
+            Reply::Out(b.to_vec())
+        };
+        self.0.send(r).map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Listen on `path` and serve until `vimage daemon stop`. The exit status.
+pub fn serve(path: &Path, seed: u64) -> i32 {
+    let listener = match listen(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vimage: daemon: {}: {e}", path.display());
+            return 1;
+        }
+    };
+    eprintln!(
+        "vimage: daemon {} listening on {} (control protocol {VERSION})",
+        std::process::id(),
+        path.display()
+    );
+    let host = Host::new(Config {
+        clock: ClockKind::Real,
+        seed,
+        ..Config::default()
+    });
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let nudge = host.kernel().ext_sender();
+    std::thread::spawn(move || {
+        for (conn, s) in (1u64..).zip(listener.incoming()) {
+            let Ok(s) = s else { continue };
+            let (tx, nudge) = (tx.clone(), nudge.clone());
+            std::thread::spawn(move || connection(conn, s, tx, nudge));
+        }
+    });
+    let mut tasks: HashMap<u64, TaskId> = HashMap::new();
+    while let Some(m) = host.run_until_message(&rx) {
+        match m {
+            Msg::Run {
+                conn,
+                argv,
+                stdin,
+                reply,
+            } => {
+                let io = Stdio {
+                    stdin: In::pipe(stdin),
+                    stdout: Out::new(ToClient(reply.clone(), false)),
+                    stderr: Out::new(ToClient(reply.clone(), true)),
+                };
+                let cmd = userland::run(host.proc(Jid::HOST, io), argv);
+                let t = host.tasks().spawn(Box::pin(async move {
+                    let st = cmd.await;
+                    let _ = reply.send(Reply::Exit(st));
+                    st
+                }));
+                tasks.insert(conn, t);
+            }
+            Msg::Lab { conn, req, reply } => {
+                if let Some(t) = load_lab(&host, req, reply) {
+                    tasks.insert(conn, t);
+                }
+            }
+            Msg::Gone(conn) => {
+                if let Some(t) = tasks.remove(&conn) {
+                    host.tasks().kill(t);
+                    host.tasks().reap(t);
+                }
+            }
+            Msg::Stop(reply) => {
+                let _ = reply.send(Reply::Exit(0));
+                break;
+            }
+        }
+    }
+    host.tasks().kill_all();
+    let _ = std::fs::remove_file(path);
+    // Let the last writer say EXIT before the process ends.
+    std::thread::sleep(Duration::from_millis(50));
+    0
+}
+
+/// Bind the socket, user-only. A socket file nobody answers on is a
+/// leftover of a daemon that died: replace it; one that answers is a
+/// daemon running: refuse.
+fn listen(path: &Path) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                "a daemon already listens here (vimage daemon stop)",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+/// Build the lab into the daemon's host and play its timeline as a
+/// process; its records go to the client as each command ends.
+fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<TaskId> {
+    let fail = |msg: String, st: i32| {
+        let _ = reply.send(Reply::Err(format!("vimage: {msg}\n").into_bytes()));
+        let _ = reply.send(Reply::Exit(st));
+        None
+    };
+    let until = match req.until.as_deref().map(parse_duration) {
+        Some(Err(e)) => return fail(format!("--until: {e}"), 2),
+        Some(Ok(d)) => Some(d),
+        None => None,
+    };
+    let lab = match Lab::parse(&req.file, &req.text) {
+        Ok(l) => l,
+        Err(e) => return fail(e.to_string(), 2),
+    };
+    let built = match lab::build(host, &lab) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("{}: {e}", req.file), 1),
+    };
+    if !req.json {
+        let head = lab::cli::summary(&lab, &req.file, "the daemon's real clock");
+        let _ = reply.send(Reply::Out(format!("{head}\n").into_bytes()));
+    }
+    let opts = Options {
+        until,
+        pcap: req.pcap,
+        keep_servers: true,
+    };
+    let emit: lab::run::Emit = {
+        let reply = reply.clone();
+        Rc::new(move |r: Record| {
+            let text = if req.json {
+                serde_json::to_string(&r).unwrap_or_default() + "\n"
+            } else {
+                lab::format(&[r])
+            };
+            let _ = reply.send(Reply::Out(text.into_bytes()));
+        })
+    };
+    let p = host.proc(Jid::HOST, Stdio::null_all());
+    let play = lab::run::play(p, Rc::new(lab), Rc::new(built), opts, emit);
+    Some(host.tasks().spawn(Box::pin(async move {
+        let st = i32::from(!play.await);
+        let _ = reply.send(Reply::Exit(st));
+        st
+    })))
+}
+
+/// One connection: the handshake, the request, then standard input until
+/// the client is done or gone.
+fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Sender<Ext>) {
+    let (rtx, rrx) = mpsc::channel::<Reply>();
+    let Ok(w) = s.try_clone() else { return };
+    std::thread::spawn(move || writer(w, rrx));
+    let mut r = s;
+    let send = |m: Msg| {
+        let _ = tx.send(m);
+        let _ = nudge.send(Ext::Wake);
+    };
+    let refuse = |msg: String| {
+        let _ = rtx.send(Reply::Error(msg));
+    };
+    match proto::recv(&mut r) {
+        Ok(Some((Kind::Hello, v))) => match proto::u32_of(&v) {
+            Some(VERSION) => {
+                let _ = rtx.send(Reply::Hello);
+            }
+            v => {
+                return refuse(format!(
+                    "this daemon speaks control protocol {VERSION}, the client {}: use the same vimage for both",
+                    v.map_or("?".into(), |v| v.to_string())
+                ));
+            }
+        },
+        Ok(Some((k, _))) => return refuse(format!("malformed request: {k:?} before HELLO")),
+        Ok(None) => return,
+        Err(e) => return refuse(format!("malformed request: {e}")),
+    }
+    let stdin = {
+        let rtx = rtx.clone();
+        Pipe::new(move |n| {
+            let _ = rtx.send(Reply::Want(n));
+        })
+    };
+    match proto::recv(&mut r) {
+        Ok(Some((Kind::Argv, b))) => match serde_json::from_slice::<Vec<String>>(&b) {
+            Ok(argv) if !argv.is_empty() => send(Msg::Run {
+                conn,
+                argv,
+                stdin: stdin.clone(),
+                reply: rtx.clone(),
+            }),
+            Ok(_) => return refuse("malformed request: no command".into()),
+            Err(e) => return refuse(format!("malformed request: ARGV: {e}")),
+        },
+        Ok(Some((Kind::Lab, b))) => match serde_json::from_slice::<LabRequest>(&b) {
+            Ok(req) => send(Msg::Lab {
+                conn,
+                req,
+                reply: rtx.clone(),
+            }),
+            Err(e) => return refuse(format!("malformed request: LAB: {e}")),
+        },
+        Ok(Some((Kind::Stop, _))) => return send(Msg::Stop(rtx)),
+        Ok(Some((k, _))) => return refuse(format!("malformed request: {k:?} is not a request")),
+        Ok(None) => return,
+        Err(e) => return refuse(format!("malformed request: {e}")),
+    }
+    loop {
+        match proto::recv(&mut r) {
+            Ok(Some((Kind::Stdin, b))) => {
+                if let Err(e) = stdin.write(&b) {
+                    refuse(format!("malformed request: {e}"));
+                    break;
+                }
+                let _ = nudge.send(Ext::Wake);
+            }
+            Ok(Some((Kind::StdinEnd, _))) => {
+                stdin.close();
+                let _ = nudge.send(Ext::Wake);
+            }
+            Ok(Some((k, _))) => {
+                refuse(format!("malformed request: unexpected {k:?}"));
+                break;
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    stdin.close();
+    send(Msg::Gone(conn));
+}
+
+/// Replies to frames, until EXIT or ERROR (then the connection closes,
+/// which the reader sees and reports).
+fn writer(mut w: UnixStream, rx: mpsc::Receiver<Reply>) {
+    for r in rx {
+        let (kind, payload, last) = match r {
+            Reply::Hello => (Kind::Hello, VERSION.to_be_bytes().to_vec(), false),
+            Reply::Out(b) => (Kind::Out, b, false),
+            Reply::Err(b) => (Kind::Err, b, false),
+            Reply::Want(n) => (Kind::Want, (n as u32).to_be_bytes().to_vec(), false),
+            Reply::Exit(st) => (Kind::Exit, st.to_be_bytes().to_vec(), true),
+            Reply::Error(m) => (Kind::Error, m.into_bytes(), true),
+        };
+        if proto::send(&mut w, kind, &payload).is_err() || last {
+            let _ = w.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The daemon: started in the background, driven by separate `vimage`
+//! commands as a script would (jails, epairs, ping, nc moving a file
+//! through standard input), a lab loaded into it, Ctrl-C stopping a
+//! command, versions and malformed requests refused, stopped with no
+//! socket left behind.
+#![cfg(unix)]
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use vimage::daemon::proto::{self, Kind, VERSION};
+
+struct Daemon {
+    dir: PathBuf,
+    sock: PathBuf,
+}
+
+impl Daemon {
+    fn start(name: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("vimage-daemon-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let d = Daemon {
+            sock: dir.join("ctl.sock"),
+            dir,
+        };
+        let o = d.run(&["daemon"]);
+        assert!(o.status.success(), "daemon: {}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("listening on"), "{}", text(&o.stdout));
+        d
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vimage"));
+        c.env("VIMAGE_SOCKET", &self.sock).args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().expect("run vimage")
+    }
+
+    /// Run, expecting success; the standard output.
+    fn ok(&self, line: &str) -> String {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let o = self.run(&args);
+        assert!(o.status.success(), "{line}: {}{}", text(&o.stdout), text(&o.stderr));
+        text(&o.stdout)
+    }
+
+    /// Two hosts on an epair, set up by separate commands.
+    fn pair(&self) {
+        for l in [
+            "jail -c name=a vnet persist",
+            "jail -c name=b vnet persist",
+            "ifconfig epair create",
+            "ifconfig epair0a vnet a",
+            "ifconfig epair0b vnet b",
+            "jexec a ifconfig epair0a inet 10.0.0.1/24 up",
+            "jexec b ifconfig epair0b inet 10.0.0.2/24 up",
+        ] {
+            self.ok(l);
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.sock.exists() {
+            let _ = self.run(&["daemon", "stop"]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Wait (at most 10 s) until `f` holds.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(10), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn commands_from_separate_processes_share_the_stacks() {
+    let d = Daemon::start("drive");
+    let mode = std::fs::metadata(&d.sock).expect("socket").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the socket is the user's alone");
+    d.pair();
+    assert_eq!(d.ok("jls name"), "a\nb\n");
+    let out = d.ok("jexec a ping -c 2 10.0.0.2");
+    assert!(out.contains("2 packets transmitted, 2 packets received"), "{out}");
+    assert!(d.ok("jexec b arp -an").contains("10.0.0.1"));
+    // Exit statuses and errors come back as they were.
+    let o = d.run(&["jexec", "a", "ping", "-c", "1", "-t", "1", "10.0.0.9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
+    let o = d.run(&["jexec", "nosuch", "hostname"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stderr), "jexec: jail \"nosuch\" not found\n");
+    let o = d.run(&["sysctl", "net.inet.ip.nosuch"]);
+    assert_eq!(text(&o.stderr), "sysctl: unknown oid 'net.inet.ip.nosuch'\n");
+    assert_eq!(o.status.code(), Some(1));
+
+    // A file through nc's standard input, across the daemon.
+    let data: Vec<u8> = (0..1_500_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let server = d
+        .cmd(&["jexec", "b", "nc", "-l", "80"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server");
+    eventually("nc listens", || d.ok("jexec b sockstat -l").contains("*:80"));
+    let mut client = d
+        .cmd(&["jexec", "a", "nc", "-N", "10.0.0.2", "80"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("client");
+    let mut w = client.stdin.take().expect("stdin");
+    w.write_all(&data).expect("feed the client");
+    drop(w);
+    assert!(client.wait().expect("client").success());
+    let got = server.wait_with_output().expect("server");
+    assert!(got.status.success());
+    assert!(
+        got.stdout == data,
+        "{} of {} bytes, not the same",
+        got.stdout.len(),
+        data.len()
+    );
+
+    // A command that does not read its input leaves it to the next one.
+    let sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"{}\" jls name >/dev/null; cat", env!("CARGO_BIN_EXE_vimage")))
+        .env("VIMAGE_SOCKET", &d.sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sh");
+    let mut i = sh.stdin.as_ref().expect("stdin");
+    i.write_all(b"left for cat\n").expect("write");
+    let o = {
+        let mut sh = sh;
+        drop(sh.stdin.take());
+        sh.wait_with_output().expect("sh")
+    };
+    assert_eq!(text(&o.stdout), "left for cat\n");
+
+    // Stop, and nothing is left.
+    assert_eq!(d.ok("daemon stop"), "");
+    assert!(!d.sock.exists(), "the socket file is gone");
+    // Without a daemon a command runs on a fresh host of its own.
+    assert_eq!(d.ok("jls name"), "");
+}
+
+/// Ping's replies counted by the far side.
+fn echoes(d: &Daemon) -> String {
+    d.ok("jexec b netstat -s -p icmp")
+        .lines()
+        .find(|l| l.contains("echo reply:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_long_command_streams_and_stops_with_its_client() {
+    let d = Daemon::start("stream");
+    d.pair();
+    let mut ping: Child = d
+        .cmd(&["jexec", "a", "ping", "-i", "0.1", "10.0.0.2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    // Its lines arrive while it runs.
+    let mut out = ping.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut b = [0u8; 256];
+    while !text(&seen).contains("icmp_seq=2 ") {
+        let n = out.read(&mut b).expect("read");
+        assert!(n > 0, "ping's output ended early: {}", text(&seen));
+        seen.extend_from_slice(&b[..n]);
+    }
+    // Ctrl-C ends the client; the daemon stops the command.
+    let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
+    let _ = ping.wait();
+    let before = echoes(&d);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(echoes(&d), before, "ping still runs");
+}
+
+#[test]
+fn labs_load_into_the_daemon_and_live_on() {
+    let d = Daemon::start("lab");
+    let lab = d.dir.join("two.toml");
+    std::fs::write(
+        &lab,
+        r#"
+name = "two"
+[[node]]
+name = "h1"
+[[node]]
+name = "h2"
+run = ["nc -l 7 &"]
+[[link]]
+ends = ["h1", "h2"]
+[[event]]
+at = "200ms"
+node = "h1"
+run = "ping -c 2 -i 0.1 h2"
+"#,
+    )
+    .expect("write lab");
+    let path = lab.to_str().expect("utf-8 path");
+    let o = d.run(&["run", "--daemon", path]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(out.starts_with("# two: 2 nodes, 1 links"), "{out}");
+    assert!(out.contains("h1] ping -c 2 -i 0.1 h2"), "{out}");
+    assert!(out.contains("2 packets transmitted, 2 packets received"), "{out}");
+    // The lab lives on: its names resolve, its server still listens.
+    assert!(d.ok("jexec h1 ping -c 1 h2").contains("1 packets received"));
+    assert!(d.ok("jexec h2 sockstat -l").contains("*:7"));
+    // Loading it twice: the names are taken.
+    let o = d.run(&["run", "--daemon", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    // A bad file is refused with where.
+    std::fs::write(&lab, "[[node]]\nname = \"x\"\ncolour = 1\n").expect("write");
+    let o = d.run(&["run", "--daemon", path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains(":3:1: unknown field `colour`"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// Send raw frames on a connection of our own; the last frame back (up
+/// to the first EXIT or ERROR).
+fn raw(sock: &Path, frames: &[(u8, &[u8])]) -> Option<(Kind, Vec<u8>)> {
+    let mut s = UnixStream::connect(sock).expect("connect");
+    for (k, p) in frames {
+        let mut f = vec![*k];
+        f.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        f.extend_from_slice(p);
+        s.write_all(&f).expect("send");
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut last = None;
+    while let Ok(Some(f)) = proto::recv(&mut s) {
+        let end = matches!(f.0, Kind::Error | Kind::Exit);
+        last = Some(f);
+        if end {
+            break;
+        }
+    }
+    last
+}
+
+#[test]
+fn versions_and_malformed_requests_are_refused_and_the_daemon_lives() {
+    let d = Daemon::start("proto");
+    let v = VERSION.to_be_bytes();
+    let other = (VERSION + 1).to_be_bytes();
+    let error = |r: Option<(Kind, Vec<u8>)>| match r {
+        Some((Kind::Error, m)) => text(&m),
+        r => panic!("expected an error, got {r:?}"),
+    };
+    let e = error(raw(&d.sock, &[(Kind::Hello as u8, &other)]));
+    assert!(
+        e.contains(&format!(
+            "speaks control protocol {VERSION}, the client {}",
+            VERSION + 1
+        )),
+        "{e}"
+    );
+    assert!(error(raw(&d.sock, &[(99, b"")])).contains("malformed request"));
+    assert!(error(raw(&d.sock, &[(Kind::Argv as u8, b"[]")])).contains("before HELLO"));
+    let e = error(raw(
+        &d.sock,
+        &[(Kind::Hello as u8, &v), (Kind::Argv as u8, b"not json")],
+    ));
+    assert!(e.contains("malformed request: ARGV"), "{e}");
+    let e = error(raw(&d.sock, &[(Kind::Hello as u8, &v), (Kind::Argv as u8, b"[]")]));
+    assert!(e.contains("no command"), "{e}");
+    let e = error(raw(
+        &d.sock,
+        &[(Kind::Hello as u8, &v), (Kind::Lab as u8, b"{\"x\":1}")],
+    ));
+    assert!(e.contains("malformed request: LAB"), "{e}");
+    // Input nobody asked for.
+    let e = error(raw(
+        &d.sock,
+        &[
+            (Kind::Hello as u8, &v),
+            (Kind::Argv as u8, b"[\"sleep\",\"5\"]"),
+            (Kind::Stdin as u8, b"unasked"),
+        ],
+    ));
+    assert!(e.contains("beyond what was asked for"), "{e}");
+    // A frame too long; a client that hangs up at once.
+    let mut s = UnixStream::connect(&d.sock).expect("connect");
+    s.write_all(&[Kind::Hello as u8, 0xff, 0xff, 0xff, 0xff]).expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    match proto::recv(&mut s) {
+        Ok(Some((Kind::Error, m))) => assert!(text(&m).contains("too large"), "{}", text(&m)),
+        r => panic!("{r:?}"),
+    }
+    drop(UnixStream::connect(&d.sock).expect("connect and hang up"));
+    // A good request works after all that.
+    let o = d.ok("sysctl -n net.inet.ip.forwarding");
+    assert_eq!(o, "0\n");
+    let o = d.run(&["daemon"]);
+    assert_eq!(o.status.code(), Some(1), "a second daemon on the same socket");
+    assert!(text(&o.stderr).contains("already listens"));
+}
+
+#[test]
+fn a_client_refuses_a_daemon_of_another_version() {
+    let dir = std::env::temp_dir().join(format!("vimage-daemon-fake-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sock = dir.join("fake.sock");
+    let l = UnixListener::bind(&sock).expect("bind");
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let hello = proto::recv(&mut s).expect("hello");
+        assert_eq!(hello, Some((Kind::Hello, VERSION.to_be_bytes().to_vec())));
+        proto::send(&mut s, Kind::Hello, &(VERSION + 1).to_be_bytes()).expect("answer");
+    });
+    let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .env("VIMAGE_SOCKET", &sock)
+        .args(["jls"])
+        .output()
+        .expect("run");
+    fake.join().expect("fake daemon");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "vimage: daemon: the daemon speaks control protocol {}, this vimage {VERSION}: use the same vimage for both\n",
+            VERSION + 1
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -175,7 +175,7 @@ fn generated_topologies_route_end_to_end() {
 }
 
 #[test]
-fn the_timeline_changes_links() {
+fn the_timeline_changes_links_removes_jails_moves_interfaces() {
     let text = r#"
 routes = "auto"
 [[node]]
@@ -213,17 +213,39 @@ up = true
 at = "7s"
 node = "a"
 run = "ping -c 1 b"
+[[event]]
+at = "8s"
+run = "jail -r b"
+[[event]]
+at = "8.5s"
+run = "ifconfig -l"
+[[event]]
+at = "9s"
+run = "jail -c name=c vnet persist"
+[[event]]
+at = "9s"
+run = "ifconfig epair0b vnet c"
+[[event]]
+at = "9s"
+run = "jexec c ifconfig epair0b inet 10.0.0.2/30 up"
+[[event]]
+at = "10s"
+node = "a"
+run = "ping -c 1 10.0.0.2"
 "#;
     let (out, ok) = run_text(text);
     assert!(ok, "{out}");
     // The first ping of a pair waits for ARP too; the second is the link's.
     let rtts: Vec<&str> = out.lines().filter(|l| l.contains(" bytes from ")).collect();
-    assert_eq!(rtts.len(), 4, "{out}");
+    assert_eq!(rtts.len(), 5, "{out}");
     assert!(rtts[1].contains("time=20.0"), "{}", rtts[1]);
     assert!(rtts[2].contains("time=100.0"), "{}", rtts[2]);
     assert!(out.contains("[   2.000 a] pipe epair0a config delay 50ms\n"), "{out}");
     assert!(out.contains("[   4.000 b] ifconfig epair0b down\n"), "{out}");
     assert!(out.contains("[exit status 2, as meant]"), "{out}");
+    // Removing b's jail sent its interface home; moved on, it works again.
+    assert!(out.contains("[   8.500 host] ifconfig -l\nlo0 epair0b\n"), "{out}");
+    assert!(rtts[4].contains("from 10.0.0.2:"), "{}", rtts[4]);
 }
 
 #[test]

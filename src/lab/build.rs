@@ -101,19 +101,23 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
     }
     let mut ifnames = Vec::with_capacity(lab.links.len());
     for l in &lab.links {
-        let (va, vb) = (vnets[l.a], vnets[l.b]);
-        let (a_name, b_index) = k
-            .with_vnet(va, |k, v| {
+        // Made on the host and moved in, as jail(8)'s vnet.interface does:
+        // an end whose jail goes away comes home to the host.
+        let (v0, va, vb) = (k.vnet0(), vnets[l.a], vnets[l.b]);
+        let (a_name, indexes) = k
+            .with_vnet(v0, |k, v| {
                 let a = if_clone_create(k, v, "epair", None)?;
                 let b = format!("{}b", &a[..a.len() - 1]);
-                let bi = v.builtin(IF).by_name(&b).map(|i| i.index);
-                Ok((a, bi))
+                let list = &v.builtin(IF);
+                let ix = list.by_name(&a).map(|i| i.index).zip(list.by_name(&b).map(|i| i.index));
+                Ok((a, ix))
             })
             .map_err(|e| err(&l.name, e))?
             .map_err(|e: crate::net::ifnet::IfError| err(&l.name, e))?;
-        let b_index = b_index.ok_or_else(|| err(&l.name, "epair without its b end"))?;
+        let (a_index, b_index) = indexes.ok_or_else(|| err(&l.name, "epair without its two ends"))?;
         let b_name = format!("{}b", &a_name[..a_name.len() - 1]);
-        if_vmove(&mut k, va, b_index, vb).map_err(|e| err(&l.name, e))?;
+        if_vmove(&mut k, v0, a_index, va).map_err(|e| err(&l.name, e))?;
+        if_vmove(&mut k, v0, b_index, vb).map_err(|e| err(&l.name, e))?;
         for (end, (node, name)) in [(l.a, &a_name), (l.b, &b_name)].into_iter().enumerate() {
             let addr = l.addr[end];
             let bridge = bridges[node];

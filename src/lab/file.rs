@@ -41,6 +41,9 @@ struct TopologyF {
     degree: Option<f64>,
     prefix: Option<String>,
     link: Option<EmuF>,
+    /// Set in every generated node.
+    #[serde(default)]
+    sysctl: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +202,19 @@ impl Reader<'_> {
     }
 }
 
+/// `sysctl = { "net.inet.ip.ttl" = 255 }` as (name, value) pairs.
+fn sysctls(m: &BTreeMap<String, toml::Value>) -> Vec<(String, String)> {
+    m.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// Read a lab from `text` (named `file` in errors).
 pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
     let r = Reader { file, text };
@@ -263,6 +279,10 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
         };
         let prefix = t.prefix.clone().unwrap_or_else(|| "n".into());
         generate(&mut lab, shape, &prefix, &emu, f.seed.unwrap_or(0));
+        let sysctl = sysctls(&t.sysctl);
+        if !sysctl.is_empty() {
+            lab.nodes.iter_mut().for_each(|n| n.sysctl.clone_from(&sysctl));
+        }
         lab.shape = Some(shape);
     }
     let mut names: std::collections::HashMap<String, usize> =
@@ -288,17 +308,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             let s = n.tap.as_ref().map_or(0..0, |t| t.span());
             return r.err(s, "a tap needs clock = \"real\" (or --clock real)");
         }
-        let sysctl = n
-            .sysctl
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), v)
-            })
-            .collect();
+        let sysctl = sysctls(&n.sysctl);
         names.insert(name.clone(), lab.nodes.len());
         lab.nodes.push(Node {
             name: name.clone(),

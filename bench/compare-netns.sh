@@ -137,7 +137,7 @@ for n in "${SIZES[@]}"; do
     sleep 1
     m1=$(mem_used_kb)
     lin_build=$((t1 - t0))
-    lin_mem=$(awk -v k=$((m1 - m0)) 'BEGIN { printf "%.1f", k / 1024 }')
+    lin_mem=$(awk -v k=$((m1 - m0)) 'BEGIN { if (k < 1024) print "<1"; else printf "%.1f", k / 1024 }')
     last=$(addr $((n - 2)) 2)
     # Replies start with TTL 64: more hops need more (as in vimage's lab).
     for ((i = 0; i <= $(far "$n"); i++)); do

@@ -99,6 +99,10 @@ fn bad_files_say_where_and_what() {
             "[[event]]\nat = \"1s\"\nlink = \"nope\"\ndown = true\n",
             ":3:8: no link is called \"nope\"",
         ),
+        (
+            "routes = \"auto\"\n[topology]\nkind = \"random\"\nsize = 10000\n",
+            ": routes = \"auto\" on this graph would give each of its 10000 nodes a route to most of its 15000 links",
+        ),
     ] {
         let f = dir.join("bad.toml");
         std::fs::write(&f, text).expect("write");

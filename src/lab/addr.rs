@@ -85,8 +85,12 @@ fn range(routes: &mut Vec<Route>, n: usize, from: usize, to: usize, via: u32) {
     }
 }
 
-/// Compute every node's routes.
-pub fn auto_routes(lab: &mut Lab) {
+/// Shortest paths on an arbitrary graph give every node a route to almost
+/// every link: nodes × links routes before merging. Past this, refuse.
+const MAX_SHORTEST_PATH_WORK: usize = 20_000_000;
+
+/// Compute every node's routes; an error if there would be far too many.
+pub fn auto_routes(lab: &mut Lab) -> Result<(), String> {
     let generated_only = match lab.shape {
         Some(Shape::Grid(r, c)) => lab.nodes.len() == r * c,
         Some(Shape::Chain(n) | Shape::Star(n) | Shape::Tree(n, _)) => lab.nodes.len() == n,
@@ -100,21 +104,44 @@ pub fn auto_routes(lab: &mut Lab) {
     let mut routes = std::mem::take(&mut lab.routes);
     match lab.shape {
         Some(shape) if generated_only && all_auto => shape_routes(shape, &mut routes),
+        _ if lab.nodes.len().saturating_mul(lab.links.len()) > MAX_SHORTEST_PATH_WORK => {
+            return Err(format!(
+                "routes = \"auto\" on this graph would give each of its {} nodes a route to most of its {} links \
+                 (up to {} routes): too many; use routes = \"none\", a smaller graph, or a generated chain, star, tree \
+                 or grid (their routes follow the shape)",
+                lab.nodes.len(),
+                lab.links.len(),
+                lab.nodes.len() * lab.links.len()
+            ));
+        }
         _ => shortest_paths(lab, &mut routes),
     }
     lab.routes = routes;
+    Ok(())
 }
 
 /// Routes that follow a generated shape (links numbered as topology.rs does).
 fn shape_routes(shape: Shape, routes: &mut Vec<Route>) {
     match shape {
         Shape::Chain(n) => {
+            // Onward by default (the last node: back); what lies behind
+            // as the fewest prefixes covering its links.
             for i in 0..n {
-                if i >= 1 {
-                    range(routes, i, 0, i - 1, block(i - 1) + 1);
+                let via = if i + 1 < n {
+                    block(i) + 2
+                } else {
+                    block(i.saturating_sub(1)) + 1
+                };
+                if n > 1 {
+                    routes.push(Route {
+                        node: i,
+                        dst: 0,
+                        plen: 0,
+                        via,
+                    });
                 }
-                if i + 1 < n {
-                    range(routes, i, i + 1, n - 1, block(i) + 2);
+                if i >= 1 && i + 1 < n {
+                    range(routes, i, 0, i - 1, block(i - 1) + 1);
                 }
             }
         }

@@ -80,7 +80,7 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
                 let br = k
                     .with_vnet(vnets[i], |k, v| {
                         let name = if_clone_create(k, v, "bridge", None)?;
-                        let ifp = v.builtin(IF).list.iter_mut().find(|x| x.name == name);
+                        let ifp = v.builtin(IF).by_name_mut(&name);
                         Ok(ifp.map(|x| {
                             x.flags |= IFF_UP | crate::net::ifnet::IFF_LOWER_UP;
                             x.index
@@ -123,7 +123,7 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
             let bridge = bridges[node];
             let mtu = l.mtu;
             k.with_vnet(vnets[node], |k, v| {
-                let ifp = v.builtin(IF).list.iter_mut().find(|x| &x.name == name).ok_or("gone")?;
+                let ifp = v.builtin(IF).by_name_mut(name).ok_or("gone")?;
                 ifp.flags |= IFF_UP;
                 if let Some(m) = mtu {
                     ifp.mtu = m;

@@ -148,14 +148,15 @@ impl Lab {
     /// Read a lab from text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
         let mut lab = file::parse(file, text)?;
-        addr::number(&mut lab).map_err(|msg| LabError {
+        let whole = |msg| LabError {
             file: file.to_string(),
             line: 0,
             col: 0,
             msg,
-        })?;
+        };
+        addr::number(&mut lab).map_err(whole)?;
         if lab.routing == Routing::Auto {
-            addr::auto_routes(&mut lab);
+            addr::auto_routes(&mut lab).map_err(whole)?;
         }
         Ok(lab)
     }

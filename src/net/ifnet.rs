@@ -7,6 +7,7 @@
 //! index (by an epair, a timer, a TAP thread) reaches the right vnet — and
 //! none at all if the interface or its vnet is gone.
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Weak;
@@ -176,23 +177,89 @@ impl Ifnet {
     }
 }
 
-/// The per-vnet interface list (`V_ifnet`).
+/// The per-vnet interface list (`V_ifnet`), in attach order. Read it
+/// freely; change it only through [`Ifnets::push`] and
+/// [`Ifnets::remove`], which keep its indexes.
 #[derive(Debug, Default)]
 pub struct Ifnets {
     pub list: Vec<Ifnet>,
+    /// Positions by interface index and by name, once the list is long
+    /// (a switch's or a star's hub with thousands of ports).
+    idx: Option<Box<IfIdx>>,
+}
+
+/// A list this long gets its indexes; a shorter one is scanned.
+const IF_IDX_MIN: usize = 32;
+
+#[derive(Debug, Default)]
+struct IfIdx {
+    by_index: FxHashMap<u32, u32>,
+    by_name: FxHashMap<Box<str>, u32>,
 }
 
 impl Ifnets {
+    fn pos(&self, index: u32) -> Option<usize> {
+        match &self.idx {
+            Some(x) => x.by_index.get(&index).map(|&p| p as usize),
+            None => self.list.iter().position(|i| i.index == index),
+        }
+    }
+
+    fn pos_by_name(&self, name: &str) -> Option<usize> {
+        match &self.idx {
+            Some(x) => x.by_name.get(name).map(|&p| p as usize),
+            None => self.list.iter().position(|i| i.name == name),
+        }
+    }
+
     pub fn get(&self, index: u32) -> Option<&Ifnet> {
-        self.list.iter().find(|i| i.index == index)
+        self.pos(index).map(|p| &self.list[p])
     }
 
     pub fn get_mut(&mut self, index: u32) -> Option<&mut Ifnet> {
-        self.list.iter_mut().find(|i| i.index == index)
+        self.pos(index).map(|p| &mut self.list[p])
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Ifnet> {
-        self.list.iter().find(|i| i.name == name)
+        self.pos_by_name(name).map(|p| &self.list[p])
+    }
+
+    pub fn by_name_mut(&mut self, name: &str) -> Option<&mut Ifnet> {
+        self.pos_by_name(name).map(|p| &mut self.list[p])
+    }
+
+    fn index_from(&mut self, from: usize) {
+        if let Some(x) = &mut self.idx {
+            for (p, i) in self.list.iter().enumerate().skip(from) {
+                x.by_index.insert(i.index, p as u32);
+                x.by_name.insert(i.name.as_str().into(), p as u32);
+            }
+        }
+    }
+
+    /// Attach at the end.
+    pub fn push(&mut self, ifp: Ifnet) {
+        self.list.push(ifp);
+        if self.idx.is_none() && self.list.len() >= IF_IDX_MIN {
+            self.idx = Some(Box::default());
+            self.index_from(0);
+        } else {
+            self.index_from(self.list.len() - 1);
+        }
+    }
+
+    /// Detach interface `index`.
+    pub fn remove(&mut self, index: u32) -> Option<Ifnet> {
+        let pos = self.pos(index)?;
+        let ifp = self.list.remove(pos);
+        if self.list.len() < IF_IDX_MIN / 2 {
+            self.idx = None;
+        } else if let Some(x) = &mut self.idx {
+            x.by_index.remove(&ifp.index);
+            x.by_name.remove(ifp.name.as_str());
+            self.index_from(pos);
+        }
+        Some(ifp)
     }
 
     /// The index of lo0 (or whichever loopback comes first).
@@ -328,6 +395,7 @@ pub(crate) fn module() -> Module<Ifnets> {
     Module::new("if", Prio::new(SI_SUB_INIT_IF, SI_ORDER_FIRST), |k, v| {
         let mut ifs = Ifnets {
             list: Vec::with_capacity(1),
+            idx: None,
         };
         // lo0, in every vnet; its address comes with IPv4 (in.rs).
         let (index, generation) = k.net.alloc_index(v.id());
@@ -357,6 +425,7 @@ pub(crate) fn module() -> Module<Ifnets> {
 /// The vnet's other modules are gone already: nothing is left to purge.
 fn if_vnet_uninit(k: &mut Kernel, v: &mut Vnet, mut ifs: Ifnets) {
     while let Some(mut ifp) = ifs.list.pop() {
+        ifs.idx = None;
         if ifp.home != v.id() && k.vnets.is_live(ifp.home) {
             if_clear_for_move(&mut ifp);
             let home = ifp.home;
@@ -364,8 +433,8 @@ fn if_vnet_uninit(k: &mut Kernel, v: &mut Vnet, mut ifs: Ifnets) {
             continue;
         }
         let peer = match ifp.kind {
-            IfKind::Epair { peer } => match ifs.list.iter().position(|i| i.index == peer) {
-                Some(pos) => Some(ifs.list.remove(pos)),
+            IfKind::Epair { peer } => match ifs.remove(peer) {
+                Some(p) => Some(p),
                 None => detach_anywhere(k, peer),
             },
             _ => None,
@@ -392,7 +461,7 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         k.net.mac_alloc()
     };
     let home = v.id();
-    v.builtin(IF).list.push(Ifnet {
+    v.builtin(IF).push(Ifnet {
         index,
         generation,
         name,
@@ -415,9 +484,7 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
 pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
     crate::netinet::in_::in_ifdetach(k, v, index);
     crate::net::bridge::bridge_ifdetach(v, index);
-    let ifs = v.get_mut(IF)?;
-    let pos = ifs.list.iter().position(|i| i.index == index)?;
-    Some(ifs.list.remove(pos))
+    v.get_mut(IF)?.remove(index)
 }
 
 fn if_clear_for_move(ifp: &mut Ifnet) {
@@ -433,7 +500,7 @@ fn if_attach_moved(k: &mut Kernel, v: &mut Vnet, ifp: Ifnet) {
         s.vnet = Some(v.id());
     }
     if let Some(ifs) = v.get_mut(IF) {
-        ifs.list.push(ifp);
+        ifs.push(ifp);
     }
 }
 

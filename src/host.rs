@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::kern::clock::{ClockKind, Time};
 use crate::kern::jail::Jid;
-use crate::kern::proc::{In, Out, Proc, Stdio};
+use crate::kern::proc::{In, Intr, Out, Proc, Stdio};
 use crate::kern::task::{Executor, TaskId};
 use crate::kern::{Config, Kernel};
 use crate::userland;
@@ -91,6 +91,33 @@ impl Host {
     pub fn spawn(&self, argv: Vec<String>, io: Stdio) -> TaskId {
         let p = self.proc(Jid::HOST, io);
         self.exec.spawn(userland::run(p, argv))
+    }
+
+    /// Start a command in the foreground: also its terminal's interrupt,
+    /// for [`Host::wait_fg`].
+    pub fn spawn_fg(&self, argv: Vec<String>, io: Stdio) -> (TaskId, Rc<Intr>) {
+        let p = self.proc(Jid::HOST, io);
+        let intr = p.intr.clone();
+        (self.exec.spawn(userland::run(p, argv)), intr)
+    }
+
+    /// Drive the engine until foreground task `id` ends, passing each ^C
+    /// ([`SIGINT`](crate::kern::SIGINT)) on as its interrupt: a command
+    /// that catches it ends its own way (ping prints its statistics), any
+    /// other is stopped.
+    pub fn wait_fg(&self, id: TaskId, intr: &Intr) -> Result<i32, Stalled> {
+        use std::sync::atomic::Ordering::Relaxed;
+        loop {
+            self.run(None, || {
+                self.exec.status(id).is_some() || crate::kern::SIGINT.load(Relaxed)
+            })?;
+            if self.exec.status(id).is_some() {
+                return Ok(self.exec.reap(id).unwrap_or(0));
+            }
+            if crate::kern::SIGINT.swap(false, Relaxed) && !intr.raise() {
+                self.exec.kill(id);
+            }
+        }
     }
 
     /// The executor (to kill or reap tasks).

@@ -64,7 +64,11 @@ fn main() -> ExitCode {
         ["run", ..] => vimage::lab::cli::run_main(&cli.command, cli.socket.clone()),
         ["daemon", ..] => daemon_main(&cli.command, cli.socket.clone(), cli.seed),
         ["graph", ..] => vimage::lab::cli::graph_main(&cli.command),
-        ["shell"] => shell::main(&Host::new(cfg), None),
+        ["shell"] => {
+            let host = Host::new(cfg);
+            catch_sigint(&host);
+            shell::main(&host, None)
+        }
         ["shell", script] => shell::main(&Host::new(cfg), Some(script)),
         ["bench", "vnets", sizes @ ..] => {
             let sizes: Result<Vec<usize>, _> = sizes.iter().map(|s| s.parse::<usize>()).collect();
@@ -129,8 +133,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(st.clamp(0, 255) as u8);
             }
             let host = Host::new(cfg);
-            let t = host.spawn(cli.command.clone(), Stdio::inherit());
-            match host.wait(t) {
+            catch_sigint(&host);
+            let (t, intr) = host.spawn_fg(cli.command.clone(), Stdio::inherit());
+            match host.wait_fg(t, &intr) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("vimage: {}: {e}", cli.command[0]);
@@ -140,6 +145,23 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+/// Under the real clock, ^C is the foreground command's SIGINT (ping
+/// prints its statistics); a second one, before the first is taken,
+/// leaves. (Under the virtual clock a command never waits: ^C ends
+/// vimage, as by default.)
+fn catch_sigint(host: &Host) {
+    if host.clock_kind() != vimage::ClockKind::Real {
+        return;
+    }
+    let nudge = host.kernel().ext_sender();
+    let _ = ctrlc::set_handler(move || {
+        if vimage::kern::SIGINT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        let _ = nudge.send(vimage::kern::Ext::Wake);
+    });
 }
 
 /// `vimage daemon [-f] [stop]`.
@@ -180,14 +202,22 @@ fn daemon_main(argv: &[String], socket: Option<std::path::PathBuf>, seed: u64) -
     // (a Ctrl-C at the terminal is not for it), logging beside the socket.
     let log = path.with_extension("log");
     let spawned = std::env::current_exe().and_then(|exe| {
+        use std::os::unix::fs::OpenOptionsExt;
         use std::os::unix::process::CommandExt;
+        // A new file, ours alone (create_new never follows a symlink).
+        let _ = std::fs::remove_file(&log);
+        let logf = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&log)?;
         std::process::Command::new(exe)
             .arg("--socket")
             .arg(&path)
             .args(["--seed", &seed.to_string(), "daemon", "--foreground"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
+            .stderr(logf)
             .process_group(0)
             .spawn()
     });

@@ -17,6 +17,7 @@ use vimage::daemon::proto::{self, Kind, VERSION};
 struct Daemon {
     dir: PathBuf,
     sock: PathBuf,
+    pid: u32,
 }
 
 impl Daemon {
@@ -24,13 +25,20 @@ impl Daemon {
         let dir = std::env::temp_dir().join(format!("vimage-daemon-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let d = Daemon {
+        let mut d = Daemon {
             sock: dir.join("ctl.sock"),
             dir,
+            pid: 0,
         };
         let o = d.run(&["daemon"]);
         assert!(o.status.success(), "daemon: {}", text(&o.stderr));
-        assert!(text(&o.stdout).contains("listening on"), "{}", text(&o.stdout));
+        let said = text(&o.stdout);
+        assert!(said.contains("listening on"), "{said}");
+        d.pid = said
+            .split_whitespace()
+            .nth(2)
+            .and_then(|p| p.parse().ok())
+            .expect("vimage: daemon PID listening on ...");
         d
     }
 
@@ -192,9 +200,39 @@ fn a_long_command_streams_and_stops_with_its_client() {
         assert!(n > 0, "ping's output ended early: {}", text(&seen));
         seen.extend_from_slice(&b[..n]);
     }
-    // Ctrl-C ends the client; the daemon stops the command.
+    // Ctrl-C is ping's SIGINT: it stops and prints its statistics.
     let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
+    out.read_to_end(&mut seen).expect("the rest");
+    let st = ping.wait().expect("ping");
+    let text = text(&seen);
+    assert!(text.contains("--- 10.0.0.2 ping statistics ---"), "{text}");
+    assert!(st.success(), "{st:?}");
+    let before = echoes(&d);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(echoes(&d), before, "ping still runs");
+
+    // A command that does not catch it is stopped.
+    let mut nc = d
+        .cmd(&["jexec", "b", "nc", "-l", "90"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("nc");
+    eventually("nc listens", || d.ok("jexec b sockstat -l").contains("*:90"));
+    let _ = Command::new("kill").args(["-INT", &nc.id().to_string()]).status();
+    assert_eq!(nc.wait().expect("nc").code(), Some(143));
+    assert!(!d.ok("jexec b sockstat -l").contains("*:90"));
+
+    // A client that goes away stops its command too.
+    let mut ping = d
+        .cmd(&["jexec", "a", "ping", "-i", "0.1", "10.0.0.2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ping");
+    eventually("ping runs", || echoes(&d) != before);
+    let _ = ping.kill();
     let _ = ping.wait();
+    std::thread::sleep(Duration::from_millis(100));
     let before = echoes(&d);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(echoes(&d), before, "ping still runs");
@@ -324,6 +362,9 @@ fn versions_and_malformed_requests_are_refused_and_the_daemon_lives() {
     let o = d.run(&["daemon"]);
     assert_eq!(o.status.code(), Some(1), "a second daemon on the same socket");
     assert!(text(&o.stderr).contains("already listens"));
+    // SIGTERM stops it cleanly: no socket file left.
+    let _ = Command::new("kill").args(["-TERM", &d.pid.to_string()]).status();
+    eventually("the socket file goes", || !d.sock.exists());
 }
 
 #[test]
@@ -354,4 +395,31 @@ fn a_client_refuses_a_daemon_of_another_version() {
         )
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn without_a_daemon_ctrl_c_is_pings_sigint_too() {
+    let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
+        .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    let mut out = ping.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut b = [0u8; 256];
+    while !text(&seen).contains("icmp_seq=1 ") {
+        let n = out.read(&mut b).expect("read");
+        assert!(n > 0, "{}", text(&seen));
+        seen.extend_from_slice(&b[..n]);
+    }
+    let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
+    out.read_to_end(&mut seen).expect("the rest");
+    assert!(ping.wait().expect("ping").success());
+    assert!(
+        text(&seen).contains("--- 127.0.0.1 ping statistics ---"),
+        "{}",
+        text(&seen)
+    );
 }

@@ -1,7 +1,8 @@
 //! The client: `vimage COMMAND ...` and `vimage run --daemon` when a
 //! daemon listens. Standard input goes to the daemon only as the command
 //! asks for it (a `ping` never swallows a script's input); output comes
-//! back as it is written; Ctrl-C ends the client, and the daemon stops
+//! back as it is written; Ctrl-C is the command's SIGINT (ping prints its
+//! statistics, others stop), a second one leaves, and the daemon stops
 //! the command when the connection drops.
 
 use std::io::{Read, Write};
@@ -11,9 +12,32 @@ use std::sync::mpsc;
 
 use super::proto::{self, Kind, VERSION};
 
-/// Connect to the daemon at `path`, if one listens there.
+/// Connect to the daemon at `path`, if one of ours listens there (a
+/// socket another user made is not ours to send commands to).
 pub fn connect(path: &Path) -> Option<UnixStream> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.uid() != nix::unistd::getuid().as_raw() {
+        eprintln!(
+            "vimage: daemon: {} belongs to another user: not using it",
+            path.display()
+        );
+        return None;
+    }
     UnixStream::connect(path).ok()
+}
+
+/// ^C: the first goes to the daemon as the command's SIGINT; another
+/// before the command ends leaves at once.
+fn forward_sigint(s: &UnixStream) {
+    let Ok(mut w) = s.try_clone() else { return };
+    let mut pressed = false;
+    let _ = ctrlc::set_handler(move || {
+        if pressed || proto::send(&mut w, Kind::Intr, &[]).is_err() {
+            std::process::exit(130);
+        }
+        pressed = true;
+    });
 }
 
 /// Say HELLO and check the daemon speaks our version.
@@ -42,6 +66,7 @@ pub fn request(mut s: UnixStream, kind: Kind, payload: &[u8]) -> i32 {
         eprintln!("vimage: daemon: {e}");
         return 1;
     }
+    forward_sigint(&s);
     let mut credit: Option<mpsc::Sender<usize>> = None;
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {

@@ -5,8 +5,10 @@
 //! ARGV (a JSON array of words), or LAB (JSON: a [`LabRequest`]), or STOP.
 //! Replies: OUT and ERR bytes as the command writes them, WANT (a 32-bit
 //! count: the command reads its input, send up to that many more bytes
-//! as STDIN frames, or STDIN_END), then EXIT (a 32-bit status). A client
-//! that goes away (Ctrl-C) stops its command. Numbers are big endian.
+//! as STDIN frames, or STDIN_END), then EXIT (a 32-bit status). INTR from
+//! the client is a ^C: the command's SIGINT (ping ends with its
+//! statistics; others stop). A client that goes away stops its command.
+//! Numbers are big endian; payloads longer than [`CHUNK`] are split.
 //!
 //! [`LabRequest`]: super::LabRequest
 
@@ -14,8 +16,10 @@ use std::io::{self, Read, Write};
 
 /// The protocol's version; both ends must speak the same.
 pub const VERSION: u32 = 1;
-/// The largest frame accepted (a file on standard input, say).
-pub const MAX_FRAME: usize = 256 << 20;
+/// The largest frame accepted (a lab file, say).
+pub const MAX_FRAME: usize = 64 << 20;
+/// Output is sent in frames of at most this.
+pub const CHUNK: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -26,6 +30,7 @@ pub enum Kind {
     StdinEnd = 4,
     Lab = 5,
     Stop = 6,
+    Intr = 7,
     Out = 16,
     Err = 17,
     Exit = 18,
@@ -36,9 +41,11 @@ pub enum Kind {
 impl Kind {
     fn from_u8(b: u8) -> Option<Kind> {
         use Kind::*;
-        [Hello, Argv, Stdin, StdinEnd, Lab, Stop, Out, Err, Exit, Error, Want]
-            .into_iter()
-            .find(|k| *k as u8 == b)
+        [
+            Hello, Argv, Stdin, StdinEnd, Lab, Stop, Intr, Out, Err, Exit, Error, Want,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == b)
     }
 }
 
@@ -57,8 +64,14 @@ pub fn send(w: &mut impl Write, kind: Kind, payload: &[u8]) -> io::Result<()> {
     w.flush()
 }
 
-/// Read one frame; `Ok(None)` at a clean end of the stream.
+/// Read one frame of at most [`MAX_FRAME`]; `Ok(None)` at a clean end of
+/// the stream.
 pub fn recv(r: &mut impl Read) -> io::Result<Option<(Kind, Vec<u8>)>> {
+    recv_max(r, MAX_FRAME)
+}
+
+/// Read one frame of at most `max` bytes (checked before reading it).
+pub fn recv_max(r: &mut impl Read, max: usize) -> io::Result<Option<(Kind, Vec<u8>)>> {
     let mut h = [0u8; 5];
     match r.read_exact(&mut h[..1]) {
         Ok(()) => {}
@@ -69,7 +82,7 @@ pub fn recv(r: &mut impl Read) -> io::Result<Option<(Kind, Vec<u8>)>> {
     let kind = Kind::from_u8(h[0])
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame kind {}", h[0])))?;
     let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("frame of {len} bytes is too large"),

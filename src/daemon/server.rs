@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -18,9 +19,9 @@ use super::proto::{self, Kind, VERSION};
 use crate::host::Host;
 use crate::kern::clock::{ClockKind, parse_duration};
 use crate::kern::jail::Jid;
-use crate::kern::pipe::Pipe;
-use crate::kern::proc::{In, Out, Stdio};
-use crate::kern::task::TaskId;
+use crate::kern::pipe::{PIPE_CREDIT, Pipe};
+use crate::kern::proc::{In, Intr, Out, Stdio};
+use crate::kern::task::{KILLED, TaskId};
 use crate::kern::{Config, Ext};
 use crate::lab::{self, Lab, Options, Record};
 use crate::userland;
@@ -32,15 +33,26 @@ enum Msg {
         argv: Vec<String>,
         stdin: Arc<Pipe>,
         reply: mpsc::Sender<Reply>,
+        backlog: Arc<AtomicUsize>,
     },
     Lab {
         conn: u64,
         req: LabRequest,
         reply: mpsc::Sender<Reply>,
     },
+    /// ^C at the client: the command's SIGINT.
+    Intr(u64),
     /// The connection ended: stop what it runs.
     Gone(u64),
-    Stop(mpsc::Sender<Reply>),
+    /// `vimage daemon stop` (or a signal to the daemon: no one to answer).
+    Stop(Option<mpsc::Sender<Reply>>),
+}
+
+/// A connection's command.
+struct Job {
+    task: TaskId,
+    intr: Rc<Intr>,
+    reply: mpsc::Sender<Reply>,
 }
 
 /// What goes back to a client.
@@ -53,21 +65,53 @@ enum Reply {
     Error(String),
 }
 
+/// Output a client has not read yet, past which its command's further
+/// output is refused (and the client told): memory stays bounded.
+const BACKLOG_MAX: usize = 64 << 20;
+
 /// A command's output stream: each write becomes a frame.
-struct ToClient(mpsc::Sender<Reply>, bool);
+struct ToClient {
+    tx: mpsc::Sender<Reply>,
+    err: bool,
+    /// Bytes queued for the writer, shared with it.
+    backlog: Arc<AtomicUsize>,
+}
 
 impl Write for ToClient {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let r = if self.1 {
+        let queued = self.backlog.fetch_add(b.len(), Ordering::Relaxed);
+        if queued > BACKLOG_MAX {
+            self.backlog.fetch_sub(b.len(), Ordering::Relaxed);
+            if queued < usize::MAX / 2 {
+                // Once: tell the client, then refuse for good.
+                self.backlog.store(usize::MAX / 2, Ordering::Relaxed);
+                let msg = format!(
+                    "the client read none of {} MB of output: output stopped",
+                    BACKLOG_MAX >> 20
+                );
+                let _ = self.tx.send(Reply::Error(msg));
+            }
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let r = if self.err {
             Reply::Err(b.to_vec())
         } else {
             Reply::Out(b.to_vec())
         };
-        self.0.send(r).map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+        self.tx.send(r).map_err(|_| std::io::ErrorKind::BrokenPipe)?;
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Removes the socket file when the daemon ends, however it ends.
+struct Unlink<'a>(&'a Path);
+
+impl Drop for Unlink<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
     }
 }
 
@@ -90,16 +134,30 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
         seed,
         ..Config::default()
     });
+    let _unlink = Unlink(path);
     let (tx, rx) = mpsc::channel::<Msg>();
     let nudge = host.kernel().ext_sender();
+    {
+        // SIGINT, SIGTERM, SIGHUP: stop cleanly.
+        let (tx, nudge) = (tx.clone(), nudge.clone());
+        let _ = ctrlc::set_handler(move || {
+            let _ = tx.send(Msg::Stop(None));
+            let _ = nudge.send(Ext::Wake);
+        });
+    }
     std::thread::spawn(move || {
         for (conn, s) in (1u64..).zip(listener.incoming()) {
-            let Ok(s) = s else { continue };
-            let (tx, nudge) = (tx.clone(), nudge.clone());
-            std::thread::spawn(move || connection(conn, s, tx, nudge));
+            match s {
+                Ok(s) => {
+                    let (tx, nudge) = (tx.clone(), nudge.clone());
+                    std::thread::spawn(move || connection(conn, s, tx, nudge));
+                }
+                // Out of descriptors, say: wait rather than spin.
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
         }
     });
-    let mut tasks: HashMap<u64, TaskId> = HashMap::new();
+    let mut jobs: HashMap<u64, Job> = HashMap::new();
     while let Some(m) = host.run_until_message(&rx) {
         match m {
             Msg::Run {
@@ -107,39 +165,63 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                 argv,
                 stdin,
                 reply,
+                backlog,
             } => {
+                let out = |err| {
+                    Out::new(ToClient {
+                        tx: reply.clone(),
+                        err,
+                        backlog: backlog.clone(),
+                    })
+                };
                 let io = Stdio {
                     stdin: In::pipe(stdin),
-                    stdout: Out::new(ToClient(reply.clone(), false)),
-                    stderr: Out::new(ToClient(reply.clone(), true)),
+                    stdout: out(false),
+                    stderr: out(true),
                 };
-                let cmd = userland::run(host.proc(Jid::HOST, io), argv);
-                let t = host.tasks().spawn(Box::pin(async move {
+                let p = host.proc(Jid::HOST, io);
+                let intr = p.intr.clone();
+                let cmd = userland::run(p, argv);
+                let r = reply.clone();
+                let task = host.tasks().spawn(Box::pin(async move {
                     let st = cmd.await;
-                    let _ = reply.send(Reply::Exit(st));
+                    let _ = r.send(Reply::Exit(st));
                     st
                 }));
-                tasks.insert(conn, t);
+                jobs.insert(conn, Job { task, intr, reply });
             }
             Msg::Lab { conn, req, reply } => {
-                if let Some(t) = load_lab(&host, req, reply) {
-                    tasks.insert(conn, t);
+                if let Some(task) = load_lab(&host, req, reply.clone()) {
+                    let intr = Rc::default();
+                    jobs.insert(conn, Job { task, intr, reply });
+                }
+            }
+            Msg::Intr(conn) => {
+                if let Some(j) = jobs.get(&conn)
+                    && host.tasks().status(j.task).is_none()
+                    && !j.intr.raise()
+                {
+                    host.tasks().kill(j.task);
+                    let _ = j.reply.send(Reply::Exit(KILLED));
                 }
             }
             Msg::Gone(conn) => {
-                if let Some(t) = tasks.remove(&conn) {
-                    host.tasks().kill(t);
-                    host.tasks().reap(t);
+                if let Some(j) = jobs.remove(&conn) {
+                    host.tasks().kill(j.task);
+                    host.tasks().reap(j.task);
                 }
             }
             Msg::Stop(reply) => {
-                let _ = reply.send(Reply::Exit(0));
+                // Gone from the path first: a new daemon may start at once.
+                let _ = std::fs::remove_file(path);
+                if let Some(r) = reply {
+                    let _ = r.send(Reply::Exit(0));
+                }
                 break;
             }
         }
     }
     host.tasks().kill_all();
-    let _ = std::fs::remove_file(path);
     // Let the last writer say EXIT before the process ends.
     std::thread::sleep(Duration::from_millis(50));
     0
@@ -158,9 +240,19 @@ fn listen(path: &Path) -> std::io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?;
     }
-    let l = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(l)
+    // Bound inside a directory only we may enter, made 0600, then moved
+    // into place: nobody else can connect in between.
+    let dir = path.with_extension(format!("new-{}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    let tmp = dir.join("sock");
+    let bound = UnixListener::bind(&tmp).and_then(|l| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir(&dir);
+    bound
 }
 
 /// Build the lab into the daemon's host and play its timeline as a
@@ -213,13 +305,19 @@ fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<
     })))
 }
 
-/// One connection: the handshake, the request, then standard input until
-/// the client is done or gone.
+/// One connection: the handshake, the request, then standard input (and
+/// ^Cs) until the client is done or gone.
 fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Sender<Ext>) {
     let (rtx, rrx) = mpsc::channel::<Reply>();
+    let backlog = Arc::new(AtomicUsize::new(0));
     let Ok(w) = s.try_clone() else { return };
-    std::thread::spawn(move || writer(w, rrx));
+    {
+        let backlog = backlog.clone();
+        std::thread::spawn(move || writer(w, rrx, &backlog));
+    }
     let mut r = s;
+    // A client that says nothing does not hold its threads for ever.
+    let _ = r.set_read_timeout(Some(Duration::from_secs(30)));
     let send = |m: Msg| {
         let _ = tx.send(m);
         let _ = nudge.send(Ext::Wake);
@@ -227,7 +325,7 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
     let refuse = |msg: String| {
         let _ = rtx.send(Reply::Error(msg));
     };
-    match proto::recv(&mut r) {
+    match proto::recv_max(&mut r, 4) {
         Ok(Some((Kind::Hello, v))) => match proto::u32_of(&v) {
             Some(VERSION) => {
                 let _ = rtx.send(Reply::Hello);
@@ -256,6 +354,7 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
                 argv,
                 stdin: stdin.clone(),
                 reply: rtx.clone(),
+                backlog,
             }),
             Ok(_) => return refuse("malformed request: no command".into()),
             Err(e) => return refuse(format!("malformed request: ARGV: {e}")),
@@ -268,13 +367,15 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
             }),
             Err(e) => return refuse(format!("malformed request: LAB: {e}")),
         },
-        Ok(Some((Kind::Stop, _))) => return send(Msg::Stop(rtx)),
+        Ok(Some((Kind::Stop, _))) => return send(Msg::Stop(Some(rtx))),
         Ok(Some((k, _))) => return refuse(format!("malformed request: {k:?} is not a request")),
         Ok(None) => return,
         Err(e) => return refuse(format!("malformed request: {e}")),
     }
+    // The command may wait for its input as long as it likes.
+    let _ = r.set_read_timeout(None);
     loop {
-        match proto::recv(&mut r) {
+        match proto::recv_max(&mut r, PIPE_CREDIT) {
             Ok(Some((Kind::Stdin, b))) => {
                 if let Err(e) = stdin.write(&b) {
                     refuse(format!("malformed request: {e}"));
@@ -286,20 +387,26 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
                 stdin.close();
                 let _ = nudge.send(Ext::Wake);
             }
+            Ok(Some((Kind::Intr, _))) => send(Msg::Intr(conn)),
             Ok(Some((k, _))) => {
                 refuse(format!("malformed request: unexpected {k:?}"));
                 break;
             }
-            Ok(None) | Err(_) => break,
+            Ok(None) => break,
+            Err(e) => {
+                refuse(format!("malformed request: {e}"));
+                break;
+            }
         }
     }
     stdin.close();
     send(Msg::Gone(conn));
 }
 
-/// Replies to frames, until EXIT or ERROR (then the connection closes,
-/// which the reader sees and reports).
-fn writer(mut w: UnixStream, rx: mpsc::Receiver<Reply>) {
+/// Replies to frames (output in chunks of at most [`proto::CHUNK`]),
+/// until EXIT or ERROR (then the connection closes, which the reader
+/// sees and reports).
+fn writer(mut w: UnixStream, rx: mpsc::Receiver<Reply>, backlog: &AtomicUsize) {
     for r in rx {
         let (kind, payload, last) = match r {
             Reply::Hello => (Kind::Hello, VERSION.to_be_bytes().to_vec(), false),
@@ -309,7 +416,20 @@ fn writer(mut w: UnixStream, rx: mpsc::Receiver<Reply>) {
             Reply::Exit(st) => (Kind::Exit, st.to_be_bytes().to_vec(), true),
             Reply::Error(m) => (Kind::Error, m.into_bytes(), true),
         };
-        if proto::send(&mut w, kind, &payload).is_err() || last {
+        let sent = payload
+            .chunks(proto::CHUNK)
+            .try_for_each(|c| proto::send(&mut w, kind, c))
+            .and_then(|()| {
+                if payload.is_empty() {
+                    proto::send(&mut w, kind, &[])
+                } else {
+                    Ok(())
+                }
+            });
+        if matches!(kind, Kind::Out | Kind::Err) {
+            backlog.fetch_sub(payload.len().min(backlog.load(Ordering::Relaxed)), Ordering::Relaxed);
+        }
+        if sent.is_err() || last {
             let _ = w.shutdown(std::net::Shutdown::Both);
             return;
         }

@@ -64,6 +64,11 @@ pub enum Ext {
     Wake,
 }
 
+/// A ^C at this process's terminal, not yet passed on (set by the signal
+/// handler of `vimage`'s shell and one-shot commands; see
+/// [`Host::wait_fg`](crate::Host::wait_fg)).
+pub static SIGINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Lines the kernel message buffer keeps (`dmesg`).
 pub const MSGBUF_LINES: usize = 1000;
 

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 /// Ask for more when less than this is buffered or on its way.
 const PIPE_LOW: usize = 64 << 10;
 /// How much to ask for at a time.
-const PIPE_CREDIT: usize = 256 << 10;
+pub const PIPE_CREDIT: usize = 256 << 10;
 
 #[derive(Default)]
 struct State {

@@ -2,7 +2,7 @@
 //! jail (the credential: which vnet is current, which hostname it sees) and
 //! its standard input and outputs. The system-call boundary.
 
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::fmt;
 use std::future::Future;
 use std::io::{Read, Write};
@@ -151,6 +151,45 @@ impl Stdio {
     }
 }
 
+/// SIGINT from the terminal: raised by whoever stands for it (the shell,
+/// the daemon's client at a Ctrl-C) for the foreground command and the
+/// commands it runs (one process group). A command that catches it (ping
+/// prints its statistics) sees it; any other is stopped.
+#[derive(Default)]
+pub struct Intr {
+    raised: Cell<bool>,
+    caught: Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
+}
+
+impl Intr {
+    /// Raise it; false if nobody catches it (then stop the command).
+    pub fn raise(&self) -> bool {
+        self.raised.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+        self.caught.get()
+    }
+
+    pub fn raised(&self) -> bool {
+        self.raised.get()
+    }
+
+    /// Catch it from now on (signal(SIGINT, handler)).
+    pub fn catch(&self) {
+        self.caught.set(true);
+    }
+
+    /// Has it been raised? If not, wake `w` when it is.
+    pub fn poll_raised(&self, w: &std::task::Waker) -> bool {
+        if !self.raised.get() {
+            *self.waker.borrow_mut() = Some(w.clone());
+        }
+        self.raised.get()
+    }
+}
+
 /// A process; see the module docs. Cloning gives another handle to the
 /// same kernel (a child inherits its parent's jail and streams).
 #[derive(Clone)]
@@ -167,6 +206,8 @@ pub struct Proc {
     pub stdin: In,
     pub stdout: Out,
     pub stderr: Out,
+    /// Its terminal's interrupt (shared with the commands it runs).
+    pub intr: Rc<Intr>,
 }
 
 impl Proc {
@@ -182,6 +223,7 @@ impl Proc {
             stdin: io.stdin,
             stdout: io.stdout,
             stderr: io.stderr,
+            intr: Rc::default(),
         }
     }
 

@@ -54,6 +54,8 @@ struct Task {
     fut: Option<TaskFuture>,
     waker: Arc<TaskWaker>,
     status: Option<i32>,
+    /// Nobody will reap it: free it when it ends.
+    detached: bool,
 }
 
 #[derive(Default)]
@@ -97,6 +99,7 @@ impl Executor {
             fut: Some(fut),
             waker: waker.clone(),
             status: None,
+            detached: false,
         });
         drop(tasks);
         waker.wake_by_ref();
@@ -128,6 +131,10 @@ impl Executor {
                 && t.status.is_none()
             {
                 match res {
+                    Poll::Ready(_) if t.detached => {
+                        tasks[id.idx as usize] = None;
+                        self.inner.free.borrow_mut().push(id.idx);
+                    }
                     Poll::Ready(st) => t.status = Some(st),
                     Poll::Pending => t.fut = Some(fut),
                 }
@@ -158,6 +165,24 @@ impl Executor {
             self.inner.free.borrow_mut().push(id.idx);
         }
         Some(st)
+    }
+
+    /// Let a task run on with nobody to reap it: it is forgotten when it
+    /// ends (now, if it has).
+    pub fn detach(&self, id: TaskId) {
+        let done = {
+            let mut tasks = self.inner.tasks.borrow_mut();
+            match tasks.get_mut(id.idx as usize) {
+                Some(Some(t)) if t.generation == id.generation => {
+                    t.detached = true;
+                    t.status.is_some()
+                }
+                _ => false,
+            }
+        };
+        if done {
+            self.reap(id);
+        }
     }
 
     /// Stop a task: its future is dropped (closing whatever it held) and

@@ -57,13 +57,16 @@ pub type Emit = Rc<dyn Fn(Record)>;
 
 type Buf = Rc<RefCell<Vec<u8>>>;
 
-/// Writes to its own buffer and to a shared one.
-struct Tee(Buf, Buf);
+/// Writes to its own buffer and to a shared one, while the record is
+/// still to be made (a server the lab leaves running writes to no one).
+struct Tee(Buf, Buf, Rc<Cell<bool>>);
 
 impl std::io::Write for Tee {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        self.1.borrow_mut().extend_from_slice(b);
+        if !self.2.get() {
+            self.0.borrow_mut().extend_from_slice(b);
+            self.1.borrow_mut().extend_from_slice(b);
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -85,8 +88,8 @@ struct Cmd {
     err: Buf,
     /// Both, in the order written (what a terminal shows).
     both: Buf,
-    /// Its record went out.
-    done: Cell<bool>,
+    /// Its record went out (or never will): its output goes nowhere.
+    done: Rc<Cell<bool>>,
 }
 
 impl Cmd {
@@ -113,6 +116,21 @@ struct Player {
     lab: Rc<Lab>,
     emit: Emit,
     cmds: Vec<(Rc<Cmd>, Option<TaskId>)>,
+    /// Commands started so far (captures too).
+    seq: usize,
+}
+
+impl Drop for Player {
+    /// Whatever still runs (servers kept, or all of it when the timeline
+    /// itself is stopped) runs on unwatched: forgotten when it ends.
+    fn drop(&mut self) {
+        for (c, t) in &self.cmds {
+            c.done.set(true);
+            if let Some(t) = t {
+                self.p.tasks().detach(*t);
+            }
+        }
+    }
 }
 
 impl Player {
@@ -130,8 +148,10 @@ impl Player {
             Some(n) => format!("jexec {} {bare}", self.lab.nodes[n].name),
             None => bare.to_string(),
         };
+        self.seq += 1;
+        let done = Rc::new(Cell::new(false));
         let c = Rc::new(Cmd {
-            seq: self.cmds.len(),
+            seq: self.seq,
             at,
             node: node.map(|n| self.lab.nodes[n].name.clone()),
             cmd: trimmed.to_string(),
@@ -140,9 +160,12 @@ impl Player {
             out: out.clone(),
             err: err.clone(),
             both: both.clone(),
-            done: Cell::new(false),
+            done: done.clone(),
         });
-        let (o, e) = (Out::new(Tee(out, both.clone())), Out::new(Tee(err, both)));
+        let (o, e) = (
+            Out::new(Tee(out, both.clone(), done.clone())),
+            Out::new(Tee(err, both, done)),
+        );
         let task = match shell::prepare(&line, &o, &e) {
             Ok(Some((argv, io))) => {
                 let cmd = userland::run(self.p.with_stdio(io), argv);
@@ -196,6 +219,7 @@ pub async fn play(p: Proc, lab: Rc<Lab>, built: Rc<Built>, opts: Options, emit: 
         lab: lab.clone(),
         emit,
         cmds: Vec::new(),
+        seq: 0,
     };
     let mut captures = Vec::new();
     if let Some(dir) = &opts.pcap {

@@ -376,7 +376,9 @@ async fn readwrite(p: &Proc, mut conn: Conn, io: &Io, listening: bool) {
                         moved = true;
                     }
                     Poll::Ready(Err(_)) => {
+                        // The peer is gone: stop reading input, as nc does.
                         net_out = false;
+                        stdin_open = false;
                         pending.clear();
                         moved = true;
                     }

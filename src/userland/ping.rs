@@ -177,7 +177,12 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
     let (mut tmin, mut tmax, mut tsum, mut tsumsq) = (f64::MAX, 0f64, 0f64, 0f64);
     let mut next_send = start;
     let mut last_deadline: Option<Time> = None;
+    // ^C ends the run with the statistics, as ping(8)'s SIGINT handler.
+    p.intr.catch();
     loop {
+        if p.intr.raised() {
+            break;
+        }
         let now = p.now();
         if stop_at.is_some_and(|s| now >= s) || (a.once && nreceived > 0) || a.count.is_some_and(|c| nreceived >= c) {
             break;
@@ -233,9 +238,16 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             (None, _) => next_send,
         };
         let deadline = stop_at.map_or(deadline, |s| s.min(deadline));
-        let s2 = sock.clone();
-        let got = p.until(Some(deadline), move |w| RawSock::poll_recv(&s2, w)).await;
-        let Some((at, d)) = got else { continue };
+        let (s2, intr) = (sock.clone(), p.intr.clone());
+        let got = p
+            .until(Some(deadline), move |w| {
+                if intr.poll_raised(w) {
+                    return Some(None);
+                }
+                RawSock::poll_recv(&s2, w).map(Some)
+            })
+            .await;
+        let Some(Some((at, d))) = got else { continue };
         let Ok(h) = Ipv4Hdr::parse(&d) else { continue };
         let icmp = &d[h.hl..h.len as usize];
         if icmp.len() < 8 {

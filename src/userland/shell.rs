@@ -291,7 +291,7 @@ impl<'h> Shell<'h> {
             Err(e) => return self.fail(&e),
         };
         let text = l.argv.join(" ");
-        let task = self.host.spawn(l.argv, io);
+        let (task, intr) = self.host.spawn_fg(l.argv, io);
         if l.background {
             let num = self.next_job;
             self.next_job += 1;
@@ -301,7 +301,7 @@ impl<'h> Shell<'h> {
             self.jobs.push(Job { num, task, text });
             return;
         }
-        match self.host.wait(task) {
+        match self.host.wait_fg(task, &intr) {
             Ok(0) => {}
             Ok(st) => {
                 self.failures += 1;

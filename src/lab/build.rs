@@ -178,6 +178,9 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
         .map_err(|e| err(node, e))?
         .map_err(|e| err(node, e))?;
     }
+    for &vn in &vnets {
+        let _ = k.with_vnet(vn, |_, v| v.builtin(ROUTE).shrink_to_fit());
+    }
     // Node names resolve, everywhere, to their first address.
     let mut first = vec![None; lab.nodes.len()];
     for l in &lab.links {

@@ -45,6 +45,12 @@ impl<V> Default for Radix<V> {
 }
 
 impl<V> Radix<V> {
+    /// Give back the room kept for growth (a table built once, read often).
+    pub fn shrink_to_fit(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.free.shrink_to_fit();
+    }
+
     /// Number of prefixes held.
     pub fn len(&self) -> usize {
         self.len

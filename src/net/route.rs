@@ -100,6 +100,11 @@ pub(crate) fn module() -> Module<RouteTable> {
 
 impl RouteTable {
     /// Add a route; `RTF_UP` is implied, and `RTF_HOST` for a /32.
+    /// Give back the room kept for growth (after a lab's routes are in).
+    pub fn shrink_to_fit(&mut self) {
+        self.rt.shrink_to_fit();
+    }
+
     pub fn add(&mut self, mut e: Rtentry) -> Result<(), RtError> {
         e.dst &= mask(e.plen);
         e.flags |= RTF_UP;

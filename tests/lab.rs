@@ -273,3 +273,22 @@ fn pictures_show_nodes_links_and_addresses() {
     assert_eq!(st, 0);
     assert_eq!(big.matches("<circle").count(), 10_000);
 }
+
+#[test]
+fn a_topology_on_the_command_line_is_a_lab() {
+    let (st, out, err) = vimage(&["run", "--topology", "grid:3x4"]);
+    assert_eq!(st, 0, "{err}");
+    assert_eq!(
+        out,
+        "# grid:3x4: 12 nodes, 17 links, 75 routes (seed 0, virtual clock)\n"
+    );
+    let (st, out, _) = vimage(&["graph", "--dot", "--topology", "chain:3"]);
+    assert_eq!(st, 0);
+    assert!(out.contains("\"n0\" -- \"n1\""), "{out}");
+    let (st, _, err) = vimage(&["run", "--topology", "ring:5"]);
+    assert_eq!(st, 2);
+    assert_eq!(
+        err,
+        "vimage: --topology ring:5: expected chain:N, star:N, tree:N, grid:ROWSxCOLS or random:N\n"
+    );
+}

@@ -12,10 +12,10 @@ use crate::kern::clock::{ClockKind, parse_duration};
 
 /// build a lab from its file and run its timeline
 #[derive(Parser, Debug)]
-#[command(name = "vimage run")]
+#[command(name = "vimage run", bin_name = "vimage run")]
 pub struct RunArgs {
-    /// The lab file (TOML; see docs/LABS.md).
-    lab: String,
+    #[command(flatten)]
+    src: Source,
     /// The seed of every random generator (default: the lab's, else 0).
     #[arg(long)]
     seed: Option<u64>,
@@ -40,16 +40,57 @@ pub struct RunArgs {
 
 /// draw a lab
 #[derive(Parser, Debug)]
-#[command(name = "vimage graph")]
+#[command(name = "vimage graph", bin_name = "vimage graph")]
 pub struct GraphArgs {
-    /// The lab file.
-    lab: String,
+    #[command(flatten)]
+    src: Source,
     /// Graphviz DOT instead of SVG.
     #[arg(long)]
     dot: bool,
     /// Write here instead of standard output.
     #[arg(short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+/// Where a lab comes from: its file, or a topology named on the command
+/// line.
+#[derive(clap::Args, Debug)]
+struct Source {
+    /// The lab file (TOML; see docs/LABS.md).
+    #[arg(required_unless_present = "topology")]
+    lab: Option<String>,
+    /// A generated lab instead of a file: chain:N, star:N, tree:N,
+    /// grid:ROWSxCOLS or random:N (routers, routes = "auto").
+    #[arg(long, value_name = "KIND:SIZE", conflicts_with = "lab")]
+    topology: Option<String>,
+}
+
+impl Source {
+    /// The lab's name (for messages) and its text.
+    fn read(&self) -> Result<(String, String), String> {
+        if let Some(f) = &self.lab {
+            return std::fs::read_to_string(f)
+                .map(|t| (f.clone(), t))
+                .map_err(|e| format!("{f}: {e}"));
+        }
+        let t = self.topology.as_deref().unwrap_or_default();
+        let bad = || format!("--topology {t}: expected chain:N, star:N, tree:N, grid:ROWSxCOLS or random:N");
+        let (kind, size) = t.split_once(':').ok_or_else(bad)?;
+        let num = |x: &str| x.parse::<u64>().map_err(|_| bad());
+        let size = match (kind, size.split_once('x')) {
+            ("grid", Some((r, c))) => format!("[{}, {}]", num(r)?, num(c)?),
+            ("chain" | "star" | "tree" | "random", None) => num(size)?.to_string(),
+            _ => return Err(bad()),
+        };
+        let text = format!("name = \"{t}\"\nroutes = \"auto\"\n[topology]\nkind = \"{kind}\"\nsize = {size}\n");
+        Ok((format!("--topology {t}"), text))
+    }
+
+    fn load(&self) -> Result<(String, Lab), String> {
+        let (file, text) = self.read()?;
+        let lab = Lab::parse(&file, &text).map_err(|e| e.to_string())?;
+        Ok((file, lab))
+    }
 }
 
 fn parse_args<T: Parser>(argv: &[String]) -> Result<T, i32> {
@@ -96,16 +137,22 @@ pub fn run_main(argv: &[String], socket: Option<PathBuf>) -> i32 {
         Some(Ok(d)) => Some(d),
         None => None,
     };
-    let lab = Lab::load(&a.lab).map(|mut l| {
-        if let Some(s) = a.seed {
-            l.seed = s;
+    let (file, lab) = match a.src.load() {
+        Ok((f, mut l)) => {
+            if let Some(s) = a.seed {
+                l.seed = s;
+            }
+            if let Some(c) = a.clock {
+                l.clock = c;
+            }
+            (f, l)
         }
-        if let Some(c) = a.clock {
-            l.clock = c;
+        Err(e) => {
+            eprintln!("vimage: {e}");
+            return 2;
         }
-        l
-    });
-    run_lab(lab, &a.lab, until, a.pcap, a.json)
+    };
+    run_lab(Ok(lab), &file, until, a.pcap, a.json)
 }
 
 /// `vimage run --daemon`: send the lab to the daemon and show what it
@@ -113,10 +160,10 @@ pub fn run_main(argv: &[String], socket: Option<PathBuf>) -> i32 {
 #[cfg(unix)]
 fn run_in_daemon(a: RunArgs, socket: Option<PathBuf>) -> i32 {
     use crate::daemon::{LabRequest, client, proto::Kind, socket_path};
-    let text = match std::fs::read_to_string(&a.lab) {
-        Ok(t) => t,
+    let (file, text) = match a.src.read() {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("vimage: {}: {e}", a.lab);
+            eprintln!("vimage: {e}");
             return 2;
         }
     };
@@ -133,7 +180,7 @@ fn run_in_daemon(a: RunArgs, socket: Option<PathBuf>) -> i32 {
         None => None,
     };
     let req = LabRequest {
-        file: a.lab,
+        file,
         text,
         until: a.until,
         pcap,
@@ -233,8 +280,8 @@ pub fn graph_main(argv: &[String]) -> i32 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let lab = match Lab::load(&a.lab) {
-        Ok(l) => l,
+    let lab = match a.src.load() {
+        Ok((_, l)) => l,
         Err(e) => {
             eprintln!("vimage: {e}");
             return 2;

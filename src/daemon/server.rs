@@ -106,12 +106,26 @@ impl Write for ToClient {
     }
 }
 
-/// Removes the socket file when the daemon ends, however it ends.
-struct Unlink<'a>(&'a Path);
+/// The socket file: removed when the daemon ends, however it ends — if
+/// it is still ours (a daemon started since may have its own there).
+struct Unlink<'a>(&'a Path, Option<(u64, u64)>);
+
+impl Unlink<'_> {
+    fn id(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn unlink(&self) {
+        if self.1.is_some() && Unlink::id(self.0) == self.1 {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+}
 
 impl Drop for Unlink<'_> {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0);
+        self.unlink();
     }
 }
 
@@ -134,7 +148,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
         seed,
         ..Config::default()
     });
-    let _unlink = Unlink(path);
+    let unlink = Unlink(path, Unlink::id(path));
     let (tx, rx) = mpsc::channel::<Msg>();
     let nudge = host.kernel().ext_sender();
     {
@@ -213,7 +227,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
             }
             Msg::Stop(reply) => {
                 // Gone from the path first: a new daemon may start at once.
-                let _ = std::fs::remove_file(path);
+                unlink.unlink();
                 if let Some(r) = reply {
                     let _ = r.send(Reply::Exit(0));
                 }

@@ -115,7 +115,7 @@ impl Host {
                 return Ok(self.exec.reap(id).unwrap_or(0));
             }
             if crate::kern::SIGINT.swap(false, Relaxed) && !intr.raise() {
-                self.exec.kill(id);
+                self.exec.kill_with(id, crate::kern::task::INTERRUPTED);
             }
         }
     }

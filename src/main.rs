@@ -66,7 +66,9 @@ fn main() -> ExitCode {
         ["graph", ..] => vimage::lab::cli::graph_main(&cli.command),
         ["shell"] => {
             let host = Host::new(cfg);
-            catch_sigint(&host);
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                catch_sigint(&host);
+            }
             shell::main(&host, None)
         }
         ["shell", script] => shell::main(&Host::new(cfg), Some(script)),

@@ -219,7 +219,7 @@ fn a_long_command_streams_and_stops_with_its_client() {
         .expect("nc");
     eventually("nc listens", || d.ok("jexec b sockstat -l").contains("*:90"));
     let _ = Command::new("kill").args(["-INT", &nc.id().to_string()]).status();
-    assert_eq!(nc.wait().expect("nc").code(), Some(143));
+    assert_eq!(nc.wait().expect("nc").code(), Some(130));
     assert!(!d.ok("jexec b sockstat -l").contains("*:90"));
 
     // A client that goes away stops its command too.
@@ -270,6 +270,37 @@ run = "ping -c 2 -i 0.1 h2"
     // The lab lives on: its names resolve, its server still listens.
     assert!(d.ok("jexec h1 ping -c 1 h2").contains("1 packets received"));
     assert!(d.ok("jexec h2 sockstat -l").contains("*:7"));
+    // ^C stops a lab's timeline and its foreground commands.
+    let endless = d.dir.join("endless.toml");
+    std::fs::write(
+        &endless,
+        "[[node]]\nname = \"e1\"\n[[node]]\nname = \"e2\"\n[[link]]\nends = [\"e1\", \"e2\"]\n\
+         [[event]]\nat = \"0s\"\nnode = \"e1\"\nrun = \"ping -i 0.05 e2\"\n",
+    )
+    .expect("write lab");
+    let mut c = d
+        .cmd(&["run", "--daemon", endless.to_str().expect("utf-8")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run --daemon");
+    let replies = || {
+        // The lab is built once the daemon has the request: until then, nothing.
+        text(&d.run(&["jexec", "e2", "netstat", "-s", "-p", "icmp"]).stdout)
+            .lines()
+            .find(|l| l.contains("echo reply:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    eventually("the lab's ping runs", || replies().contains("echo reply: 3"));
+    let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+    assert_eq!(c.wait().expect("client").code(), Some(130));
+    std::thread::sleep(Duration::from_millis(100));
+    let before = replies();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(replies(), before, "the lab's ping still runs");
+    drop(c.stdout.take());
+
     // Loading it twice: the names are taken.
     let o = d.run(&["run", "--daemon", path]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
@@ -398,7 +429,7 @@ fn a_client_refuses_a_daemon_of_another_version() {
 }
 
 #[test]
-fn without_a_daemon_ctrl_c_is_pings_sigint_too() {
+fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
     let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
         .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
         .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])

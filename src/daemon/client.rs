@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::proto::{self, Kind, VERSION};
 
@@ -27,13 +27,21 @@ pub fn connect(path: &Path) -> Option<UnixStream> {
     UnixStream::connect(path).ok()
 }
 
+/// The socket's sending side, shared by the threads that send (standard
+/// input, ^C) so that frames never interleave.
+type Sender = Arc<Mutex<UnixStream>>;
+
+fn send(w: &Sender, kind: Kind, payload: &[u8]) -> std::io::Result<()> {
+    let mut s = w.lock().unwrap_or_else(|e| e.into_inner());
+    proto::send(&mut *s, kind, payload)
+}
+
 /// ^C: the first goes to the daemon as the command's SIGINT; another
 /// before the command ends leaves at once.
-fn forward_sigint(s: &UnixStream) {
-    let Ok(mut w) = s.try_clone() else { return };
+fn forward_sigint(w: Sender) {
     let mut pressed = false;
     let _ = ctrlc::set_handler(move || {
-        if pressed || proto::send(&mut w, Kind::Intr, &[]).is_err() {
+        if pressed || send(&w, Kind::Intr, &[]).is_err() {
             std::process::exit(130);
         }
         pressed = true;
@@ -66,7 +74,12 @@ pub fn request(mut s: UnixStream, kind: Kind, payload: &[u8]) -> i32 {
         eprintln!("vimage: daemon: {e}");
         return 1;
     }
-    forward_sigint(&s);
+    let Ok(w) = s.try_clone() else {
+        eprintln!("vimage: daemon: cannot share the connection");
+        return 1;
+    };
+    let w: Sender = Arc::new(Mutex::new(w));
+    forward_sigint(w.clone());
     let mut credit: Option<mpsc::Sender<usize>> = None;
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
@@ -81,7 +94,7 @@ pub fn request(mut s: UnixStream, kind: Kind, payload: &[u8]) -> i32 {
             }
             Ok(Some((Kind::Want, n))) => {
                 let n = proto::u32_of(&n).unwrap_or(0) as usize;
-                let tx = credit.get_or_insert_with(|| feed_stdin(&s));
+                let tx = credit.get_or_insert_with(|| feed_stdin(w.clone()));
                 let _ = tx.send(n);
             }
             Ok(Some((Kind::Exit, st))) => return proto::u32_of(&st).map_or(1, |s| s as i32),
@@ -106,9 +119,8 @@ pub fn request(mut s: UnixStream, kind: Kind, payload: &[u8]) -> i32 {
 }
 
 /// A thread that sends standard input as the daemon grants credit.
-fn feed_stdin(s: &UnixStream) -> mpsc::Sender<usize> {
+fn feed_stdin(w: Sender) -> mpsc::Sender<usize> {
     let (tx, rx) = mpsc::channel::<usize>();
-    let Ok(mut w) = s.try_clone() else { return tx };
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut buf = vec![0u8; 64 << 10];
@@ -123,12 +135,12 @@ fn feed_stdin(s: &UnixStream) -> mpsc::Sender<usize> {
             let want = budget.min(buf.len());
             match stdin.read(&mut buf[..want]) {
                 Ok(0) | Err(_) => {
-                    let _ = proto::send(&mut w, Kind::StdinEnd, &[]);
+                    let _ = send(&w, Kind::StdinEnd, &[]);
                     return;
                 }
                 Ok(n) => {
                     budget -= n;
-                    if proto::send(&mut w, Kind::Stdin, &buf[..n]).is_err() {
+                    if send(&w, Kind::Stdin, &buf[..n]).is_err() {
                         return;
                     }
                 }

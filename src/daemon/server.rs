@@ -21,7 +21,7 @@ use crate::kern::clock::{ClockKind, parse_duration};
 use crate::kern::jail::Jid;
 use crate::kern::pipe::{PIPE_CREDIT, Pipe};
 use crate::kern::proc::{In, Intr, Out, Stdio};
-use crate::kern::task::{KILLED, TaskId};
+use crate::kern::task::{INTERRUPTED, TaskId};
 use crate::kern::{Config, Ext};
 use crate::lab::{self, Lab, Options, Record};
 use crate::userland;
@@ -152,12 +152,23 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
     let (tx, rx) = mpsc::channel::<Msg>();
     let nudge = host.kernel().ext_sender();
     {
-        // SIGINT, SIGTERM, SIGHUP: stop cleanly.
-        let (tx, nudge) = (tx.clone(), nudge.clone());
-        let _ = ctrlc::set_handler(move || {
-            let _ = tx.send(Msg::Stop(None));
-            let _ = nudge.send(Ext::Wake);
-        });
+        // SIGINT, SIGTERM, SIGHUP: stop cleanly. Blocked in every thread
+        // (threads made from here on inherit the mask) and taken by one
+        // that waits for them: no code runs in a signal handler.
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            set.add(sig);
+        }
+        if set.thread_block().is_ok() {
+            let (tx, nudge) = (tx.clone(), nudge.clone());
+            std::thread::spawn(move || {
+                if set.wait().is_ok() {
+                    let _ = tx.send(Msg::Stop(None));
+                    let _ = nudge.send(Ext::Wake);
+                }
+            });
+        }
     }
     std::thread::spawn(move || {
         for (conn, s) in (1u64..).zip(listener.incoming()) {
@@ -215,8 +226,8 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                     && host.tasks().status(j.task).is_none()
                     && !j.intr.raise()
                 {
-                    host.tasks().kill(j.task);
-                    let _ = j.reply.send(Reply::Exit(KILLED));
+                    host.tasks().kill_with(j.task, INTERRUPTED);
+                    let _ = j.reply.send(Reply::Exit(INTERRUPTED));
                 }
             }
             Msg::Gone(conn) => {

@@ -19,6 +19,8 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = i32>>>;
 
 /// Exit status of a process stopped with `kill` (128 + SIGTERM).
 pub const KILLED: i32 = 143;
+/// Exit status of a process stopped by ^C (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
 
 /// Names a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -188,17 +190,26 @@ impl Executor {
     /// Stop a task: its future is dropped (closing whatever it held) and
     /// its status becomes [`KILLED`]. False if it had already finished.
     pub fn kill(&self, id: TaskId) -> bool {
-        let fut = {
+        self.kill_with(id, KILLED)
+    }
+
+    /// Stop a task with the given exit status (a detached one is
+    /// forgotten at once).
+    pub fn kill_with(&self, id: TaskId, status: i32) -> bool {
+        let (fut, detached) = {
             let mut tasks = self.inner.tasks.borrow_mut();
             match tasks.get_mut(id.idx as usize) {
                 Some(Some(t)) if t.generation == id.generation && t.status.is_none() => {
-                    t.status = Some(KILLED);
-                    t.fut.take()
+                    t.status = Some(status);
+                    (t.fut.take(), t.detached)
                 }
                 _ => return false,
             }
         };
         drop(fut);
+        if detached {
+            self.reap(id);
+        }
         true
     }
 

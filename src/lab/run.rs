@@ -116,18 +116,27 @@ struct Player {
     lab: Rc<Lab>,
     emit: Emit,
     cmds: Vec<(Rc<Cmd>, Option<TaskId>)>,
+    /// The captures (`--pcap`), apart: they are not the lab's commands.
+    captures: Vec<(Rc<Cmd>, Option<TaskId>)>,
     /// Commands started so far (captures too).
     seq: usize,
 }
 
 impl Drop for Player {
-    /// Whatever still runs (servers kept, or all of it when the timeline
-    /// itself is stopped) runs on unwatched: forgotten when it ends.
+    /// When the timeline ends, or is itself stopped: foreground commands
+    /// still running stop; servers and captures left running (in the
+    /// daemon) run on unwatched, forgotten when they end.
     fn drop(&mut self) {
-        for (c, t) in &self.cmds {
+        let tasks = self.p.tasks();
+        for (c, t) in self.cmds.iter().chain(&self.captures) {
             c.done.set(true);
-            if let Some(t) = t {
-                self.p.tasks().detach(*t);
+            match *t {
+                Some(t) if !c.background && tasks.status(t).is_none() => {
+                    tasks.kill(t);
+                    tasks.reap(t);
+                }
+                Some(t) => tasks.detach(t),
+                None => {}
             }
         }
     }
@@ -219,20 +228,19 @@ pub async fn play(p: Proc, lab: Rc<Lab>, built: Rc<Built>, opts: Options, emit: 
         lab: lab.clone(),
         emit,
         cmds: Vec::new(),
+        captures: Vec::new(),
         seq: 0,
     };
-    let mut captures = Vec::new();
     if let Some(dir) = &opts.pcap {
         let _ = std::fs::create_dir_all(dir);
         for (l, (ia, ib)) in lab.links.iter().zip(&built.ifnames) {
             for (n, ifname) in [(l.a, ia), (l.b, ib)] {
                 let path = dir.join(format!("{}-{ifname}.pcap", lab.nodes[n].name));
-                let cmd = format!("tcpdump -i {ifname} -w {}", path.display());
-                captures.extend(pl.start(Duration::ZERO, Some(n), &cmd));
+                let cmd = format!("tcpdump -i {ifname} -w {} &", path.display());
+                pl.start(Duration::ZERO, Some(n), &cmd);
             }
         }
-        // The captures are not the lab's commands.
-        pl.cmds.clear();
+        pl.captures = std::mem::take(&mut pl.cmds);
     }
     for (i, n) in lab.nodes.iter().enumerate() {
         for (k, v) in &n.sysctl {
@@ -285,7 +293,7 @@ pub async fn play(p: Proc, lab: Rc<Lab>, built: Rc<Built>, opts: Options, emit: 
     }
     let tasks = p.tasks();
     if !opts.keep_servers {
-        for t in captures {
+        for t in pl.captures.drain(..).filter_map(|(_, t)| t) {
             tasks.kill(t);
             tasks.reap(t);
         }

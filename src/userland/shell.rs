@@ -381,8 +381,16 @@ impl<'h> Shell<'h> {
         }
     }
 
+    /// Wait for job `t` (left for reap() to collect); a ^C ends the wait.
     fn wait_keep(&mut self, t: TaskId) -> Result<(), crate::host::Stalled> {
-        self.host.run_until(|| self.host.tasks().status(t).is_some())
+        use std::sync::atomic::Ordering::Relaxed;
+        self.host
+            .run_until(|| self.host.tasks().status(t).is_some() || crate::kern::SIGINT.load(Relaxed))?;
+        if crate::kern::SIGINT.swap(false, Relaxed) {
+            self.failures += 1;
+            self.last = crate::kern::task::INTERRUPTED;
+        }
+        Ok(())
     }
 
     fn kill(&mut self, args: &[String]) {
@@ -441,6 +449,8 @@ impl<'h> Shell<'h> {
             }
             match self.host.run_until_message(&line_rx) {
                 Some(Some(l)) => {
+                    // A ^C at the prompt was rustyline's, not a command's.
+                    crate::kern::SIGINT.store(false, std::sync::atomic::Ordering::Relaxed);
                     self.run_line(&l);
                 }
                 _ => break,

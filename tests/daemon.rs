@@ -454,3 +454,25 @@ fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
         text(&seen)
     );
 }
+
+#[test]
+fn a_bash_script_drives_a_lab_through_the_daemon() {
+    let dir = std::env::temp_dir().join(format!("vimage-daemon-script-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sock = dir.join("v.sock");
+    let o = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/daemon.sh"))
+        .arg(env!("CARGO_BIN_EXE_vimage"))
+        .env("VIMAGE_SOCKET", &sock)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(out.contains("2 packets transmitted, 2 packets received"), "{out}");
+    assert!(out.contains(" 2  10.0.2.2  "), "{out}");
+    assert!(out.contains("received 20000 lines"), "{out}");
+    assert!(!sock.exists(), "the script's trap stopped the daemon");
+    let _ = std::fs::remove_dir_all(&dir);
+}

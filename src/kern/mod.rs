@@ -6,6 +6,7 @@
 
 pub mod callout;
 pub mod clock;
+pub mod counter;
 pub mod jail;
 pub mod mbuf;
 pub mod pipe;

@@ -104,7 +104,7 @@ pub struct ArpStat {
 pub struct Arp {
     /// Neighbours by (interface, address).
     pub table: FxHashMap<(u32, u32), LlEntry>,
-    pub stats: ArpStat,
+    pub stats: crate::kern::counter::Counters<ArpStat>,
     /// `net.link.ether.inet.max_age`: seconds an entry stays valid.
     pub max_age: i32,
     /// `net.link.ether.inet.maxtries`: requests before giving up.
@@ -119,7 +119,7 @@ impl Default for Arp {
     fn default() -> Self {
         Arp {
             table: FxHashMap::default(),
-            stats: ArpStat::default(),
+            stats: Default::default(),
             max_age: 1200,
             maxtries: 5,
             maxhold: 16,

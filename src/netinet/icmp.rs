@@ -118,7 +118,7 @@ pub struct IcmpStat {
 /// Per-vnet ICMP state.
 #[derive(Debug)]
 pub struct Icmp {
-    pub stats: IcmpStat,
+    pub stats: crate::kern::counter::Counters<IcmpStat>,
     /// `net.inet.icmp.icmplim`: responses per second (0: no limit).
     pub icmplim: i32,
     /// `net.inet.icmp.bmcastecho`: answer broadcast echo requests.
@@ -135,7 +135,7 @@ pub struct Icmp {
 impl Default for Icmp {
     fn default() -> Self {
         Icmp {
-            stats: IcmpStat::default(),
+            stats: Default::default(),
             icmplim: 200,
             bmcastecho: false,
             tstamprepl: true,

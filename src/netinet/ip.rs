@@ -182,7 +182,7 @@ pub struct Ip {
     /// `net.inet.ip.portrange.first`, `.last`: ephemeral ports.
     pub portrange_first: i32,
     pub portrange_last: i32,
-    pub stats: IpStat,
+    pub stats: crate::kern::counter::Counters<IpStat>,
     /// The next IP identification (`ip_id`).
     pub id: u16,
     pub reass: Reass,
@@ -199,7 +199,7 @@ impl Default for Ip {
             maxfragsperpacket: 16,
             portrange_first: 10000,
             portrange_last: 65535,
-            stats: IpStat::default(),
+            stats: Default::default(),
             id: 0,
             reass: Reass::default(),
         }

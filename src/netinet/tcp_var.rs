@@ -453,7 +453,7 @@ pub struct Tcp {
     /// Listening sockets by local port.
     pub listeners: FxHashMap<u16, Vec<TcbId>>,
     pub syncache: Syncache,
-    pub stats: TcpStat,
+    pub stats: crate::kern::counter::Counters<TcpStat>,
     /// The secret of ISNs (RFC 6528) and SYN cookies.
     pub secret: (u64, u64),
     pub mssdflt: i32,
@@ -499,7 +499,7 @@ impl Default for Tcp {
             conns: FxHashMap::default(),
             listeners: FxHashMap::default(),
             syncache: Syncache::default(),
-            stats: TcpStat::default(),
+            stats: Default::default(),
             secret: (0, 0),
             mssdflt: 536,
             sendspace: 32768,

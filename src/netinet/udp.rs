@@ -68,7 +68,7 @@ pub struct UdpPcb {
 /// Per-vnet UDP state.
 #[derive(Debug)]
 pub struct Udp {
-    pub stats: UdpStat,
+    pub stats: crate::kern::counter::Counters<UdpStat>,
     /// `net.inet.udp.blackhole`: no port unreachable for closed ports.
     pub blackhole: bool,
     /// `net.inet.udp.recvspace`, `net.inet.udp.maxdgram`.
@@ -81,7 +81,7 @@ pub struct Udp {
 impl Default for Udp {
     fn default() -> Self {
         Udp {
-            stats: UdpStat::default(),
+            stats: Default::default(),
             blackhole: false,
             recvspace: 42080,
             maxdgram: 9216,

@@ -148,7 +148,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         tcp_stats(&mut l, v);
     }
     if all || proto == Some("udp") {
-        let u = v.builtin(UDP).stats;
+        let u = *v.builtin(UDP).stats;
         l.s += "udp:\n";
         l.p(u.ipackets, |n| format!("\t{n} datagram{} received", plural(n)));
         l.p(u.hdrops, |n| format!("\t{n} with incomplete header"));
@@ -168,7 +168,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         l.p(u.opackets, |n| format!("\t{n} datagram{} output", plural(n)));
     }
     if all || proto == Some("ip") {
-        let s = v.builtin(IP).stats;
+        let s = *v.builtin(IP).stats;
         l.s += "ip:\n";
         l.p(s.total, |n| format!("\t{n} total packet{} received", plural(n)));
         l.p(s.badsum, |n| format!("\t{n} bad header checksum{}", plural(n)));
@@ -252,7 +252,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         });
     }
     if all || proto == Some("arp") {
-        let s = v.builtin(ARP).stats;
+        let s = *v.builtin(ARP).stats;
         l.s += "arp:\n";
         l.p(s.txrequests, |n| format!("\t{n} ARP request{} sent", plural(n)));
         l.p(0, |n| format!("\t{n} ARP requests failed to sent"));
@@ -284,7 +284,7 @@ fn histogram(s: &mut String, dir: &str, h: &Hist) {
 /// what vimage does not do (URG, ECN, signatures, host cache) counts 0.
 fn tcp_stats(l: &mut Lines, v: &mut Vnet) {
     let t = v.builtin(TCP);
-    let s = t.stats;
+    let s = *t.stats;
     let mut states = [0u64; 11];
     for tp in t.all() {
         states[tp.state as usize] += 1;

@@ -129,10 +129,22 @@ fn main() -> ExitCode {
         }
         _ => {
             #[cfg(unix)]
-            if let Some(s) = vimage::daemon::client::connect(&vimage::daemon::socket_path(cli.socket.clone())) {
-                let argv = serde_json::to_vec(&cli.command).unwrap_or_default();
-                let st = vimage::daemon::client::request(s, vimage::daemon::proto::Kind::Argv, &argv);
-                return ExitCode::from(st.clamp(0, 255) as u8);
+            {
+                use vimage::daemon::{client, proto::Kind, socket_path};
+                let path = socket_path(cli.socket.clone());
+                let why = match client::find(&path) {
+                    client::Found::Up(s) => {
+                        let argv = serde_json::to_vec(&cli.command).unwrap_or_default();
+                        let st = client::request(s, Kind::Argv, &argv);
+                        return ExitCode::from(st.clamp(0, 255) as u8);
+                    }
+                    client::Found::Nothing => None,
+                    client::Found::NotOurs => Some("belongs to another user: not using it".to_string()),
+                    client::Found::Dead(e) => Some(format!("{e} (a daemon that died? vimage daemon replaces it)")),
+                };
+                if let Some(why) = why {
+                    eprintln!("vimage: daemon: {}: {why}; running on a fresh host", path.display());
+                }
             }
             let host = Host::new(cfg);
             catch_sigint(&host);

@@ -389,6 +389,28 @@ fn versions_and_malformed_requests_are_refused_and_the_daemon_lives() {
         r => panic!("{r:?}"),
     }
     drop(UnixStream::connect(&d.sock).expect("connect and hang up"));
+    // Garbage of every kind, after a good HELLO or without one.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..200 {
+        let mut junk = Vec::new();
+        if i % 2 == 0 {
+            junk.extend_from_slice(&[Kind::Hello as u8, 0, 0, 0, 4]);
+            junk.extend_from_slice(&v);
+        }
+        for _ in 0..(i % 40) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly small lengths, so frames end inside the junk.
+            junk.push(if junk.len() % 5 == 1 { 0 } else { x as u8 });
+        }
+        let mut s = UnixStream::connect(&d.sock).expect("connect");
+        let _ = s.write_all(&junk);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut back = Vec::new();
+        let _ = s.read_to_end(&mut back);
+    }
     // A good request works after all that.
     let o = d.ok("sysctl -n net.inet.ip.forwarding");
     assert_eq!(o, "0\n");
@@ -427,6 +449,15 @@ fn a_client_refuses_a_daemon_of_another_version() {
             VERSION + 1
         )
     );
+    // A socket file nobody answers on: said, then a fresh host.
+    drop(UnixListener::bind(dir.join("dead.sock")).expect("bind"));
+    let o = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .env("VIMAGE_SOCKET", dir.join("dead.sock"))
+        .args(["hostname"])
+        .output()
+        .expect("run");
+    assert!(o.status.success());
+    assert!(text(&o.stderr).contains("(a daemon that died? vimage daemon replaces it); running on a fresh host"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

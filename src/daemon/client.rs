@@ -12,19 +12,39 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::proto::{self, Kind, VERSION};
 
-/// Connect to the daemon at `path`, if one of ours listens there (a
-/// socket another user made is not ours to send commands to).
-pub fn connect(path: &Path) -> Option<UnixStream> {
+/// What is at the control socket's path.
+pub enum Found {
+    /// A daemon of ours, connected.
+    Up(UnixStream),
+    /// Nothing.
+    Nothing,
+    /// A socket another user made: not ours to send commands to.
+    NotOurs,
+    /// A socket file nobody answers on (a daemon that died).
+    Dead(std::io::Error),
+}
+
+/// Look for the daemon at `path`.
+pub fn find(path: &Path) -> Found {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(path).ok()?;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Found::Nothing;
+    };
     if meta.uid() != nix::unistd::getuid().as_raw() {
-        eprintln!(
-            "vimage: daemon: {} belongs to another user: not using it",
-            path.display()
-        );
-        return None;
+        return Found::NotOurs;
     }
-    UnixStream::connect(path).ok()
+    match UnixStream::connect(path) {
+        Ok(s) => Found::Up(s),
+        Err(e) => Found::Dead(e),
+    }
+}
+
+/// Connect to the daemon at `path`, if one of ours listens there.
+pub fn connect(path: &Path) -> Option<UnixStream> {
+    match find(path) {
+        Found::Up(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// The socket's sending side, shared by the threads that send (standard

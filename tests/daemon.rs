@@ -89,6 +89,16 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Read a child's output into `seen` until `pat` shows in it.
+fn read_until(out: &mut impl Read, seen: &mut Vec<u8>, pat: &str) {
+    let mut b = [0u8; 256];
+    while !text(seen).contains(pat) {
+        let n = out.read(&mut b).expect("read");
+        assert!(n > 0, "the output ended before {pat:?}: {}", text(seen));
+        seen.extend_from_slice(&b[..n]);
+    }
+}
+
 /// Wait (at most 10 s) until `f` holds.
 fn eventually(what: &str, f: impl Fn() -> bool) {
     let t = Instant::now();
@@ -194,12 +204,7 @@ fn a_long_command_streams_and_stops_with_its_client() {
     // Its lines arrive while it runs.
     let mut out = ping.stdout.take().expect("stdout");
     let mut seen = Vec::new();
-    let mut b = [0u8; 256];
-    while !text(&seen).contains("icmp_seq=2 ") {
-        let n = out.read(&mut b).expect("read");
-        assert!(n > 0, "ping's output ended early: {}", text(&seen));
-        seen.extend_from_slice(&b[..n]);
-    }
+    read_until(&mut out, &mut seen, "icmp_seq=2 ");
     // Ctrl-C is ping's SIGINT: it stops and prints its statistics.
     let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
     out.read_to_end(&mut seen).expect("the rest");
@@ -472,12 +477,7 @@ fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
         .expect("ping");
     let mut out = ping.stdout.take().expect("stdout");
     let mut seen = Vec::new();
-    let mut b = [0u8; 256];
-    while !text(&seen).contains("icmp_seq=1 ") {
-        let n = out.read(&mut b).expect("read");
-        assert!(n > 0, "{}", text(&seen));
-        seen.extend_from_slice(&b[..n]);
-    }
+    read_until(&mut out, &mut seen, "icmp_seq=1 ");
     let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
     out.read_to_end(&mut seen).expect("the rest");
     assert!(ping.wait().expect("ping").success());
@@ -486,6 +486,21 @@ fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
         "{}",
         text(&seen)
     );
+    // SIGTERM is not ^C: the process ends at once, without statistics.
+    let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
+        .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    let mut out = ping.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    read_until(&mut out, &mut seen, "icmp_seq=1 ");
+    let _ = Command::new("kill").args(["-TERM", &ping.id().to_string()]).status();
+    out.read_to_end(&mut seen).expect("the rest");
+    assert!(!ping.wait().expect("ping").success());
+    assert!(!text(&seen).contains("statistics"), "{}", text(&seen));
 }
 
 #[test]

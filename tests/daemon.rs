@@ -5,6 +5,8 @@
 //! socket left behind.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -22,9 +24,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(name: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("vimage-daemon-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = common::tmpdir(&format!("daemon-{name}"));
         let mut d = Daemon {
             sock: dir.join("ctl.sock"),
             dir,
@@ -129,9 +129,7 @@ fn commands_from_separate_processes_share_the_stacks() {
     assert_eq!(o.status.code(), Some(1));
 
     // A file through nc's standard input, across the daemon.
-    let data: Vec<u8> = (0..1_500_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let data = common::random_bytes(1_500_000, 5);
     let server = d
         .cmd(&["jexec", "b", "nc", "-l", "80"])
         .stdin(Stdio::null())
@@ -429,9 +427,7 @@ fn versions_and_malformed_requests_are_refused_and_the_daemon_lives() {
 
 #[test]
 fn a_client_refuses_a_daemon_of_another_version() {
-    let dir = std::env::temp_dir().join(format!("vimage-daemon-fake-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::tmpdir("daemon-fake");
     let sock = dir.join("fake.sock");
     let l = UnixListener::bind(&sock).expect("bind");
     let fake = std::thread::spawn(move || {
@@ -505,9 +501,7 @@ fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
 
 #[test]
 fn a_bash_script_drives_a_lab_through_the_daemon() {
-    let dir = std::env::temp_dir().join(format!("vimage-daemon-script-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = common::tmpdir("daemon-script");
     let sock = dir.join("v.sock");
     let o = Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/daemon.sh"))

@@ -79,24 +79,12 @@ impl Lab {
     }
 }
 
-fn random(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Files both ways with nc, and a web page fetched by curl.
 fn files_and_web(l: &Lab, tag: &str) {
     let dir = common::tmpdir(tag);
     let (us, linux) = (&l.us, &l.linux);
     // Linux nc -> vimage nc -l.
-    let up = random(2_000_000, 1);
+    let up = common::random_bytes(2_000_000, 1);
     std::fs::write(dir.join("up"), &up).expect("write");
     let got = dir.join("got-up");
     assert!(l.exec(&format!("jexec h nc -l 7000 > {} &", got.display())).success());
@@ -107,7 +95,7 @@ fn files_and_web(l: &Lab, tag: &str) {
     l.host.run_for(std::time::Duration::from_millis(300));
     assert_eq!(std::fs::read(&got).unwrap_or_default(), up, "Linux to vimage: {out}");
     // vimage nc -> Linux nc -l.
-    let down = random(1_500_000, 2);
+    let down = common::random_bytes(1_500_000, 2);
     std::fs::write(dir.join("down"), &down).expect("write");
     let linux_got = dir.join("got-down");
     let server = l.linux(&format!("nc -l -w 10 {linux} 7001 > {}", linux_got.display()));

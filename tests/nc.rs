@@ -7,15 +7,7 @@ mod common;
 use common::{ok, routed_lab};
 
 fn random_file(path: &std::path::Path, n: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let d: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let d = common::random_bytes(n, 0x9e37_79b9_7f4a_7c15);
     std::fs::write(path, &d).expect("write");
     d
 }

@@ -24,18 +24,6 @@ fn lab(seed: u64, pipe: &str) -> Host {
     h
 }
 
-fn data(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 fn hash(d: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     h.write(d);
@@ -47,7 +35,7 @@ fn transfer(h: &Host, n: usize, cc: &str) -> (Vec<u8>, Vec<u8>, u64) {
     let jail = |name: &str| h.kernel().jail_getid(Jid::HOST, name).expect("jail");
     let pa = h.proc(jail("a"), Stdio::inherit());
     let pb = h.proc(jail("b"), Stdio::inherit());
-    let sent = data(n, 42);
+    let sent = common::random_bytes(n, 42);
     let to_send = sent.clone();
     let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let got2 = got.clone();
@@ -215,21 +203,21 @@ fn half_close_and_a_zero_window() {
             return 1;
         }
         // The client's half is closed; ours still carries a reply.
-        let reply = data(100_000, 9);
+        let reply = common::random_bytes(100_000, 9);
         s.write_all(&reply).await.expect("reply");
-        i32::from(hash(&got) != hash(&data(8_000_000, 8)))
+        i32::from(hash(&got) != hash(&common::random_bytes(8_000_000, 8)))
     }));
     let cli = h.tasks().spawn(Box::pin(async move {
         let mut s = TcpStream::connect(&pa, "10.0.2.2:9000".parse().expect("addr"))
             .await
             .expect("connect");
-        s.write_all(&data(8_000_000, 8)).await.expect("write");
+        s.write_all(&common::random_bytes(8_000_000, 8)).await.expect("write");
         s.shutdown(Shutdown::Write).expect("shutdown");
         let mut got = Vec::new();
         if s.read_to_end(&mut got).await.is_err() {
             return 2;
         }
-        i32::from(hash(&got) != hash(&data(100_000, 9)))
+        i32::from(hash(&got) != hash(&common::random_bytes(100_000, 9)))
     }));
     assert_eq!(h.wait(srv), Ok(0), "the server got the 8 MB");
     assert_eq!(h.wait(cli), Ok(0), "the client got the reply after its FIN");

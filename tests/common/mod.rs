@@ -8,6 +8,19 @@ use std::sync::Mutex;
 /// apt-get runs one at a time, however many tests want packages.
 static APT: Mutex<()> = Mutex::new(());
 
+/// `n` pseudo-random bytes (xorshift64), the same for the same seed.
+pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// Are we root (so we may install packages and make TAP devices)?
 pub fn is_root() -> bool {
     Command::new("id")

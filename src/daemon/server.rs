@@ -32,27 +32,26 @@ enum Msg {
         conn: u64,
         argv: Vec<String>,
         stdin: Arc<Pipe>,
-        reply: mpsc::Sender<Reply>,
-        backlog: Arc<AtomicUsize>,
+        reply: Replies,
     },
     Lab {
         conn: u64,
         req: LabRequest,
-        reply: mpsc::Sender<Reply>,
+        reply: Replies,
     },
     /// ^C at the client: the command's SIGINT.
     Intr(u64),
     /// The connection ended: stop what it runs.
     Gone(u64),
     /// `vimage daemon stop` (or a signal to the daemon: no one to answer).
-    Stop(Option<mpsc::Sender<Reply>>),
+    Stop(Option<Replies>),
 }
 
 /// A connection's command.
 struct Job {
     task: TaskId,
     intr: Rc<Intr>,
-    reply: mpsc::Sender<Reply>,
+    reply: Replies,
 }
 
 /// What goes back to a client.
@@ -69,37 +68,55 @@ enum Reply {
 /// output is refused (and the client told): memory stays bounded.
 const BACKLOG_MAX: usize = 64 << 20;
 
-/// A command's output stream: each write becomes a frame.
-struct ToClient {
+/// A connection's way back: replies to its writer thread, and how many
+/// bytes of output wait there unread.
+#[derive(Clone)]
+struct Replies {
     tx: mpsc::Sender<Reply>,
-    err: bool,
-    /// Bytes queued for the writer, shared with it.
     backlog: Arc<AtomicUsize>,
 }
 
-impl Write for ToClient {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+impl Replies {
+    fn send(&self, r: Reply) {
+        let _ = self.tx.send(r);
+    }
+
+    /// Output for the client (standard error if `err`), refused past
+    /// [`BACKLOG_MAX`] unread.
+    fn output(&self, b: &[u8], err: bool) -> std::io::Result<()> {
         let queued = self.backlog.fetch_add(b.len(), Ordering::Relaxed);
         if queued > BACKLOG_MAX {
             self.backlog.fetch_sub(b.len(), Ordering::Relaxed);
             if queued < usize::MAX / 2 {
                 // Once: tell the client, then refuse for good.
                 self.backlog.store(usize::MAX / 2, Ordering::Relaxed);
-                let msg = format!(
-                    "the client read none of {} MB of output: output stopped",
-                    BACKLOG_MAX >> 20
-                );
-                let _ = self.tx.send(Reply::Error(msg));
+                let mb = BACKLOG_MAX >> 20;
+                self.send(Reply::Error(format!(
+                    "the client read none of {mb} MB of output: output stopped"
+                )));
             }
             return Err(std::io::ErrorKind::BrokenPipe.into());
         }
-        let r = if self.err {
+        let r = if err {
             Reply::Err(b.to_vec())
         } else {
             Reply::Out(b.to_vec())
         };
-        self.tx.send(r).map_err(|_| std::io::ErrorKind::BrokenPipe)?;
-        Ok(b.len())
+        self.tx.send(r).map_err(|_| std::io::ErrorKind::BrokenPipe.into())
+    }
+
+    /// A command's output stream to the client.
+    fn stream(&self, err: bool) -> Out {
+        Out::new(ToClient(self.clone(), err))
+    }
+}
+
+/// A command's output stream: each write becomes a frame.
+struct ToClient(Replies, bool);
+
+impl Write for ToClient {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.output(b, self.1).map(|()| b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -190,19 +207,11 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                 argv,
                 stdin,
                 reply,
-                backlog,
             } => {
-                let out = |err| {
-                    Out::new(ToClient {
-                        tx: reply.clone(),
-                        err,
-                        backlog: backlog.clone(),
-                    })
-                };
                 let io = Stdio {
                     stdin: In::pipe(stdin),
-                    stdout: out(false),
-                    stderr: out(true),
+                    stdout: reply.stream(false),
+                    stderr: reply.stream(true),
                 };
                 let p = host.proc(Jid::HOST, io);
                 let intr = p.intr.clone();
@@ -210,7 +219,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                 let r = reply.clone();
                 let task = host.tasks().spawn(Box::pin(async move {
                     let st = cmd.await;
-                    let _ = r.send(Reply::Exit(st));
+                    r.send(Reply::Exit(st));
                     st
                 }));
                 jobs.insert(conn, Job { task, intr, reply });
@@ -227,7 +236,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                     && !j.intr.raise()
                 {
                     host.tasks().kill_with(j.task, INTERRUPTED);
-                    let _ = j.reply.send(Reply::Exit(INTERRUPTED));
+                    j.reply.send(Reply::Exit(INTERRUPTED));
                 }
             }
             Msg::Gone(conn) => {
@@ -240,7 +249,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                 // Gone from the path first: a new daemon may start at once.
                 unlink.unlink();
                 if let Some(r) = reply {
-                    let _ = r.send(Reply::Exit(0));
+                    r.send(Reply::Exit(0));
                 }
                 break;
             }
@@ -282,10 +291,10 @@ fn listen(path: &Path) -> std::io::Result<UnixListener> {
 
 /// Build the lab into the daemon's host and play its timeline as a
 /// process; its records go to the client as each command ends.
-fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<TaskId> {
+fn load_lab(host: &Host, req: LabRequest, reply: Replies) -> Option<TaskId> {
     let fail = |msg: String, st: i32| {
-        let _ = reply.send(Reply::Err(format!("vimage: {msg}\n").into_bytes()));
-        let _ = reply.send(Reply::Exit(st));
+        let _ = reply.output(format!("vimage: {msg}\n").as_bytes(), true);
+        reply.send(Reply::Exit(st));
         None
     };
     let until = match req.until.as_deref().map(parse_duration) {
@@ -303,7 +312,7 @@ fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<
     };
     if !req.json {
         let head = lab::cli::summary(&lab, &req.file, "the daemon's real clock");
-        let _ = reply.send(Reply::Out(format!("{head}\n").into_bytes()));
+        let _ = reply.output(format!("{head}\n").as_bytes(), false);
     }
     let opts = Options {
         until,
@@ -318,14 +327,14 @@ fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<
             } else {
                 lab::format(&[r])
             };
-            let _ = reply.send(Reply::Out(text.into_bytes()));
+            let _ = reply.output(text.as_bytes(), false);
         })
     };
     let p = host.proc(Jid::HOST, Stdio::null_all());
     let play = lab::run::play(p, Rc::new(lab), Rc::new(built), opts, emit);
     Some(host.tasks().spawn(Box::pin(async move {
         let st = i32::from(!play.await);
-        let _ = reply.send(Reply::Exit(st));
+        reply.send(Reply::Exit(st));
         st
     })))
 }
@@ -333,12 +342,15 @@ fn load_lab(host: &Host, req: LabRequest, reply: mpsc::Sender<Reply>) -> Option<
 /// One connection: the handshake, the request, then standard input (and
 /// ^Cs) until the client is done or gone.
 fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Sender<Ext>) {
-    let (rtx, rrx) = mpsc::channel::<Reply>();
-    let backlog = Arc::new(AtomicUsize::new(0));
+    let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
+    let reply = Replies {
+        tx: reply_tx,
+        backlog: Arc::new(AtomicUsize::new(0)),
+    };
     let Ok(w) = s.try_clone() else { return };
     {
-        let backlog = backlog.clone();
-        std::thread::spawn(move || writer(w, rrx, &backlog));
+        let backlog = reply.backlog.clone();
+        std::thread::spawn(move || writer(w, reply_rx, &backlog));
     }
     let mut r = s;
     // A client that says nothing does not hold its threads for ever.
@@ -348,12 +360,12 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
         let _ = nudge.send(Ext::Wake);
     };
     let refuse = |msg: String| {
-        let _ = rtx.send(Reply::Error(msg));
+        reply.send(Reply::Error(msg));
     };
     match proto::recv_max(&mut r, 4) {
         Ok(Some((Kind::Hello, v))) => match proto::u32_of(&v) {
             Some(VERSION) => {
-                let _ = rtx.send(Reply::Hello);
+                reply.send(Reply::Hello);
             }
             v => {
                 return refuse(format!(
@@ -367,10 +379,8 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
         Err(e) => return refuse(format!("malformed request: {e}")),
     }
     let stdin = {
-        let rtx = rtx.clone();
-        Pipe::new(move |n| {
-            let _ = rtx.send(Reply::Want(n));
-        })
+        let reply = reply.clone();
+        Pipe::new(move |n| reply.send(Reply::Want(n)))
     };
     match proto::recv(&mut r) {
         Ok(Some((Kind::Argv, b))) => match serde_json::from_slice::<Vec<String>>(&b) {
@@ -378,8 +388,7 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
                 conn,
                 argv,
                 stdin: stdin.clone(),
-                reply: rtx.clone(),
-                backlog,
+                reply: reply.clone(),
             }),
             Ok(_) => return refuse("malformed request: no command".into()),
             Err(e) => return refuse(format!("malformed request: ARGV: {e}")),
@@ -388,11 +397,11 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
             Ok(req) => send(Msg::Lab {
                 conn,
                 req,
-                reply: rtx.clone(),
+                reply: reply.clone(),
             }),
             Err(e) => return refuse(format!("malformed request: LAB: {e}")),
         },
-        Ok(Some((Kind::Stop, _))) => return send(Msg::Stop(Some(rtx))),
+        Ok(Some((Kind::Stop, _))) => return send(Msg::Stop(Some(reply))),
         Ok(Some((k, _))) => return refuse(format!("malformed request: {k:?} is not a request")),
         Ok(None) => return,
         Err(e) => return refuse(format!("malformed request: {e}")),

@@ -89,8 +89,7 @@ impl Host {
 
     /// Start a command (`argv[0]` names it) as a process of prison0.
     pub fn spawn(&self, argv: Vec<String>, io: Stdio) -> TaskId {
-        let p = self.proc(Jid::HOST, io);
-        self.exec.spawn(userland::run(p, argv))
+        self.spawn_fg(argv, io).0
     }
 
     /// Start a command in the foreground: also its terminal's interrupt,

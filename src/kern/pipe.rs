@@ -71,9 +71,8 @@ impl Pipe {
     }
 
     /// The reader's side: up to `out.len()` bytes, 0 at the end; pending
-    /// (waking `cx` later) while nothing is there. Without a context the
-    /// read would block: `WouldBlock`.
-    pub fn poll_read(&self, cx: Option<&Context<'_>>, out: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    /// (waking `cx` later) while nothing is there.
+    pub fn poll_read(&self, cx: &Context<'_>, out: &mut [u8]) -> Poll<std::io::Result<usize>> {
         let mut st = self.state();
         let n = out.len().min(st.buf.len());
         for (o, b) in out.iter_mut().zip(st.buf.drain(..n)) {
@@ -85,11 +84,9 @@ impl Pipe {
         }
         let r = if n > 0 || st.eof || out.is_empty() {
             Poll::Ready(Ok(n))
-        } else if let Some(cx) = cx {
+        } else {
             st.waker = Some(cx.waker().clone());
             Poll::Pending
-        } else {
-            Poll::Ready(Err(std::io::ErrorKind::WouldBlock.into()))
         };
         drop(st);
         if ask {
@@ -115,16 +112,16 @@ mod tests {
         assert_eq!(p.write(b"x"), Err(Overrun(1)));
         let mut b = [0u8; 4];
         let cx = Context::from_waker(Waker::noop());
-        assert!(p.poll_read(Some(&cx), &mut b).is_pending());
+        assert!(p.poll_read(&cx, &mut b).is_pending());
         assert_eq!(asked.load(Ordering::SeqCst), PIPE_CREDIT);
         p.write(b"hello").expect("asked for");
-        assert!(matches!(p.poll_read(Some(&cx), &mut b), Poll::Ready(Ok(4))));
+        assert!(matches!(p.poll_read(&cx, &mut b), Poll::Ready(Ok(4))));
         assert_eq!(&b, b"hell");
         // Plenty still granted: no second request yet.
         assert_eq!(asked.load(Ordering::SeqCst), PIPE_CREDIT);
         assert_eq!(p.write(&vec![0; PIPE_CREDIT]), Err(Overrun(5)));
         p.close();
-        assert!(matches!(p.poll_read(None, &mut b), Poll::Ready(Ok(1))));
-        assert!(matches!(p.poll_read(None, &mut b), Poll::Ready(Ok(0))));
+        assert!(matches!(p.poll_read(&cx, &mut b), Poll::Ready(Ok(1))));
+        assert!(matches!(p.poll_read(&cx, &mut b), Poll::Ready(Ok(0))));
     }
 }

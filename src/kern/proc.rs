@@ -94,31 +94,16 @@ impl In {
         In::new(std::io::empty())
     }
 
-    pub fn bytes(b: Vec<u8>) -> In {
-        In::new(std::io::Cursor::new(b))
-    }
-
     pub fn pipe(p: Arc<Pipe>) -> In {
         In(InKind::Pipe(p))
     }
 
-    /// Read up to `buf.len()` bytes; 0 at end of input (`WouldBlock` from a
-    /// pipe with nothing in it yet).
-    pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match &self.0 {
-            InKind::Read(r) => r.borrow_mut().read(buf),
-            InKind::Pipe(p) => match p.poll_read(None, buf) {
-                Poll::Ready(r) => r,
-                Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
-            },
-        }
-    }
-
-    /// Read as a process does: pending until input comes.
+    /// Read up to `buf.len()` bytes, 0 at the end, as a process does:
+    /// pending until input comes.
     pub fn poll_read(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
         match &self.0 {
             InKind::Read(r) => Poll::Ready(r.borrow_mut().read(buf)),
-            InKind::Pipe(p) => p.poll_read(Some(cx), buf),
+            InKind::Pipe(p) => p.poll_read(cx, buf),
         }
     }
 }

@@ -145,7 +145,7 @@ impl Drop for Player {
 impl Player {
     /// Start `cmd` (in `node`'s jail if given) at `at`; its record goes
     /// out when it ends.
-    fn start(&mut self, at: Duration, node: Option<usize>, cmd: &str) -> Option<TaskId> {
+    fn start(&mut self, at: Duration, node: Option<usize>, cmd: &str) {
         let (out, err, both): (Buf, Buf, Buf) = Default::default();
         let trimmed = cmd.trim();
         let bare = trimmed
@@ -195,7 +195,6 @@ impl Player {
             }
         };
         self.cmds.push((c, task));
-        task
     }
 
     fn busy(&self) -> bool {

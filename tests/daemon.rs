@@ -464,39 +464,30 @@ fn a_client_refuses_a_daemon_of_another_version() {
 
 #[test]
 fn without_a_daemon_ctrl_c_is_pings_sigint_too_and_sigterm_ends_it() {
-    let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
-        .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
-        .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ping");
-    let mut out = ping.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    read_until(&mut out, &mut seen, "icmp_seq=1 ");
-    let _ = Command::new("kill").args(["-INT", &ping.id().to_string()]).status();
-    out.read_to_end(&mut seen).expect("the rest");
-    assert!(ping.wait().expect("ping").success());
-    assert!(
-        text(&seen).contains("--- 127.0.0.1 ping statistics ---"),
-        "{}",
-        text(&seen)
-    );
+    // A one-shot ping on a fresh host, sent `sig` once it runs: its exit
+    // status and everything it printed.
+    let ping_then = |sig: &str| {
+        let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
+            .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
+            .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ping");
+        let mut out = ping.stdout.take().expect("stdout");
+        let mut seen = Vec::new();
+        read_until(&mut out, &mut seen, "icmp_seq=1 ");
+        let _ = Command::new("kill").args([sig, &ping.id().to_string()]).status();
+        out.read_to_end(&mut seen).expect("the rest");
+        (ping.wait().expect("ping").success(), text(&seen))
+    };
+    let (ok, out) = ping_then("-INT");
+    assert!(ok, "{out}");
+    assert!(out.contains("--- 127.0.0.1 ping statistics ---"), "{out}");
     // SIGTERM is not ^C: the process ends at once, without statistics.
-    let mut ping = Command::new(env!("CARGO_BIN_EXE_vimage"))
-        .env("VIMAGE_SOCKET", "/nonexistent/vimage.sock")
-        .args(["--clock", "real", "ping", "-i", "0.1", "127.0.0.1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ping");
-    let mut out = ping.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    read_until(&mut out, &mut seen, "icmp_seq=1 ");
-    let _ = Command::new("kill").args(["-TERM", &ping.id().to_string()]).status();
-    out.read_to_end(&mut seen).expect("the rest");
-    assert!(!ping.wait().expect("ping").success());
-    assert!(!text(&seen).contains("statistics"), "{}", text(&seen));
+    let (ok, out) = ping_then("-TERM");
+    assert!(!ok, "{out}");
+    assert!(!out.contains("statistics"), "{out}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::hash::{DefaultHasher, Hasher};
 use std::net::{Shutdown, SocketAddrV4};
 use std::time::Duration;
 
-use common::{ok, run};
+use common::{ok, proc_in, run};
 use vimage::socket::{TcpListener, TcpStream};
 use vimage::{Host, Jid, Stdio};
 
@@ -180,12 +180,6 @@ fn close_and_time_wait() {
     h.run_for(Duration::from_secs(61));
     let b = ok(&h, "jexec b netstat -an -p tcp");
     assert!(!b.contains("TIME_WAIT"), "{b}");
-}
-
-/// A process in jail `name`.
-fn proc_in(h: &Host, name: &str) -> vimage::Proc {
-    let j = h.kernel().jail_getid(Jid::HOST, name).expect("jail");
-    h.proc(j, Stdio::inherit())
 }
 
 #[test]

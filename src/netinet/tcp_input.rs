@@ -612,7 +612,8 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
         let t = v.builtin(TCP);
         let Some(tp) = t.get_mut(id) else { return };
         let buffered = tp.snd_buf.len() as u32;
-        let fin_in_flight = tp.snd_fin && tp.state.fin_sent() && seq_gt(tp.snd_max, tp.snd_una.wrapping_add(buffered));
+        let fin_in_flight =
+            tp.snd_fin && tp.state.fin_unacked() && seq_gt(tp.snd_max, tp.snd_una.wrapping_add(buffered));
         ourfinisacked = fin_in_flight && acked > buffered;
         let drain = (acked.min(buffered)) as usize;
         tp.snd_buf.drain(..drain);

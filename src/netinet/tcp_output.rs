@@ -251,7 +251,7 @@ fn decide(tp: &mut crate::netinet::tcp_var::Tcb, now: Time, force_probe: bool) -
     let buffered = tp.snd_buf.len() as u32;
     // The FIN's sequence number follows the data; is it (again) to send?
     let fin_seq = tp.snd_una.wrapping_add(buffered);
-    let fin_pending = tp.snd_fin && tp.state.fin_sent() && !seq_gt(tp.snd_nxt, fin_seq);
+    let fin_pending = tp.snd_fin && tp.state.fin_unacked() && !seq_gt(tp.snd_nxt, fin_seq);
     if tp.in_recovery && tp.sack_ok && tp.state.synchronized() {
         let cwnd = tp.cwnd;
         if cwnd.saturating_sub(pipe(tp)) >= mss || tp.rexmit_now {
@@ -418,7 +418,7 @@ pub fn tcp_retransmit(k: &mut Kernel, v: &mut Vnet, id: TcbId, seq: u32) {
     let buffered = tp.snd_buf.len() as u32;
     let off = seq.wrapping_sub(tp.snd_una);
     let len = buffered.saturating_sub(off).min(seg_size(tp));
-    let fin = len == buffered.saturating_sub(off) && tp.snd_fin && tp.state.fin_sent();
+    let fin = len == buffered.saturating_sub(off) && tp.snd_fin && tp.state.fin_unacked();
     if len == 0 && !fin {
         return;
     }

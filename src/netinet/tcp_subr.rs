@@ -157,13 +157,14 @@ pub fn tcp_close(k: &mut Kernel, v: &mut Vnet, id: TcbId) {
 }
 
 /// `tcp_drop`: abort with `err`, telling the peer with a RST if the
-/// connection was synchronized.
+/// connection was synchronized: RST|ACK at `snd_nxt`, acknowledging what
+/// arrived (`tcp_outflags[TCPS_CLOSED]`).
 pub fn tcp_drop(k: &mut Kernel, v: &mut Vnet, id: TcbId, err: Option<SoError>) {
     let t = v.builtin(TCP);
     let Some(tp) = t.get_mut(id) else { return };
     let rst = tp.state.synchronized() || tp.state == TcpState::SynReceived;
     let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
-    let seq = tp.snd_nxt;
+    let (seq, ack) = (tp.snd_nxt, tp.rcv_nxt);
     tp.error = err.or(tp.error);
     // Dropped before the peer's SYN came: embryonic (`tcps_conndrops`).
     if tp.state >= TcpState::SynReceived {
@@ -172,7 +173,7 @@ pub fn tcp_drop(k: &mut Kernel, v: &mut Vnet, id: TcbId, err: Option<SoError>) {
         t.stats.conndrops += 1;
     }
     if rst {
-        tcp_respond(k, v, ends, seq, 0, TH_RST, 0);
+        tcp_respond(k, v, ends, seq, ack, TH_RST | TH_ACK, 0);
     }
     tcp_close(k, v, id);
 }

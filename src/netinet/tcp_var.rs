@@ -77,12 +77,11 @@ impl TcpState {
         matches!(self, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2)
     }
 
-    /// Have we sent our FIN?
-    pub fn fin_sent(self) -> bool {
-        matches!(
-            self,
-            TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck | TcpState::FinWait2 | TcpState::TimeWait
-        )
+    /// Is our FIN sent (or due) and not yet acknowledged? The states whose
+    /// `tcp_outflags` carry TH_FIN: once it is acknowledged (FIN_WAIT_2,
+    /// TIME_WAIT) it is never sent again.
+    pub fn fin_unacked(self) -> bool {
+        matches!(self, TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck)
     }
 }
 

@@ -147,6 +147,12 @@ pub fn vnet(h: &vimage::Host, jail: &str) -> vimage::VnetId {
     h.kernel().jail_vnet(vimage::Jid::HOST, jail).expect("jail")
 }
 
+/// A process in jail `name`.
+pub fn proc_in(h: &vimage::Host, name: &str) -> vimage::Proc {
+    let j = h.kernel().jail_getid(vimage::Jid::HOST, name).expect("jail");
+    h.proc(j, vimage::Stdio::inherit())
+}
+
 /// Three jails in a line, a -- r -- b: a is 10.0.1.2 and b 10.0.2.2, r
 /// forwards between 10.0.1.1 and 10.0.2.1.
 pub fn routed_lab(seed: u64) -> vimage::Host {

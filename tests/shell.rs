@@ -146,3 +146,39 @@ fn the_binary_runs_one_command_and_seeds_and_clocks() {
     assert_eq!(st, 2);
     assert!(err.contains("unknown clock 'sundial'"), "{err}");
 }
+
+#[test]
+fn removing_a_jail_kills_its_processes() {
+    // jail -r kills every process in the jail and below (FreeBSD's
+    // prison_remove: SIGKILL to each), so its jobs end and wait returns.
+    let host = Host::new(Default::default());
+    let (st, out, err) = session(
+        &host,
+        "jail -c name=j1 vnet persist
+         jail -c name=j2 vnet persist children.max=1
+         jail -c name=j2.sub vnet persist
+         jexec j2 iperf3 -s &
+         jexec j2.sub nc -l 80 &
+         jexec j1 nc -l 80 &
+         jobs
+         jail -r j2
+         jobs
+         kill %3
+         wait
+         jls name
+         echo end",
+    );
+    assert_eq!(err, "");
+    assert_eq!(st, 0, "{out}");
+    assert_eq!(
+        out,
+        "[1]  Running                jexec j2 iperf3 -s &\n\
+         [2]  Running                jexec j2.sub nc -l 80 &\n\
+         [3]  Running                jexec j1 nc -l 80 &\n\
+         -----------------------------------------------------------\n\
+         Server listening on 5201 (test #1)\n\
+         -----------------------------------------------------------\n\
+         [3]  Running                jexec j1 nc -l 80 &\n\
+         j1\nend\n"
+    );
+}

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
+use crate::kern::jail::Jid;
+
 /// A process's body: a future yielding its exit status.
 pub type TaskFuture = Pin<Box<dyn Future<Output = i32>>>;
 
@@ -58,6 +60,8 @@ struct Task {
     status: Option<i32>,
     /// Nobody will reap it: free it when it ends.
     detached: bool,
+    /// The jail it runs in (`p_ucred->cr_prison`): `jail -r` kills it.
+    jail: Jid,
 }
 
 #[derive(Default)]
@@ -66,6 +70,8 @@ struct Inner {
     free: RefCell<Vec<u32>>,
     ready: ReadyQueue,
     next_gen: RefCell<u64>,
+    /// The task being polled.
+    current: std::cell::Cell<Option<TaskId>>,
 }
 
 /// The executor; clones are handles to the same one.
@@ -75,8 +81,10 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Start a task; it runs the next time the engine polls.
+    /// Start a task; it runs the next time the engine polls. Started by
+    /// another task (a fork), it is in that task's jail.
     pub fn spawn(&self, fut: TaskFuture) -> TaskId {
+        let jail = self.current().and_then(|c| self.jail_of(c)).unwrap_or(Jid::HOST);
         let generation = {
             let mut g = self.inner.next_gen.borrow_mut();
             *g += 1;
@@ -102,6 +110,7 @@ impl Executor {
             waker: waker.clone(),
             status: None,
             detached: false,
+            jail,
         });
         drop(tasks);
         waker.wake_by_ref();
@@ -126,7 +135,9 @@ impl Executor {
             let w = Waker::from(waker);
             let mut cx = Context::from_waker(&w);
             n += 1;
+            self.inner.current.set(Some(id));
             let res = fut.as_mut().poll(&mut cx);
+            self.inner.current.set(None);
             let mut tasks = self.inner.tasks.borrow_mut();
             if let Some(Some(t)) = tasks.get_mut(id.idx as usize)
                 && t.generation == id.generation
@@ -146,6 +157,50 @@ impl Executor {
             drop(tasks);
             drop(fut);
         }
+    }
+
+    /// The task being polled now, if any (the caller of a system call).
+    pub fn current(&self) -> Option<TaskId> {
+        self.inner.current.get()
+    }
+
+    /// The jail a live task runs in.
+    pub fn jail_of(&self, id: TaskId) -> Option<Jid> {
+        match self.inner.tasks.borrow().get(id.idx as usize) {
+            Some(Some(t)) if t.generation == id.generation => Some(t.jail),
+            _ => None,
+        }
+    }
+
+    /// Move a task into a jail (jexec: `jail_attach(2)`).
+    pub fn set_jail(&self, id: TaskId, jail: Jid) {
+        if let Some(Some(t)) = self.inner.tasks.borrow_mut().get_mut(id.idx as usize)
+            && t.generation == id.generation
+        {
+            t.jail = jail;
+        }
+    }
+
+    /// Kill every task running in one of `jails` but the caller (as
+    /// `jail -r` does, with SIGKILL); how many were killed.
+    pub fn kill_jailed(&self, jails: &[Jid]) -> usize {
+        let me = self.current();
+        let doomed: Vec<TaskId> = self
+            .inner
+            .tasks
+            .borrow()
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, t)| {
+                let t = t.as_ref()?;
+                let id = TaskId {
+                    idx: idx as u32,
+                    generation: t.generation,
+                };
+                (t.status.is_none() && jails.contains(&t.jail) && Some(id) != me).then_some(id)
+            })
+            .collect();
+        doomed.into_iter().filter(|&id| self.kill(id)).count()
     }
 
     /// The exit status of a finished task; `None` while it runs.

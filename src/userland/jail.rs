@@ -138,6 +138,9 @@ async fn run_in(p: &Proc, jid: Jid, cmd: Vec<String>) -> i32 {
         }
     }
     p.kernel().prison_attach(jid);
+    if let Some(me) = p.tasks().current() {
+        p.tasks().set_jail(me, jid);
+    }
     let guard = Attached(p.in_jail(jid));
     super::run(guard.0.clone(), cmd).await
 }
@@ -186,10 +189,10 @@ fn modify(p: &Proc, a: &JailArgs) -> i32 {
 }
 
 fn remove(p: &Proc, a: &JailArgs) -> i32 {
-    let mut k = p.kernel();
     let wild = a.params.iter().any(|s| s == "*");
     let targets: Vec<String> = if wild {
         // Only the top level: removing a jail removes its children.
+        let k = p.kernel();
         k.prison_list(p.jid)
             .into_iter()
             .filter(|&j| k.prison(j).is_some_and(|pr| pr.parent == p.jid))
@@ -199,14 +202,25 @@ fn remove(p: &Proc, a: &JailArgs) -> i32 {
         a.params.clone()
     };
     if targets.is_empty() && !wild {
-        drop(k);
         super::usage(p, &<JailArgs as clap::CommandFactory>::command());
         return 1;
     }
     let note = !a.quiet && (wild || targets.len() > 1 || a.verbose);
     let mut status = 0;
     for t in &targets {
-        let r = k.jail_getid(p.jid, t).and_then(|j| k.jail_remove(j));
+        let r = p.kernel().jail_getid(p.jid, t);
+        let r = r.and_then(|j| {
+            // Every process in the jail and below is killed first (outside
+            // the kernel: their sockets close), then the jail goes.
+            let mut doomed = p.kernel().prison_list(j);
+            doomed.push(j);
+            p.tasks().kill_jailed(&doomed);
+            let mut k = p.kernel();
+            match k.prison(j) {
+                Some(_) => k.jail_remove(j),
+                None => Ok(()), // it went with its last process
+            }
+        });
         match r {
             Ok(()) if note => outln!(p, "{t}: removed"),
             Ok(()) => {}

@@ -220,6 +220,9 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                 Err(e) => errln!(p, "ping: sendto: {e}"),
             }
             sent.insert(seq, now);
+            // The sequence number is reused every 65,536: a reply to it is
+            // new again (ping.c's CLR(seq) in pinger).
+            seen[seq as usize] = false;
             ntransmitted += 1;
             next_send = now.saturating_add(interval);
             if a.count.is_some_and(|c| ntransmitted >= c) {

@@ -133,6 +133,25 @@ impl Ifnet {
         matches!(self.kind, IfKind::Loop)
     }
 
+    /// Mark the interface up or down (`if_up`/`if_down`); a bridge's link
+    /// is up when it is. True if it was down and is now up.
+    pub fn set_up(&mut self, up: bool) -> bool {
+        let was = self.is_up();
+        if up {
+            self.flags |= IFF_UP;
+        } else {
+            self.flags &= !IFF_UP;
+        }
+        if matches!(self.kind, IfKind::Bridge(_)) {
+            self.flags = if up {
+                self.flags | IFF_LOWER_UP
+            } else {
+                self.flags & !IFF_LOWER_UP
+            };
+        }
+        up && !was
+    }
+
     /// The interface's cloner family: "lo", "epair", "bridge", "tap".
     pub fn family(&self) -> &'static str {
         match self.kind {

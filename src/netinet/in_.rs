@@ -72,6 +72,9 @@ pub fn in_aifaddr(
     let ethernet = !loopback;
     let broadcast = brd.unwrap_or(in_brdaddr(addr, plen));
     ifp.addrs.push(InAddr { addr, plen, broadcast });
+    // An address brings the interface up (ether_ioctl's SIOCSIFADDR sets
+    // IFF_UP, as the drivers of lo, gif and gre do too).
+    ifp.set_up(true);
     let up = ifp.is_up();
     let lo = v.builtin(IF).loif().unwrap_or(index);
     if let Some(rt) = v.get_mut(ROUTE) {

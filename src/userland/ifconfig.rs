@@ -13,8 +13,7 @@ use crate::net::bridge::{bridge_addm, bridge_deletem};
 use crate::net::ethernet::{ether_aton, ether_ntoa};
 use crate::net::if_clone::if_clone_create;
 use crate::net::ifnet::{
-    IF, IFF_BROADCAST, IFF_LOWER_UP, IFF_NAMES, IFF_PROMISC, IFF_UP, IfError, IfKind, Ifnet, Ifnets, if_destroy,
-    if_vmove,
+    IF, IFF_BROADCAST, IFF_NAMES, IFF_PROMISC, IfError, IfKind, Ifnet, Ifnets, if_destroy, if_vmove,
 };
 use crate::net::radix::mask;
 use crate::net::route::{Inet, inet_addr};
@@ -447,21 +446,7 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
         match op {
             Op::Up(up) => {
                 let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
-                let was = ifp.is_up();
-                if up {
-                    ifp.flags |= IFF_UP;
-                } else {
-                    ifp.flags &= !IFF_UP;
-                }
-                if matches!(ifp.kind, IfKind::Bridge(_)) {
-                    // A bridge's link is up when it is.
-                    ifp.flags = if up {
-                        ifp.flags | IFF_LOWER_UP
-                    } else {
-                        ifp.flags & !IFF_LOWER_UP
-                    };
-                }
-                let announce: Vec<u32> = if up && !was && !ifp.is_loopback() {
+                let announce: Vec<u32> = if ifp.set_up(up) && !ifp.is_loopback() {
                     ifp.addrs.iter().map(|a| a.addr).collect()
                 } else {
                     vec![]

@@ -1,0 +1,34 @@
+//! ifconfig(8) as FreeBSD's: what setting an address does, the address
+//! family filters, names and descriptions, and cloned interfaces.
+
+mod common;
+
+use common::{ok, run};
+use vimage::Host;
+
+#[test]
+fn an_address_brings_the_interface_up() {
+    // ether_ioctl(SIOCSIFADDR) sets IFF_UP: no `up` needed.
+    let h = Host::new(Default::default());
+    run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=b vnet persist
+         ifconfig epair0 create
+         ifconfig epair0a vnet a
+         ifconfig epair0b vnet b
+         jexec a ifconfig epair0a inet 192.168.1.10/24
+         jexec b ifconfig epair0b inet 192.168.1.11/24",
+    );
+    let out = ok(&h, "jexec a ifconfig epair0a");
+    assert!(
+        out.starts_with("epair0a: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP>"),
+        "{out}"
+    );
+    let out = ok(&h, "jexec a ping -c 1 192.168.1.11");
+    assert!(out.contains("1 packets received"), "{out}");
+    // `down` after the address still wins.
+    ok(&h, "jexec a ifconfig epair0a inet 192.168.1.10/24 down");
+    let out = ok(&h, "jexec a ifconfig epair0a");
+    assert!(out.starts_with("epair0a: flags=1008842<BROADCAST,"), "{out}");
+}

@@ -13,6 +13,9 @@ use crate::kern::task::{Executor, TaskId};
 use crate::kern::{Config, Kernel};
 use crate::userland;
 
+/// How long the network may run after a command, to deliver what it sent.
+const SETTLE_MAX: Duration = Duration::from_millis(1);
+
 /// What a finished command left: its exit status and what it printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
@@ -297,16 +300,32 @@ impl Host {
     }
 
     /// Run what is due at the current instant, and the tasks it wakes,
-    /// until nothing is left at this instant.
+    /// until nothing is left at this instant; then (virtual clock) let the
+    /// frames on the lines arrive, as they would while a person types the
+    /// next command — for a millisecond at most, however busy the lines.
     fn settle(&self) {
+        let start = self.now();
         loop {
-            let due = {
-                let mut k = self.k.borrow_mut();
-                let now = k.now();
-                k.next_deadline().is_some_and(|t| t <= now) && k.run_due() > 0
-            };
-            if self.exec.poll_ready() == 0 && !due {
+            loop {
+                let due = {
+                    let mut k = self.k.borrow_mut();
+                    let now = k.now();
+                    k.next_deadline().is_some_and(|t| t <= now) && k.run_due() > 0
+                };
+                if self.exec.poll_ready() == 0 && !due {
+                    break;
+                }
+            }
+            let mut k = self.k.borrow_mut();
+            if k.net.in_flight == 0 || k.clock_kind() != ClockKind::Virtual {
                 return;
+            }
+            match k.next_deadline() {
+                Some(t) if t <= start.saturating_add(SETTLE_MAX) => {
+                    k.clock.advance_to(t);
+                    k.run_due();
+                }
+                _ => return,
             }
         }
     }

@@ -3,23 +3,12 @@
 
 mod common;
 
-use common::{ok, run};
-use vimage::Host;
+use common::ok;
 
 #[test]
 fn an_address_brings_the_interface_up() {
     // ether_ioctl(SIOCSIFADDR) sets IFF_UP: no `up` needed.
-    let h = Host::new(Default::default());
-    run(
-        &h,
-        "jail -c name=a vnet persist
-         jail -c name=b vnet persist
-         ifconfig epair0 create
-         ifconfig epair0a vnet a
-         ifconfig epair0b vnet b
-         jexec a ifconfig epair0a inet 192.168.1.10/24
-         jexec b ifconfig epair0b inet 192.168.1.11/24",
-    );
+    let h = common::pair_lab("192.168.1.10/24", "192.168.1.11/24");
     let out = ok(&h, "jexec a ifconfig epair0a");
     assert!(
         out.starts_with("epair0a: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP>"),

@@ -139,3 +139,74 @@ fn errors_are_iperf3s() {
         "{o:?}"
     );
 }
+
+/// Two jails on one plain epair: 10.0.0.1 and 10.0.0.2 (the server).
+fn plain_pair() -> vimage::Host {
+    let h = common::pair_lab("10.0.0.1/24", "10.0.0.2/24");
+    ok(&h, "jexec b iperf3 -s &");
+    h
+}
+
+/// A link's goodput at `rate` bit/s: TCP's 1448 bytes (timestamps on) of
+/// every 1514-byte frame.
+fn goodput_mbits(rate: f64) -> f64 {
+    rate * 1448.0 / 1514.0 / 1e6
+}
+
+#[test]
+fn a_plain_link_runs_at_its_line_rate() {
+    // Every epair is 10Gbase-T (ifconfig says so); under the virtual clock
+    // frames take their serialization time, so TCP fills the line.
+    let h = plain_pair();
+    let media = ok(&h, "jexec a ifconfig epair0a");
+    assert!(
+        media.contains("\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)\n"),
+        "{media}"
+    );
+    let out = ok(&h, "jexec a iperf3 -c 10.0.0.2 -t 1");
+    let rate = mbits(&out, "receiver");
+    let line = goodput_mbits(10e9);
+    assert!(rate >= 0.95 * line && rate <= 1.001 * line, "{rate} of {line}: {out}");
+    // A datagram stream at a tenth of the line loses nothing.
+    let out = ok(&h, "jexec a iperf3 -c 10.0.0.2 -u -b 1G -t 1");
+    let l = out.lines().find(|l| l.ends_with("receiver")).expect("receiver");
+    assert!(l.contains(" 0/") && l.contains(" (0%)"), "{out}");
+    assert!((990.0..=1010.0).contains(&mbits(&out, "receiver")), "{out}");
+}
+
+#[test]
+fn the_media_sets_the_line_rate() {
+    let h = plain_pair();
+    ok(&h, "jexec a ifconfig epair0a media 1000baseT");
+    ok(&h, "jexec b ifconfig epair0b media 1000baseT");
+    let media = ok(&h, "jexec a ifconfig epair0a");
+    assert!(
+        media.contains("\tmedia: Ethernet 1000baseT (1000baseT <full-duplex>)\n"),
+        "{media}"
+    );
+    let out = ok(&h, "jexec a iperf3 -c 10.0.0.2 -t 2");
+    let rate = mbits(&out, "receiver");
+    let line = goodput_mbits(1e9);
+    assert!(rate >= 0.95 * line && rate <= 1.001 * line, "{rate} of {line}: {out}");
+    // More than the line can carry: the sender's queue fills, sendto says
+    // ENOBUFS and iperf3 sends less (nothing is lost on the way).
+    let out = ok(&h, "jexec a iperf3 -c 10.0.0.2 -u -b 2G -t 1");
+    let l = out.lines().find(|l| l.ends_with("receiver")).expect("receiver");
+    assert!(l.contains(" 0/") && l.contains(" (0%)"), "{out}");
+    assert!(mbits(&out, "receiver") <= 1000.0, "{out}");
+    let v = common::vnet(&h, "a");
+    let oqdrops = h
+        .kernel()
+        .vnet(v)
+        .expect("vnet")
+        .builtin(vimage::net::ifnet::IF)
+        .by_name("epair0a")
+        .expect("if")
+        .counters
+        .oqdrops;
+    assert!(oqdrops > 0, "the queue overflowed: counted as output drops");
+    let o = h.exec("jexec a ifconfig epair0a media 7Gbase-T");
+    assert_eq!(o.stderr, "ifconfig: unknown media subtype: 7Gbase-T\n");
+    let o = h.exec("jexec a ifconfig lo0 media 1000baseT");
+    assert_eq!(o.stderr, "ifconfig: SIOCSIFMEDIA (media): Device not configured\n");
+}

@@ -8,18 +8,7 @@ use vimage::Host;
 
 /// Two jails a (10.0.0.1) and b (10.0.0.2) on one epair.
 fn pair() -> Host {
-    let h = Host::new(Default::default());
-    common::run(
-        &h,
-        "jail -c name=a vnet persist
-         jail -c name=b vnet persist
-         ifconfig epair0 create
-         ifconfig epair0a vnet a
-         ifconfig epair0b vnet b
-         jexec a ifconfig epair0a inet 10.0.0.1/24 up
-         jexec b ifconfig epair0b inet 10.0.0.2/24 up",
-    );
-    h
+    common::pair_lab("10.0.0.1/24", "10.0.0.2/24")
 }
 
 #[test]

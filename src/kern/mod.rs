@@ -269,6 +269,7 @@ impl Kernel {
                 Action::Wake(w) => w.wake(),
                 Action::Call(f) => f(self),
                 Action::Netisr(f) => self.net.netisr.push_back(f),
+                Action::Line(index) => crate::net::pipe::line_drain(self, index),
             }
         }
         n

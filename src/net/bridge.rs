@@ -163,7 +163,7 @@ pub fn bridge_input(k: &mut Kernel, v: &mut Vnet, br: u32, port: u32, m: Mbuf) {
     }
     match b.port_of(&dst, now) {
         Some(p) if p == port => {} // same segment: not ours to forward
-        Some(p) => if_transmit(k, v, p, m),
+        Some(p) => drop(if_transmit(k, v, p, m)),
         None => bridge_flood(k, v, br, Some(port), &m),
     }
 }
@@ -183,7 +183,7 @@ fn bridge_flood(k: &mut Kernel, v: &mut Vnet, br: u32, except: Option<u32>, m: &
         None => return,
     };
     for p in members.into_iter().filter(|&p| Some(p) != except) {
-        if_transmit(k, v, p, m.clone());
+        let _ = if_transmit(k, v, p, m.clone());
     }
 }
 
@@ -196,7 +196,7 @@ pub fn bridge_output(k: &mut Kernel, v: &mut Vnet, br: u32, m: Mbuf) {
     }
     let port = bridge_mut(v, br).and_then(|b| b.port_of(&d[0..6], now));
     match port {
-        Some(p) => if_transmit(k, v, p, m),
+        Some(p) => drop(if_transmit(k, v, p, m)),
         None => bridge_flood(k, v, br, None, &m),
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
-use crate::net::ifnet::{IF, IFF_PROMISC, if_transmit};
+use crate::net::ifnet::{IF, IFF_PROMISC, NoBufs, if_transmit};
 use crate::vnet::Vnet;
 
 pub const ETHER_ADDR_LEN: usize = 6;
@@ -79,8 +79,17 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
 }
 
 /// Put an Ethernet header in front of `m` and send it out of `index`.
-pub fn ether_output_frame(k: &mut Kernel, v: &mut Vnet, index: u32, dst: [u8; 6], etype: u16, mut m: Mbuf) {
-    let Some(ifp) = v.builtin(IF).get(index) else { return };
+pub fn ether_output_frame(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    index: u32,
+    dst: [u8; 6],
+    etype: u16,
+    mut m: Mbuf,
+) -> Result<(), NoBufs> {
+    let Some(ifp) = v.builtin(IF).get(index) else {
+        return Ok(());
+    };
     let src = ifp.lladdr;
     let h = m.prepend(ETHER_HDR_LEN);
     h[0..6].copy_from_slice(&dst);
@@ -95,7 +104,7 @@ pub fn ether_output_frame(k: &mut Kernel, v: &mut Vnet, index: u32, dst: [u8; 6]
     {
         ifp.counters.omcasts += 1;
     }
-    if_transmit(k, v, index, m);
+    if_transmit(k, v, index, m)
 }
 
 #[cfg(test)]

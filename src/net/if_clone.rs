@@ -12,6 +12,9 @@ use crate::net::ifnet::{
 use crate::net::tap::Tap;
 use crate::vnet::Vnet;
 
+/// epair(4)'s media, 10Gbase-T.
+pub const EPAIR_BAUDRATE: u64 = 10_000_000_000;
+
 /// Split "epair12" into ("epair", Some(12)); the family must be known.
 fn parse_clone_name(name: &str) -> Option<(&'static str, Option<u32>)> {
     for fam in ["epair", "bridge", "tap"] {
@@ -60,9 +63,11 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
             if let Some(ia) = ifs.get_mut(a) {
                 ia.kind = IfKind::Epair { peer: b };
                 ia.lladdr = [0x02, base[2], base[3], base[4], base[5], 0x0a];
+                ia.baudrate = EPAIR_BAUDRATE;
             }
             if let Some(ib) = ifs.get_mut(b) {
                 ib.lladdr = [0x02, base[2], base[3], base[4], base[5], 0x0b];
+                ib.baudrate = EPAIR_BAUDRATE;
             }
             Ok(format!("epair{unit}a"))
         }

@@ -12,7 +12,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 use std::rc::Weak;
 
+use std::time::Duration;
+
 use crate::kern::Kernel;
+use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::bpf::Bpf;
 use crate::net::pipe::Pipe;
@@ -122,6 +125,9 @@ pub struct Ifnet {
     pub bpf: Vec<Weak<RefCell<Bpf>>>,
     /// The bridge this interface is a member of.
     pub bridge: Option<u32>,
+    /// Its line rate in bit/s (`if_baudrate`, from its media); 0: none.
+    /// Under the virtual clock frames leave one after another at it.
+    pub baudrate: u64,
 }
 
 impl Ifnet {
@@ -202,10 +208,28 @@ impl Ifnet {
 #[derive(Debug, Default)]
 pub struct Ifnets {
     pub list: Vec<Ifnet>,
+    /// Frames (of the MTU) an interface queues for its line
+    /// (`net.link.epair.netisr_maxqlen`); past it, sending is `ENOBUFS`.
+    pub maxqlen: u32,
+    /// Microseconds a receiver lets back-to-back frames gather before it
+    /// takes them (`net.link.epair.rx_int_delay`; 0: each as it comes).
+    pub rx_int_delay: u32,
     /// Positions by interface index and by name, once the list is long
     /// (a switch's or a star's hub with thousands of ports).
     idx: Option<Box<IfIdx>>,
 }
+
+/// lo0's line rate under the virtual clock (FreeBSD's has none: it moves
+/// as fast as the CPU, some tens of Gbit/s), so that time passes with the
+/// bytes it carries.
+pub const LO_BAUDRATE: u64 = 100_000_000_000;
+
+/// epair(4)'s queue: 42 times `ifqmaxlen` (50), "42 shall be the number".
+pub const IFQ_MAXLEN_EPAIR: u32 = 2100;
+
+/// Interrupt moderation: 10 us, a batch of about eight full frames at
+/// 10 Gbit/s.
+pub const RX_INT_DELAY: u32 = 10;
 
 /// A list this long gets its indexes; a shorter one is scanned.
 const IF_IDX_MIN: usize = 32;
@@ -291,17 +315,20 @@ impl Ifnets {
 pub const IF: VnetKey<Ifnets> = VnetKey::fixed(0);
 
 /// A frame waiting to be received by an interface (the netisr queue).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Netisr {
     pub index: u32,
     pub generation: u32,
     pub m: Mbuf,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct IfSlot {
     generation: u32,
     vnet: Option<VnetId>,
+    /// The interface's line: it belongs to the index, so frames on it
+    /// arrive even if the interface moves on meanwhile.
+    line: crate::net::pipe::Line,
 }
 
 /// What is global about interfaces: the index table, cloner units, MAC
@@ -317,6 +344,8 @@ pub struct IfGlobal {
     units: Vec<(&'static str, BTreeSet<u32>, u32)>,
     macs: u64,
     pub(crate) netisr: VecDeque<Netisr>,
+    /// Frames on their way across lines.
+    pub(crate) in_flight: usize,
 }
 
 impl IfGlobal {
@@ -347,13 +376,39 @@ impl IfGlobal {
         self.slots[index as usize] = IfSlot {
             generation: self.next_gen,
             vnet: Some(vnet),
+            line: Default::default(),
         };
         (index, self.next_gen)
+    }
+
+    /// The line of interface `index`.
+    pub fn line_mut(&mut self, index: u32) -> Option<&mut crate::net::pipe::Line> {
+        self.slots.get_mut(index as usize).map(|s| &mut s.line)
+    }
+
+    /// Put a frame on the line of `index`, arriving at `at`; the time to
+    /// take it if that needs a timer (see `Line::push`).
+    pub fn line_push(&mut self, index: u32, at: Time, n: Netisr, rx_int_delay: Duration) -> Option<Time> {
+        let line = &mut self.slots.get_mut(index as usize)?.line;
+        self.in_flight += 1;
+        line.push(at, n, rx_int_delay)
+    }
+
+    /// Frames that have crossed the line of `index` by `now` join the
+    /// netisr queue; when to take the next ones.
+    pub fn line_drain(&mut self, index: u32, now: Time) -> Option<Time> {
+        let line = &mut self.slots.get_mut(index as usize)?.line;
+        let before = self.netisr.len();
+        let next = line.drain_into(now, &mut self.netisr);
+        self.in_flight -= self.netisr.len() - before;
+        next
     }
 
     fn free_index(&mut self, index: u32) {
         if let Some(s) = self.slots.get_mut(index as usize) {
             s.vnet = None;
+            self.in_flight -= s.line.len();
+            s.line = Default::default();
             self.free.insert(index);
         }
         while self.slots.len() > 1 && self.slots.last().is_some_and(|s| s.vnet.is_none()) {
@@ -414,6 +469,8 @@ pub(crate) fn module() -> Module<Ifnets> {
     Module::new("if", Prio::new(SI_SUB_INIT_IF, SI_ORDER_FIRST), |k, v| {
         let mut ifs = Ifnets {
             list: Vec::with_capacity(1),
+            maxqlen: IFQ_MAXLEN_EPAIR,
+            rx_int_delay: RX_INT_DELAY,
             idx: None,
         };
         // lo0, in every vnet; its address comes with IPv4 (in.rs).
@@ -432,10 +489,25 @@ pub(crate) fn module() -> Module<Ifnets> {
             pipe: None,
             bpf: Vec::new(),
             bridge: None,
+            baudrate: LO_BAUDRATE,
         });
         ifs
     })
     .destructor(if_vnet_uninit)
+    .sysctl_range(
+        "net.link.epair.netisr_maxqlen",
+        "Maximum if_epair(4) send queue length, in frames of the MTU",
+        |s| &mut s.maxqlen,
+        1,
+        1 << 20,
+    )
+    .sysctl_range(
+        "net.link.epair.rx_int_delay",
+        "Receive interrupt delay in usecs: back-to-back frames are taken in batches at most this often",
+        |s| &mut s.rx_int_delay,
+        0,
+        1_000_000,
+    )
     .builtin()
 }
 
@@ -494,6 +566,7 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         pipe: None,
         bpf: Vec::new(),
         bridge: None,
+        baudrate: 0,
     });
     index
 }
@@ -664,8 +737,6 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     }
 }
 
-/// Send a frame out of an interface (the driver's `if_transmit`): count,
-/// capture, then the link emulation pipe and the kind's own way out.
 /// Where a frame leaving an interface goes: the other end of an epair,
 /// or the real host behind a TAP device.
 pub enum Exit {
@@ -673,18 +744,28 @@ pub enum Exit {
     Host(crate::net::tap::TapWriter),
 }
 
-pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
+/// The interface's send queue is full (`ENOBUFS`): the frame was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoBufs;
+
+/// Send a frame out of an interface (the driver's `if_transmit`): count,
+/// capture, then the line, the link emulation pipe and the kind's own way
+/// out. A frame refused for want of queue room is `NoBufs`.
+pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> Result<(), NoBufs> {
     let now = k.now();
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
-        return;
+        return Ok(());
     };
     if !ifp.pass(now, &mut m, false) {
-        return;
+        return Ok(());
     }
     match &ifp.kind {
-        IfKind::Loop => netisr_queue(k, index, m),
+        IfKind::Loop => crate::net::pipe::pipe_output(k, v, index, m, Exit::Peer(index)),
         &IfKind::Epair { peer } => crate::net::pipe::pipe_output(k, v, index, m, Exit::Peer(peer)),
-        IfKind::Bridge(_) => crate::net::bridge::bridge_output(k, v, index, m),
+        IfKind::Bridge(_) => {
+            crate::net::bridge::bridge_output(k, v, index, m);
+            Ok(())
+        }
         IfKind::Tap(t) => {
             let w = t.writer();
             crate::net::pipe::pipe_output(k, v, index, m, Exit::Host(w))

@@ -4,6 +4,7 @@ pub mod bpf;
 pub mod bridge;
 pub mod ethernet;
 pub mod if_clone;
+pub mod if_media;
 pub mod ifnet;
 pub mod pipe;
 pub mod radix;

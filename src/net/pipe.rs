@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use crate::kern::Kernel;
 use crate::kern::callout::Action;
+use crate::kern::clock::ClockKind;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
-use crate::net::ifnet::{Exit, IF, Netisr, netisr_queue};
+use crate::net::ethernet::ETHER_HDR_LEN;
+use crate::net::ifnet::{Exit, IF, Netisr, NoBufs, netisr_queue};
 use crate::netinet::in_cksum::in_delayed_cksum;
 use crate::vnet::Vnet;
 
@@ -140,12 +142,77 @@ pub struct PipeStats {
     pub duplicated: u64,
 }
 
+/// A line's transmitter: frames leave one after another at its rate, so
+/// all it needs to know is when it falls idle; and the frames on their
+/// way to the peer, in order, with one timer for the first of them.
+///
+///
+/// The receiver takes a train of frames that come back to back in
+/// batches, at most once per `rx_int_delay` (interrupt moderation, as
+/// em(4)'s `hw.em.rx_int_delay`): a frame onto an empty line arrives
+/// exactly when its last bit does, one in a train up to that much later.
+#[derive(Clone, Debug, Default)]
+pub struct Line {
+    pub busy_until: Time,
+    fifo: VecDeque<(Time, Netisr)>,
+    rx_int_delay: Duration,
+}
+
+impl Line {
+    /// The time `len` bytes take at `rate` bit/s (a frame's length fits
+    /// the arithmetic: 2^64 ns is 584 years).
+    pub fn tx_time(len: usize, rate: u64) -> Duration {
+        let bits = (len as u64).saturating_mul(8_000_000_000);
+        Duration::from_nanos(bits.div_ceil(rate.max(1)))
+    }
+
+    /// Is there room for `len` more bytes in a queue of `limit` bytes
+    /// drained at `rate`?
+    pub fn has_room(&self, now: Time, rate: u64, len: usize, limit: u64) -> bool {
+        let waiting = self.busy_until.saturating_sub(now).as_nanos() as f64 * rate as f64 / 8e9;
+        waiting + len as f64 <= limit as f64
+    }
+
+    /// Put a frame on the line that arrives at `at` (no earlier than the
+    /// last). If it is the first, the time to take it, which needs a timer.
+    pub fn push(&mut self, at: Time, n: Netisr, rx_int_delay: Duration) -> Option<Time> {
+        self.rx_int_delay = rx_int_delay;
+        self.fifo.push_back((at, n));
+        (self.fifo.len() == 1).then_some(at)
+    }
+
+    /// Frames on the line.
+    pub fn len(&self) -> usize {
+        self.fifo.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fifo.is_empty()
+    }
+
+    /// Move the frames that have arrived by `now` to `out`; when to take
+    /// the next ones (the rest of the train).
+    pub fn drain_into(&mut self, now: Time, out: &mut VecDeque<Netisr>) -> Option<Time> {
+        while self.fifo.front().is_some_and(|f| f.0 <= now) {
+            out.extend(self.fifo.pop_front().map(|f| f.1));
+        }
+        let batch = now.saturating_add(self.rx_int_delay);
+        self.fifo.front().map(|f| f.0.max(batch))
+    }
+
+    /// Send `len` bytes handed over at `now`: when the last bit leaves.
+    pub fn transmit(&mut self, now: Time, len: usize, rate: u64) -> Time {
+        self.busy_until = self.busy_until.max(now).saturating_add(Line::tx_time(len, rate));
+        self.busy_until
+    }
+}
+
 /// A pipe: its configuration and the state of its queue.
 #[derive(Clone, Debug, Default)]
 pub struct Pipe {
     pub conf: PipeConf,
-    /// When the link finishes sending what is queued.
-    busy_until: Time,
+    /// The link's transmitter at the pipe's bandwidth.
+    line: Line,
     /// Frames queued or being sent: when each leaves the queue, its size.
     queued: VecDeque<(Time, u32)>,
     queued_bytes: u64,
@@ -198,18 +265,14 @@ impl Pipe {
                 return vec![];
             }
         }
-        let tx = if c.bw > 0 {
-            Duration::from_secs_f64(len as f64 * 8.0 / c.bw as f64)
-        } else {
-            Duration::ZERO
-        };
-        let start = self.busy_until.max(now);
-        let done = start.saturating_add(tx);
-        if c.bw > 0 {
-            self.busy_until = done;
+        let done = if c.bw > 0 {
+            let done = self.line.transmit(now, len, c.bw);
             self.queued.push_back((done, len as u32));
             self.queued_bytes += len as u64;
-        }
+            done
+        } else {
+            now
+        };
         let copies = if c.dup > 0.0 && rnd() < c.dup { 2 } else { 1 };
         self.stats.duplicated += copies - 1;
         self.stats.sent += 1;
@@ -247,23 +310,58 @@ pub fn uniform(v: &mut Vnet) -> f64 {
     (v.random() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Send a frame out of `index` to `exit` through the interface's pipe, if
-/// it has one: at once, later, twice, or never.
-pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit) {
-    let Some(mut pipe) = v.builtin(IF).get_mut(index).and_then(|i| i.pipe.take()) else {
-        // No emulation: straight through.
-        match exit {
-            Exit::Peer(peer) => netisr_queue(k, peer, m),
-            Exit::Host(w) => {
-                let mut m = m;
-                in_delayed_cksum(&mut m);
-                w.write(m.data());
-            }
-        }
-        return;
-    };
+/// Send a frame out of `index` to `exit`: under the virtual clock through
+/// the interface's line at its rate (refused when the send queue is full),
+/// then through its pipe if it has one — at once, later, twice, or never.
+/// A pipe with a bandwidth takes the place of the line.
+pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit) -> Result<(), NoBufs> {
     let now = k.now();
-    let times = pipe.schedule(now, m.len(), || uniform(v));
+    let virtual_clock = k.clock_kind() == ClockKind::Virtual;
+    let ifs = v.builtin(IF);
+    let maxqlen = ifs.maxqlen as u64;
+    let rx_int_delay = Duration::from_micros(ifs.rx_int_delay as u64);
+    let Some(ifp) = ifs.get_mut(index) else { return Ok(()) };
+    let rate = if virtual_clock && ifp.pipe.as_ref().is_none_or(|p| p.conf.bw == 0) {
+        ifp.baudrate
+    } else {
+        0
+    };
+    // When the frame has left the interface.
+    let sent = match k.net.line_mut(index) {
+        Some(line) if rate > 0 => {
+            let limit = maxqlen * (ifp.mtu as u64 + ETHER_HDR_LEN as u64);
+            if !line.has_room(now, rate, m.len(), limit) {
+                let c = &mut ifp.counters;
+                c.oqdrops += 1;
+                c.opackets = c.opackets.saturating_sub(1);
+                c.obytes = c.obytes.saturating_sub(m.len() as u64);
+                return Err(NoBufs);
+            }
+            line.transmit(now, m.len(), rate)
+        }
+        _ => now,
+    };
+    let Some(mut pipe) = ifp.pipe.take() else {
+        match exit {
+            // In order, on the line: one timer for the first frame.
+            Exit::Peer(peer) if sent > now => {
+                let Some(generation) = k.net.gen_of(peer) else {
+                    return Ok(());
+                };
+                let n = Netisr {
+                    index: peer,
+                    generation,
+                    m,
+                };
+                if let Some(at) = k.net.line_push(index, sent, n, rx_int_delay) {
+                    k.timeout_at(at, Action::Line(index));
+                }
+            }
+            _ => deliver(k, &exit, m, sent, now),
+        }
+        return Ok(());
+    };
+    let times = pipe.schedule(sent, m.len(), || uniform(v));
     if let Some(ifp) = v.builtin(IF).get_mut(index) {
         ifp.pipe = Some(pipe);
     }
@@ -272,30 +370,44 @@ pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit
     for (i, at) in times.into_iter().enumerate() {
         let copy = if i + 1 == n { m.take() } else { m.clone() };
         let Some(copy) = copy else { break };
-        match &exit {
-            &Exit::Peer(peer) if at <= now => netisr_queue(k, peer, copy),
-            &Exit::Peer(peer) => {
-                let Some(generation) = k.net.gen_of(peer) else { return };
-                let m = copy;
-                k.timeout_at(
-                    at,
-                    Action::Netisr(Netisr {
-                        index: peer,
-                        generation,
-                        m,
-                    }),
-                );
-            }
-            Exit::Host(w) => {
-                // The real host checks what we send.
-                let mut copy = copy;
-                in_delayed_cksum(&mut copy);
-                if at <= now {
-                    w.write(copy.data());
-                } else {
-                    let w = w.clone();
-                    k.timeout_at(at, Action::Call(Box::new(move |_| w.write(copy.data()))));
-                }
+        deliver(k, &exit, copy, at, now);
+    }
+    Ok(())
+}
+
+/// The first frames on the line of `index` have arrived: into the netisr
+/// queue with them, and a timer for the next.
+pub fn line_drain(k: &mut Kernel, index: u32) {
+    let now = k.now();
+    if let Some(next) = k.net.line_drain(index, now) {
+        k.timeout_at(next, Action::Line(index));
+    }
+}
+
+/// A frame reaches `exit` at `at`: now, or by a timer.
+fn deliver(k: &mut Kernel, exit: &Exit, m: Mbuf, at: Time, now: Time) {
+    match exit {
+        &Exit::Peer(peer) if at <= now => netisr_queue(k, peer, m),
+        &Exit::Peer(peer) => {
+            let Some(generation) = k.net.gen_of(peer) else { return };
+            k.timeout_at(
+                at,
+                Action::Netisr(Netisr {
+                    index: peer,
+                    generation,
+                    m,
+                }),
+            );
+        }
+        Exit::Host(w) => {
+            // The real host checks what we send.
+            let mut m = m;
+            in_delayed_cksum(&mut m);
+            if at <= now {
+                w.write(m.data());
+            } else {
+                let w = w.clone();
+                k.timeout_at(at, Action::Call(Box::new(move |_| w.write(m.data()))));
             }
         }
     }

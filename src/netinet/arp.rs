@@ -227,7 +227,7 @@ fn arp_send(k: &mut Kernel, v: &mut Vnet, index: u32, a: ArpPkt, dst: [u8; 6]) {
         ARPOP_REQUEST => st.txrequests += 1,
         _ => st.txreplies += 1,
     }
-    ether_output_frame(k, v, index, dst, ETHERTYPE_ARP, m);
+    let _ = ether_output_frame(k, v, index, dst, ETHERTYPE_ARP, m);
 }
 
 /// Ask who has `tip`.
@@ -372,7 +372,7 @@ fn arp_update(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6], c
     };
     arp_arm(k, v, index, ip, max_age);
     for m in held {
-        ether_output_frame(k, v, index, mac, ETHERTYPE_IP, m);
+        let _ = ether_output_frame(k, v, index, mac, ETHERTYPE_IP, m);
     }
 }
 

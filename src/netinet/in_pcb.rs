@@ -32,6 +32,8 @@ pub enum Errno {
     Access,
     #[error("Operation now in progress")]
     InProgress,
+    #[error("No buffer space available")]
+    NoBufs,
     #[error("{0}")]
     So(#[from] SoError),
 }

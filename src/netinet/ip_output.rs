@@ -230,19 +230,16 @@ pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbu
     let Some(ifp) = v.builtin(IF).get(out) else {
         return Err((IpOutErr::NoRoute, m));
     };
+    // The frame is gone either way; a full queue is `ENOBUFS`.
+    let nobufs = |_| (IpOutErr::NoBufs, Mbuf::zeroed(0));
     if ifp.is_loopback() {
-        if_transmit(k, v, out, m);
-        return Ok(());
+        return if_transmit(k, v, out, m).map_err(nobufs);
     }
     if nexthop == INADDR_BROADCAST || in_broadcast(v, nexthop, out) {
-        ether_output_frame(k, v, out, BROADCAST, ETHERTYPE_IP, m);
-        return Ok(());
+        return ether_output_frame(k, v, out, BROADCAST, ETHERTYPE_IP, m).map_err(nobufs);
     }
     match arpresolve(k, v, out, nexthop, m) {
-        Ok(Some((mac, m))) => {
-            ether_output_frame(k, v, out, mac, ETHERTYPE_IP, m);
-            Ok(())
-        }
+        Ok(Some((mac, m))) => ether_output_frame(k, v, out, mac, ETHERTYPE_IP, m).map_err(nobufs),
         Ok(None) => Ok(()),
         Err((ArpErr::HostDown, m)) => Err((IpOutErr::HostDown, m)),
         Err((ArpErr::NoBufs, m)) => Err((IpOutErr::NoBufs, m)),

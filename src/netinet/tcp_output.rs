@@ -298,13 +298,16 @@ fn decide(tp: &mut crate::netinet::tcp_var::Tcb, now: Time, force_probe: bool) -
             || len >= tp.max_sndwnd / 2
             || force_probe
             || seq_lt(tp.snd_nxt, tp.snd_max));
-    // A window update worth sending: it opens by two segments or half the
-    // buffer (RFC 9293 §3.8.6.2.2, receiver SWS avoidance).
-    let adv = tp.rcv_space().saturating_sub(tp.rcv_adv.wrapping_sub(tp.rcv_nxt));
-    let winup = tp.state.synchronized()
-        && !tp.fin_rcvd
-        && (adv >= 2 * mss || adv as usize >= tp.rcv_hiwat / 2)
-        && seq_gt(tp.rcv_nxt.wrapping_add(tp.rcv_space()), tp.rcv_adv);
+    // A window update worth sending (RFC 9293 §3.8.6.2.2, receiver SWS
+    // avoidance), as FreeBSD's tcp_output judges it: it opens by two
+    // segments and by a quarter of the buffer (or the window left is an
+    // eighth of it, or the buffer is small), or by half the buffer.
+    let recwin = tp.rcv_space();
+    let adv = recwin.saturating_sub(tp.rcv_adv.wrapping_sub(tp.rcv_nxt)) as usize;
+    let (hiwat, maxseg) = (tp.rcv_hiwat, tp.maxseg() as usize);
+    let worth = (adv >= 2 * maxseg && (adv >= hiwat / 4 || (recwin as usize) <= hiwat / 8 || hiwat <= 8 * maxseg))
+        || 2 * adv >= hiwat;
+    let winup = tp.state.synchronized() && !tp.fin_rcvd && worth && seq_gt(tp.rcv_nxt.wrapping_add(recwin), tp.rcv_adv);
     if send_data || fin_now {
         return Some(Seg {
             seq: tp.snd_nxt,
@@ -355,6 +358,16 @@ fn tcp_output_inner(k: &mut Kernel, v: &mut Vnet, id: TcbId, mut probe: bool) {
         let r = tcp_send_seg(k, v, id, s, now);
         let t = v.builtin(TCP);
         let Some(tp) = t.get_mut(id) else { return };
+        if let Err(IpOutErr::NoBufs) = r {
+            // The interface's queue is full: the segment was not sent.
+            // FreeBSD's answer: a window of one segment, and a timer so
+            // that something brings us back (TCP_XMIT_TIMER_ASSERT).
+            tp.cwnd = tp.maxseg();
+            if tp.timers.rexmt.is_none() && tp.timers.persist.is_none() {
+                tp.timers.rexmt = Some(now.saturating_add(tp.rto));
+            }
+            break;
+        }
         if let Err(IpOutErr::MsgSize(mtu)) = r {
             // The route's MTU is smaller than we thought: use it, try again.
             let mss = mtu.saturating_sub(40).max(64);

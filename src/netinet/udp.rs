@@ -407,6 +407,7 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
         Err(IpOutErr::HostDown) => Err(Errno::So(SoError::HostDown)),
         Err(IpOutErr::NoRoute) => Err(Errno::So(SoError::HostUnreach)),
         Err(IpOutErr::NetDown) => Err(Errno::NetUnreach),
+        Err(IpOutErr::NoBufs) => Err(Errno::NoBufs),
         Err(_) => Err(Errno::Inval),
     }
 }

@@ -110,6 +110,7 @@ pub(crate) fn to_io(e: Errno) -> io::Error {
         Errno::MsgSize => K::InvalidInput,
         Errno::Access => K::PermissionDenied,
         Errno::InProgress => K::WouldBlock,
+        Errno::NoBufs => K::OutOfMemory,
         Errno::So(SoError::ConnRefused) => K::ConnectionRefused,
         Errno::So(SoError::ConnReset) => K::ConnectionReset,
         Errno::So(SoError::ConnAborted) => K::ConnectionAborted,

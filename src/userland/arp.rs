@@ -81,7 +81,9 @@ fn entries(v: &mut Vnet, now: crate::kern::clock::Time, iface: Option<u32>, host
         let when = match e.state {
             LlState::Static => " permanent".to_string(),
             LlState::Reachable if e.expire > now => {
-                format!(" expires in {} seconds", e.expire.saturating_sub(now).as_secs())
+                // In whole seconds of uptime, as time_uptime counts.
+                let secs = e.expire.as_duration().as_secs() - now.as_duration().as_secs();
+                format!(" expires in {secs} seconds")
             }
             _ => " expired".to_string(),
         };

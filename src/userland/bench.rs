@@ -145,11 +145,20 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
         ..IpOpts::default()
     };
     let mut k = host.kernel();
+    let got = |k: &mut crate::Kernel| k.vnet(last).map(|v| v.builtin(UDP).stats.noport).unwrap_or(0);
+    // Send a batch, then run the (virtual) clock until it has arrived:
+    // the links serialize frames at their line rates.
     let send = |k: &mut crate::Kernel, count: usize| {
+        let before = got(k);
         for _ in 0..count {
             let _ = k.with_vnet(first, |k, v| ip_output(k, v, udp.clone(), dst, &opts));
         }
         k.run_due();
+        while got(k) < before + count as u64 {
+            let Some(t) = k.next_deadline() else { break };
+            k.clock.advance_to(t);
+            k.run_due();
+        }
     };
     // Warm up: ARP along the chain.
     send(&mut k, 16);

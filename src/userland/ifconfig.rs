@@ -2,7 +2,7 @@
 //!
 //! `ifconfig [-a | -l | -u | -d]`, `ifconfig IF`, `ifconfig IF create`,
 //! `ifconfig IF destroy`, and `ifconfig IF [inet] ADDR[/LEN] [netmask M]
-//! [broadcast B] [alias | -alias] [up | down] [mtu N] [ether MAC]
+//! [broadcast B] [alias | -alias] [up | down] [mtu N] [ether MAC] [media M]
 //! [promisc | -promisc] [addm IF] [deletem IF] [vnet JAIL] [-vnet JAIL]`.
 
 use clap::Parser;
@@ -12,6 +12,7 @@ use crate::kern::proc::Proc;
 use crate::net::bridge::{bridge_addm, bridge_deletem};
 use crate::net::ethernet::{ether_aton, ether_ntoa};
 use crate::net::if_clone::if_clone_create;
+use crate::net::if_media::{ifmedia_name, ifmedia_parse};
 use crate::net::ifnet::{
     IF, IFF_BROADCAST, IFF_NAMES, IFF_PROMISC, IfError, IfKind, Ifnet, Ifnets, if_destroy, if_vmove,
 };
@@ -108,7 +109,8 @@ pub fn show(ifs: &Ifnets, ifp: &Ifnet) -> String {
     s += &format!("\tgroups: {groups}\n");
     match &ifp.kind {
         IfKind::Epair { .. } => {
-            s += "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)\n\tstatus: active\n";
+            let m = ifmedia_name(ifp.baudrate).unwrap_or("autoselect");
+            s += &format!("\tmedia: Ethernet {m} ({m} <full-duplex>)\n\tstatus: active\n");
         }
         IfKind::Tap(t) => {
             s += &format!(
@@ -370,6 +372,13 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
                     ops.push(Op::Ether(ether_aton(&m).ok_or(format!("{m}: bad value"))?));
                     2
                 }
+                "media" => {
+                    let m = need(i)?;
+                    ops.push(Op::Media(
+                        ifmedia_parse(&m).ok_or(format!("unknown media subtype: {m}"))?,
+                    ));
+                    2
+                }
                 "addm" => {
                     ops.push(Op::Addm(need(i)?));
                     2
@@ -421,6 +430,9 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
 
 enum Op {
     Up(bool),
+    /// A line rate (epair(4) takes any: under the virtual clock it is the
+    /// link's speed).
+    Media(u64),
     Promisc(bool),
     Mtu(u32),
     Ether([u8; 6]),
@@ -467,6 +479,14 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
             }
             Op::Mtu(n) => {
                 v.builtin(IF).get_mut(index).ok_or("gone")?.mtu = n;
+                Ok(())
+            }
+            Op::Media(rate) => {
+                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
+                if !matches!(ifp.kind, IfKind::Epair { .. }) {
+                    return Err("SIOCSIFMEDIA (media): Device not configured".to_string());
+                }
+                ifp.baudrate = rate;
                 Ok(())
             }
             Op::Ether(mac) => {

@@ -153,6 +153,25 @@ pub fn proc_in(h: &vimage::Host, name: &str) -> vimage::Proc {
     h.proc(j, vimage::Stdio::inherit())
 }
 
+/// Two jails a and b on one epair (epair0a in a, epair0b in b), with
+/// these addresses set without `up` (an address brings it up).
+pub fn pair_lab(addr_a: &str, addr_b: &str) -> vimage::Host {
+    let h = vimage::Host::new(vimage::Config::default());
+    run(
+        &h,
+        &format!(
+            "jail -c name=a vnet persist
+             jail -c name=b vnet persist
+             ifconfig epair0 create
+             ifconfig epair0a vnet a
+             ifconfig epair0b vnet b
+             jexec a ifconfig epair0a inet {addr_a}
+             jexec b ifconfig epair0b inet {addr_b}"
+        ),
+    );
+    h
+}
+
 /// Three jails in a line, a -- r -- b: a is 10.0.1.2 and b 10.0.2.2, r
 /// forwards between 10.0.1.1 and 10.0.2.1.
 pub fn routed_lab(seed: u64) -> vimage::Host {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::kern::clock::{ClockKind, Time};
+use crate::kern::clock::Time;
 use crate::kern::proc::{Proc, Sleep};
 use crate::socket::{TcpStream, UdpSocket};
 
@@ -303,16 +303,13 @@ impl Test {
         limits: &Limits,
         mut report: impl FnMut(&mut Test, Time, Time),
     ) -> Stop {
-        let virtual_clock = p.kernel().clock_kind() == ClockKind::Virtual;
         let mut block = vec![0u8; self.len.max(12)];
         for (i, b) in block.iter_mut().enumerate() {
             *b = (i * 131 + 7) as u8;
         }
         let mut rbuf = vec![0u8; 128 * 1024];
-        // A timer to come back by, and (virtual clock) a pause of senders.
+        // A timer to come back by.
         let mut timer: Option<(Time, Sleep)> = None;
-        let mut hold_until: Option<Time> = None;
-        let mut last_busy: Option<Time> = None;
         let mut last_report = self.start;
         poll_fn(|cx| {
             let now = p.now();
@@ -339,9 +336,8 @@ impl Test {
             let elapsed = now.saturating_sub(self.start).as_secs_f64();
             let rate = self.rate as f64;
             let paced_out = |s: &Stream| rate > 0.0 && (s.bytes * 8) as f64 >= rate * elapsed;
-            let (mut moved, mut again) = (false, false);
-            if self.sending && hold_until.is_none_or(|t| now >= t) {
-                hold_until = None;
+            let mut again = false;
+            if self.sending {
                 for s in self.streams.iter_mut().filter(|s| s.sender) {
                     let mut n = 0;
                     while !paced_out(s) && (limits.bytes == 0 || s.bytes < limits.bytes) {
@@ -350,10 +346,7 @@ impl Test {
                             break;
                         }
                         match s.poll_send(cx, &mut block, now) {
-                            Poll::Ready(Ok(_)) => {
-                                moved = true;
-                                n += 1;
-                            }
+                            Poll::Ready(Ok(_)) => n += 1,
                             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Poll::Ready(Err(_)) if matches!(s.sock, Sock::Tcp(_)) => {
                                 return Poll::Ready(Stop::Failed("unable to write to stream socket"));
@@ -364,24 +357,22 @@ impl Test {
                     }
                 }
             }
+            // All of `-n` is written: done now, not at the next report.
+            if limits.bytes > 0 && self.sending && self.bytes() >= limits.bytes {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             // When to look again without news from a socket: at the next
-            // report, at the end, at iperf3's 1 ms pacing tick; and, when
-            // the network is so fast that the virtual clock would stand
-            // still, a microsecond later.
+            // report, at the end, at iperf3's 1 ms pacing tick. (Time moves
+            // with the bytes the links carry at their line rates.)
             let paced = self.sending && rate > 0.0 && self.streams.iter().any(|s| s.sender);
             let mut next = [self.next_report, limits.end].into_iter().flatten().min();
             let soon = |t: Time, next: Option<Time>| Some(next.map_or(t, |n| n.min(t)));
             if paced {
                 next = soon(now.saturating_add(Duration::from_millis(1)), next);
             }
-            if virtual_clock && moved && last_busy == Some(now) {
-                hold_until = Some(now.saturating_add(Duration::from_micros(1)));
-                next = soon(now.saturating_add(Duration::from_micros(1)), next);
-            } else if again {
+            if again {
                 cx.waker().wake_by_ref();
-            }
-            if moved {
-                last_busy = Some(now);
             }
             if let Some(t) = next {
                 if timer.as_ref().is_none_or(|(at, _)| *at != t) {

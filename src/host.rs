@@ -287,10 +287,18 @@ impl Host {
                 (Some(t), Some(u)) => Some(t.min(u)),
                 (t, u) => t.or(u),
             };
+            let outside = k.outside.get() > 0;
             match (k.clock_kind(), target) {
+                // A host program runs on its own: virtual time waits for it.
+                (ClockKind::Virtual, _) if k.hold.get() > 0 => {
+                    k.wait_external(None);
+                }
+                (ClockKind::Virtual, None) if outside => {
+                    k.wait_external(None);
+                }
                 (ClockKind::Virtual, None) => return Err(Stalled),
                 (ClockKind::Virtual, Some(t)) => k.clock.advance_to(t),
-                (ClockKind::Real, None) if !wait_outside => return Err(Stalled),
+                (ClockKind::Real, None) if !wait_outside && !outside => return Err(Stalled),
                 (ClockKind::Real, t) => {
                     k.wait_external(t);
                 }

@@ -88,8 +88,9 @@ fn hierarchy_names_limits_and_vnet_inheritance() {
     assert_eq!(v("lab.h1"), k.vnet0());
     assert_ne!(v("lab.r1"), k.vnet0());
     drop(k);
-    // An empty hostname unless set (host=new), or the parent's (host=inherit).
-    assert_eq!(ok(&h, "jexec lab.h1 hostname"), "\n");
+    // A copy of the parent's hostname unless set (host=new), or the
+    // parent's itself (host=inherit).
+    assert_eq!(ok(&h, "jexec lab.h1 hostname"), "vimage\n");
     ok(&h, "jail -m name=lab.h1 host=inherit");
     ok(&h, "jail -m name=lab host.hostname=lab.example");
     assert_eq!(ok(&h, "jexec lab.h1 hostname"), "lab.example\n");
@@ -136,9 +137,22 @@ fn freebsd_errors() {
     fails(&h, "jls bogus", "jls: unknown parameter: bogus\n");
     let o = h.exec("jail -c -r name=x");
     assert!(o.stderr.starts_with("usage: jail"), "{o:?}");
-    let o = h.exec("jexec r1");
+    let o = h.exec("jexec");
     assert_eq!(o.status, 1);
     assert!(o.stderr.contains("usage: jexec"), "{o:?}");
+    // Without host.hostname a jail starts with its parent's name.
+    ok(&h, "jail -c name=p persist host.hostname=parent.example children.max=1");
+    ok(&h, "jail -c name=p.c persist");
+    assert_eq!(ok(&h, "jexec p.c hostname"), "parent.example\n");
+    assert_eq!(ok(&h, "jexec p hostname"), "parent.example\n");
+    // A numeric name must be the jid.
+    fails(
+        &h,
+        "jail -c name=12 jid=11 persist",
+        "jail: name cannot be numeric (unless it is the jid)\n",
+    );
+    // No command: a shell in the jail, reading its commands from input.
+    assert_eq!(ok(&h, "echo hostname | jexec p.c"), "parent.example\n");
     // A numeric name is the jid.
     ok(&h, "jail -c name=7 persist");
     assert_eq!(ok(&h, "jls -j 7 jid name"), "7 7\n");

@@ -60,12 +60,13 @@ fn errors_are_one_line_and_the_shell_goes_on() {
              sysctl -n net.inet.ip.ttl >> {f}
              sysctl net.inet.nope
              nosuchcommand 'a b'
-             echo 'unterminated
              kill %9
              cat < /nonexistent/file
              jail -c name=x persist
              jls name
-             echo still going"
+             echo still going
+             echo 'unterminated
+             echo never"
         ),
     );
     assert_eq!(st, 1, "something failed");
@@ -76,9 +77,9 @@ fn errors_are_one_line_and_the_shell_goes_on() {
         vec![
             "sysctl: unknown oid 'net.inet.nope'",
             "vimage: nosuchcommand: command not found (try 'help')",
-            "vimage: unterminated quoted string",
             "vimage: %9: no such job",
-            "vimage: /nonexistent/file: No such file or directory (os error 2)",
+            "vimage: cannot open /nonexistent/file: No such file or directory",
+            "vimage: line 11: syntax error: unterminated single quote",
         ]
     );
     assert_eq!(

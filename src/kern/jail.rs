@@ -337,7 +337,8 @@ impl Kernel {
         let hostname = match (p.host, &p.hostname) {
             (Some(JailSys::Inherit), _) => None,
             (_, Some(h)) => Some(h.clone()),
-            _ => Some(String::new()),
+            // host=new without a name starts with a copy of the parent's.
+            _ => Some(self.prison_hostname(parent)),
         };
         let vnet = if own_vnet {
             self.vnet_create(Some(&full))?

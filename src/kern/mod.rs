@@ -14,6 +14,7 @@ pub mod proc;
 pub mod sockbuf;
 pub mod sysctl;
 pub mod task;
+pub mod tty;
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -93,6 +94,13 @@ pub struct Kernel {
     lastpid: u32,
     /// Names every jail can resolve (an /etc/hosts: a lab's node names).
     pub hosts: rustc_hash::FxHashMap<String, u32>,
+    /// Processes waiting on the outside world (the terminal, a host
+    /// program): with nothing else to do the engine waits for them rather
+    /// than give up.
+    pub outside: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Host programs of a foreground command that run on their own (no
+    /// process here feeds them): the virtual clock stands still for them.
+    pub hold: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl Kernel {
@@ -115,6 +123,8 @@ impl Kernel {
             msgbuf: VecDeque::new(),
             lastpid: 0,
             hosts: Default::default(),
+            outside: Default::default(),
+            hold: Default::default(),
             stats: EngineStats::default(),
         };
         crate::register_builtin_modules(&mut k);

@@ -1,12 +1,103 @@
-//! A process's standard input fed from another thread (a client of the
-//! daemon typing or sending a file): bytes come in as the reader asks for
-//! them, so a command that never reads its input never swallows it, and a
-//! fast writer is held back (flow control by credit, as a pipe(2) buffer
-//! holds a writer back when full).
+//! Pipes. [`Pipe`]: a process's standard input fed from another thread
+//! (a client of the daemon typing or sending a file): bytes come in as the
+//! reader asks for them, so a command that never reads its input never
+//! swallows it, and a fast writer is held back (flow control by credit, as
+//! a pipe(2) buffer holds a writer back when full). [`local_pipe`]: a
+//! pipe(2) between two processes of this host (`a | b` in the shell).
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+
+use crate::kern::proc::{In, Out};
+
+/// The shared state of a [`local_pipe`].
+#[derive(Default)]
+pub struct LocalPipe {
+    buf: RefCell<VecDeque<u8>>,
+    /// The writing end is closed (all its handles dropped).
+    eof: Cell<bool>,
+    /// The reading end is closed: writes fail (EPIPE).
+    broken: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl LocalPipe {
+    /// Has the reader gone (so a writer would get SIGPIPE)?
+    pub fn broken(&self) -> bool {
+        self.broken.get()
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+/// The writing end: an [`Out`].
+struct PipeWriter(Rc<LocalPipe>);
+
+impl std::io::Write for PipeWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0.broken.get() {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        self.0.buf.borrow_mut().extend(b);
+        self.0.wake();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.0.eof.set(true);
+        self.0.wake();
+    }
+}
+
+/// The reading end, held by an [`In`].
+pub struct PipeReader(Rc<LocalPipe>);
+
+impl PipeReader {
+    pub fn poll_read(&self, cx: &Context<'_>, out: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        let mut buf = self.0.buf.borrow_mut();
+        if buf.is_empty() && !self.0.eof.get() && !out.is_empty() {
+            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = out.len().min(buf.len());
+        for (o, b) in out.iter_mut().zip(buf.drain(..n)) {
+            *o = b;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.0.broken.set(true);
+        self.0.buf.borrow_mut().clear();
+    }
+}
+
+/// pipe(2): what is written to the `Out` is read from the `In`; the `In`
+/// reads 0 once every clone of the `Out` is gone, and writes fail once
+/// every clone of the `In` is. The shared state tells a shell whether the
+/// reader has gone.
+pub fn local_pipe() -> (Out, In, Rc<LocalPipe>) {
+    let p = Rc::new(LocalPipe::default());
+    (
+        Out::new(PipeWriter(p.clone())),
+        In::local(Rc::new(PipeReader(p.clone()))),
+        p,
+    )
+}
 
 /// Ask for more when less than this is buffered or on its way.
 const PIPE_LOW: usize = 64 << 10;
@@ -100,6 +191,27 @@ impl Pipe {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_local_pipe_ends_when_its_writer_goes_and_breaks_when_its_reader_does() {
+        let cx = Context::from_waker(Waker::noop());
+        let (w, r, p) = local_pipe();
+        let mut b = [0u8; 8];
+        assert!(r.poll_read(&cx, &mut b).is_pending());
+        w.write_bytes(b"abc");
+        assert!(matches!(r.poll_read(&cx, &mut b), Poll::Ready(Ok(3))));
+        let w2 = w.clone();
+        drop(w);
+        assert!(r.poll_read(&cx, &mut b).is_pending(), "a clone still writes");
+        drop(w2);
+        assert!(matches!(r.poll_read(&cx, &mut b), Poll::Ready(Ok(0))));
+        let (w, r, p2) = local_pipe();
+        assert!(!p2.broken());
+        drop(r);
+        assert!(p2.broken());
+        w.write_bytes(b"into the void");
+        assert!(!p.broken());
+    }
 
     #[test]
     fn credit_flows_only_when_read_and_overruns_are_refused() {

@@ -16,24 +16,38 @@ use crate::kern::Kernel;
 use crate::kern::callout::{Action, TimerId};
 use crate::kern::clock::Time;
 use crate::kern::jail::{JailError, Jid};
-use crate::kern::pipe::Pipe;
+use crate::kern::pipe::{Pipe, PipeReader};
 use crate::kern::task::{Executor, TaskFuture, TaskId};
+use crate::kern::tty::Tty;
 
-/// An output stream: the terminal, a buffer, a host file.
+/// An output stream: the terminal, a buffer, a host file, a pipe.
 #[derive(Clone)]
-pub struct Out(Rc<RefCell<dyn Write>>);
+pub struct Out(Rc<RefCell<dyn Write>>, Option<i32>);
 
 impl Out {
     pub fn new(w: impl Write + 'static) -> Out {
-        Out(Rc::new(RefCell::new(w)))
+        Out(Rc::new(RefCell::new(w)), None)
     }
 
+    /// This process's own standard output (a host program run here may
+    /// write to it directly).
     pub fn stdout() -> Out {
-        Out::new(std::io::stdout())
+        Out(Rc::new(RefCell::new(std::io::stdout())), Some(1))
     }
 
     pub fn stderr() -> Out {
-        Out::new(std::io::stderr())
+        Out(Rc::new(RefCell::new(std::io::stderr())), Some(2))
+    }
+
+    /// The host descriptor this stream is, if it is this process's own
+    /// standard output or error.
+    pub fn host_fd(&self) -> Option<i32> {
+        self.1
+    }
+
+    /// Is this the same stream as `o`?
+    pub fn same(&self, o: &Out) -> bool {
+        Rc::ptr_eq(&self.0, &o.0)
     }
 
     pub fn null() -> Out {
@@ -75,14 +89,28 @@ impl Write for SharedBuf {
     }
 }
 
-/// An input stream: a file, bytes, or a [`Pipe`] fed from another thread.
+/// An input stream: nothing, a file or bytes, a [`Pipe`] fed from another
+/// thread, a pipe from another process here, or the terminal.
 #[derive(Clone)]
 pub struct In(InKind);
 
 #[derive(Clone)]
 enum InKind {
+    Null,
     Read(Rc<RefCell<dyn Read>>),
     Pipe(Arc<Pipe>),
+    Local(Rc<PipeReader>),
+    Tty(Rc<Tty>),
+}
+
+/// Where a host program run here takes its input from (see
+/// [`In::host_source`]).
+pub enum HostSource {
+    Null,
+    /// The terminal itself.
+    Tty,
+    /// Bytes the task must feed it.
+    Feed,
 }
 
 impl In {
@@ -91,20 +119,64 @@ impl In {
     }
 
     pub fn null() -> In {
-        In::new(std::io::empty())
+        In(InKind::Null)
     }
 
     pub fn pipe(p: Arc<Pipe>) -> In {
         In(InKind::Pipe(p))
     }
 
+    pub fn local(r: Rc<PipeReader>) -> In {
+        In(InKind::Local(r))
+    }
+
+    pub fn tty(t: Rc<Tty>) -> In {
+        In(InKind::Tty(t))
+    }
+
+    /// The terminal, if this is it.
+    pub fn as_tty(&self) -> Option<&Rc<Tty>> {
+        match &self.0 {
+            InKind::Tty(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// How a host program would read this stream.
+    pub fn host_source(&self) -> HostSource {
+        match &self.0 {
+            InKind::Null => HostSource::Null,
+            InKind::Tty(_) => HostSource::Tty,
+            _ => HostSource::Feed,
+        }
+    }
+
     /// Read up to `buf.len()` bytes, 0 at the end, as a process does:
     /// pending until input comes.
     pub fn poll_read(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
         match &self.0 {
+            InKind::Null => Poll::Ready(Ok(0)),
             InKind::Read(r) => Poll::Ready(r.borrow_mut().read(buf)),
             InKind::Pipe(p) => p.poll_read(cx, buf),
+            InKind::Local(p) => p.poll_read(cx, buf),
+            InKind::Tty(t) => t.poll_read(cx, buf),
         }
+    }
+
+    /// Read one line (without its newline); `None` at the end. Reads a
+    /// byte at a time, so what follows the line stays for the next reader.
+    pub async fn read_line(&self) -> Option<String> {
+        let mut line = Vec::new();
+        loop {
+            let mut b = [0u8; 1];
+            match std::future::poll_fn(|cx| self.poll_read(cx, &mut b)).await {
+                Ok(1) if b[0] == b'\n' => break,
+                Ok(1) => line.push(b[0]),
+                _ if line.is_empty() => return None,
+                _ => break,
+            }
+        }
+        Some(String::from_utf8_lossy(&line).into_owned())
     }
 }
 
@@ -161,6 +233,12 @@ impl Intr {
         self.raised.get()
     }
 
+    /// Take a raised interrupt (a handler that ran and goes on): true if
+    /// there was one.
+    pub fn take(&self) -> bool {
+        self.raised.replace(false)
+    }
+
     /// Catch it from now on (signal(SIGINT, handler)).
     pub fn catch(&self) {
         self.caught.set(true);
@@ -193,6 +271,13 @@ pub struct Proc {
     pub stderr: Out,
     /// Its terminal's interrupt (shared with the commands it runs).
     pub intr: Rc<Intr>,
+    /// The environment a host program it runs gets (`None`: vimage's own)
+    /// and its working directory (`None`: vimage's).
+    pub env: Option<Rc<[(String, String)]>>,
+    pub cwd: Option<Rc<std::path::Path>>,
+    /// Run in the background (`&`): a host program it runs does not hold
+    /// the virtual clock.
+    pub background: bool,
 }
 
 impl Proc {
@@ -209,6 +294,9 @@ impl Proc {
             stdout: io.stdout,
             stderr: io.stderr,
             intr: Rc::default(),
+            env: None,
+            cwd: None,
+            background: false,
         }
     }
 
@@ -221,6 +309,12 @@ impl Proc {
     /// `.await`.
     pub fn kernel(&self) -> RefMut<'_, Kernel> {
         self.k.borrow_mut()
+    }
+
+    /// The kernel, unless it is borrowed already (for destructors, which
+    /// may run while it is).
+    pub fn try_kernel(&self) -> Option<RefMut<'_, Kernel>> {
+        self.k.try_borrow_mut().ok()
     }
 
     /// Run `f` as a system call of this process: its jail's vnet is the

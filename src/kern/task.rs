@@ -62,6 +62,8 @@ struct Task {
     detached: bool,
     /// The jail it runs in (`p_ucred->cr_prison`): `jail -r` kills it.
     jail: Jid,
+    /// Who waits for it to end (wait(2)).
+    watchers: Vec<Waker>,
 }
 
 #[derive(Default)]
@@ -111,6 +113,7 @@ impl Executor {
             status: None,
             detached: false,
             jail,
+            watchers: Vec::new(),
         });
         drop(tasks);
         waker.wake_by_ref();
@@ -143,19 +146,44 @@ impl Executor {
                 && t.generation == id.generation
                 && t.status.is_none()
             {
-                match res {
+                let watchers = match res {
                     Poll::Ready(_) if t.detached => {
+                        let w = std::mem::take(&mut t.watchers);
                         tasks[id.idx as usize] = None;
                         self.inner.free.borrow_mut().push(id.idx);
+                        w
                     }
-                    Poll::Ready(st) => t.status = Some(st),
-                    Poll::Pending => t.fut = Some(fut),
-                }
+                    Poll::Ready(st) => {
+                        t.status = Some(st);
+                        std::mem::take(&mut t.watchers)
+                    }
+                    Poll::Pending => {
+                        t.fut = Some(fut);
+                        Vec::new()
+                    }
+                };
+                drop(tasks);
+                watchers.into_iter().for_each(Waker::wake);
                 continue;
             }
             // Killed while it ran: drop its future outside the borrow.
             drop(tasks);
             drop(fut);
+        }
+    }
+
+    /// Its exit status once task `id` has ended (`Some(KILLED)` if it is
+    /// unknown); else `w` is woken when it does.
+    pub fn poll_status(&self, id: TaskId, w: &Waker) -> Option<i32> {
+        let mut tasks = self.inner.tasks.borrow_mut();
+        match tasks.get_mut(id.idx as usize) {
+            Some(Some(t)) if t.generation == id.generation => {
+                if t.status.is_none() && !t.watchers.iter().any(|x| x.will_wake(w)) {
+                    t.watchers.push(w.clone());
+                }
+                t.status
+            }
+            _ => Some(KILLED),
         }
     }
 
@@ -251,17 +279,18 @@ impl Executor {
     /// Stop a task with the given exit status (a detached one is
     /// forgotten at once).
     pub fn kill_with(&self, id: TaskId, status: i32) -> bool {
-        let (fut, detached) = {
+        let (fut, detached, watchers) = {
             let mut tasks = self.inner.tasks.borrow_mut();
             match tasks.get_mut(id.idx as usize) {
                 Some(Some(t)) if t.generation == id.generation && t.status.is_none() => {
                     t.status = Some(status);
-                    (t.fut.take(), t.detached)
+                    (t.fut.take(), t.detached, std::mem::take(&mut t.watchers))
                 }
                 _ => return false,
             }
         };
         drop(fut);
+        watchers.into_iter().for_each(Waker::wake);
         if detached {
             self.reap(id);
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::host::Host;
 use crate::kern::jail::Jid;
-use crate::kern::proc::{Out, Proc, Stdio};
+use crate::kern::proc::{In, Out, Proc, Stdio};
 use crate::kern::task::{KILLED, TaskId};
 use crate::userland::{self, shell};
 
@@ -153,10 +153,14 @@ impl Player {
             .trim_start()
             .trim_end_matches('&')
             .trim_end();
-        let line = match node {
-            Some(n) => format!("jexec {} {bare}", self.lab.nodes[n].name),
-            None => bare.to_string(),
+        // A line in the shell's language; plain words run as they are.
+        let mut argv: Vec<String> = match shell::plain_words(bare) {
+            Some(w) => w,
+            None => vec!["sh".into(), "-c".into(), bare.to_string()],
         };
+        if let Some(n) = node {
+            argv.splice(0..0, ["jexec".to_string(), self.lab.nodes[n].name.clone()]);
+        }
         self.seq += 1;
         let done = Rc::new(Cell::new(false));
         let c = Rc::new(Cmd {
@@ -175,24 +179,22 @@ impl Player {
             Out::new(Tee(out, both.clone(), done.clone())),
             Out::new(Tee(err, both, done)),
         );
-        let task = match shell::prepare(&line, &o, &e) {
-            Ok(Some((argv, io))) => {
-                let cmd = userland::run(self.p.with_stdio(io), argv);
-                let (c, emit) = (c.clone(), self.emit.clone());
-                Some(self.p.spawn(Box::pin(async move {
-                    let st = cmd.await;
-                    emit(c.record(Some(st), ""));
-                    st
-                })))
-            }
-            Ok(None) => {
-                (self.emit)(c.record(Some(0), ""));
-                None
-            }
-            Err(msg) => {
-                (self.emit)(c.record(Some(1), &format!("{msg}\n")));
-                None
-            }
+        let task = if bare.is_empty() {
+            (self.emit)(c.record(Some(0), ""));
+            None
+        } else {
+            let io = Stdio {
+                stdin: In::null(),
+                stdout: o,
+                stderr: e,
+            };
+            let cmd = userland::run(self.p.with_stdio(io), argv);
+            let (c, emit) = (c.clone(), self.emit.clone());
+            Some(self.p.spawn(Box::pin(async move {
+                let st = cmd.await;
+                emit(c.record(Some(st), ""));
+                st
+            })))
         };
         self.cmds.push((c, task));
     }

@@ -102,7 +102,7 @@ jexec lab.h1 iperf3 -c 10.3.0.33 -t 3
 jexec lab.h2 iperf3 -c 10.3.0.33 -u -b 20M -t 2
 jexec lab.h3 sockstat -4
 jexec lab.h1 netstat -ss -p tcp
-kill %2
+kill %1
 # Removing the lab removes its jails and destroys their vnets; the epairs
 # that were moved into them come home to the host, as in FreeBSD.
 jail -r lab

@@ -416,8 +416,9 @@ pub struct JexecArgs {
     user: Option<String>,
     /// The jail, by jid or name.
     jail: String,
-    /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    /// The command and its arguments (none: a shell, interactive at a
+    /// terminal).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
 
@@ -433,7 +434,12 @@ pub async fn jexec(p: Proc, argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    run_in(&p, jid, a.command).await
+    let cmd = if a.command.is_empty() {
+        vec!["sh".to_string()]
+    } else {
+        a.command
+    };
+    run_in(&p, jid, cmd).await
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod arp;
 pub mod bench;
 pub mod demo;
 pub mod hostname;
+pub mod hostproc;
 pub mod ifconfig;
 pub mod iperf3;
 pub mod jail;
@@ -20,6 +21,7 @@ pub mod ping;
 pub mod pipe;
 pub mod print;
 pub mod route;
+pub mod sh;
 pub mod shell;
 pub mod sockstat;
 pub mod sysctl;
@@ -76,6 +78,7 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("hostname", hostname::hostname, hostname::HostnameArgs),
     cmd!("sleep", misc::sleep, misc::SleepArgs),
     cmd!("echo", misc::echo, misc::EchoArgs),
+    cmd!("sh", sh::sh, sh::ShArgs),
     cmd!("help", misc::help, misc::HelpArgs),
 ];
 
@@ -91,6 +94,15 @@ pub fn gethostbyname(p: &Proc, name: &str) -> Option<u32> {
     p.kernel().hosts.get(name).copied()
 }
 
+/// An I/O error as FreeBSD's strerror(3) words it (no "(os error N)").
+pub fn strerror(e: &std::io::Error) -> String {
+    #[cfg(unix)]
+    if let Some(n) = e.raw_os_error() {
+        return nix::errno::Errno::from_raw(n).desc().to_string();
+    }
+    e.to_string()
+}
+
 /// Find a command by name.
 pub fn lookup(name: &str) -> Option<&'static Cmd> {
     COMMANDS.iter().find(|c| c.name == name)
@@ -101,8 +113,18 @@ pub fn run(p: Proc, argv: Vec<String>) -> CmdFuture {
     let Some(name) = argv.first() else {
         return Box::pin(async { 0 });
     };
-    match lookup(name) {
-        Some(c) => (c.run)(p.exec(c.name), argv),
+    if let Some(c) = lookup(name) {
+        return (c.run)(p.exec(c.name), argv);
+    }
+    let path = p
+        .env
+        .as_ref()
+        .and_then(|e| e.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()));
+    match hostproc::which(name, path.as_deref(), p.cwd.as_deref()) {
+        Some(prog) => {
+            let comm = name.rsplit('/').next().unwrap_or(name).to_string();
+            Box::pin(hostproc::hostproc(p.exec(&comm), prog, argv))
+        }
         None => {
             let name = name.clone();
             Box::pin(async move {

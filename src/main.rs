@@ -16,11 +16,12 @@ static ALLOC: vimage::alloc::CountingAlloc = vimage::alloc::CountingAlloc;
 #[derive(Parser, Debug)]
 #[command(name = "vimage", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// The clock: virtual (discrete-event, repeatable) or real.
-    #[arg(long, default_value = "virtual")]
-    clock: ClockKind,
+    /// The clock: virtual (discrete-event, repeatable) or real [default:
+    /// virtual; real for the shell at a terminal].
+    #[arg(long)]
+    clock: Option<ClockKind>,
     /// The seed of every random generator of the run.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = vimage::kern::DEFAULT_SEED)]
     seed: u64,
     /// The daemon's control socket (default: $VIMAGE_SOCKET, else
     /// $XDG_RUNTIME_DIR/vimage.sock, else /tmp/vimage-$USER.sock).
@@ -51,8 +52,15 @@ const AFTER_HELP: &str = "Commands:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let interactive = tty && cli.command.len() == 1 && cli.command[0] == "shell";
+    let clock = cli.clock.unwrap_or(if interactive {
+        ClockKind::Real
+    } else {
+        ClockKind::Virtual
+    });
     let cfg = Config {
-        clock: cli.clock,
+        clock,
         seed: cli.seed,
         ..Config::default()
     };
@@ -66,7 +74,7 @@ fn main() -> ExitCode {
         ["graph", ..] => vimage::lab::cli::graph_main(&cli.command),
         ["shell"] => {
             let host = Host::new(cfg);
-            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            if tty {
                 catch_sigint(&host);
             }
             shell::main(&host, None)
@@ -146,6 +154,9 @@ fn main() -> ExitCode {
                     eprintln!("vimage: daemon: {}: {why}; running on a fresh host", path.display());
                 }
             }
+            if changes_state(&cli.command) {
+                eprintln!("vimage: no daemon: this host ends with the command (start one with `vimage daemon`)");
+            }
             let host = Host::new(cfg);
             catch_sigint(&host);
             let (t, intr) = host.spawn_fg(cli.command.clone(), Stdio::inherit());
@@ -161,14 +172,9 @@ fn main() -> ExitCode {
     ExitCode::from(status.clamp(0, 255) as u8)
 }
 
-/// Under the real clock, ^C is the foreground command's SIGINT (ping
-/// prints its statistics); a second one, before the first is taken,
-/// leaves. (Under the virtual clock a command never waits: ^C ends
-/// vimage, as by default.)
+/// ^C is the foreground command's SIGINT (ping prints its statistics),
+/// under either clock; a second one, before the first is taken, leaves.
 fn catch_sigint(host: &Host) {
-    if host.clock_kind() != vimage::ClockKind::Real {
-        return;
-    }
     let nudge = host.kernel().ext_sender();
     let _ = ctrlc::set_handler(move || {
         if vimage::kern::SIGINT.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -176,6 +182,32 @@ fn catch_sigint(host: &Host) {
         }
         let _ = nudge.send(vimage::kern::Ext::Wake);
     });
+}
+
+/// Does a one-shot command change the host's state (which, without a
+/// daemon, is gone when it ends)?
+fn changes_state(argv: &[String]) -> bool {
+    let has = |w: &str| argv.iter().any(|a| a == w);
+    let (cmd, rest) = match argv.split_first() {
+        Some((c, r)) if c == "jexec" => match r.get(1..).and_then(|r| r.split_first()) {
+            Some((c, r)) => (c.as_str(), r),
+            None => return false,
+        },
+        Some((c, r)) => (c.as_str(), r),
+        None => return false,
+    };
+    match cmd {
+        "jail" => has("-c") || has("-m") || has("-r") || rest.iter().any(|a| a.starts_with("-c")),
+        "ifconfig" => rest.len() > 1 && !rest[0].starts_with('-'),
+        "route" => rest
+            .first()
+            .is_some_and(|c| matches!(c.as_str(), "add" | "delete" | "change" | "flush")),
+        "sysctl" => rest.iter().any(|a| a.contains('=')),
+        "arp" => has("-s") || has("-d"),
+        "pipe" => rest.get(1).is_some_and(|c| c == "config" || c == "delete"),
+        "hostname" => rest.iter().any(|a| !a.starts_with('-')),
+        _ => false,
+    }
 }
 
 /// `vimage daemon [-f] [stop]`.

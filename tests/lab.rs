@@ -280,7 +280,7 @@ fn a_topology_on_the_command_line_is_a_lab() {
     assert_eq!(st, 0, "{err}");
     assert_eq!(
         out,
-        "# grid:3x4: 12 nodes, 17 links, 75 routes (seed 0, virtual clock)\n"
+        "# grid:3x4: 12 nodes, 17 links, 75 routes (seed 1, virtual clock)\n"
     );
     let (st, out, _) = vimage(&["graph", "--dot", "--topology", "chain:3"]);
     assert_eq!(st, 0);

@@ -43,7 +43,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             clock: ClockKind::Virtual,
-            seed: 1,
+            seed: DEFAULT_SEED,
             hostname: "vimage".into(),
         }
     }
@@ -70,6 +70,10 @@ pub enum Ext {
 /// handler of `vimage`'s shell and one-shot commands; see
 /// [`Host::wait_fg`](crate::Host::wait_fg)).
 pub static SIGINT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The seed of a run unless one is given: the same for the shell, labs
+/// and commands.
+pub const DEFAULT_SEED: u64 = 1;
 
 /// Lines the kernel message buffer keeps (`dmesg`).
 pub const MSGBUF_LINES: usize = 1000;

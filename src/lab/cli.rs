@@ -16,7 +16,7 @@ use crate::kern::clock::{ClockKind, parse_duration};
 pub struct RunArgs {
     #[command(flatten)]
     src: Source,
-    /// The seed of every random generator (default: the lab's, else 0).
+    /// The seed of every random generator (default: the lab's, else 1).
     #[arg(long)]
     seed: Option<u64>,
     /// The clock (default: the lab's, else virtual).

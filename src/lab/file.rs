@@ -241,7 +241,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
     let until = f.until.as_ref().map(|u| r.duration(u)).transpose()?;
     let mut lab = Lab {
         name: f.name.clone().unwrap_or_default(),
-        seed: f.seed.unwrap_or(0),
+        seed: f.seed.unwrap_or(crate::kern::DEFAULT_SEED),
         clock,
         until,
         routing,
@@ -278,7 +278,13 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             }
         };
         let prefix = t.prefix.clone().unwrap_or_else(|| "n".into());
-        generate(&mut lab, shape, &prefix, &emu, f.seed.unwrap_or(0));
+        generate(
+            &mut lab,
+            shape,
+            &prefix,
+            &emu,
+            f.seed.unwrap_or(crate::kern::DEFAULT_SEED),
+        );
         let sysctl = sysctls(&t.sysctl);
         if !sysctl.is_empty() {
             lab.nodes.iter_mut().for_each(|n| n.sysctl.clone_from(&sysctl));

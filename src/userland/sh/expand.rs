@@ -303,7 +303,10 @@ impl Sh {
             } => {
                 let v = self.param(parameter);
                 let dflt = default_value.as_deref().unwrap_or("");
-                match (unset(&v, test_type), matches!(pe, ParameterExpr::AssignDefaultValues { .. })) {
+                match (
+                    unset(&v, test_type),
+                    matches!(pe, ParameterExpr::AssignDefaultValues { .. }),
+                ) {
                     (false, _) => f.push(v.unwrap_or_default(), eq),
                     (true, false) => self.nested(p, io, dflt, quoted, f).await?,
                     (true, true) => {

@@ -1,10 +1,16 @@
-//! One-line decodes of frames, in tcpdump's words (its print-*.c):
-//! Ethernet, ARP, IPv4, ICMP, UDP and TCP. Also the summary the capture
-//! filter matches on. Malformed input is decoded as far as it goes.
+//! tcpdump's decodes (its print-*.c, as of 4.99): Ethernet, ARP, IPv4,
+//! ICMP, UDP and TCP, one line a frame; TCP options and sequence numbers
+//! relative to the handshake; `-v`'s IP header and checksums; the `-x`,
+//! `-X` and `-A` dumps; the `-t` family of timestamps. Malformed input is
+//! decoded as far as it goes.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::net::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa};
 use crate::net::route::Inet;
 use crate::netinet::icmp;
+use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// How frames of an interface begin.
@@ -16,17 +22,56 @@ pub enum LinkType {
     Null,
 }
 
-/// What a capture filter looks at.
+impl LinkType {
+    /// As tcpdump names it (`EN10MB (Ethernet)`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ether => "EN10MB (Ethernet)",
+            LinkType::Null => "NULL (BSD loopback)",
+        }
+    }
+}
+
+/// Which dump follows each line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub ether: Option<([u8; 6], [u8; 6])>,
-    pub arp: bool,
-    pub ip: bool,
-    pub src: Option<u32>,
-    pub dst: Option<u32>,
-    pub proto: Option<u8>,
-    pub sport: Option<u16>,
-    pub dport: Option<u16>,
+pub enum Dump {
+    #[default]
+    None,
+    /// `-x`: hex.
+    Hex,
+    /// `-X`: hex and ASCII.
+    HexAscii,
+    /// `-A`: ASCII.
+    Ascii,
+}
+
+/// tcpdump's printing options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opts {
+    /// `-e`: the link-level header.
+    pub eflag: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-S`: absolute TCP sequence numbers.
+    pub absolute: bool,
+    pub dump: Dump,
+    /// `-x`/`-X`/`-A` given twice: the link-level header too.
+    pub dump_link: bool,
+    /// `-t` count: 0 `HH:MM:SS.us`, 1 none, 2 epoch, 3 delta, 4 date, 5
+    /// since the first.
+    pub tflag: u8,
+}
+
+/// A conversation's first sequence numbers, one per direction.
+type SeqBase = (u32, u32);
+
+/// A printer: tcpdump's options and what it remembers between frames.
+#[derive(Default)]
+pub struct Printer {
+    pub o: Opts,
+    seqs: HashMap<([u8; 4], u16, [u8; 4], u16), SeqBase>,
+    first: Option<Duration>,
+    prev: Option<Duration>,
 }
 
 fn be16(d: &[u8], i: usize) -> Option<u16> {
@@ -45,91 +90,369 @@ fn network(link: LinkType, frame: &[u8]) -> Option<(u16, &[u8])> {
     }
 }
 
-/// The filter's view of a frame.
-pub fn summarize(link: LinkType, frame: &[u8]) -> Summary {
-    let mut s = Summary::default();
-    if link == LinkType::Ether && frame.len() >= 14 {
-        let mut d = [0; 6];
-        let mut src = [0; 6];
-        d.copy_from_slice(&frame[0..6]);
-        src.copy_from_slice(&frame[6..12]);
-        s.ether = Some((src, d));
-    }
-    let Some((etype, n)) = network(link, frame) else {
-        return s;
-    };
-    match etype {
-        ETHERTYPE_ARP => {
-            s.arp = true;
-            s.src = be32(n, 14);
-            s.dst = be32(n, 24);
-        }
-        ETHERTYPE_IP if n.len() >= 20 => {
-            s.ip = true;
-            s.src = be32(n, 12);
-            s.dst = be32(n, 16);
-            s.proto = Some(n[9]);
-            let hl = ((n[0] & 0xf) as usize) * 4;
-            let first = be16(n, 6).is_some_and(|o| o & IP_OFFMASK == 0);
-            if first && matches!(n[9], IPPROTO_UDP | IPPROTO_TCP) {
-                s.sport = be16(n, hl);
-                s.dport = be16(n, hl + 2);
-            }
-        }
-        _ => {}
-    }
-    s
+/// `(days since 1970-01-01)` as a civil date (H. Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// A frame as tcpdump prints it (after the timestamp); `eflag` adds the
-/// link-level header.
-pub fn decode(link: LinkType, frame: &[u8], eflag: bool) -> String {
-    let Some((etype, n)) = network(link, frame) else {
-        return format!("[|ether] length {}", frame.len());
-    };
-    let mut out = String::new();
-    if eflag && link == LinkType::Ether {
-        let tname = match etype {
-            ETHERTYPE_IP => "IPv4",
-            ETHERTYPE_ARP => "ARP",
-            _ => "Unknown",
+fn hms(t: Duration) -> String {
+    let s = t.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        t.subsec_micros()
+    )
+}
+
+impl Printer {
+    pub fn new(o: Opts) -> Printer {
+        Printer {
+            o,
+            ..Printer::default()
+        }
+    }
+
+    /// The timestamp a line starts with (with its trailing space), as the
+    /// `-t` flags say (times in UTC).
+    pub fn stamp(&mut self, t: Duration) -> String {
+        let first = *self.first.get_or_insert(t);
+        let prev = self.prev.replace(t).unwrap_or(t);
+        match self.o.tflag {
+            0 => format!("{} ", hms(t)),
+            1 => String::new(),
+            2 => format!("{}.{:06} ", t.as_secs(), t.subsec_micros()),
+            3 => format!(" {} ", hms(t.saturating_sub(prev))),
+            4 => {
+                let (y, m, d) = civil((t.as_secs() / 86_400) as i64);
+                format!("{y:04}-{m:02}-{d:02} {} ", hms(t))
+            }
+            _ => format!(" {} ", hms(t.saturating_sub(first))),
+        }
+    }
+
+    /// A frame as tcpdump prints it, timestamp included, with its dump.
+    pub fn line(&mut self, t: Duration, link: LinkType, frame: &[u8]) -> String {
+        let mut s = self.stamp(t);
+        s += &self.decode(link, frame);
+        let off = match (self.o.dump_link, link) {
+            (true, _) => 0,
+            (false, LinkType::Ether) => 14.min(frame.len()),
+            (false, LinkType::Null) => 4.min(frame.len()),
         };
-        out += &format!(
-            "{} > {}, ethertype {tname} (0x{etype:04x}), length {}: ",
-            ether_ntoa(&frame[6..12]),
-            ether_ntoa(&frame[0..6]),
-            frame.len()
-        );
+        s += &dump(self.o.dump, &frame[off..]);
+        s
     }
-    match etype {
-        ETHERTYPE_ARP => {
-            if !eflag {
-                out += "ARP, ";
-            }
-            out += &arp(n);
+
+    /// The decode of a frame (no timestamp, no dump).
+    pub fn decode(&mut self, link: LinkType, frame: &[u8]) -> String {
+        let Some((etype, n)) = network(link, frame) else {
+            return format!("[|ether] length {}", frame.len());
+        };
+        let mut out = String::new();
+        if self.o.eflag && link == LinkType::Ether {
+            let tname = match etype {
+                ETHERTYPE_IP => "IPv4",
+                ETHERTYPE_ARP => "ARP",
+                _ => "Unknown",
+            };
+            out += &format!(
+                "{} > {}, ethertype {tname} (0x{etype:04x}), length {}: ",
+                ether_ntoa(&frame[6..12]),
+                ether_ntoa(&frame[0..6]),
+                frame.len()
+            );
         }
-        ETHERTYPE_IP => {
-            if !eflag {
-                out += "IP ";
+        match etype {
+            ETHERTYPE_ARP => {
+                if !self.o.eflag {
+                    out += "ARP, ";
+                }
+                if self.o.verbose > 0 {
+                    out += "Ethernet (len 6), IPv4 (len 4), ";
+                }
+                out += &arp(n);
             }
-            out += &ip(n);
+            ETHERTYPE_IP => {
+                if !self.o.eflag {
+                    out += "IP ";
+                }
+                out += &self.ip(n);
+            }
+            t => {
+                if !self.o.eflag {
+                    out += &format!("ethertype Unknown (0x{t:04x}), length {}", frame.len());
+                } else {
+                    out += &format!("length {}", n.len());
+                }
+            }
         }
-        t => {
-            if !eflag {
-                out += &format!("ethertype Unknown (0x{t:04x}), length {}", frame.len());
+        out
+    }
+
+    fn ip(&mut self, n: &[u8]) -> String {
+        if n.len() < 20 {
+            return format!("[|ip] length {}", n.len());
+        }
+        let hl = ((n[0] & 0xf) as usize) * 4;
+        if hl < 20 {
+            return format!("bad-hlen {hl}");
+        }
+        let len = be16(n, 2).unwrap_or(0) as usize;
+        let (src, dst) = (Inet(be32(n, 12).unwrap_or(0)), Inet(be32(n, 16).unwrap_or(0)));
+        let off = be16(n, 6).unwrap_or(0);
+        let body = n.get(hl..len.min(n.len())).unwrap_or(&[]);
+        let p = n[9];
+        let mut out = String::new();
+        if self.o.verbose > 0 {
+            let flags = match (off & 0x4000 != 0, off & IP_MF != 0) {
+                (true, true) => "DF+",
+                (true, false) => "DF",
+                (false, true) => "+",
+                (false, false) => "none",
+            };
+            let pname = match p {
+                IPPROTO_ICMP => "ICMP",
+                IPPROTO_UDP => "UDP",
+                IPPROTO_TCP => "TCP",
+                _ => "unknown",
+            };
+            out += &format!(
+                "(tos 0x{:x}, ttl {}, id {}, offset {}, flags [{flags}], proto {pname} ({p}), length {len}",
+                n[1],
+                n[8],
+                be16(n, 4).unwrap_or(0),
+                (off & IP_OFFMASK) * 8
+            );
+            if let Some(h) = n.get(..hl)
+                && in_cksum(h) != 0
+            {
+                let mut z = h.to_vec();
+                z[10..12].copy_from_slice(&[0, 0]);
+                out += &format!(", bad cksum {:x} (->{:x})!", be16(n, 10).unwrap_or(0), in_cksum(&z));
+            }
+            out += ")\n    ";
+        }
+        if off & IP_OFFMASK != 0 {
+            let pname = match p {
+                IPPROTO_ICMP => "icmp".to_string(),
+                IPPROTO_UDP => "udp".to_string(),
+                IPPROTO_TCP => "tcp".to_string(),
+                p => format!("ip-proto-{p}"),
+            };
+            return out + &format!("{src} > {dst}: {pname}");
+        }
+        out += &match p {
+            IPPROTO_ICMP => {
+                let mut l = format!("{src} > {dst}: ICMP {}, length {}", icmp_text(body), body.len());
+                // -v: the datagram an error is about, as its own line.
+                let error = matches!(body.first(), Some(3 | 4 | 5 | 11 | 12));
+                if self.o.verbose > 0 && error && body.len() >= 8 + 20 {
+                    let ip = if self.o.eflag { "" } else { "IP " };
+                    l += &format!("\n\t{ip}{}", self.ip(&body[8..]));
+                }
+                l
+            }
+            IPPROTO_UDP => {
+                let (Some(sp), Some(dp), Some(ul)) = (be16(body, 0), be16(body, 2), be16(body, 4)) else {
+                    return out + &format!("{src} > {dst}: [|udp]");
+                };
+                let sum = if self.o.verbose > 1 {
+                    match be16(body, 6).unwrap_or(0) {
+                        0 => "[no cksum] ".to_string(),
+                        got => match l4_cksum(n, body, IPPROTO_UDP) {
+                            0 => "[udp sum ok] ".to_string(),
+                            _ => {
+                                let mut z = body.to_vec();
+                                z[6..8].copy_from_slice(&[0, 0]);
+                                format!(
+                                    "[bad udp cksum 0x{got:04x} -> 0x{:04x}!] ",
+                                    l4_cksum(n, &z, IPPROTO_UDP)
+                                )
+                            }
+                        },
+                    }
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{src}.{sp} > {dst}.{dp}: {sum}UDP, length {}",
+                    (ul as usize).saturating_sub(8)
+                )
+            }
+            IPPROTO_TCP => self.tcp(n, body),
+            _ => format!("{src} > {dst}: ip-proto-{p} {}", body.len()),
+        };
+        out
+    }
+
+    /// print-tcp.c's line: flags, (relative) sequence numbers, window,
+    /// options, length.
+    fn tcp(&mut self, ip: &[u8], b: &[u8]) -> String {
+        let (src, dst) = (Inet(be32(ip, 12).unwrap_or(0)), Inet(be32(ip, 16).unwrap_or(0)));
+        let (Some(sp), Some(dp), Some(mut seq), Some(mut ack)) = (be16(b, 0), be16(b, 2), be32(b, 4), be32(b, 8))
+        else {
+            return format!("{src} > {dst}: [|tcp]");
+        };
+        let off = b.get(12).map_or(20, |o| ((o >> 4) as usize) * 4);
+        let fl = b.get(13).copied().unwrap_or(0);
+        let win = be16(b, 14).unwrap_or(0);
+        let mut flags = String::new();
+        for (bit, c) in [
+            (0x01, 'F'),
+            (0x02, 'S'),
+            (0x04, 'R'),
+            (0x08, 'P'),
+            (0x10, '.'),
+            (0x20, 'U'),
+            (0x40, 'E'),
+            (0x80, 'W'),
+        ] {
+            if fl & bit != 0 {
+                flags.push(c);
+            }
+        }
+        if flags.is_empty() {
+            flags = "none".into();
+        }
+        let len = b.len().saturating_sub(off);
+        let mut s = format!("{src}.{sp} > {dst}.{dp}: Flags [{flags}]");
+        if self.o.verbose > 0 && b.len() >= 20 {
+            let sum = l4_cksum(ip, b, IPPROTO_TCP);
+            let got = be16(b, 16).unwrap_or(0);
+            if sum == 0 {
+                s += &format!(", cksum 0x{got:04x} (correct)");
             } else {
-                out += &format!("length {}", n.len());
+                let mut z = b.to_vec();
+                z[16..18].copy_from_slice(&[0, 0]);
+                s += &format!(
+                    ", cksum 0x{got:04x} (incorrect -> 0x{:04x})",
+                    l4_cksum(ip, &z, IPPROTO_TCP)
+                );
             }
         }
+        // Relative numbers, as tcp_seq_hash keeps them.
+        let (mut rel_seq, mut rel_ack) = (0u32, 0u32);
+        if !self.o.absolute && fl & 0x10 != 0 {
+            let (sa, da) = (src.0.to_be_bytes(), dst.0.to_be_bytes());
+            let rev = sp > dp || (sp == dp && sa > da);
+            let key = if rev { (da, dp, sa, sp) } else { (sa, sp, da, dp) };
+            match self.seqs.get(&key) {
+                Some(&(s0, a0)) if fl & 0x02 == 0 => {
+                    if rev {
+                        (rel_seq, rel_ack) = (a0, s0);
+                    } else {
+                        (rel_seq, rel_ack) = (s0, a0);
+                    }
+                }
+                _ => {
+                    let base = if rev {
+                        (ack.wrapping_sub(1), seq)
+                    } else {
+                        (seq, ack.wrapping_sub(1))
+                    };
+                    self.seqs.insert(key, base);
+                }
+            }
+            seq = seq.wrapping_sub(rel_seq);
+            ack = ack.wrapping_sub(rel_ack);
+        }
+        if len > 0 || fl & 0x07 != 0 || self.o.verbose > 1 {
+            s += &format!(", seq {seq}");
+            if len > 0 {
+                s += &format!(":{}", seq.wrapping_add(len as u32));
+            }
+        }
+        if fl & 0x10 != 0 {
+            s += &format!(", ack {ack}");
+        }
+        s += &format!(", win {win}");
+        if fl & 0x20 != 0 {
+            s += &format!(", urg {}", be16(b, 18).unwrap_or(0));
+        }
+        if off > 20 {
+            let opts = b.get(20..off.min(b.len())).unwrap_or(&[]);
+            s += &format!(", options [{}]", tcp_options(opts, rel_seq, rel_ack));
+        }
+        s + &format!(", length {len}")
     }
-    out
+}
+
+/// The TCP or UDP checksum of segment `b` of datagram `ip` (0 if right).
+fn l4_cksum(ip: &[u8], b: &[u8], proto: u8) -> u16 {
+    let mut ph = Vec::with_capacity(12 + b.len());
+    ph.extend_from_slice(&ip[12..20]);
+    ph.extend_from_slice(&[0, proto]);
+    ph.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    ph.extend_from_slice(b);
+    in_cksum(&ph)
+}
+
+/// `mss 1460,nop,wscale 6,sackOK,TS val 1 ecr 0`.
+fn tcp_options(mut o: &[u8], rel_seq: u32, rel_ack: u32) -> String {
+    let mut out: Vec<String> = Vec::new();
+    while let Some(&kind) = o.first() {
+        match kind {
+            0 => {
+                out.push("eol".into());
+                break;
+            }
+            1 => {
+                out.push("nop".into());
+                o = &o[1..];
+                continue;
+            }
+            _ => {}
+        }
+        let Some(&l) = o.get(1) else {
+            out.push("[bad opt]".into());
+            break;
+        };
+        let l = l as usize;
+        if l < 2 || l > o.len() {
+            out.push("[bad opt]".into());
+            break;
+        }
+        let d = &o[2..l];
+        out.push(match (kind, d.len()) {
+            (2, 2) => format!("mss {}", be16(d, 0).unwrap_or(0)),
+            (3, 1) => format!("wscale {}", d[0]),
+            (4, 0) => "sackOK".into(),
+            (5, n) if n % 8 == 0 => {
+                let mut s = format!("sack {} ", n / 8);
+                for c in d.chunks(8) {
+                    let (a, b) = (be32(c, 0).unwrap_or(0), be32(c, 4).unwrap_or(0));
+                    s += &format!("{{{}:{}}}", a.wrapping_sub(rel_ack), b.wrapping_sub(rel_ack));
+                }
+                let _ = rel_seq;
+                s
+            }
+            (8, 8) => format!("TS val {} ecr {}", be32(d, 0).unwrap_or(0), be32(d, 4).unwrap_or(0)),
+            (k, 0) => format!("unknown-{k}"),
+            (k, _) => format!(
+                "unknown-{k} 0x{}",
+                d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
+        });
+        o = &o[l..];
+    }
+    out.join(",")
 }
 
 fn arp(n: &[u8]) -> String {
     let (Some(op), Some(spa), Some(tpa)) = (be16(n, 6), be32(n, 14), be32(n, 24)) else {
         return format!("[|ARP] length {}", n.len());
     };
-    let len = 28.min(n.len());
+    let len = n.len();
     match op {
         1 => {
             let tha = &n[18..24];
@@ -142,41 +465,6 @@ fn arp(n: &[u8]) -> String {
         }
         2 => format!("Reply {} is-at {}, length {len}", Inet(spa), ether_ntoa(&n[8..14])),
         o => format!("Unknown ({o}), length {len}"),
-    }
-}
-
-fn ip(n: &[u8]) -> String {
-    if n.len() < 20 {
-        return format!("[|ip] length {}", n.len());
-    }
-    let hl = ((n[0] & 0xf) as usize) * 4;
-    let len = be16(n, 2).unwrap_or(0) as usize;
-    let (src, dst) = (Inet(be32(n, 12).unwrap_or(0)), Inet(be32(n, 16).unwrap_or(0)));
-    let off = be16(n, 6).unwrap_or(0);
-    let body = n.get(hl..len.min(n.len())).unwrap_or(&[]);
-    let p = n[9];
-    if off & IP_OFFMASK != 0 {
-        let more = if off & IP_MF != 0 { "+" } else { "" };
-        return format!(
-            "{src} > {dst}: ip-proto-{p} (frag {}:{}@{}{more})",
-            be16(n, 4).unwrap_or(0),
-            body.len(),
-            (off & IP_OFFMASK) * 8
-        );
-    }
-    match p {
-        IPPROTO_ICMP => format!("{src} > {dst}: ICMP {}, length {}", icmp_text(body), body.len()),
-        IPPROTO_UDP => {
-            let (Some(sp), Some(dp), Some(ul)) = (be16(body, 0), be16(body, 2), be16(body, 4)) else {
-                return format!("{src} > {dst}: [|udp]");
-            };
-            format!(
-                "{src}.{sp} > {dst}.{dp}: UDP, length {}",
-                (ul as usize).saturating_sub(8)
-            )
-        }
-        IPPROTO_TCP => tcp(&src.to_string(), &dst.to_string(), body),
-        _ => format!("{src} > {dst}: ip-proto-{p} {}", body.len()),
     }
 }
 
@@ -227,42 +515,46 @@ fn icmp_text(b: &[u8]) -> String {
     }
 }
 
-fn tcp(src: &str, dst: &str, b: &[u8]) -> String {
-    let (Some(sp), Some(dp), Some(seq), Some(ack)) = (be16(b, 0), be16(b, 2), be32(b, 4), be32(b, 8)) else {
-        return format!("{src} > {dst}: [|tcp]");
-    };
-    let off = b.get(12).map_or(20, |o| ((o >> 4) as usize) * 4);
-    let fl = b.get(13).copied().unwrap_or(0);
-    let win = be16(b, 14).unwrap_or(0);
-    let mut flags = String::new();
-    for (bit, c) in [
-        (0x01, 'F'),
-        (0x02, 'S'),
-        (0x04, 'R'),
-        (0x08, 'P'),
-        (0x20, 'U'),
-        (0x40, 'E'),
-        (0x80, 'W'),
-    ] {
-        if fl & bit != 0 {
-            flags.push(c);
+/// The `-x`/`-X`/`-A` dump of `d` (print.c's hex_and_ascii_print), each
+/// line after a newline and a tab; then the line's end.
+fn dump(kind: Dump, d: &[u8]) -> String {
+    let mut s = String::new();
+    match kind {
+        Dump::None => {}
+        Dump::Hex | Dump::HexAscii => {
+            for (i, c) in d.chunks(16).enumerate() {
+                let hex: String = c
+                    .chunks(2)
+                    .map(|p| match p {
+                        [a, b] => format!(" {a:02x}{b:02x}"),
+                        [a] => format!(" {a:02x}"),
+                        _ => String::new(),
+                    })
+                    .collect();
+                if kind == Dump::Hex {
+                    s += &format!("\n\t0x{:04x}: {hex}", i * 16);
+                } else {
+                    let ascii: String = c
+                        .iter()
+                        .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '.' })
+                        .collect();
+                    s += &format!("\n\t0x{:04x}: {hex:<40}  {ascii}", i * 16);
+                }
+            }
+        }
+        Dump::Ascii => {
+            s.push('\n');
+            let mut it = d.iter().peekable();
+            while let Some(&b) = it.next() {
+                match b {
+                    b'\r' if it.peek().is_none_or(|&&n| n == b'\n') => {}
+                    b'\t' | b' ' | b'\n' => s.push(b as char),
+                    0x21..=0x7e => s.push(b as char),
+                    _ => s.push('.'),
+                }
+            }
         }
     }
-    if fl & 0x10 != 0 {
-        flags.push('.');
-    }
-    let len = b.len().saturating_sub(off);
-    let mut s = format!("{src}.{sp} > {dst}.{dp}: Flags [{flags}], seq {seq}");
-    if len > 0 {
-        s = format!(
-            "{src}.{sp} > {dst}.{dp}: Flags [{flags}], seq {seq}:{}",
-            seq.wrapping_add(len as u32)
-        );
-    }
-    if fl & 0x10 != 0 {
-        s += &format!(", ack {ack}");
-    }
-    s += &format!(", win {win}, length {len}");
     s
 }
 
@@ -273,11 +565,39 @@ mod tests {
     #[test]
     fn truncated_frames_do_not_panic() {
         let frame = [0u8; 64];
+        let mut p = Printer::new(Opts {
+            verbose: 1,
+            dump: Dump::HexAscii,
+            ..Opts::default()
+        });
         for n in 0..frame.len() {
-            let _ = decode(LinkType::Ether, &frame[..n], true);
-            let _ = decode(LinkType::Ether, &frame[..n], false);
-            let _ = decode(LinkType::Null, &frame[..n], false);
-            let _ = summarize(LinkType::Ether, &frame[..n]);
+            let _ = p.line(Duration::ZERO, LinkType::Ether, &frame[..n]);
+            let _ = p.line(Duration::ZERO, LinkType::Null, &frame[..n]);
+        }
+        let mut f = vec![0u8; 14];
+        f[12] = 8;
+        let mut ip = vec![0x45u8, 0, 0, 60, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        ip.extend_from_slice(&[0u8; 12]);
+        ip.extend_from_slice(&[0xa0, 0x12, 0, 0, 0, 0, 0, 0, 2, 9, 3, 3]);
+        f.extend_from_slice(&ip);
+        for n in 0..f.len() {
+            let _ = p.line(Duration::ZERO, LinkType::Ether, &f[..n]);
+        }
+        // Random bytes behind valid-looking headers.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut g = f.clone();
+            for b in g.iter_mut().skip(14) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x.is_multiple_of(3) {
+                    *b = x as u8;
+                }
+            }
+            g.truncate(14 + (x % 60) as usize);
+            p.o.verbose = (x % 3) as u8;
+            let _ = p.line(Duration::ZERO, LinkType::Ether, &g);
         }
     }
 
@@ -289,13 +609,26 @@ mod tests {
         ]);
         f.extend_from_slice(&[0; 6]);
         f.extend_from_slice(&[10, 0, 0, 2]);
+        let mut p = Printer::default();
         assert_eq!(
-            decode(LinkType::Ether, &f, false),
+            p.decode(LinkType::Ether, &f),
             "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
         );
+        p.o.eflag = true;
         assert_eq!(
-            decode(LinkType::Ether, &f, true),
+            p.decode(LinkType::Ether, &f),
             "02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
         );
+    }
+
+    #[test]
+    fn dates_and_dumps() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_788), (2026, 12, 1));
+        assert_eq!(
+            dump(Dump::HexAscii, b"E\0\0T\x124@\0@\x01\0\0\n\0\0\x01xyz"),
+            "\n\t0x0000:  4500 0054 1234 4000 4001 0000 0a00 0001  E..T.4@.@.......\n\t0x0010:  7879 7a                                  xyz"
+        );
+        assert_eq!(dump(Dump::Ascii, b"GET / HTTP/1.1\r\nx\x01"), "\nGET / HTTP/1.1\nx.");
     }
 }

@@ -1,25 +1,31 @@
-//! tcpdump(1): capture the frames of an interface, print them one line
-//! each or write them to a pcap file (`-w`), or read one back (`-r`).
+//! tcpdump(1): capture the frames of an interface that pass a
+//! pcap-filter(7) expression, print them as tcpdump 4.99 does or write them
+//! to a pcap file (`-w`), or read one back (`-r`, by libpcap).
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufWriter, Read};
 use std::rc::Rc;
+use std::time::Duration;
 
-use clap::Parser;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use clap::{ArgAction, Parser};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, TsResolution};
 
 use crate::kern::proc::Proc;
 use crate::net::bpf::Bpf;
 use crate::net::ifnet::IF;
-use crate::userland::print::{LinkType, decode, summarize};
+use crate::userland::pcap_filter::{Filter, message};
+use crate::userland::print::{Dump, LinkType, Opts, Printer};
 use crate::{errln, outln};
 
 /// dump traffic on a network (tcpdump(1))
 #[derive(Parser, Debug)]
 #[command(name = "tcpdump", disable_help_flag = true, disable_version_flag = true)]
 pub struct TcpdumpArgs {
+    /// Print each packet's data in ASCII.
+    #[arg(short = 'A', action = ArgAction::Count)]
+    ascii: u8,
     /// Exit after receiving count packets.
     #[arg(short = 'c', value_name = "count")]
     count: Option<u64>,
@@ -29,9 +35,12 @@ pub struct TcpdumpArgs {
     /// Listen on interface.
     #[arg(short = 'i', value_name = "interface")]
     iface: Option<String>,
-    /// Don't convert addresses to names (they never are).
-    #[arg(short = 'n')]
-    numeric: bool,
+    /// Line-buffered output (it always is).
+    #[arg(short = 'l')]
+    lbuf: bool,
+    /// Don't convert addresses or ports to names (they never are).
+    #[arg(short = 'n', action = ArgAction::Count)]
+    numeric: u8,
     /// Don't put the interface into promiscuous mode (accepted).
     #[arg(short = 'p')]
     nopromisc: bool,
@@ -41,33 +50,49 @@ pub struct TcpdumpArgs {
     /// Read packets from file (a pcap).
     #[arg(short = 'r', value_name = "file")]
     read: Option<String>,
-    /// Verbose (accepted).
-    #[arg(short = 'v')]
-    verbose: bool,
+    /// Print absolute TCP sequence numbers.
+    #[arg(short = 'S')]
+    absolute: bool,
+    /// Snapshot length (accepted: frames are kept whole).
+    #[arg(short = 's', value_name = "snaplen")]
+    snaplen: Option<u32>,
+    /// -t: no timestamp; -tt: seconds since the epoch; -ttt: since the
+    /// previous packet; -tttt: date and time; -ttttt: since the first.
+    #[arg(short = 't', action = ArgAction::Count)]
+    tflag: u8,
+    /// Verbose: the IP header's fields, checksums.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    verbose: u8,
     /// Write the raw packets to file (a pcap) rather than printing them.
     #[arg(short = 'w', value_name = "file")]
     write: Option<String>,
-    /// The filter expression.
+    /// Print each packet's data in hex.
+    #[arg(short = 'x', action = ArgAction::Count)]
+    hex: u8,
+    /// Print each packet's data in hex and ASCII.
+    #[arg(short = 'X', action = ArgAction::Count)]
+    hex_ascii: u8,
+    /// The filter expression (pcap-filter(7)).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "expression")]
     expression: Vec<String>,
 }
 
-/// `HH:MM:SS.uuuuuu` of a time since the epoch (UTC).
-fn stamp(t: std::time::Duration) -> String {
-    let s = t.as_secs();
-    format!(
-        "{:02}:{:02}:{:02}.{:06}",
-        (s / 3600) % 24,
-        (s / 60) % 60,
-        s % 60,
-        t.subsec_micros()
-    )
-}
-
-fn linktype_name(l: LinkType) -> &'static str {
-    match l {
-        LinkType::Ether => "EN10MB (Ethernet)",
-        LinkType::Null => "NULL (BSD loopback)",
+impl TcpdumpArgs {
+    fn printer(&self) -> Printer {
+        let (dump, twice) = match (self.hex_ascii, self.hex, self.ascii) {
+            (n, _, _) if n > 0 => (Dump::HexAscii, n > 1),
+            (_, n, _) if n > 0 => (Dump::Hex, n > 1),
+            (_, _, n) if n > 0 => (Dump::Ascii, n > 1),
+            _ => (Dump::None, false),
+        };
+        Printer::new(Opts {
+            eflag: self.eflag,
+            verbose: self.verbose,
+            absolute: self.absolute,
+            dump,
+            dump_link: twice,
+            tflag: self.tflag,
+        })
     }
 }
 
@@ -80,15 +105,8 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         Ok(a) => a,
         Err(s) => return s,
     };
-    let filter = match super::pcap_filter::parse(&a.expression) {
-        Ok(f) => f,
-        Err(e) => {
-            errln!(p, "tcpdump: {e}");
-            return 1;
-        }
-    };
     if let Some(path) = &a.read {
-        return read(&p, &a, path, filter);
+        return read(&p, &a, path);
     }
     let attached = p.vnet(|_, v| {
         let ifs = v.builtin(IF);
@@ -109,11 +127,19 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         } else {
             LinkType::Ether
         };
-        let f = filter.clone();
-        let bpf =
-            Bpf::new(f.map(|f| {
-                Box::new(move |frame: &[u8]| f.matches(&summarize(link, frame))) as crate::net::bpf::BpfFilter
-            }));
+        let filter = Filter::compile(&a.expression, link)?;
+        // DLT_NULL frames begin with the address family (AF_INET), in
+        // host byte order, as the filter and the file see them.
+        let frame_of = move |f: &[u8]| match link {
+            LinkType::Null => [&2u32.to_le_bytes()[..], f].concat(),
+            LinkType::Ether => f.to_vec(),
+        };
+        let bpf = Bpf::new(filter.map(|f| {
+            Box::new(move |frame: &[u8]| match link {
+                LinkType::Ether => f.matches(frame),
+                LinkType::Null => f.matches(&frame_of(frame)),
+            }) as crate::net::bpf::BpfFilter
+        }));
         let name = ifp.name.clone();
         let index = ifp.index;
         if let Some(i) = v.builtin(IF).get_mut(index) {
@@ -140,7 +166,7 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
                 ..PcapHeader::default()
             };
             match File::create(path)
-                .map_err(|e| e.to_string())
+                .map_err(|e| crate::userland::strerror(&e))
                 .and_then(|f| PcapWriter::with_header(BufWriter::new(f), header).map_err(|e| e.to_string()))
             {
                 Ok(w) => Some(w),
@@ -152,7 +178,7 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         }
         None => None,
     };
-    if writer.is_none() {
+    if writer.is_none() && a.verbose == 0 {
         errln!(
             p,
             "tcpdump: verbose output suppressed, use -v[v]... for full protocol decode"
@@ -160,23 +186,29 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         errln!(
             p,
             "listening on {name}, link-type {}, snapshot length 262144 bytes",
-            linktype_name(link)
+            link.name()
         );
     } else {
         errln!(
             p,
             "tcpdump: listening on {name}, link-type {}, snapshot length 262144 bytes",
-            linktype_name(link)
+            link.name()
         );
     }
-    // The counts are told however the capture ends, killed included.
+    // The counts are told however the capture ends, killed included; an
+    // interrupted one ends its output with a newline first.
     struct Report {
         p: Proc,
         bpf: Rc<RefCell<Bpf>>,
         captured: u64,
+        interrupted: bool,
+        printing: bool,
     }
     impl Drop for Report {
         fn drop(&mut self) {
+            if self.interrupted && self.printing {
+                outln!(self.p);
+            }
             let b = self.bpf.borrow();
             let (c, r, d) = (self.captured, b.received, b.dropped);
             errln!(self.p, "{c} packet{} captured", plural(c));
@@ -188,14 +220,23 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         p: p.clone(),
         bpf: bpf.clone(),
         captured: 0,
+        interrupted: true,
+        printing: writer.is_none(),
     };
+    let mut pr = a.printer();
+    // ^C ends the capture with its counts (pcap_breakloop).
+    p.intr.catch();
     loop {
         if a.count.is_some_and(|c| report.captured >= c) {
+            report.interrupted = false;
             break;
         }
-        let b2 = bpf.clone();
+        let (b2, intr) = (bpf.clone(), p.intr.clone());
         let got = p
             .until(None, move |w| {
+                if intr.poll_raised(w) {
+                    return Some(None);
+                }
                 let mut b = b2.borrow_mut();
                 match b.queue.pop_front() {
                     Some(x) => Some(Some(x)),
@@ -211,7 +252,6 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
         report.captured += 1;
         let wall = p.kernel().wallclock(t);
         let frame = match link {
-            // DLT_NULL: the address family (AF_INET) in host byte order.
             LinkType::Null => [&2u32.to_le_bytes()[..], &frame].concat(),
             LinkType::Ether => frame,
         };
@@ -222,7 +262,7 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
                     return 1;
                 }
             }
-            None => outln!(p, "{} {}", stamp(wall), decode(link, &frame, a.eflag)),
+            None => outln!(p, "{}", pr.line(wall, link, &frame)),
         }
     }
     drop(writer);
@@ -230,44 +270,64 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
     0
 }
 
-fn read(p: &Proc, a: &TcpdumpArgs, path: &str, filter: Option<super::pcap_filter::Filter>) -> i32 {
-    let r = File::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| PcapReader::new(BufReader::new(f)).map_err(|e| e.to_string()));
-    let mut r = match r {
-        Ok(r) => r,
+/// The snapshot length in a pcap file's header.
+fn snaplen(path: &str) -> u32 {
+    let mut h = [0u8; 24];
+    let ok = File::open(path).and_then(|mut f| f.read_exact(&mut h)).is_ok();
+    match (ok, &h[..4]) {
+        (true, [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]) => u32::from_le_bytes([h[16], h[17], h[18], h[19]]),
+        (true, _) => u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+        _ => 0,
+    }
+}
+
+fn read(p: &Proc, a: &TcpdumpArgs, path: &str) -> i32 {
+    let mut cap = match pcap::Capture::from_file(path) {
+        Ok(c) => c,
         Err(e) => {
-            errln!(p, "tcpdump: {path}: {e}");
+            errln!(p, "tcpdump: {}", message(e));
             return 1;
         }
     };
-    let link = match r.header().datalink {
-        DataLink::ETHERNET => LinkType::Ether,
-        DataLink::NULL => LinkType::Null,
+    let link = match cap.get_datalink() {
+        pcap::Linktype::ETHERNET => LinkType::Ether,
+        pcap::Linktype::NULL => LinkType::Null,
         other => {
-            errln!(p, "tcpdump: {path}: unsupported link type {other:?}");
+            errln!(p, "tcpdump: {path}: unsupported link type {}", other.0);
+            return 1;
+        }
+    };
+    let filter = match Filter::compile(&a.expression, link) {
+        Ok(f) => f,
+        Err(e) => {
+            errln!(p, "tcpdump: {e}");
             return 1;
         }
     };
     errln!(
         p,
         "reading from file {path}, link-type {}, snapshot length {}",
-        linktype_name(link),
-        r.header().snaplen
+        link.name(),
+        snaplen(path)
     );
+    let mut pr = a.printer();
     let mut n = 0;
-    while let Some(pkt) = r.next_packet() {
-        let pkt = match pkt {
-            Ok(x) => x,
+    loop {
+        let (t, data) = match cap.next_packet() {
+            Ok(pkt) => {
+                let t = Duration::new(pkt.header.ts.tv_sec as u64, pkt.header.ts.tv_usec as u32 * 1000);
+                (t, pkt.data.to_vec())
+            }
+            Err(pcap::Error::NoMorePackets) => break,
             Err(e) => {
-                errln!(p, "tcpdump: {path}: {e}");
+                errln!(p, "tcpdump: pcap_loop: {}", message(e));
                 return 1;
             }
         };
-        if filter.as_ref().is_some_and(|f| !f.matches(&summarize(link, &pkt.data))) {
+        if filter.as_ref().is_some_and(|f| !f.matches(&data)) {
             continue;
         }
-        outln!(p, "{} {}", stamp(pkt.timestamp), decode(link, &pkt.data, a.eflag));
+        outln!(p, "{}", pr.line(t, link, &data));
         n += 1;
         if a.count.is_some_and(|c| n >= c) {
             break;

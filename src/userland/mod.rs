@@ -135,14 +135,37 @@ pub fn run(p: Proc, argv: Vec<String>) -> CmdFuture {
     }
 }
 
-/// Parse a command's arguments; on error print FreeBSD-style
-/// `cmd: message` and `usage: ...`, and give the exit status to return.
+/// Parse a command's arguments; on error print what getopt(3) would
+/// (`cmd: illegal option -- x`, `cmd: option requires an argument -- c`,
+/// or the problem in a word), then always the `usage:` text, and give the
+/// exit status to return.
 pub fn parse<T: Parser>(p: &Proc, argv: &[String]) -> Result<T, i32> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     T::try_parse_from(argv).map_err(|e| {
         let name = argv.first().map(String::as_str).unwrap_or("vimage");
-        let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
-        errln!(p, "{name}: {first}");
+        let arg = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let flag = arg
+            .as_deref()
+            .and_then(|a| a.strip_prefix('-'))
+            .map(|a| a.chars().next().unwrap_or('-'));
+        match e.kind() {
+            // A missing operand: the usage says it all.
+            ErrorKind::MissingRequiredArgument | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {}
+            ErrorKind::UnknownArgument if flag.is_some() => {
+                errln!(p, "{name}: illegal option -- {}", flag.unwrap_or('?'));
+            }
+            ErrorKind::InvalidValue if flag.is_some() && e.to_string().contains("a value is required") => {
+                errln!(p, "{name}: option requires an argument -- {}", flag.unwrap_or('?'));
+            }
+            _ => {
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+                errln!(p, "{name}: {first}");
+            }
+        }
         usage(p, &T::command());
         1
     })
@@ -151,5 +174,6 @@ pub fn parse<T: Parser>(p: &Proc, argv: &[String]) -> Result<T, i32> {
 /// Print a command's `usage:` line to standard error.
 pub fn usage(p: &Proc, c: &clap::Command) {
     let u = c.clone().render_usage().to_string();
-    errln!(p, "{}", u.replacen("Usage: ", "usage: ", 1));
+    let u = u.replacen("Usage: \n", "usage:\n", 1).replacen("Usage: ", "usage: ", 1);
+    errln!(p, "{u}");
 }

@@ -11,7 +11,7 @@ use clap::Parser;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Proc;
-use crate::net::route::{Inet, inet_addr};
+use crate::net::route::Inet;
 use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY, icmp_is_error};
 use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IPPROTO_ICMP, Ipv4Hdr};
@@ -19,28 +19,48 @@ use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::{errln, outln};
 
+/// ping(8)'s usage, IPv4 part.
+const USAGE: &str = "\n\tping [-4AaDdfHnoQqRrv] [-C pcp] [-c count] [-G sweepmaxsize]
+\t    [-g sweepminsize] [-h sweepincrsize] [-i wait] [-l preload]
+\t    [-M mask | time] [-m ttl] [-P policy] [-p pattern] [-S src_addr]
+\t    [-s packetsize] [-t timeout] [-W waittime] [-z tos] IPv4-host";
+
 /// send ICMP ECHO_REQUEST packets to network hosts (ping(8))
 #[derive(Parser, Debug)]
-#[command(name = "ping", disable_help_flag = true, disable_version_flag = true)]
+#[command(name = "ping", disable_help_flag = true, disable_version_flag = true, override_usage = USAGE)]
 pub struct PingArgs {
+    /// IPv4 only (it is).
+    #[arg(short = '4')]
+    inet: bool,
+    /// Audible: a bell when a packet is received.
+    #[arg(short = 'a')]
+    audible: bool,
     /// Set the Don't Fragment bit.
     #[arg(short = 'D')]
     dontfrag: bool,
+    /// Flood: a dot for each request sent, a backspace for each reply;
+    /// requests as fast as replies come or a hundred a second.
+    #[arg(short = 'f')]
+    flood: bool,
     /// Stop after sending (and receiving) count ECHO_RESPONSE packets.
     #[arg(short = 'c', value_name = "count")]
-    count: Option<u64>,
-    /// Wait wait seconds between sending each packet (default 1).
+    count: Option<String>,
+    /// Wait wait seconds between sending each packet (default 1; 0: back
+    /// to back).
     #[arg(short = 'i', value_name = "wait")]
-    interval: Option<f64>,
+    interval: Option<String>,
     /// Set the IP Time To Live for outgoing packets.
     #[arg(short = 'm', value_name = "ttl")]
-    ttl: Option<u8>,
+    ttl: Option<String>,
     /// Numeric output only (it always is).
     #[arg(short = 'n')]
     numeric: bool,
     /// Exit successfully after receiving one reply packet.
     #[arg(short = 'o')]
     once: bool,
+    /// Fill the packet's data with up to 16 bytes of this hex pattern.
+    #[arg(short = 'p', value_name = "pattern")]
+    pattern: Option<String>,
     /// Quiet output: only the summary lines.
     #[arg(short = 'q')]
     quiet: bool,
@@ -49,15 +69,54 @@ pub struct PingArgs {
     src: Option<String>,
     /// Number of data bytes to be sent (default 56).
     #[arg(short = 's', value_name = "packetsize")]
-    size: Option<usize>,
+    size: Option<String>,
     /// Stop after timeout seconds.
     #[arg(short = 't', value_name = "timeout")]
-    timeout: Option<u64>,
+    timeout: Option<String>,
+    /// Verbose: list the ICMP packets received that are not echo replies.
+    #[arg(short = 'v')]
+    verbose: bool,
     /// Time in milliseconds to wait for a reply for each packet sent.
     #[arg(short = 'W', value_name = "waittime")]
-    waittime: Option<u64>,
+    waittime: Option<String>,
     /// The host to ping.
     host: String,
+}
+
+/// The duplicate table's size (ping.c's MAX_DUP_CHK).
+const MAX_DUP_CHK: usize = 8 * 128;
+
+/// EX_USAGE, for a bad value.
+const EX_USAGE: i32 = 64;
+
+/// `ping: MSG: `VALUE'` and EX_USAGE.
+fn bad(p: &Proc, what: &str, v: &str) -> i32 {
+    errln!(p, "ping: {what}: `{v}'");
+    EX_USAGE
+}
+
+/// strtonum(3): a decimal in `min..=max`.
+fn strtonum(s: &str, min: i64, max: i64) -> Option<i64> {
+    s.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
+}
+
+/// strtod(3) over the whole word.
+fn strtod(s: &str) -> Option<f64> {
+    s.trim_start().parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// ping's `fill()`: up to 16 bytes, two hex digits each.
+fn pattern(s: &str) -> Option<Vec<u8>> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let b = s.as_bytes();
+    Some(
+        b.chunks(2)
+            .take(16)
+            .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0))
+            .collect(),
+    )
 }
 
 /// Text for an ICMP error, as ping's `pr_icmph`.
@@ -93,6 +152,10 @@ fn icmp_text(t: u8, code: u8, icmp: &[u8]) -> String {
         (icmp::ICMP_TIMXCEED, 1) => "Frag reassembly time exceeded".into(),
         (icmp::ICMP_TIMXCEED, c) => format!("Time exceeded, Bad Code: {c}"),
         (icmp::ICMP_PARAMPROB, _) => format!("Parameter problem: pointer = 0x{:02x}", icmp[4]),
+        (ICMP_ECHOREPLY, _) => "Echo Reply".into(),
+        (ICMP_ECHO, _) => "Echo Request".into(),
+        (icmp::ICMP_TSTAMP, _) => "Timestamp".into(),
+        (icmp::ICMP_TSTAMPREPLY, _) => "Timestamp Reply".into(),
         (t, _) => format!("Bad ICMP type: {t}"),
     }
 }
@@ -129,36 +192,88 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         Ok(a) => a,
         Err(s) => return s,
     };
+    // The values, checked in getopt's order, with ping.c's words.
+    let count = match a.count.as_deref().map(|c| (c, strtonum(c, 1, i64::MAX))) {
+        Some((c, None)) => return bad(&p, "invalid count of packets to transmit", c),
+        Some((_, Some(n))) => Some(n as u64),
+        None => None,
+    };
+    let interval = match a.interval.as_deref().map(|i| (i, strtod(i))) {
+        Some((i, None)) => return bad(&p, "invalid timing interval", i),
+        Some((i, Some(v))) if !(0.0..=i32::MAX as f64 / 1000.0).contains(&v) => {
+            return bad(&p, "invalid timing interval", i);
+        }
+        // Milliseconds, as ping keeps it; 0 is back to back (a tick of
+        // the clock apart, so that time moves).
+        Some((_, Some(v))) => Some(Duration::from_millis((v * 1000.0) as u64).max(Duration::from_micros(1))),
+        None => None,
+    };
+    let ttl = match a.ttl.as_deref().map(|t| (t, strtonum(t, 0, 255))) {
+        Some((t, None)) => return bad(&p, "invalid TTL", t),
+        Some((_, Some(n))) => Some(n as u8),
+        None => None,
+    };
+    let datalen = match a.size.as_deref().map(|s| (s, strtonum(s, 0, i32::MAX as i64))) {
+        Some((s, None)) => return bad(&p, "invalid packet size", s),
+        Some((_, Some(n))) => n as usize,
+        None => 56,
+    };
+    let timeout = match a.timeout.as_deref() {
+        Some(t) => {
+            // strtoul(3) with base 0: the digits it can read.
+            let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+            match digits.parse::<u64>() {
+                Ok(n) if n > 3600 => {
+                    errln!(p, "ping: invalid timeout: `{t}' > 3600");
+                    return EX_USAGE;
+                }
+                Ok(n) if n >= 1 => Some(n),
+                _ => return bad(&p, "invalid timeout", t),
+            }
+        }
+        None => None,
+    };
+    let waittime = match a.waittime.as_deref().map(|w| (w, strtod(w))) {
+        Some((w, None)) => return bad(&p, "invalid timing interval", w),
+        Some((_, Some(v))) => Duration::from_millis(v.max(0.0) as u64),
+        None => Duration::from_millis(10_000),
+    };
+    if datalen > 65507 {
+        errln!(p, "ping: packet size too large: {datalen} > 65507");
+        return EX_USAGE;
+    }
+    let pat = match a.pattern.as_deref().map(pattern) {
+        Some(None) => {
+            errln!(p, "ping: patterns must be specified as hex digits");
+            return EX_USAGE;
+        }
+        Some(Some(b)) => Some(b),
+        None => None,
+    };
+    let src = match a.src.as_deref() {
+        None => None,
+        Some(s) => match super::gethostbyname(&p, s) {
+            Some(x) => Some(x),
+            None => {
+                errln!(p, "ping: cannot resolve {s}: Unknown host");
+                return 68;
+            }
+        },
+    };
     let Some(dst) = super::gethostbyname(&p, &a.host) else {
-        errln!(p, "ping: cannot resolve {}: Name does not resolve", a.host);
+        errln!(p, "ping: cannot resolve {}: Unknown host", a.host);
         return 68;
     };
-    let src = match a.src.as_deref().map(inet_addr) {
-        None => None,
-        Some(Some(s)) => Some(s),
-        Some(None) => {
-            errln!(p, "ping: invalid source address: {}", a.src.as_deref().unwrap_or(""));
-            return 64;
-        }
-    };
-    let interval = match a.interval {
-        Some(i) if !(i.is_finite() && i > 0.0) => {
-            errln!(p, "ping: invalid timing interval: `{i}'");
-            return 64;
-        }
-        Some(i) => Duration::from_secs_f64(i),
-        None => Duration::from_secs(1),
-    };
-    if a.count == Some(0) {
-        errln!(p, "ping: invalid count of packets to transmit: `0'");
-        return 64;
+    if a.flood && interval.is_some() {
+        errln!(p, "ping: -f and -i: incompatible options");
+        return EX_USAGE;
     }
-    let datalen = a.size.unwrap_or(56);
-    if datalen > 65507 {
-        errln!(p, "ping: invalid packet size: `{datalen}'");
-        return 64;
-    }
-    let waittime = Duration::from_millis(a.waittime.unwrap_or(10_000));
+    // Flood: a hundred a second, or as fast as replies come.
+    let interval = interval.unwrap_or(if a.flood {
+        Duration::from_millis(10)
+    } else {
+        Duration::from_secs(1)
+    });
     let opened = p.vnet(|_, v| (rip_attach(v, IPPROTO_ICMP), (v.random() & 0xffff) as u16));
     let (sock, ident): (Rc<RefCell<RawSock>>, u16) = match opened {
         Ok(x) => x,
@@ -167,16 +282,23 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let (Some(pat), false) = (&pat, a.quiet) {
+        let hex: String = pat.iter().map(|b| format!("{b:02x}")).collect();
+        outln!(p, "PATTERN: 0x{hex}");
+    }
     let from = src.map(|s| format!(" from {}", Inet(s))).unwrap_or_default();
     outln!(p, "PING {} ({}){from}: {datalen} data bytes", a.host, Inet(dst));
     let start = p.now();
-    let stop_at = a.timeout.map(|t| start.saturating_add(Duration::from_secs(t)));
+    let stop_at = timeout.map(|t| start.saturating_add(Duration::from_secs(t)));
     let mut sent: HashMap<u16, Time> = HashMap::new();
     let (mut ntransmitted, mut nreceived, mut nrepeats, mut nlate) = (0u64, 0u64, 0u64, 0u64);
-    let mut seen = vec![false; 65536];
+    // The duplicate table: 1024 bits, a sequence number's cleared as it
+    // is sent (ping.c's rcvd_tbl).
+    let mut seen = [false; MAX_DUP_CHK];
     let (mut tmin, mut tmax, mut tsum, mut tsumsq) = (f64::MAX, 0f64, 0f64, 0f64);
     let mut next_send = start;
     let mut last_deadline: Option<Time> = None;
+    let dots = a.flood && !a.quiet;
     // ^C ends the run with the statistics, as ping(8)'s SIGINT handler.
     p.intr.catch();
     loop {
@@ -184,13 +306,13 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             break;
         }
         let now = p.now();
-        if stop_at.is_some_and(|s| now >= s) || (a.once && nreceived > 0) || a.count.is_some_and(|c| nreceived >= c) {
+        if stop_at.is_some_and(|s| now >= s) || (a.once && nreceived > 0) || count.is_some_and(|c| nreceived >= c) {
             break;
         }
         if last_deadline.is_some_and(|d| now >= d) {
             break;
         }
-        if now >= next_send && a.count.is_none_or(|c| ntransmitted < c) {
+        if now >= next_send && count.is_none_or(|c| ntransmitted < c) {
             let seq = ntransmitted as u16;
             let mut m = Mbuf::zeroed(8 + datalen);
             let b = m.data_mut();
@@ -201,14 +323,17 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                 b[8..12].copy_from_slice(&((now.0 / 1_000_000_000) as u32).to_be_bytes());
                 b[12..16].copy_from_slice(&((now.0 % 1_000_000_000) as u32).to_be_bytes());
                 for i in 8..datalen {
-                    b[8 + i] = i as u8;
+                    b[8 + i] = match &pat {
+                        Some(pat) => pat[(i - 8) % pat.len()],
+                        None => i as u8,
+                    };
                 }
             }
             let c = in_cksum(b);
             b[2..4].copy_from_slice(&c.to_be_bytes());
             let opts = IpOpts {
                 src,
-                ttl: a.ttl,
+                ttl,
                 df: a.dontfrag,
                 proto: IPPROTO_ICMP,
                 ..IpOpts::default()
@@ -220,12 +345,13 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                 Err(e) => errln!(p, "ping: sendto: {e}"),
             }
             sent.insert(seq, now);
-            // The sequence number is reused every 65,536: a reply to it is
-            // new again (ping.c's CLR(seq) in pinger).
-            seen[seq as usize] = false;
+            seen[seq as usize % MAX_DUP_CHK] = false;
             ntransmitted += 1;
+            if dots {
+                p.stdout.write_bytes(b".");
+            }
             next_send = now.saturating_add(interval);
-            if a.count.is_some_and(|c| ntransmitted >= c) {
+            if count.is_some_and(|c| ntransmitted >= c) {
                 // The last one: wait for stragglers, then stop.
                 let wait = if nreceived > 0 {
                     Duration::from_secs_f64((2.0 * tmax / 1e3).max(1.0)).min(waittime)
@@ -236,10 +362,7 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             }
             continue;
         }
-        let deadline = match (last_deadline, a.count.is_none_or(|c| ntransmitted < c)) {
-            (Some(d), _) => d,
-            (None, _) => next_send,
-        };
+        let deadline = last_deadline.unwrap_or(next_send);
         let deadline = stop_at.map_or(deadline, |s| s.min(deadline));
         let (s2, intr) = (sock.clone(), p.intr.clone());
         let got = p
@@ -266,18 +389,25 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                 continue;
             }
             let ms = rtt.as_secs_f64() * 1e3;
-            let dup = seen[seq as usize];
+            let dup = seen[seq as usize % MAX_DUP_CHK];
             if dup {
                 nrepeats += 1;
             } else {
-                seen[seq as usize] = true;
+                seen[seq as usize % MAX_DUP_CHK] = true;
                 nreceived += 1;
             }
             tsum += ms;
             tsumsq += ms * ms;
             tmin = tmin.min(ms);
             tmax = tmax.max(ms);
-            if !a.quiet {
+            if dots {
+                p.stdout.write_bytes(b"\x08");
+                // The next as soon as this one is back.
+                next_send = p.now();
+            } else if !a.quiet {
+                if a.audible {
+                    p.stdout.write_bytes(b"\x07");
+                }
                 let dupmark = if dup { " (DUP!)" } else { "" };
                 outln!(
                     p,
@@ -286,29 +416,34 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                     h.ttl
                 );
             }
-        } else if icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 + 8 {
-            // Only errors about our own echo requests.
-            let inner = &icmp[8..];
-            let ihl = ((inner[0] & 0xf) as usize) * 4;
-            if inner.len() < ihl + 8 {
+        } else {
+            // Errors about our own echo requests; with -v every other
+            // ICMP packet too.
+            let ours = icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 + 8 && {
+                let inner = &icmp[8..];
+                let ihl = ((inner[0] & 0xf) as usize) * 4;
+                inner.len() >= ihl + 8 && {
+                    let q = Ipv4Hdr::read(inner, ihl, inner.len() as u16);
+                    let qi = &inner[ihl..];
+                    q.dst == dst
+                        && q.p == IPPROTO_ICMP
+                        && qi[0] == ICMP_ECHO
+                        && u16::from_be_bytes([qi[4], qi[5]]) == ident
+                }
+            };
+            if !(ours || a.verbose) {
                 continue;
             }
-            let q = Ipv4Hdr::read(inner, ihl, inner.len() as u16);
-            let qi = &inner[ihl..];
-            if q.dst != dst || q.p != IPPROTO_ICMP || qi[0] != ICMP_ECHO || u16::from_be_bytes([qi[4], qi[5]]) != ident
-            {
-                continue;
+            outln!(
+                p,
+                "{cc} bytes from {}: {}",
+                Inet(h.src),
+                icmp_text(icmp[0], icmp[1], icmp)
+            );
+            if icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 {
+                p.stdout.write_bytes(pr_iph(&icmp[8..]).as_bytes());
             }
-            if !a.quiet {
-                outln!(
-                    p,
-                    "{cc} bytes from {}: {}",
-                    Inet(h.src),
-                    icmp_text(icmp[0], icmp[1], icmp)
-                );
-                p.stdout.write_bytes(pr_iph(inner).as_bytes());
-                outln!(p);
-            }
+            outln!(p);
         }
     }
     outln!(p);

@@ -197,7 +197,7 @@ fn modules_register_their_sysctls_and_take_them_away() {
         "net.counter.limit: 10 -> 42\n"
     );
     assert_eq!(
-        ok(&h, "jexec a sysctl net.counter"),
+        ok(&h, "jexec a sysctl -o net.counter"),
         "net.counter.limit: 42\nnet.counter.stats: { hits = 0, limit = 42 }\n"
     );
     let o = h.exec("jexec a sysctl net.counter.stats=1");
@@ -232,4 +232,18 @@ fn per_vnet_nodes_need_a_current_vnet() {
         Ok(Value::Str("vimage".into())),
         "global nodes do not"
     );
+}
+
+#[test]
+fn a_walk_skips_opaque_nodes_unless_asked() {
+    // sysctl -a lists no statistics structure (show_var returns at once
+    // for opaque types without -o); -o and a node named by itself do.
+    let h = host();
+    let all = h.exec("sysctl -a").stdout;
+    assert!(!all.contains(".stats:"), "{all}");
+    assert!(all.contains("net.inet.icmp.icmplim: 200\n"));
+    let with = h.exec("sysctl -a -o").stdout;
+    assert!(with.contains("net.inet.icmp.stats: { error = 0,"), "{with}");
+    assert!(!h.exec("sysctl net.inet.icmp").stdout.contains("stats"));
+    assert!(h.exec("sysctl net.inet.icmp.stats").stdout.starts_with("net.inet.icmp.stats: {"));
 }

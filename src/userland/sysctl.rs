@@ -28,6 +28,12 @@ pub struct SysctlArgs {
     /// Do not show variable names.
     #[arg(short = 'n')]
     no_names: bool,
+    /// Show opaque variables (statistics structures) too, when walking.
+    #[arg(short = 'o')]
+    opaque: bool,
+    /// As -o (the values are shown by field, not as hex).
+    #[arg(short = 'x')]
+    hex: bool,
     /// Suppress some warnings.
     #[arg(short = 'q')]
     quiet: bool,
@@ -80,7 +86,16 @@ fn show_tree(p: &Proc, a: &SysctlArgs, prefix: &str) -> i32 {
             return 1;
         }
     };
-    names.iter().map(|n| show(p, a, n)).sum()
+    // A walk skips opaque nodes unless -o (or -x) asks for them, as
+    // show_var does; a node named by itself is shown.
+    let walking = names.len() != 1 || names[0] != prefix;
+    let skip = |n: &String| {
+        walking
+            && !(a.opaque || a.hex || a.names_only)
+            && p.with(|k| k.sysctl_oid(n).is_ok_and(|o| o.ctype == crate::kern::sysctl::Ctype::Struct))
+                .unwrap_or(false)
+    };
+    names.iter().filter(|n| !skip(n)).map(|n| show(p, a, n)).sum()
 }
 
 fn warn(p: &Proc, a: &SysctlArgs, e: &SysctlError) -> i32 {

@@ -37,6 +37,37 @@ type Row = (&'static str, usize, usize, (u32, u16), (u32, u16), Option<TcpState>
 /// The socket list (`protopr`): TCP then UDP, each newest first, the
 /// half-open connections of the syncache leading TCP's. Servers and
 /// sockets on a wildcard address only with `-a`.
+/// `netstat -L`: each listening socket's queue of completed connections,
+/// of incomplete ones (the syncache's), and its most (inet.c's protopr).
+pub fn listenpr(v: &mut Vnet, proto: Option<&str>, wide: bool) -> Result<String, String> {
+    if let Some(p) = proto
+        && p != "tcp"
+    {
+        return Ok(String::new());
+    }
+    let width = if wide { 45 } else { 22 };
+    let t = v.builtin(TCP);
+    let mut s = String::new();
+    for tp in t.tcbs.newest_first() {
+        let Some(l) = &tp.listen else { continue };
+        let inc = t
+            .syncache
+            .entries
+            .values()
+            .filter(|e| e.lport == tp.lport && (tp.laddr == 0 || e.laddr == tp.laddr))
+            .count();
+        if s.is_empty() {
+            s += "Current listen queue sizes (qlen/incqlen/maxqlen)\n";
+            s += &format!("{:<5.5} {:<32.32} {:<22.22}\n", "Proto", "Listen", "Local Address");
+        }
+        let q = format!("{}/{inc}/{}", l.queue.len(), l.backlog);
+        s += &format!("{:<3.3}{:<2.2} {q:<32.32} ", "tcp", "4");
+        s += &inetprint(tp.laddr, tp.lport, width, wide);
+        s.push('\n');
+    }
+    Ok(s)
+}
+
 pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Result<String, String> {
     if let Some(p) = proto
         && !["tcp", "udp", "ip", "icmp"].contains(&p)

@@ -1,6 +1,7 @@
 //! netstat(1): show network status — the sockets (default, `-a`), the
 //! routing table (`-r`), the interfaces (`-i`) and protocol statistics
-//! (`-s [-p ip|icmp|arp|tcp|udp]`). The files follow FreeBSD's
+//! (`-s [-p ip|icmp|arp|tcp|udp]`), the listen queues (`-L`) and the
+//! traffic every few seconds (`-w N`). The files follow FreeBSD's
 //! `usr.bin/netstat`: `inet.c`, `route.c`, `if.c`.
 
 mod if_;
@@ -24,6 +25,24 @@ pub struct NetstatArgs {
     /// Show the state of the interfaces.
     #[arg(short = 'i')]
     interfaces: bool,
+    /// Only this interface (-i, -w).
+    #[arg(short = 'I', value_name = "interface")]
+    interface: Option<String>,
+    /// With -i: the bytes in and out.
+    #[arg(short = 'b')]
+    bytes: bool,
+    /// With -i or -w: the output drops.
+    #[arg(short = 'd')]
+    drops: bool,
+    /// The listen queues: completed, incomplete and most connections.
+    #[arg(short = 'L')]
+    listen: bool,
+    /// The traffic every wait seconds.
+    #[arg(short = 'w', value_name = "wait")]
+    wait: Option<u64>,
+    /// With -w: stop after howmany lines.
+    #[arg(short = 'q', value_name = "howmany")]
+    howmany: Option<u64>,
     /// Show per-protocol statistics (twice: only non-zero counters).
     #[arg(short = 's', action = clap::ArgAction::Count)]
     stats: u8,
@@ -58,13 +77,23 @@ pub async fn netstat(p: Proc, argv: Vec<String>) -> i32 {
         errln!(p, "netstat: {f}: unknown address family");
         return 1;
     }
+    if let Some(w) = a.wait {
+        return interval(&p, &a, w).await;
+    }
+    let io = if_::IfOpts {
+        bytes: a.bytes,
+        drops: a.drops,
+        only: a.interface.as_deref(),
+    };
     let r = p.vnet(|_, v| {
         if a.routes {
             Ok(route::routes(v))
-        } else if a.interfaces {
-            Ok(if_::interfaces(v))
+        } else if a.interfaces || a.interface.is_some() {
+            Ok(if_::interfaces(v, io))
         } else if a.stats > 0 {
             inet::stats(v, a.proto.as_deref(), a.stats > 1)
+        } else if a.listen {
+            inet::listenpr(v, a.proto.as_deref(), a.wide)
         } else {
             inet::protopr(v, a.proto.as_deref(), a.all, a.wide)
         }
@@ -77,6 +106,50 @@ pub async fn netstat(p: Proc, argv: Vec<String>) -> i32 {
         Ok(Err(e)) | Err(e) => {
             errln!(p, "netstat: {e}");
             1
+        }
+    }
+}
+
+/// `netstat -w N`: every N seconds, what the interfaces moved; the banner
+/// again every 21 lines.
+async fn interval(p: &Proc, a: &NetstatArgs, wait: u64) -> i32 {
+    if wait == 0 {
+        super::usage(p, &<NetstatArgs as clap::CommandFactory>::command());
+        return 1;
+    }
+    let only = a.interface.as_deref();
+    let get = || p.vnet(|_, v| if_::totals(v, only)).ok().flatten();
+    let Some(mut old) = get() else {
+        errln!(p, "netstat: interface {} not found", only.unwrap_or(""));
+        return 65;
+    };
+    p.intr.catch();
+    let mut lines = 0u64;
+    let mut shown = 0u64;
+    loop {
+        if lines.is_multiple_of(21) {
+            p.stdout.write_bytes(if_::banner(only, a.drops).as_bytes());
+        }
+        let stopped = p.timeout(Some(std::time::Duration::from_secs(wait)), {
+            let intr = p.intr.clone();
+            std::future::poll_fn(move |cx| {
+                if intr.poll_raised(cx.waker()) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+        });
+        if stopped.await.is_some() {
+            return 0;
+        }
+        let Some(new) = get() else { return 1 };
+        p.stdout.write_bytes(if_::delta(&new, &old, a.drops).as_bytes());
+        old = new;
+        lines += 1;
+        shown += 1;
+        if a.howmany.is_some_and(|n| shown >= n) {
+            return 0;
         }
     }
 }

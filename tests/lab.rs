@@ -60,6 +60,13 @@ fn the_example_labs_run() {
 
 #[test]
 fn bad_files_say_where_and_what() {
+    // A loss in percent is a loss.
+    let lab = Lab::parse(
+        "t.toml",
+        "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nloss = \"2%\"\n",
+    )
+    .expect("percent");
+    assert_eq!(lab.links[0].emu.0, ["plr", "0.02"]);
     let dir = common::tmpdir("lab-bad");
     for (text, want) in [
         (
@@ -76,7 +83,7 @@ fn bad_files_say_where_and_what() {
         ),
         (
             "[[event]]\nat = \"later\"\nrun = \"x\"\n",
-            ":2:6: expected a duration like \"5s\"",
+            ":2:6: expected a duration like \"5ms\"",
         ),
         (
             "[[node]]\nname = \"a\"\nkind = \"toaster\"\n",
@@ -94,6 +101,26 @@ fn bad_files_say_where_and_what() {
         (
             "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nbw = \"fast\"\n",
             ":7:6:",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\naddrs = [\"10.0.0.1/24\", \"10.0.1.2/24\"]\n",
+            ":7:9: the two ends of a link are on one network",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\naddrs = [\"10.0.0.1/24\", \"10.0.0.1/24\"]\n",
+            ":7:25: 10.0.0.1 is used twice (first at 7:10)",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nloss = 2.0\n",
+            ":7:8: expected a probability from 0 to 1, or a percentage like \"2%\"",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\ndelay = 5\n",
+            ":7:9: expected a duration like \"5ms\" in quotes, not 5",
+        ),
+        (
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\n[[route]]\nnode = \"a\"\nto = \"default\"\nvia = \"192.168.9.9\"\n",
+            ":10:7: 192.168.9.9 is not on a network a is attached to",
         ),
         (
             "[[event]]\nat = \"1s\"\nlink = \"nope\"\ndown = true\n",

@@ -53,21 +53,35 @@ fn traffic_every_second() {
     let out = ok(&h, "jexec a netstat -w 1 -q 3");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "            input        (Total)           output");
-    assert_eq!(lines[1], "   packets  errs idrops      bytes    packets  errs      bytes colls");
+    assert_eq!(
+        lines[1],
+        "   packets  errs idrops      bytes    packets  errs      bytes colls"
+    );
     assert_eq!(lines.len(), 5, "{out}");
     // Deltas: the echoes out and their replies in, 98 bytes each (the
     // three seconds see four or five of them).
     let col = |i: usize| -> u64 {
         lines[2..]
             .iter()
-            .map(|l| l.split_whitespace().nth(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(999))
+            .map(|l| {
+                l.split_whitespace()
+                    .nth(i)
+                    .and_then(|x| x.parse::<u64>().ok())
+                    .unwrap_or(999)
+            })
             .sum()
     };
     let n = col(0);
     assert!((4..=5).contains(&n), "{out}");
     assert_eq!((col(3), col(4), col(6)), (98 * n, n, 98 * n), "{out}");
     let out = ok(&h, "jexec a netstat -w 1 -q 1 -I epair0a");
-    assert!(out.starts_with("            input        epair0a           output\n"), "{out}");
+    assert!(
+        out.starts_with("            input        epair0a           output\n"),
+        "{out}"
+    );
     let o = h.exec("jexec a netstat -w 1 -q 1 -I nope0");
-    assert_eq!((o.status, o.stderr.as_str()), (65, "netstat: interface nope0 not found\n"));
+    assert_eq!(
+        (o.status, o.stderr.as_str()),
+        (65, "netstat: interface nope0 not found\n")
+    );
 }

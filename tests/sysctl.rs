@@ -104,7 +104,10 @@ fn freebsd_errors() {
     assert!(o.stderr.starts_with("usage: sysctl"), "{o:?}");
     let o = h.exec("sysctl -Z x");
     assert_eq!(o.status, 1);
-    assert!(o.stderr.starts_with("sysctl: illegal option -- Z\nusage: sysctl"), "{o:?}");
+    assert!(
+        o.stderr.starts_with("sysctl: illegal option -- Z\nusage: sysctl"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -245,5 +248,9 @@ fn a_walk_skips_opaque_nodes_unless_asked() {
     let with = h.exec("sysctl -a -o").stdout;
     assert!(with.contains("net.inet.icmp.stats: { error = 0,"), "{with}");
     assert!(!h.exec("sysctl net.inet.icmp").stdout.contains("stats"));
-    assert!(h.exec("sysctl net.inet.icmp.stats").stdout.starts_with("net.inet.icmp.stats: {"));
+    assert!(
+        h.exec("sysctl net.inet.icmp.stats")
+            .stdout
+            .starts_with("net.inet.icmp.stats: {")
+    );
 }

@@ -46,6 +46,23 @@ struct TopologyF {
     sysctl: BTreeMap<String, toml::Value>,
 }
 
+/// A probability: 0.02, or "2%".
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum ProbF {
+    Num(f64),
+    Text(String),
+}
+
+/// A value that must be a string (a duration, a rate), or what was
+/// written instead.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum TextF {
+    Text(String),
+    Other(toml::Value),
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum SizeF {
@@ -69,12 +86,12 @@ struct NodeF {
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct EmuF {
-    bw: Option<Spanned<String>>,
-    delay: Option<Spanned<String>>,
-    jitter: Option<Spanned<String>>,
-    loss: Option<f64>,
-    dup: Option<f64>,
-    ber: Option<f64>,
+    bw: Option<Spanned<TextF>>,
+    delay: Option<Spanned<TextF>>,
+    jitter: Option<Spanned<TextF>>,
+    loss: Option<Spanned<ProbF>>,
+    dup: Option<Spanned<ProbF>>,
+    ber: Option<Spanned<ProbF>>,
     queue: Option<u32>,
 }
 
@@ -85,12 +102,12 @@ struct LinkF {
     name: Option<Spanned<String>>,
     addrs: Option<Spanned<Vec<Spanned<String>>>>,
     mtu: Option<Spanned<u32>>,
-    bw: Option<Spanned<String>>,
-    delay: Option<Spanned<String>>,
-    jitter: Option<Spanned<String>>,
-    loss: Option<f64>,
-    dup: Option<f64>,
-    ber: Option<f64>,
+    bw: Option<Spanned<TextF>>,
+    delay: Option<Spanned<TextF>>,
+    jitter: Option<Spanned<TextF>>,
+    loss: Option<Spanned<ProbF>>,
+    dup: Option<Spanned<ProbF>>,
+    ber: Option<Spanned<ProbF>>,
     queue: Option<u32>,
 }
 
@@ -111,12 +128,12 @@ struct EventF {
     link: Option<Spanned<String>>,
     down: Option<bool>,
     up: Option<bool>,
-    bw: Option<Spanned<String>>,
-    delay: Option<Spanned<String>>,
-    jitter: Option<Spanned<String>>,
-    loss: Option<f64>,
-    dup: Option<f64>,
-    ber: Option<f64>,
+    bw: Option<Spanned<TextF>>,
+    delay: Option<Spanned<TextF>>,
+    jitter: Option<Spanned<TextF>>,
+    loss: Option<Spanned<ProbF>>,
+    dup: Option<Spanned<ProbF>>,
+    ber: Option<Spanned<ProbF>>,
     queue: Option<u32>,
 }
 
@@ -146,40 +163,66 @@ impl Reader<'_> {
     }
 
     fn duration(&self, s: &Spanned<String>) -> Result<Duration, LabError> {
-        parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), format!("expected a duration like \"5s\": {e}")))
+        parse_duration(s.get_ref()).or_else(|e| self.err(s.span(), format!("expected a duration like \"5ms\": {e}")))
     }
 
-    fn emu(&self, e: &EmuF) -> Result<Emu, LabError> {
+    /// A string value, or an error saying what kind of string.
+    fn text(&self, s: &Spanned<TextF>, like: &str) -> Result<Spanned<String>, LabError> {
+        match s.get_ref() {
+            TextF::Text(t) => Ok(Spanned::new(s.span(), t.clone())),
+            TextF::Other(v) => self.err(s.span(), format!("expected {like} in quotes, not {v}")),
+        }
+    }
+
+    /// A probability from 0 to 1, or a percentage.
+    fn prob(&self, p: &Spanned<ProbF>) -> Result<f64, LabError> {
+        let v = match p.get_ref() {
+            ProbF::Num(v) => Some(*v),
+            ProbF::Text(t) => t
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|n| n / 100.0),
+        };
+        match v {
+            Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+            _ => self.err(
+                p.span(),
+                "expected a probability from 0 to 1, or a percentage like \"2%\"",
+            ),
+        }
+    }
+
+    /// Link emulation; `at` locates what the pipe command's own checks
+    /// refuse.
+    fn emu(&self, e: &EmuF, at: std::ops::Range<usize>) -> Result<Emu, LabError> {
         let mut words = Vec::new();
         let mut put = |k: &str, v: String| {
             words.push(k.to_string());
             words.push(v);
         };
         if let Some(b) = &e.bw {
+            let b = self.text(b, "a rate like \"10Mbit/s\"")?;
             crate::net::pipe::parse_bw(b.get_ref()).or_else(|m| self.err(b.span(), m))?;
             put("bw", b.get_ref().clone());
         }
         for (k, d) in [("delay", &e.delay), ("jitter", &e.jitter)] {
             if let Some(d) = d {
-                self.duration(d)?;
+                let d = self.text(d, "a duration like \"5ms\"")?;
+                self.duration(&d)?;
                 put(k, d.get_ref().clone());
             }
         }
-        for (k, p) in [("plr", e.loss), ("dup", e.dup), ("ber", e.ber)] {
+        for (k, p) in [("plr", &e.loss), ("dup", &e.dup), ("ber", &e.ber)] {
             if let Some(p) = p {
-                put(k, p.to_string());
+                put(k, self.prob(p)?.to_string());
             }
         }
         if let Some(q) = e.queue {
             put("queue", q.to_string());
         }
         // The pipe command's own parser checks ranges and combinations.
-        crate::userland::pipe::parse_conf(&words, Default::default()).map_err(|m| LabError {
-            file: self.file.to_string(),
-            line: 0,
-            col: 0,
-            msg: m,
-        })?;
+        crate::userland::pipe::parse_conf(&words, Default::default()).or_else(|m| self.err(at, m))?;
         Ok(Emu(words))
     }
 
@@ -250,9 +293,15 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
         links: Vec::new(),
         routes: Vec::new(),
         events: Vec::new(),
+        via_at: Vec::new(),
     };
     if let Some(t) = &f.topology {
-        let emu = t.link.as_ref().map(|e| r.emu(e)).transpose()?.unwrap_or_default();
+        let emu = t
+            .link
+            .as_ref()
+            .map(|e| r.emu(e, t.kind.span()))
+            .transpose()?
+            .unwrap_or_default();
         let (n, dims) = match *t.size.get_ref() {
             SizeF::One(n) => (n, None),
             SizeF::Two([a, b]) => (a.saturating_mul(b), Some((a, b))),
@@ -332,6 +381,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
     };
     let mut link_names: std::collections::HashMap<String, usize> =
         lab.links.iter().enumerate().map(|(i, l)| (l.name.clone(), i)).collect();
+    let mut used: std::collections::HashMap<u32, std::ops::Range<usize>> = Default::default();
     for l in &f.link {
         let ends = l.ends.get_ref();
         if ends.len() != 2 {
@@ -360,7 +410,26 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
                     }
                     continue;
                 }
-                addr[i] = Some(r.prefix(s)?);
+                let (ad, plen) = r.prefix(s)?;
+                if let Some(first) = used.insert(ad, s.span()) {
+                    let (line, col) = line_col(text, first.start);
+                    return r.err(
+                        s.span(),
+                        format!(
+                            "{} is used twice (first at {line}:{col})",
+                            s.get_ref().split('/').next().unwrap_or("")
+                        ),
+                    );
+                }
+                addr[i] = Some((ad, plen));
+            }
+            if let [Some((x, px)), Some((y, py))] = addr
+                && (px != py || !crate::netinet::in_::in_prefix(y, x, px))
+            {
+                return r.err(
+                    addrs.span(),
+                    "the two ends of a link are on one network (the same prefix, like 10.0.0.1/24 and 10.0.0.2/24)",
+                );
             }
         }
         let name = match &l.name {
@@ -374,15 +443,18 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
                 format!("link \"{name}\" is defined twice (name one with name = \"...\")"),
             );
         }
-        let emu = r.emu(&EmuF {
-            bw: l.bw.clone(),
-            delay: l.delay.clone(),
-            jitter: l.jitter.clone(),
-            loss: l.loss,
-            dup: l.dup,
-            ber: l.ber,
-            queue: l.queue,
-        })?;
+        let emu = r.emu(
+            &EmuF {
+                bw: l.bw.clone(),
+                delay: l.delay.clone(),
+                jitter: l.jitter.clone(),
+                loss: l.loss.clone(),
+                dup: l.dup.clone(),
+                ber: l.ber.clone(),
+                queue: l.queue,
+            },
+            l.ends.span(),
+        )?;
         let mtu = match &l.mtu {
             Some(m) if !(72..=65535).contains(m.get_ref()) => {
                 return r.err(m.span(), "expected an MTU from 72 to 65535");
@@ -414,6 +486,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             plen,
             via,
         });
+        lab.via_at.push(line_col(text, rt.via.span().start));
     }
     for e in &f.event {
         let at = r.duration(&e.at)?;
@@ -422,9 +495,9 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             bw: e.bw.clone(),
             delay: e.delay.clone(),
             jitter: e.jitter.clone(),
-            loss: e.loss,
-            dup: e.dup,
-            ber: e.ber,
+            loss: e.loss.clone(),
+            dup: e.dup.clone(),
+            ber: e.ber.clone(),
             queue: e.queue,
         };
         let changes_link = e.down.is_some()
@@ -446,7 +519,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
                 match (e.down, e.up) {
                     (Some(true), None) => Action::LinkDown(li),
                     (None, Some(true)) => Action::LinkUp(li),
-                    (None, None) if changes_link => Action::LinkEmu(li, r.emu(&emu)?),
+                    (None, None) if changes_link => Action::LinkEmu(li, r.emu(&emu, e.at.span())?),
                     _ => {
                         return r.err(
                             l.span(),

@@ -131,6 +131,9 @@ pub struct Lab {
     pub links: Vec<Link>,
     pub routes: Vec<Route>,
     pub events: Vec<Event>,
+    /// Where the file wrote each of its routes' `via` (line, column): the
+    /// first routes are the file's.
+    pub via_at: Vec<(usize, usize)>,
 }
 
 impl Lab {
@@ -155,6 +158,26 @@ impl Lab {
             msg,
         };
         addr::number(&mut lab).map_err(whole)?;
+        // A route's gateway is on a network its node is attached to.
+        for (r, &(line, col)) in lab.routes.iter().zip(&lab.via_at) {
+            let attached = lab.links.iter().any(|l| {
+                [(l.a, l.addr[0]), (l.b, l.addr[1])]
+                    .iter()
+                    .any(|&(n, a)| n == r.node && a.is_some_and(|(a, p)| crate::netinet::in_::in_prefix(r.via, a, p)))
+            });
+            if !attached {
+                return Err(LabError {
+                    file: file.to_string(),
+                    line,
+                    col,
+                    msg: format!(
+                        "{} is not on a network {} is attached to",
+                        crate::net::route::Inet(r.via),
+                        lab.nodes[r.node].name
+                    ),
+                });
+            }
+        }
         if lab.routing == Routing::Auto {
             addr::auto_routes(&mut lab).map_err(whole)?;
         }

@@ -92,8 +92,11 @@ fn show_tree(p: &Proc, a: &SysctlArgs, prefix: &str) -> i32 {
     let skip = |n: &String| {
         walking
             && !(a.opaque || a.hex || a.names_only)
-            && p.with(|k| k.sysctl_oid(n).is_ok_and(|o| o.ctype == crate::kern::sysctl::Ctype::Struct))
-                .unwrap_or(false)
+            && p.with(|k| {
+                k.sysctl_oid(n)
+                    .is_ok_and(|o| o.ctype == crate::kern::sysctl::Ctype::Struct)
+            })
+            .unwrap_or(false)
     };
     names.iter().filter(|n| !skip(n)).map(|n| show(p, a, n)).sum()
 }

@@ -84,7 +84,10 @@ pub fn interfaces(v: &mut Vnet, o: IfOpts<'_>) -> String {
             bw = num_len(num_len(bw, r.c.ibytes), r.c.obytes);
         }
     }
-    let mut s = format!("{:<nw$} {:>5} {:<netw$}  {:<addrw$}", "Name", "Mtu", "Network", "Address");
+    let mut s = format!(
+        "{:<nw$} {:>5} {:<netw$}  {:<addrw$}",
+        "Name", "Mtu", "Network", "Address"
+    );
     s += &format!(" {:>pw$} {:>ew$} {:>ew$}", "Ipkts", "Ierrs", "Idrop");
     if o.bytes {
         s += &format!(" {:>bw$}", "Ibytes");

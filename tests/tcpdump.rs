@@ -204,3 +204,44 @@ fn an_interrupted_capture_ends_with_a_newline_then_its_counts() {
         "{err}"
     );
 }
+
+#[test]
+fn vlans_and_tunnels_are_tcpdumps() {
+    // 802.1Q tags (looked through, or shown with -e), IPIP and GRE with
+    // a key, each line as tcpdump prints it.
+    let dir = common::tmpdir("tcpdump-tunnels");
+    let pcap = dir.join("wire.pcap");
+    let h = common::tunnels(&pcap);
+    for peer in ["10.10.0.2", "192.168.0.2", "172.16.0.2"] {
+        ok(&h, &format!("jexec a ping -c 1 {peer}"));
+    }
+    h.run_for(std::time::Duration::from_secs(1));
+    h.tasks().kill_all();
+    let ours = read(env!("CARGO_BIN_EXE_vimage"), &["-n"], &pcap);
+    for line in [
+        "IP 10.10.0.1 > 10.10.0.2: ICMP echo request",
+        "IP 10.0.0.1 > 10.0.0.2: IP 192.168.0.1 > 192.168.0.2: ICMP echo request",
+        "IP 10.0.0.1 > 10.0.0.2: GREv0, key=0x7, length 92: IP 172.16.0.1 > 172.16.0.2: ICMP echo request",
+    ] {
+        assert!(ours.contains(line), "{line:?} in\n{ours}");
+    }
+    if !common::ensure_tool("tcpdump", "tcpdump") {
+        return;
+    }
+    for flags in [
+        &["-n"][..],
+        &["-n", "-e"],
+        &["-n", "-v"],
+        &["-n", "-e", "-v"],
+        &["-n", "-vv", "-X"],
+        &["-n", "vlan and icmp"],
+    ] {
+        let real = read("tcpdump", flags, &pcap);
+        let ours = read(env!("CARGO_BIN_EXE_vimage"), flags, &pcap);
+        let first = ours.lines().zip(real.lines()).find(|(a, b)| a != b);
+        assert!(
+            !real.is_empty() && ours == real,
+            "tcpdump {flags:?}: first difference (ours, tcpdump's): {first:?}"
+        );
+    }
+}

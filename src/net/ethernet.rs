@@ -74,6 +74,7 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
             m.adj(ETHER_HDR_LEN);
             crate::netinet::arp::arp_input(k, v, index, m);
         }
+        crate::net::if_vlan::ETHERTYPE_VLAN => crate::net::if_vlan::vlan_input(k, v, index, m),
         _ => ifp.counters.noproto += 1,
     }
 }

@@ -26,6 +26,7 @@ use crate::vnet::{Module, Prio, Vnet, VnetId, VnetKey};
 pub const IFF_UP: u32 = 0x1;
 pub const IFF_BROADCAST: u32 = 0x2;
 pub const IFF_LOOPBACK: u32 = 0x8;
+pub const IFF_POINTOPOINT: u32 = 0x10;
 pub const IFF_RUNNING: u32 = 0x40;
 pub const IFF_NOARP: u32 = 0x80;
 pub const IFF_PROMISC: u32 = 0x100;
@@ -39,7 +40,7 @@ pub const IFF_NAMES: &[(u32, &str)] = &[
     (IFF_BROADCAST, "BROADCAST"),
     (0x4, "DEBUG"),
     (IFF_LOOPBACK, "LOOPBACK"),
-    (0x10, "POINTOPOINT"),
+    (IFF_POINTOPOINT, "POINTOPOINT"),
     (0x20, "NEEDSEPOCH"),
     (IFF_RUNNING, "RUNNING"),
     (IFF_NOARP, "NOARP"),
@@ -103,6 +104,10 @@ pub enum IfKind {
     },
     Bridge(Box<crate::net::bridge::Bridge>),
     Tap(Box<crate::net::tap::Tap>),
+    /// An 802.1Q vlan on a parent (vlan(4)).
+    Vlan(crate::net::if_vlan::Vlan),
+    /// A point-to-point IP tunnel (gif(4), gre(4)).
+    Tunnel(crate::net::if_tunnel::Tunnel),
 }
 
 /// A network interface.
@@ -128,6 +133,8 @@ pub struct Ifnet {
     /// Its line rate in bit/s (`if_baudrate`, from its media); 0: none.
     /// Under the virtual clock frames leave one after another at it.
     pub baudrate: u64,
+    /// `ifconfig IF description TEXT`.
+    pub description: Option<String>,
 }
 
 impl Ifnet {
@@ -139,6 +146,20 @@ impl Ifnet {
         matches!(self.kind, IfKind::Loop)
     }
 
+    /// Does it carry Ethernet frames (and so ARP)? Loopbacks and tunnels
+    /// carry IP datagrams as they are.
+    pub fn is_ethernet(&self) -> bool {
+        matches!(
+            self.kind,
+            IfKind::Epair { .. } | IfKind::Bridge(_) | IfKind::Tap(_) | IfKind::Vlan(_)
+        )
+    }
+
+    /// Is it point to point (its addresses have a far end)?
+    pub fn is_p2p(&self) -> bool {
+        self.flags & IFF_POINTOPOINT != 0
+    }
+
     /// Mark the interface up or down (`if_up`/`if_down`); a bridge's link
     /// is up when it is. True if it was down and is now up.
     pub fn set_up(&mut self, up: bool) -> bool {
@@ -148,7 +169,8 @@ impl Ifnet {
         } else {
             self.flags &= !IFF_UP;
         }
-        if matches!(self.kind, IfKind::Bridge(_)) {
+        // A bridge's, a tunnel's, a loopback's link is up when it is.
+        if matches!(self.kind, IfKind::Bridge(_) | IfKind::Tunnel(_) | IfKind::Loop) {
             self.flags = if up {
                 self.flags | IFF_LOWER_UP
             } else {
@@ -158,13 +180,17 @@ impl Ifnet {
         up && !was
     }
 
-    /// The interface's cloner family: "lo", "epair", "bridge", "tap".
+    /// The interface's cloner family: "lo", "epair", "bridge", "tap",
+    /// "vlan", "gif", "gre".
     pub fn family(&self) -> &'static str {
-        match self.kind {
+        match &self.kind {
             IfKind::Loop => "lo",
             IfKind::Epair { .. } => "epair",
             IfKind::Bridge(_) => "bridge",
             IfKind::Tap(_) => "tap",
+            IfKind::Vlan(_) => "vlan",
+            IfKind::Tunnel(t) if t.encap == crate::net::if_tunnel::Encap::Gre => "gre",
+            IfKind::Tunnel(_) => "gif",
         }
     }
 
@@ -303,6 +329,31 @@ impl Ifnets {
             self.index_from(pos);
         }
         Some(ifp)
+    }
+
+    /// Rename interface `index` (`ifconfig IF name NEW`).
+    pub fn rename(&mut self, index: u32, name: &str) -> Result<(), IfError> {
+        if self.by_name(name).is_some() {
+            return Err(IfError::Other("ioctl SIOCSIFNAME (set name): File exists".into()));
+        }
+        let pos = self.pos(index).ok_or(IfError::NoSuchIf(index.to_string()))?;
+        let old = std::mem::replace(&mut self.list[pos].name, name.to_string());
+        if let Some(x) = &mut self.idx {
+            x.by_name.remove(old.as_str());
+            x.by_name.insert(name.into(), pos as u32);
+        }
+        Ok(())
+    }
+
+    /// The lowest unit `family` has free here (`lo` starts at 1: lo0 is
+    /// every vnet's).
+    pub fn unit_free(&self, family: &str) -> u32 {
+        let used: std::collections::BTreeSet<u32> = self
+            .list
+            .iter()
+            .filter_map(|i| i.name.strip_prefix(family).and_then(|u| u.parse().ok()))
+            .collect();
+        (0..).find(|u| !used.contains(u)).unwrap_or(0)
     }
 
     /// The index of lo0 (or whichever loopback comes first).
@@ -490,6 +541,7 @@ pub(crate) fn module() -> Module<Ifnets> {
             bpf: Vec::new(),
             bridge: None,
             baudrate: LO_BAUDRATE,
+            description: None,
         });
         ifs
     })
@@ -567,6 +619,7 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         bpf: Vec::new(),
         bridge: None,
         baudrate: 0,
+        description: None,
     });
     index
 }
@@ -730,10 +783,10 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     if let Some(br) = ifp.bridge {
         return crate::net::bridge::bridge_input(k, v, br, index, m);
     }
-    if ifp.is_loopback() {
-        crate::netinet::ip_input::ip_input(k, v, index, m);
-    } else {
+    if ifp.is_ethernet() {
         crate::net::ethernet::ether_input(k, v, index, m);
+    } else {
+        crate::netinet::ip_input::ip_input(k, v, index, m);
     }
 }
 
@@ -770,5 +823,7 @@ pub fn if_transmit(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> Res
             let w = t.writer();
             crate::net::pipe::pipe_output(k, v, index, m, Exit::Host(w))
         }
+        IfKind::Vlan(_) => crate::net::if_vlan::vlan_output(k, v, index, m),
+        IfKind::Tunnel(_) => crate::net::if_tunnel::tunnel_output(k, v, index, m),
     }
 }

@@ -5,6 +5,8 @@ pub mod bridge;
 pub mod ethernet;
 pub mod if_clone;
 pub mod if_media;
+pub mod if_tunnel;
+pub mod if_vlan;
 pub mod ifnet;
 pub mod pipe;
 pub mod radix;

@@ -69,7 +69,13 @@ pub fn in_aifaddr(
         return Err(InError::Exists);
     }
     let loopback = ifp.is_loopback();
-    let ethernet = !loopback;
+    let ethernet = ifp.is_ethernet();
+    // On a point-to-point interface the "broadcast" is the far end
+    // (ifa_dstaddr shares its place), and it must be given.
+    let p2p = ifp.is_p2p();
+    if p2p && brd.is_none() {
+        return Err(InError::Invalid);
+    }
     let broadcast = brd.unwrap_or(in_brdaddr(addr, plen));
     ifp.addrs.push(InAddr { addr, plen, broadcast });
     // An address brings the interface up (ether_ioctl's SIOCSIFADDR sets
@@ -78,7 +84,17 @@ pub fn in_aifaddr(
     let up = ifp.is_up();
     let lo = v.builtin(IF).loif().unwrap_or(index);
     if let Some(rt) = v.get_mut(ROUTE) {
-        if !loopback && plen < 32 {
+        if p2p {
+            // The far end is reached through the interface.
+            let _ = rt.add(Rtentry {
+                dst: broadcast,
+                plen: 32,
+                gateway: Gateway::Link(index),
+                ifindex: index,
+                flags: 0,
+                mtu: 0,
+            });
+        } else if !loopback && plen < 32 {
             let _ = rt.add(Rtentry {
                 dst: addr,
                 plen,
@@ -127,6 +143,13 @@ fn in_scrub_routes(v: &mut Vnet, index: u32, ia: InAddr) {
     let Some(rt) = v.get_mut(ROUTE) else { return };
     if rt.get(ia.addr, 32).is_some_and(|e| e.gateway == Gateway::Link(index)) {
         let _ = rt.delete(ia.addr, 32);
+    }
+    // A point-to-point address's far end.
+    if rt
+        .get(ia.broadcast, 32)
+        .is_some_and(|e| e.gateway == Gateway::Link(index) && e.ifindex == index)
+    {
+        let _ = rt.delete(ia.broadcast, 32);
     }
     if ia.plen < 32 && rt.get(ia.addr, ia.plen).is_some_and(|e| e.ifindex == index) {
         let _ = rt.delete(ia.addr, ia.plen);

@@ -123,6 +123,8 @@ fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bc
         IPPROTO_ICMP => icmp_input(k, v, m, h, index, bcast),
         IPPROTO_UDP => crate::netinet::udp::udp_input(k, v, m, h, index, bcast),
         crate::netinet::ip::IPPROTO_TCP => crate::netinet::tcp_input::tcp_input(k, v, m, h, bcast),
+        crate::net::if_tunnel::IPPROTO_IPIP | crate::net::if_tunnel::IPPROTO_GRE
+            if crate::net::if_tunnel::tunnel_input(k, v, m.clone(), h) => {}
         p => {
             if !crate::netinet::raw_ip::rip_input(k, v, p, m.data()) {
                 v.builtin(IP).stats.noproto += 1;

@@ -232,7 +232,8 @@ pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbu
     };
     // The frame is gone either way; a full queue is `ENOBUFS`.
     let nobufs = |_| (IpOutErr::NoBufs, Mbuf::zeroed(0));
-    if ifp.is_loopback() {
+    // Loopbacks and tunnels take the datagram as it is.
+    if !ifp.is_ethernet() {
         return if_transmit(k, v, out, m).map_err(nobufs);
     }
     if nexthop == INADDR_BROADCAST || in_broadcast(v, nexthop, out) {

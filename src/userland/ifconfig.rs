@@ -1,9 +1,13 @@
 //! ifconfig(8): configure network interface parameters.
 //!
-//! `ifconfig [-a | -l | -u | -d]`, `ifconfig IF`, `ifconfig IF create`,
-//! `ifconfig IF destroy`, and `ifconfig IF [inet] ADDR[/LEN] [netmask M]
-//! [broadcast B] [alias | -alias] [up | down] [mtu N] [ether MAC] [media M]
-//! [promisc | -promisc] [addm IF] [deletem IF] [vnet JAIL] [-vnet JAIL]`.
+//! `ifconfig [-a | -l | -u | -d] [inet | ether | link]`, `ifconfig IF
+//! [inet | ether | link]`, `ifconfig IF create [params]` (epair, bridge,
+//! tap, lo, vlan, IF.VID, gif, gre), `ifconfig IF destroy`, and
+//! `ifconfig IF [inet] ADDR[/LEN] [DEST] [netmask M] [broadcast B]
+//! [alias | -alias] [up | down] [mtu N] [ether MAC] [media M] [name NEW]
+//! [description TEXT | -description] [vlan VID vlandev IF [vlanpcp P]]
+//! [tunnel SRC DST | -tunnel] [grekey K] [promisc | -promisc] [addm IF]
+//! [deletem IF] [vnet JAIL] [-vnet JAIL]`.
 
 use clap::Parser;
 
@@ -66,8 +70,34 @@ const IFCAP_NAMES: &[(u32, &str)] = &[
     (0x400000, "TXCSUM_IPV6"),
 ];
 
-/// Render one interface as ifconfig(8) does (`ifs`: its vnet's list).
-pub fn show(ifs: &Ifnets, ifp: &Ifnet) -> String {
+/// An address family `ifconfig` filters by (`ifconfig IF inet`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Af {
+    Inet,
+    Ether,
+    Link,
+}
+
+fn af(w: &str) -> Option<Af> {
+    match w {
+        "inet" => Some(Af::Inet),
+        "ether" => Some(Af::Ether),
+        "link" | "lladdr" => Some(Af::Link),
+        _ => None,
+    }
+}
+
+/// Render one interface as ifconfig(8) does (`ifs`: its vnet's list); with
+/// an address family, only its addresses, and nothing if it has none.
+fn show(ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
+    let has = match af {
+        None | Some(Af::Link) => true,
+        Some(Af::Inet) => !ifp.addrs.is_empty(),
+        Some(Af::Ether) => ifp.is_ethernet(),
+    };
+    if !has {
+        return String::new();
+    }
     let mut s = format!(
         "{}: flags={:x}{} metric 0 mtu {}\n",
         ifp.name,
@@ -75,22 +105,41 @@ pub fn show(ifs: &Ifnets, ifp: &Ifnet) -> String {
         bits(ifp.flags, IFF_NAMES),
         ifp.mtu
     );
-    let (caps, groups, nd6) = match &ifp.kind {
-        IfKind::Loop => (0x680003, "lo", "21<PERFORMNUD,AUTO_LINKLOCAL>"),
-        IfKind::Epair { .. } => (0x8, "epair", "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
-        IfKind::Bridge(_) => (0, "bridge", "9<PERFORMNUD,IFDISABLED>"),
-        IfKind::Tap(_) => (0x80000, "tap", "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+    if let Some(d) = &ifp.description {
+        s += &format!("\tdescription: {d}\n");
+    }
+    let (caps, nd6) = match &ifp.kind {
+        IfKind::Loop => (0x680003, "21<PERFORMNUD,AUTO_LINKLOCAL>"),
+        IfKind::Epair { .. } => (0x8, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+        IfKind::Bridge(_) => (0, "9<PERFORMNUD,IFDISABLED>"),
+        IfKind::Tap(_) | IfKind::Tunnel(_) => (0x80000, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+        IfKind::Vlan(_) => (0, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
     };
     s += &format!("\toptions={caps:x}{}\n", bits(caps, IFCAP_NAMES));
-    if !ifp.is_loopback() {
+    if let IfKind::Tunnel(t) = &ifp.kind
+        && t.dst != 0
+    {
+        s += &format!("\ttunnel inet {} --> {}\n", Inet(t.src), Inet(t.dst));
+    }
+    if ifp.is_ethernet() && af.is_none_or(|a| a != Af::Inet) {
         s += &format!("\tether {}\n", ether_ntoa(&ifp.lladdr));
     }
+    if af.is_some_and(|a| a != Af::Inet) {
+        return s;
+    }
     for ia in &ifp.addrs {
-        s += &format!("\tinet {} netmask 0x{:08x}", Inet(ia.addr), mask(ia.plen));
+        s += &format!("\tinet {}", Inet(ia.addr));
+        if ifp.is_p2p() {
+            s += &format!(" --> {}", Inet(ia.broadcast));
+        }
+        s += &format!(" netmask 0x{:08x}", mask(ia.plen));
         if ifp.flags & IFF_BROADCAST != 0 && ia.plen < 32 {
             s += &format!(" broadcast {}", Inet(ia.broadcast));
         }
         s += "\n";
+    }
+    if af.is_some() {
+        return s;
     }
     if let IfKind::Bridge(b) = &ifp.kind {
         s += "\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15\n";
@@ -106,12 +155,29 @@ pub fn show(ifs: &Ifnets, ifp: &Ifnet) -> String {
             s += &format!("\t        ifmaxaddr 0 port {m} priority 128 path cost 2000\n");
         }
     }
-    s += &format!("\tgroups: {groups}\n");
+    s += &format!("\tgroups: {}\n", ifp.family());
+    let media = |baud: u64| {
+        let m = ifmedia_name(baud).unwrap_or("autoselect");
+        format!("\tmedia: Ethernet {m} ({m} <full-duplex>)\n\tstatus: active\n")
+    };
     match &ifp.kind {
-        IfKind::Epair { .. } => {
-            let m = ifmedia_name(ifp.baudrate).unwrap_or("autoselect");
-            s += &format!("\tmedia: Ethernet {m} ({m} <full-duplex>)\n\tstatus: active\n");
+        IfKind::Vlan(vl) => {
+            let parent = vl.parent.and_then(|(p, _)| ifs.get(p));
+            match parent {
+                Some(par) => {
+                    s += &format!(
+                        "\tvlan: {} vlanproto: 802.1q vlanpcp: {} parent interface: {}\n",
+                        vl.vid, vl.pcp, par.name
+                    );
+                    if matches!(par.kind, IfKind::Epair { .. }) {
+                        s += &media(par.baudrate);
+                    }
+                }
+                None => s += "\tvlan: 0 vlanproto: 0x0000 vlanpcp: 0 parent interface: <none>\n",
+            }
         }
+        IfKind::Tunnel(t) if t.key != 0 => s += &format!("\tgrekey: 0x{:x} ({})\n", t.key, t.key),
+        IfKind::Epair { .. } => s += &media(ifp.baudrate),
         IfKind::Tap(t) => {
             s += &format!(
                 "\tmedia: Ethernet autoselect\n\tstatus: active\n\ttapdev: {}\n",
@@ -146,6 +212,14 @@ fn parse_mask(s: &str) -> Option<u8> {
     mask_to_plen(m)
 }
 
+/// A number in decimal or 0x hex.
+fn parse_num(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 /// The classful default prefix of an address given without one.
 fn classful(a: u32) -> u8 {
     match a >> 24 {
@@ -159,6 +233,14 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
     let a: IfconfigArgs = match super::parse(&p, &argv) {
         Ok(a) => a,
         Err(s) => return s,
+    };
+    // `-a inet`, `-l inet`: only the interfaces with that family.
+    let list_af = match (a.all || a.list, a.args.first()) {
+        (true, Some(w)) => match af(w) {
+            Some(f) => Some(f),
+            None => return fail(&p, &format!("Address family '{w}' unknown.")),
+        },
+        _ => None,
     };
     let listing = |v: &mut Vnet| -> Vec<u32> {
         v.builtin(IF)
@@ -174,6 +256,7 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
             let ifs = v.builtin(IF);
             ids.iter()
                 .filter_map(|&i| ifs.get(i))
+                .filter(|i| !show(ifs, i, list_af).is_empty())
                 .map(|i| i.name.clone())
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -192,7 +275,7 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
             let ifs = v.builtin(IF);
             ids.iter()
                 .filter_map(|&i| ifs.get(i))
-                .map(|i| show(ifs, i))
+                .map(|i| show(ifs, i, list_af))
                 .collect::<String>()
         });
         return match r {
@@ -226,10 +309,14 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
         Ok(None) => return fail(&p, &IfError::NoSuchIf(name).to_string()),
         Err(e) => return fail(&p, &e),
     };
-    if rest.is_empty() {
+    let only_af = match rest.as_slice() {
+        [w] => af(w),
+        _ => None,
+    };
+    if rest.is_empty() || only_af.is_some() {
         let r = p.vnet(|_, v| {
             let ifs = v.builtin(IF);
-            ifs.get(index).map(|i| show(ifs, i)).unwrap_or_default()
+            ifs.get(index).map(|i| show(ifs, i, only_af)).unwrap_or_default()
         });
         return match r {
             Ok(s) => {
@@ -256,10 +343,9 @@ fn result(p: &Proc, r: Result<Result<(), IfError>, String>) -> i32 {
 }
 
 fn create(p: &Proc, name: &str, rest: &[String]) -> i32 {
-    let tapdev = match rest {
-        [] => None,
-        [w, d] if w == "tapdev" => Some(d.as_str()),
-        _ => return fail(p, &format!("{}: bad value", rest.join(" "))),
+    let (tapdev, params) = match rest {
+        [w, d] if w == "tapdev" => (Some(d.as_str()), &rest[..0]),
+        _ => (None, rest),
     };
     let r = p.vnet(|k, v| {
         if v.builtin(IF).by_name(name).is_some() {
@@ -267,16 +353,23 @@ fn create(p: &Proc, name: &str, rest: &[String]) -> i32 {
         }
         if_clone_create(k, v, name, tapdev)
     });
-    match r {
-        Ok(Ok(made)) => {
-            // Printed when it is not the name asked for (epair0 -> epair0a).
-            if made != name {
-                outln!(p, "{made}");
-            }
-            0
-        }
-        Ok(Err(e)) => fail(p, &e.to_string()),
-        Err(e) => fail(p, &e),
+    let made = match r {
+        Ok(Ok(made)) => made,
+        Ok(Err(e)) => return fail(p, &e.to_string()),
+        Err(e) => return fail(p, &e),
+    };
+    // Printed when it is not the name asked for (epair0 -> epair0a).
+    if made != name {
+        outln!(p, "{made}");
+    }
+    if params.is_empty() {
+        return 0;
+    }
+    // `ifconfig vlan create vlan 10 vlandev epair0a`: configured at once.
+    let index = p.vnet(|_, v| v.builtin(IF).by_name(&made).map(|i| i.index));
+    match index {
+        Ok(Some(i)) => configure(p, i, params),
+        _ => 1,
     }
 }
 
@@ -315,7 +408,9 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
     let mut brd: Option<u32> = None;
     let mut alias = false;
     let mut delete = false;
+    let mut dst: Option<u32> = None;
     let mut ops: Vec<Op> = Vec::new();
+    let mut vlan: (Option<u16>, Option<String>, Option<u8>) = (None, None, None);
     let val = |i: usize| words.get(i + 1).cloned();
     while i < words.len() {
         let w = words[i].as_str();
@@ -372,6 +467,61 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
                     ops.push(Op::Ether(ether_aton(&m).ok_or(format!("{m}: bad value"))?));
                     2
                 }
+                "name" => {
+                    ops.push(Op::Name(need(i)?));
+                    2
+                }
+                "description" | "descr" => {
+                    ops.push(Op::Descr(Some(need(i)?)));
+                    2
+                }
+                "-description" | "-descr" => {
+                    ops.push(Op::Descr(None));
+                    1
+                }
+                "vlan" => {
+                    let n = need(i)?;
+                    let vid: u16 = n.parse().map_err(|_| "invalid value for vlan".to_string())?;
+                    if vid == 0 || vid >= 0xfff {
+                        return Err("value for vlan out of range".into());
+                    }
+                    vlan.0 = Some(vid);
+                    2
+                }
+                "vlandev" => {
+                    vlan.1 = Some(need(i)?);
+                    2
+                }
+                "vlanpcp" => {
+                    let n = need(i)?;
+                    let pcp: u8 = n.parse().map_err(|_| "invalid value for vlanpcp".to_string())?;
+                    if pcp > 7 {
+                        return Err("value for vlanpcp out of range".into());
+                    }
+                    vlan.2 = Some(pcp);
+                    2
+                }
+                "-vlandev" => {
+                    ops.push(Op::Unvlan);
+                    1
+                }
+                "tunnel" => {
+                    let (a, b) = (need(i)?, val(i + 1).ok_or(format!("{w}: requires 2 arguments"))?);
+                    let pa = inet_addr(&a).ok_or(format!("error in parsing address string: {a}"))?;
+                    let pb = inet_addr(&b).ok_or(format!("error in parsing address string: {b}"))?;
+                    ops.push(Op::Tunnel(Some((pa, pb))));
+                    3
+                }
+                "-tunnel" | "deletetunnel" => {
+                    ops.push(Op::Tunnel(None));
+                    1
+                }
+                "grekey" => {
+                    let n = need(i)?;
+                    let key = parse_num(&n).ok_or(format!("{n}: bad value"))?;
+                    ops.push(Op::GreKey(key));
+                    2
+                }
                 "media" => {
                     let m = need(i)?;
                     ops.push(Op::Media(
@@ -393,10 +543,12 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
                 }
                 _ => {
                     let parsed = parse_addr(w).ok_or(format!("{w}: bad value"))?;
-                    if addr.is_some() {
-                        return Err(format!("{w}: bad value"));
+                    // A second address is the far end (point to point).
+                    match (addr, parsed.1) {
+                        (None, _) => addr = Some(parsed),
+                        (Some(_), None) if dst.is_none() => dst = Some(parsed.0),
+                        _ => return Err(format!("{w}: bad value")),
                     }
-                    addr = Some(parsed);
                     1
                 }
             })
@@ -406,6 +558,31 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
             Err(e) => return fail(p, &e),
         }
     }
+    match vlan {
+        (None, None, None) => {}
+        (Some(vid), Some(dev), pcp) => ops.insert(0, Op::Vlan(vid, dev, pcp.unwrap_or(0))),
+        (_, _, Some(_)) if vlan.0.is_none() && vlan.1.is_none() => ops.insert(0, Op::VlanPcp(vlan.2.unwrap_or(0))),
+        _ => return fail(p, "both vlan and vlandev must be specified"),
+    }
+    // What the address needs (a vlan's parent, a name) comes first.
+    let (before, after): (Vec<Op>, Vec<Op>) = ops
+        .into_iter()
+        .partition(|o| matches!(o, Op::Vlan(..) | Op::Tunnel(_) | Op::Name(_)));
+    let mut renamed = None;
+    for op in before {
+        if let Op::Name(n) = &op {
+            renamed = Some(n.clone());
+        }
+        if let Err(e) = apply(p, index, op) {
+            return fail(p, &e);
+        }
+    }
+    // A new name is told (printifnamemaybe).
+    if let Some(n) = renamed {
+        outln!(p, "{n}");
+    }
+    let ops = after;
+    let brd = dst.or(brd);
     if let Some((a, len)) = addr {
         let plen = len.or(netmask).unwrap_or_else(|| classful(a));
         let r = p.vnet(|k, v| {
@@ -430,6 +607,14 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
 
 enum Op {
     Up(bool),
+    Name(String),
+    Descr(Option<String>),
+    Vlan(u16, String, u8),
+    VlanPcp(u8),
+    Unvlan,
+    /// A tunnel's outer addresses (none: delete it).
+    Tunnel(Option<(u32, u32)>),
+    GreKey(u32),
     /// A line rate (epair(4) takes any: under the virtual clock it is the
     /// link's speed).
     Media(u64),
@@ -481,6 +666,51 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
                 v.builtin(IF).get_mut(index).ok_or("gone")?.mtu = n;
                 Ok(())
             }
+            Op::Name(n) => {
+                v.builtin(IF).rename(index, &n).map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            Op::Descr(d) => {
+                v.builtin(IF).get_mut(index).ok_or("gone")?.description = d.filter(|d| !d.is_empty());
+                Ok(())
+            }
+            Op::Vlan(vid, dev, pcp) => crate::net::if_clone::vlan_config(v, index, &dev, vid, pcp),
+            Op::VlanPcp(pcp) => match &mut v.builtin(IF).get_mut(index).ok_or("gone")?.kind {
+                IfKind::Vlan(vl) => {
+                    vl.pcp = pcp;
+                    Ok(())
+                }
+                _ => Err("SIOCGETVLAN: Invalid argument".to_string()),
+            },
+            Op::Unvlan => match &mut v.builtin(IF).get_mut(index).ok_or("gone")?.kind {
+                IfKind::Vlan(vl) => {
+                    *vl = Default::default();
+                    Ok(())
+                }
+                _ => Err("SIOCGETVLAN: Invalid argument".to_string()),
+            },
+            Op::Tunnel(ends) => {
+                let local = ends.is_some_and(|(a, _)| crate::netinet::in_::in_localip(v, a));
+                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
+                let IfKind::Tunnel(t) = &mut ifp.kind else {
+                    return Err("SIOCSIFPHYADDR: Invalid argument".to_string());
+                };
+                (t.src, t.dst) = ends.unwrap_or((0, 0));
+                // Running once the near end is ours (in_gif_set_running).
+                if local {
+                    ifp.flags |= crate::net::ifnet::IFF_RUNNING;
+                } else {
+                    ifp.flags &= !crate::net::ifnet::IFF_RUNNING;
+                }
+                Ok(())
+            }
+            Op::GreKey(key) => match &mut v.builtin(IF).get_mut(index).ok_or("gone")?.kind {
+                IfKind::Tunnel(t) if t.encap == crate::net::if_tunnel::Encap::Gre => {
+                    t.key = key;
+                    Ok(())
+                }
+                _ => Err("ioctl (set grekey): Invalid argument".to_string()),
+            },
             Op::Media(rate) => {
                 let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
                 if !matches!(ifp.kind, IfKind::Epair { .. }) {

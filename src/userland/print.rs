@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::net::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa};
+use crate::net::if_tunnel::{IPPROTO_GRE, IPPROTO_IPIP};
+use crate::net::if_vlan::ETHERTYPE_VLAN;
 use crate::net::route::Inet;
 use crate::netinet::icmp;
 use crate::netinet::in_cksum::in_cksum;
@@ -146,7 +148,14 @@ impl Printer {
         s += &self.decode(link, frame);
         let off = match (self.o.dump_link, link) {
             (true, _) => 0,
-            (false, LinkType::Ether) => 14.min(frame.len()),
+            (false, LinkType::Ether) => {
+                // The link header goes with its 802.1Q tags.
+                let mut off = 14;
+                while be16(frame, off - 2) == Some(ETHERTYPE_VLAN) {
+                    off += 4;
+                }
+                off.min(frame.len())
+            }
             (false, LinkType::Null) => 4.min(frame.len()),
         };
         s += &dump(self.o.dump, &frame[off..]);
@@ -155,22 +164,40 @@ impl Printer {
 
     /// The decode of a frame (no timestamp, no dump).
     pub fn decode(&mut self, link: LinkType, frame: &[u8]) -> String {
-        let Some((etype, n)) = network(link, frame) else {
+        let Some((mut etype, mut n)) = network(link, frame) else {
             return format!("[|ether] length {}", frame.len());
+        };
+        let tname = |t: u16| match t {
+            ETHERTYPE_IP => "IPv4",
+            ETHERTYPE_ARP => "ARP",
+            ETHERTYPE_VLAN => "802.1Q",
+            _ => "Unknown",
         };
         let mut out = String::new();
         if self.o.eflag && link == LinkType::Ether {
-            let tname = match etype {
-                ETHERTYPE_IP => "IPv4",
-                ETHERTYPE_ARP => "ARP",
-                _ => "Unknown",
-            };
             out += &format!(
-                "{} > {}, ethertype {tname} (0x{etype:04x}), length {}: ",
+                "{} > {}, ethertype {} (0x{etype:04x}), length {}: ",
                 ether_ntoa(&frame[6..12]),
                 ether_ntoa(&frame[0..6]),
+                tname(etype),
                 frame.len()
             );
+        }
+        // 802.1Q tags: shown with -e, looked through without.
+        while etype == ETHERTYPE_VLAN {
+            let (Some(tci), Some(inner)) = (be16(n, 0), be16(n, 2)) else {
+                return out + "[|vlan]";
+            };
+            if self.o.eflag {
+                out += &format!(
+                    "vlan {}, p {}, ethertype {} (0x{inner:04x}), ",
+                    tci & 0xfff,
+                    tci >> 13,
+                    tname(inner)
+                );
+            }
+            etype = inner;
+            n = &n[4..];
         }
         match etype {
             ETHERTYPE_ARP => {
@@ -224,6 +251,8 @@ impl Printer {
                 IPPROTO_ICMP => "ICMP",
                 IPPROTO_UDP => "UDP",
                 IPPROTO_TCP => "TCP",
+                IPPROTO_IPIP => "IPIP",
+                IPPROTO_GRE => "GRE",
                 _ => "unknown",
             };
             out += &format!(
@@ -290,9 +319,61 @@ impl Printer {
                 )
             }
             IPPROTO_TCP => self.tcp(n, body),
+            IPPROTO_IPIP => {
+                let ip = if self.o.eflag { "" } else { "IP " };
+                format!("{src} > {dst}: {ip}{}", self.ip(body))
+            }
+            IPPROTO_GRE => self.gre(&src.to_string(), &dst.to_string(), body),
             _ => format!("{src} > {dst}: ip-proto-{p} {}", body.len()),
         };
         out
+    }
+
+    /// print-gre.c's: `GREv0, key=0x7, length 92: ` and what it carries.
+    fn gre(&mut self, src: &str, dst: &str, b: &[u8]) -> String {
+        let (Some(flags), Some(proto)) = (be16(b, 0), be16(b, 2)) else {
+            return format!("{src} > {dst}: [|gre]");
+        };
+        let mut s = format!("{src} > {dst}: GREv{}", flags & 7);
+        if self.o.verbose > 0 && flags & 0xb000 != 0 {
+            let names: Vec<&str> = [
+                (0x8000, "checksum present"),
+                (0x2000, "key present"),
+                (0x1000, "sequence# present"),
+            ]
+            .iter()
+            .filter(|(b, _)| flags & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
+            s += &format!(", Flags [{}]", names.join(", "));
+        }
+        let mut off = 4;
+        if flags & 0x8000 != 0 {
+            off += 4;
+        }
+        if flags & 0x2000 != 0 {
+            s += &format!(", key=0x{:x}", be32(b, off).unwrap_or(0));
+            off += 4;
+        }
+        if flags & 0x1000 != 0 {
+            s += &format!(", seq {}", be32(b, off).unwrap_or(0));
+            off += 4;
+        }
+        if self.o.eflag {
+            let name = if proto == ETHERTYPE_IP { "IPv4" } else { "Unknown" };
+            s += &format!(", proto {name} (0x{proto:04x})");
+        }
+        // -v puts what it carries on a line of its own.
+        s += &format!(", length {}{}", b.len(), if self.o.verbose > 0 { "\n\t" } else { ": " });
+        match (proto, b.get(off..)) {
+            (ETHERTYPE_IP, Some(inner)) => {
+                if !self.o.eflag {
+                    s += "IP ";
+                }
+                s + &self.ip(inner)
+            }
+            _ => s + "[|gre]",
+        }
     }
 
     /// print-tcp.c's line: flags, (relative) sequence numbers, window,

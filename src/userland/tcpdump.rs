@@ -122,10 +122,10 @@ pub async fn tcpdump(p: Proc, argv: Vec<String>) -> i32 {
             Some(n) => format!("{n}: No such device exists (BIOCSETIF failed: Device not configured)"),
             None => "no suitable device found".to_string(),
         })?;
-        let link = if ifp.is_loopback() {
-            LinkType::Null
-        } else {
+        let link = if ifp.is_ethernet() {
             LinkType::Ether
+        } else {
+            LinkType::Null
         };
         let filter = Filter::compile(&a.expression, link)?;
         // DLT_NULL frames begin with the address family (AF_INET), in

@@ -74,7 +74,7 @@ pub fn tmpdir(name: &str) -> PathBuf {
 /// Frames of a pcap that match a tshark display filter (checksums
 /// checked), one line each: the frame number, then `fields`. `None` if
 /// tshark cannot be had.
-fn tshark_frames(pcap: &std::path::Path, filter: &str, fields: &[&str]) -> Option<String> {
+pub fn tshark_frames(pcap: &std::path::Path, filter: &str, fields: &[&str]) -> Option<String> {
     if !ensure_tool("tshark", "tshark") {
         return None;
     }
@@ -254,4 +254,31 @@ pub fn drive(host: &vimage::Host, mut child: std::process::Child) -> String {
     }
     let o = child.wait_with_output().expect("child output");
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// a and b on one epair (up, 10.0.0.1 and .2) with a vlan, a gif and a
+/// gre tunnel between them; b captures the wire into `pcap`.
+pub fn tunnels(pcap: &std::path::Path) -> vimage::Host {
+    let h = pair_lab("10.0.0.1/24", "10.0.0.2/24");
+    run(
+        &h,
+        &format!(
+            "jexec b tcpdump -i epair0b -w {} &
+             jexec a ifconfig vlan create vlan 10 vlandev epair0a
+             jexec b ifconfig epair0b.10 create
+             jexec a ifconfig vlan0 inet 10.10.0.1/24
+             jexec b ifconfig epair0b.10 inet 10.10.0.2/24
+             jexec a ifconfig gif0 create
+             jexec a ifconfig gif0 tunnel 10.0.0.1 10.0.0.2
+             jexec a ifconfig gif0 inet 192.168.0.1 192.168.0.2
+             jexec b ifconfig gif0 create tunnel 10.0.0.2 10.0.0.1
+             jexec b ifconfig gif0 inet 192.168.0.2 192.168.0.1
+             jexec a ifconfig gre0 create tunnel 10.0.0.1 10.0.0.2 grekey 7
+             jexec a ifconfig gre0 inet 172.16.0.1 172.16.0.2 netmask 255.255.255.255
+             jexec b ifconfig gre0 create tunnel 10.0.0.2 10.0.0.1 grekey 7
+             jexec b ifconfig gre0 inet 172.16.0.2 172.16.0.1 netmask 255.255.255.255",
+            pcap.display()
+        ),
+    );
+    h
 }

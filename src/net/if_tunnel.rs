@@ -1,0 +1,139 @@
+//! IP tunnels between two addresses: gif(4), IPv4 in IPv4 (RFC 2003, IP
+//! protocol 4), and gre(4), IPv4 in GRE (RFC 2784, with RFC 2890's key;
+//! IP protocol 47). A tunnel interface is point to point: what is routed
+//! out of it is wrapped in a new IPv4 header to the far end; what comes
+//! from the far end, unwrapped, arrives on it.
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::net::ethernet::ETHERTYPE_IP;
+use crate::net::ifnet::{IF, IfKind, NoBufs, if_input};
+use crate::netinet::in_cksum::in_delayed_cksum;
+use crate::netinet::ip::Ipv4Hdr;
+use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output, ip_route};
+use crate::vnet::Vnet;
+
+/// IPv4 in IPv4.
+pub const IPPROTO_IPIP: u8 = 4;
+/// Generic Routing Encapsulation.
+pub const IPPROTO_GRE: u8 = 47;
+/// GRE's "key present" flag.
+const GRE_KP: u16 = 0x2000;
+
+/// Which encapsulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    Gif,
+    Gre,
+}
+
+/// A tunnel's configuration (`ifconfig gif0 tunnel SRC DST`, `grekey K`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub encap: Encap,
+    /// The outer addresses (0 until `tunnel` is set).
+    pub src: u32,
+    pub dst: u32,
+    /// gre(4)'s key (0: none).
+    pub key: u32,
+}
+
+impl Tunnel {
+    pub fn new(encap: Encap) -> Tunnel {
+        Tunnel {
+            encap,
+            src: 0,
+            dst: 0,
+            key: 0,
+        }
+    }
+
+    fn proto(&self) -> u8 {
+        match self.encap {
+            Encap::Gif => IPPROTO_IPIP,
+            Encap::Gre => IPPROTO_GRE,
+        }
+    }
+}
+
+/// Send datagram `m`, routed out of tunnel `index`, to the far end.
+pub fn tunnel_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> Result<(), NoBufs> {
+    let ifs = v.builtin(IF);
+    let Some(ifp) = ifs.get_mut(index) else { return Ok(()) };
+    let IfKind::Tunnel(t) = &ifp.kind else { return Ok(()) };
+    let t = t.clone();
+    if t.dst == 0 {
+        ifp.counters.oerrors += 1;
+        return Ok(());
+    }
+    // A tunnel routed through a tunnel would wrap for ever: refuse it
+    // (gif's max_nesting of 1).
+    let loops = ip_route(v, t.dst).ok().flatten().is_some_and(|nh| {
+        v.builtin(IF)
+            .get(nh.ifindex)
+            .is_some_and(|i| matches!(i.kind, IfKind::Tunnel(_)))
+    });
+    if loops {
+        if let Some(ifp) = v.builtin(IF).get_mut(index) {
+            ifp.counters.oerrors += 1;
+        }
+        return Ok(());
+    }
+    // The inner checksums are the wire's from here on.
+    in_delayed_cksum(&mut m);
+    if t.encap == Encap::Gre {
+        let key = t.key != 0;
+        let h = m.prepend(if key { 8 } else { 4 });
+        h[0..2].copy_from_slice(&(if key { GRE_KP } else { 0 }).to_be_bytes());
+        h[2..4].copy_from_slice(&ETHERTYPE_IP.to_be_bytes());
+        if key {
+            h[4..8].copy_from_slice(&t.key.to_be_bytes());
+        }
+    }
+    let opts = IpOpts {
+        src: Some(t.src),
+        proto: t.proto(),
+        ..IpOpts::default()
+    };
+    match ip_output(k, v, m, t.dst, &opts) {
+        Err(IpOutErr::NoBufs) => Err(NoBufs),
+        _ => Ok(()),
+    }
+}
+
+/// A datagram of protocol 4 or 47 addressed to us: unwrapped onto the
+/// tunnel whose far end sent it. False if no tunnel is that one's.
+pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> bool {
+    let encap = if h.p == IPPROTO_GRE { Encap::Gre } else { Encap::Gif };
+    let found = v.builtin(IF).list.iter().find_map(|i| match &i.kind {
+        IfKind::Tunnel(t) if t.encap == encap && t.dst == h.src && t.src == h.dst => Some((i.index, t.key)),
+        _ => None,
+    });
+    let Some((index, key)) = found else { return false };
+    m.adj(h.hl);
+    if encap == Encap::Gre {
+        let d = m.data();
+        if d.len() < 4 {
+            return true;
+        }
+        let flags = u16::from_be_bytes([d[0], d[1]]);
+        let proto = u16::from_be_bytes([d[2], d[3]]);
+        let has_key = flags & GRE_KP != 0;
+        // Checksums, sequence numbers, other versions and protocols:
+        // not ours to carry.
+        let got_key = if has_key && d.len() >= 8 {
+            u32::from_be_bytes([d[4], d[5], d[6], d[7]])
+        } else {
+            0
+        };
+        if flags & !GRE_KP != 0 || proto != ETHERTYPE_IP || got_key != key {
+            if let Some(i) = v.builtin(IF).get_mut(index) {
+                i.counters.ierrors += 1;
+            }
+            return true;
+        }
+        m.adj(if has_key { 8 } else { 4 });
+    }
+    if_input(k, v, index, m);
+    true
+}

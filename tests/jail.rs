@@ -1,6 +1,9 @@
 //! jail(8), jls(8), jexec(8), hostname(1): the hierarchy, parameters,
 //! output formats and FreeBSD's errors.
 
+mod common;
+
+use common::script as sh;
 use vimage::{Host, Jid};
 
 fn host() -> Host {
@@ -45,7 +48,7 @@ fn create_list_and_remove() {
     assert_eq!(ok(&h, "jls -h jid name"), "jid name\n1 r1\n2 r2\n");
     assert_eq!(
         ok(&h, "jls -n -j r1"),
-        "jid=1 name=r1 parent=0 path=/ persist vnet=new children.cur=0 children.max=0 host=new host.hostname=r1\n"
+        "jid=1 name=r1 parent=0 path=/ persist vnet=new children.cur=0 children.max=0 host=new host.hostname=r1 ip4=inherit ip4.addr=\"\"\n"
     );
     assert_eq!(ok(&h, "jexec r1 hostname"), "r1\n");
     assert_eq!(ok(&h, "jexec 2 hostname -s"), "r2\n");
@@ -189,4 +192,100 @@ fn hostname_is_virtualized() {
     assert_eq!(ok(&h, "hostname"), "vimage\n");
     let o = h.exec("hostname -s -d");
     assert_eq!(o.status, 1);
+}
+
+#[test]
+fn classic_jails_use_only_their_addresses() {
+    let h = host();
+    ok(&h, "ifconfig epair create");
+    ok(&h, "ifconfig epair0a inet 10.0.0.1/24");
+    // IF|A: jail(8) puts the address on the interface (a /32) first.
+    ok(&h, "jail -c name=www 'ip4.addr=epair0a|10.0.0.5' persist");
+    ok(&h, "jail -c name=db interface=lo0 ip4.addr=10.0.0.6,10.0.0.7 persist");
+    let ifc = ok(&h, "ifconfig epair0a inet");
+    assert!(ifc.contains("\tinet 10.0.0.5 netmask 0xffffffff\n"), "{ifc}");
+    assert_eq!(
+        ok(&h, "jls"),
+        "   JID  IP Address      Hostname                      Path\n     1  10.0.0.5        vimage                        /\n     2  10.0.0.6        vimage                        /\n"
+    );
+    assert!(ok(&h, "jls -v -j db").ends_with("        3\n        10.0.0.6\n        10.0.0.7\n"));
+    assert_eq!(ok(&h, "jls -j db ip4 ip4.addr"), "new 10.0.0.6,10.0.0.7\n");
+    // kern_jail_set's refusals.
+    fails(
+        &h,
+        "jail -c name=v vnet ip4.addr=10.9.0.1 persist",
+        "jail: vnet jails cannot have IP address restrictions\n",
+    );
+    fails(
+        &h,
+        "jail -c name=c ip4.addr=10.0.0.7,10.0.0.8 persist",
+        "jail: IPv4 addresses clash\n",
+    );
+    fails(
+        &h,
+        "jail -c name=z ip4.addr=0.0.0.0 persist",
+        "jail: jail_set: Invalid argument\n",
+    );
+    fails(
+        &h,
+        "jail -m name=www ip4=disable",
+        "jail: ip4 cannot be changed after creation\n",
+    );
+    // A child's addresses are within its parent's.
+    ok(&h, "jail -m name=www children.max=1");
+    fails(
+        &h,
+        "jail -c name=www.sub ip4.addr=10.0.0.1 persist",
+        "jail: jail_set: Operation not permitted\n",
+    );
+    fails(
+        &h,
+        "jail -c name=e ip4.addr='nope0|10.0.0.9' persist",
+        "ifconfig: interface nope0 does not exist\njail: e: ifconfig nope0 inet 10.0.0.9 netmask 255.255.255.255 alias: failed\n",
+    );
+    assert_eq!(ok(&h, "jls name"), "www\ndb\n", "the failed jail is gone");
+
+    let (st, out, err) = sh(
+        &h,
+        r#"# The single-address jail's wildcard is its address; the host's
+# *:80 does not clash with it. The two-address jail keeps *:80, and
+# takes only connections to its own addresses.
+jexec www nc -l 80 &
+jexec db nc -l 80 &
+nc -l 80 &
+sockstat -4l | awk 'NR > 1 { print $6 }' | sort
+echo to-db | nc -N 10.0.0.7 80
+echo to-host | nc -N 10.0.0.1 80
+echo to-www | nc -N 10.0.0.5 80
+wait
+# A jail's own sources: its address, never another (bind: EADDRNOTAVAIL);
+# its 127.0.0.1 is its address.
+tcpdump -t -i lo0 -n -c 2 icmp | cut -d, -f1 &
+jexec www ping -c 1 -q 10.0.0.1 > /dev/null
+wait
+jexec www ping -c 1 -S 10.0.0.1 10.0.0.1
+jexec www nc -z -s 10.0.0.1 10.0.0.1 80
+jexec www nc -l 81 &
+jexec www nc -z 127.0.0.1 81
+"#,
+    );
+    assert_eq!(
+        out,
+        "*:80\n*:80\n10.0.0.5:80\nto-db\nto-host\nto-www\n\
+         IP 10.0.0.5 > 10.0.0.1: ICMP echo request\nIP 10.0.0.1 > 10.0.0.5: ICMP echo reply\n",
+        "{err}"
+    );
+    assert_eq!(st, 1, "ping -S and nc -s fail: {err}");
+    assert!(err.contains("ping: bind: Can't assign requested address\n"), "{err}");
+    assert!(
+        err.contains("nc: bind failed: Can't assign requested address\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("Connection to 127.0.0.1 81 port [tcp/*] succeeded!\n"),
+        "{err}"
+    );
+    // Removing the jail takes its address off the interface.
+    ok(&h, "jail -r www");
+    assert!(!ok(&h, "ifconfig epair0a").contains("10.0.0.5"));
 }

@@ -5,17 +5,8 @@
 mod common;
 
 use common::ok;
+use common::script as sh;
 use vimage::Host;
-
-/// Run `script` as `vimage shell` would; (status, stdout, stderr).
-fn sh(h: &Host, script: &str) -> (i32, String, String) {
-    let (out, obuf) = vimage::Out::buffer();
-    let (err, ebuf) = vimage::Out::buffer();
-    let mut s = vimage::userland::shell::Shell::new(h, out, err);
-    s.run_script(script.as_bytes());
-    let text = |b: &std::rc::Rc<std::cell::RefCell<Vec<u8>>>| String::from_utf8_lossy(&b.borrow()).into_owned();
-    (s.status(), text(&obuf), text(&ebuf))
-}
 
 #[test]
 fn every_construct() {

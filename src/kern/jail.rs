@@ -10,8 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 use crate::kern::Kernel;
+use crate::net::ifnet::IF;
+use crate::netinet::in_::in_difaddr;
 use crate::vnet::{VnetError, VnetId};
 
 /// A jail id. Jid 0 is prison0, the host itself.
@@ -28,11 +32,23 @@ impl fmt::Display for Jid {
     }
 }
 
-/// jail(8)'s "jailsys" values for `vnet` and `host`.
+/// jail(8)'s "jailsys" values for `vnet`, `host` and `ip4` (only `ip4`
+/// may be `disable`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JailSys {
     New,
     Inherit,
+    Disable,
+}
+
+impl fmt::Display for JailSys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JailSys::New => "new",
+            JailSys::Inherit => "inherit",
+            JailSys::Disable => "disable",
+        })
+    }
 }
 
 /// The most jails (FreeBSD's `JAIL_MAX`), and prison0's `children.max`.
@@ -51,6 +67,12 @@ pub struct Prison {
     own_vnet: bool,
     pub persist: bool,
     pub children_max: u32,
+    /// `ip4=new`: the only IPv4 addresses its processes may use, the
+    /// primary first (empty: `ip4=disable`); `None` is `ip4=inherit`.
+    ip4: Option<Rc<[u32]>>,
+    /// Addresses jail(8) put on interfaces for it (`ip4.addr=IF|A`), taken
+    /// off when it goes.
+    aliases: Vec<(String, u32)>,
     /// Processes attached (jexec'd commands running in it).
     pub nprocs: u32,
     /// Direct children, and the count of all descendants (`pr_childcount`).
@@ -77,6 +99,23 @@ impl Prison {
             JailSys::Inherit
         }
     }
+
+    /// `ip4`: new (with addresses), disable (new without) or inherit.
+    pub fn ip4_mode(&self) -> JailSys {
+        match self.ip4.as_deref() {
+            None => JailSys::Inherit,
+            Some([]) => JailSys::Disable,
+            Some(_) => JailSys::New,
+        }
+    }
+
+    /// `ip4.addr`, the primary first.
+    pub fn ip4_addrs(&self) -> Vec<Ipv4Addr> {
+        self.ip4
+            .iter()
+            .flat_map(|l| l.iter().map(|&a| Ipv4Addr::from(a)))
+            .collect()
+    }
 }
 
 /// Parameters for `jail -c` / `jail -m`; `None` leaves a parameter alone.
@@ -89,6 +128,9 @@ pub struct JailParams {
     pub hostname: Option<String>,
     pub persist: Option<bool>,
     pub children_max: Option<u32>,
+    pub ip4: Option<JailSys>,
+    /// `ip4.addr`: the addresses, the primary first.
+    pub ip4_addr: Option<Vec<u32>>,
 }
 
 /// Errors, worded as the kernel's `errmsg` that jail(8) prints.
@@ -110,6 +152,12 @@ pub enum JailError {
     Invalid,
     #[error("vnet cannot be changed after creation")]
     VnetChange,
+    #[error("ip4 cannot be changed after creation")]
+    Ip4Change,
+    #[error("vnet jails cannot have IP address restrictions")]
+    VnetIp,
+    #[error("IPv4 addresses clash")]
+    Ip4Clash,
     #[error("new jail must persist or attach")]
     MustPersist,
     #[error("name cannot be numeric (unless it is the jid)")]
@@ -142,6 +190,8 @@ impl Prisons {
             own_vnet: true,
             persist: true,
             children_max: JAIL_MAX,
+            ip4: None,
+            aliases: Vec::new(),
             nprocs: 0,
             children: BTreeSet::new(),
             ndesc: 0,
@@ -209,6 +259,78 @@ impl Kernel {
             j = p.parent;
         }
         String::new()
+    }
+
+    /// The IPv4 addresses a jail's processes may use: its own `ip4.addr`,
+    /// or its parent's for `ip4=inherit`; `None` (any) up to a jail with
+    /// its own vnet, or the host.
+    pub fn prison_ip4(&self, jid: Jid) -> Option<Rc<[u32]>> {
+        let mut j = jid;
+        while let Some(p) = self.prisons.map.get(&j) {
+            if p.own_vnet {
+                return None;
+            }
+            if let Some(l) = &p.ip4 {
+                return Some(l.clone());
+            }
+            j = p.parent;
+        }
+        None
+    }
+
+    /// The `ip4` a jail under `parent` (`this`, if it exists) gets from
+    /// `p`, checked as `kern_jail_set` does: addresses neither 0 nor
+    /// broadcast nor repeated, within the parent's, not shared with
+    /// another jail of the vnet unless both have just one.
+    fn prison_ip4_check(
+        &self,
+        parent: Jid,
+        this: Option<Jid>,
+        own_vnet: bool,
+        p: &JailParams,
+    ) -> Result<Option<Rc<[u32]>>, JailError> {
+        if p.ip4.is_none() && p.ip4_addr.is_none() {
+            return Ok(None);
+        }
+        if own_vnet {
+            return Err(JailError::VnetIp);
+        }
+        let list = match (p.ip4, p.ip4_addr.as_deref()) {
+            (Some(JailSys::Inherit | JailSys::Disable), Some([_, ..])) => return Err(JailError::Invalid),
+            (Some(JailSys::Inherit), _) => return Ok(None),
+            (_, a) => a.unwrap_or_default().to_vec(),
+        };
+        for (i, &a) in list.iter().enumerate() {
+            if a == 0 || a == u32::MAX || list[..i].contains(&a) {
+                return Err(JailError::Invalid);
+            }
+        }
+        if let Some(pl) = self.prison_ip4(parent)
+            && !list.iter().all(|a| pl.contains(a))
+        {
+            return Err(JailError::Perm);
+        }
+        let vnet = self.prison_vnet(parent)?;
+        let clash = self.prisons.map.values().any(|q| {
+            let Some(ql) = q.ip4.as_deref() else { return false };
+            Some(q.jid) != this
+                && q.vnet == vnet
+                && !q.own_vnet
+                && !(list.len() == 1 && ql.len() == 1)
+                && list.iter().any(|a| ql.contains(a))
+        });
+        if clash {
+            return Err(JailError::Ip4Clash);
+        }
+        Ok(Some(list.into()))
+    }
+
+    /// jail(8) put `addr` on interface `ifname` for jail `jid`: take it off
+    /// when the jail goes.
+    pub fn prison_alias_added(&mut self, jid: Jid, ifname: &str, addr: u32) {
+        if let Some(p) = self.prisons.map.get_mut(&jid) {
+            p.aliases.push((ifname.to_string(), addr));
+        }
     }
 
     /// Set a jail's hostname (`host.hostname`, sethostname(3)).
@@ -334,6 +456,7 @@ impl Kernel {
             return Err(JailError::MustPersist);
         }
         let own_vnet = p.vnet == Some(JailSys::New);
+        let ip4 = self.prison_ip4_check(parent, None, own_vnet, p)?;
         let hostname = match (p.host, &p.hostname) {
             (Some(JailSys::Inherit), _) => None,
             (_, Some(h)) => Some(h.clone()),
@@ -357,6 +480,8 @@ impl Kernel {
                 own_vnet,
                 persist: p.persist.unwrap_or(false),
                 children_max: p.children_max.unwrap_or(0),
+                ip4,
+                aliases: Vec::new(),
                 nprocs: 0,
                 children: BTreeSet::new(),
                 ndesc: 0,
@@ -403,11 +528,22 @@ impl Kernel {
         if p.vnet.is_some_and(|v| v != pr.vnet_mode()) {
             return Err(JailError::VnetChange);
         }
+        if p.ip4.is_some() {
+            return Err(JailError::Ip4Change);
+        }
         let parent_max = self.prison(pr.parent).map_or(JAIL_MAX, |pp| pp.children_max);
         if p.children_max.is_some_and(|m| m >= parent_max) {
             return Err(JailError::Perm);
         }
+        let (parent, own) = (pr.parent, pr.own_vnet);
+        let ip4 = match p.ip4_addr {
+            Some(_) => Some(self.prison_ip4_check(parent, Some(jid), own, p)?),
+            None => None,
+        };
         let pr = self.prisons.map.get_mut(&jid).ok_or(JailError::JidNotFound(jid.0))?;
+        if let Some(ip4) = ip4 {
+            pr.ip4 = ip4;
+        }
         if let Some(m) = p.children_max {
             pr.children_max = m;
         }
@@ -451,6 +587,14 @@ impl Kernel {
             }
             if p.own_vnet {
                 self.vnet_destroy(p.vnet)?;
+            } else if !p.aliases.is_empty() {
+                let _ = self.with_vnet(p.vnet, |k, v| {
+                    for (ifname, addr) in &p.aliases {
+                        if let Some(index) = v.builtin(IF).by_name(ifname).map(|i| i.index) {
+                            let _ = in_difaddr(k, v, index, *addr);
+                        }
+                    }
+                });
             }
         }
         Ok(())

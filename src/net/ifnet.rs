@@ -214,7 +214,9 @@ impl Ifnet {
         };
         *pkts += 1;
         *bytes += m.len() as u64;
-        if !self.bpf.is_empty() {
+        // lo0 shows a packet once, as it leaves (if_simloop's one tap).
+        let once = rx && self.is_loopback();
+        if !self.bpf.is_empty() && !once {
             // What a capture shows is what the wire would carry.
             crate::netinet::in_cksum::in_delayed_cksum(m);
             crate::net::bpf::bpf_tap(&mut self.bpf, now, m.data());

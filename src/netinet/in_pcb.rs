@@ -2,6 +2,8 @@
 //! vnet's TCP or UDP sockets, the choice of a local port, and the errors
 //! a socket call answers with.
 
+use std::rc::Rc;
+
 use crate::netinet::in_::in_localip;
 use crate::netinet::ip::IP;
 use crate::netinet::tcp_var::SoError;
@@ -44,6 +46,16 @@ pub struct Owner {
     pub pid: u32,
     pub comm: String,
     pub fd: u32,
+    /// The addresses its jail may use (`ip4.addr`; see
+    /// [`in_jail`](crate::netinet::in_jail)), `None` for any.
+    pub ip4: Option<Rc<[u32]>>,
+}
+
+impl Owner {
+    /// The jail addresses of a socket's owner (`None`: unrestricted).
+    pub fn ip4(o: &Option<Owner>) -> Option<&[u32]> {
+        o.as_ref().and_then(|o| o.ip4.as_deref())
+    }
 }
 
 /// Names a control block; the generation tells it from earlier ones that

@@ -11,6 +11,8 @@ use crate::kern::Kernel;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::cc::Window;
+use crate::netinet::in_jail::prison_check_ip4;
+use crate::netinet::in_pcb::Owner;
 use crate::netinet::ip::Ipv4Hdr;
 use crate::netinet::tcp::{
     TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
@@ -56,11 +58,21 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
     if let Some(&id) = t.conns.get(&ends) {
         return tcp_do_segment(k, v, id, &th, &to, p, now);
     }
+    // A listener on the address, else a wildcard one: a jail's (that may
+    // use the address) before the host's, as in_pcblookup_hash_wild.
     let listener = t.listeners.get(&th.dport).and_then(|l| {
-        l.iter()
-            .copied()
-            .find(|&id| t.get(id).is_some_and(|tp| tp.laddr == ip.dst))
-            .or_else(|| l.iter().copied().find(|&id| t.get(id).is_some_and(|tp| tp.laddr == 0)))
+        let pick = |rank: u8| {
+            l.iter().copied().find(|&id| {
+                t.get(id).is_some_and(|tp| {
+                    let ip4 = Owner::ip4(&tp.owner);
+                    match rank {
+                        0 => tp.laddr == ip.dst,
+                        r => tp.laddr == 0 && ip4.is_some() == (r == 1) && prison_check_ip4(ip4, ip.dst),
+                    }
+                })
+            })
+        };
+        pick(0).or_else(|| pick(1)).or_else(|| pick(2))
     });
     match listener {
         Some(lid) => tcp_listen_input(k, v, lid, ends, &th, &to, p, now),

@@ -6,14 +6,16 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crate::kern::Kernel;
+use crate::netinet::in_jail::{prison_local_ip4, prison_remote_ip4, prison_saddr_ip4};
 use crate::netinet::in_pcb::{Errno, Owner, in_pcbbind};
 use crate::netinet::tcp_output::{tcp_output, wscale_for};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_src_for, tcp_timer_update};
 use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 
-fn tcp_port_in_use(v: &mut Vnet, laddr: u32, port: u16) -> bool {
-    v.builtin(TCP).port_in_use(laddr, port, false)
+/// The jail addresses of a TCB's owner.
+fn tcp_ip4(v: &mut Vnet, id: TcbId) -> Option<std::rc::Rc<[u32]>> {
+    v.builtin(TCP).get(id).and_then(|tp| tp.owner.as_ref()?.ip4.clone())
 }
 
 /// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.
@@ -37,7 +39,11 @@ pub fn tcp_bind(v: &mut Vnet, id: TcbId, laddr: u32, port: u16) -> Result<(), Er
         _ => {}
     }
     let reuse = v.builtin(TCP).get(id).is_some_and(|tp| tp.reuseaddr);
-    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(TCP).port_in_use(a, p, reuse))?;
+    let ip4 = tcp_ip4(v, id);
+    let laddr = prison_local_ip4(ip4.as_deref(), laddr)?;
+    let port = in_pcbbind(v, laddr, port, |v, a, p| {
+        v.builtin(TCP).port_in_use(a, p, reuse, ip4.as_deref())
+    })?;
     if let Some(tp) = v.builtin(TCP).get_mut(id) {
         tp.laddr = laddr;
         tp.lport = port;
@@ -73,10 +79,13 @@ pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, faddr: u32, fport: u
         Some(_) => return Err(Errno::IsConn),
         None => return Err(Errno::Inval),
     }
+    let ip4 = tcp_ip4(v, id);
+    let faddr = prison_remote_ip4(ip4.as_deref(), faddr);
     if faddr == 0 || fport == 0 {
         return Err(Errno::AddrNotAvail);
     }
     let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
+    let src = prison_saddr_ip4(ip4.as_deref(), src)?;
     let mss = tcp_mss_for(v, faddr);
     let (laddr, lport) = {
         let tp = v.builtin(TCP).get(id).ok_or(Errno::Inval)?;
@@ -85,7 +94,8 @@ pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, faddr: u32, fport: u
     let lport = if lport == 0 {
         // An ephemeral port with no such connection yet.
         in_pcbbind(v, 0, 0, |v, _, p| {
-            v.builtin(TCP).conns.contains_key(&(laddr, p, faddr, fport)) || tcp_port_in_use(v, 0, p)
+            let t = v.builtin(TCP);
+            t.conns.contains_key(&(laddr, p, faddr, fport)) || t.port_in_use(0, p, false, ip4.as_deref())
         })?
     } else {
         lport

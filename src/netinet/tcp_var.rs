@@ -13,6 +13,7 @@ use crate::kern::clock::Time;
 use crate::kern::sockbuf::SockBuf;
 use crate::kern::sysctl::{Oid, Value};
 use crate::netinet::cc::Cc;
+use crate::netinet::in_jail::prison_equal_ip4;
 use crate::netinet::in_pcb::{Owner, PcbTable};
 use crate::netinet::tcp_syncache::Syncache;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
@@ -572,11 +573,15 @@ impl Tcp {
         self.tcbs.iter()
     }
 
-    /// Is `port` taken on `addr` (or on any address, for a wildcard)?
-    /// With `SO_REUSEADDR` (`reuse`) only a listener holds it.
-    pub fn port_in_use(&self, addr: u32, port: u16, reuse: bool) -> bool {
+    /// Is `port` taken on `addr` (or on any address, for a wildcard) for
+    /// a socket of a jail with addresses `ip4`? With `SO_REUSEADDR`
+    /// (`reuse`) only a listener holds it.
+    pub fn port_in_use(&self, addr: u32, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.all().any(|t| {
-            t.lport == port && (t.laddr == addr || t.laddr == 0 || addr == 0) && (!reuse || t.state == TcpState::Listen)
+            t.lport == port
+                && (t.laddr == addr || t.laddr == 0 || addr == 0)
+                && (!reuse || t.state == TcpState::Listen)
+                && prison_equal_ip4(Owner::ip4(&t.owner), ip4)
         })
     }
 }

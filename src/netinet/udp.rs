@@ -16,6 +16,9 @@ use crate::kern::sysctl::Oid;
 use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_cksum::{fold, pseudo, sum};
+use crate::netinet::in_jail::{
+    prison_check_ip4, prison_equal_ip4, prison_local_ip4, prison_remote_ip4, prison_saddr_ip4,
+};
 use crate::netinet::in_pcb::{Errno, Owner, PcbId, PcbTable, in_pcbbind};
 use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
@@ -101,17 +104,21 @@ impl Udp {
     }
 
     /// Does a socket hold `addr:port`, so that one binding there (with
-    /// `SO_REUSEADDR` if `reuse`) may not? Two that both ask may share.
-    fn port_in_use(&self, addr: u32, port: u16, reuse: bool) -> bool {
+    /// `SO_REUSEADDR` if `reuse`, from a jail with addresses `ip4`) may
+    /// not? Two that both ask may share.
+    fn port_in_use(&self, addr: u32, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.ports.get(&port).is_some_and(|ids| {
-            ids.iter()
-                .filter_map(|&i| self.get(i))
-                .any(|p| (p.laddr == addr || p.laddr == 0 || addr == 0) && !(reuse && p.reuseaddr))
+            ids.iter().filter_map(|&i| self.get(i)).any(|p| {
+                (p.laddr == addr || p.laddr == 0 || addr == 0)
+                    && !(reuse && p.reuseaddr)
+                    && prison_equal_ip4(Owner::ip4(&p.owner), ip4)
+            })
         })
     }
 
     /// The socket a datagram to `dst:dport` from `src:sport` is for: a
-    /// connected one first, then one bound to the address, then a wildcard.
+    /// connected one first, then one bound to the address, then a wildcard
+    /// (a jail's that may use `dst` before the host's).
     fn lookup(&self, dst: u32, dport: u16, src: u32, sport: u16) -> Option<UdpId> {
         let ids = self.ports.get(&dport)?;
         let score = |p: &UdpPcb| -> Option<u8> {
@@ -121,7 +128,11 @@ impl Udp {
             if p.laddr != 0 && p.laddr != dst {
                 return None;
             }
-            Some((p.faddr != 0) as u8 * 2 + (p.laddr != 0) as u8)
+            let ip4 = Owner::ip4(&p.owner);
+            if !prison_check_ip4(ip4, dst) {
+                return None;
+            }
+            Some((p.faddr != 0) as u8 * 4 + (p.laddr != 0) as u8 * 2 + ip4.is_some() as u8)
         };
         ids.iter()
             .filter_map(|&i| self.get(i).and_then(|p| score(p).map(|s| (s, i))))
@@ -311,7 +322,11 @@ pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, E
         _ => {}
     }
     let reuse = v.builtin(UDP).get(id).is_some_and(|p| p.reuseaddr);
-    let port = in_pcbbind(v, laddr, port, |v, a, p| v.builtin(UDP).port_in_use(a, p, reuse))?;
+    let ip4 = udp_ip4(v, id);
+    let laddr = prison_local_ip4(ip4.as_deref(), laddr)?;
+    let port = in_pcbbind(v, laddr, port, |v, a, p| {
+        v.builtin(UDP).port_in_use(a, p, reuse, ip4.as_deref())
+    })?;
     let udp = v.builtin(UDP);
     if let Some(p) = udp.get_mut(id) {
         p.laddr = laddr;
@@ -321,9 +336,17 @@ pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, E
     Ok(port)
 }
 
+/// The jail addresses of a socket's owner.
+fn udp_ip4(v: &mut Vnet, id: UdpId) -> Option<std::rc::Rc<[u32]>> {
+    v.builtin(UDP).get(id).and_then(|p| p.owner.as_ref()?.ip4.clone())
+}
+
 /// `connect(2)`: fix the peer (and the local address towards it).
 pub fn udp_connect(v: &mut Vnet, id: UdpId, faddr: u32, fport: u16) -> Result<(), Errno> {
+    let ip4 = udp_ip4(v, id);
+    let faddr = prison_remote_ip4(ip4.as_deref(), faddr);
     let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
+    let src = prison_saddr_ip4(ip4.as_deref(), src)?;
     if v.builtin(UDP).get(id).is_some_and(|p| p.lport == 0) {
         udp_bind(v, id, 0, 0)?;
     }
@@ -344,8 +367,9 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     if let Some(e) = p.error.take() {
         return Err(Errno::So(e));
     }
+    let ip4 = p.owner.as_ref().and_then(|o| o.ip4.clone());
     let (faddr, fport) = match (dst, p.faddr) {
-        (Some(d), 0) => d,
+        (Some((a, port)), 0) => (prison_remote_ip4(ip4.as_deref(), a), port),
         (Some(_), _) => return Err(Errno::IsConn),
         (None, 0) => return Err(Errno::NotConn),
         (None, f) => (f, p.fport),
@@ -367,9 +391,9 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     let src = if laddr != 0 {
         laddr
     } else if faddr == INADDR_BROADCAST {
-        0
+        prison_saddr_ip4(ip4.as_deref(), 0)?
     } else {
-        tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?
+        prison_saddr_ip4(ip4.as_deref(), tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?)?
     };
     let ulen = UDP_HDR_LEN + data.len();
     let mut m = Mbuf::zeroed(ulen);

@@ -53,19 +53,23 @@ pub(crate) struct SockCtx {
     vnet: VnetId,
     /// The process that made it.
     proc: crate::Proc,
+    /// Its jail's addresses (`ip4.addr`), `None` for any.
+    ip4: Option<Rc<[u32]>>,
 }
 
 impl SockCtx {
     pub(crate) fn of(p: &crate::Proc) -> io::Result<SockCtx> {
         let k = p.kernel_rc();
-        let vnet = k
-            .borrow()
-            .prison_vnet(p.jid)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let (vnet, ip4) = {
+            let k = k.borrow();
+            let vnet = k.prison_vnet(p.jid).map_err(|e| io::Error::other(e.to_string()))?;
+            (vnet, k.prison_ip4(p.jid))
+        };
         Ok(SockCtx {
             k,
             vnet,
             proc: p.clone(),
+            ip4,
         })
     }
 
@@ -75,6 +79,7 @@ impl SockCtx {
             pid: self.proc.pid,
             comm: self.proc.comm.to_string(),
             fd: self.proc.fdalloc(),
+            ip4: self.ip4.clone(),
         }
     }
 

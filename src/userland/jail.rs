@@ -4,7 +4,10 @@ use clap::Parser;
 
 use crate::kern::jail::{JailError, JailParams, JailSys, Jid};
 use crate::kern::proc::Proc;
+use crate::net::ifnet::IF;
+use crate::netinet::in_::{InError, in_aifaddr};
 use crate::{errln, outln};
+use std::net::Ipv4Addr;
 
 /// manage system jails (jail(8))
 #[derive(Parser, Debug)]
@@ -33,14 +36,28 @@ pub struct JailArgs {
     params: Vec<String>,
 }
 
-/// Parse jail(8) parameters; the words from `command=` on are the command.
-fn parse_params(words: &[String]) -> Result<(JailParams, Option<Vec<String>>), String> {
+/// jail(8)'s parameters: the kernel's, the command (the words from
+/// `command=` on) and the addresses to put on interfaces first.
+#[derive(Debug, Default)]
+struct Parsed {
+    params: JailParams,
+    command: Option<Vec<String>>,
+    /// `ip4.addr=IF|A/P` or `interface=IF`: (IF, A, P).
+    aliases: Vec<(String, u32, u8)>,
+}
+
+/// Parse jail(8) parameters.
+fn parse_params(words: &[String]) -> Result<Parsed, String> {
     let mut p = JailParams::default();
+    let mut ip4: Vec<(Option<String>, u32, u8)> = Vec::new();
+    let mut interface = None;
+    let mut command = None;
     for (i, w) in words.iter().enumerate() {
         if let Some(c) = w.strip_prefix("command=") {
             let mut cmd = vec![c.to_string()];
             cmd.extend(words[i + 1..].iter().cloned());
-            return Ok((p, Some(cmd)));
+            command = Some(cmd);
+            break;
         }
         let (key, val) = match w.split_once('=') {
             Some((k, v)) => (k, Some(v)),
@@ -49,6 +66,7 @@ fn parse_params(words: &[String]) -> Result<(JailParams, Option<Vec<String>>), S
         let jailsys = |v: Option<&str>| match v.unwrap_or("new") {
             "new" | "" => Ok(JailSys::New),
             "inherit" => Ok(JailSys::Inherit),
+            "disable" if key == "ip4" => Ok(JailSys::Disable),
             "disable" => Err(JailError::Invalid.to_string()),
             other => Err(format!("{key}: unknown jailsys value \"{other}\"")),
         };
@@ -72,10 +90,53 @@ fn parse_params(words: &[String]) -> Result<(JailParams, Option<Vec<String>>), S
                 p.persist = Some(b == (key == "persist"));
             }
             "children.max" => p.children_max = Some(int(val)?.clamp(0, u32::MAX as i64) as u32),
+            "ip4" => p.ip4 = Some(jailsys(val)?),
+            "ip4.addr" => {
+                ip4.clear();
+                for a in val.unwrap_or("").split(',').filter(|a| !a.is_empty()) {
+                    ip4.push(ip4_addr(a)?);
+                }
+                p.ip4_addr = Some(ip4.iter().map(|&(_, a, _)| a).collect());
+            }
+            "interface" => interface = val.map(str::to_string),
             _ => return Err(format!("unknown parameter: {key}")),
         }
     }
-    Ok((p, None))
+    let aliases = ip4
+        .into_iter()
+        .filter_map(|(ifname, a, plen)| Some((ifname.or_else(|| interface.clone())?, a, plen)))
+        .collect();
+    Ok(Parsed {
+        params: p,
+        command,
+        aliases,
+    })
+}
+
+/// One of `ip4.addr`'s addresses: `[IF|]A[/P]` (P as a length or a
+/// dotted mask; /32 if none, as jail(8) adds it).
+fn ip4_addr(s: &str) -> Result<(Option<String>, u32, u8), String> {
+    let (ifname, rest) = match s.split_once('|') {
+        Some((i, r)) => (Some(i.to_string()), r),
+        None => (None, s),
+    };
+    let (addr, mask) = match rest.split_once('/') {
+        Some((a, m)) => (a, Some(m)),
+        None => (rest, None),
+    };
+    let bad = || format!("ip4.addr: not an IPv4 address: {addr}");
+    let a: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let plen = match mask {
+        None => 32,
+        Some(m) => match (m.parse::<u8>(), m.parse::<std::net::Ipv4Addr>()) {
+            (Ok(n), _) if n <= 32 => n,
+            (_, Ok(d)) => {
+                crate::netinet::in_::mask_to_plen(u32::from(d)).ok_or_else(|| format!("ip4.addr: bad netmask: {m}"))?
+            }
+            _ => return Err(format!("ip4.addr: bad netmask: {m}")),
+        },
+    };
+    Ok((ifname, u32::from(a), plen))
 }
 
 pub async fn jail(p: Proc, argv: Vec<String>) -> i32 {
@@ -95,7 +156,11 @@ pub async fn jail(p: Proc, argv: Vec<String>) -> i32 {
 }
 
 async fn create(p: Proc, a: &JailArgs) -> i32 {
-    let (params, command) = match parse_params(&a.params) {
+    let Parsed {
+        params,
+        command,
+        aliases,
+    } = match parse_params(&a.params) {
         Ok(x) => x,
         Err(e) => {
             errln!(p, "jail: {e}");
@@ -115,6 +180,10 @@ async fn create(p: Proc, a: &JailArgs) -> i32 {
             return 1;
         }
     };
+    if !ip4_aliases(&p, jid, &aliases) {
+        let _ = p.kernel().jail_remove(jid);
+        return 1;
+    }
     if a.print_jid {
         outln!(p, "{jid}");
     } else if a.verbose {
@@ -124,6 +193,45 @@ async fn create(p: Proc, a: &JailArgs) -> i32 {
         Some(cmd) => run_in(&p, jid, cmd).await,
         None => 0,
     }
+}
+
+/// Put the jail's addresses on their interfaces, as jail(8) runs
+/// `ifconfig IF inet A netmask M alias` (one already there stays, and
+/// stays after the jail).
+fn ip4_aliases(p: &Proc, jid: Jid, aliases: &[(String, u32, u8)]) -> bool {
+    for (ifname, addr, plen) in aliases {
+        let r = p.vnet(|k, v| {
+            let index = v.builtin(IF).by_name(ifname).map(|i| i.index).ok_or(None)?;
+            match in_aifaddr(k, v, index, *addr, *plen, None, true) {
+                Ok(()) => Ok(true),
+                Err(InError::Exists) => Ok(false),
+                Err(e) => Err(Some(e)),
+            }
+        });
+        match r {
+            Ok(Ok(true)) => p.kernel().prison_alias_added(jid, ifname, *addr),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                match e {
+                    None => errln!(p, "ifconfig: interface {ifname} does not exist"),
+                    Some(e) => errln!(p, "ifconfig: {e}"),
+                }
+                let mask = Ipv4Addr::from(crate::net::radix::mask(*plen));
+                let name = p.kernel().prison_name(p.jid, jid);
+                errln!(
+                    p,
+                    "jail: {name}: ifconfig {ifname} inet {} netmask {mask} alias: failed",
+                    Ipv4Addr::from(*addr)
+                );
+                return false;
+            }
+            Err(e) => {
+                errln!(p, "jail: {e}");
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Run `cmd` as a process attached to jail `jid` (jexec's core).
@@ -146,8 +254,8 @@ async fn run_in(p: &Proc, jid: Jid, cmd: Vec<String>) -> i32 {
 }
 
 fn modify(p: &Proc, a: &JailArgs) -> i32 {
-    let (params, _) = match parse_params(&a.params) {
-        Ok(x) => x,
+    let params = match parse_params(&a.params) {
+        Ok(x) => x.params,
         Err(e) => {
             errln!(p, "jail: {e}");
             return 1;
@@ -279,12 +387,14 @@ const JLS_PARAMS: &[&str] = &[
     "children.max",
     "host",
     "host.hostname",
+    "ip4",
+    "ip4.addr",
 ];
 
 /// A parameter's value; booleans as `None`/`Some` flags via [`param_bool`].
 fn param(k: &crate::Kernel, cred: Jid, jid: Jid, name: &str) -> Option<String> {
     let pr = k.prison(jid)?;
-    let sys = |s: JailSys| if s == JailSys::New { "new" } else { "inherit" }.to_string();
+    let sys = |s: JailSys| s.to_string();
     Some(match name {
         "jid" => jid.to_string(),
         "name" => k.prison_name(cred, jid),
@@ -296,6 +406,13 @@ fn param(k: &crate::Kernel, cred: Jid, jid: Jid, name: &str) -> Option<String> {
         "children.max" => pr.children_max.to_string(),
         "host" => sys(pr.host_mode()),
         "host.hostname" => k.prison_hostname(jid),
+        "ip4" => sys(pr.ip4_mode()),
+        "ip4.addr" => pr
+            .ip4_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
         "dying" => "false".into(),
         _ => return None,
     })
@@ -380,25 +497,30 @@ pub async fn jls(p: Proc, argv: Vec<String>) -> i32 {
             outln!(p, "        {:<29.29} {:.74}", k.prison_name(cred, j), "ACTIVE");
             // The root cpuset is 1; each jail gets its own after it.
             outln!(p, "        {}", j.0 + 1);
-        }
-    } else if a.name {
-        outln!(p, " JID             IP Address      Hostname                      Path");
-        for &j in &jails {
-            let host = k.prison_hostname(j);
-            outln!(
-                p,
-                " {:<15} {:<15.15} {:<29.29} {:.74}",
-                k.prison_name(cred, j),
-                "",
-                host,
-                "/"
-            );
+            for a in k.prison(j).map(|pr| pr.ip4_addrs()).unwrap_or_default() {
+                outln!(p, "        {a}");
+            }
         }
     } else {
-        outln!(p, "   JID  IP Address      Hostname                      Path");
+        // The first address (the primary) in the IP column, as jls prints.
+        let ip = |j: Jid| {
+            k.prison(j)
+                .and_then(|pr| pr.ip4_addrs().first().map(|a| a.to_string()))
+                .unwrap_or_default()
+        };
+        if a.name {
+            outln!(p, " JID             IP Address      Hostname                      Path");
+        } else {
+            outln!(p, "   JID  IP Address      Hostname                      Path");
+        }
         for &j in &jails {
             let host = k.prison_hostname(j);
-            outln!(p, "{:>6}  {:<15.15} {:<29.29} {:.74}", j.0, "", host, "/");
+            let id = if a.name {
+                format!(" {:<15} ", k.prison_name(cred, j))
+            } else {
+                format!("{:>6}  ", j.0)
+            };
+            outln!(p, "{id}{:<15.15} {:<29.29} {:.74}", ip(j), host, "/");
         }
     }
     0
@@ -452,14 +574,18 @@ mod tests {
 
     #[test]
     fn params() {
-        let (p, c) = parse_params(&words("name=r1 vnet persist host.hostname=r1 children.max=4")).unwrap_or_default();
+        let Parsed {
+            params: p, command: c, ..
+        } = parse_params(&words("name=r1 vnet persist host.hostname=r1 children.max=4")).unwrap_or_default();
         assert_eq!(p.name.as_deref(), Some("r1"));
         assert_eq!(p.vnet, Some(JailSys::New));
         assert_eq!(p.persist, Some(true));
         assert_eq!(p.hostname.as_deref(), Some("r1"));
         assert_eq!(p.children_max, Some(4));
         assert!(c.is_none());
-        let (p, c) = parse_params(&words("name=x vnet=inherit nopersist command=sysctl -a")).unwrap_or_default();
+        let Parsed {
+            params: p, command: c, ..
+        } = parse_params(&words("name=x vnet=inherit nopersist command=sysctl -a")).unwrap_or_default();
         assert_eq!(p.vnet, Some(JailSys::Inherit));
         assert_eq!(p.persist, Some(false));
         assert_eq!(c, Some(words("sysctl -a")));
@@ -478,6 +604,34 @@ mod tests {
         assert_eq!(
             parse_params(&words("vnet=disable")).err().as_deref(),
             Some("jail_set: Invalid argument")
+        );
+    }
+
+    #[test]
+    fn ip4_addr_takes_interfaces_and_masks() {
+        let r = parse_params(&words(
+            "interface=lo0 ip4.addr=10.0.0.5,epair0a|10.1.0.5/24,10.2.0.5/255.255.0.0",
+        ))
+        .unwrap_or_default();
+        assert_eq!(r.params.ip4_addr, Some(vec![0x0a00_0005, 0x0a01_0005, 0x0a02_0005]));
+        assert_eq!(
+            r.aliases,
+            vec![
+                ("lo0".into(), 0x0a00_0005, 32),
+                ("epair0a".into(), 0x0a01_0005, 24),
+                ("lo0".into(), 0x0a02_0005, 16)
+            ]
+        );
+        let r = parse_params(&words("ip4.addr=10.0.0.5 ip4=disable")).unwrap_or_default();
+        assert!(r.aliases.is_empty());
+        assert_eq!(r.params.ip4, Some(JailSys::Disable));
+        assert_eq!(
+            parse_params(&words("ip4.addr=10.0.0.256")).err().as_deref(),
+            Some("ip4.addr: not an IPv4 address: 10.0.0.256")
+        );
+        assert_eq!(
+            parse_params(&words("ip4.addr=10.0.0.1/33")).err().as_deref(),
+            Some("ip4.addr: bad netmask: 33")
         );
     }
 }

@@ -94,6 +94,24 @@ pub fn gethostbyname(p: &Proc, name: &str) -> Option<u32> {
     p.kernel().hosts.get(name).copied()
 }
 
+/// The source address a raw-socket tool (`ping`, `traceroute`) sends
+/// from: `src` (0 = any) checked against the jail's addresses as bind(2)
+/// would; on failure, the tool's message and exit status 1.
+pub fn raw_source(p: &Proc, prog: &str, dst: u32, src: u32) -> Result<u32, i32> {
+    let ip4 = p.kernel().prison_ip4(p.jid);
+    match p.vnet(|_, v| crate::netinet::in_jail::prison_raw_src(v, ip4.as_deref(), dst, src)) {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => {
+            errln!(p, "{prog}: bind: {e}");
+            Err(1)
+        }
+        Err(e) => {
+            errln!(p, "{prog}: {e}");
+            Err(1)
+        }
+    }
+}
+
 /// An I/O error as FreeBSD's strerror(3) words it (no "(os error N)").
 pub fn strerror(e: &std::io::Error) -> String {
     #[cfg(unix)]

@@ -213,6 +213,12 @@ async fn run(p: &Proc, a: &NcArgs) -> Result<i32, i32> {
         };
         let conn = match conn {
             Ok(c) => c,
+            // remote_connect: a source it cannot bind ends nc.
+            Err(e)
+                if from.is_some() && matches!(e.kind(), io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse) =>
+            {
+                return fail(p, &format!("bind failed: {e}"));
+            }
             Err(e) => {
                 if a.verbose {
                     errln!(p, "nc: connect to {host} port {port} ({proto}) failed: {e}");

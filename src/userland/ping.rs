@@ -274,6 +274,12 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
     } else {
         Duration::from_secs(1)
     });
+    let from = src.map(|s| format!(" from {}", Inet(s))).unwrap_or_default();
+    // In a jail with addresses, the source is one of them (bind(2)).
+    let src = match super::raw_source(&p, "ping", dst, src.unwrap_or(0)) {
+        Ok(s) => (s != 0).then_some(s),
+        Err(st) => return st,
+    };
     let opened = p.vnet(|_, v| (rip_attach(v, IPPROTO_ICMP), (v.random() & 0xffff) as u16));
     let (sock, ident): (Rc<RefCell<RawSock>>, u16) = match opened {
         Ok(x) => x,
@@ -286,7 +292,6 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         let hex: String = pat.iter().map(|b| format!("{b:02x}")).collect();
         outln!(p, "PATTERN: 0x{hex}");
     }
-    let from = src.map(|s| format!(" from {}", Inet(s))).unwrap_or_default();
     outln!(p, "PING {} ({}){from}: {datalen} data bytes", a.host, Inet(dst));
     let start = p.now();
     let stop_at = timeout.map(|t| start.saturating_add(Duration::from_secs(t)));

@@ -70,6 +70,11 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
         },
         None => 0,
     };
+    // In a jail with addresses, the source is one of them.
+    let src = match super::raw_source(&p, "traceroute", dst, src) {
+        Ok(s) => s,
+        Err(st) => return st,
+    };
     let nprobes = a.nprobes.unwrap_or(3).clamp(1, 10);
     let waittime = Duration::from_secs(a.waittime.unwrap_or(5).clamp(1, 86400));
     let base = a.port.unwrap_or(33434);

@@ -282,3 +282,13 @@ pub fn tunnels(pcap: &std::path::Path) -> vimage::Host {
     );
     h
 }
+
+/// Run `script` as `vimage shell` would; (status, stdout, stderr).
+pub fn script(h: &vimage::Host, script: &str) -> (i32, String, String) {
+    let (out, obuf) = vimage::Out::buffer();
+    let (err, ebuf) = vimage::Out::buffer();
+    let mut s = vimage::userland::shell::Shell::new(h, out, err);
+    s.run_script(script.as_bytes());
+    let text = |b: &std::rc::Rc<std::cell::RefCell<Vec<u8>>>| String::from_utf8_lossy(&b.borrow()).into_owned();
+    (s.status(), text(&obuf), text(&ebuf))
+}

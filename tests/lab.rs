@@ -290,11 +290,20 @@ fn pictures_show_nodes_links_and_addresses() {
         ">h2</text>",
         "10Mbit/s 10ms 1% loss",
         ">10.0.0.1/30</text>",
+        ">epair0a</text>",
+        ">epair1b</text>",
     ] {
         assert!(svg.contains(want), "{want} in the SVG");
     }
     let (_, dot, _) = vimage(&["graph", "--dot", &example("routed")]);
     assert!(dot.contains("\"h1\" -- \"r\""), "{dot}");
+    assert!(dot.contains("taillabel=\"epair0a\\n10.0.0.1/30\""), "{dot}");
+    // The names drawn are the names a run gives.
+    let lab = Lab::load(&example("routed")).expect("lab");
+    let built = build(&Host::new(Config::default()), &lab).expect("built");
+    for (i, (a, b)) in built.ifnames.iter().enumerate() {
+        assert_eq!([a.clone(), b.clone()], Lab::ifnames(i));
+    }
     // A 10,000-node grid draws too (positions from the shape).
     let (st, big, _) = vimage(&["graph", &example("grid")]);
     assert_eq!(st, 0);

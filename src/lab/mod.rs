@@ -137,6 +137,13 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The interfaces link `i` gives its two ends on a fresh host:
+    /// `epair<i>a` in `a`, `epair<i>b` in `b` (what pictures name; a
+    /// daemon already holding labs gives the next free units).
+    pub fn ifnames(i: usize) -> [String; 2] {
+        [format!("epair{i}a"), format!("epair{i}b")]
+    }
+
     /// Read a lab file.
     pub fn load(path: &str) -> Result<Lab, LabError> {
         let text = std::fs::read_to_string(path).map_err(|e| LabError {

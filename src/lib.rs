@@ -22,6 +22,7 @@ pub mod netinet;
 pub mod socket;
 pub mod userland;
 pub mod vnet;
+pub mod wire;
 
 pub use host::{Host, Output, Stalled};
 pub use kern::clock::{ClockKind, Time};

@@ -5,8 +5,8 @@
 use vimage::Host;
 use vimage::kern::mbuf::Mbuf;
 use vimage::net::ifnet::{IF, netisr_queue};
-use vimage::netinet::in_cksum::in_cksum;
 use vimage::netinet::ip::Ipv4Hdr;
+use vimage::wire::checksum::in_cksum;
 
 mod common;
 use common::{ok, run, vnet};

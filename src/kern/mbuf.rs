@@ -142,13 +142,13 @@ impl Mbuf {
         self.delayed.is_some()
     }
 
-    /// Compute a delayed checksum with `cksum` (given the segment, pseudo
-    /// sum in its field) and store it (`in_delayed_cksum`).
-    pub fn finish_csum(&mut self, cksum: impl FnOnce(&[u8]) -> u16) {
+    /// Compute a delayed checksum and store it (`in_delayed_cksum`): the
+    /// moment the bytes are to be seen outside the stack.
+    pub fn finish_csum(&mut self) {
         if let Some(d) = self.delayed.take() {
             let (start, len, field) = (d.start as usize, d.len as usize, d.field as usize);
             if start >= self.off && field + 2 <= len && start + len <= self.buf.len() {
-                let c = cksum(&self.buf[start..start + len]);
+                let c = crate::wire::checksum::in_cksum(&self.buf[start..start + len]);
                 self.buf[start + field..start + field + 2].copy_from_slice(&c.to_be_bytes());
             }
         }

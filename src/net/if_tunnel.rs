@@ -8,7 +8,6 @@ use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ethernet::ETHERTYPE_IP;
 use crate::net::ifnet::{IF, IfKind, NoBufs, if_input};
-use crate::netinet::in_cksum::in_delayed_cksum;
 use crate::netinet::ip::Ipv4Hdr;
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output, ip_route};
 use crate::vnet::Vnet;
@@ -80,7 +79,7 @@ pub fn tunnel_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> R
         return Ok(());
     }
     // The inner checksums are the wire's from here on.
-    in_delayed_cksum(&mut m);
+    m.finish_csum();
     if t.encap == Encap::Gre {
         let key = t.key != 0;
         let h = m.prepend(if key { 8 } else { 4 });

@@ -218,7 +218,7 @@ impl Ifnet {
         let once = rx && self.is_loopback();
         if !self.bpf.is_empty() && !once {
             // What a capture shows is what the wire would carry.
-            crate::netinet::in_cksum::in_delayed_cksum(m);
+            m.finish_csum();
             crate::net::bpf::bpf_tap(&mut self.bpf, now, m.data());
         }
         true

@@ -17,7 +17,6 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ethernet::ETHER_HDR_LEN;
 use crate::net::ifnet::{Exit, IF, Netisr, NoBufs, netisr_queue};
-use crate::netinet::in_cksum::in_delayed_cksum;
 use crate::vnet::Vnet;
 
 /// How jitter is distributed around the delay.
@@ -402,7 +401,7 @@ fn deliver(k: &mut Kernel, exit: &Exit, m: Mbuf, at: Time, now: Time) {
         Exit::Host(w) => {
             // The real host checks what we send.
             let mut m = m;
-            in_delayed_cksum(&mut m);
+            m.finish_csum();
             if at <= now {
                 w.write(m.data());
             } else {

@@ -9,11 +9,11 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast};
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IP_HDR_LEN, IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::vnet::module::{SI_ORDER_FOURTH, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
+use crate::wire::checksum::in_cksum;
 
 pub const ICMP_ECHOREPLY: u8 = 0;
 pub const ICMP_UNREACH: u8 = 3;

@@ -1,9 +1,9 @@
 //! IPv4 (RFC 791): the header, per-vnet state, statistics and knobs.
 
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip_reass::Reass;
 use crate::vnet::module::{SI_ORDER_THIRD, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, VnetKey};
+use crate::wire::checksum::in_cksum;
 
 pub const IPVERSION: u8 = 4;
 pub const IP_HDR_LEN: usize = 20;

@@ -7,11 +7,11 @@ use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::icmp::{self, icmp_error, icmp_input};
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
-use crate::netinet::in_cksum::{adjust, in_delayed_cksum};
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
 use crate::vnet::Vnet;
+use crate::wire::checksum::adjust;
 
 const IPOPT_EOL: u8 = 0;
 const IPOPT_NOP: u8 = 1;
@@ -71,7 +71,7 @@ pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcas
         Ok(s) => s,
         Err(_) => {
             ip.stats.badoptions += 1;
-            in_delayed_cksum(&mut m);
+            m.finish_csum();
             icmp_error(k, v, m.data(), icmp::ICMP_PARAMPROB, 0, 0, Some(index));
             return;
         }
@@ -102,7 +102,7 @@ pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcas
     }
     if srcroute && !ip.sourceroute {
         ip.stats.cantforward += 1;
-        in_delayed_cksum(&mut m);
+        m.finish_csum();
         icmp_error(
             k,
             v,
@@ -148,7 +148,7 @@ fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bc
 fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr) {
     if h.ttl <= 1 {
         // An error quotes the datagram as the wire would carry it.
-        in_delayed_cksum(&mut m);
+        m.finish_csum();
         icmp_error(
             k,
             v,
@@ -165,7 +165,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         Ok(None) => return, // blackhole
         Err(_) => {
             v.builtin(IP).stats.cantforward += 1;
-            in_delayed_cksum(&mut m);
+            m.finish_csum();
             icmp_error(
                 k,
                 v,
@@ -203,7 +203,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
         Err((e, m)) => {
             v.builtin(IP).stats.cantforward += 1;
             let mut m = m;
-            in_delayed_cksum(&mut m);
+            m.finish_csum();
             let mut orig = m.into_vec();
             orig[8] += 1;
             let (code, mtu) = match e {
@@ -226,7 +226,7 @@ fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
     b[1] = icmp::ICMP_REDIRECT_HOST;
     b[4..8].copy_from_slice(&gw.to_be_bytes());
     b[8..].copy_from_slice(&orig[..quote]);
-    let s = crate::netinet::in_cksum::in_cksum(&b);
+    let s = crate::wire::checksum::in_cksum(&b);
     b[2..4].copy_from_slice(&s.to_be_bytes());
     let h = Ipv4Hdr::read(orig, hl, orig.len() as u16);
     let src = crate::netinet::in_::in_ifaddr_for(v, in_if, h.src);

@@ -9,9 +9,9 @@ use crate::net::ifnet::{IF, if_transmit};
 use crate::net::route::{ROUTE, RTF_BLACKHOLE, RTF_REJECT};
 use crate::netinet::arp::{ArpErr, arpresolve};
 use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip};
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{INADDR_BROADCAST, IP, IP_DF, IP_HDR_LEN, IP_MF, IP_OFFMASK, Ipv4Hdr};
 use crate::vnet::Vnet;
+use crate::wire::checksum::in_cksum;
 
 /// Options of an output datagram (the socket's IP-level options).
 #[derive(Clone, Copy, Debug, Default)]
@@ -174,7 +174,7 @@ pub fn ip_output_mtu(
         return Err((IpOutErr::MsgSize(nh.mtu as u32), m));
     }
     // Fragments carry pieces of the checksummed segment.
-    crate::netinet::in_cksum::in_delayed_cksum(&mut m);
+    m.finish_csum();
     let frags = ip_fragment(&m, hl, nh.mtu);
     let ip = v.builtin(IP);
     ip.stats.fragmented += 1;

@@ -171,7 +171,7 @@ pub fn ip_reass(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr) -> Option<Mb
     out[2..4].copy_from_slice(&len.to_be_bytes());
     out[6..8].copy_from_slice(&[0, 0]);
     out[10..12].copy_from_slice(&[0, 0]);
-    let s = crate::netinet::in_cksum::in_cksum(&out[..hl]);
+    let s = crate::wire::checksum::in_cksum(&out[..hl]);
     out[10..12].copy_from_slice(&s.to_be_bytes());
     Some(Mbuf::from_slice(&out))
 }

@@ -4,7 +4,6 @@ pub mod arp;
 pub mod cc;
 pub mod icmp;
 pub mod in_;
-pub mod in_cksum;
 pub mod in_jail;
 pub mod in_pcb;
 pub mod ip;

@@ -1,8 +1,8 @@
 //! The TCP header and its options (RFC 9293 §3.1, RFC 7323, RFC 2018),
 //! and sequence-number arithmetic (RFC 9293 §3.4).
 
-use crate::netinet::in_cksum::{fold, pseudo, sum};
 use crate::netinet::ip::IPPROTO_TCP;
+use crate::wire::checksum::{fold, pseudo, sum};
 
 pub const TH_FIN: u8 = 0x01;
 pub const TH_SYN: u8 = 0x02;
@@ -154,7 +154,7 @@ impl TcpHdr {
     }
 
     /// Write the header with only the pseudo-header's sum in the checksum
-    /// field: the rest is left to `in_delayed_cksum`.
+    /// field: the rest is left to `Mbuf::finish_csum`.
     pub fn write_delayed(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
         seg[0..2].copy_from_slice(&self.sport.to_be_bytes());
         seg[2..4].copy_from_slice(&self.dport.to_be_bytes());

@@ -15,7 +15,6 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
 use crate::netinet::in_::in_broadcast;
-use crate::netinet::in_cksum::{fold, pseudo, sum};
 use crate::netinet::in_jail::{
     prison_check_ip4, prison_equal_ip4, prison_local_ip4, prison_remote_ip4, prison_saddr_ip4,
 };
@@ -26,6 +25,7 @@ use crate::netinet::tcp_subr::tcp_src_for;
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
+use crate::wire::checksum::{fold, pseudo, sum};
 
 pub const UDP_HDR_LEN: usize = 8;
 

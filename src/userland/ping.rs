@@ -13,10 +13,10 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Proc;
 use crate::net::route::Inet;
 use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY, icmp_is_error};
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::netinet::raw_ip::{RawSock, rip_attach};
+use crate::wire::checksum::in_cksum;
 use crate::{errln, outln};
 
 /// ping(8)'s usage, IPv4 part.

@@ -12,8 +12,8 @@ use crate::net::if_tunnel::{IPPROTO_GRE, IPPROTO_IPIP};
 use crate::net::if_vlan::ETHERTYPE_VLAN;
 use crate::net::route::Inet;
 use crate::netinet::icmp;
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use crate::wire::checksum::in_cksum;
 
 /// How frames of an interface begin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

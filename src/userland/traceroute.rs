@@ -10,11 +10,11 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Proc;
 use crate::net::route::{Inet, inet_addr};
 use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
-use crate::netinet::in_cksum::in_cksum;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::netinet::udp::udp_cksum;
+use crate::wire::checksum::in_cksum;
 use crate::{errln, outln};
 
 /// print the route packets take to network host (traceroute(8))

@@ -1,4 +1,5 @@
-//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624):
+//! pure functions of bytes, for every layer.
 
 /// Add `data` (starting at an even offset of what is summed) to a running
 /// one's-complement sum, not yet folded. Eight bytes at a time: the sum of
@@ -21,12 +22,6 @@ pub fn sum(acc: u32, data: &[u8]) -> u32 {
         a = (a & 0xffff_ffff) + (a >> 32);
     }
     a as u32
-}
-
-/// Compute a checksum an mbuf left for later (`in_delayed_cksum`): the
-/// moment its bytes are to be seen outside the stack.
-pub fn in_delayed_cksum(m: &mut crate::kern::mbuf::Mbuf) {
-    m.finish_csum(|seg| fold(sum(0, seg)));
 }
 
 /// Fold a running sum and complement it.

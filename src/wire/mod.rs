@@ -1,0 +1,4 @@
+//! Packets as bytes: views and the checksum, below every layer (it
+//! imports nothing of the stack).
+
+pub mod checksum;

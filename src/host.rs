@@ -325,7 +325,7 @@ impl Host {
                 }
             }
             let mut k = self.k.borrow_mut();
-            if k.net.in_flight == 0 || k.clock_kind() != ClockKind::Virtual {
+            if crate::net::ifnet::ifg_ref(&k).in_flight == 0 || k.clock_kind() != ClockKind::Virtual {
                 return;
             }
             match k.next_deadline() {

@@ -31,9 +31,18 @@ pub use kern::proc::{In, Out, Proc, Stdio};
 pub use kern::{Config, Kernel};
 pub use vnet::{Module, Prio, Vnet, VnetId, VnetKey};
 
+impl Kernel {
+    /// Boot with the network stack: the layers registered in order.
+    pub fn new(cfg: &Config) -> Kernel {
+        Kernel::boot(cfg, register_builtin_modules)
+    }
+}
+
 /// Register the modules every kernel has, at the fixed slots their keys
 /// name, in the order of those slots.
-pub(crate) fn register_builtin_modules(k: &mut Kernel) {
+fn register_builtin_modules(k: &mut Kernel) {
+    net::ifnet::if_attach_global(k);
+    k.prison_on_remove(netinet::in_jail::prison_remove_ip4);
     let slots = [
         k.module_register(net::ifnet::module()).map(|x| x.slot()),
         k.module_register(net::route::module()).map(|x| x.slot()),

@@ -428,3 +428,53 @@ fn no_frame_reaches_a_destroyed_vnet() {
     assert_eq!(h.wait(t), Ok(2));
     assert_eq!(h.kernel().vnets().len(), 1);
 }
+
+/// Frames a test module took (its netisr handler cannot capture).
+static TAKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[test]
+fn a_module_can_add_an_ethertype_and_take_it_away() {
+    use vimage::{Module, Prio};
+    let h = lab();
+    let to_r = mac(&h, "r", "epair0b");
+    // IEEE 802 local experimental ethertype 1.
+    let mut frame = to_r.to_vec();
+    frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x88, 0xb5]);
+    frame.extend_from_slice(b"hello, netisr");
+    inject(&h, "r", "epair0b", &frame);
+    let noproto = |h: &Host| {
+        let v = vnet(h, "r");
+        let mut k = h.kernel();
+        k.vnet(v)
+            .expect("vnet")
+            .builtin(IF)
+            .by_name("epair0b")
+            .expect("if")
+            .counters
+            .noproto
+    };
+    assert_eq!(noproto(&h), 1, "nobody speaks 0x88b5 yet");
+    let key = h
+        .kernel()
+        .module_register(
+            Module::new("exp1", Prio::new(0x0f00000, 0), |_, _| ()).netisr(0x88b5, |_, _, _, m, bcast| {
+                assert_eq!(
+                    (m.data(), bcast),
+                    (&b"hello, netisr"[..], false),
+                    "the payload, header off"
+                );
+                TAKEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        )
+        .expect("register");
+    inject(&h, "r", "epair0b", &frame);
+    assert_eq!(TAKEN.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(noproto(&h), 1);
+    // Unregistered, its handler goes with it.
+    h.kernel().module_unregister(key).expect("unregister");
+    inject(&h, "r", "epair0b", &frame);
+    assert_eq!(TAKEN.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(noproto(&h), 2);
+    // IP and ARP are registered the same way and still work.
+    assert!(ok(&h, "jexec a ping -c 1 10.0.2.2").contains("1 packets received"));
+}

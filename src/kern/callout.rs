@@ -27,9 +27,10 @@ pub enum Action {
     /// Run a closure against the kernel.
     Call(Box<dyn FnOnce(&mut Kernel)>),
     /// A frame arrives at an interface (a link's delay is over).
-    Netisr(crate::net::ifnet::Netisr),
-    /// Frames on the line of an interface have crossed it.
-    Line(u32),
+    Netisr(crate::kern::netisr::Frame),
+    /// Run `f(kernel, arg)`: a closure's work without its box (frames
+    /// on a line have crossed it, say).
+    Fn { f: fn(&mut Kernel, u64), arg: u64 },
 }
 
 /// Names a scheduled timer, to cancel it.

@@ -14,8 +14,6 @@ use std::net::Ipv4Addr;
 use std::rc::Rc;
 
 use crate::kern::Kernel;
-use crate::net::ifnet::IF;
-use crate::netinet::in_::in_difaddr;
 use crate::vnet::{VnetError, VnetId};
 
 /// A jail id. Jid 0 is prison0, the host itself.
@@ -177,7 +175,13 @@ pub struct Prisons {
     map: BTreeMap<Jid, Prison>,
     names: BTreeMap<String, Jid>,
     next_jid: i32,
+    /// What the layers do as a jail goes (osd(9)'s PR_METHOD_REMOVE).
+    on_remove: Vec<PrisonRemove>,
 }
+
+/// A layer's part in removing a jail: given the jail's vnet and the
+/// addresses jail(8) put on for it (interface, address).
+pub type PrisonRemove = fn(&mut Kernel, VnetId, &[(String, u32)]);
 
 impl Prisons {
     pub(crate) fn new(vnet0: VnetId, hostname: &str) -> Prisons {
@@ -200,6 +204,7 @@ impl Prisons {
             map: BTreeMap::from([(Jid::HOST, p0)]),
             names: BTreeMap::new(),
             next_jid: 1,
+            on_remove: Vec::new(),
         }
     }
 
@@ -323,6 +328,12 @@ impl Kernel {
             return Err(JailError::Ip4Clash);
         }
         Ok(Some(list.into()))
+    }
+
+    /// A layer's part in removing jails (osd_jail_register's
+    /// PR_METHOD_REMOVE): it runs for each jail that shares a vnet.
+    pub fn prison_on_remove(&mut self, hook: PrisonRemove) {
+        self.prisons.on_remove.push(hook);
     }
 
     /// jail(8) put `addr` on interface `ifname` for jail `jid`: take it off
@@ -587,14 +598,10 @@ impl Kernel {
             }
             if p.own_vnet {
                 self.vnet_destroy(p.vnet)?;
-            } else if !p.aliases.is_empty() {
-                let _ = self.with_vnet(p.vnet, |k, v| {
-                    for (ifname, addr) in &p.aliases {
-                        if let Some(index) = v.builtin(IF).by_name(ifname).map(|i| i.index) {
-                            let _ = in_difaddr(k, v, index, *addr);
-                        }
-                    }
-                });
+            } else {
+                for hook in self.prisons.on_remove.clone() {
+                    hook(self, p.vnet, &p.aliases);
+                }
             }
         }
         Ok(())

@@ -7,8 +7,10 @@
 pub mod callout;
 pub mod clock;
 pub mod counter;
+pub mod global;
 pub mod jail;
 pub mod mbuf;
+pub mod netisr;
 pub mod pipe;
 pub mod proc;
 pub mod sockbuf;
@@ -25,9 +27,10 @@ use clock::{Clock, ClockKind, Time};
 use jail::{Jid, Prisons};
 use sysctl::{Ctype, Oid, SysctlTree, Value};
 
-use crate::net::ifnet::{IfGlobal, Netisr, netisr_dispatch};
 use crate::vnet::module::ModuleRegistry;
 use crate::vnet::{Vnet, VnetError, VnetId, VnetTable};
+use global::Globals;
+use netisr::{Frame, Netisr, netisr_dispatch};
 
 /// How a host starts.
 #[derive(Clone, Debug)]
@@ -89,7 +92,10 @@ pub struct Kernel {
     pub(crate) curvnet: Option<VnetId>,
     pub(crate) seed: u64,
     pub(crate) vnet0: VnetId,
-    pub(crate) net: IfGlobal,
+    /// Frames in flight and the registrations between layers.
+    pub netisr: Netisr,
+    /// Each layer's kernel-wide state.
+    pub globals: Globals,
     ext_tx: mpsc::Sender<Ext>,
     ext_rx: mpsc::Receiver<Ext>,
     msgbuf: VecDeque<(Time, String)>,
@@ -108,8 +114,10 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Boot: register the built-in modules, create vnet0 and prison0.
-    pub fn new(cfg: &Config) -> Kernel {
+    /// Boot with the layers `attach` registers (their modules, globals
+    /// and netisr handlers), then create vnet0 and prison0.
+    /// [`Kernel::new`] attaches the built-in network stack.
+    pub fn boot(cfg: &Config, attach: impl FnOnce(&mut Kernel)) -> Kernel {
         let (ext_tx, ext_rx) = mpsc::channel();
         let mut k = Kernel {
             vnets: VnetTable::new(),
@@ -121,7 +129,8 @@ impl Kernel {
             curvnet: None,
             seed: cfg.seed,
             vnet0: VnetId::VNET0,
-            net: IfGlobal::default(),
+            netisr: Netisr::default(),
+            globals: Globals::default(),
             ext_tx,
             ext_rx,
             msgbuf: VecDeque::new(),
@@ -131,7 +140,7 @@ impl Kernel {
             hold: Default::default(),
             stats: EngineStats::default(),
         };
-        crate::register_builtin_modules(&mut k);
+        attach(&mut k);
         k.kern_sysctls();
         // The first vnet of an empty table is vnet0, built like any other.
         let v0 = k.vnet_create(Some("vnet0"));
@@ -254,7 +263,7 @@ impl Kernel {
 
     /// When the next event is due: now, if frames are in flight.
     pub fn next_deadline(&mut self) -> Option<Time> {
-        if self.net.netisr.is_empty() {
+        if self.netisr.is_empty() {
             self.callout.next_deadline()
         } else {
             Some(self.now())
@@ -267,7 +276,7 @@ impl Kernel {
         let now = self.now();
         let mut n = 0;
         loop {
-            while let Some(f) = self.net.netisr.pop_front() {
+            while let Some(f) = self.netisr.queue.pop_front() {
                 self.stats.frames += 1;
                 netisr_dispatch(self, f);
                 n += 1;
@@ -282,8 +291,8 @@ impl Kernel {
                 }
                 Action::Wake(w) => w.wake(),
                 Action::Call(f) => f(self),
-                Action::Netisr(f) => self.net.netisr.push_back(f),
-                Action::Line(index) => crate::net::pipe::line_drain(self, index),
+                Action::Netisr(f) => self.netisr.enqueue(f),
+                Action::Fn { f, arg } => f(self, arg),
             }
         }
         n
@@ -329,7 +338,7 @@ impl Kernel {
             data,
         } = e
         {
-            self.net.netisr.push_back(Netisr {
+            self.netisr.enqueue(Frame {
                 index,
                 generation,
                 m: mbuf::Mbuf::from_slice(&data),
@@ -348,10 +357,5 @@ impl Kernel {
     /// The kernel message buffer.
     pub fn dmesg(&self) -> impl Iterator<Item = &(Time, String)> {
         self.msgbuf.iter()
-    }
-
-    /// Global interface state (the index table).
-    pub fn ifglobal(&self) -> &IfGlobal {
-        &self.net
     }
 }

@@ -12,6 +12,7 @@ pub const ETHER_HDR_LEN: usize = 14;
 pub const ETHER_MIN_LEN: usize = 60;
 pub const ETHERTYPE_IP: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 pub const BROADCAST: [u8; 6] = [0xff; 6];
 
 pub fn is_multicast(mac: &[u8]) -> bool {
@@ -65,18 +66,16 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
         ifp.counters.imcasts += 1;
     }
     let etype = u16::from_be_bytes([d[12], d[13]]);
-    match etype {
-        ETHERTYPE_IP => {
-            m.adj(ETHER_HDR_LEN);
-            crate::netinet::ip_input::ip_input_l2(k, v, index, m, bcast);
-        }
-        ETHERTYPE_ARP => {
-            m.adj(ETHER_HDR_LEN);
-            crate::netinet::arp::arp_input(k, v, index, m);
-        }
-        crate::net::if_vlan::ETHERTYPE_VLAN => crate::net::if_vlan::vlan_input(k, v, index, m),
-        _ => ifp.counters.noproto += 1,
+    if etype == crate::net::if_vlan::ETHERTYPE_VLAN {
+        return crate::net::if_vlan::vlan_input(k, v, index, m);
     }
+    // The protocols registered for their types (netisr_register).
+    let Some(handler) = k.netisr.handler(etype) else {
+        ifp.counters.noproto += 1;
+        return;
+    };
+    m.adj(ETHER_HDR_LEN);
+    handler(k, v, index, m, bcast);
 }
 
 /// Put an Ethernet header in front of `m` and send it out of `index`.

@@ -152,7 +152,9 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
             "tap interfaces need the real clock (--clock real)".into(),
         ));
     }
-    let unit = k.net.unit_alloc(fam, want).ok_or(IfError::UnitInUse)?;
+    let unit = crate::net::ifnet::ifg(k)
+        .unit_alloc(fam, want)
+        .ok_or(IfError::UnitInUse)?;
     let flags = IFF_BROADCAST | IFF_SIMPLEX | IFF_MULTICAST | IFF_RUNNING;
     match fam {
         "epair" => {
@@ -173,7 +175,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
                 ETHERMTU,
             );
             // epair(4)'s addresses: one base, ending in 0a and 0b.
-            let base = k.net.mac_alloc();
+            let base = crate::net::ifnet::ifg(k).mac_alloc();
             let ifs = v.builtin(IF);
             if let Some(ia) = ifs.get_mut(a) {
                 ia.kind = IfKind::Epair { peer: b };
@@ -204,7 +206,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
             let tap = match Tap::open(&hostdev, k.ext_sender()) {
                 Ok(t) => t,
                 Err(e) => {
-                    k.net.unit_free(fam, unit);
+                    crate::net::ifnet::ifg(k).unit_free(fam, unit);
                     return Err(IfError::Other(format!("tap {hostdev}: {e}")));
                 }
             };
@@ -216,7 +218,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
                 flags | IFF_LOWER_UP,
                 ETHERMTU,
             );
-            let generation = k.net.gen_of(index).unwrap_or(0);
+            let generation = crate::net::ifnet::ifg(k).gen_of(index).unwrap_or(0);
             if let Some(IfKind::Tap(t)) = v.builtin(IF).get_mut(index).map(|i| &mut i.kind) {
                 t.bind(index, generation);
             }

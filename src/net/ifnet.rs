@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use crate::kern::Kernel;
 use crate::kern::clock::Time;
+use crate::kern::global::GlobalKey;
 use crate::kern::mbuf::Mbuf;
+use crate::kern::netisr::Frame;
 use crate::net::bpf::Bpf;
 use crate::net::pipe::Pipe;
 use crate::vnet::module::{SI_ORDER_FIRST, SI_SUB_INIT_IF};
@@ -367,14 +369,6 @@ impl Ifnets {
 /// The interface layer's slot.
 pub const IF: VnetKey<Ifnets> = VnetKey::fixed(0);
 
-/// A frame waiting to be received by an interface (the netisr queue).
-#[derive(Clone, Debug)]
-pub struct Netisr {
-    pub index: u32,
-    pub generation: u32,
-    pub m: Mbuf,
-}
-
 #[derive(Debug, Default)]
 struct IfSlot {
     generation: u32,
@@ -384,8 +378,8 @@ struct IfSlot {
     line: crate::net::pipe::Line,
 }
 
-/// What is global about interfaces: the index table, cloner units, MAC
-/// addresses, and the queue of frames in flight at the current instant.
+/// What is global about interfaces: the index table (with each index's
+/// line), cloner units and MAC addresses.
 #[derive(Debug, Default)]
 pub struct IfGlobal {
     slots: Vec<IfSlot>,
@@ -396,9 +390,30 @@ pub struct IfGlobal {
     /// Units in use per cloner family, and the lowest that may be free.
     units: Vec<(&'static str, BTreeSet<u32>, u32)>,
     macs: u64,
-    pub(crate) netisr: VecDeque<Netisr>,
     /// Frames on their way across lines.
     pub(crate) in_flight: usize,
+}
+
+/// The interface layer's kernel-wide slot.
+pub const IFG: GlobalKey<IfGlobal> = GlobalKey::fixed(0);
+
+/// Boot: the interface index, and the way frames in flight enter it.
+pub fn if_attach_global(k: &mut Kernel) {
+    let key = k.globals.register(IfGlobal::default());
+    debug_assert!(k.globals.get(key).is_some() && k.globals.get(IFG).is_some());
+    k.netisr.set_if_input(netisr_dispatch);
+}
+
+/// The interface index (registered at boot, before anything can ask).
+pub fn ifg(k: &mut Kernel) -> &mut IfGlobal {
+    k.globals
+        .get_mut(IFG)
+        .expect("the interface index is registered at boot")
+}
+
+/// The interface index, to read.
+pub fn ifg_ref(k: &Kernel) -> &IfGlobal {
+    k.globals.get(IFG).expect("the interface index is registered at boot")
 }
 
 impl IfGlobal {
@@ -441,19 +456,19 @@ impl IfGlobal {
 
     /// Put a frame on the line of `index`, arriving at `at`; the time to
     /// take it if that needs a timer (see `Line::push`).
-    pub fn line_push(&mut self, index: u32, at: Time, n: Netisr, rx_int_delay: Duration) -> Option<Time> {
+    pub fn line_push(&mut self, index: u32, at: Time, n: Frame, rx_int_delay: Duration) -> Option<Time> {
         let line = &mut self.slots.get_mut(index as usize)?.line;
         self.in_flight += 1;
         line.push(at, n, rx_int_delay)
     }
 
     /// Frames that have crossed the line of `index` by `now` join the
-    /// netisr queue; when to take the next ones.
-    pub fn line_drain(&mut self, index: u32, now: Time) -> Option<Time> {
+    /// netisr queue `q`; when to take the next ones.
+    pub fn line_drain(&mut self, index: u32, now: Time, q: &mut VecDeque<Frame>) -> Option<Time> {
         let line = &mut self.slots.get_mut(index as usize)?.line;
-        let before = self.netisr.len();
-        let next = line.drain_into(now, &mut self.netisr);
-        self.in_flight -= self.netisr.len() - before;
+        let before = q.len();
+        let next = line.drain_into(now, q);
+        self.in_flight -= q.len() - before;
         next
     }
 
@@ -527,7 +542,7 @@ pub(crate) fn module() -> Module<Ifnets> {
             idx: None,
         };
         // lo0, in every vnet; its address comes with IPv4 (in.rs).
-        let (index, generation) = k.net.alloc_index(v.id());
+        let (index, generation) = ifg(k).alloc_index(v.id());
         ifs.list.push(Ifnet {
             index,
             generation,
@@ -593,17 +608,17 @@ fn if_vnet_uninit(k: &mut Kernel, v: &mut Vnet, mut ifs: Ifnets) {
 
 /// Detach interface `index` from whichever (other) vnet holds it.
 fn detach_anywhere(k: &mut Kernel, index: u32) -> Option<Ifnet> {
-    let pv = k.net.vnet_of(index)?;
+    let pv = ifg(k).vnet_of(index)?;
     k.with_vnet(pv, |k, v| if_detach(k, v, index)).ok().flatten()
 }
 
 /// Allocate an interface in vnet `v` and attach it; returns its index.
 pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags: u32, mtu: u32) -> u32 {
-    let (index, generation) = k.net.alloc_index(v.id());
+    let (index, generation) = ifg(k).alloc_index(v.id());
     let lladdr = if matches!(kind, IfKind::Loop) {
         [0; 6]
     } else {
-        k.net.mac_alloc()
+        ifg(k).mac_alloc()
     };
     let home = v.id();
     v.builtin(IF).push(Ifnet {
@@ -629,7 +644,10 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
 /// Take interface `index` out of vnet `v`, purging what the vnet's
 /// protocols knew of it (routes, ARP entries, bridge membership).
 pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
-    crate::netinet::in_::in_ifdetach(k, v, index);
+    // Each protocol's dom_ifdetach.
+    for hook in k.netisr.ifdetach_hooks() {
+        hook(k, v, index);
+    }
     crate::net::bridge::bridge_ifdetach(v, index);
     v.get_mut(IF)?.remove(index)
 }
@@ -643,7 +661,7 @@ fn if_clear_for_move(ifp: &mut Ifnet) {
 }
 
 fn if_attach_moved(k: &mut Kernel, v: &mut Vnet, ifp: Ifnet) {
-    if let Some(s) = k.net.slots.get_mut(ifp.index as usize) {
+    if let Some(s) = ifg(k).slots.get_mut(ifp.index as usize) {
         s.vnet = Some(v.id());
     }
     if let Some(ifs) = v.get_mut(IF) {
@@ -735,10 +753,10 @@ fn if_release(k: &mut Kernel, mut ifp: Ifnet) {
             b.borrow_mut().close();
         }
     }
-    k.net.free_index(ifp.index);
+    ifg(k).free_index(ifp.index);
     let family = ifp.family();
     if let Some(unit) = unit_of(&ifp.name, family) {
-        k.net.unit_free(family, unit);
+        ifg(k).unit_free(family, unit);
     }
     if let IfKind::Tap(t) = &mut ifp.kind {
         t.close();
@@ -755,15 +773,15 @@ pub fn unit_of(name: &str, family: &str) -> Option<u32> {
 /// Queue a frame for reception by interface `index` at the current
 /// instant (what an epair or a TAP thread does).
 pub fn netisr_queue(k: &mut Kernel, index: u32, m: Mbuf) {
-    if let Some(generation) = k.net.gen_of(index) {
-        k.net.netisr.push_back(Netisr { index, generation, m });
+    if let Some(generation) = ifg(k).gen_of(index) {
+        k.netisr.enqueue(Frame { index, generation, m });
     }
 }
 
 /// Deliver one queued frame: into the vnet that holds the interface now,
 /// if it still exists.
-pub fn netisr_dispatch(k: &mut Kernel, n: Netisr) {
-    let Some(slot) = k.net.slots.get(n.index as usize) else {
+pub fn netisr_dispatch(k: &mut Kernel, n: Frame) {
+    let Some(slot) = ifg(k).slots.get(n.index as usize) else {
         return;
     };
     let (Some(vnet), true) = (slot.vnet, slot.generation == n.generation) else {
@@ -773,7 +791,7 @@ pub fn netisr_dispatch(k: &mut Kernel, n: Netisr) {
 }
 
 /// A frame arrives on an interface: count, capture, then hand it to the
-/// bridge it belongs to, or to Ethernet (IPv4 for lo0).
+/// bridge it belongs to, or to Ethernet (for lo0, to IP).
 pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     let now = k.now();
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
@@ -786,9 +804,21 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
         return crate::net::bridge::bridge_input(k, v, br, index, m);
     }
     if ifp.is_ethernet() {
-        crate::net::ethernet::ether_input(k, v, index, m);
-    } else {
-        crate::netinet::ip_input::ip_input(k, v, index, m);
+        return crate::net::ethernet::ether_input(k, v, index, m);
+    }
+    // lo0 and tunnels carry bare IP: the protocol of its version.
+    let etype = match m.data().first().map(|b| b >> 4) {
+        Some(4) => crate::net::ethernet::ETHERTYPE_IP,
+        Some(6) => crate::net::ethernet::ETHERTYPE_IPV6,
+        _ => 0,
+    };
+    match k.netisr.handler(etype) {
+        Some(handler) => handler(k, v, index, m, false),
+        None => {
+            if let Some(ifp) = v.builtin(IF).get_mut(index) {
+                ifp.counters.noproto += 1;
+            }
+        }
     }
 }
 

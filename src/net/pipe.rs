@@ -15,8 +15,9 @@ use crate::kern::callout::Action;
 use crate::kern::clock::ClockKind;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
+use crate::kern::netisr::Frame;
 use crate::net::ethernet::ETHER_HDR_LEN;
-use crate::net::ifnet::{Exit, IF, Netisr, NoBufs, netisr_queue};
+use crate::net::ifnet::{Exit, IF, IFG, NoBufs, ifg, netisr_queue};
 use crate::vnet::Vnet;
 
 /// How jitter is distributed around the delay.
@@ -153,7 +154,7 @@ pub struct PipeStats {
 #[derive(Clone, Debug, Default)]
 pub struct Line {
     pub busy_until: Time,
-    fifo: VecDeque<(Time, Netisr)>,
+    fifo: VecDeque<(Time, Frame)>,
     rx_int_delay: Duration,
 }
 
@@ -174,7 +175,7 @@ impl Line {
 
     /// Put a frame on the line that arrives at `at` (no earlier than the
     /// last). If it is the first, the time to take it, which needs a timer.
-    pub fn push(&mut self, at: Time, n: Netisr, rx_int_delay: Duration) -> Option<Time> {
+    pub fn push(&mut self, at: Time, n: Frame, rx_int_delay: Duration) -> Option<Time> {
         self.rx_int_delay = rx_int_delay;
         self.fifo.push_back((at, n));
         (self.fifo.len() == 1).then_some(at)
@@ -191,7 +192,7 @@ impl Line {
 
     /// Move the frames that have arrived by `now` to `out`; when to take
     /// the next ones (the rest of the train).
-    pub fn drain_into(&mut self, now: Time, out: &mut VecDeque<Netisr>) -> Option<Time> {
+    pub fn drain_into(&mut self, now: Time, out: &mut VecDeque<Frame>) -> Option<Time> {
         while self.fifo.front().is_some_and(|f| f.0 <= now) {
             out.extend(self.fifo.pop_front().map(|f| f.1));
         }
@@ -326,7 +327,7 @@ pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit
         0
     };
     // When the frame has left the interface.
-    let sent = match k.net.line_mut(index) {
+    let sent = match ifg(k).line_mut(index) {
         Some(line) if rate > 0 => {
             let limit = maxqlen * (ifp.mtu as u64 + ETHER_HDR_LEN as u64);
             if !line.has_room(now, rate, m.len(), limit) {
@@ -344,16 +345,16 @@ pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit
         match exit {
             // In order, on the line: one timer for the first frame.
             Exit::Peer(peer) if sent > now => {
-                let Some(generation) = k.net.gen_of(peer) else {
+                let Some(generation) = ifg(k).gen_of(peer) else {
                     return Ok(());
                 };
-                let n = Netisr {
+                let n = Frame {
                     index: peer,
                     generation,
                     m,
                 };
-                if let Some(at) = k.net.line_push(index, sent, n, rx_int_delay) {
-                    k.timeout_at(at, Action::Line(index));
+                if let Some(at) = ifg(k).line_push(index, sent, n, rx_int_delay) {
+                    k.timeout_at(at, line_timer(index));
                 }
             }
             _ => deliver(k, &exit, m, sent, now),
@@ -378,8 +379,20 @@ pub fn pipe_output(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, exit: Exit
 /// queue with them, and a timer for the next.
 pub fn line_drain(k: &mut Kernel, index: u32) {
     let now = k.now();
-    if let Some(next) = k.net.line_drain(index, now) {
-        k.timeout_at(next, Action::Line(index));
+    let Kernel { globals, netisr, .. } = k;
+    let next = globals
+        .get_mut(IFG)
+        .and_then(|g| g.line_drain(index, now, &mut netisr.queue));
+    if let Some(next) = next {
+        k.timeout_at(next, line_timer(index));
+    }
+}
+
+/// The timer that drains the line of `index`.
+fn line_timer(index: u32) -> Action {
+    Action::Fn {
+        f: |k, arg| line_drain(k, arg as u32),
+        arg: index.into(),
     }
 }
 
@@ -388,10 +401,10 @@ fn deliver(k: &mut Kernel, exit: &Exit, m: Mbuf, at: Time, now: Time) {
     match exit {
         &Exit::Peer(peer) if at <= now => netisr_queue(k, peer, m),
         &Exit::Peer(peer) => {
-            let Some(generation) = k.net.gen_of(peer) else { return };
+            let Some(generation) = ifg(k).gen_of(peer) else { return };
             k.timeout_at(
                 at,
-                Action::Netisr(Netisr {
+                Action::Netisr(Frame {
                     index: peer,
                     generation,
                     m,

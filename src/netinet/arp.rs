@@ -135,6 +135,9 @@ pub(crate) fn module() -> Module<Arp> {
     Module::new("arp", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_SECOND), |_, _| {
         Arp::default()
     })
+    .netisr(crate::net::ethernet::ETHERTYPE_ARP, |k, v, index, m, _| {
+        arp_input(k, v, index, m)
+    })
     .destructor(|k, _, arp| {
         for e in arp.table.into_values() {
             if let Some(t) = e.timer {

@@ -5,9 +5,23 @@
 //! address routing would pick outside the jail. `None` is a process free
 //! to use every address (the host, `ip4=inherit`, or a vnet jail).
 
+use crate::kern::Kernel;
+use crate::net::ifnet::IF;
 use crate::netinet::in_pcb::Errno;
 use crate::netinet::tcp_subr::tcp_src_for;
-use crate::vnet::Vnet;
+use crate::vnet::{Vnet, VnetId};
+
+/// A jail sharing its vnet goes: the addresses jail(8) put on for it
+/// come off (its `ip4.addr` aliases).
+pub fn prison_remove_ip4(k: &mut Kernel, vnet: VnetId, aliases: &[(String, u32)]) {
+    let _ = k.with_vnet(vnet, |k, v| {
+        for (ifname, addr) in aliases {
+            if let Some(index) = v.builtin(IF).by_name(ifname).map(|i| i.index) {
+                let _ = crate::netinet::in_::in_difaddr(k, v, index, *addr);
+            }
+        }
+    });
+}
 
 /// 127.0.0.1.
 const INADDR_LOOPBACK: u32 = 0x7f00_0001;

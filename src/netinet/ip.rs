@@ -228,6 +228,8 @@ pub(crate) fn module() -> Module<Ip> {
         ip
     })
     .destructor(|k, _, ip| ip.reass.drain(k))
+    .netisr(crate::net::ethernet::ETHERTYPE_IP, crate::netinet::ip_input::ip_input)
+    .ifdetach(crate::netinet::in_::in_ifdetach)
     .sysctl(
         "net.inet.ip.forwarding",
         "Enable IP forwarding between interfaces",

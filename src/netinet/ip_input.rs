@@ -42,13 +42,9 @@ fn ip_dooptions(opts: &[u8]) -> Result<bool, usize> {
     Ok(srcroute)
 }
 
-/// A datagram from the loopback.
-pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
-    ip_input_l2(k, v, index, m, false)
-}
-
-/// A datagram from a link; `l2bcast` says it came to the link broadcast.
-pub fn ip_input_l2(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: bool) {
+/// A datagram from interface `index` (the netisr handler of
+/// ETHERTYPE_IP); `l2bcast` says it came to the link broadcast.
+pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: bool) {
     let ip = v.builtin(IP);
     ip.stats.total += 1;
     let mut h = match Ipv4Hdr::parse(m.data()) {

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use super::{Vnet, VnetError, VnetId, VnetKey};
 use crate::kern::Kernel;
+use crate::kern::netisr::{IfDetach, NetisrHandler};
 use crate::kern::sysctl::{Oid, Scalar};
 
 /// A (subsystem, order) priority, the `SI_SUB_*`/`SI_ORDER_*` pair of
@@ -61,6 +62,8 @@ pub struct Module<T> {
     ctor: TypedCtor<T>,
     dtor: Option<TypedDtor<T>>,
     oids: Vec<OidMaker<T>>,
+    netisr: Vec<(u16, NetisrHandler)>,
+    ifdetach: Vec<IfDetach>,
     builtin: bool,
 }
 
@@ -73,8 +76,24 @@ impl<T: 'static> Module<T> {
             ctor: Box::new(ctor),
             dtor: None,
             oids: Vec::new(),
+            netisr: Vec::new(),
+            ifdetach: Vec::new(),
             builtin: false,
         }
+    }
+
+    /// `netisr_register`: packets of `ethertype` (IP, ARP...) go to
+    /// `handler`, for as long as the module is registered.
+    pub fn netisr(mut self, ethertype: u16, handler: NetisrHandler) -> Self {
+        self.netisr.push((ethertype, handler));
+        self
+    }
+
+    /// `dom_ifdetach`: `hook` runs whenever an interface leaves a vnet,
+    /// to forget what the module knew of it.
+    pub fn ifdetach(mut self, hook: IfDetach) -> Self {
+        self.ifdetach.push(hook);
+        self
     }
 
     /// The destructor: takes the state back; runs in reverse priority order.
@@ -188,6 +207,12 @@ impl Kernel {
             oid.owner = Some(slot);
             self.sysctl.add(oid);
         }
+        for (ethertype, handler) in m.netisr {
+            self.netisr.register(ethertype, handler, Some(slot));
+        }
+        for hook in m.ifdetach {
+            self.netisr.register_ifdetach(hook, Some(slot));
+        }
         let ids: Vec<VnetId> = self.vnets.iter().collect();
         self.vnets.in_progress += 1;
         for id in ids {
@@ -229,6 +254,7 @@ impl Kernel {
         self.modules.slots[slot] = None;
         self.modules.sort();
         self.sysctl.remove_owned(slot);
+        self.netisr.remove_owned(slot);
         Ok(())
     }
 

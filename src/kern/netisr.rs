@@ -1,0 +1,101 @@
+//! netisr(9) and the registrations between layers: the frames in flight
+//! at this instant, the protocols by ethertype (`netisr_register`), and
+//! what each protocol forgets when an interface leaves a vnet
+//! (`dom_ifdetach`). The kernel knows none of them by name: the link
+//! layer registers how a frame enters an interface, the protocols how a
+//! packet of their type enters them.
+
+use std::collections::VecDeque;
+
+use crate::kern::Kernel;
+use crate::kern::mbuf::Mbuf;
+use crate::vnet::Vnet;
+
+/// A frame waiting to be received by interface `index` (of that
+/// generation: one that went meanwhile gets nothing).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub index: u32,
+    pub generation: u32,
+    pub m: Mbuf,
+}
+
+/// How a dequeued frame enters its interface (the link layer's).
+pub type IfInput = fn(&mut Kernel, Frame);
+/// A protocol's input: the packet from interface `index`, without its
+/// link header; `bcast` says it came to the link broadcast.
+pub type NetisrHandler = fn(&mut Kernel, &mut Vnet, u32, Mbuf, bool);
+/// What a protocol forgets of interface `index` leaving vnet `v`.
+pub type IfDetach = fn(&mut Kernel, &mut Vnet, u32);
+
+/// The queue and the tables. Entries carry the module slot that
+/// registered them, so unregistering the module removes them.
+#[derive(Default)]
+pub struct Netisr {
+    pub(crate) queue: VecDeque<Frame>,
+    if_input: Option<IfInput>,
+    protos: Vec<(u16, NetisrHandler, Option<usize>)>,
+    ifdetach: Vec<(IfDetach, Option<usize>)>,
+}
+
+impl Netisr {
+    /// The link layer's entry for frames in flight.
+    pub fn set_if_input(&mut self, f: IfInput) {
+        self.if_input = Some(f);
+    }
+
+    /// `netisr_register`: packets of `ethertype` go to `handler` (a later
+    /// registration of the same type replaces it).
+    pub fn register(&mut self, ethertype: u16, handler: NetisrHandler, owner: Option<usize>) {
+        self.protos.retain(|p| p.0 != ethertype);
+        self.protos.push((ethertype, handler, owner));
+    }
+
+    /// The handler for `ethertype`.
+    pub fn handler(&self, ethertype: u16) -> Option<NetisrHandler> {
+        self.protos.iter().find(|p| p.0 == ethertype).map(|p| p.1)
+    }
+
+    /// `dom_ifdetach`: `f` runs whenever an interface leaves a vnet.
+    pub fn register_ifdetach(&mut self, f: IfDetach, owner: Option<usize>) {
+        self.ifdetach.push((f, owner));
+    }
+
+    /// Every registered `dom_ifdetach`, in registration order.
+    pub fn ifdetach_hooks(&self) -> Vec<IfDetach> {
+        self.ifdetach.iter().map(|h| h.0).collect()
+    }
+
+    /// Forget what module `slot` registered.
+    pub(crate) fn remove_owned(&mut self, slot: usize) {
+        self.protos.retain(|p| p.2 != Some(slot));
+        self.ifdetach.retain(|h| h.1 != Some(slot));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Queue a frame for its interface at the current instant.
+    pub fn enqueue(&mut self, f: Frame) {
+        self.queue.push_back(f);
+    }
+}
+
+/// Deliver the frame through the link layer's entry.
+pub(crate) fn netisr_dispatch(k: &mut Kernel, f: Frame) {
+    if let Some(input) = k.netisr.if_input {
+        input(k, f);
+    }
+}
+
+/// Hand a packet of `ethertype` to its protocol; false if none speaks it.
+pub fn netisr_dispatch_proto(k: &mut Kernel, v: &mut Vnet, ethertype: u16, index: u32, m: Mbuf, bcast: bool) -> bool {
+    match k.netisr.handler(ethertype) {
+        Some(h) => {
+            h(k, v, index, m, bcast);
+            true
+        }
+        None => false,
+    }
+}

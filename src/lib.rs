@@ -42,6 +42,7 @@ impl Kernel {
 /// name, in the order of those slots.
 fn register_builtin_modules(k: &mut Kernel) {
     net::ifnet::if_attach_global(k);
+    netinet::protosw::protox_attach(k);
     k.prison_on_remove(netinet::in_jail::prison_remove_ip4);
     let slots = [
         k.module_register(net::ifnet::module()).map(|x| x.slot()),

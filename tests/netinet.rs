@@ -478,3 +478,39 @@ fn a_module_can_add_an_ethertype_and_take_it_away() {
     // IP and ARP are registered the same way and still work.
     assert!(ok(&h, "jexec a ping -c 1 10.0.2.2").contains("1 packets received"));
 }
+
+static PROTO_TAKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[test]
+fn a_transport_can_be_added_to_the_protocol_switch() {
+    use vimage::netinet::protosw::{ipproto_register, ipproto_unregister};
+    let h = lab();
+    let to_r = mac(&h, "r", "epair0b");
+    // Protocol 253 (RFC 3692 experimentation), 10.0.1.2 -> r.
+    let mut p = vec![0u8; 28];
+    Ipv4Hdr::new(0x0a00_0102, 0x0a00_0101, 253, 64, 9, 28).write(&mut p);
+    p[20..].copy_from_slice(b"exp-253!");
+    let frame = ether(to_r, &p);
+    let noproto = |h: &Host| field(h, "r", "net.inet.ip.stats", "noproto");
+    inject(&h, "r", "epair0b", &frame);
+    assert_eq!(noproto(&h), 1, "nobody speaks 253 yet");
+    ipproto_register(&mut h.kernel(), 253, |_, _, m, hd, _, bcast| {
+        assert_eq!(
+            (&m.data()[hd.hl..], hd.src, bcast),
+            (&b"exp-253!"[..], 0x0a00_0102, false)
+        );
+        PROTO_TAKEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        None
+    });
+    inject(&h, "r", "epair0b", &frame);
+    assert_eq!(
+        (PROTO_TAKEN.load(std::sync::atomic::Ordering::SeqCst), noproto(&h)),
+        (1, 1)
+    );
+    ipproto_unregister(&mut h.kernel(), 253);
+    inject(&h, "r", "epair0b", &frame);
+    assert_eq!(
+        (PROTO_TAKEN.load(std::sync::atomic::Ordering::SeqCst), noproto(&h)),
+        (1, 2)
+    );
+}

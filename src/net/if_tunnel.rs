@@ -101,19 +101,19 @@ pub fn tunnel_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> R
 }
 
 /// A datagram of protocol 4 or 47 addressed to us: unwrapped onto the
-/// tunnel whose far end sent it. False if no tunnel is that one's.
-pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> bool {
+/// tunnel whose far end sent it. Given back if no tunnel is that one's.
+pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> Option<Mbuf> {
     let encap = if h.p == IPPROTO_GRE { Encap::Gre } else { Encap::Gif };
     let found = v.builtin(IF).list.iter().find_map(|i| match &i.kind {
         IfKind::Tunnel(t) if t.encap == encap && t.dst == h.src && t.src == h.dst => Some((i.index, t.key)),
         _ => None,
     });
-    let Some((index, key)) = found else { return false };
+    let Some((index, key)) = found else { return Some(m) };
     m.adj(h.hl);
     if encap == Encap::Gre {
         let d = m.data();
         if d.len() < 4 {
-            return true;
+            return None;
         }
         let flags = u16::from_be_bytes([d[0], d[1]]);
         let proto = u16::from_be_bytes([d[2], d[3]]);
@@ -129,10 +129,10 @@ pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> b
             if let Some(i) = v.builtin(IF).get_mut(index) {
                 i.counters.ierrors += 1;
             }
-            return true;
+            return None;
         }
         m.adj(if has_key { 8 } else { 4 });
     }
     if_input(k, v, index, m);
-    true
+    None
 }

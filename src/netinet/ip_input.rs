@@ -5,11 +5,12 @@
 
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
-use crate::netinet::icmp::{self, icmp_error, icmp_input};
+use crate::netinet::icmp::{self, icmp_error};
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
-use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, IpErr, Ipv4Hdr};
+use crate::netinet::ip::{IP, IPPROTO_ICMP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
+use crate::netinet::protosw::ip_protox;
 use crate::vnet::Vnet;
 use crate::wire::checksum::adjust;
 
@@ -113,29 +114,26 @@ pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: 
     ip_forward(k, v, index, m, &h);
 }
 
-/// Hand a datagram for us to its protocol.
+/// Hand a datagram for us to its protocol (`ip_protox`), else to the
+/// raw sockets, else back as protocol unreachable.
 fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bcast: bool) {
-    match h.p {
-        IPPROTO_ICMP => icmp_input(k, v, m, h, index, bcast),
-        IPPROTO_UDP => crate::netinet::udp::udp_input(k, v, m, h, index, bcast),
-        crate::netinet::ip::IPPROTO_TCP => crate::netinet::tcp_input::tcp_input(k, v, m, h, bcast),
-        crate::net::if_tunnel::IPPROTO_IPIP | crate::net::if_tunnel::IPPROTO_GRE
-            if crate::net::if_tunnel::tunnel_input(k, v, m.clone(), h) => {}
-        p => {
-            if !crate::netinet::raw_ip::rip_input(k, v, p, m.data()) {
-                v.builtin(IP).stats.noproto += 1;
-                if !bcast {
-                    icmp_error(
-                        k,
-                        v,
-                        m.data(),
-                        icmp::ICMP_UNREACH,
-                        icmp::ICMP_UNREACH_PROTOCOL,
-                        0,
-                        Some(index),
-                    );
-                }
-            }
+    let m = match ip_protox(k, h.p) {
+        Some(input) => input(k, v, m, h, index, bcast),
+        None => Some(m),
+    };
+    let Some(m) = m else { return };
+    if !crate::netinet::raw_ip::rip_input(k, v, h.p, m.data()) {
+        v.builtin(IP).stats.noproto += 1;
+        if !bcast {
+            icmp_error(
+                k,
+                v,
+                m.data(),
+                icmp::ICMP_UNREACH,
+                icmp::ICMP_UNREACH_PROTOCOL,
+                0,
+                Some(index),
+            );
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod ip;
 pub mod ip_input;
 pub mod ip_output;
 pub mod ip_reass;
+pub mod protosw;
 pub mod raw_ip;
 pub mod tcp;
 pub mod tcp_input;

@@ -37,6 +37,34 @@ impl<T: Default + fmt::Debug> fmt::Debug for Counters<T> {
     }
 }
 
+/// A statistics structure declared once: the struct of `u64` counters
+/// (then, after a `;`, any other fields) and the list of (name, value)
+/// its sysctl shows, every counter in declaration order.
+#[macro_export]
+macro_rules! stats {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident {
+            $($(#[$fm:meta])* $f:ident),* $(,)?
+            $(; $($(#[$xm:meta])* $x:ident : $t:ty),* $(,)?)?
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct $name {
+            $($(#[$fm])* pub $f: u64,)*
+            $($($(#[$xm])* pub $x: $t,)*)?
+        }
+
+        impl $name {
+            /// Every counter by its name, as the sysctl shows them.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($f), self.$f)),*]
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +81,26 @@ mod tests {
         c.n += 2;
         c.n += 1;
         assert_eq!(*c, S { n: 3 });
+    }
+
+    crate::stats! {
+        /// A test structure.
+        pub struct Demo {
+            first,
+            /// Documented.
+            second,
+            ;
+            other: Vec<u8>,
+        }
+    }
+
+    #[test]
+    fn a_stats_declaration_lists_every_counter_in_order() {
+        let d = Demo {
+            first: 1,
+            second: 2,
+            other: vec![9],
+        };
+        assert_eq!(d.fields(), vec![("first", 1), ("second", 2)]);
     }
 }

@@ -86,17 +86,19 @@ fn arp_arm(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, after: Duration) {
     }
 }
 
-/// ARP statistics (`struct arpstat`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ArpStat {
-    pub txrequests: u64,
-    pub txreplies: u64,
-    pub rxrequests: u64,
-    pub rxreplies: u64,
-    pub received: u64,
-    pub dropped: u64,
-    pub timeouts: u64,
-    pub dupips: u64,
+crate::stats! {
+    /// ARP statistics (`struct arpstat`).
+    #[derive(Copy)]
+    pub struct ArpStat {
+        txrequests,
+        txreplies,
+        rxrequests,
+        rxreplies,
+        received,
+        dropped,
+        timeouts,
+        dupips,
+    }
 }
 
 /// Per-vnet ARP state.
@@ -175,17 +177,7 @@ pub(crate) fn module() -> Module<Arp> {
     )
     .oid(|k| {
         Oid::vnet_stats(k, "net.link.ether.arp.stats", "ARP statistics (struct arpstat)", |s| {
-            let st = &s.stats;
-            vec![
-                ("txrequests", st.txrequests),
-                ("txreplies", st.txreplies),
-                ("rxrequests", st.rxrequests),
-                ("rxreplies", st.rxreplies),
-                ("received", st.received),
-                ("dropped", st.dropped),
-                ("timeouts", st.timeouts),
-                ("dupips", st.dupips),
-            ]
+            s.stats.fields()
         })
     })
     .builtin()

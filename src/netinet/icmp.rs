@@ -95,24 +95,26 @@ impl Hist {
     }
 }
 
-/// ICMP statistics (`struct icmpstat`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IcmpStat {
-    pub error: u64,
-    pub oldicmp: u64,
-    pub outhist: Hist,
-    pub badcode: u64,
-    pub tooshort: u64,
-    pub checksum: u64,
-    pub badlen: u64,
-    pub reflect: u64,
-    pub inhist: Hist,
-    pub bmcastecho: u64,
-    pub bmcasttstamp: u64,
-    pub badaddr: u64,
-    pub noroute: u64,
-    /// Errors and replies not sent for `icmplim`.
-    pub ratelimited: u64,
+crate::stats! {
+    /// ICMP statistics (`struct icmpstat`).
+    pub struct IcmpStat {
+        error,
+        oldicmp,
+        badcode,
+        tooshort,
+        checksum,
+        badlen,
+        reflect,
+        bmcastecho,
+        bmcasttstamp,
+        badaddr,
+        noroute,
+        /// Errors and replies not sent for `icmplim`.
+        ratelimited,
+        ;
+        outhist: Hist,
+        inhist: Hist,
+    }
 }
 
 /// Per-vnet ICMP state.
@@ -197,18 +199,7 @@ pub(crate) fn module() -> Module<Icmp> {
     })
     .oid(|k| {
         Oid::vnet_stats(k, "net.inet.icmp.stats", "ICMP statistics (struct icmpstat)", |s| {
-            let st = &s.stats;
-            vec![
-                ("error", st.error),
-                ("oldicmp", st.oldicmp),
-                ("badcode", st.badcode),
-                ("tooshort", st.tooshort),
-                ("checksum", st.checksum),
-                ("badlen", st.badlen),
-                ("reflect", st.reflect),
-                ("bmcastecho", st.bmcastecho),
-                ("ratelimited", st.ratelimited),
-            ]
+            s.stats.fields()
         })
     })
     .builtin()

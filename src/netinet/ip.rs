@@ -130,38 +130,40 @@ impl Ipv4Hdr {
     }
 }
 
-/// IP statistics (`struct ipstat`), as netstat -s -p ip names them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IpStat {
-    pub total: u64,
-    pub badsum: u64,
-    pub tooshort: u64,
-    pub toosmall: u64,
-    pub badhlen: u64,
-    pub badlen: u64,
-    pub fragments: u64,
-    pub fragdropped: u64,
-    pub fragtimeout: u64,
-    pub forward: u64,
-    pub fastforward: u64,
-    pub cantforward: u64,
-    pub redirectsent: u64,
-    pub noproto: u64,
-    pub delivered: u64,
-    pub localout: u64,
-    pub odropped: u64,
-    pub reassembled: u64,
-    pub fragmented: u64,
-    pub ofragments: u64,
-    pub cantfrag: u64,
-    pub badoptions: u64,
-    pub noroute: u64,
-    pub badvers: u64,
-    pub rawout: u64,
-    pub toolong: u64,
-    pub notmember: u64,
-    pub nogif: u64,
-    pub badaddr: u64,
+crate::stats! {
+    /// IP statistics (`struct ipstat`), as netstat -s -p ip names them.
+    #[derive(Copy)]
+    pub struct IpStat {
+        total,
+        badsum,
+        tooshort,
+        toosmall,
+        badhlen,
+        badlen,
+        fragments,
+        fragdropped,
+        fragtimeout,
+        forward,
+        fastforward,
+        cantforward,
+        redirectsent,
+        noproto,
+        delivered,
+        localout,
+        odropped,
+        reassembled,
+        fragmented,
+        ofragments,
+        cantfrag,
+        badoptions,
+        noroute,
+        badvers,
+        rawout,
+        toolong,
+        notmember,
+        nogif,
+        badaddr,
+    }
 }
 
 /// Per-vnet IPv4 state (`V_ipforwarding`, `V_ip_defttl`, ...).
@@ -280,34 +282,7 @@ pub(crate) fn module() -> Module<Ip> {
     )
     .oid(|k| {
         crate::kern::sysctl::Oid::vnet_stats(k, "net.inet.ip.stats", "IP statistics (struct ipstat)", |s| {
-            let st = &s.stats;
-            vec![
-                ("total", st.total),
-                ("badsum", st.badsum),
-                ("tooshort", st.tooshort),
-                ("toosmall", st.toosmall),
-                ("badhlen", st.badhlen),
-                ("badlen", st.badlen),
-                ("fragments", st.fragments),
-                ("fragdropped", st.fragdropped),
-                ("fragtimeout", st.fragtimeout),
-                ("forward", st.forward),
-                ("cantforward", st.cantforward),
-                ("redirectsent", st.redirectsent),
-                ("noproto", st.noproto),
-                ("delivered", st.delivered),
-                ("localout", st.localout),
-                ("odropped", st.odropped),
-                ("reassembled", st.reassembled),
-                ("fragmented", st.fragmented),
-                ("ofragments", st.ofragments),
-                ("cantfrag", st.cantfrag),
-                ("badoptions", st.badoptions),
-                ("noroute", st.noroute),
-                ("badvers", st.badvers),
-                ("rawout", st.rawout),
-                ("toolong", st.toolong),
-            ]
+            s.stats.fields()
         })
     })
     .builtin()
@@ -316,6 +291,18 @@ pub(crate) fn module() -> Module<Ip> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_counter_is_shown() {
+        // notmember was counted and never shown, when the list was kept
+        // by hand.
+        let st = IpStat {
+            notmember: 7,
+            ..Default::default()
+        };
+        assert!(st.fields().contains(&("notmember", 7)));
+        assert_eq!(st.fields().len(), 29);
+    }
 
     #[test]
     fn header_roundtrip_and_validation() {

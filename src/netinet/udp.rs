@@ -29,18 +29,20 @@ use crate::wire::checksum::{fold, pseudo, sum};
 
 pub const UDP_HDR_LEN: usize = 8;
 
-/// UDP statistics (`struct udpstat`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UdpStat {
-    pub ipackets: u64,
-    pub hdrops: u64,
-    pub badsum: u64,
-    pub nosum: u64,
-    pub badlen: u64,
-    pub noport: u64,
-    pub noportbcast: u64,
-    pub fullsock: u64,
-    pub opackets: u64,
+crate::stats! {
+    /// UDP statistics (`struct udpstat`).
+    #[derive(Copy)]
+    pub struct UdpStat {
+        ipackets,
+        hdrops,
+        badsum,
+        nosum,
+        badlen,
+        noport,
+        noportbcast,
+        fullsock,
+        opackets,
+    }
 }
 
 /// Names a UDP socket.
@@ -169,18 +171,7 @@ pub(crate) fn module() -> Module<Udp> {
     )
     .oid(|k| {
         Oid::vnet_stats(k, "net.inet.udp.stats", "UDP statistics (struct udpstat)", |s| {
-            let st = &s.stats;
-            vec![
-                ("ipackets", st.ipackets),
-                ("hdrops", st.hdrops),
-                ("badsum", st.badsum),
-                ("nosum", st.nosum),
-                ("badlen", st.badlen),
-                ("noport", st.noport),
-                ("noportbcast", st.noportbcast),
-                ("fullsock", st.fullsock),
-                ("opackets", st.opackets),
-            ]
+            s.stats.fields()
         })
     })
     .builtin()

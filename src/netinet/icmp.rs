@@ -9,11 +9,12 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast};
-use crate::netinet::ip::{IP_HDR_LEN, IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
+use crate::netinet::ip::{IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::vnet::module::{SI_ORDER_FOURTH, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 use crate::wire::checksum::in_cksum;
+use crate::wire::ipv4::Packet;
 
 pub const ICMP_ECHOREPLY: u8 = 0;
 pub const ICMP_UNREACH: u8 = 3;
@@ -210,11 +211,10 @@ pub(crate) fn module() -> Module<Icmp> {
 /// is the interface the datagram came in on (its address is our source).
 pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, nextmtu: u16, in_if: Option<u32>) {
     v.builtin(ICMP).stats.error += 1;
-    if orig.len() < IP_HDR_LEN {
+    let Ok(h) = Packet::new_checked(orig).map(|p| p.repr()) else {
         return;
-    }
-    let hl = (((orig[0] & 0xf) as usize) * 4).clamp(IP_HDR_LEN, orig.len());
-    let h = Ipv4Hdr::read(orig, hl, orig.len() as u16);
+    };
+    let hl = h.hl;
     // Only about the first fragment, never about an ICMP error (RFC 1122).
     if h.off & IP_OFFMASK != 0 {
         return;
@@ -323,15 +323,15 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
             if icmp_is_error(t) && d.len() >= 8 + 20 + 8 {
                 let quoted = &d[8..];
                 let (code, mtu) = (d[1], u16::from_be_bytes([d[6], d[7]]));
-                let hl = ((quoted[0] & 0xf) as usize) * 4;
-                match quoted[9] {
+                let Ok(q) = Packet::new_checked(quoted) else { return };
+                let hl = q.header_len();
+                match q.protocol() {
                     crate::netinet::ip::IPPROTO_TCP => {
                         let q = quoted.to_vec();
                         crate::netinet::tcp_input::tcp_ctlinput(k, v, t, code, mtu, &q);
                     }
                     crate::netinet::ip::IPPROTO_UDP if t == ICMP_UNREACH && quoted.len() >= hl + 4 => {
-                        let src = u32::from_be_bytes([quoted[12], quoted[13], quoted[14], quoted[15]]);
-                        let dst = u32::from_be_bytes([quoted[16], quoted[17], quoted[18], quoted[19]]);
+                        let (src, dst) = (q.src_addr(), q.dst_addr());
                         let sport = u16::from_be_bytes([quoted[hl], quoted[hl + 1]]);
                         let dport = u16::from_be_bytes([quoted[hl + 2], quoted[hl + 3]]);
                         let refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);

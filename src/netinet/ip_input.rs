@@ -13,6 +13,7 @@ use crate::netinet::ip_reass::ip_reass;
 use crate::netinet::protosw::ip_protox;
 use crate::vnet::Vnet;
 use crate::wire::checksum::adjust;
+use crate::wire::ipv4::Packet;
 
 const IPOPT_EOL: u8 = 0;
 const IPOPT_NOP: u8 = 1;
@@ -80,7 +81,7 @@ pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: 
             match ip_reass(k, v, m, &h) {
                 Some(whole) => {
                     m = whole;
-                    h = Ipv4Hdr::read(m.data(), h.hl, m.len() as u16);
+                    h = Packet::new_unchecked(m.data()).repr();
                 }
                 None => return,
             }
@@ -213,8 +214,10 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
 /// An ICMP redirect (host) pointing the sender at `gw`.
 fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
     v.builtin(IP).stats.redirectsent += 1;
-    let hl = ((orig[0] & 0xf) as usize * 4).min(orig.len());
-    let quote = orig.len().min(hl + icmp::ICMP_QUOTELEN);
+    let Ok(h) = Packet::new_checked(orig).map(|p| p.repr()) else {
+        return;
+    };
+    let quote = orig.len().min(h.hl + icmp::ICMP_QUOTELEN);
     let mut b = vec![0u8; 8 + quote];
     b[0] = icmp::ICMP_REDIRECT;
     b[1] = icmp::ICMP_REDIRECT_HOST;
@@ -222,7 +225,6 @@ fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
     b[8..].copy_from_slice(&orig[..quote]);
     let s = crate::wire::checksum::in_cksum(&b);
     b[2..4].copy_from_slice(&s.to_be_bytes());
-    let h = Ipv4Hdr::read(orig, hl, orig.len() as u16);
     let src = crate::netinet::in_::in_ifaddr_for(v, in_if, h.src);
     let opts = crate::netinet::ip_output::IpOpts {
         src,

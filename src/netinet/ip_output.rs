@@ -12,6 +12,7 @@ use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip};
 use crate::netinet::ip::{INADDR_BROADCAST, IP, IP_DF, IP_HDR_LEN, IP_MF, IP_OFFMASK, Ipv4Hdr};
 use crate::vnet::Vnet;
 use crate::wire::checksum::in_cksum;
+use crate::wire::ipv4::Packet;
 
 /// Options of an output datagram (the socket's IP-level options).
 #[derive(Clone, Copy, Debug, Default)]
@@ -43,6 +44,8 @@ pub enum IpOutErr {
     NoBufs,
     #[error("Permission denied")]
     Access,
+    #[error("Invalid argument")]
+    Invalid,
 }
 
 /// Send `payload` to `dst` with a new IPv4 header.
@@ -120,9 +123,10 @@ pub fn ip_route(v: &mut Vnet, dst: u32) -> Result<Option<NextHop>, IpOutErr> {
 /// Route and send a datagram this vnet originates, whose header is
 /// written (source possibly 0, checksum to be done).
 pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option<u32>) -> Result<(), IpOutErr> {
-    let d = m.data();
-    let hl = ((d[0] & 0xf) as usize * 4).clamp(IP_HDR_LEN, d.len());
-    let h = Ipv4Hdr::read(d, hl, d.len() as u16);
+    let h = match Packet::new_checked(m.data()) {
+        Ok(p) => p.repr(),
+        Err(_) => return Err(IpOutErr::Invalid),
+    };
     let nh = match ifindex {
         Some(i) => {
             let mtu = v.builtin(IF).get(i).ok_or(IpOutErr::NoRoute)?.mtu as usize;
@@ -146,14 +150,11 @@ pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option
             in_ifaddr_for(v, nh.ifindex, nh.nexthop)
         };
         let Some(src) = src else { return Err(IpOutErr::NoRoute) };
-        m.data_mut()[12..16].copy_from_slice(&src.to_be_bytes());
+        Packet::new_unchecked(m.data_mut()).set_src_addr(src);
     }
-    let d = m.data_mut();
-    d[10..12].copy_from_slice(&[0, 0]);
-    let s = in_cksum(&d[..hl]);
-    d[10..12].copy_from_slice(&s.to_be_bytes());
+    Packet::new_unchecked(m.data_mut()).fill_checksum();
     v.builtin(IP).stats.localout += 1;
-    ip_output_mtu(k, v, nh, m, hl).map_err(|(e, _)| e)
+    ip_output_mtu(k, v, nh, m, h.hl).map_err(|(e, _)| e)
 }
 
 /// Send a routed datagram, fragmenting it to fit the MTU unless it says

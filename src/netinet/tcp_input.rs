@@ -24,6 +24,7 @@ use crate::netinet::tcp_subr::{
 use crate::netinet::tcp_syncache::{CookieData, ScEntry, cookie_check, cookie_make, syncache_arm};
 use crate::netinet::tcp_var::{SoError, TCP, Tcb, TcbId, TcpState};
 use crate::vnet::Vnet;
+use crate::wire::ipv4::Packet;
 
 /// A connection's four numbers, ours first.
 type Ends = (u32, u16, u32, u16);
@@ -999,12 +1000,9 @@ fn tcp_syn_sent(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOp
 /// the quoted sequence number is in flight); an unreachable port or
 /// protocol refuses a connection being opened; other errors are soft.
 pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, t: u8, code: u8, mtu: u16, quoted: &[u8]) {
-    if quoted.len() < 20 {
-        return;
-    }
-    let hl = ((quoted[0] & 0xf) as usize) * 4;
-    let Some(l4) = quoted.get(hl..hl + 8) else { return };
-    let inner = Ipv4Hdr::read(quoted, hl.min(quoted.len()), quoted.len() as u16);
+    let Ok(q) = Packet::new_checked(quoted) else { return };
+    let Some(l4) = q.payload().get(..8) else { return };
+    let inner = q.repr();
     let sport = u16::from_be_bytes([l4[0], l4[1]]);
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
     let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);

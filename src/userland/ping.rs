@@ -17,6 +17,7 @@ use crate::netinet::ip::{IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::wire::checksum::in_cksum;
+use crate::wire::ipv4::Packet;
 use crate::{errln, outln};
 
 /// ping(8)'s usage, IPv4 part.
@@ -162,7 +163,11 @@ fn icmp_text(t: u8, code: u8, icmp: &[u8]) -> String {
 
 /// ping's `pr_iph`: the quoted header, field by field.
 fn pr_iph(h: &[u8]) -> String {
-    let q = Ipv4Hdr::read(h, 20, u16::from_be_bytes([h[2], h[3]]));
+    let p = Packet::new_unchecked(h);
+    let q = Ipv4Hdr {
+        len: p.total_len(),
+        ..p.repr()
+    };
     let (src, dst) = (Inet(q.src).to_string(), Inet(q.dst).to_string());
     let mut s = format!(
         "Vr HL TOS  Len   ID Flg  off TTL Pro  cks {:>sw$} {:>dw$}\n",
@@ -173,8 +178,8 @@ fn pr_iph(h: &[u8]) -> String {
     );
     s += &format!(
         " {:1x}  {:1x}  {:02x} {:04x} {:04x}   {:1x} {:04x}  {:02x}  {:02x} {:04x} {src} {dst}\n",
-        h[0] >> 4,
-        h[0] & 0xf,
+        p.version(),
+        q.hl / 4,
         q.tos,
         q.len,
         q.id,
@@ -426,15 +431,14 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             // ICMP packet too.
             let ours = icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 + 8 && {
                 let inner = &icmp[8..];
-                let ihl = ((inner[0] & 0xf) as usize) * 4;
-                inner.len() >= ihl + 8 && {
-                    let q = Ipv4Hdr::read(inner, ihl, inner.len() as u16);
-                    let qi = &inner[ihl..];
-                    q.dst == dst
-                        && q.p == IPPROTO_ICMP
+                Packet::new_checked(inner).is_ok_and(|q| {
+                    let qi = q.payload();
+                    qi.len() >= 8
+                        && q.dst_addr() == dst
+                        && q.protocol() == IPPROTO_ICMP
                         && qi[0] == ICMP_ECHO
                         && u16::from_be_bytes([qi[4], qi[5]]) == ident
-                }
+                })
             };
             if !(ours || a.verbose) {
                 continue;

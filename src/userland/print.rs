@@ -14,6 +14,7 @@ use crate::net::route::Inet;
 use crate::netinet::icmp;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::wire::checksum::in_cksum;
+use crate::wire::ipv4::Packet;
 
 /// How frames of an interface begin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,15 +231,16 @@ impl Printer {
         if n.len() < 20 {
             return format!("[|ip] length {}", n.len());
         }
-        let hl = ((n[0] & 0xf) as usize) * 4;
+        let ip = Packet::new_unchecked(n);
+        let hl = ip.header_len();
         if hl < 20 {
             return format!("bad-hlen {hl}");
         }
-        let len = be16(n, 2).unwrap_or(0) as usize;
-        let (src, dst) = (Inet(be32(n, 12).unwrap_or(0)), Inet(be32(n, 16).unwrap_or(0)));
-        let off = be16(n, 6).unwrap_or(0);
+        let len = ip.total_len() as usize;
+        let (src, dst) = (Inet(ip.src_addr()), Inet(ip.dst_addr()));
+        let off = ip.flags_offset();
         let body = n.get(hl..len.min(n.len())).unwrap_or(&[]);
-        let p = n[9];
+        let p = ip.protocol();
         let mut out = String::new();
         if self.o.verbose > 0 {
             let flags = match (off & 0x4000 != 0, off & IP_MF != 0) {
@@ -257,17 +259,17 @@ impl Printer {
             };
             out += &format!(
                 "(tos 0x{:x}, ttl {}, id {}, offset {}, flags [{flags}], proto {pname} ({p}), length {len}",
-                n[1],
-                n[8],
-                be16(n, 4).unwrap_or(0),
+                ip.tos(),
+                ip.ttl(),
+                ip.ident(),
                 (off & IP_OFFMASK) * 8
             );
             if let Some(h) = n.get(..hl)
-                && in_cksum(h) != 0
+                && !ip.verify_checksum()
             {
-                let mut z = h.to_vec();
-                z[10..12].copy_from_slice(&[0, 0]);
-                out += &format!(", bad cksum {:x} (->{:x})!", be16(n, 10).unwrap_or(0), in_cksum(&z));
+                let mut z = Packet::new_unchecked(h.to_vec());
+                z.fill_checksum();
+                out += &format!(", bad cksum {:x} (->{:x})!", ip.checksum(), z.checksum());
             }
             out += ")\n    ";
         }
@@ -555,8 +557,8 @@ fn icmp_text(b: &[u8]) -> String {
     }
     let (t, code) = (b[0], b[1]);
     let inner = &b[8..];
-    let qdst = be32(inner, 16).map(Inet);
-    let ihl = inner.first().map_or(20, |v| ((v & 0xf) as usize) * 4);
+    let quote = Packet::new_checked(inner).ok();
+    let qdst = quote.map(|q| Inet(q.dst_addr()));
     match t {
         icmp::ICMP_ECHO | icmp::ICMP_ECHOREPLY => format!(
             "echo {}, id {}, seq {}",
@@ -566,8 +568,8 @@ fn icmp_text(b: &[u8]) -> String {
         ),
         icmp::ICMP_UNREACH => {
             let d = qdst.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
-            let qp = inner.get(9).copied().unwrap_or(0);
-            let qport = be16(inner, ihl + 2).unwrap_or(0);
+            let qp = quote.map_or(0, |q| q.protocol());
+            let qport = quote.and_then(|q| be16(q.payload(), 2)).unwrap_or(0);
             match code {
                 0 => format!("net {d} unreachable"),
                 1 => format!("host {d} unreachable"),

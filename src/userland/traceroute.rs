@@ -15,6 +15,7 @@ use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::netinet::udp::udp_cksum;
 use crate::wire::checksum::in_cksum;
+use crate::wire::ipv4::Packet;
 use crate::{errln, outln};
 
 /// print the route packets take to network host (traceroute(8))
@@ -234,9 +235,9 @@ fn matches_probe(d: &[u8], icmp_mode: bool, ident: u16, seq: u16, dport: u16, ds
     if inner.len() < 28 {
         return None;
     }
-    let ihl = ((inner[0] & 0xf) as usize) * 4;
-    let q = Ipv4Hdr::read(inner, ihl.min(inner.len()), inner.len() as u16);
-    let l4 = inner.get(ihl..ihl + 8)?;
+    let p = Packet::new_checked(inner).ok()?;
+    let q = p.repr();
+    let l4 = p.payload().get(..8)?;
     let ours = if icmp_mode {
         q.p == IPPROTO_ICMP
             && l4[0] == ICMP_ECHO

@@ -2,3 +2,4 @@
 //! imports nothing of the stack).
 
 pub mod checksum;
+pub mod ipv4;

@@ -9,9 +9,10 @@ use std::time::Duration;
 use crate::kern::Kernel;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
-use crate::net::ethernet::{BROADCAST, ETHER_HDR_LEN, ether_input, is_multicast};
+use crate::net::ethernet::{BROADCAST, ether_input, is_multicast};
 use crate::net::ifnet::{IF, IFF_PROMISC, IfError, IfKind, Ifnet, if_transmit};
 use crate::vnet::Vnet;
+use crate::wire::ethernet::Frame;
 
 /// if_bridge's defaults: 2000 addresses, 1200 s before one ages out.
 pub const BRIDGE_RTABLE_MAX: usize = 2000;
@@ -138,14 +139,8 @@ pub fn bridge_ifdetach(v: &mut Vnet, index: u32) {
 /// A frame came in on `port`, a member of bridge `br`.
 pub fn bridge_input(k: &mut Kernel, v: &mut Vnet, br: u32, port: u32, m: Mbuf) {
     let now = k.now();
-    let d = m.data();
-    if d.len() < ETHER_HDR_LEN {
-        return;
-    }
-    let (dst, src): ([u8; 6], [u8; 6]) = match (d[0..6].try_into(), d[6..12].try_into()) {
-        (Ok(a), Ok(b)) => (a, b),
-        _ => return,
-    };
+    let Some(f) = Frame::new_checked(m.data()) else { return };
+    let (dst, src) = (f.dst_addr(), f.src_addr());
     let ifs = v.builtin(IF);
     let Some(bif) = ifs.get(br) else { return };
     if !bif.is_up() {
@@ -190,11 +185,8 @@ fn bridge_flood(k: &mut Kernel, v: &mut Vnet, br: u32, except: Option<u32>, m: &
 /// The bridge interface's own output (its stack sending).
 pub fn bridge_output(k: &mut Kernel, v: &mut Vnet, br: u32, m: Mbuf) {
     let now = k.now();
-    let d = m.data();
-    if d.len() < ETHER_HDR_LEN {
-        return;
-    }
-    let port = bridge_mut(v, br).and_then(|b| b.port_of(&d[0..6], now));
+    let Some(f) = Frame::new_checked(m.data()) else { return };
+    let port = bridge_mut(v, br).and_then(|b| b.port_of(&f.dst_addr(), now));
     match port {
         Some(p) => drop(if_transmit(k, v, p, m)),
         None => bridge_flood(k, v, br, None, &m),

@@ -6,18 +6,10 @@ use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::{IF, IFF_PROMISC, NoBufs, if_transmit};
 use crate::vnet::Vnet;
 
-pub const ETHER_ADDR_LEN: usize = 6;
-pub const ETHER_HDR_LEN: usize = 14;
-/// Frames shorter than this (without the FCS) are padded, as NICs do.
-pub const ETHER_MIN_LEN: usize = 60;
-pub const ETHERTYPE_IP: u16 = 0x0800;
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-pub const BROADCAST: [u8; 6] = [0xff; 6];
-
-pub fn is_multicast(mac: &[u8]) -> bool {
-    mac.first().is_some_and(|b| b & 1 == 1)
-}
+pub use crate::wire::ethernet::{
+    BROADCAST, ETHER_ADDR_LEN, ETHER_HDR_LEN, ETHER_MIN_LEN, ETHERTYPE_ARP, ETHERTYPE_IP, ETHERTYPE_IPV6, is_multicast,
+};
+use crate::wire::ethernet::{ETHERTYPE_VLAN, Frame};
 
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn ether_ntoa(mac: &[u8]) -> String {
@@ -45,14 +37,13 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return;
     };
-    let d = m.data();
-    if d.len() < ETHER_HDR_LEN {
+    let Some(f) = Frame::new_checked(m.data()) else {
         ifp.counters.ierrors += 1;
         return;
-    }
-    let dst = &d[0..6];
+    };
+    let dst = f.dst_addr();
     let bcast = dst == BROADCAST;
-    let mcast = !bcast && is_multicast(dst);
+    let mcast = !bcast && is_multicast(&dst);
     if !bcast && !mcast && dst != ifp.lladdr && ifp.flags & IFF_PROMISC == 0 {
         ifp.counters.iqdrops += 1;
         return;
@@ -65,8 +56,8 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     if bcast {
         ifp.counters.imcasts += 1;
     }
-    let etype = u16::from_be_bytes([d[12], d[13]]);
-    if etype == crate::net::if_vlan::ETHERTYPE_VLAN {
+    let etype = f.ethertype();
+    if etype == ETHERTYPE_VLAN {
         return crate::net::if_vlan::vlan_input(k, v, index, m);
     }
     // The protocols registered for their types (netisr_register).
@@ -91,10 +82,10 @@ pub fn ether_output_frame(
         return Ok(());
     };
     let src = ifp.lladdr;
-    let h = m.prepend(ETHER_HDR_LEN);
-    h[0..6].copy_from_slice(&dst);
-    h[6..12].copy_from_slice(&src);
-    h[12..14].copy_from_slice(&etype.to_be_bytes());
+    let mut h = Frame::new_unchecked(m.prepend(ETHER_HDR_LEN));
+    h.set_dst_addr(dst);
+    h.set_src_addr(src);
+    h.set_ethertype(etype);
     if m.len() < ETHER_MIN_LEN {
         let pad = ETHER_MIN_LEN - m.len();
         m.append(&[0u8; ETHER_MIN_LEN][..pad]);

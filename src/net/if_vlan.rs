@@ -9,9 +9,10 @@ use crate::net::ifnet::{IF, IfKind, NoBufs, if_input, if_transmit};
 use crate::vnet::Vnet;
 
 /// The 802.1Q tag's type.
-pub const ETHERTYPE_VLAN: u16 = 0x8100;
+pub use crate::wire::ethernet::ETHERTYPE_VLAN;
+use crate::wire::ethernet::{ETHER_HDR_LEN, vlan};
 /// The bytes a tag adds.
-pub const ETHER_VLAN_ENCAP_LEN: usize = 4;
+pub const ETHER_VLAN_ENCAP_LEN: usize = vlan::ENCAP_LEN;
 
 /// A vlan's configuration (`ifconfig vlanN vlan ID vlandev IF [vlanpcp P]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,28 +38,25 @@ pub fn vlan_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> Res
         }
         return Ok(());
     };
-    if m.len() < 14 {
+    if m.len() < ETHER_HDR_LEN {
         return Ok(());
     }
     m.prepend(ETHER_VLAN_ENCAP_LEN);
     let h = m.data_mut();
     h.copy_within(ETHER_VLAN_ENCAP_LEN..ETHER_VLAN_ENCAP_LEN + 12, 0);
-    h[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
-    h[14..16].copy_from_slice(&tci.to_be_bytes());
+    vlan::write_tag(h, tci);
     if_transmit(k, v, parent, m)
 }
 
 /// `vlan_input`: a tagged frame that arrived on `parent`, to the vlan of
 /// its id (untagged), or counted as for no protocol.
 pub fn vlan_input(k: &mut Kernel, v: &mut Vnet, parent: u32, mut m: Mbuf) {
-    let d = m.data();
-    if d.len() < 18 {
+    let Some(vid) = vlan::vid(m.data()).filter(|_| m.len() >= ETHER_HDR_LEN + vlan::ENCAP_LEN) else {
         if let Some(p) = v.builtin(IF).get_mut(parent) {
             p.counters.ierrors += 1;
         }
         return;
-    }
-    let vid = u16::from_be_bytes([d[14], d[15]]) & 0xfff;
+    };
     let ifs = v.builtin(IF);
     let to = ifs
         .list

@@ -14,6 +14,7 @@ use crate::net::route::Inet;
 use crate::netinet::icmp;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::wire::checksum::in_cksum;
+use crate::wire::ethernet::Frame;
 use crate::wire::ipv4::Packet;
 
 /// How frames of an interface begin.
@@ -178,8 +179,8 @@ impl Printer {
         if self.o.eflag && link == LinkType::Ether {
             out += &format!(
                 "{} > {}, ethertype {} (0x{etype:04x}), length {}: ",
-                ether_ntoa(&frame[6..12]),
-                ether_ntoa(&frame[0..6]),
+                ether_ntoa(&Frame::new_unchecked(frame).src_addr()),
+                ether_ntoa(&Frame::new_unchecked(frame).dst_addr()),
                 tname(etype),
                 frame.len()
             );

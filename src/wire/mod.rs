@@ -2,4 +2,5 @@
 //! imports nothing of the stack).
 
 pub mod checksum;
+pub mod ethernet;
 pub mod ipv4;

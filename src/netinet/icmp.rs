@@ -324,16 +324,15 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
                 let quoted = &d[8..];
                 let (code, mtu) = (d[1], u16::from_be_bytes([d[6], d[7]]));
                 let Ok(q) = Packet::new_checked(quoted) else { return };
-                let hl = q.header_len();
                 match q.protocol() {
                     crate::netinet::ip::IPPROTO_TCP => {
                         let q = quoted.to_vec();
                         crate::netinet::tcp_input::tcp_ctlinput(k, v, t, code, mtu, &q);
                     }
-                    crate::netinet::ip::IPPROTO_UDP if t == ICMP_UNREACH && quoted.len() >= hl + 4 => {
+                    crate::netinet::ip::IPPROTO_UDP if t == ICMP_UNREACH && q.payload().len() >= 4 => {
                         let (src, dst) = (q.src_addr(), q.dst_addr());
-                        let sport = u16::from_be_bytes([quoted[hl], quoted[hl + 1]]);
-                        let dport = u16::from_be_bytes([quoted[hl + 2], quoted[hl + 3]]);
+                        let u = crate::wire::udp::Packet::new_unchecked(q.payload());
+                        let (sport, dport) = (u.src_port(), u.dst_port());
                         let refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);
                         crate::netinet::udp::udp_ctlinput(v, refused, src, sport, dst, dport);
                     }

@@ -25,9 +25,9 @@ use crate::netinet::tcp_subr::tcp_src_for;
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
-use crate::wire::checksum::{fold, pseudo, sum};
 
-pub const UDP_HDR_LEN: usize = 8;
+use crate::wire::udp::{self, UdpErr};
+pub use crate::wire::udp::{UDP_HDR_LEN, udp_cksum};
 
 crate::stats! {
     /// UDP statistics (`struct udpstat`).
@@ -177,46 +177,28 @@ pub(crate) fn module() -> Module<Udp> {
     .builtin()
 }
 
-/// The UDP checksum of `seg` (header and data) between `src` and `dst`.
-pub fn udp_cksum(src: u32, dst: u32, seg: &[u8]) -> u16 {
-    let c = fold(sum(
-        pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_UDP, seg.len() as u16),
-        seg,
-    ));
-    // A computed 0 is sent as all ones (RFC 768).
-    if c == 0 { 0xffff } else { c }
-}
-
 /// A UDP datagram for this vnet.
 pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32, bcast: bool) {
     let udp = v.builtin(UDP);
     udp.stats.ipackets += 1;
-    let seg = &m.data()[h.hl..h.len as usize];
-    if seg.len() < UDP_HDR_LEN {
-        udp.stats.hdrops += 1;
-        return;
-    }
-    let ulen = u16::from_be_bytes([seg[4], seg[5]]) as usize;
-    if ulen < UDP_HDR_LEN || ulen > seg.len() {
-        udp.stats.badlen += 1;
-        return;
-    }
-    let seg = &seg[..ulen];
-    if seg[6..8] == [0, 0] {
+    let seg = match udp::Packet::new_checked(&m.data()[h.hl..h.len as usize]) {
+        Ok(s) => s,
+        Err(e) => {
+            match e {
+                UdpErr::Truncated => udp.stats.hdrops += 1,
+                UdpErr::BadLen => udp.stats.badlen += 1,
+            }
+            return;
+        }
+    };
+    if seg.checksum() == 0 {
         udp.stats.nosum += 1;
-    } else if fold(sum(
-        pseudo(h.src.to_be_bytes(), h.dst.to_be_bytes(), IPPROTO_UDP, ulen as u16),
-        seg,
-    )) != 0
-    {
+    } else if !seg.verify_checksum(h.src, h.dst) {
         udp.stats.badsum += 1;
         return;
     }
-    let (sport, dport) = (
-        u16::from_be_bytes([seg[0], seg[1]]),
-        u16::from_be_bytes([seg[2], seg[3]]),
-    );
-    let payload = &seg[UDP_HDR_LEN..];
+    let (sport, dport) = (seg.src_port(), seg.dst_port());
+    let payload = seg.payload();
     // Broadcasts go to every socket bound to the port; others to the best.
     let targets: Vec<UdpId> = if bcast {
         udp.ports
@@ -389,10 +371,8 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     let ulen = UDP_HDR_LEN + data.len();
     let mut m = Mbuf::zeroed(ulen);
     let b = m.data_mut();
-    b[0..2].copy_from_slice(&lport.to_be_bytes());
-    b[2..4].copy_from_slice(&fport.to_be_bytes());
-    b[4..6].copy_from_slice(&(ulen as u16).to_be_bytes());
-    b[8..].copy_from_slice(data);
+    udp::Packet::new_unchecked(&mut *b).emit_header(lport, fport);
+    b[UDP_HDR_LEN..].copy_from_slice(data);
     // The limited broadcast leaves by the first interface that can.
     let ifindex = if faddr == INADDR_BROADCAST {
         first_broadcast_if(v)
@@ -406,8 +386,7 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     } else {
         src
     };
-    let c = udp_cksum(src, faddr, m.data());
-    m.data_mut()[6..8].copy_from_slice(&c.to_be_bytes());
+    udp::Packet::new_unchecked(m.data_mut()).fill_checksum(src, faddr);
     v.builtin(UDP).stats.opackets += 1;
     let opts = IpOpts {
         src: Some(src),

@@ -13,9 +13,9 @@ use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
-use crate::netinet::udp::udp_cksum;
 use crate::wire::checksum::in_cksum;
 use crate::wire::ipv4::Packet;
+use crate::wire::{ipv4, udp};
 use crate::{errln, outln};
 
 /// print the route packets take to network host (traceroute(8))
@@ -137,17 +137,14 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
                 let c = in_cksum(&b[20..]);
                 b[22..24].copy_from_slice(&c.to_be_bytes());
             } else {
-                b[20..22].copy_from_slice(&ident.to_be_bytes());
-                b[22..24].copy_from_slice(&dport.to_be_bytes());
-                b[24..26].copy_from_slice(&((packlen - 20) as u16).to_be_bytes());
+                udp::Packet::new_unchecked(&mut b[20..]).emit_header(ident, dport);
             }
             let sent = p.vnet(|k, v| {
                 if !a.icmp {
                     // The checksum needs the source the stack will choose.
                     let s = if src != 0 { src } else { pick_src(v, dst) };
-                    b[12..16].copy_from_slice(&s.to_be_bytes());
-                    let c = udp_cksum(s, dst, &b[20..]);
-                    b[26..28].copy_from_slice(&c.to_be_bytes());
+                    ipv4::Packet::new_unchecked(&mut b[..]).set_src_addr(s);
+                    udp::Packet::new_unchecked(&mut b[20..]).fill_checksum(s, dst);
                 }
                 ip_output_raw(k, v, Mbuf::from_slice(&b))
             });
@@ -244,7 +241,8 @@ fn matches_probe(d: &[u8], icmp_mode: bool, ident: u16, seq: u16, dport: u16, ds
             && u16::from_be_bytes([l4[4], l4[5]]) == ident
             && u16::from_be_bytes([l4[6], l4[7]]) == seq
     } else {
-        q.p == IPPROTO_UDP && u16::from_be_bytes([l4[0], l4[1]]) == ident && u16::from_be_bytes([l4[2], l4[3]]) == dport
+        let u = udp::Packet::new_unchecked(l4);
+        q.p == IPPROTO_UDP && u.src_port() == ident && u.dst_port() == dport
     };
     (ours && q.dst == dst).then_some((h.src, t, code))
 }

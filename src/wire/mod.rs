@@ -4,3 +4,4 @@
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
+pub mod udp;

@@ -17,17 +17,12 @@ use crate::netinet::ip::Ipv4Hdr;
 use crate::netinet::tcp::{
     TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
 };
-use crate::netinet::tcp_output::{tcp_output, tcp_retransmit, wscale_for};
-use crate::netinet::tcp_subr::{
-    tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_respond, tcp_timer_update, tcp_ts, tcp_xmit_timer,
-};
-use crate::netinet::tcp_syncache::{CookieData, ScEntry, cookie_check, cookie_make, syncache_arm};
+use crate::netinet::tcp_output::{tcp_output, tcp_retransmit};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_update, tcp_ts, tcp_xmit_timer};
+use crate::netinet::tcp_syncache::{Ends, syncache_add, syncache_chkrst, syncache_expand, syncache_socket};
 use crate::netinet::tcp_var::{SoError, TCP, Tcb, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::ipv4::Packet;
-
-/// A connection's four numbers, ours first.
-type Ends = (u32, u16, u32, u16);
 
 /// A segment for this vnet (`m` holds the datagram from its IP header).
 pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: bool) {
@@ -112,44 +107,6 @@ fn tcp_reset_reply(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, tlen: 
     }
 }
 
-/// The SYN-ACK for a SYN cache entry (first send and retransmissions).
-pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
-    let now = k.now();
-    let mss = tcp_mss_for(v, e.faddr);
-    let t = v.builtin(TCP);
-    let win = (t.recvspace.max(1) as u32).min(65535) as u16;
-    let o = TcpOpts {
-        mss: Some(mss.min(65535) as u16),
-        wscale: e.peer_wscale.map(|_| e.rcv_scale),
-        sack_ok: e.sack_ok,
-        ts: e.ts.map(|peer| (tcp_ts(now), peer)),
-        ..TcpOpts::default()
-    };
-    let mut ob = [0u8; 40];
-    let olen = crate::netinet::tcp::write_opts(&o, &mut ob);
-    let mut m = Mbuf::zeroed(20 + olen);
-    let h = TcpHdr {
-        sport: e.lport,
-        dport: e.fport,
-        seq: e.iss,
-        ack: e.irs.wrapping_add(1),
-        off: 20 + olen,
-        flags: TH_SYN | TH_ACK,
-        win,
-        urp: 0,
-    };
-    h.write(m.data_mut(), &ob[..olen], e.laddr, e.faddr);
-    t.stats.sndtotal += 1;
-    t.stats.sndctrl += 1;
-    let opts = crate::netinet::ip_output::IpOpts {
-        src: Some(e.laddr),
-        df: t.path_mtu_discovery,
-        proto: crate::netinet::ip::IPPROTO_TCP,
-        ..Default::default()
-    };
-    let _ = crate::netinet::ip_output::ip_output(k, v, m, e.faddr, &opts);
-}
-
 /// A segment for a listening socket: a SYN goes to the SYN cache (or gets
 /// a cookie); the ACK that completes a handshake becomes a connection on
 /// the listener's accept queue.
@@ -164,66 +121,16 @@ fn tcp_listen_input(
     p: Payload,
     now: Time,
 ) {
-    let t = v.builtin(TCP);
     if th.flags & TH_RST != 0 {
-        // A reset in the window of a half-open connection ends it
-        // (`syncache_chkrst`).
-        let window = t.recvspace.max(1) as u32;
-        if let Some(e) = t.syncache.entries.get(&ends)
-            && seq_gt(th.seq, e.irs)
-            && seq_leq(th.seq, e.irs.wrapping_add(1).wrapping_add(window))
-        {
-            t.syncache.entries.remove(&ends);
-            t.stats.sc_reset += 1;
-        }
-        return;
+        return syncache_chkrst(v, ends, th);
     }
     if th.flags & TH_ACK != 0 {
         // The third segment of a handshake: from the cache, or a cookie.
-        let irs = th.seq.wrapping_sub(1);
-        let window = t.recvspace.max(1) as u32;
-        let found = match t.syncache.entries.remove(&ends) {
-            // The ACK must be for our SYN; the segment may be any in the
-            // window (data can overtake the bare ACK).
-            Some(e)
-                if e.iss.wrapping_add(1) == th.ack
-                    && seq_gt(th.seq, e.irs)
-                    && seq_leq(th.seq, e.irs.wrapping_add(1).wrapping_add(window)) =>
-            {
-                t.stats.sc_completed += 1;
-                Some(e)
-            }
-            Some(e) => {
-                t.syncache.entries.insert(ends, e);
-                None
-            }
-            None if t.syncookies && th.flags & TH_SYN == 0 => {
-                let iss = th.ack.wrapping_sub(1);
-                cookie_check(t.secret, ends, irs, iss, now).map(|d: CookieData| {
-                    t.stats.sc_recvcookie += 1;
-                    ScEntry {
-                        laddr: ends.0,
-                        lport: ends.1,
-                        faddr: ends.2,
-                        fport: ends.3,
-                        iss,
-                        irs,
-                        peer_mss: Some(d.mss),
-                        peer_wscale: d.wscale,
-                        sack_ok: d.sack_ok,
-                        ts: None,
-                        rcv_scale: wscale_for(t.recvbuf_max.max(1) as usize),
-                        rxmits: 0,
-                        next: now,
-                    }
-                })
-            }
-            None => None,
-        };
-        let Some(e) = found else {
-            t.stats.sc_badack += 1;
+        let Some(e) = syncache_expand(v, ends, th, now) else {
+            v.builtin(TCP).stats.sc_badack += 1;
             return tcp_reset_reply(k, v, ends, th, p.len as u32);
         };
+        let t = v.builtin(TCP);
         let full = t
             .get(lid)
             .and_then(|l| l.listen.as_ref())
@@ -233,128 +140,13 @@ fn tcp_listen_input(
             t.stats.listendrop += 1;
             return;
         }
-        let id = tcp_syncache_expand(k, v, lid, &e, th, to, now);
+        let id = syncache_socket(v, lid, &e, th, to, now);
         return tcp_do_segment(k, v, id, th, to, p, now);
     }
     if th.flags & TH_SYN == 0 || th.flags & TH_FIN != 0 {
         return;
     }
-    // A SYN.
-    if let Some(e) = t.syncache.entries.get(&ends).copied() {
-        t.stats.sc_dupsyn += 1;
-        return syncache_respond(k, v, &e);
-    }
-    let sack_ok = to.sack_ok && t.sack_enable;
-    let rfc1323 = t.rfc1323;
-    let rcv_scale = if rfc1323 && to.wscale.is_some() {
-        wscale_for(t.recvbuf_max.max(1) as usize)
-    } else {
-        0
-    };
-    let mut e = ScEntry {
-        laddr: ends.0,
-        lport: ends.1,
-        faddr: ends.2,
-        fport: ends.3,
-        iss: 0,
-        irs: th.seq,
-        peer_mss: to.mss,
-        peer_wscale: if rfc1323 { to.wscale } else { None },
-        sack_ok,
-        ts: if rfc1323 { to.ts.map(|(v, _)| v) } else { None },
-        rcv_scale,
-        rxmits: 0,
-        next: now.saturating_add(Duration::from_secs(1)),
-    };
-    if t.syncache.len() >= t.syncache_cachelimit.max(1) as usize {
-        if !t.syncookies {
-            t.stats.sc_cacheoverflow += 1;
-            return;
-        }
-        // No room: answer with a cookie and keep nothing.
-        let d = CookieData {
-            mss: to.mss.unwrap_or(536),
-            wscale: e.peer_wscale,
-            sack_ok,
-        };
-        e.iss = cookie_make(t.secret, ends, th.seq, &d, now);
-        e.ts = None;
-        t.stats.sc_sendcookie += 1;
-        return syncache_respond(k, v, &e);
-    }
-    e.iss = tcp_iss(t.secret, ends.0, ends.1, ends.2, ends.3, now);
-    t.syncache.entries.insert(ends, e);
-    t.stats.sc_added += 1;
-    syncache_respond(k, v, &e);
-    syncache_arm(k, v);
-}
-
-/// Make the connection a completed handshake describes, and queue it on
-/// its listener.
-fn tcp_syncache_expand(
-    k: &mut Kernel,
-    v: &mut Vnet,
-    lid: TcbId,
-    e: &ScEntry,
-    th: &TcpHdr,
-    to: &TcpOpts,
-    now: Time,
-) -> TcbId {
-    let route_mss = tcp_mss_for(v, e.faddr);
-    let t = v.builtin(TCP);
-    let id = t.alloc();
-    let (init_cwnd_segs, sendbuf_max, recvbuf_max) = (t.initcwnd_segments.max(1) as u32, t.sendbuf_max, t.recvbuf_max);
-    let (nodelay, keepalive, sndbuf, rcvbuf, cc, ttl) = match t.get(lid) {
-        Some(l) => (l.nodelay, l.keepalive, l.snd_hiwat, l.rcv_hiwat, l.cc, l.ttl),
-        None => return id,
-    };
-    let ends = (e.laddr, e.lport, e.faddr, e.fport);
-    if let Some(tp) = t.get_mut(id) {
-        (tp.laddr, tp.lport, tp.faddr, tp.fport) = ends;
-        tp.state = TcpState::Established;
-        tp.iss = e.iss;
-        tp.irs = e.irs;
-        tp.snd_una = e.iss.wrapping_add(1);
-        tp.snd_nxt = tp.snd_una;
-        tp.snd_max = tp.snd_una;
-        tp.rcv_nxt = e.irs.wrapping_add(1);
-        tp.rcv_adv = tp.rcv_nxt;
-        tp.t_maxseg = e.peer_mss.map_or(536, |m| m as u32).min(route_mss).max(64);
-        (tp.snd_scale, tp.rcv_scale) = match e.peer_wscale {
-            Some(w) => (w, e.rcv_scale),
-            None => (0, 0),
-        };
-        tp.sack_ok = e.sack_ok;
-        tp.ts_ok = e.ts.is_some() && to.ts.is_some();
-        tp.ts_recent = e.ts.unwrap_or(0);
-        tp.ts_recent_age = now;
-        tp.snd_wnd = (th.win as u32) << tp.snd_scale;
-        tp.max_sndwnd = tp.snd_wnd;
-        tp.snd_wl1 = th.seq.wrapping_sub(1);
-        tp.snd_wl2 = th.ack;
-        tp.cwnd = init_cwnd_segs * tp.maxseg();
-        tp.nodelay = nodelay;
-        tp.keepalive = keepalive;
-        tp.snd_hiwat = sndbuf.min(sendbuf_max.max(1) as usize);
-        tp.rcv_hiwat = rcvbuf.min(recvbuf_max.max(1) as usize);
-        tp.cc = cc;
-        tp.ttl = ttl;
-        tp.head = Some(lid);
-        tp.last_activity = now;
-        tp.recover = tp.snd_una;
-        tp.sack_rexmit = tp.snd_una;
-    }
-    t.conns.insert(ends, id);
-    t.stats.accepts += 1;
-    t.stats.connects += 1;
-    if let Some(l) = t.get_mut(lid) {
-        if let Some(q) = l.listen.as_mut() {
-            q.queue.push_back(id);
-        }
-        l.wake_reader();
-    }
-    let _ = k;
-    id
+    syncache_add(k, v, ends, th, to, now);
 }
 
 /// Knobs input reads, copied out of the vnet's TCP state.

@@ -11,7 +11,15 @@ use rustc_hash::FxHashMap;
 use crate::kern::Kernel;
 use crate::kern::callout::{Action, TimerId};
 use crate::kern::clock::Time;
+use crate::kern::mbuf::Mbuf;
+use crate::netinet::tcp::{TH_ACK, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_leq};
+use crate::netinet::tcp_output::wscale_for;
+use crate::netinet::tcp_subr::{tcp_iss, tcp_mss_for, tcp_ts};
+use crate::netinet::tcp_var::{TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
+
+/// A connection's four numbers, ours first.
+pub type Ends = (u32, u16, u32, u16);
 
 /// SYN-ACK retransmissions before an entry goes (`syncache.rexmtlimit`).
 pub const SYNCACHE_REXMTLIMIT: u32 = 3;
@@ -164,9 +172,220 @@ fn syncache_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
     // A deterministic order, whatever the hash map's.
     resend.sort_by_key(|e| (e.faddr, e.fport, e.laddr, e.lport));
     for e in resend {
-        crate::netinet::tcp_input::syncache_respond(k, v, &e);
+        syncache_respond(k, v, &e);
     }
     syncache_arm(k, v);
+}
+
+/// The SYN-ACK for a SYN cache entry (first send and retransmissions).
+pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
+    let now = k.now();
+    let mss = tcp_mss_for(v, e.faddr);
+    let t = v.builtin(TCP);
+    let win = (t.recvspace.max(1) as u32).min(65535) as u16;
+    let o = TcpOpts {
+        mss: Some(mss.min(65535) as u16),
+        wscale: e.peer_wscale.map(|_| e.rcv_scale),
+        sack_ok: e.sack_ok,
+        ts: e.ts.map(|peer| (tcp_ts(now), peer)),
+        ..TcpOpts::default()
+    };
+    let mut ob = [0u8; 40];
+    let olen = crate::netinet::tcp::write_opts(&o, &mut ob);
+    let mut m = Mbuf::zeroed(20 + olen);
+    let h = TcpHdr {
+        sport: e.lport,
+        dport: e.fport,
+        seq: e.iss,
+        ack: e.irs.wrapping_add(1),
+        off: 20 + olen,
+        flags: TH_SYN | TH_ACK,
+        win,
+        urp: 0,
+    };
+    h.write(m.data_mut(), &ob[..olen], e.laddr, e.faddr);
+    t.stats.sndtotal += 1;
+    t.stats.sndctrl += 1;
+    let opts = crate::netinet::ip_output::IpOpts {
+        src: Some(e.laddr),
+        df: t.path_mtu_discovery,
+        proto: crate::netinet::ip::IPPROTO_TCP,
+        ..Default::default()
+    };
+    let _ = crate::netinet::ip_output::ip_output(k, v, m, e.faddr, &opts);
+}
+
+/// A reset in the window of a half-open connection ends it
+/// (`syncache_chkrst`).
+pub fn syncache_chkrst(v: &mut Vnet, ends: Ends, th: &TcpHdr) {
+    let t = v.builtin(TCP);
+    let window = t.recvspace.max(1) as u32;
+    if let Some(e) = t.syncache.entries.get(&ends)
+        && seq_gt(th.seq, e.irs)
+        && seq_leq(th.seq, e.irs.wrapping_add(1).wrapping_add(window))
+    {
+        t.syncache.entries.remove(&ends);
+        t.stats.sc_reset += 1;
+    }
+}
+
+/// The ACK that may complete a handshake (`syncache_expand`): the cache
+/// entry it is for, or the one its cookie stands for; `None` if neither.
+pub fn syncache_expand(v: &mut Vnet, ends: Ends, th: &TcpHdr, now: Time) -> Option<ScEntry> {
+    let t = v.builtin(TCP);
+    let irs = th.seq.wrapping_sub(1);
+    let window = t.recvspace.max(1) as u32;
+    match t.syncache.entries.remove(&ends) {
+        // The ACK must be for our SYN; the segment may be any in the
+        // window (data can overtake the bare ACK).
+        Some(e)
+            if e.iss.wrapping_add(1) == th.ack
+                && seq_gt(th.seq, e.irs)
+                && seq_leq(th.seq, e.irs.wrapping_add(1).wrapping_add(window)) =>
+        {
+            t.stats.sc_completed += 1;
+            Some(e)
+        }
+        Some(e) => {
+            t.syncache.entries.insert(ends, e);
+            None
+        }
+        None if t.syncookies && th.flags & TH_SYN == 0 => {
+            let iss = th.ack.wrapping_sub(1);
+            cookie_check(t.secret, ends, irs, iss, now).map(|d: CookieData| {
+                t.stats.sc_recvcookie += 1;
+                ScEntry {
+                    laddr: ends.0,
+                    lport: ends.1,
+                    faddr: ends.2,
+                    fport: ends.3,
+                    iss,
+                    irs,
+                    peer_mss: Some(d.mss),
+                    peer_wscale: d.wscale,
+                    sack_ok: d.sack_ok,
+                    ts: None,
+                    rcv_scale: wscale_for(t.recvbuf_max.max(1) as usize),
+                    rxmits: 0,
+                    next: now,
+                }
+            })
+        }
+        None => None,
+    }
+}
+
+/// A SYN for a listening socket (`syncache_add`): a duplicate gets its
+/// SYN-ACK again; a new one a cache entry, or a cookie when the cache is
+/// full.
+pub fn syncache_add(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, to: &TcpOpts, now: Time) {
+    let t = v.builtin(TCP);
+    if let Some(e) = t.syncache.entries.get(&ends).copied() {
+        t.stats.sc_dupsyn += 1;
+        return syncache_respond(k, v, &e);
+    }
+    let sack_ok = to.sack_ok && t.sack_enable;
+    let rfc1323 = t.rfc1323;
+    let rcv_scale = if rfc1323 && to.wscale.is_some() {
+        wscale_for(t.recvbuf_max.max(1) as usize)
+    } else {
+        0
+    };
+    let mut e = ScEntry {
+        laddr: ends.0,
+        lport: ends.1,
+        faddr: ends.2,
+        fport: ends.3,
+        iss: 0,
+        irs: th.seq,
+        peer_mss: to.mss,
+        peer_wscale: if rfc1323 { to.wscale } else { None },
+        sack_ok,
+        ts: if rfc1323 { to.ts.map(|(v, _)| v) } else { None },
+        rcv_scale,
+        rxmits: 0,
+        next: now.saturating_add(Duration::from_secs(1)),
+    };
+    if t.syncache.len() >= t.syncache_cachelimit.max(1) as usize {
+        if !t.syncookies {
+            t.stats.sc_cacheoverflow += 1;
+            return;
+        }
+        // No room: answer with a cookie and keep nothing.
+        let d = CookieData {
+            mss: to.mss.unwrap_or(536),
+            wscale: e.peer_wscale,
+            sack_ok,
+        };
+        e.iss = cookie_make(t.secret, ends, th.seq, &d, now);
+        e.ts = None;
+        t.stats.sc_sendcookie += 1;
+        return syncache_respond(k, v, &e);
+    }
+    e.iss = tcp_iss(t.secret, ends.0, ends.1, ends.2, ends.3, now);
+    t.syncache.entries.insert(ends, e);
+    t.stats.sc_added += 1;
+    syncache_respond(k, v, &e);
+    syncache_arm(k, v);
+}
+
+/// Make the connection a completed handshake describes, and queue it on
+/// its listener (`syncache_socket`).
+pub fn syncache_socket(v: &mut Vnet, lid: TcbId, e: &ScEntry, th: &TcpHdr, to: &TcpOpts, now: Time) -> TcbId {
+    let route_mss = tcp_mss_for(v, e.faddr);
+    let t = v.builtin(TCP);
+    let id = t.alloc();
+    let (init_cwnd_segs, sendbuf_max, recvbuf_max) = (t.initcwnd_segments.max(1) as u32, t.sendbuf_max, t.recvbuf_max);
+    let (nodelay, keepalive, sndbuf, rcvbuf, cc, ttl) = match t.get(lid) {
+        Some(l) => (l.nodelay, l.keepalive, l.snd_hiwat, l.rcv_hiwat, l.cc, l.ttl),
+        None => return id,
+    };
+    let ends = (e.laddr, e.lport, e.faddr, e.fport);
+    if let Some(tp) = t.get_mut(id) {
+        (tp.laddr, tp.lport, tp.faddr, tp.fport) = ends;
+        tp.state = TcpState::Established;
+        tp.iss = e.iss;
+        tp.irs = e.irs;
+        tp.snd_una = e.iss.wrapping_add(1);
+        tp.snd_nxt = tp.snd_una;
+        tp.snd_max = tp.snd_una;
+        tp.rcv_nxt = e.irs.wrapping_add(1);
+        tp.rcv_adv = tp.rcv_nxt;
+        tp.t_maxseg = e.peer_mss.map_or(536, |m| m as u32).min(route_mss).max(64);
+        (tp.snd_scale, tp.rcv_scale) = match e.peer_wscale {
+            Some(w) => (w, e.rcv_scale),
+            None => (0, 0),
+        };
+        tp.sack_ok = e.sack_ok;
+        tp.ts_ok = e.ts.is_some() && to.ts.is_some();
+        tp.ts_recent = e.ts.unwrap_or(0);
+        tp.ts_recent_age = now;
+        tp.snd_wnd = (th.win as u32) << tp.snd_scale;
+        tp.max_sndwnd = tp.snd_wnd;
+        tp.snd_wl1 = th.seq.wrapping_sub(1);
+        tp.snd_wl2 = th.ack;
+        tp.cwnd = init_cwnd_segs * tp.maxseg();
+        tp.nodelay = nodelay;
+        tp.keepalive = keepalive;
+        tp.snd_hiwat = sndbuf.min(sendbuf_max.max(1) as usize);
+        tp.rcv_hiwat = rcvbuf.min(recvbuf_max.max(1) as usize);
+        tp.cc = cc;
+        tp.ttl = ttl;
+        tp.head = Some(lid);
+        tp.last_activity = now;
+        tp.recover = tp.snd_una;
+        tp.sack_rexmit = tp.snd_una;
+    }
+    t.conns.insert(ends, id);
+    t.stats.accepts += 1;
+    t.stats.connects += 1;
+    if let Some(l) = t.get_mut(lid) {
+        if let Some(q) = l.listen.as_mut() {
+            q.queue.push_back(id);
+        }
+        l.wake_reader();
+    }
+    id
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ use crate::netinet::ip::{IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::vnet::module::{SI_ORDER_FOURTH, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
-use crate::wire::checksum::in_cksum;
 use crate::wire::ipv4::Packet;
 
 pub const ICMP_ECHOREPLY: u8 = 0;
@@ -36,7 +35,8 @@ pub const ICMP_UNREACH_SRCFAIL: u8 = 5;
 pub const ICMP_TIMXCEED_INTRANS: u8 = 0;
 pub const ICMP_TIMXCEED_REASS: u8 = 1;
 pub const ICMP_REDIRECT_HOST: u8 = 1;
-pub const ICMP_MINLEN: usize = 8;
+use crate::wire::icmp;
+pub use crate::wire::icmp::ICMP_MINLEN;
 /// Bytes of the offending datagram quoted after its header in a redirect
 /// (RFC 792).
 pub const ICMP_QUOTELEN: usize = 8;
@@ -235,15 +235,15 @@ pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, ne
     let quote = orig.len().min(hl + icmp.quotelen.max(8) as usize);
     let mut m = Mbuf::zeroed(ICMP_MINLEN + quote);
     let d = m.data_mut();
-    d[0] = t;
-    d[1] = code;
+    d[ICMP_MINLEN..].copy_from_slice(&orig[..quote]);
+    let mut p = icmp::Packet::new_unchecked(d);
+    p.set_msg_type(t);
+    p.set_code(code);
     if t == ICMP_UNREACH && code == ICMP_UNREACH_NEEDFRAG {
-        d[6..8].copy_from_slice(&nextmtu.to_be_bytes());
+        p.set_next_mtu(nextmtu);
     }
-    d[8..].copy_from_slice(&orig[..quote]);
     // The quoted length is as it was on the wire.
-    let s = in_cksum(d);
-    d[2..4].copy_from_slice(&s.to_be_bytes());
+    p.fill_checksum();
     v.builtin(ICMP).stats.outhist.bump(t);
     let src = if in_localip(v, h.dst) {
         Some(h.dst)
@@ -263,15 +263,15 @@ pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, ne
 pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32, bcast: bool) {
     let d = &m.data()[h.hl..h.len as usize];
     let icmp = v.builtin(ICMP);
-    if d.len() < ICMP_MINLEN {
+    let Some(msg) = icmp::Packet::new_checked(d) else {
         icmp.stats.tooshort += 1;
         return;
-    }
-    if in_cksum(d) != 0 {
+    };
+    if !msg.verify_checksum() {
         icmp.stats.checksum += 1;
         return;
     }
-    let t = d[0];
+    let t = msg.msg_type();
     icmp.stats.inhist.bump(t);
     match t {
         ICMP_ECHO | ICMP_TSTAMP => {
@@ -279,29 +279,28 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
                 icmp.stats.bmcastecho += 1;
                 return;
             }
-            if t == ICMP_TSTAMP && (!icmp.tstamprepl || d.len() < 20) {
+            if t == ICMP_TSTAMP && (!icmp.tstamprepl || d.len() < icmp::ICMP_TSLEN) {
                 return;
             }
             if !icmp.bandlim(k.now()) {
                 return;
             }
-            let mut reply = d.to_vec();
-            reply[0] = if t == ICMP_ECHO {
+            let mut reply = icmp::Packet::new_unchecked(d.to_vec());
+            let rt = if t == ICMP_ECHO {
                 ICMP_ECHOREPLY
             } else {
                 ICMP_TSTAMPREPLY
             };
+            reply.set_msg_type(rt);
             if t == ICMP_TSTAMP {
                 // Milliseconds since midnight UT (RFC 792), here of the clock.
                 let ms = ((k.now().0 / 1_000_000) % 86_400_000) as u32;
-                reply[12..16].copy_from_slice(&ms.to_be_bytes());
-                reply[16..20].copy_from_slice(&ms.to_be_bytes());
+                reply.set_timestamps(ms, ms);
             }
-            reply[2..4].copy_from_slice(&[0, 0]);
-            let s = in_cksum(&reply);
-            reply[2..4].copy_from_slice(&s.to_be_bytes());
+            reply.fill_checksum();
+            let reply = reply.into_inner();
             icmp.stats.reflect += 1;
-            icmp.stats.outhist.bump(reply[0]);
+            icmp.stats.outhist.bump(rt);
             // icmp_reflect: answer from the address asked, or the interface's.
             let src = if in_localip(v, h.dst) {
                 Some(h.dst)
@@ -316,13 +315,13 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
             let _ = ip_output(k, v, Mbuf::from_slice(&reply), h.src, &opts);
         }
         _ => {
-            if t == ICMP_UNREACH && d[1] > 15 {
+            if t == ICMP_UNREACH && msg.code() > 15 {
                 icmp.stats.badcode += 1;
             }
             // Errors tell the transport about what it sent (`pr_ctlinput`).
             if icmp_is_error(t) && d.len() >= 8 + 20 + 8 {
-                let quoted = &d[8..];
-                let (code, mtu) = (d[1], u16::from_be_bytes([d[6], d[7]]));
+                let quoted = msg.data();
+                let (code, mtu) = (msg.code(), msg.next_mtu());
                 let Ok(q) = Packet::new_checked(quoted) else { return };
                 match q.protocol() {
                     crate::netinet::ip::IPPROTO_TCP => {

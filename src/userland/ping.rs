@@ -16,7 +16,7 @@ use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY, icmp_is_error};
 use crate::netinet::ip::{IPPROTO_ICMP, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOpts, ip_output};
 use crate::netinet::raw_ip::{RawSock, rip_attach};
-use crate::wire::checksum::in_cksum;
+use crate::wire::icmp as wicmp;
 use crate::wire::ipv4::Packet;
 use crate::{errln, outln};
 
@@ -121,17 +121,14 @@ fn pattern(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Text for an ICMP error, as ping's `pr_icmph`.
-fn icmp_text(t: u8, code: u8, icmp: &[u8]) -> String {
-    match (t, code) {
+fn icmp_text(msg: &wicmp::Packet<&[u8]>) -> String {
+    match (msg.msg_type(), msg.code()) {
         (icmp::ICMP_UNREACH, 0) => "Destination Net Unreachable".into(),
         (icmp::ICMP_UNREACH, 1) => "Destination Host Unreachable".into(),
         (icmp::ICMP_UNREACH, 2) => "Destination Protocol Unreachable".into(),
         (icmp::ICMP_UNREACH, 3) => "Destination Port Unreachable".into(),
         (icmp::ICMP_UNREACH, 4) => {
-            format!(
-                "frag needed and DF set (MTU {})",
-                u16::from_be_bytes([icmp[6], icmp[7]])
-            )
+            format!("frag needed and DF set (MTU {})", msg.next_mtu())
         }
         (icmp::ICMP_UNREACH, 5) => "Source Route Failed".into(),
         (icmp::ICMP_UNREACH, 13) => "Communication prohibited by filter".into(),
@@ -144,15 +141,12 @@ fn icmp_text(t: u8, code: u8, icmp: &[u8]) -> String {
                 2 => "Redirect Type of Service and Network",
                 _ => "Redirect Type of Service and Host",
             };
-            format!(
-                "{what}(New addr: {})",
-                Inet(u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]]))
-            )
+            format!("{what}(New addr: {})", Inet(msg.gateway()))
         }
         (icmp::ICMP_TIMXCEED, 0) => "Time to live exceeded".into(),
         (icmp::ICMP_TIMXCEED, 1) => "Frag reassembly time exceeded".into(),
         (icmp::ICMP_TIMXCEED, c) => format!("Time exceeded, Bad Code: {c}"),
-        (icmp::ICMP_PARAMPROB, _) => format!("Parameter problem: pointer = 0x{:02x}", icmp[4]),
+        (icmp::ICMP_PARAMPROB, _) => format!("Parameter problem: pointer = 0x{:02x}", msg.pointer()),
         (ICMP_ECHOREPLY, _) => "Echo Reply".into(),
         (ICMP_ECHO, _) => "Echo Request".into(),
         (icmp::ICMP_TSTAMP, _) => "Timestamp".into(),
@@ -326,9 +320,11 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             let seq = ntransmitted as u16;
             let mut m = Mbuf::zeroed(8 + datalen);
             let b = m.data_mut();
-            b[0] = ICMP_ECHO;
-            b[4..6].copy_from_slice(&ident.to_be_bytes());
-            b[6..8].copy_from_slice(&seq.to_be_bytes());
+            let mut echo = wicmp::Packet::new_unchecked(&mut *b);
+            echo.set_msg_type(ICMP_ECHO);
+            echo.set_echo_ident(ident);
+            echo.set_echo_seq_no(seq);
+            // The data: when it left (ping.c's struct tv32), then the pattern.
             if datalen >= 8 {
                 b[8..12].copy_from_slice(&((now.0 / 1_000_000_000) as u32).to_be_bytes());
                 b[12..16].copy_from_slice(&((now.0 % 1_000_000_000) as u32).to_be_bytes());
@@ -339,8 +335,7 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
                     };
                 }
             }
-            let c = in_cksum(b);
-            b[2..4].copy_from_slice(&c.to_be_bytes());
+            wicmp::Packet::new_unchecked(&mut *b).fill_checksum();
             let opts = IpOpts {
                 src,
                 ttl,
@@ -385,13 +380,12 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             .await;
         let Some(Some((at, d))) = got else { continue };
         let Ok(h) = Ipv4Hdr::parse(&d) else { continue };
-        let icmp = &d[h.hl..h.len as usize];
-        if icmp.len() < 8 {
+        let Some(msg) = wicmp::Packet::new_checked(&d[h.hl..h.len as usize]) else {
             continue;
-        }
-        let cc = icmp.len();
-        if icmp[0] == ICMP_ECHOREPLY && u16::from_be_bytes([icmp[4], icmp[5]]) == ident {
-            let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+        };
+        let cc = h.len as usize - h.hl;
+        if msg.msg_type() == ICMP_ECHOREPLY && msg.echo_ident() == ident {
+            let seq = msg.echo_seq_no();
             let Some(&t0) = sent.get(&seq) else { continue };
             let rtt = at.saturating_sub(t0);
             if rtt > waittime {
@@ -429,28 +423,19 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         } else {
             // Errors about our own echo requests; with -v every other
             // ICMP packet too.
-            let ours = icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 + 8 && {
-                let inner = &icmp[8..];
-                Packet::new_checked(inner).is_ok_and(|q| {
-                    let qi = q.payload();
-                    qi.len() >= 8
-                        && q.dst_addr() == dst
+            let ours = icmp_is_error(msg.msg_type())
+                && Packet::new_checked(msg.data()).is_ok_and(|q| {
+                    let qi = wicmp::Packet::new_checked(q.payload());
+                    q.dst_addr() == dst
                         && q.protocol() == IPPROTO_ICMP
-                        && qi[0] == ICMP_ECHO
-                        && u16::from_be_bytes([qi[4], qi[5]]) == ident
-                })
-            };
+                        && qi.is_some_and(|qi| qi.msg_type() == ICMP_ECHO && qi.echo_ident() == ident)
+                });
             if !(ours || a.verbose) {
                 continue;
             }
-            outln!(
-                p,
-                "{cc} bytes from {}: {}",
-                Inet(h.src),
-                icmp_text(icmp[0], icmp[1], icmp)
-            );
-            if icmp_is_error(icmp[0]) && icmp.len() >= 8 + 20 {
-                p.stdout.write_bytes(pr_iph(&icmp[8..]).as_bytes());
+            outln!(p, "{cc} bytes from {}: {}", Inet(h.src), icmp_text(&msg));
+            if icmp_is_error(msg.msg_type()) && msg.data().len() >= 20 {
+                p.stdout.write_bytes(pr_iph(msg.data()).as_bytes());
             }
             outln!(p);
         }

@@ -13,7 +13,7 @@ use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
-use crate::wire::checksum::in_cksum;
+use crate::wire::icmp as wicmp;
 use crate::wire::ipv4::Packet;
 use crate::wire::{ipv4, udp};
 use crate::{errln, outln};
@@ -131,11 +131,11 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
             b[29] = ttl;
             b[32..40].copy_from_slice(&t0.0.to_be_bytes());
             if a.icmp {
-                b[20] = ICMP_ECHO;
-                b[24..26].copy_from_slice(&ident.to_be_bytes());
-                b[26..28].copy_from_slice(&seq.to_be_bytes());
-                let c = in_cksum(&b[20..]);
-                b[22..24].copy_from_slice(&c.to_be_bytes());
+                let mut echo = wicmp::Packet::new_unchecked(&mut b[20..]);
+                echo.set_msg_type(ICMP_ECHO);
+                echo.set_echo_ident(ident);
+                echo.set_echo_seq_no(seq);
+                echo.fill_checksum();
             } else {
                 udp::Packet::new_unchecked(&mut b[20..]).emit_header(ident, dport);
             }
@@ -216,19 +216,16 @@ fn pick_src(v: &mut crate::vnet::Vnet, dst: u32) -> u32 {
 /// and code if so.
 fn matches_probe(d: &[u8], icmp_mode: bool, ident: u16, seq: u16, dport: u16, dst: u32) -> Option<(u32, u8, u8)> {
     let h = Ipv4Hdr::parse(d).ok()?;
-    let ic = d.get(h.hl..h.len as usize)?;
-    if ic.len() < 8 {
-        return None;
-    }
-    let (t, code) = (ic[0], ic[1]);
+    let ic = wicmp::Packet::new_checked(d.get(h.hl..h.len as usize)?)?;
+    let (t, code) = (ic.msg_type(), ic.code());
     if icmp_mode && t == ICMP_ECHOREPLY {
-        let ok = u16::from_be_bytes([ic[4], ic[5]]) == ident && u16::from_be_bytes([ic[6], ic[7]]) == seq;
+        let ok = ic.echo_ident() == ident && ic.echo_seq_no() == seq;
         return ok.then_some((h.src, t, code));
     }
     if !(t == icmp::ICMP_TIMXCEED && code == icmp::ICMP_TIMXCEED_INTRANS) && t != icmp::ICMP_UNREACH {
         return None;
     }
-    let inner = &ic[8..];
+    let inner = ic.data();
     if inner.len() < 28 {
         return None;
     }

@@ -50,8 +50,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     pub fn ethertype(&self) -> u16 {
-        let d = &self.buffer.as_ref()[field::ETHERTYPE];
-        u16::from_be_bytes([d[0], d[1]])
+        super::be16(&self.buffer.as_ref()[field::ETHERTYPE])
     }
 
     /// What follows the header.
@@ -88,8 +87,7 @@ pub mod vlan {
 
     /// The VLAN id of a tagged frame of at least 18 bytes.
     pub fn vid(frame: &[u8]) -> Option<u16> {
-        let t = frame.get(TCI)?;
-        Some(u16::from_be_bytes([t[0], t[1]]) & 0xfff)
+        Some(super::super::be16(frame.get(TCI)?) & 0xfff)
     }
 
     /// Tag a frame whose addresses have been moved to the front of four

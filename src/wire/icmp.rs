@@ -70,8 +70,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// A redirect's gateway.
     pub fn gateway(&self) -> u32 {
-        let d = &self.buffer.as_ref()[field::GATEWAY];
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+        super::be32(&self.buffer.as_ref()[field::GATEWAY])
     }
 
     /// A parameter problem's pointer.
@@ -95,8 +94,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
-        let d = &self.buffer.as_ref()[r];
-        u16::from_be_bytes([d[0], d[1]])
+        super::be16(&self.buffer.as_ref()[r])
     }
 }
 

@@ -226,13 +226,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
-        let d = &self.buffer.as_ref()[r];
-        u16::from_be_bytes([d[0], d[1]])
+        super::be16(&self.buffer.as_ref()[r])
     }
 
     fn be32(&self, r: std::ops::Range<usize>) -> u32 {
-        let d = &self.buffer.as_ref()[r];
-        u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+        super::be32(&self.buffer.as_ref()[r])
     }
 }
 

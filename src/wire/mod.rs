@@ -6,3 +6,13 @@ pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod udp;
+
+/// A big-endian 16-bit field (the slice is the field's two bytes).
+fn be16(d: &[u8]) -> u16 {
+    u16::from_be_bytes([d[0], d[1]])
+}
+
+/// A big-endian 32-bit field (the slice is the field's four bytes).
+fn be32(d: &[u8]) -> u32 {
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}

@@ -91,8 +91,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
-        let d = &self.buffer.as_ref()[r];
-        u16::from_be_bytes([d[0], d[1]])
+        super::be16(&self.buffer.as_ref()[r])
     }
 }
 

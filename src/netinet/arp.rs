@@ -20,10 +20,8 @@ use crate::netinet::in_::{in_ifaddr_for, in_prefix};
 use crate::vnet::module::{SI_ORDER_SECOND, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 
-pub const ARPOP_REQUEST: u16 = 1;
-pub const ARPOP_REPLY: u16 = 2;
-/// The size of an Ethernet/IPv4 ARP packet.
-pub const ARP_LEN: usize = 28;
+use crate::wire::arp;
+pub use crate::wire::arp::{ARP_LEN, ARPOP_REPLY, ARPOP_REQUEST};
 /// How long a neighbour that never answered is reported down (`arpt_down`).
 pub const ARPT_DOWN: Duration = Duration::from_secs(20);
 
@@ -207,16 +205,7 @@ fn arp_send(k: &mut Kernel, v: &mut Vnet, index: u32, a: ArpPkt, dst: [u8; 6]) {
         return;
     };
     let mut m = Mbuf::zeroed(ARP_LEN);
-    let p = m.data_mut();
-    p[0..2].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
-    p[2..4].copy_from_slice(&ETHERTYPE_IP.to_be_bytes());
-    p[4] = 6;
-    p[5] = 4;
-    p[6..8].copy_from_slice(&op.to_be_bytes());
-    p[8..14].copy_from_slice(&sha);
-    p[14..18].copy_from_slice(&sip.to_be_bytes());
-    p[18..24].copy_from_slice(&tha);
-    p[24..28].copy_from_slice(&tip.to_be_bytes());
+    arp::Packet::new_unchecked(m.data_mut()).emit(op, sha, sip, tha, tip);
     let st = &mut v.builtin(ARP).stats;
     match op {
         ARPOP_REQUEST => st.txrequests += 1,
@@ -373,22 +362,12 @@ fn arp_update(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, mac: [u8; 6], c
 
 /// An ARP packet came in on `index`.
 pub fn arp_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
-    let d = m.data();
     v.builtin(ARP).stats.received += 1;
-    if d.len() < ARP_LEN
-        || u16::from_be_bytes([d[0], d[1]]) != 1
-        || u16::from_be_bytes([d[2], d[3]]) != ETHERTYPE_IP
-        || d[4] != 6
-        || d[5] != 4
-    {
+    let Some(a) = arp::Packet::new_checked(m.data()).filter(|a| a.is_ipv4_over_ethernet()) else {
         v.builtin(ARP).stats.dropped += 1;
         return;
-    }
-    let op = u16::from_be_bytes([d[6], d[7]]);
-    let mut sha = [0u8; 6];
-    sha.copy_from_slice(&d[8..14]);
-    let spa = u32::from_be_bytes([d[14], d[15], d[16], d[17]]);
-    let tpa = u32::from_be_bytes([d[24], d[25], d[26], d[27]]);
+    };
+    let (op, sha, spa, tpa) = (a.operation(), a.sender_hw(), a.sender_ip(), a.target_ip());
     let Some(ifp) = v.builtin(IF).get(index) else { return };
     let (mymac, ifname) = (ifp.lladdr, ifp.name.clone());
     if sha == mymac {

@@ -533,21 +533,22 @@ fn tcp_options(mut o: &[u8], rel_seq: u32, rel_ack: u32) -> String {
 }
 
 fn arp(n: &[u8]) -> String {
-    let (Some(op), Some(spa), Some(tpa)) = (be16(n, 6), be32(n, 14), be32(n, 24)) else {
+    let Some(a) = crate::wire::arp::Packet::new_checked(n) else {
         return format!("[|ARP] length {}", n.len());
     };
+    let (op, spa, tpa) = (a.operation(), a.sender_ip(), a.target_ip());
     let len = n.len();
     match op {
         1 => {
-            let tha = &n[18..24];
+            let tha = a.target_hw();
             let who = if tha.iter().any(|&b| b != 0) {
-                format!("{} ({})", Inet(tpa), ether_ntoa(tha))
+                format!("{} ({})", Inet(tpa), ether_ntoa(&tha))
             } else {
                 Inet(tpa).to_string()
             };
             format!("Request who-has {who} tell {}, length {len}", Inet(spa))
         }
-        2 => format!("Reply {} is-at {}, length {len}", Inet(spa), ether_ntoa(&n[8..14])),
+        2 => format!("Reply {} is-at {}, length {len}", Inet(spa), ether_ntoa(&a.sender_hw())),
         o => format!("Unknown ({o}), length {len}"),
     }
 }

@@ -1,6 +1,7 @@
 //! Packets as bytes: views and the checksum, below every layer (it
 //! imports nothing of the stack).
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;

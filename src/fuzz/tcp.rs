@@ -20,11 +20,11 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Stdio;
 use crate::net::ifnet::{IF, netisr_queue};
 use crate::netinet::ip::{IPPROTO_TCP, Ipv4Hdr};
-use crate::netinet::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpOpts, seq_gt, seq_leq, write_opts};
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::socket::TcpListener;
 use crate::vnet::VnetId;
 use crate::wire::checksum::{fold, pseudo, sum};
+use crate::wire::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpOpts, seq_gt, seq_leq, write_opts};
 
 const SERVER: u32 = 0x0a00_0001;
 const PEER: u32 = 0x0a00_0002;

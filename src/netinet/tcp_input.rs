@@ -14,15 +14,15 @@ use crate::netinet::cc::Window;
 use crate::netinet::in_jail::prison_check_ip4;
 use crate::netinet::in_pcb::Owner;
 use crate::netinet::ip::Ipv4Hdr;
-use crate::netinet::tcp::{
-    TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
-};
 use crate::netinet::tcp_output::{tcp_output, tcp_retransmit};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_update, tcp_ts, tcp_xmit_timer};
 use crate::netinet::tcp_syncache::{Ends, syncache_add, syncache_chkrst, syncache_expand, syncache_socket};
 use crate::netinet::tcp_var::{SoError, TCP, Tcb, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::ipv4::Packet;
+use crate::wire::tcp::{
+    TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
+};
 
 /// A segment for this vnet (`m` holds the datagram from its IP header).
 pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: bool) {
@@ -793,11 +793,10 @@ fn tcp_syn_sent(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOp
 /// protocol refuses a connection being opened; other errors are soft.
 pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, t: u8, code: u8, mtu: u16, quoted: &[u8]) {
     let Ok(q) = Packet::new_checked(quoted) else { return };
-    let Some(l4) = q.payload().get(..8) else { return };
+    let Some((sport, dport, seq)) = crate::wire::tcp::quoted_ports_seq(q.payload()) else {
+        return;
+    };
     let inner = q.repr();
-    let sport = u16::from_be_bytes([l4[0], l4[1]]);
-    let dport = u16::from_be_bytes([l4[2], l4[3]]);
-    let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
     let tcp = v.builtin(TCP);
     let Some(&id) = tcp.conns.get(&(inner.src, sport, inner.dst, dport)) else {
         return;

@@ -11,12 +11,12 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::ip::IPPROTO_TCP;
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
-use crate::netinet::tcp::{
-    SackBlocks, TCP_HDR_LEN, TCP_MAX_SACK, TH_ACK, TH_FIN, TH_PUSH, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_lt, write_opts,
-};
 use crate::netinet::tcp_subr::{tcp_mss_for, tcp_timer_update, tcp_ts};
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
+use crate::wire::tcp::{
+    SackBlocks, TCP_HDR_LEN, TCP_MAX_SACK, TH_ACK, TH_FIN, TH_PUSH, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_lt, write_opts,
+};
 
 /// The window shift that lets a buffer of `max` bytes be offered.
 pub fn wscale_for(max: usize) -> u8 {

@@ -15,9 +15,9 @@ use crate::net::ifnet::IF;
 use crate::netinet::in_::in_ifaddr_for;
 use crate::netinet::ip::{IP_HDR_LEN, IPPROTO_TCP};
 use crate::netinet::ip_output::{IpOpts, ip_output, ip_route};
-use crate::netinet::tcp::{TCP_HDR_LEN, TH_ACK, TH_RST, TcpHdr};
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
+use crate::wire::tcp::{TCP_HDR_LEN, TH_ACK, TH_RST, TcpHdr};
 
 /// A keyed hash of a connection's addresses and ports.
 pub fn tcp_hash(secret: (u64, u64), laddr: u32, lport: u16, faddr: u32, fport: u16, extra: u64) -> u64 {

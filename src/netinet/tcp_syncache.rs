@@ -12,11 +12,11 @@ use crate::kern::Kernel;
 use crate::kern::callout::{Action, TimerId};
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
-use crate::netinet::tcp::{TH_ACK, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_leq};
 use crate::netinet::tcp_output::wscale_for;
 use crate::netinet::tcp_subr::{tcp_iss, tcp_mss_for, tcp_ts};
 use crate::netinet::tcp_var::{TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
+use crate::wire::tcp::{TH_ACK, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_leq};
 
 /// A connection's four numbers, ours first.
 pub type Ends = (u32, u16, u32, u16);
@@ -191,7 +191,7 @@ pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
         ..TcpOpts::default()
     };
     let mut ob = [0u8; 40];
-    let olen = crate::netinet::tcp::write_opts(&o, &mut ob);
+    let olen = crate::wire::tcp::write_opts(&o, &mut ob);
     let mut m = Mbuf::zeroed(20 + olen);
     let h = TcpHdr {
         sport: e.lport,

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use crate::kern::Kernel;
 use crate::netinet::cc::Window;
-use crate::netinet::tcp::TH_ACK;
 use crate::netinet::tcp_output::{persist_time, tcp_output, tcp_output_probe};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_update};
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
+use crate::wire::tcp::TH_ACK;
 
 /// Retransmissions before a connection is dropped (`TCP_MAXRXTSHIFT`).
 pub const TCP_MAXRXTSHIFT: u32 = 12;

@@ -382,14 +382,13 @@ impl Printer {
     /// print-tcp.c's line: flags, (relative) sequence numbers, window,
     /// options, length.
     fn tcp(&mut self, ip: &[u8], b: &[u8]) -> String {
-        let (src, dst) = (Inet(be32(ip, 12).unwrap_or(0)), Inet(be32(ip, 16).unwrap_or(0)));
-        let (Some(sp), Some(dp), Some(mut seq), Some(mut ack)) = (be16(b, 0), be16(b, 2), be32(b, 4), be32(b, 8))
-        else {
+        let ip4 = Packet::new_unchecked(ip);
+        let (src, dst) = (Inet(ip4.src_addr()), Inet(ip4.dst_addr()));
+        let Some(th) = crate::wire::tcp::Packet::new_checked(b) else {
             return format!("{src} > {dst}: [|tcp]");
         };
-        let off = b.get(12).map_or(20, |o| ((o >> 4) as usize) * 4);
-        let fl = b.get(13).copied().unwrap_or(0);
-        let win = be16(b, 14).unwrap_or(0);
+        let (sp, dp, mut seq, mut ack) = (th.src_port(), th.dst_port(), th.seq_number(), th.ack_number());
+        let (off, fl, win) = (th.header_len(), th.flags(), th.window_len());
         let mut flags = String::new();
         for (bit, c) in [
             (0x01, 'F'),
@@ -412,7 +411,7 @@ impl Printer {
         let mut s = format!("{src}.{sp} > {dst}.{dp}: Flags [{flags}]");
         if self.o.verbose > 0 && b.len() >= 20 {
             let sum = l4_cksum(ip, b, IPPROTO_TCP);
-            let got = be16(b, 16).unwrap_or(0);
+            let got = th.checksum();
             if sum == 0 {
                 s += &format!(", cksum 0x{got:04x} (correct)");
             } else {

@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod tcp;
 pub mod udp;
 
 /// A big-endian 16-bit field (the slice is the field's two bytes).

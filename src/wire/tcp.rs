@@ -1,8 +1,89 @@
 //! The TCP header and its options (RFC 9293 §3.1, RFC 7323, RFC 2018),
 //! and sequence-number arithmetic (RFC 9293 §3.4).
 
-use crate::netinet::ip::IPPROTO_TCP;
 use crate::wire::checksum::{fold, pseudo, sum};
+use crate::wire::ipv4::IPPROTO_TCP;
+
+/// Where each field lies.
+mod field {
+    use std::ops::Range;
+    pub const SRC_PORT: Range<usize> = 0..2;
+    pub const DST_PORT: Range<usize> = 2..4;
+    pub const SEQ_NUM: Range<usize> = 4..8;
+    pub const ACK_NUM: Range<usize> = 8..12;
+    pub const DATA_OFF: usize = 12;
+    pub const FLAGS: usize = 13;
+    pub const WIN_SIZE: Range<usize> = 14..16;
+    pub const CHECKSUM: Range<usize> = 16..18;
+    pub const URGENT: Range<usize> = 18..20;
+}
+
+/// A view over a TCP segment.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// A view with nothing checked: reading a field past the end panics.
+    pub const fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// A view over a segment whose fixed header is all there (the data
+    /// offset is not checked: see [`Packet::header_len`]).
+    pub fn new_checked(buffer: T) -> Option<Packet<T>> {
+        (buffer.as_ref().len() >= TCP_HDR_LEN).then_some(Packet { buffer })
+    }
+
+    pub fn src_port(&self) -> u16 {
+        super::be16(&self.buffer.as_ref()[field::SRC_PORT])
+    }
+
+    pub fn dst_port(&self) -> u16 {
+        super::be16(&self.buffer.as_ref()[field::DST_PORT])
+    }
+
+    pub fn seq_number(&self) -> u32 {
+        super::be32(&self.buffer.as_ref()[field::SEQ_NUM])
+    }
+
+    pub fn ack_number(&self) -> u32 {
+        super::be32(&self.buffer.as_ref()[field::ACK_NUM])
+    }
+
+    /// The header's length in bytes (the data offset × 4).
+    pub fn header_len(&self) -> usize {
+        ((self.buffer.as_ref()[field::DATA_OFF] >> 4) as usize) * 4
+    }
+
+    pub fn flags(&self) -> u8 {
+        self.buffer.as_ref()[field::FLAGS]
+    }
+
+    pub fn window_len(&self) -> u16 {
+        super::be16(&self.buffer.as_ref()[field::WIN_SIZE])
+    }
+
+    pub fn checksum(&self) -> u16 {
+        super::be16(&self.buffer.as_ref()[field::CHECKSUM])
+    }
+
+    pub fn urgent_at(&self) -> u16 {
+        super::be16(&self.buffer.as_ref()[field::URGENT])
+    }
+}
+
+/// The ports and sequence number at the front of a segment (all an ICMP
+/// error quotes of one: RFC 792's 64 bits).
+pub fn quoted_ports_seq(b: &[u8]) -> Option<(u16, u16, u32)> {
+    let b = b.get(..8)?;
+    Some((
+        super::be16(&b[field::SRC_PORT]),
+        super::be16(&b[field::DST_PORT]),
+        super::be32(&b[field::SEQ_NUM]),
+    ))
+}
 
 pub const TH_FIN: u8 = 0x01;
 pub const TH_SYN: u8 = 0x02;
@@ -114,10 +195,10 @@ impl TcpHdr {
     /// Parse and check a segment; `csum_valid` when the link vouches for
     /// the checksum (`CSUM_DATA_VALID`).
     pub fn parse(seg: &[u8], src: u32, dst: u32, csum_valid: bool) -> Result<(TcpHdr, TcpOpts), TcpErr> {
-        if seg.len() < TCP_HDR_LEN {
+        let Some(p) = Packet::new_checked(seg) else {
             return Err(TcpErr::Short);
-        }
-        let off = ((seg[12] >> 4) as usize) * 4;
+        };
+        let off = p.header_len();
         if off < TCP_HDR_LEN || off > seg.len() {
             return Err(TcpErr::BadOff);
         }
@@ -130,17 +211,15 @@ impl TcpHdr {
         {
             return Err(TcpErr::BadSum);
         }
-        let w = |i: usize| u16::from_be_bytes([seg[i], seg[i + 1]]);
-        let l = |i: usize| u32::from_be_bytes([seg[i], seg[i + 1], seg[i + 2], seg[i + 3]]);
         let h = TcpHdr {
-            sport: w(0),
-            dport: w(2),
-            seq: l(4),
-            ack: l(8),
+            sport: p.src_port(),
+            dport: p.dst_port(),
+            seq: p.seq_number(),
+            ack: p.ack_number(),
             off,
-            flags: seg[13],
-            win: w(14),
-            urp: w(18),
+            flags: p.flags(),
+            win: p.window_len(),
+            urp: p.urgent_at(),
         };
         Ok((h, parse_opts(&seg[TCP_HDR_LEN..off], h.flags & TH_SYN != 0)))
     }
@@ -150,20 +229,20 @@ impl TcpHdr {
     pub fn write(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
         self.write_delayed(seg, opts, src, dst);
         let c = fold(sum(0, seg));
-        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        seg[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
     }
 
     /// Write the header with only the pseudo-header's sum in the checksum
     /// field: the rest is left to `Mbuf::finish_csum`.
     pub fn write_delayed(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
-        seg[0..2].copy_from_slice(&self.sport.to_be_bytes());
-        seg[2..4].copy_from_slice(&self.dport.to_be_bytes());
-        seg[4..8].copy_from_slice(&self.seq.to_be_bytes());
-        seg[8..12].copy_from_slice(&self.ack.to_be_bytes());
-        seg[12] = ((self.off / 4) as u8) << 4;
-        seg[13] = self.flags;
-        seg[14..16].copy_from_slice(&self.win.to_be_bytes());
-        seg[18..20].copy_from_slice(&self.urp.to_be_bytes());
+        seg[field::SRC_PORT].copy_from_slice(&self.sport.to_be_bytes());
+        seg[field::DST_PORT].copy_from_slice(&self.dport.to_be_bytes());
+        seg[field::SEQ_NUM].copy_from_slice(&self.seq.to_be_bytes());
+        seg[field::ACK_NUM].copy_from_slice(&self.ack.to_be_bytes());
+        seg[field::DATA_OFF] = ((self.off / 4) as u8) << 4;
+        seg[field::FLAGS] = self.flags;
+        seg[field::WIN_SIZE].copy_from_slice(&self.win.to_be_bytes());
+        seg[field::URGENT].copy_from_slice(&self.urp.to_be_bytes());
         seg[TCP_HDR_LEN..TCP_HDR_LEN + opts.len()].copy_from_slice(opts);
         let p = !fold(pseudo(
             src.to_be_bytes(),
@@ -171,7 +250,7 @@ impl TcpHdr {
             IPPROTO_TCP,
             seg.len() as u16,
         ));
-        seg[16..18].copy_from_slice(&p.to_be_bytes());
+        seg[field::CHECKSUM].copy_from_slice(&p.to_be_bytes());
     }
 }
 

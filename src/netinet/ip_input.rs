@@ -12,7 +12,6 @@ use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
 use crate::netinet::protosw::ip_protox;
 use crate::vnet::Vnet;
-use crate::wire::checksum::adjust;
 use crate::wire::ipv4::Packet;
 
 const IPOPT_EOL: u8 = 0;
@@ -173,13 +172,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
             return;
         }
     };
-    // TTL - 1, checksum adjusted rather than recomputed (RFC 1624).
-    let d = m.data_mut();
-    let old = u16::from_be_bytes([d[8], d[9]]);
-    d[8] -= 1;
-    let new = u16::from_be_bytes([d[8], d[9]]);
-    let sum = adjust(u16::from_be_bytes([d[10], d[11]]), old, new);
-    d[10..12].copy_from_slice(&sum.to_be_bytes());
+    Packet::new_unchecked(m.data_mut()).decrement_ttl();
     // Back out of the interface it came in on, to a neighbour on that
     // link: tell the sender of the better first hop (RFC 1812 §5.2.7.2).
     if nh.ifindex == in_if && nh.nexthop != h.dst && v.builtin(IP).redirect {

@@ -11,7 +11,6 @@ use crate::netinet::arp::{ArpErr, arpresolve};
 use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip};
 use crate::netinet::ip::{INADDR_BROADCAST, IP, IP_DF, IP_HDR_LEN, IP_MF, IP_OFFMASK, Ipv4Hdr};
 use crate::vnet::Vnet;
-use crate::wire::checksum::in_cksum;
 use crate::wire::ipv4::Packet;
 
 /// Options of an output datagram (the socket's IP-level options).
@@ -194,7 +193,7 @@ pub fn ip_output_mtu(
 pub fn ip_fragment(m: &Mbuf, hl: usize, mtu: usize) -> Vec<Mbuf> {
     let d = m.data();
     let payload = &d[hl..];
-    let off0 = u16::from_be_bytes([d[6], d[7]]);
+    let off0 = Packet::new_unchecked(d).flags_offset();
     let (base, mf0) = (off0 & IP_OFFMASK, off0 & IP_MF);
     let mut out = Vec::new();
     let mut at = 0;
@@ -207,17 +206,14 @@ pub fn ip_fragment(m: &Mbuf, hl: usize, mtu: usize) -> Vec<Mbuf> {
         f.extend_from_slice(&d[..IP_HDR_LEN]);
         if at == 0 {
             f.extend_from_slice(&d[IP_HDR_LEN..hl]);
-        } else {
-            f[0] = 0x45;
         }
         f.extend_from_slice(&payload[at..at + n]);
         let len = f.len() as u16;
-        f[2..4].copy_from_slice(&len.to_be_bytes());
-        let off = (base + (at / 8) as u16) | if last { mf0 } else { IP_MF };
-        f[6..8].copy_from_slice(&off.to_be_bytes());
-        f[10..12].copy_from_slice(&[0, 0]);
-        let s = in_cksum(&f[..hlen]);
-        f[10..12].copy_from_slice(&s.to_be_bytes());
+        let mut p = Packet::new_unchecked(&mut f[..]);
+        p.set_header_len(hlen);
+        p.set_total_len(len);
+        p.set_flags_offset((base + (at / 8) as u16) | if last { mf0 } else { IP_MF });
+        p.fill_checksum();
         out.push(Mbuf::from_slice(&f));
         at += n;
     }

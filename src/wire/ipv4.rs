@@ -239,6 +239,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[field::TTL] = ttl;
     }
 
+    /// TTL − 1, the checksum adjusted rather than recomputed (RFC 1624):
+    /// what a router does to every datagram it forwards.
+    pub fn decrement_ttl(&mut self) {
+        let word = |d: &[u8]| u16::from_be_bytes([d[field::TTL], d[field::PROTOCOL]]);
+        let old = word(self.buffer.as_ref());
+        let ttl = self.ttl().wrapping_sub(1);
+        self.set_ttl(ttl);
+        let new = word(self.buffer.as_ref());
+        let sum = crate::wire::checksum::adjust(self.checksum(), old, new);
+        self.set_checksum(sum);
+    }
+
+    /// Version 4 and a header of `hl` bytes (a multiple of 4).
+    pub fn set_header_len(&mut self, hl: usize) {
+        self.buffer.as_mut()[field::VER_IHL] = (IPVERSION << 4) | (hl / 4) as u8;
+    }
+
     pub fn set_checksum(&mut self, sum: u16) {
         self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
     }
@@ -306,5 +323,11 @@ mod tests {
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.set_ttl(1);
         assert_eq!(p.ttl(), 1);
+        // A router's TTL - 1 leaves a header that checks, as recomputing would.
+        b[0] = 0x45;
+        let mut p = Packet::new_unchecked(&mut b[..]);
+        p.fill_checksum();
+        p.decrement_ttl();
+        assert_eq!((p.ttl(), p.verify_checksum()), (0, true));
     }
 }

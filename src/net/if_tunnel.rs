@@ -17,7 +17,7 @@ pub const IPPROTO_IPIP: u8 = 4;
 /// Generic Routing Encapsulation.
 pub const IPPROTO_GRE: u8 = 47;
 /// GRE's "key present" flag.
-const GRE_KP: u16 = 0x2000;
+use crate::wire::gre::{self, GRE_KP};
 
 /// Which encapsulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,13 +81,8 @@ pub fn tunnel_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> R
     // The inner checksums are the wire's from here on.
     m.finish_csum();
     if t.encap == Encap::Gre {
-        let key = t.key != 0;
-        let h = m.prepend(if key { 8 } else { 4 });
-        h[0..2].copy_from_slice(&(if key { GRE_KP } else { 0 }).to_be_bytes());
-        h[2..4].copy_from_slice(&ETHERTYPE_IP.to_be_bytes());
-        if key {
-            h[4..8].copy_from_slice(&t.key.to_be_bytes());
-        }
+        let key = (t.key != 0).then_some(t.key);
+        gre::emit(m.prepend(if key.is_some() { 8 } else { 4 }), ETHERTYPE_IP, key);
     }
     let opts = IpOpts {
         src: Some(t.src),
@@ -111,27 +106,18 @@ pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> O
     let Some((index, key)) = found else { return Some(m) };
     m.adj(h.hl);
     if encap == Encap::Gre {
-        let d = m.data();
-        if d.len() < 4 {
-            return None;
-        }
-        let flags = u16::from_be_bytes([d[0], d[1]]);
-        let proto = u16::from_be_bytes([d[2], d[3]]);
-        let has_key = flags & GRE_KP != 0;
         // Checksums, sequence numbers, other versions and protocols:
         // not ours to carry.
-        let got_key = if has_key && d.len() >= 8 {
-            u32::from_be_bytes([d[4], d[5], d[6], d[7]])
-        } else {
-            0
-        };
-        if flags & !GRE_KP != 0 || proto != ETHERTYPE_IP || got_key != key {
+        let hl = gre::Packet::new_checked(m.data())
+            .filter(|g| g.flags() & !GRE_KP == 0 && g.protocol() == ETHERTYPE_IP && g.key().unwrap_or(0) == key)
+            .map(|g| g.header_len());
+        let Some(hl) = hl else {
             if let Some(i) = v.builtin(IF).get_mut(index) {
                 i.counters.ierrors += 1;
             }
             return None;
-        }
-        m.adj(if has_key { 8 } else { 4 });
+        };
+        m.adj(hl);
     }
     if_input(k, v, index, m);
     None

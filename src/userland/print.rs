@@ -334,10 +334,11 @@ impl Printer {
 
     /// print-gre.c's: `GREv0, key=0x7, length 92: ` and what it carries.
     fn gre(&mut self, src: &str, dst: &str, b: &[u8]) -> String {
-        let (Some(flags), Some(proto)) = (be16(b, 0), be16(b, 2)) else {
+        let Some(g) = crate::wire::gre::Packet::new_truncated(b) else {
             return format!("{src} > {dst}: [|gre]");
         };
-        let mut s = format!("{src} > {dst}: GREv{}", flags & 7);
+        let (flags, proto) = (g.flags(), g.protocol());
+        let mut s = format!("{src} > {dst}: GREv{}", g.version());
         if self.o.verbose > 0 && flags & 0xb000 != 0 {
             let names: Vec<&str> = [
                 (0x8000, "checksum present"),
@@ -350,18 +351,13 @@ impl Printer {
             .collect();
             s += &format!(", Flags [{}]", names.join(", "));
         }
-        let mut off = 4;
-        if flags & 0x8000 != 0 {
-            off += 4;
+        if flags & crate::wire::gre::GRE_KP != 0 {
+            s += &format!(", key=0x{:x}", g.key().unwrap_or(0));
         }
-        if flags & 0x2000 != 0 {
-            s += &format!(", key=0x{:x}", be32(b, off).unwrap_or(0));
-            off += 4;
+        if flags & crate::wire::gre::GRE_SP != 0 {
+            s += &format!(", seq {}", g.seq().unwrap_or(0));
         }
-        if flags & 0x1000 != 0 {
-            s += &format!(", seq {}", be32(b, off).unwrap_or(0));
-            off += 4;
-        }
+        let off = g.header_len();
         if self.o.eflag {
             let name = if proto == ETHERTYPE_IP { "IPv4" } else { "Unknown" };
             s += &format!(", proto {name} (0x{proto:04x})");

@@ -295,20 +295,22 @@ impl Printer {
                 l
             }
             IPPROTO_UDP => {
-                let (Some(sp), Some(dp), Some(ul)) = (be16(body, 0), be16(body, 2), be16(body, 4)) else {
+                if body.len() < crate::wire::udp::UDP_HDR_LEN {
                     return out + &format!("{src} > {dst}: [|udp]");
-                };
+                }
+                let u = crate::wire::udp::Packet::new_unchecked(body);
+                let (sp, dp, ul) = (u.src_port(), u.dst_port(), u.len());
                 let sum = if self.o.verbose > 1 {
-                    match be16(body, 6).unwrap_or(0) {
+                    match u.checksum() {
                         0 => "[no cksum] ".to_string(),
                         got => match l4_cksum(n, body, IPPROTO_UDP) {
                             0 => "[udp sum ok] ".to_string(),
                             _ => {
-                                let mut z = body.to_vec();
-                                z[6..8].copy_from_slice(&[0, 0]);
+                                let mut z = crate::wire::udp::Packet::new_unchecked(body.to_vec());
+                                z.set_checksum(0);
                                 format!(
                                     "[bad udp cksum 0x{got:04x} -> 0x{:04x}!] ",
-                                    l4_cksum(n, &z, IPPROTO_UDP)
+                                    l4_cksum(n, &z.into_inner(), IPPROTO_UDP)
                                 )
                             }
                         },
@@ -549,19 +551,19 @@ fn arp(n: &[u8]) -> String {
 }
 
 fn icmp_text(b: &[u8]) -> String {
-    if b.len() < 8 {
+    let Some(msg) = crate::wire::icmp::Packet::new_checked(b) else {
         return "[|icmp]".into();
-    }
-    let (t, code) = (b[0], b[1]);
-    let inner = &b[8..];
+    };
+    let (t, code) = (msg.msg_type(), msg.code());
+    let inner = msg.data();
     let quote = Packet::new_checked(inner).ok();
     let qdst = quote.map(|q| Inet(q.dst_addr()));
     match t {
         icmp::ICMP_ECHO | icmp::ICMP_ECHOREPLY => format!(
             "echo {}, id {}, seq {}",
             if t == icmp::ICMP_ECHO { "request" } else { "reply" },
-            be16(b, 4).unwrap_or(0),
-            be16(b, 6).unwrap_or(0)
+            msg.echo_ident(),
+            msg.echo_seq_no()
         ),
         icmp::ICMP_UNREACH => {
             let d = qdst.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
@@ -575,7 +577,7 @@ fn icmp_text(b: &[u8]) -> String {
                     let pr = if qp == IPPROTO_TCP { "tcp" } else { "udp" };
                     format!("{d} {pr} port {qport} unreachable")
                 }
-                4 => format!("{d} unreachable - need to frag (mtu {})", be16(b, 6).unwrap_or(0)),
+                4 => format!("{d} unreachable - need to frag (mtu {})", msg.next_mtu()),
                 13 => format!("host {d} unreachable - admin prohibited filter"),
                 c => format!("{d} unreachable - code {c}"),
             }
@@ -585,10 +587,10 @@ fn icmp_text(b: &[u8]) -> String {
         icmp::ICMP_REDIRECT => format!(
             "redirect {} to host {}",
             qdst.map(|a| a.to_string()).unwrap_or_default(),
-            Inet(be32(b, 4).unwrap_or(0))
+            Inet(msg.gateway())
         ),
         icmp::ICMP_SOURCEQUENCH => "source quench".into(),
-        icmp::ICMP_PARAMPROB => format!("parameter problem - octet {}", b[4]),
+        icmp::ICMP_PARAMPROB => format!("parameter problem - octet {}", msg.pointer()),
         icmp::ICMP_TSTAMP => "time stamp query".into(),
         icmp::ICMP_TSTAMPREPLY => "time stamp reply".into(),
         t => format!("type-#{t}"),

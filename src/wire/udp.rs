@@ -37,6 +37,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Packet { buffer }
     }
 
+    /// The bytes viewed.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
     /// A view over a whole datagram: a header, and a length field from 8
     /// to what the buffer holds (what follows it is padding).
     pub fn new_checked(buffer: T) -> Result<Packet<T>, UdpErr> {

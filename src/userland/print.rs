@@ -14,7 +14,7 @@ use crate::net::route::Inet;
 use crate::netinet::icmp;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::wire::checksum::in_cksum;
-use crate::wire::ethernet::Frame;
+use crate::wire::ethernet::{ETHER_HDR_LEN, Frame};
 use crate::wire::ipv4::Packet;
 
 /// How frames of an interface begin.
@@ -89,7 +89,7 @@ fn be32(d: &[u8], i: usize) -> Option<u32> {
 /// The network-layer part of a frame and its type.
 fn network(link: LinkType, frame: &[u8]) -> Option<(u16, &[u8])> {
     match link {
-        LinkType::Ether => Some((be16(frame, 12)?, frame.get(14..)?)),
+        LinkType::Ether => Frame::new_checked(frame).map(|f| (f.ethertype(), &frame[ETHER_HDR_LEN..])),
         LinkType::Null => Some((ETHERTYPE_IP, frame.get(4..)?)),
     }
 }
@@ -458,7 +458,7 @@ impl Printer {
         }
         s += &format!(", win {win}");
         if fl & 0x20 != 0 {
-            s += &format!(", urg {}", be16(b, 18).unwrap_or(0));
+            s += &format!(", urg {}", th.urgent_at());
         }
         if off > 20 {
             let opts = b.get(20..off.min(b.len())).unwrap_or(&[]);
@@ -568,7 +568,9 @@ fn icmp_text(b: &[u8]) -> String {
         icmp::ICMP_UNREACH => {
             let d = qdst.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
             let qp = quote.map_or(0, |q| q.protocol());
-            let qport = quote.and_then(|q| be16(q.payload(), 2)).unwrap_or(0);
+            let qport = quote
+                .filter(|q| q.payload().len() >= 4)
+                .map_or(0, |q| crate::wire::udp::Packet::new_unchecked(q.payload()).dst_port());
             match code {
                 0 => format!("net {d} unreachable"),
                 1 => format!("host {d} unreachable"),

@@ -319,24 +319,12 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
                 icmp.stats.badcode += 1;
             }
             // Errors tell the transport about what it sent (`pr_ctlinput`).
-            if icmp_is_error(t) && d.len() >= 8 + 20 + 8 {
-                let quoted = msg.data();
-                let (code, mtu) = (msg.code(), msg.next_mtu());
-                let Ok(q) = Packet::new_checked(quoted) else { return };
-                match q.protocol() {
-                    crate::netinet::ip::IPPROTO_TCP => {
-                        let q = quoted.to_vec();
-                        crate::netinet::tcp_input::tcp_ctlinput(k, v, t, code, mtu, &q);
-                    }
-                    crate::netinet::ip::IPPROTO_UDP if t == ICMP_UNREACH && q.payload().len() >= 4 => {
-                        let (src, dst) = (q.src_addr(), q.dst_addr());
-                        let u = crate::wire::udp::Packet::new_unchecked(q.payload());
-                        let (sport, dport) = (u.src_port(), u.dst_port());
-                        let refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);
-                        crate::netinet::udp::udp_ctlinput(v, refused, src, sport, dst, dport);
-                    }
-                    _ => {}
-                }
+            if icmp_is_error(t)
+                && d.len() >= 8 + 20 + 8
+                && let Ok(q) = Packet::new_checked(msg.data())
+                && let Some(ctlinput) = crate::netinet::protosw::ip_ctlinput(k, q.protocol())
+            {
+                ctlinput(k, v, t, msg.code(), msg.next_mtu(), msg.data());
             }
             // Replies and errors belong to whoever listens: ping, traceroute.
             crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..h.len as usize]);

@@ -16,15 +16,26 @@ use crate::vnet::Vnet;
 /// take it (a tunnel packet no tunnel is the end of).
 pub type PrInput = fn(&mut Kernel, &mut Vnet, Mbuf, &Ipv4Hdr, u32, bool) -> Option<Mbuf>;
 
+/// A transport's part in an ICMP error about a datagram it sent
+/// (`pr_ctlinput`): the error's type, code and next-hop MTU, and the
+/// quoted datagram (its IP header and at least 8 bytes more).
+pub type PrCtlInput = fn(&mut Kernel, &mut Vnet, u8, u8, u16, &[u8]);
+
 /// The table, one slot per protocol number.
-pub struct Protox([Option<PrInput>; 256]);
+pub struct Protox {
+    input: [Option<PrInput>; 256],
+    ctlinput: [Option<PrCtlInput>; 256],
+}
 
 /// The protocol switch's kernel-wide slot.
 pub const PROTOX: GlobalKey<Protox> = GlobalKey::fixed(1);
 
 /// Boot: the table with the built-in transports.
 pub fn protox_attach(k: &mut Kernel) {
-    let key = k.globals.register(Protox([None; 256]));
+    let key = k.globals.register(Protox {
+        input: [None; 256],
+        ctlinput: [None; 256],
+    });
     debug_assert!(k.globals.get(key).is_some() && k.globals.get(PROTOX).is_some());
     ipproto_register(k, IPPROTO_ICMP, |k, v, m, h, i, b| {
         crate::netinet::icmp::icmp_input(k, v, m, h, i, b);
@@ -38,6 +49,8 @@ pub fn protox_attach(k: &mut Kernel) {
         crate::netinet::tcp_input::tcp_input(k, v, m, h, b);
         None
     });
+    ipproto_register_ctlinput(k, IPPROTO_UDP, crate::netinet::udp::udp_ctlinput);
+    ipproto_register_ctlinput(k, IPPROTO_TCP, crate::netinet::tcp_input::tcp_ctlinput);
     for p in [IPPROTO_IPIP, IPPROTO_GRE] {
         ipproto_register(k, p, |k, v, m, h, _, _| tunnel_input(k, v, m, h));
     }
@@ -46,18 +59,31 @@ pub fn protox_attach(k: &mut Kernel) {
 /// `ipproto_register`: datagrams of protocol `proto` go to `input`.
 pub fn ipproto_register(k: &mut Kernel, proto: u8, input: PrInput) {
     if let Some(t) = k.globals.get_mut(PROTOX) {
-        t.0[proto as usize] = Some(input);
+        t.input[proto as usize] = Some(input);
+    }
+}
+
+/// Errors about datagrams of protocol `proto` go to `ctlinput`.
+pub fn ipproto_register_ctlinput(k: &mut Kernel, proto: u8, ctlinput: PrCtlInput) {
+    if let Some(t) = k.globals.get_mut(PROTOX) {
+        t.ctlinput[proto as usize] = Some(ctlinput);
     }
 }
 
 /// `ipproto_unregister`.
 pub fn ipproto_unregister(k: &mut Kernel, proto: u8) {
     if let Some(t) = k.globals.get_mut(PROTOX) {
-        t.0[proto as usize] = None;
+        t.input[proto as usize] = None;
+        t.ctlinput[proto as usize] = None;
     }
 }
 
 /// The transport for `proto`.
 pub fn ip_protox(k: &Kernel, proto: u8) -> Option<PrInput> {
-    k.globals.get(PROTOX)?.0[proto as usize]
+    k.globals.get(PROTOX)?.input[proto as usize]
+}
+
+/// The error handler for `proto`.
+pub fn ip_ctlinput(k: &Kernel, proto: u8) -> Option<PrCtlInput> {
+    k.globals.get(PROTOX)?.ctlinput[proto as usize]
 }

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
-use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
+use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL, icmp_error};
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_jail::{
     prison_check_ip4, prison_equal_ip4, prison_local_ip4, prison_remote_ip4, prison_saddr_ip4,
@@ -240,9 +240,19 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32,
     }
 }
 
-/// An ICMP error about a datagram we sent: a connected socket learns the
-/// port was refused (`udp_ctlinput`).
-pub fn udp_ctlinput(v: &mut Vnet, code_refused: bool, src: u32, sport: u16, dst: u32, dport: u16) {
+/// An ICMP error about a datagram we sent (`udp_ctlinput`; `quoted` is
+/// its IP header and more): an unreachable tells the connected socket it
+/// was sent from, refused for a port or protocol, else host unreachable.
+pub fn udp_ctlinput(_: &mut Kernel, v: &mut Vnet, t: u8, code: u8, _mtu: u16, quoted: &[u8]) {
+    let Ok(q) = crate::wire::ipv4::Packet::new_checked(quoted) else {
+        return;
+    };
+    if t != ICMP_UNREACH || q.payload().len() < 4 {
+        return;
+    }
+    let u = udp::Packet::new_unchecked(q.payload());
+    let (src, sport, dst, dport) = (q.src_addr(), u.src_port(), q.dst_addr(), u.dst_port());
+    let code_refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);
     let udp = v.builtin(UDP);
     let Some(ids) = udp.ports.get(&sport).cloned() else {
         return;

@@ -59,6 +59,17 @@ fn lower_layers_do_not_name_upper_ones() {
 }
 
 #[test]
+fn the_link_layer_calls_ip_only_to_encapsulate() {
+    // gif and gre send through IP, as FreeBSD's if_gif.c calls in_gif_output;
+    // nothing else in net/ names netinet.
+    for (file, text) in src("net") {
+        if !file.ends_with("/if_tunnel.rs") {
+            assert!(!text.contains("crate::netinet"), "{file} names netinet");
+        }
+    }
+}
+
+#[test]
 fn header_lengths_are_read_only_in_wire() {
     // An IPv4 IHL or TCP data offset worked out by hand.
     let by_hand = ["& 0xf) as usize) * 4", "& 0xf) as usize * 4", ">> 4) as usize) * 4"];

@@ -88,14 +88,3 @@ pub(crate) fn netisr_dispatch(k: &mut Kernel, f: Frame) {
         input(k, f);
     }
 }
-
-/// Hand a packet of `ethertype` to its protocol; false if none speaks it.
-pub fn netisr_dispatch_proto(k: &mut Kernel, v: &mut Vnet, ethertype: u16, index: u32, m: Mbuf, bcast: bool) -> bool {
-    match k.netisr.handler(ethertype) {
-        Some(h) => {
-            h(k, v, index, m, bcast);
-            true
-        }
-        None => false,
-    }
-}

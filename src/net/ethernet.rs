@@ -60,13 +60,8 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     if etype == ETHERTYPE_VLAN {
         return crate::net::if_vlan::vlan_input(k, v, index, m);
     }
-    // The protocols registered for their types (netisr_register).
-    let Some(handler) = k.netisr.handler(etype) else {
-        ifp.counters.noproto += 1;
-        return;
-    };
     m.adj(ETHER_HDR_LEN);
-    handler(k, v, index, m, bcast);
+    crate::net::ifnet::if_proto_input(k, v, index, etype, m, bcast);
 }
 
 /// Put an Ethernet header in front of `m` and send it out of `index`.

@@ -11,7 +11,7 @@ use crate::net::if_tunnel::{Encap, Tunnel};
 use crate::net::if_vlan::Vlan;
 use crate::net::ifnet::{
     ETHERMTU, IF, IFF_BROADCAST, IFF_LOOPBACK, IFF_LOWER_UP, IFF_MULTICAST, IFF_POINTOPOINT, IFF_RUNNING, IFF_SIMPLEX,
-    IfError, IfKind, LO_BAUDRATE, LOMTU, if_attach,
+    IfError, IfKind, LO_BAUDRATE, LOMTU, if_attach, ifg,
 };
 use crate::net::tap::Tap;
 use crate::vnet::Vnet;
@@ -152,9 +152,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
             "tap interfaces need the real clock (--clock real)".into(),
         ));
     }
-    let unit = crate::net::ifnet::ifg(k)
-        .unit_alloc(fam, want)
-        .ok_or(IfError::UnitInUse)?;
+    let unit = ifg(k).unit_alloc(fam, want).ok_or(IfError::UnitInUse)?;
     let flags = IFF_BROADCAST | IFF_SIMPLEX | IFF_MULTICAST | IFF_RUNNING;
     match fam {
         "epair" => {
@@ -175,7 +173,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
                 ETHERMTU,
             );
             // epair(4)'s addresses: one base, ending in 0a and 0b.
-            let base = crate::net::ifnet::ifg(k).mac_alloc();
+            let base = ifg(k).mac_alloc();
             let ifs = v.builtin(IF);
             if let Some(ia) = ifs.get_mut(a) {
                 ia.kind = IfKind::Epair { peer: b };
@@ -206,7 +204,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
             let tap = match Tap::open(&hostdev, k.ext_sender()) {
                 Ok(t) => t,
                 Err(e) => {
-                    crate::net::ifnet::ifg(k).unit_free(fam, unit);
+                    ifg(k).unit_free(fam, unit);
                     return Err(IfError::Other(format!("tap {hostdev}: {e}")));
                 }
             };
@@ -218,7 +216,7 @@ pub fn if_clone_create(k: &mut Kernel, v: &mut Vnet, name: &str, tapdev: Option<
                 flags | IFF_LOWER_UP,
                 ETHERMTU,
             );
-            let generation = crate::net::ifnet::ifg(k).gen_of(index).unwrap_or(0);
+            let generation = ifg(k).gen_of(index).unwrap_or(0);
             if let Some(IfKind::Tap(t)) = v.builtin(IF).get_mut(index).map(|i| &mut i.kind) {
                 t.bind(index, generation);
             }

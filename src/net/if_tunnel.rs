@@ -11,13 +11,12 @@ use crate::net::ifnet::{IF, IfKind, NoBufs, if_input};
 use crate::netinet::ip::Ipv4Hdr;
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output, ip_route};
 use crate::vnet::Vnet;
+use crate::wire::gre::{self, GRE_KP};
 
 /// IPv4 in IPv4.
 pub const IPPROTO_IPIP: u8 = 4;
 /// Generic Routing Encapsulation.
 pub const IPPROTO_GRE: u8 = 47;
-/// GRE's "key present" flag.
-use crate::wire::gre::{self, GRE_KP};
 
 /// Which encapsulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

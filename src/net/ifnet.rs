@@ -812,8 +812,14 @@ pub fn if_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
         Some(6) => crate::net::ethernet::ETHERTYPE_IPV6,
         _ => 0,
     };
+    if_proto_input(k, v, index, etype, m, false);
+}
+
+/// A packet (its link header off) to the protocol registered for
+/// `etype` (netisr_register), or counted as for no protocol.
+pub fn if_proto_input(k: &mut Kernel, v: &mut Vnet, index: u32, etype: u16, m: Mbuf, bcast: bool) {
     match k.netisr.handler(etype) {
-        Some(handler) => handler(k, v, index, m, false),
+        Some(handler) => handler(k, v, index, m, bcast),
         None => {
             if let Some(ifp) = v.builtin(IF).get_mut(index) {
                 ifp.counters.noproto += 1;

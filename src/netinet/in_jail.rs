@@ -8,6 +8,7 @@
 use crate::kern::Kernel;
 use crate::net::ifnet::IF;
 use crate::netinet::in_pcb::Errno;
+use crate::netinet::ip::INADDR_LOOPBACK;
 use crate::netinet::tcp_subr::tcp_src_for;
 use crate::vnet::{Vnet, VnetId};
 
@@ -22,9 +23,6 @@ pub fn prison_remove_ip4(k: &mut Kernel, vnet: VnetId, aliases: &[(String, u32)]
         }
     });
 }
-
-/// 127.0.0.1.
-const INADDR_LOOPBACK: u32 = 0x7f00_0001;
 
 /// May a socket of this jail use `addr`? (`prison_check_ip4`)
 pub fn prison_check_ip4(ip4: Option<&[u32]>, addr: u32) -> bool {

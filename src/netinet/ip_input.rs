@@ -211,13 +211,13 @@ fn redirect(k: &mut Kernel, v: &mut Vnet, orig: &[u8], gw: u32, in_if: u32) {
         return;
     };
     let quote = orig.len().min(h.hl + icmp::ICMP_QUOTELEN);
-    let mut b = vec![0u8; 8 + quote];
-    b[0] = icmp::ICMP_REDIRECT;
-    b[1] = icmp::ICMP_REDIRECT_HOST;
-    b[4..8].copy_from_slice(&gw.to_be_bytes());
-    b[8..].copy_from_slice(&orig[..quote]);
-    let s = crate::wire::checksum::in_cksum(&b);
-    b[2..4].copy_from_slice(&s.to_be_bytes());
+    let mut b = vec![0u8; icmp::ICMP_MINLEN + quote];
+    b[icmp::ICMP_MINLEN..].copy_from_slice(&orig[..quote]);
+    let mut msg = crate::wire::icmp::Packet::new_unchecked(&mut b[..]);
+    msg.set_msg_type(icmp::ICMP_REDIRECT);
+    msg.set_code(icmp::ICMP_REDIRECT_HOST);
+    msg.set_gateway(gw);
+    msg.fill_checksum();
     let src = crate::netinet::in_::in_ifaddr_for(v, in_if, h.src);
     let opts = crate::netinet::ip_output::IpOpts {
         src,

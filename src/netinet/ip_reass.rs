@@ -168,11 +168,10 @@ pub fn ip_reass(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr) -> Option<Mb
         out.extend_from_slice(&b);
     }
     let len = out.len() as u16;
-    out[2..4].copy_from_slice(&len.to_be_bytes());
-    out[6..8].copy_from_slice(&[0, 0]);
-    out[10..12].copy_from_slice(&[0, 0]);
-    let s = crate::wire::checksum::in_cksum(&out[..hl]);
-    out[10..12].copy_from_slice(&s.to_be_bytes());
+    let mut p = crate::wire::ipv4::Packet::new_unchecked(&mut out[..]);
+    p.set_total_len(len);
+    p.set_flags_offset(0);
+    p.fill_checksum();
     Some(Mbuf::from_slice(&out))
 }
 

@@ -56,6 +56,11 @@ impl Owner {
     pub fn ip4(o: &Option<Owner>) -> Option<&[u32]> {
         o.as_ref().and_then(|o| o.ip4.as_deref())
     }
+
+    /// The same, to keep past a borrow of the socket.
+    pub fn ip4_rc(o: &Option<Owner>) -> Option<Rc<[u32]>> {
+        o.as_ref().and_then(|o| o.ip4.clone())
+    }
 }
 
 /// Names a control block; the generation tells it from earlier ones that

@@ -15,7 +15,7 @@ use crate::vnet::Vnet;
 
 /// The jail addresses of a TCB's owner.
 fn tcp_ip4(v: &mut Vnet, id: TcbId) -> Option<std::rc::Rc<[u32]>> {
-    v.builtin(TCP).get(id).and_then(|tp| tp.owner.as_ref()?.ip4.clone())
+    v.builtin(TCP).get(id).and_then(|tp| Owner::ip4_rc(&tp.owner))
 }
 
 /// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.

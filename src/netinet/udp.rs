@@ -321,7 +321,7 @@ pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, E
 
 /// The jail addresses of a socket's owner.
 fn udp_ip4(v: &mut Vnet, id: UdpId) -> Option<std::rc::Rc<[u32]>> {
-    v.builtin(UDP).get(id).and_then(|p| p.owner.as_ref()?.ip4.clone())
+    v.builtin(UDP).get(id).and_then(|p| Owner::ip4_rc(&p.owner))
 }
 
 /// `connect(2)`: fix the peer (and the local address towards it).
@@ -350,7 +350,7 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     if let Some(e) = p.error.take() {
         return Err(Errno::So(e));
     }
-    let ip4 = p.owner.as_ref().and_then(|o| o.ip4.clone());
+    let ip4 = Owner::ip4_rc(&p.owner);
     let (faddr, fport) = match (dst, p.faddr) {
         (Some((a, port)), 0) => (prison_remote_ip4(ip4.as_deref(), a), port),
         (Some(_), _) => return Err(Errno::IsConn),

@@ -204,7 +204,8 @@ fn parse_addr(s: &str) -> Option<(u32, Option<u8>)> {
     }
 }
 
-fn parse_mask(s: &str) -> Option<u8> {
+/// A netmask, dotted or hex, as a prefix length.
+pub(crate) fn parse_mask(s: &str) -> Option<u8> {
     let m = match s.strip_prefix("0x") {
         Some(h) => u32::from_str_radix(h, 16).ok()?,
         None => inet_addr(s)?,

@@ -124,19 +124,17 @@ fn ip4_addr(s: &str) -> Result<(Option<String>, u32, u8), String> {
         Some((a, m)) => (a, Some(m)),
         None => (rest, None),
     };
-    let bad = || format!("ip4.addr: not an IPv4 address: {addr}");
-    let a: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let a = crate::net::route::inet_addr(addr).ok_or_else(|| format!("ip4.addr: not an IPv4 address: {addr}"))?;
     let plen = match mask {
         None => 32,
-        Some(m) => match (m.parse::<u8>(), m.parse::<std::net::Ipv4Addr>()) {
-            (Ok(n), _) if n <= 32 => n,
-            (_, Ok(d)) => {
-                crate::netinet::in_::mask_to_plen(u32::from(d)).ok_or_else(|| format!("ip4.addr: bad netmask: {m}"))?
-            }
-            _ => return Err(format!("ip4.addr: bad netmask: {m}")),
-        },
+        Some(m) => m
+            .parse::<u8>()
+            .ok()
+            .filter(|&n| n <= 32)
+            .or_else(|| super::ifconfig::parse_mask(m))
+            .ok_or_else(|| format!("ip4.addr: bad netmask: {m}"))?,
     };
-    Ok((ifname, u32::from(a), plen))
+    Ok((ifname, a, plen))
 }
 
 pub async fn jail(p: Proc, argv: Vec<String>) -> i32 {

@@ -494,10 +494,10 @@ fn a_transport_can_be_added_to_the_protocol_switch() {
     let noproto = |h: &Host| field(h, "r", "net.inet.ip.stats", "noproto");
     inject(&h, "r", "epair0b", &frame);
     assert_eq!(noproto(&h), 1, "nobody speaks 253 yet");
-    ipproto_register(&mut h.kernel(), 253, |_, _, m, hd, _, bcast| {
+    ipproto_register(&mut h.kernel(), 253, |_, _, m, f| {
         assert_eq!(
-            (&m.data()[hd.hl..], hd.src, bcast),
-            (&b"exp-253!"[..], 0x0a00_0102, false)
+            (&m.data()[f.off..f.end], f.src, f.proto, f.bcast),
+            (&b"exp-253!"[..], "10.0.1.2".parse().expect("address"), 253, false)
         );
         PROTO_TAKEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         None

@@ -6,7 +6,7 @@
 mod common;
 
 use std::hash::{DefaultHasher, Hasher};
-use std::net::{Shutdown, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use common::{ok, proc_in, run};
@@ -55,7 +55,7 @@ fn transfer(h: &Host, n: usize, cc: &str) -> (Vec<u8>, Vec<u8>, u64) {
     let r2 = rexmits.clone();
     let cc = cc.to_string();
     let client = h.tasks().spawn(Box::pin(async move {
-        let to: SocketAddrV4 = "10.0.2.2:5001".parse().expect("addr");
+        let to: SocketAddr = "10.0.2.2:5001".parse().expect("addr");
         let mut s = TcpStream::connect(&pa, to).await.expect("connect");
         s.set_congestion(&cc).expect("cc");
         for chunk in to_send.chunks(100_000) {

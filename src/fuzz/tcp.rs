@@ -19,6 +19,7 @@ use crate::kern::jail::Jid;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Stdio;
 use crate::net::ifnet::{IF, netisr_queue};
+use crate::netinet::in_pcb::{Endpoint, Ends, ip4};
 use crate::netinet::ip::{IPPROTO_TCP, Ipv4Hdr};
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::socket::TcpListener;
@@ -131,7 +132,7 @@ impl TcpRig {
         };
         let reads = Rc::new(RefCell::new(Vec::new()));
         let p = host.proc(jid, Stdio::null_all());
-        let l = TcpListener::bind(&p, SocketAddrV4::new(SERVER.into(), SPORT)).expect("listen");
+        let l = TcpListener::bind(&p, SocketAddrV4::new(SERVER.into(), SPORT).into()).expect("listen");
         let r = reads.clone();
         host.tasks().spawn(Box::pin(async move {
             loop {
@@ -169,7 +170,10 @@ impl TcpRig {
     fn server_view(&self) -> Option<(TcpState, u32, u32, u32)> {
         let mut k = self.host.kernel();
         let t = k.vnet(self.server).ok()?.builtin(TCP);
-        let ends = (SERVER, SPORT, PEER, self.port);
+        let ends = Ends {
+            local: Endpoint::v4(SERVER, SPORT),
+            foreign: Endpoint::v4(PEER, self.port),
+        };
         if let Some(tp) = t.conns.get(&ends).and_then(|&id| t.get(id)) {
             return Some((tp.state, tp.snd_una, tp.snd_max, tp.rcv_nxt));
         }
@@ -208,10 +212,7 @@ impl TcpRig {
         for (i, b) in seg[hlen..].iter_mut().enumerate() {
             *b = byte_at(first.wrapping_add(i as u32));
         }
-        let c = fold(sum(
-            pseudo(PEER.to_be_bytes(), SERVER.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
-            &seg,
-        ));
+        let c = fold(sum(pseudo(ip4(PEER), ip4(SERVER), IPPROTO_TCP, seg.len() as u32), &seg));
         let c = if good_sum { c } else { c ^ 0x5a5a };
         seg[16..18].copy_from_slice(&c.to_be_bytes());
         let mut f = self.mac.to_vec();
@@ -354,7 +355,7 @@ impl TcpRig {
             return Err(format!("syncache of {}", t.syncache.len()));
         }
         for tp in t.all() {
-            let id = format!("{}:{} {}", tp.faddr, tp.fport, tp.state);
+            let id = format!("{} {}", tp.foreign, tp.state);
             if !(seq_leq(tp.snd_una, tp.snd_nxt) && seq_leq(tp.snd_nxt, tp.snd_max)) {
                 return Err(format!(
                     "{id}: snd_una {} snd_nxt {} snd_max {}",

@@ -8,8 +8,9 @@ use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ethernet::ETHERTYPE_IP;
 use crate::net::ifnet::{IF, IfKind, NoBufs, if_input};
-use crate::netinet::ip::Ipv4Hdr;
+use crate::netinet::in_pcb::in4;
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output, ip_route};
+use crate::netinet::protosw::IpFacts;
 use crate::vnet::Vnet;
 use crate::wire::gre::{self, GRE_KP};
 
@@ -96,14 +97,15 @@ pub fn tunnel_output(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) -> R
 
 /// A datagram of protocol 4 or 47 addressed to us: unwrapped onto the
 /// tunnel whose far end sent it. Given back if no tunnel is that one's.
-pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, h: &Ipv4Hdr) -> Option<Mbuf> {
-    let encap = if h.p == IPPROTO_GRE { Encap::Gre } else { Encap::Gif };
+pub fn tunnel_input(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, f: &IpFacts) -> Option<Mbuf> {
+    let encap = if f.proto == IPPROTO_GRE { Encap::Gre } else { Encap::Gif };
+    let (src, dst) = (in4(f.src), in4(f.dst));
     let found = v.builtin(IF).list.iter().find_map(|i| match &i.kind {
-        IfKind::Tunnel(t) if t.encap == encap && t.dst == h.src && t.src == h.dst => Some((i.index, t.key)),
+        IfKind::Tunnel(t) if t.encap == encap && Some(t.dst) == src && Some(t.src) == dst => Some((i.index, t.key)),
         _ => None,
     });
     let Some((index, key)) = found else { return Some(m) };
-    m.adj(h.hl);
+    m.adj(f.off);
     if encap == Encap::Gre {
         // Checksums, sequence numbers, other versions and protocols:
         // not ours to carry.

@@ -9,8 +9,10 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast};
-use crate::netinet::ip::{IP_OFFMASK, IPPROTO_ICMP, Ipv4Hdr};
+use crate::netinet::in_pcb::{in4, ip4};
+use crate::netinet::ip::{IP_OFFMASK, IPPROTO_ICMP};
 use crate::netinet::ip_output::{IpOpts, ip_output};
+use crate::netinet::protosw::{CtlInput, IpFacts, Prc};
 use crate::vnet::module::{SI_ORDER_FOURTH, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 use crate::wire::ipv4::Packet;
@@ -258,10 +260,25 @@ pub fn icmp_error(k: &mut Kernel, v: &mut Vnet, orig: &[u8], t: u8, code: u8, ne
     let _ = ip_output(k, v, m, h.src, &opts);
 }
 
+/// What an error means to the transport that sent the datagram it
+/// quotes (`icmp_input`'s map to `PRC_*`); `None`: nothing to it.
+fn icmp_prc(t: u8, code: u8, mtu: u16) -> Option<Prc> {
+    match (t, code) {
+        (ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG) => Some(Prc::MsgSize(mtu as u32)),
+        (ICMP_UNREACH, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL) => Some(Prc::UnreachPort),
+        (ICMP_UNREACH, _) => Some(Prc::Unreach),
+        _ => None,
+    }
+}
+
 /// An ICMP message for this vnet: `m` holds the datagram from its IP
 /// header; `bcast` says it was sent to a broadcast address.
-pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32, bcast: bool) {
-    let d = &m.data()[h.hl..h.len as usize];
+pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
+    let (Some(isrc), Some(idst)) = (in4(f.src), in4(f.dst)) else {
+        return;
+    };
+    let (in_if, bcast) = (f.ifindex, f.bcast);
+    let d = &m.data()[f.off..f.end];
     let icmp = v.builtin(ICMP);
     let Some(msg) = icmp::Packet::new_checked(d) else {
         icmp.stats.tooshort += 1;
@@ -302,32 +319,38 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32
             icmp.stats.reflect += 1;
             icmp.stats.outhist.bump(rt);
             // icmp_reflect: answer from the address asked, or the interface's.
-            let src = if in_localip(v, h.dst) {
-                Some(h.dst)
+            let src = if in_localip(v, idst) {
+                Some(idst)
             } else {
-                crate::netinet::in_::in_ifaddr_for(v, in_if, h.src)
+                crate::netinet::in_::in_ifaddr_for(v, in_if, isrc)
             };
             let opts = IpOpts {
                 src,
                 proto: IPPROTO_ICMP,
                 ..IpOpts::default()
             };
-            let _ = ip_output(k, v, Mbuf::from_slice(&reply), h.src, &opts);
+            let _ = ip_output(k, v, Mbuf::from_slice(&reply), isrc, &opts);
         }
         _ => {
             if t == ICMP_UNREACH && msg.code() > 15 {
                 icmp.stats.badcode += 1;
             }
             // Errors tell the transport about what it sent (`pr_ctlinput`).
-            if icmp_is_error(t)
-                && d.len() >= 8 + 20 + 8
+            if let Some(prc) = icmp_prc(t, msg.code(), msg.next_mtu())
                 && let Ok(q) = Packet::new_checked(msg.data())
+                && q.payload().len() >= 8
                 && let Some(ctlinput) = crate::netinet::protosw::ip_ctlinput(k, q.protocol())
             {
-                ctlinput(k, v, t, msg.code(), msg.next_mtu(), msg.data());
+                let c = CtlInput {
+                    prc,
+                    src: ip4(q.src_addr()),
+                    dst: ip4(q.dst_addr()),
+                    quote: q.payload(),
+                };
+                ctlinput(k, v, &c);
             }
             // Replies and errors belong to whoever listens: ping, traceroute.
-            crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..h.len as usize]);
+            crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..f.end]);
         }
     }
 }

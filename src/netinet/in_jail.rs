@@ -5,11 +5,12 @@
 //! address routing would pick outside the jail. `None` is a process free
 //! to use every address (the host, `ip4=inherit`, or a vnet jail).
 
+use std::net::IpAddr;
+
 use crate::kern::Kernel;
 use crate::net::ifnet::IF;
-use crate::netinet::in_pcb::Errno;
+use crate::netinet::in_pcb::{Errno, in_pcbladdr, in4, ip4 as ip4_of};
 use crate::netinet::ip::INADDR_LOOPBACK;
-use crate::netinet::tcp_subr::tcp_src_for;
 use crate::vnet::{Vnet, VnetId};
 
 /// A jail sharing its vnet goes: the addresses jail(8) put on for it
@@ -72,8 +73,43 @@ pub fn prison_saddr_ip4(ip4: Option<&[u32]>, routed: u32) -> Result<u32, Errno> 
 pub fn prison_raw_src(v: &mut Vnet, ip4: Option<&[u32]>, dst: u32, given: u32) -> Result<u32, Errno> {
     match (ip4, given) {
         (None, _) => Ok(given),
-        (_, 0) => prison_saddr_ip4(ip4, tcp_src_for(v, dst).unwrap_or(0)),
+        (_, 0) => prison_saddr_ip4(ip4, in_pcbladdr(v, ip4_of(dst)).and_then(in4).unwrap_or(0)),
         (_, a) => prison_local_ip4(ip4, a),
+    }
+}
+
+// The transports' entries, for an address of either family: an IPv4
+// address follows the rules above; a jail held to IPv4 addresses has no
+// IPv6 at all (as a FreeBSD jail with ip4.addr and no ip6.addr).
+
+/// [`prison_check_ip4`] for either family.
+pub fn prison_check_ip(l: Option<&[u32]>, a: IpAddr) -> bool {
+    match in4(a) {
+        Some(a) => prison_check_ip4(l, a),
+        None => l.is_none(),
+    }
+}
+
+/// [`prison_local_ip4`] for either family.
+pub fn prison_local_ip(l: Option<&[u32]>, a: IpAddr) -> Result<IpAddr, Errno> {
+    match in4(a) {
+        Some(a) => prison_local_ip4(l, a).map(ip4_of),
+        None if l.is_none() => Ok(a),
+        None => Err(Errno::AddrNotAvail),
+    }
+}
+
+/// [`prison_remote_ip4`] for either family.
+pub fn prison_remote_ip(l: Option<&[u32]>, a: IpAddr) -> IpAddr {
+    in4(a).map_or(a, |a| ip4_of(prison_remote_ip4(l, a)))
+}
+
+/// [`prison_saddr_ip4`] for either family.
+pub fn prison_saddr_ip(l: Option<&[u32]>, a: IpAddr) -> Result<IpAddr, Errno> {
+    match in4(a) {
+        Some(a) => prison_saddr_ip4(l, a).map(ip4_of),
+        None if l.is_none() => Ok(a),
+        None => Err(Errno::AddrNotAvail),
     }
 }
 

@@ -2,6 +2,7 @@
 //! vnet's TCP or UDP sockets, the choice of a local port, and the errors
 //! a socket call answers with.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
 use crate::netinet::in_::in_localip;
@@ -36,8 +37,95 @@ pub enum Errno {
     InProgress,
     #[error("No buffer space available")]
     NoBufs,
+    #[error("Address family not supported by protocol family")]
+    AfNoSupport,
     #[error("{0}")]
     So(#[from] SoError),
+}
+
+/// An address of either family and a port: where a socket is bound, or
+/// the peer it talks to (one half of `struct in_endpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// An IPv4 socket bound nowhere yet (`INADDR_ANY`, port 0).
+    pub const ANY4: Endpoint = Endpoint::v4(0, 0);
+
+    pub fn new(addr: impl Into<IpAddr>, port: u16) -> Endpoint {
+        Endpoint {
+            addr: addr.into(),
+            port,
+        }
+    }
+
+    /// An IPv4 end from the address as the IPv4 layer holds it.
+    pub const fn v4(addr: u32, port: u16) -> Endpoint {
+        Endpoint {
+            addr: IpAddr::V4(Ipv4Addr::from_bits(addr)),
+            port,
+        }
+    }
+
+    /// The IPv4 address as the IPv4 layer takes it; `None` for IPv6.
+    pub fn in4(&self) -> Option<u32> {
+        in4(self.addr)
+    }
+
+    /// The wildcard address of its family.
+    pub fn is_unspecified(&self) -> bool {
+        self.addr.is_unspecified()
+    }
+
+    /// The same port at `addr`.
+    pub fn at(self, addr: IpAddr) -> Endpoint {
+        Endpoint { addr, ..self }
+    }
+}
+
+/// An IPv4 address as the IPv4 layer takes it; `None` for IPv6.
+pub fn in4(a: IpAddr) -> Option<u32> {
+    match a {
+        IpAddr::V4(a) => Some(a.to_bits()),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// The IPv4 address `a` (the IPv4 layer's `u32`) of either family's type.
+pub const fn ip4(a: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from_bits(a))
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(s: SocketAddr) -> Endpoint {
+        Endpoint {
+            addr: s.ip(),
+            port: s.port(),
+        }
+    }
+}
+
+impl From<Endpoint> for SocketAddr {
+    fn from(e: Endpoint) -> SocketAddr {
+        SocketAddr::new(e.addr, e.port)
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        SocketAddr::from(*self).fmt(f)
+    }
+}
+
+/// A connection's two ends, ours first (`struct in_conninfo`): how the
+/// connection table, the SYN cache and the ISN hash name a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ends {
+    pub local: Endpoint,
+    pub foreign: Endpoint,
 }
 
 /// The process holding a socket, and the descriptor, as sockstat shows.
@@ -187,11 +275,11 @@ impl<T> PcbTable<T> {
 /// as `in_pcb_lport_dest` picks) if 0.
 pub fn in_pcbbind(
     v: &mut Vnet,
-    laddr: u32,
+    laddr: IpAddr,
     port: u16,
-    in_use: impl Fn(&mut Vnet, u32, u16) -> bool,
+    in_use: impl Fn(&mut Vnet, IpAddr, u16) -> bool,
 ) -> Result<u16, Errno> {
-    if laddr != 0 && !in_localip(v, laddr) {
+    if !laddr.is_unspecified() && !in_pcb_localip(v, laddr) {
         return Err(Errno::AddrNotAvail);
     }
     if port != 0 {
@@ -216,6 +304,23 @@ pub fn in_pcbbind(
         }
     }
     Err(Errno::AddrNotAvail)
+}
+
+/// Is `a` one of this vnet's addresses?
+pub fn in_pcb_localip(v: &mut Vnet, a: IpAddr) -> bool {
+    in4(a).is_some_and(|a| in_localip(v, a))
+}
+
+/// Our address towards `faddr` (`in_pcbladdr`, source address
+/// selection): `faddr` itself if it is ours, else the address of the
+/// interface the route leaves by.
+pub fn in_pcbladdr(v: &mut Vnet, faddr: IpAddr) -> Option<IpAddr> {
+    let f = in4(faddr)?;
+    if in_localip(v, f) {
+        return Some(faddr);
+    }
+    let nh = crate::netinet::ip_output::ip_route(v, f).ok()??;
+    crate::netinet::in_::in_ifaddr_for(v, nh.ifindex, nh.nexthop).map(ip4)
 }
 
 #[cfg(test)]

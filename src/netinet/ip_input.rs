@@ -7,10 +7,11 @@ use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::icmp::{self, icmp_error};
 use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
+use crate::netinet::in_pcb::ip4;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
 use crate::netinet::ip_reass::ip_reass;
-use crate::netinet::protosw::ip_protox;
+use crate::netinet::protosw::{IpFacts, ip_protox};
 use crate::vnet::Vnet;
 use crate::wire::ipv4::Packet;
 
@@ -117,8 +118,17 @@ pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: 
 /// Hand a datagram for us to its protocol (`ip_protox`), else to the
 /// raw sockets, else back as protocol unreachable.
 fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bcast: bool) {
+    let facts = IpFacts {
+        src: ip4(h.src),
+        dst: ip4(h.dst),
+        proto: h.p,
+        off: h.hl,
+        end: h.len as usize,
+        ifindex: index,
+        bcast,
+    };
     let m = match ip_protox(k, h.p) {
-        Some(input) => input(k, v, m, h, index, bcast),
+        Some(input) => input(k, v, m, &facts),
         None => Some(m),
     };
     let Some(m) = m else { return };

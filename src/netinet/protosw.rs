@@ -1,25 +1,71 @@
-//! `ip_protox`: the transports by IP protocol number, as in_proto.c's
-//! protocol switch and ipproto_register(9). The built-in ones are listed
-//! here; a module may add its own. A protocol with no entry goes to the
-//! raw sockets, and if none wants it, back as protocol unreachable.
+//! Where the IP layers and the transports meet. `ip_protox`: the
+//! transports by IP protocol number, as in_proto.c's protocol switch and
+//! ipproto_register(9), one table for both families. The built-in ones
+//! are listed here; a module may add its own. A protocol with no entry
+//! goes to the raw sockets, and if none wants it, back as protocol
+//! unreachable. Going down, [`pr_output`] is the one output a transport
+//! sends through, whatever the family.
+
+use std::net::IpAddr;
 
 use crate::kern::Kernel;
 use crate::kern::global::GlobalKey;
 use crate::kern::mbuf::Mbuf;
 use crate::net::if_tunnel::{IPPROTO_GRE, IPPROTO_IPIP, tunnel_input};
-use crate::netinet::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4Hdr};
+use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
+use crate::netinet::in_pcb::in4;
+use crate::netinet::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
 use crate::vnet::Vnet;
 
-/// A transport's input: the datagram for us (IP header still on), its
-/// header, the interface it came in on and whether it came to a
-/// broadcast address. The datagram comes back if the protocol did not
-/// take it (a tunnel packet no tunnel is the end of).
-pub type PrInput = fn(&mut Kernel, &mut Vnet, Mbuf, &Ipv4Hdr, u32, bool) -> Option<Mbuf>;
+/// What the IP layer tells a transport about a datagram for us, of
+/// either family (what FreeBSD's transports read from `struct ip` or
+/// `struct ip6_hdr` and the mbuf's header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpFacts {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    /// The transport's bytes are `m.data()[off..end]` (the IP header and
+    /// any extension headers come before).
+    pub off: usize,
+    pub end: usize,
+    /// The interface it came in on.
+    pub ifindex: u32,
+    /// It came to a broadcast or multicast address.
+    pub bcast: bool,
+}
 
-/// A transport's part in an ICMP error about a datagram it sent
-/// (`pr_ctlinput`): the error's type, code and next-hop MTU, and the
-/// quoted datagram (its IP header and at least 8 bytes more).
-pub type PrCtlInput = fn(&mut Kernel, &mut Vnet, u8, u8, u16, &[u8]);
+/// A transport's input: the datagram for us (IP header still on) and
+/// the IP layer's facts. The datagram comes back if the protocol did not
+/// take it (a tunnel packet no tunnel is the end of).
+pub type PrInput = fn(&mut Kernel, &mut Vnet, Mbuf, &IpFacts) -> Option<Mbuf>;
+
+/// An ICMP or ICMPv6 error as a transport sees it (FreeBSD's `PRC_*`
+/// codes, to which `icmp_input` and `icmp6_input` map their types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prc {
+    /// Port or protocol unreachable: the peer refuses.
+    UnreachPort,
+    /// The host or network cannot be reached.
+    Unreach,
+    /// Too big for the path; the next hop's MTU (RFC 1191, RFC 8201).
+    MsgSize(u32),
+}
+
+/// An error about a datagram we sent, with what it quotes of it.
+#[derive(Clone, Copy, Debug)]
+pub struct CtlInput<'a> {
+    pub prc: Prc,
+    /// The quoted datagram's source (ours) and destination.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The quoted transport header: at least 8 bytes.
+    pub quote: &'a [u8],
+}
+
+/// A transport's part in an error about a datagram it sent (`pr_ctlinput`).
+pub type PrCtlInput = fn(&mut Kernel, &mut Vnet, &CtlInput);
 
 /// The table, one slot per protocol number.
 pub struct Protox {
@@ -37,22 +83,22 @@ pub fn protox_attach(k: &mut Kernel) {
         ctlinput: [None; 256],
     });
     debug_assert!(k.globals.get(key).is_some() && k.globals.get(PROTOX).is_some());
-    ipproto_register(k, IPPROTO_ICMP, |k, v, m, h, i, b| {
-        crate::netinet::icmp::icmp_input(k, v, m, h, i, b);
+    ipproto_register(k, IPPROTO_ICMP, |k, v, m, f| {
+        crate::netinet::icmp::icmp_input(k, v, m, f);
         None
     });
-    ipproto_register(k, IPPROTO_UDP, |k, v, m, h, i, b| {
-        crate::netinet::udp::udp_input(k, v, m, h, i, b);
+    ipproto_register(k, IPPROTO_UDP, |k, v, m, f| {
+        crate::netinet::udp::udp_input(k, v, m, f);
         None
     });
-    ipproto_register(k, IPPROTO_TCP, |k, v, m, h, _, b| {
-        crate::netinet::tcp_input::tcp_input(k, v, m, h, b);
+    ipproto_register(k, IPPROTO_TCP, |k, v, m, f| {
+        crate::netinet::tcp_input::tcp_input(k, v, m, f);
         None
     });
     ipproto_register_ctlinput(k, IPPROTO_UDP, crate::netinet::udp::udp_ctlinput);
     ipproto_register_ctlinput(k, IPPROTO_TCP, crate::netinet::tcp_input::tcp_ctlinput);
     for p in [IPPROTO_IPIP, IPPROTO_GRE] {
-        ipproto_register(k, p, |k, v, m, h, _, _| tunnel_input(k, v, m, h));
+        ipproto_register(k, p, tunnel_input);
     }
 }
 
@@ -86,4 +132,38 @@ pub fn ip_protox(k: &Kernel, proto: u8) -> Option<PrInput> {
 /// The error handler for `proto`.
 pub fn ip_ctlinput(k: &Kernel, proto: u8) -> Option<PrCtlInput> {
     k.globals.get(PROTOX)?.ctlinput[proto as usize]
+}
+
+/// A transport's datagram out, by IPv4 or IPv6 as the addresses are
+/// (FreeBSD's transports choose `ip_output` or `ip6_output` by the
+/// socket's family). `opts.src` is `src`'s.
+pub fn pr_output(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    m: Mbuf,
+    src: IpAddr,
+    dst: IpAddr,
+    opts: IpOpts,
+) -> Result<(), IpOutErr> {
+    match (in4(src), in4(dst)) {
+        (Some(s), Some(d)) => ip_output(k, v, m, d, &IpOpts { src: Some(s), ..opts }),
+        // No IPv6 layer yet, and never a datagram of two families.
+        _ => Err(IpOutErr::Invalid),
+    }
+}
+
+/// Tell the sender of a datagram that no socket wants it: ICMP's port
+/// unreachable (ICMPv6's once there is IPv6).
+pub fn pr_unreach_port(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
+    if f.src.is_ipv4() {
+        icmp_error(
+            k,
+            v,
+            &m.data()[..f.end],
+            ICMP_UNREACH,
+            ICMP_UNREACH_PORT,
+            0,
+            Some(f.ifindex),
+        );
+    }
 }

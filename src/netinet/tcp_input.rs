@@ -11,25 +11,24 @@ use crate::kern::Kernel;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::cc::Window;
-use crate::netinet::in_jail::prison_check_ip4;
-use crate::netinet::in_pcb::Owner;
-use crate::netinet::ip::Ipv4Hdr;
+use crate::netinet::in_jail::prison_check_ip;
+use crate::netinet::in_pcb::{Endpoint, Ends, Owner};
+use crate::netinet::protosw::{CtlInput, IpFacts, Prc};
 use crate::netinet::tcp_output::{tcp_output, tcp_retransmit};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_update, tcp_ts, tcp_xmit_timer};
-use crate::netinet::tcp_syncache::{Ends, syncache_add, syncache_chkrst, syncache_expand, syncache_socket};
+use crate::netinet::tcp_syncache::{syncache_add, syncache_chkrst, syncache_expand, syncache_socket};
 use crate::netinet::tcp_var::{SoError, TCP, Tcb, TcbId, TcpState};
 use crate::vnet::Vnet;
-use crate::wire::ipv4::Packet;
 use crate::wire::tcp::{
     TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpErr, TcpHdr, TcpOpts, seq_geq, seq_gt, seq_leq, seq_lt, seq_max, seq_min,
 };
 
 /// A segment for this vnet (`m` holds the datagram from its IP header).
-pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: bool) {
+pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &IpFacts) {
     let now = k.now();
     let t = v.builtin(TCP);
     t.stats.rcvtotal += 1;
-    let seg = &m.data()[ip.hl..ip.len as usize];
+    let seg = &m.data()[ip.off..ip.end];
     let (th, to) = match TcpHdr::parse(seg, ip.src, ip.dst, m.csum_delayed()) {
         Ok(x) => x,
         Err(e) => {
@@ -42,15 +41,18 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
         }
     };
     // TCP does not do broadcast or multicast.
-    if bcast || crate::netinet::in_::in_multicast(ip.dst) {
+    if ip.bcast || ip.dst.is_multicast() {
         return;
     }
     let p = Payload {
-        off: ip.hl + th.off,
+        off: ip.off + th.off,
         len: seg.len() - th.off,
         m,
     };
-    let ends = (ip.dst, th.dport, ip.src, th.sport);
+    let ends = Ends {
+        local: Endpoint::new(ip.dst, th.dport),
+        foreign: Endpoint::new(ip.src, th.sport),
+    };
     if let Some(&id) = t.conns.get(&ends) {
         return tcp_do_segment(k, v, id, &th, &to, p, now);
     }
@@ -62,8 +64,8 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &Ipv4Hdr, bcast: boo
                 t.get(id).is_some_and(|tp| {
                     let ip4 = Owner::ip4(&tp.owner);
                     match rank {
-                        0 => tp.laddr == ip.dst,
-                        r => tp.laddr == 0 && ip4.is_some() == (r == 1) && prison_check_ip4(ip4, ip.dst),
+                        0 => tp.local.addr == ip.dst,
+                        r => tp.local.is_unspecified() && ip4.is_some() == (r == 1) && prison_check_ip(ip4, ip.dst),
                     }
                 })
             })
@@ -336,7 +338,7 @@ fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &Tcp
             st.connects += 1;
             tp.wake_all();
         } else {
-            let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
+            let ends = tp.ends();
             return tcp_respond(k, v, ends, th.ack, 0, TH_RST, 0);
         }
     }
@@ -712,7 +714,7 @@ fn tcp_syn_sent(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOp
     let t = v.builtin(TCP);
     let Some(tp) = t.get_mut(id) else { return };
     let ack = th.flags & TH_ACK != 0;
-    let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
+    let ends = tp.ends();
     if ack && (seq_leq(th.ack, tp.iss) || seq_gt(th.ack, tp.snd_max)) {
         if th.flags & TH_RST == 0 {
             tcp_respond(k, v, ends, th.ack, 0, TH_RST, 0);
@@ -791,24 +793,26 @@ fn tcp_syn_sent(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOp
 /// needed lowers the MSS and resends (RFC 1191, with RFC 5927's check that
 /// the quoted sequence number is in flight); an unreachable port or
 /// protocol refuses a connection being opened; other errors are soft.
-pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, t: u8, code: u8, mtu: u16, quoted: &[u8]) {
-    let Ok(q) = Packet::new_checked(quoted) else { return };
-    let Some((sport, dport, seq)) = crate::wire::tcp::quoted_ports_seq(q.payload()) else {
+pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, c: &CtlInput) {
+    let Some((sport, dport, seq)) = crate::wire::tcp::quoted_ports_seq(c.quote) else {
         return;
     };
-    let inner = q.repr();
+    let ends = Ends {
+        local: Endpoint::new(c.src, sport),
+        foreign: Endpoint::new(c.dst, dport),
+    };
     let tcp = v.builtin(TCP);
-    let Some(&id) = tcp.conns.get(&(inner.src, sport, inner.dst, dport)) else {
+    let Some(&id) = tcp.conns.get(&ends) else {
         return;
     };
     let Some((tp, st)) = tcp.tcb_stats(id) else { return };
     if seq_lt(seq, tp.snd_una) || seq_geq(seq, tp.snd_max) {
         return;
     }
-    use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL};
-    match (t, code) {
-        (ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG) => {
-            let mss = (mtu as u32).saturating_sub(40);
+    match c.prc {
+        Prc::MsgSize(mtu) => {
+            let hdrs = if c.dst.is_ipv4() { 40 } else { 60 };
+            let mss = mtu.saturating_sub(hdrs);
             if mtu >= 68 && mss < tp.t_maxseg {
                 tp.t_maxseg = mss.max(64);
                 st.mturesent += 1;
@@ -817,16 +821,15 @@ pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, t: u8, code: u8, mtu: u16, quo
                 tcp_output(k, v, id);
             }
         }
-        (ICMP_UNREACH, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL) if tp.state == TcpState::SynSent => {
+        Prc::UnreachPort if tp.state == TcpState::SynSent => {
             tcp_drop(k, v, id, Some(SoError::ConnRefused));
         }
-        (ICMP_UNREACH, _) => {
+        Prc::UnreachPort | Prc::Unreach => {
             tp.error = Some(SoError::HostUnreach);
             if tp.state == TcpState::SynSent && tp.rxtshift >= 3 {
                 tcp_drop(k, v, id, Some(SoError::HostUnreach));
             }
         }
-        _ => {}
     }
 }
 

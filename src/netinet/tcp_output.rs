@@ -10,8 +10,9 @@ use crate::kern::Kernel;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::ip::IPPROTO_TCP;
-use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
-use crate::netinet::tcp_subr::{tcp_mss_for, tcp_timer_update, tcp_ts};
+use crate::netinet::ip_output::{IpOpts, IpOutErr};
+use crate::netinet::protosw::pr_output;
+use crate::netinet::tcp_subr::{tcp_timer_update, tcp_ts};
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::tcp::{
@@ -88,8 +89,8 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
     let (a, b) = ring_range(a, b, from, s.len as usize);
     let mut m = Mbuf::with_header(hlen, a, b);
     let h = TcpHdr {
-        sport: tp.lport,
-        dport: tp.fport,
+        sport: tp.local.port,
+        dport: tp.foreign.port,
         seq: s.seq,
         ack: if flags & TH_ACK != 0 { tp.rcv_nxt } else { 0 },
         off: hlen,
@@ -97,14 +98,14 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
         win: win as u16,
         urp: 0,
     };
-    h.write_delayed(m.data_mut(), &ob[..olen], tp.laddr, tp.faddr);
+    h.write_delayed(m.data_mut(), &ob[..olen], tp.local.addr, tp.foreign.addr);
     let seglen = m.len();
     m.set_csum_delayed(0, seglen, 16);
     let asked = tp.ack_now;
     tp.ack_now = false;
     tp.delack_segs = 0;
     tp.timers.delack = None;
-    let (faddr, laddr, ttl) = (tp.faddr, tp.laddr, tp.ttl);
+    let (faddr, laddr, ttl) = (tp.foreign.addr, tp.local.addr, tp.ttl);
     let rexmit = seq_lt(s.seq, tp.snd_max);
     let st = &mut t.stats;
     st.sndtotal += 1;
@@ -130,13 +131,12 @@ fn tcp_send_seg(k: &mut Kernel, v: &mut Vnet, id: TcbId, s: Seg, now: Time) -> R
     }
     let pmtud = t.path_mtu_discovery;
     let opts = IpOpts {
-        src: Some(laddr),
         ttl: (ttl > 0).then_some(ttl),
         df: pmtud,
         proto: IPPROTO_TCP,
         ..IpOpts::default()
     };
-    ip_output(k, v, m, faddr, &opts)
+    pr_output(k, v, m, laddr, faddr, opts)
 }
 
 /// Our MSS offer is the MSS we use (both from the route at open time).
@@ -453,11 +453,6 @@ pub fn tcp_retransmit(k: &mut Kernel, v: &mut Vnet, id: TcbId, seq: u32) {
         tp.timers.rexmt = Some(now.saturating_add(tp.rto));
     }
     tcp_timer_update(k, v, id);
-}
-
-/// The MSS to use with `faddr` before the peer tells its own.
-pub fn tcp_mss_initial(v: &mut Vnet, faddr: u32) -> u32 {
-    tcp_mss_for(v, faddr)
 }
 
 #[cfg(test)]

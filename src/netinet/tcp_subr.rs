@@ -3,6 +3,7 @@
 //! bare segments (RST, ACK), MSS from the route, and closing.
 
 use std::hash::Hasher;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use siphasher::sip::SipHasher24;
@@ -12,29 +13,33 @@ use crate::kern::callout::Action;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::IF;
-use crate::netinet::in_::in_ifaddr_for;
+use crate::netinet::in_pcb::{Ends, in4};
 use crate::netinet::ip::{IP_HDR_LEN, IPPROTO_TCP};
-use crate::netinet::ip_output::{IpOpts, ip_output, ip_route};
+use crate::netinet::ip_output::{IpOpts, ip_route};
+use crate::netinet::protosw::pr_output;
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::tcp::{TCP_HDR_LEN, TH_ACK, TH_RST, TcpHdr};
 
 /// A keyed hash of a connection's addresses and ports.
-pub fn tcp_hash(secret: (u64, u64), laddr: u32, lport: u16, faddr: u32, fport: u16, extra: u64) -> u64 {
+pub fn tcp_hash(secret: (u64, u64), e: &Ends, extra: u64) -> u64 {
     let mut h = SipHasher24::new_with_keys(secret.0, secret.1);
-    h.write_u32(laddr);
-    h.write_u16(lport);
-    h.write_u32(faddr);
-    h.write_u16(fport);
+    for end in [e.local, e.foreign] {
+        match end.addr {
+            IpAddr::V4(a) => h.write_u32(a.to_bits()),
+            IpAddr::V6(a) => h.write_u128(a.to_bits()),
+        }
+        h.write_u16(end.port);
+    }
     h.write_u64(extra);
     h.finish()
 }
 
 /// RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key),
 /// M a 4-microsecond clock.
-pub fn tcp_iss(secret: (u64, u64), laddr: u32, lport: u16, faddr: u32, fport: u16, now: Time) -> u32 {
+pub fn tcp_iss(secret: (u64, u64), e: &Ends, now: Time) -> u32 {
     let m = (now.0 / 4000) as u32;
-    m.wrapping_add(tcp_hash(secret, laddr, lport, faddr, fport, 0) as u32)
+    m.wrapping_add(tcp_hash(secret, e, 0) as u32)
 }
 
 /// TCP timestamps tick in milliseconds (RFC 7323 §5.4).
@@ -44,9 +49,10 @@ pub fn tcp_ts(now: Time) -> u32 {
 
 /// The MSS to offer and to use on a route to `faddr`: its interface MTU
 /// less the headers (or `mssdflt` without a route).
-pub fn tcp_mss_for(v: &mut Vnet, faddr: u32) -> u32 {
+pub fn tcp_mss_for(v: &mut Vnet, faddr: IpAddr) -> u32 {
     let dflt = v.builtin(TCP).mssdflt.max(64) as u32;
-    match ip_route(v, faddr) {
+    let Some(f) = in4(faddr) else { return dflt };
+    match ip_route(v, f) {
         Ok(Some(nh)) => (nh.mtu as u32)
             .saturating_sub((IP_HDR_LEN + TCP_HDR_LEN) as u32)
             .max(64),
@@ -54,30 +60,12 @@ pub fn tcp_mss_for(v: &mut Vnet, faddr: u32) -> u32 {
     }
 }
 
-/// Our address towards `faddr` (source address selection).
-pub fn tcp_src_for(v: &mut Vnet, faddr: u32) -> Option<u32> {
-    if crate::netinet::in_::in_localip(v, faddr) {
-        return Some(faddr);
-    }
-    let nh = ip_route(v, faddr).ok()??;
-    in_ifaddr_for(v, nh.ifindex, nh.nexthop)
-}
-
 /// A segment without data: an ACK or a RST (`tcp_respond`).
-#[allow(clippy::too_many_arguments)]
-pub fn tcp_respond(
-    k: &mut Kernel,
-    v: &mut Vnet,
-    (laddr, lport, faddr, fport): (u32, u16, u32, u16),
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    win: u16,
-) {
+pub fn tcp_respond(k: &mut Kernel, v: &mut Vnet, e: Ends, seq: u32, ack: u32, flags: u8, win: u16) {
     let mut m = Mbuf::zeroed(TCP_HDR_LEN);
     let h = TcpHdr {
-        sport: lport,
-        dport: fport,
+        sport: e.local.port,
+        dport: e.foreign.port,
         seq,
         ack,
         off: TCP_HDR_LEN,
@@ -85,7 +73,7 @@ pub fn tcp_respond(
         win,
         urp: 0,
     };
-    h.write(m.data_mut(), &[], laddr, faddr);
+    h.write(m.data_mut(), &[], e.local.addr, e.foreign.addr);
     let t = v.builtin(TCP);
     t.stats.sndtotal += 1;
     if flags & TH_RST != 0 {
@@ -94,11 +82,10 @@ pub fn tcp_respond(
         t.stats.sndacks += 1;
     }
     let opts = IpOpts {
-        src: Some(laddr),
         proto: IPPROTO_TCP,
         ..IpOpts::default()
     };
-    let _ = ip_output(k, v, m, faddr, &opts);
+    let _ = pr_output(k, v, m, e.local.addr, e.foreign.addr, opts);
 }
 
 /// Make the engine timer agree with the connection's deadlines: one timer
@@ -140,7 +127,7 @@ pub fn tcp_close(k: &mut Kernel, v: &mut Vnet, id: TcbId) {
     let t = v.builtin(TCP);
     t.stats.closed += 1;
     let Some(tp) = t.get_mut(id) else { return };
-    let key = (tp.laddr, tp.lport, tp.faddr, tp.fport);
+    let key = tp.ends();
     tp.state = TcpState::Closed;
     tp.timers = Default::default();
     if let Some((timer, _)) = tp.timer.take() {
@@ -163,7 +150,7 @@ pub fn tcp_drop(k: &mut Kernel, v: &mut Vnet, id: TcbId, err: Option<SoError>) {
     let t = v.builtin(TCP);
     let Some(tp) = t.get_mut(id) else { return };
     let rst = tp.state.synchronized() || tp.state == TcpState::SynReceived;
-    let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
+    let ends = tp.ends();
     let (seq, ack) = (tp.snd_nxt, tp.rcv_nxt);
     tp.error = err.or(tp.error);
     // Dropped before the peer's SYN came: embryonic (`tcps_conndrops`).

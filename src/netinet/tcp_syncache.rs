@@ -12,14 +12,13 @@ use crate::kern::Kernel;
 use crate::kern::callout::{Action, TimerId};
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
+use crate::netinet::in_pcb::Ends;
+use crate::netinet::protosw::pr_output;
 use crate::netinet::tcp_output::wscale_for;
 use crate::netinet::tcp_subr::{tcp_iss, tcp_mss_for, tcp_ts};
 use crate::netinet::tcp_var::{TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::tcp::{TH_ACK, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_leq};
-
-/// A connection's four numbers, ours first.
-pub type Ends = (u32, u16, u32, u16);
 
 /// SYN-ACK retransmissions before an entry goes (`syncache.rexmtlimit`).
 pub const SYNCACHE_REXMTLIMIT: u32 = 3;
@@ -27,10 +26,7 @@ pub const SYNCACHE_REXMTLIMIT: u32 = 3;
 /// A half-open connection.
 #[derive(Clone, Copy, Debug)]
 pub struct ScEntry {
-    pub laddr: u32,
-    pub lport: u16,
-    pub faddr: u32,
-    pub fport: u16,
+    pub ends: Ends,
     pub iss: u32,
     pub irs: u32,
     /// The peer's options.
@@ -47,7 +43,7 @@ pub struct ScEntry {
 /// The cache of a vnet.
 #[derive(Debug, Default)]
 pub struct Syncache {
-    pub entries: FxHashMap<(u32, u16, u32, u16), ScEntry>,
+    pub entries: FxHashMap<Ends, ScEntry>,
     timer: Option<TimerId>,
 }
 
@@ -100,27 +96,18 @@ fn period(now: Time) -> u64 {
 }
 
 /// The ISN that is a SYN cookie for this connection (RFC 4987 §3.6).
-pub fn cookie_make(secret: (u64, u64), ends: (u32, u16, u32, u16), irs: u32, d: &CookieData, now: Time) -> u32 {
+pub fn cookie_make(secret: (u64, u64), ends: &Ends, irs: u32, d: &CookieData, now: Time) -> u32 {
     let bits = encode(d);
     let h = crate::netinet::tcp_subr::tcp_hash(
         secret,
-        ends.0,
-        ends.1,
-        ends.2,
-        ends.3,
+        ends,
         ((irs as u64) << 32) | ((period(now) & 0xffff) << 8) | bits as u64,
     );
     ((h as u32) & 0xffff_ff00) | bits
 }
 
 /// If `iss` (the ACK less one) is a cookie we made lately, its data.
-pub fn cookie_check(
-    secret: (u64, u64),
-    ends: (u32, u16, u32, u16),
-    irs: u32,
-    iss: u32,
-    now: Time,
-) -> Option<CookieData> {
+pub fn cookie_check(secret: (u64, u64), ends: &Ends, irs: u32, iss: u32, now: Time) -> Option<CookieData> {
     let d = decode(iss & 0xff);
     let p = period(now);
     (0..3).find_map(|back| {
@@ -170,7 +157,7 @@ fn syncache_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
     t.stats.sc_stale += gone;
     t.stats.sc_retransmitted += resend.len() as u64;
     // A deterministic order, whatever the hash map's.
-    resend.sort_by_key(|e| (e.faddr, e.fport, e.laddr, e.lport));
+    resend.sort_by_key(|e| (e.ends.foreign, e.ends.local));
     for e in resend {
         syncache_respond(k, v, &e);
     }
@@ -180,7 +167,7 @@ fn syncache_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
 /// The SYN-ACK for a SYN cache entry (first send and retransmissions).
 pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
     let now = k.now();
-    let mss = tcp_mss_for(v, e.faddr);
+    let mss = tcp_mss_for(v, e.ends.foreign.addr);
     let t = v.builtin(TCP);
     let win = (t.recvspace.max(1) as u32).min(65535) as u16;
     let o = TcpOpts {
@@ -194,8 +181,8 @@ pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
     let olen = crate::wire::tcp::write_opts(&o, &mut ob);
     let mut m = Mbuf::zeroed(20 + olen);
     let h = TcpHdr {
-        sport: e.lport,
-        dport: e.fport,
+        sport: e.ends.local.port,
+        dport: e.ends.foreign.port,
         seq: e.iss,
         ack: e.irs.wrapping_add(1),
         off: 20 + olen,
@@ -203,16 +190,15 @@ pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
         win,
         urp: 0,
     };
-    h.write(m.data_mut(), &ob[..olen], e.laddr, e.faddr);
+    h.write(m.data_mut(), &ob[..olen], e.ends.local.addr, e.ends.foreign.addr);
     t.stats.sndtotal += 1;
     t.stats.sndctrl += 1;
     let opts = crate::netinet::ip_output::IpOpts {
-        src: Some(e.laddr),
         df: t.path_mtu_discovery,
         proto: crate::netinet::ip::IPPROTO_TCP,
         ..Default::default()
     };
-    let _ = crate::netinet::ip_output::ip_output(k, v, m, e.faddr, &opts);
+    let _ = pr_output(k, v, m, e.ends.local.addr, e.ends.foreign.addr, opts);
 }
 
 /// A reset in the window of a half-open connection ends it
@@ -252,13 +238,10 @@ pub fn syncache_expand(v: &mut Vnet, ends: Ends, th: &TcpHdr, now: Time) -> Opti
         }
         None if t.syncookies && th.flags & TH_SYN == 0 => {
             let iss = th.ack.wrapping_sub(1);
-            cookie_check(t.secret, ends, irs, iss, now).map(|d: CookieData| {
+            cookie_check(t.secret, &ends, irs, iss, now).map(|d: CookieData| {
                 t.stats.sc_recvcookie += 1;
                 ScEntry {
-                    laddr: ends.0,
-                    lport: ends.1,
-                    faddr: ends.2,
-                    fport: ends.3,
+                    ends,
                     iss,
                     irs,
                     peer_mss: Some(d.mss),
@@ -292,10 +275,7 @@ pub fn syncache_add(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, to: &
         0
     };
     let mut e = ScEntry {
-        laddr: ends.0,
-        lport: ends.1,
-        faddr: ends.2,
-        fport: ends.3,
+        ends,
         iss: 0,
         irs: th.seq,
         peer_mss: to.mss,
@@ -317,12 +297,12 @@ pub fn syncache_add(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, to: &
             wscale: e.peer_wscale,
             sack_ok,
         };
-        e.iss = cookie_make(t.secret, ends, th.seq, &d, now);
+        e.iss = cookie_make(t.secret, &ends, th.seq, &d, now);
         e.ts = None;
         t.stats.sc_sendcookie += 1;
         return syncache_respond(k, v, &e);
     }
-    e.iss = tcp_iss(t.secret, ends.0, ends.1, ends.2, ends.3, now);
+    e.iss = tcp_iss(t.secret, &ends, now);
     t.syncache.entries.insert(ends, e);
     t.stats.sc_added += 1;
     syncache_respond(k, v, &e);
@@ -332,7 +312,7 @@ pub fn syncache_add(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, to: &
 /// Make the connection a completed handshake describes, and queue it on
 /// its listener (`syncache_socket`).
 pub fn syncache_socket(v: &mut Vnet, lid: TcbId, e: &ScEntry, th: &TcpHdr, to: &TcpOpts, now: Time) -> TcbId {
-    let route_mss = tcp_mss_for(v, e.faddr);
+    let route_mss = tcp_mss_for(v, e.ends.foreign.addr);
     let t = v.builtin(TCP);
     let id = t.alloc();
     let (init_cwnd_segs, sendbuf_max, recvbuf_max) = (t.initcwnd_segments.max(1) as u32, t.sendbuf_max, t.recvbuf_max);
@@ -340,9 +320,9 @@ pub fn syncache_socket(v: &mut Vnet, lid: TcbId, e: &ScEntry, th: &TcpHdr, to: &
         Some(l) => (l.nodelay, l.keepalive, l.snd_hiwat, l.rcv_hiwat, l.cc, l.ttl),
         None => return id,
     };
-    let ends = (e.laddr, e.lport, e.faddr, e.fport);
+    let ends = e.ends;
     if let Some(tp) = t.get_mut(id) {
-        (tp.laddr, tp.lport, tp.faddr, tp.fport) = ends;
+        (tp.local, tp.foreign) = (ends.local, ends.foreign);
         tp.state = TcpState::Established;
         tp.iss = e.iss;
         tp.irs = e.irs;
@@ -391,11 +371,15 @@ pub fn syncache_socket(v: &mut Vnet, lid: TcbId, e: &ScEntry, th: &TcpHdr, to: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netinet::in_pcb::Endpoint;
 
     #[test]
     fn cookies_carry_options_and_expire() {
         let s = (1, 2);
-        let ends = (0x0a000001, 80, 0x0a000002, 40000);
+        let ends = &Ends {
+            local: Endpoint::v4(0x0a000001, 80),
+            foreign: Endpoint::v4(0x0a000002, 40000),
+        };
         let d = CookieData {
             mss: 1460,
             wscale: Some(7),
@@ -411,7 +395,11 @@ mod tests {
             "too old"
         );
         assert_eq!(cookie_check(s, ends, 556, c, t0), None, "another SYN");
-        assert_eq!(cookie_check(s, (ends.0, 81, ends.2, ends.3), 555, c, t0), None);
+        let other = Ends {
+            local: Endpoint::v4(0x0a000001, 81),
+            ..*ends
+        };
+        assert_eq!(cookie_check(s, &other, 555, c, t0), None);
         assert_eq!(cookie_check((9, 9), ends, 555, c, t0), None);
         let small = CookieData {
             mss: 1000,

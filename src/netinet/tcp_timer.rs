@@ -155,7 +155,7 @@ fn tcp_timer_keep(k: &mut Kernel, v: &mut Vnet, id: TcbId) {
     }
     tp.keep_probes += 1;
     tp.timers.keep = Some(now.saturating_add(intvl));
-    let ends = (tp.laddr, tp.lport, tp.faddr, tp.fport);
+    let ends = tp.ends();
     let (seq, ack) = (tp.snd_una.wrapping_sub(1), tp.rcv_nxt);
     t.stats.keepprobe += 1;
     // An old sequence number: the peer must answer with an ACK.

@@ -6,10 +6,10 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crate::kern::Kernel;
-use crate::netinet::in_jail::{prison_local_ip4, prison_remote_ip4, prison_saddr_ip4};
-use crate::netinet::in_pcb::{Errno, Owner, in_pcbbind};
+use crate::netinet::in_jail::{prison_local_ip, prison_remote_ip, prison_saddr_ip};
+use crate::netinet::in_pcb::{Endpoint, Ends, Errno, Owner, in_pcbbind, in_pcbladdr};
 use crate::netinet::tcp_output::{tcp_output, wscale_for};
-use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_src_for, tcp_timer_update};
+use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_timer_update};
 use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 
@@ -32,29 +32,31 @@ pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>) -> TcbId {
 }
 
 /// `bind(2)`.
-pub fn tcp_bind(v: &mut Vnet, id: TcbId, laddr: u32, port: u16) -> Result<(), Errno> {
+pub fn tcp_bind(v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
     match v.builtin(TCP).get(id) {
-        Some(tp) if tp.lport != 0 || tp.state != TcpState::Closed => return Err(Errno::Inval),
+        Some(tp) if tp.local.port != 0 || tp.state != TcpState::Closed => return Err(Errno::Inval),
+        Some(tp) if tp.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
         None => return Err(Errno::Inval),
         _ => {}
     }
     let reuse = v.builtin(TCP).get(id).is_some_and(|tp| tp.reuseaddr);
     let ip4 = tcp_ip4(v, id);
-    let laddr = prison_local_ip4(ip4.as_deref(), laddr)?;
-    let port = in_pcbbind(v, laddr, port, |v, a, p| {
+    let laddr = prison_local_ip(ip4.as_deref(), to.addr)?;
+    let port = in_pcbbind(v, laddr, to.port, |v, a, p| {
         v.builtin(TCP).port_in_use(a, p, reuse, ip4.as_deref())
     })?;
     if let Some(tp) = v.builtin(TCP).get_mut(id) {
-        tp.laddr = laddr;
-        tp.lport = port;
+        tp.local = Endpoint::new(laddr, port);
     }
     Ok(())
 }
 
 /// `listen(2)`: the backlog is capped like `kern.ipc.soacceptqueue`.
 pub fn tcp_listen(v: &mut Vnet, id: TcbId, backlog: usize) -> Result<(), Errno> {
-    if v.builtin(TCP).get(id).is_some_and(|tp| tp.lport == 0) {
-        tcp_bind(v, id, 0, 0)?;
+    if let Some(local) = v.builtin(TCP).get(id).map(|tp| tp.local)
+        && local.port == 0
+    {
+        tcp_bind(v, id, local)?;
     }
     let t = v.builtin(TCP);
     let tp = t.get_mut(id).ok_or(Errno::Inval)?;
@@ -66,49 +68,55 @@ pub fn tcp_listen(v: &mut Vnet, id: TcbId, backlog: usize) -> Result<(), Errno> 
         backlog: backlog.clamp(1, 4096),
         ..Listen::default()
     });
-    let port = tp.lport;
+    let port = tp.local.port;
     t.listeners.entry(port).or_default().push(id);
     Ok(())
 }
 
 /// `connect(2)`: send a SYN; [`tcp_poll_connect`] says when it is done.
-pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, faddr: u32, fport: u16) -> Result<(), Errno> {
+pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
     let now = k.now();
-    match v.builtin(TCP).get(id) {
-        Some(tp) if tp.state == TcpState::Closed && tp.faddr == 0 => {}
+    let local = match v.builtin(TCP).get(id) {
+        Some(tp) if tp.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
+        Some(tp) if tp.state == TcpState::Closed && tp.foreign.is_unspecified() => tp.local,
         Some(_) => return Err(Errno::IsConn),
         None => return Err(Errno::Inval),
-    }
+    };
     let ip4 = tcp_ip4(v, id);
-    let faddr = prison_remote_ip4(ip4.as_deref(), faddr);
-    if faddr == 0 || fport == 0 {
+    let foreign = to.at(prison_remote_ip(ip4.as_deref(), to.addr));
+    if foreign.is_unspecified() || foreign.port == 0 {
         return Err(Errno::AddrNotAvail);
     }
-    let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
-    let src = prison_saddr_ip4(ip4.as_deref(), src)?;
-    let mss = tcp_mss_for(v, faddr);
-    let (laddr, lport) = {
-        let tp = v.builtin(TCP).get(id).ok_or(Errno::Inval)?;
-        (if tp.laddr == 0 { src } else { tp.laddr }, tp.lport)
-    };
-    let lport = if lport == 0 {
+    let src = in_pcbladdr(v, foreign.addr).ok_or(Errno::NetUnreach)?;
+    let src = prison_saddr_ip(ip4.as_deref(), src)?;
+    let mss = tcp_mss_for(v, foreign.addr);
+    let laddr = if local.is_unspecified() { src } else { local.addr };
+    let lport = if local.port == 0 {
         // An ephemeral port with no such connection yet.
-        in_pcbbind(v, 0, 0, |v, _, p| {
+        let any = local.addr;
+        in_pcbbind(v, any, 0, |v, _, p| {
             let t = v.builtin(TCP);
-            t.conns.contains_key(&(laddr, p, faddr, fport)) || t.port_in_use(0, p, false, ip4.as_deref())
+            let ends = Ends {
+                local: Endpoint::new(laddr, p),
+                foreign,
+            };
+            t.conns.contains_key(&ends) || t.port_in_use(any, p, false, ip4.as_deref())
         })?
     } else {
-        lport
+        local.port
     };
     let t = v.builtin(TCP);
-    let ends = (laddr, lport, faddr, fport);
+    let ends = Ends {
+        local: Endpoint::new(laddr, lport),
+        foreign,
+    };
     if t.conns.contains_key(&ends) {
         return Err(Errno::AddrInUse);
     }
-    let iss = tcp_iss(t.secret, laddr, lport, faddr, fport, now);
+    let iss = tcp_iss(t.secret, &ends, now);
     let (rfc1323, recvbuf_max, keepinit) = (t.rfc1323, t.recvbuf_max.max(1) as usize, t.keepinit.max(1) as u64);
     let tp = t.get_mut(id).ok_or(Errno::Inval)?;
-    (tp.laddr, tp.lport, tp.faddr, tp.fport) = ends;
+    (tp.local, tp.foreign) = (ends.local, ends.foreign);
     tp.iss = iss;
     tp.snd_una = iss;
     tp.snd_nxt = iss;
@@ -204,7 +212,7 @@ pub fn tcp_recv(k: &mut Kernel, v: &mut Vnet, id: TcbId, buf: &mut [u8], w: &Wak
             return Err(Errno::So(e));
         }
         return match tp.state {
-            TcpState::Closed if tp.orphan || tp.lport == 0 => Err(Errno::NotConn),
+            TcpState::Closed if tp.orphan || tp.local.port == 0 => Err(Errno::NotConn),
             TcpState::Closed => Ok(0),
             TcpState::Listen => Err(Errno::NotConn),
             _ => {

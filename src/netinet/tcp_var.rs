@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::net::IpAddr;
 use std::task::Waker;
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::kern::sockbuf::SockBuf;
 use crate::kern::sysctl::{Oid, Value};
 use crate::netinet::cc::Cc;
 use crate::netinet::in_jail::prison_equal_ip4;
-use crate::netinet::in_pcb::{Owner, PcbTable};
+use crate::netinet::in_pcb::{Endpoint, Ends, Owner, PcbTable};
 use crate::netinet::tcp_syncache::Syncache;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, VnetKey};
@@ -146,10 +147,9 @@ pub struct Listen {
 pub struct Tcb {
     pub id: TcbId,
     pub state: TcpState,
-    pub laddr: u32,
-    pub lport: u16,
-    pub faddr: u32,
-    pub fport: u16,
+    /// Where it is bound, and the peer (unspecified until it connects).
+    pub local: Endpoint,
+    pub foreign: Endpoint,
     // Send sequence space.
     pub iss: u32,
     pub snd_una: u32,
@@ -249,6 +249,14 @@ pub struct Tcb {
 }
 
 impl Tcb {
+    /// Its two ends, the key of the connection table.
+    pub fn ends(&self) -> Ends {
+        Ends {
+            local: self.local,
+            foreign: self.foreign,
+        }
+    }
+
     /// The data in a full segment: `t_maxseg` less the timestamp option
     /// every segment carries (`tcp_maxseg()`); windows count in these.
     pub fn maxseg(&self) -> u32 {
@@ -261,10 +269,8 @@ impl Tcb {
         Tcb {
             id,
             state: TcpState::Closed,
-            laddr: 0,
-            lport: 0,
-            faddr: 0,
-            fport: 0,
+            local: Endpoint::ANY4,
+            foreign: Endpoint::ANY4,
             iss: 0,
             snd_una: 0,
             snd_nxt: 0,
@@ -450,8 +456,8 @@ crate::stats! {
 #[derive(Debug)]
 pub struct Tcp {
     pub tcbs: PcbTable<Tcb>,
-    /// Connections by (local address, local port, foreign address, port).
-    pub conns: FxHashMap<(u32, u16, u32, u16), TcbId>,
+    /// Connections by their two ends.
+    pub conns: FxHashMap<Ends, TcbId>,
     /// Listening sockets by local port.
     pub listeners: FxHashMap<u16, Vec<TcbId>>,
     pub syncache: Syncache,
@@ -547,11 +553,11 @@ impl Tcp {
     /// Forget a TCB (the caller has cancelled its timer).
     pub fn free(&mut self, id: TcbId) -> Option<Box<Tcb>> {
         let t = self.tcbs.free(id)?;
-        self.conns.remove(&(t.laddr, t.lport, t.faddr, t.fport));
-        if let Some(l) = self.listeners.get_mut(&t.lport) {
+        self.conns.remove(&t.ends());
+        if let Some(l) = self.listeners.get_mut(&t.local.port) {
             l.retain(|x| *x != id);
             if l.is_empty() {
-                self.listeners.remove(&t.lport);
+                self.listeners.remove(&t.local.port);
             }
         }
         Some(t)
@@ -578,10 +584,10 @@ impl Tcp {
     /// Is `port` taken on `addr` (or on any address, for a wildcard) for
     /// a socket of a jail with addresses `ip4`? With `SO_REUSEADDR`
     /// (`reuse`) only a listener holds it.
-    pub fn port_in_use(&self, addr: u32, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
+    pub fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.all().any(|t| {
-            t.lport == port
-                && (t.laddr == addr || t.laddr == 0 || addr == 0)
+            t.local.port == port
+                && (t.local.addr == addr || t.local.is_unspecified() || addr.is_unspecified())
                 && (!reuse || t.state == TcpState::Listen)
                 && prison_equal_ip4(Owner::ip4(&t.owner), ip4)
         })

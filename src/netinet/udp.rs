@@ -6,6 +6,7 @@
 //! wants a datagram.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::task::Waker;
 
 use rustc_hash::FxHashMap;
@@ -13,15 +14,12 @@ use rustc_hash::FxHashMap;
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
-use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL, icmp_error};
 use crate::netinet::in_::in_broadcast;
-use crate::netinet::in_jail::{
-    prison_check_ip4, prison_equal_ip4, prison_local_ip4, prison_remote_ip4, prison_saddr_ip4,
-};
-use crate::netinet::in_pcb::{Errno, Owner, PcbId, PcbTable, in_pcbbind};
-use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP, Ipv4Hdr};
-use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
-use crate::netinet::tcp_subr::tcp_src_for;
+use crate::netinet::in_jail::{prison_check_ip, prison_equal_ip4, prison_local_ip, prison_remote_ip, prison_saddr_ip};
+use crate::netinet::in_pcb::{Endpoint, Errno, Owner, PcbId, PcbTable, in_pcbbind, in_pcbladdr, in4, ip4};
+use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP};
+use crate::netinet::ip_output::{IpOpts, IpOutErr};
+use crate::netinet::protosw::{CtlInput, IpFacts, Prc, pr_output, pr_unreach_port};
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
@@ -52,12 +50,11 @@ pub type UdpId = PcbId;
 #[derive(Debug)]
 pub struct UdpPcb {
     pub id: UdpId,
-    pub laddr: u32,
-    pub lport: u16,
-    pub faddr: u32,
-    pub fport: u16,
-    /// Datagrams: (source address, source port, data).
-    pub rcv: VecDeque<(u32, u16, Vec<u8>)>,
+    pub local: Endpoint,
+    /// The peer once connected (unspecified before).
+    pub foreign: Endpoint,
+    /// Datagrams, and who sent them.
+    pub rcv: VecDeque<(Endpoint, Vec<u8>)>,
     pub rcv_bytes: usize,
     pub rcv_hiwat: usize,
     /// `SO_BROADCAST`.
@@ -108,10 +105,10 @@ impl Udp {
     /// Does a socket hold `addr:port`, so that one binding there (with
     /// `SO_REUSEADDR` if `reuse`, from a jail with addresses `ip4`) may
     /// not? Two that both ask may share.
-    fn port_in_use(&self, addr: u32, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
+    fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.ports.get(&port).is_some_and(|ids| {
             ids.iter().filter_map(|&i| self.get(i)).any(|p| {
-                (p.laddr == addr || p.laddr == 0 || addr == 0)
+                (p.local.addr == addr || p.local.is_unspecified() || addr.is_unspecified())
                     && !(reuse && p.reuseaddr)
                     && prison_equal_ip4(Owner::ip4(&p.owner), ip4)
             })
@@ -121,20 +118,18 @@ impl Udp {
     /// The socket a datagram to `dst:dport` from `src:sport` is for: a
     /// connected one first, then one bound to the address, then a wildcard
     /// (a jail's that may use `dst` before the host's).
-    fn lookup(&self, dst: u32, dport: u16, src: u32, sport: u16) -> Option<UdpId> {
-        let ids = self.ports.get(&dport)?;
+    fn lookup(&self, dst: Endpoint, src: Endpoint) -> Option<UdpId> {
+        let ids = self.ports.get(&dst.port)?;
         let score = |p: &UdpPcb| -> Option<u8> {
-            if p.faddr != 0 && (p.faddr != src || p.fport != sport) {
-                return None;
-            }
-            if p.laddr != 0 && p.laddr != dst {
+            let (connected, bound) = (!p.foreign.is_unspecified(), !p.local.is_unspecified());
+            if connected && p.foreign != src || bound && p.local.addr != dst.addr {
                 return None;
             }
             let ip4 = Owner::ip4(&p.owner);
-            if !prison_check_ip4(ip4, dst) {
+            if !prison_check_ip(ip4, dst.addr) {
                 return None;
             }
-            Some((p.faddr != 0) as u8 * 4 + (p.laddr != 0) as u8 * 2 + ip4.is_some() as u8)
+            Some(connected as u8 * 4 + bound as u8 * 2 + ip4.is_some() as u8)
         };
         ids.iter()
             .filter_map(|&i| self.get(i).and_then(|p| score(p).map(|s| (s, i))))
@@ -178,10 +173,10 @@ pub(crate) fn module() -> Module<Udp> {
 }
 
 /// A UDP datagram for this vnet.
-pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32, bcast: bool) {
+pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
     let udp = v.builtin(UDP);
     udp.stats.ipackets += 1;
-    let seg = match udp::Packet::new_checked(&m.data()[h.hl..h.len as usize]) {
+    let seg = match udp::Packet::new_checked(&m.data()[f.off..f.end]) {
         Ok(s) => s,
         Err(e) => {
             match e {
@@ -193,34 +188,37 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32,
     };
     if seg.checksum() == 0 {
         udp.stats.nosum += 1;
-    } else if !seg.verify_checksum(h.src, h.dst) {
+    } else if !seg.verify_checksum(f.src, f.dst) {
         udp.stats.badsum += 1;
         return;
     }
-    let (sport, dport) = (seg.src_port(), seg.dst_port());
+    let (from, to) = (
+        Endpoint::new(f.src, seg.src_port()),
+        Endpoint::new(f.dst, seg.dst_port()),
+    );
     let payload = seg.payload();
     // Broadcasts go to every socket bound to the port; others to the best.
-    let targets: Vec<UdpId> = if bcast {
+    let targets: Vec<UdpId> = if f.bcast {
         udp.ports
-            .get(&dport)
+            .get(&to.port)
             .map(|ids| {
                 ids.iter()
                     .copied()
-                    .filter(|&i| udp.get(i).is_some_and(|p| p.faddr == 0))
+                    .filter(|&i| udp.get(i).is_some_and(|p| p.foreign.is_unspecified()))
                     .collect()
             })
             .unwrap_or_default()
     } else {
-        udp.lookup(h.dst, dport, h.src, sport).into_iter().collect()
+        udp.lookup(to, from).into_iter().collect()
     };
     if targets.is_empty() {
-        if bcast {
+        if f.bcast {
             udp.stats.noportbcast += 1;
             return;
         }
         udp.stats.noport += 1;
         if !udp.blackhole {
-            icmp_error(k, v, m.data(), ICMP_UNREACH, ICMP_UNREACH_PORT, 0, Some(in_if));
+            pr_unreach_port(k, v, &m, f);
         }
         return;
     }
@@ -233,37 +231,32 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, h: &Ipv4Hdr, in_if: u32,
             continue;
         }
         p.rcv_bytes += payload.len();
-        p.rcv.push_back((h.src, sport, payload.to_vec()));
+        p.rcv.push_back((from, payload.to_vec()));
         if let Some(w) = p.rwaker.take() {
             w.wake();
         }
     }
 }
 
-/// An ICMP error about a datagram we sent (`udp_ctlinput`; `quoted` is
-/// its IP header and more): an unreachable tells the connected socket it
-/// was sent from, refused for a port or protocol, else host unreachable.
-pub fn udp_ctlinput(_: &mut Kernel, v: &mut Vnet, t: u8, code: u8, _mtu: u16, quoted: &[u8]) {
-    let Ok(q) = crate::wire::ipv4::Packet::new_checked(quoted) else {
-        return;
-    };
-    if t != ICMP_UNREACH || q.payload().len() < 4 {
+/// An ICMP error about a datagram we sent (`udp_ctlinput`): an
+/// unreachable tells the connected socket it was sent from, refused for
+/// a port or protocol, else host unreachable.
+pub fn udp_ctlinput(_: &mut Kernel, v: &mut Vnet, c: &CtlInput) {
+    if matches!(c.prc, Prc::MsgSize(_)) || c.quote.len() < 4 {
         return;
     }
-    let u = udp::Packet::new_unchecked(q.payload());
-    let (src, sport, dst, dport) = (q.src_addr(), u.src_port(), q.dst_addr(), u.dst_port());
-    let code_refused = matches!(code, ICMP_UNREACH_PORT | ICMP_UNREACH_PROTOCOL);
+    let u = udp::Packet::new_unchecked(c.quote);
+    let (src, dst) = (Endpoint::new(c.src, u.src_port()), Endpoint::new(c.dst, u.dst_port()));
     let udp = v.builtin(UDP);
-    let Some(ids) = udp.ports.get(&sport).cloned() else {
+    let Some(ids) = udp.ports.get(&src.port).cloned() else {
         return;
     };
     for id in ids {
         if let Some(p) = udp.get_mut(id)
-            && p.faddr == dst
-            && p.fport == dport
-            && (p.laddr == src || p.laddr == 0)
+            && p.foreign == dst
+            && (p.local.addr == src.addr || p.local.is_unspecified())
         {
-            p.error = Some(if code_refused {
+            p.error = Some(if c.prc == Prc::UnreachPort {
                 SoError::ConnRefused
             } else {
                 SoError::HostUnreach
@@ -281,10 +274,8 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
     let rcv_hiwat = udp.recvspace.max(1) as usize;
     udp.pcbs.alloc(|id| UdpPcb {
         id,
-        laddr: 0,
-        lport: 0,
-        faddr: 0,
-        fport: 0,
+        local: Endpoint::ANY4,
+        foreign: Endpoint::ANY4,
         rcv: VecDeque::new(),
         rcv_bytes: 0,
         rcv_hiwat,
@@ -298,25 +289,34 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
 }
 
 /// `bind(2)`; port 0 picks an ephemeral one.
-pub fn udp_bind(v: &mut Vnet, id: UdpId, laddr: u32, port: u16) -> Result<u16, Errno> {
+pub fn udp_bind(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<u16, Errno> {
     match v.builtin(UDP).get(id) {
-        Some(p) if p.lport != 0 => return Err(Errno::Inval),
+        Some(p) if p.local.port != 0 => return Err(Errno::Inval),
+        Some(p) if p.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
         None => return Err(Errno::Inval),
         _ => {}
     }
     let reuse = v.builtin(UDP).get(id).is_some_and(|p| p.reuseaddr);
     let ip4 = udp_ip4(v, id);
-    let laddr = prison_local_ip4(ip4.as_deref(), laddr)?;
-    let port = in_pcbbind(v, laddr, port, |v, a, p| {
+    let laddr = prison_local_ip(ip4.as_deref(), to.addr)?;
+    let port = in_pcbbind(v, laddr, to.port, |v, a, p| {
         v.builtin(UDP).port_in_use(a, p, reuse, ip4.as_deref())
     })?;
     let udp = v.builtin(UDP);
     if let Some(p) = udp.get_mut(id) {
-        p.laddr = laddr;
-        p.lport = port;
+        p.local = Endpoint::new(laddr, port);
     }
     udp.ports.entry(port).or_default().push(id);
     Ok(port)
+}
+
+/// Bind to an ephemeral port on the wildcard, as a send or connect does
+/// on a socket not bound yet.
+fn udp_autobind(v: &mut Vnet, id: UdpId) -> Result<(), Errno> {
+    match v.builtin(UDP).get(id).map(|p| p.local) {
+        Some(local) if local.port == 0 => udp_bind(v, id, local).map(|_| ()),
+        _ => Ok(()),
+    }
 }
 
 /// The jail addresses of a socket's owner.
@@ -324,88 +324,88 @@ fn udp_ip4(v: &mut Vnet, id: UdpId) -> Option<std::rc::Rc<[u32]>> {
     v.builtin(UDP).get(id).and_then(|p| Owner::ip4_rc(&p.owner))
 }
 
+/// The socket's family is `to`'s.
+fn udp_same_family(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
+    match v.builtin(UDP).get(id) {
+        Some(p) if p.local.addr.is_ipv4() == to.addr.is_ipv4() => Ok(()),
+        Some(_) => Err(Errno::AfNoSupport),
+        None => Err(Errno::Inval),
+    }
+}
+
 /// `connect(2)`: fix the peer (and the local address towards it).
-pub fn udp_connect(v: &mut Vnet, id: UdpId, faddr: u32, fport: u16) -> Result<(), Errno> {
+pub fn udp_connect(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
+    udp_same_family(v, id, to)?;
     let ip4 = udp_ip4(v, id);
-    let faddr = prison_remote_ip4(ip4.as_deref(), faddr);
-    let src = tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?;
-    let src = prison_saddr_ip4(ip4.as_deref(), src)?;
-    if v.builtin(UDP).get(id).is_some_and(|p| p.lport == 0) {
-        udp_bind(v, id, 0, 0)?;
-    }
+    let faddr = prison_remote_ip(ip4.as_deref(), to.addr);
+    let src = in_pcbladdr(v, faddr).ok_or(Errno::NetUnreach)?;
+    let src = prison_saddr_ip(ip4.as_deref(), src)?;
+    udp_autobind(v, id)?;
     let p = v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?;
-    if p.laddr == 0 {
-        p.laddr = src;
+    if p.local.is_unspecified() {
+        p.local.addr = src;
     }
-    p.faddr = faddr;
-    p.fport = fport;
+    p.foreign = Endpoint::new(faddr, to.port);
     Ok(())
 }
 
 /// `sendto(2)`: to `dst`, or to the connected peer.
-pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Option<(u32, u16)>) -> Result<usize, Errno> {
+pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Option<Endpoint>) -> Result<usize, Errno> {
+    if let Some(d) = dst {
+        udp_same_family(v, id, d)?;
+    }
     let udp = v.builtin(UDP);
     let maxdgram = udp.maxdgram.max(1) as usize;
     let p = udp.get_mut(id).ok_or(Errno::Inval)?;
     if let Some(e) = p.error.take() {
         return Err(Errno::So(e));
     }
-    let ip4 = Owner::ip4_rc(&p.owner);
-    let (faddr, fport) = match (dst, p.faddr) {
-        (Some((a, port)), 0) => (prison_remote_ip4(ip4.as_deref(), a), port),
-        (Some(_), _) => return Err(Errno::IsConn),
-        (None, 0) => return Err(Errno::NotConn),
-        (None, f) => (f, p.fport),
+    let ip4j = Owner::ip4_rc(&p.owner);
+    let to = match (dst, p.foreign.is_unspecified()) {
+        (Some(d), true) => d.at(prison_remote_ip(ip4j.as_deref(), d.addr)),
+        (Some(_), false) => return Err(Errno::IsConn),
+        (None, true) => return Err(Errno::NotConn),
+        (None, false) => p.foreign,
     };
     if data.len() > maxdgram {
         return Err(Errno::MsgSize);
     }
     let (broadcast, ttl) = (p.broadcast, p.ttl);
-    if p.lport == 0 {
-        udp_bind(v, id, 0, 0)?;
-    }
-    let p = v.builtin(UDP).get(id).ok_or(Errno::Inval)?;
-    let (laddr, lport) = (p.laddr, p.lport);
+    udp_autobind(v, id)?;
+    let local = v.builtin(UDP).get(id).ok_or(Errno::Inval)?.local;
     // A broadcast needs SO_BROADCAST (EACCES otherwise).
-    let bcast = faddr == INADDR_BROADCAST || is_bcast_anywhere(v, faddr);
+    let limited = in4(to.addr) == Some(INADDR_BROADCAST);
+    let bcast = limited || in4(to.addr).is_some_and(|a| is_bcast_anywhere(v, a));
     if bcast && !broadcast {
         return Err(Errno::Access);
     }
-    let src = if laddr != 0 {
-        laddr
-    } else if faddr == INADDR_BROADCAST {
-        prison_saddr_ip4(ip4.as_deref(), 0)?
+    let src = if !local.is_unspecified() {
+        local.addr
+    } else if limited {
+        prison_saddr_ip(ip4j.as_deref(), local.addr)?
     } else {
-        prison_saddr_ip4(ip4.as_deref(), tcp_src_for(v, faddr).ok_or(Errno::NetUnreach)?)?
+        prison_saddr_ip(ip4j.as_deref(), in_pcbladdr(v, to.addr).ok_or(Errno::NetUnreach)?)?
     };
     let ulen = UDP_HDR_LEN + data.len();
     let mut m = Mbuf::zeroed(ulen);
     let b = m.data_mut();
-    udp::Packet::new_unchecked(&mut *b).emit_header(lport, fport);
+    udp::Packet::new_unchecked(&mut *b).emit_header(local.port, to.port);
     b[UDP_HDR_LEN..].copy_from_slice(data);
     // The limited broadcast leaves by the first interface that can.
-    let ifindex = if faddr == INADDR_BROADCAST {
-        first_broadcast_if(v)
-    } else {
-        None
+    let ifindex = if limited { first_broadcast_if(v) } else { None };
+    let src = match (src.is_unspecified(), ifindex) {
+        (true, Some(i)) => crate::netinet::in_::in_ifaddr_for(v, i, INADDR_BROADCAST).map_or(src, ip4),
+        _ => src,
     };
-    let src = if src == 0 {
-        ifindex
-            .and_then(|i| crate::netinet::in_::in_ifaddr_for(v, i, faddr))
-            .unwrap_or(0)
-    } else {
-        src
-    };
-    udp::Packet::new_unchecked(m.data_mut()).fill_checksum(src, faddr);
+    udp::Packet::new_unchecked(m.data_mut()).fill_checksum(src, to.addr);
     v.builtin(UDP).stats.opackets += 1;
     let opts = IpOpts {
-        src: Some(src),
         ttl: (ttl > 0).then_some(ttl),
         ifindex,
         proto: IPPROTO_UDP,
         ..IpOpts::default()
     };
-    match ip_output(k, v, m, faddr, &opts) {
+    match pr_output(k, v, m, src, to.addr, opts) {
         Ok(()) => Ok(data.len()),
         Err(IpOutErr::MsgSize(_)) => Err(Errno::MsgSize),
         Err(IpOutErr::HostDown) => Err(Errno::So(SoError::HostDown)),
@@ -417,14 +417,14 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
 }
 
 /// `recvfrom(2)`: one datagram (truncated to `buf`), and who sent it.
-pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(usize, u32, u16), Errno> {
+pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(usize, Endpoint), Errno> {
     let p = v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?;
     match p.rcv.pop_front() {
-        Some((src, sport, d)) => {
+        Some((from, d)) => {
             p.rcv_bytes -= d.len();
             let n = d.len().min(buf.len());
             buf[..n].copy_from_slice(&d[..n]);
-            Ok((n, src, sport))
+            Ok((n, from))
         }
         None => {
             if let Some(e) = p.error.take() {
@@ -440,11 +440,11 @@ pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(u
 pub fn udp_detach(v: &mut Vnet, id: UdpId) {
     let udp = v.builtin(UDP);
     if let Some(p) = udp.pcbs.free(id)
-        && let Some(ids) = udp.ports.get_mut(&p.lport)
+        && let Some(ids) = udp.ports.get_mut(&p.local.port)
     {
         ids.retain(|&i| i != id);
         if ids.is_empty() {
-            udp.ports.remove(&p.lport);
+            udp.ports.remove(&p.local.port);
         }
     }
 }

@@ -35,7 +35,6 @@ mod udp;
 
 use std::cell::RefCell;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
 pub use tcp::{TcpListener, TcpStream};
@@ -116,6 +115,7 @@ pub(crate) fn to_io(e: Errno) -> io::Error {
         Errno::Access => K::PermissionDenied,
         Errno::InProgress => K::WouldBlock,
         Errno::NoBufs => K::OutOfMemory,
+        Errno::AfNoSupport => K::Unsupported,
         Errno::So(SoError::ConnRefused) => K::ConnectionRefused,
         Errno::So(SoError::ConnReset) => K::ConnectionReset,
         Errno::So(SoError::ConnAborted) => K::ConnectionAborted,
@@ -124,8 +124,4 @@ pub(crate) fn to_io(e: Errno) -> io::Error {
         Errno::So(SoError::NetUnreach) => K::NetworkUnreachable,
     };
     io::Error::new(kind, e.to_string())
-}
-
-pub(crate) fn addr(a: u32, p: u16) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::from(a), p)
 }

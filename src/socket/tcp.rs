@@ -2,11 +2,11 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::net::{Shutdown, SocketAddrV4};
+use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{SockCtx, addr, to_io};
+use super::{SockCtx, to_io};
 use crate::Proc;
 use crate::netinet::cc::Cc;
 use crate::netinet::in_pcb::Errno;
@@ -33,22 +33,22 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// `socket`, `bind` and `listen` (backlog 128) in the process's vnet.
-    pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<TcpListener> {
+    pub fn bind(p: &Proc, a: SocketAddr) -> io::Result<TcpListener> {
         Self::bind_backlog(p, a, 128)
     }
 
     /// As [`TcpListener::bind`], with a listen backlog.
-    pub fn bind_backlog(p: &Proc, a: SocketAddrV4, backlog: usize) -> io::Result<TcpListener> {
+    pub fn bind_backlog(p: &Proc, a: SocketAddr, backlog: usize) -> io::Result<TcpListener> {
         Self::bind_opts(p, a, backlog, false)
     }
 
     /// As [`TcpListener::bind`] with `SO_REUSEADDR`: the port may still be
     /// held by connections of an earlier server (in TIME_WAIT, say).
-    pub fn bind_reuseaddr(p: &Proc, a: SocketAddrV4) -> io::Result<TcpListener> {
+    pub fn bind_reuseaddr(p: &Proc, a: SocketAddr) -> io::Result<TcpListener> {
         Self::bind_opts(p, a, 128, true)
     }
 
-    fn bind_opts(p: &Proc, a: SocketAddrV4, backlog: usize, reuse: bool) -> io::Result<TcpListener> {
+    fn bind_opts(p: &Proc, a: SocketAddr, backlog: usize, reuse: bool) -> io::Result<TcpListener> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
@@ -56,7 +56,7 @@ impl TcpListener {
             if let Some(tp) = v.builtin(TCP).get_mut(id) {
                 tp.reuseaddr = reuse;
             }
-            let r = tcp_bind(v, id, u32::from(*a.ip()), a.port()).and_then(|_| tcp_listen(v, id, backlog));
+            let r = tcp_bind(v, id, a.into()).and_then(|_| tcp_listen(v, id, backlog));
             if r.is_err() {
                 v.builtin(TCP).free(id);
             }
@@ -69,7 +69,7 @@ impl TcpListener {
     }
 
     /// The next connection, and who it is from.
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let id = poll_fn(|cx| {
             ready(
                 self.ctx
@@ -85,9 +85,9 @@ impl TcpListener {
         Ok((s, peer))
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.ctx
-            .sys(|_, v| v.builtin(TCP).get(self.id).map(|t| addr(t.laddr, t.lport)))?
+            .sys(|_, v| v.builtin(TCP).get(self.id).map(|t| t.local.into()))?
             .ok_or_else(gone)
     }
 }
@@ -111,22 +111,22 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connect from the process's vnet.
-    pub async fn connect(p: &Proc, to: SocketAddrV4) -> io::Result<TcpStream> {
+    pub async fn connect(p: &Proc, to: SocketAddr) -> io::Result<TcpStream> {
         Self::connect_from(p, None, to).await
     }
 
     /// Connect from a given local address and port (`nc -s`, `nc -p`).
-    pub async fn connect_from(p: &Proc, from: Option<SocketAddrV4>, to: SocketAddrV4) -> io::Result<TcpStream> {
+    pub async fn connect_from(p: &Proc, from: Option<SocketAddr>, to: SocketAddr) -> io::Result<TcpStream> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx
             .sys(|k, v| {
                 let id = tcp_attach(v, Some(owner));
                 let r = match from {
-                    Some(f) => tcp_bind(v, id, u32::from(*f.ip()), f.port()),
+                    Some(f) => tcp_bind(v, id, f.into()),
                     None => Ok(()),
                 }
-                .and_then(|_| tcp_connect(k, v, id, u32::from(*to.ip()), to.port()));
+                .and_then(|_| tcp_connect(k, v, id, to.into()));
                 if r.is_err() {
                     v.builtin(TCP).free(id);
                 }
@@ -207,12 +207,12 @@ impl TcpStream {
             .ok_or_else(gone)
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        self.with(|t| addr(t.laddr, t.lport))
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.with(|t| t.local.into())
     }
 
-    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
-        self.with(|t| addr(t.faddr, t.fport))
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.with(|t| t.foreign.into())
     }
 
     /// `TCP_NODELAY`: no Nagle.

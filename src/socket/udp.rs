@@ -2,12 +2,12 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
-use super::{SockCtx, addr, to_io};
+use super::{SockCtx, to_io};
 use crate::Proc;
-use crate::netinet::in_pcb::Errno;
+use crate::netinet::in_pcb::{Endpoint, Errno};
 use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_recv, udp_send};
 
 /// A UDP socket.
@@ -18,18 +18,18 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// `socket` and `bind` in the process's vnet (port 0: an ephemeral one).
-    pub fn bind(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
+    pub fn bind(p: &Proc, a: SocketAddr) -> io::Result<UdpSocket> {
         Self::bind_opts(p, a, false)
     }
 
     /// As [`UdpSocket::bind`] with `SO_REUSEADDR`: sockets that all ask
     /// share the port; a datagram goes to the one connected to its sender
     /// first.
-    pub fn bind_reuseaddr(p: &Proc, a: SocketAddrV4) -> io::Result<UdpSocket> {
+    pub fn bind_reuseaddr(p: &Proc, a: SocketAddr) -> io::Result<UdpSocket> {
         Self::bind_opts(p, a, true)
     }
 
-    fn bind_opts(p: &Proc, a: SocketAddrV4, reuse: bool) -> io::Result<UdpSocket> {
+    fn bind_opts(p: &Proc, a: SocketAddr, reuse: bool) -> io::Result<UdpSocket> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
@@ -37,7 +37,7 @@ impl UdpSocket {
             if let Some(u) = v.builtin(UDP).get_mut(id) {
                 u.reuseaddr = reuse;
             }
-            match udp_bind(v, id, u32::from(*a.ip()), a.port()) {
+            match udp_bind(v, id, a.into()) {
                 Ok(_) => Ok(id),
                 Err(e) => {
                     udp_detach(v, id);
@@ -52,15 +52,13 @@ impl UdpSocket {
     }
 
     /// Fix the peer: `send` and `recv` then talk to it only.
-    pub fn connect(&self, to: SocketAddrV4) -> io::Result<()> {
-        self.ctx
-            .sys(|_, v| udp_connect(v, self.id, u32::from(*to.ip()), to.port()))?
-            .map_err(to_io)
+    pub fn connect(&self, to: SocketAddr) -> io::Result<()> {
+        self.ctx.sys(|_, v| udp_connect(v, self.id, to.into()))?.map_err(to_io)
     }
 
-    pub async fn send_to(&self, buf: &[u8], to: SocketAddrV4) -> io::Result<usize> {
+    pub async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.ctx
-            .sys(|k, v| udp_send(k, v, self.id, buf, Some((u32::from(*to.ip()), to.port()))))?
+            .sys(|k, v| udp_send(k, v, self.id, buf, Some(to.into())))?
             .map_err(to_io)
     }
 
@@ -74,14 +72,14 @@ impl UdpSocket {
     }
 
     /// The next datagram (truncated to `buf`) and its sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| self.poll_recv_from(cx, buf)).await
     }
 
     /// Poll for the next datagram, as tokio's `UdpSocket::poll_recv_from`.
-    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddrV4)>> {
+    pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
         match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
-            Ok(Ok((n, a, p))) => Poll::Ready(Ok((n, addr(a, p)))),
+            Ok(Ok((n, from))) => Poll::Ready(Ok((n, from.into()))),
             Ok(Err(Errno::Again)) => Poll::Pending,
             Ok(Err(e)) => Poll::Ready(Err(to_io(e))),
             Err(e) => Poll::Ready(Err(e)),
@@ -118,15 +116,15 @@ impl UdpSocket {
         self.with(|p| p.owner.as_ref().map_or(0, |o| o.fd)).unwrap_or(0)
     }
 
-    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
-        self.with(|p| addr(p.laddr, p.lport))
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.with(|p| p.local.into())
     }
 
     /// The connected peer.
-    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
-        match self.with(|p| (p.faddr, p.fport))? {
-            (_, 0) => Err(io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected")),
-            (a, port) => Ok(addr(a, port)),
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self.with(|p| p.foreign)? {
+            Endpoint { port: 0, .. } => Err(io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected")),
+            f => Ok(f.into()),
         }
     }
 }

@@ -223,7 +223,7 @@ pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
         host.proc(b, crate::Stdio::null_all()),
     );
     let to = std::net::SocketAddrV4::new(dst.into(), 5201);
-    let l = TcpListener::bind(&pb, to).map_err(|e| e.to_string())?;
+    let l = TcpListener::bind(&pb, to.into()).map_err(|e| e.to_string())?;
     let block = 128 * 1024;
     let server = host.tasks().spawn(Box::pin(async move {
         let Ok((mut s, _)) = l.accept().await else { return 1 };
@@ -240,7 +240,7 @@ pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
     let started = std::rc::Rc::new(std::cell::Cell::new(None));
     let st = started.clone();
     let client = host.tasks().spawn(Box::pin(async move {
-        let Ok(mut s) = TcpStream::connect(&pa, to).await else {
+        let Ok(mut s) = TcpStream::connect(&pa, to.into()).await else {
             return 1;
         };
         st.set(Some(Instant::now()));

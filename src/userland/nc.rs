@@ -206,7 +206,10 @@ async fn run(p: &Proc, a: &NcArgs) -> Result<i32, i32> {
         let conn = if a.udp {
             connect_udp(p, from, to)
         } else {
-            match p.timeout(timeout, TcpStream::connect_from(p, from, to)).await {
+            match p
+                .timeout(timeout, TcpStream::connect_from(p, from.map(Into::into), to.into()))
+                .await
+            {
                 Some(r) => r.map(Conn::Tcp),
                 None => Err(io::Error::new(io::ErrorKind::TimedOut, "Operation timed out")),
             }
@@ -255,13 +258,13 @@ fn udptest(s: &UdpSocket) -> bool {
 }
 
 fn connect_udp(p: &Proc, from: Option<SocketAddrV4>, to: SocketAddrV4) -> io::Result<Conn> {
-    let s = UdpSocket::bind(p, from.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
-    s.connect(to)?;
+    let s = UdpSocket::bind(p, from.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).into())?;
+    s.connect(to.into())?;
     Ok(Conn::Udp(s))
 }
 
 async fn listen_tcp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Result<i32, i32> {
-    let l = match TcpListener::bind_backlog(p, local, 1) {
+    let l = match TcpListener::bind_backlog(p, local.into(), 1) {
         Ok(l) => l,
         Err(e) => return fail(p, &format!("bind: {e}")),
     };
@@ -282,7 +285,7 @@ async fn listen_tcp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Resul
 
 async fn listen_udp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Result<i32, i32> {
     loop {
-        let s = match UdpSocket::bind(p, local) {
+        let s = match UdpSocket::bind(p, local.into()) {
             Ok(s) => s,
             Err(e) => return fail(p, &format!("bind: {e}")),
         };

@@ -7,8 +7,7 @@ use clap::Parser;
 
 use crate::errln;
 use crate::kern::proc::Proc;
-use crate::net::route::Inet;
-use crate::netinet::in_pcb::Owner;
+use crate::netinet::in_pcb::{Endpoint, Owner};
 use crate::netinet::tcp_var::TCP;
 use crate::netinet::udp::UDP;
 
@@ -55,14 +54,22 @@ pub struct SockstatArgs {
 struct Sock {
     owner: Option<Owner>,
     proto: &'static str,
-    local: (u32, u16),
-    foreign: (u32, u16),
+    local: Endpoint,
+    foreign: Endpoint,
     state: Option<&'static str>,
 }
 
-fn printaddr((a, p): (u32, u16)) -> String {
-    let a = if a == 0 { "*".to_string() } else { Inet(a).to_string() };
-    if p == 0 { format!("{a}:*") } else { format!("{a}:{p}") }
+fn printaddr(e: Endpoint) -> String {
+    let a = if e.is_unspecified() {
+        "*".to_string()
+    } else {
+        e.addr.to_string()
+    };
+    if e.port == 0 {
+        format!("{a}:*")
+    } else {
+        format!("{a}:{}", e.port)
+    }
 }
 
 fn pad(s: &mut String, to: usize) {
@@ -120,7 +127,7 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
     } else {
         (true, true)
     };
-    let show_v4 = a.inet4 || !a.inet6;
+    let (show_v4, show_v6) = (a.inet4 || !a.inet6, a.inet6 || !a.inet4);
     let socks = jp.vnet(|_, v| {
         let mut out = Vec::new();
         if protos.iter().any(|x| x == "tcp") {
@@ -128,8 +135,8 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
                 out.push(Sock {
                     owner: tp.owner.clone(),
                     proto: "tcp",
-                    local: (tp.laddr, tp.lport),
-                    foreign: (tp.faddr, tp.fport),
+                    local: tp.local,
+                    foreign: tp.foreign,
                     state: Some(tp.state.name()),
                 });
             }
@@ -139,8 +146,8 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
                 out.push(Sock {
                     owner: u.owner.clone(),
                     proto: "udp",
-                    local: (u.laddr, u.lport),
-                    foreign: (u.faddr, u.fport),
+                    local: u.local,
+                    foreign: u.foreign,
                     state: None,
                 });
             }
@@ -155,12 +162,13 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
         }
     };
     socks.retain(|s| {
-        let listening = s.foreign.1 == 0;
+        let listening = s.foreign.port == 0;
         let port_ok = ports.as_ref().is_none_or(|r| {
             r.iter()
-                .any(|&(lo, hi)| (lo..=hi).contains(&s.local.1) || (lo..=hi).contains(&s.foreign.1))
+                .any(|&(lo, hi)| (lo..=hi).contains(&s.local.port) || (lo..=hi).contains(&s.foreign.port))
         });
-        show_v4 && port_ok && ((listening && show_l) || (!listening && show_c))
+        let fam_ok = if s.local.addr.is_ipv4() { show_v4 } else { show_v6 };
+        fam_ok && port_ok && ((listening && show_l) || (!listening && show_c))
     });
     // Files first, by process and descriptor; then sockets no file holds.
     socks.sort_by_key(|s| s.owner.as_ref().map_or((1, 0, 0), |o| (0, o.pid, o.fd)));
@@ -192,7 +200,7 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
             None => l += &format!("{:<8} {:<10} {:<5} {:<2} ", "?", "?", "?", "?"),
         }
         pad(&mut l, 30);
-        l += &format!("{}4 ", s.proto);
+        l += &format!("{}{} ", s.proto, if s.local.addr.is_ipv4() { 4 } else { 6 });
         let mut off = 37;
         pad(&mut l, off);
         l += &printaddr(s.local);
@@ -219,6 +227,10 @@ mod tests {
     fn port_lists() {
         assert_eq!(super::parse_ports("22,80-90"), Some(vec![(22, 22), (80, 90)]));
         assert_eq!(super::parse_ports("x"), None);
-        assert_eq!(super::printaddr((0, 0)), "*:*");
+        use crate::netinet::in_pcb::Endpoint;
+        assert_eq!(super::printaddr(Endpoint::ANY4), "*:*");
+        assert_eq!(super::printaddr(Endpoint::v4(0x0a00_0001, 80)), "10.0.0.1:80");
+        let v6 = Endpoint::new("2001:db8::1".parse::<std::net::IpAddr>().expect("address"), 22);
+        assert_eq!(super::printaddr(v6), "2001:db8::1:22");
     }
 }

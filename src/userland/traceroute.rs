@@ -10,6 +10,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Proc;
 use crate::net::route::{Inet, inet_addr};
 use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
+use crate::netinet::in_pcb::ip4;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
@@ -144,7 +145,7 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
                     // The checksum needs the source the stack will choose.
                     let s = if src != 0 { src } else { pick_src(v, dst) };
                     ipv4::Packet::new_unchecked(&mut b[..]).set_src_addr(s);
-                    udp::Packet::new_unchecked(&mut b[20..]).fill_checksum(s, dst);
+                    udp::Packet::new_unchecked(&mut b[20..]).fill_checksum(ip4(s), ip4(dst));
                 }
                 ip_output_raw(k, v, Mbuf::from_slice(&b))
             });

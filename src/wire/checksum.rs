@@ -1,6 +1,8 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624):
 //! pure functions of bytes, for every layer.
 
+use std::net::IpAddr;
+
 /// Add `data` (starting at an even offset of what is summed) to a running
 /// one's-complement sum, not yet folded. Eight bytes at a time: the sum of
 /// 32-bit big-endian words folds to the same 16-bit sum (RFC 1071 §2).
@@ -37,9 +39,24 @@ pub fn in_cksum(data: &[u8]) -> u16 {
     fold(sum(0, data))
 }
 
-/// The pseudo-header sum of UDP and TCP (RFC 768, RFC 9293 §3.1).
-pub fn pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: u16) -> u32 {
-    sum(0, &src) + sum(0, &dst) + proto as u32 + len as u32
+/// The pseudo-header sum of UDP and TCP over IPv4 (RFC 768, RFC 9293
+/// §3.1) or IPv6 (RFC 8200 §8.1: the 32-bit length folds to the same
+/// sum), between `src` and `dst` of one family.
+pub fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> u32 {
+    let addrs = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => sum(0, &s.octets()) + sum(0, &d.octets()),
+        (s, d) => sum(0, &ip6_octets(s)) + sum(0, &ip6_octets(d)),
+    };
+    let len = (len >> 16) + (len & 0xffff);
+    addrs + proto as u32 + len
+}
+
+/// The 16 bytes of an address, an IPv4 one mapped (RFC 4291 §2.5.5.2).
+fn ip6_octets(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
 }
 
 /// RFC 1624 eqn. 3: the new checksum when one 16-bit word changes from

@@ -1,6 +1,8 @@
 //! The TCP header and its options (RFC 9293 §3.1, RFC 7323, RFC 2018),
 //! and sequence-number arithmetic (RFC 9293 §3.4).
 
+use std::net::IpAddr;
+
 use crate::wire::checksum::{fold, pseudo, sum};
 use crate::wire::ipv4::IPPROTO_TCP;
 
@@ -194,7 +196,7 @@ impl TcpHdr {
     /// came from `src` to `dst`.
     /// Parse and check a segment; `csum_valid` when the link vouches for
     /// the checksum (`CSUM_DATA_VALID`).
-    pub fn parse(seg: &[u8], src: u32, dst: u32, csum_valid: bool) -> Result<(TcpHdr, TcpOpts), TcpErr> {
+    pub fn parse(seg: &[u8], src: IpAddr, dst: IpAddr, csum_valid: bool) -> Result<(TcpHdr, TcpOpts), TcpErr> {
         let Some(p) = Packet::new_checked(seg) else {
             return Err(TcpErr::Short);
         };
@@ -203,11 +205,7 @@ impl TcpHdr {
             return Err(TcpErr::BadOff);
         }
         if seg.len() > u16::MAX as usize
-            || !csum_valid
-                && fold(sum(
-                    pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_TCP, seg.len() as u16),
-                    seg,
-                )) != 0
+            || !csum_valid && fold(sum(pseudo(src, dst, IPPROTO_TCP, seg.len() as u32), seg)) != 0
         {
             return Err(TcpErr::BadSum);
         }
@@ -226,7 +224,7 @@ impl TcpHdr {
 
     /// Write the header and `opts` into `seg` (which holds room for
     /// `off` bytes of header, then the data) and checksum it all.
-    pub fn write(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
+    pub fn write(&self, seg: &mut [u8], opts: &[u8], src: IpAddr, dst: IpAddr) {
         self.write_delayed(seg, opts, src, dst);
         let c = fold(sum(0, seg));
         seg[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
@@ -234,7 +232,7 @@ impl TcpHdr {
 
     /// Write the header with only the pseudo-header's sum in the checksum
     /// field: the rest is left to `Mbuf::finish_csum`.
-    pub fn write_delayed(&self, seg: &mut [u8], opts: &[u8], src: u32, dst: u32) {
+    pub fn write_delayed(&self, seg: &mut [u8], opts: &[u8], src: IpAddr, dst: IpAddr) {
         seg[field::SRC_PORT].copy_from_slice(&self.sport.to_be_bytes());
         seg[field::DST_PORT].copy_from_slice(&self.dport.to_be_bytes());
         seg[field::SEQ_NUM].copy_from_slice(&self.seq.to_be_bytes());
@@ -244,12 +242,7 @@ impl TcpHdr {
         seg[field::WIN_SIZE].copy_from_slice(&self.win.to_be_bytes());
         seg[field::URGENT].copy_from_slice(&self.urp.to_be_bytes());
         seg[TCP_HDR_LEN..TCP_HDR_LEN + opts.len()].copy_from_slice(opts);
-        let p = !fold(pseudo(
-            src.to_be_bytes(),
-            dst.to_be_bytes(),
-            IPPROTO_TCP,
-            seg.len() as u16,
-        ));
+        let p = !fold(pseudo(src, dst, IPPROTO_TCP, seg.len() as u32));
         seg[field::CHECKSUM].copy_from_slice(&p.to_be_bytes());
     }
 }
@@ -391,12 +384,16 @@ mod tests {
         };
         let mut seg = vec![0u8; 24 + 3];
         seg[24..].copy_from_slice(b"abc");
-        h.write(&mut seg, &[2, 4, 5, 180], 0x0a000001, 0x0a000002);
-        let (p, o) = TcpHdr::parse(&seg, 0x0a000001, 0x0a000002, false).expect("valid");
+        let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        h.write(&mut seg, &[2, 4, 5, 180], a, b);
+        let (p, o) = TcpHdr::parse(&seg, a, b, false).expect("valid");
         assert_eq!(p, h);
         assert_eq!(o.mss, Some(1460));
-        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000003, false), Err(TcpErr::BadSum));
+        assert_eq!(
+            TcpHdr::parse(&seg, a, IpAddr::from([10, 0, 0, 3]), false),
+            Err(TcpErr::BadSum)
+        );
         seg[12] = 0xf0;
-        assert_eq!(TcpHdr::parse(&seg, 0x0a000001, 0x0a000002, false), Err(TcpErr::BadOff));
+        assert_eq!(TcpHdr::parse(&seg, a, b, false), Err(TcpErr::BadOff));
     }
 }

@@ -1,6 +1,8 @@
 //! UDP datagrams (RFC 768) as bytes: a view with named fields, in the
 //! manner of smoltcp's `wire`.
 
+use std::net::IpAddr;
+
 use crate::wire::checksum::{fold, pseudo, sum};
 
 /// Where each field lies.
@@ -86,13 +88,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The checksum over the pseudo-header of `src` and `dst` is right
     /// (a zero field is no checksum: true).
-    pub fn verify_checksum(&self, src: u32, dst: u32) -> bool {
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
         let seg = &self.buffer.as_ref()[..self.len() as usize];
-        self.checksum() == 0
-            || fold(sum(
-                pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_UDP, seg.len() as u16),
-                seg,
-            )) == 0
+        self.checksum() == 0 || fold(sum(pseudo(src, dst, IPPROTO_UDP, seg.len() as u32), seg)) == 0
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
@@ -117,7 +115,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Compute the checksum between `src` and `dst` (a computed 0 is sent
     /// as all ones, RFC 768).
-    pub fn fill_checksum(&mut self, src: u32, dst: u32) {
+    pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         self.set_checksum(0);
         let c = udp_cksum(src, dst, self.buffer.as_ref());
         self.set_checksum(c);
@@ -125,11 +123,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 }
 
 /// The UDP checksum of `seg` (header and data) between `src` and `dst`.
-pub fn udp_cksum(src: u32, dst: u32, seg: &[u8]) -> u16 {
-    let c = fold(sum(
-        pseudo(src.to_be_bytes(), dst.to_be_bytes(), IPPROTO_UDP, seg.len() as u16),
-        seg,
-    ));
+pub fn udp_cksum(src: IpAddr, dst: IpAddr, seg: &[u8]) -> u16 {
+    let c = fold(sum(pseudo(src, dst, IPPROTO_UDP, seg.len() as u32), seg));
     if c == 0 { 0xffff } else { c }
 }
 
@@ -137,20 +132,23 @@ pub fn udp_cksum(src: u32, dst: u32, seg: &[u8]) -> u16 {
 mod tests {
     use super::*;
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
     #[test]
     fn a_datagram_written_checks_and_reads_back() {
         let mut b = [0u8; 12];
         b[8..].copy_from_slice(b"ping");
         let mut p = Packet::new_unchecked(&mut b[..]);
         p.emit_header(1234, 53);
-        p.fill_checksum(0x0a00_0001, 0x0a00_0002);
+        p.fill_checksum(A, B);
         let p = Packet::new_checked(&b[..]).expect("whole");
         assert_eq!(
             (p.src_port(), p.dst_port(), p.len(), p.payload()),
             (1234, 53, 12, &b"ping"[..])
         );
-        assert!(p.verify_checksum(0x0a00_0001, 0x0a00_0002));
-        assert!(!p.verify_checksum(0x0a00_0001, 0x0a00_0003));
+        assert!(p.verify_checksum(A, B));
+        assert!(!p.verify_checksum(A, IpAddr::from([10, 0, 0, 3])));
         assert_eq!(Packet::new_checked(&b[..7]).err(), Some(UdpErr::Truncated));
         assert_eq!(Packet::new_checked(&b[..11]).err(), Some(UdpErr::BadLen));
     }

@@ -38,7 +38,7 @@ pub async fn run(
         Some(b) => Some(SocketAddrV4::new(addr(p, b)?, 0)),
         None => None,
     };
-    let mut ctrl = TcpStream::connect_from(p, from, dst).await.map_err(|e| {
+    let mut ctrl = TcpStream::connect_from(p, from.map(Into::into), dst.into()).await.map_err(|e| {
         Error::Msg(format!(
             "unable to connect to server - server may have stopped running or use a different port, firewall issue, etc.: {e}"
         ))
@@ -159,7 +159,7 @@ async fn open_stream(
 ) -> Result<Stream, Error> {
     let sender = !params.reverse;
     if !params.udp {
-        let mut s = TcpStream::connect_from(p, from, dst)
+        let mut s = TcpStream::connect_from(p, from.map(Into::into), dst.into())
             .await
             .map_err(|_| Error::Ctrl("unable to connect stream"))?;
         if params.nodelay {
@@ -181,8 +181,9 @@ async fn open_stream(
         return Ok(Stream::new(id, fd, Sock::Tcp(s), sender));
     }
     let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-    let s = UdpSocket::bind(p, from.unwrap_or(any)).map_err(|_| Error::Ctrl("unable to connect stream"))?;
-    s.connect(dst).map_err(|_| Error::Ctrl("unable to connect stream"))?;
+    let s = UdpSocket::bind(p, from.unwrap_or(any).into()).map_err(|_| Error::Ctrl("unable to connect stream"))?;
+    s.connect(dst.into())
+        .map_err(|_| Error::Ctrl("unable to connect stream"))?;
     if let Some(w) = params.window {
         let _ = s.set_recv_buffer_size(w);
     }

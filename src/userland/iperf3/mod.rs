@@ -234,7 +234,7 @@ fn connected_line(s: &Stream) -> String {
         Sock::Tcp(t) => (t.local_addr().ok(), t.peer_addr().ok()),
         Sock::Udp(u) => (u.local_addr().ok(), u.peer_addr().ok()),
     };
-    let none = std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0);
+    let none = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let (l, r) = (l.unwrap_or(none), r.unwrap_or(none));
     format!(
         "[{:3}] local {} port {} connected to {} port {}\n",

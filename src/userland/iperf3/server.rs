@@ -25,7 +25,7 @@ pub async fn run(p: &Proc, a: &Iperf3Args, interval: Option<Duration>) -> Result
         None => Ipv4Addr::UNSPECIFIED,
     };
     let local = SocketAddrV4::new(addr, a.port);
-    let l = TcpListener::bind_reuseaddr(p, local)
+    let l = TcpListener::bind_reuseaddr(p, local.into())
         .map_err(|e| Error::Msg(format!("unable to start listener for connections: {e}")))?;
     let dashes = "-----------------------------------------------------------\n";
     for n in 1.. {
@@ -58,7 +58,10 @@ async fn test(p: &Proc, l: &TcpListener, local: SocketAddrV4, interval: Option<D
     send_state(&mut ctrl, proto::PARAM_EXCHANGE).await?;
     let params = Params::from_json(&json_read(&mut ctrl, "unable to receive parameters from client").await?)?;
     let mut udp = if params.udp {
-        Some(UdpSocket::bind_reuseaddr(p, local).map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?)
+        Some(
+            UdpSocket::bind_reuseaddr(p, local.into())
+                .map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?,
+        )
     } else {
         None
     };
@@ -83,7 +86,7 @@ async fn test(p: &Proc, l: &TcpListener, local: SocketAddrV4, interval: Option<D
                 u.connect(peer)?;
                 u.try_send(&proto::UDP_CONNECT_REPLY)?;
                 // A fresh socket waits for the next stream.
-                udp = Some(UdpSocket::bind_reuseaddr(p, local)?);
+                udp = Some(UdpSocket::bind_reuseaddr(p, local.into())?);
                 Sock::Udp(u)
             }
         };

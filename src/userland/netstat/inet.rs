@@ -1,9 +1,9 @@
 //! The Internet part of netstat (after `inet.c`): the socket list
 //! (`protopr`) and the per-protocol statistics.
 
-use crate::net::route::Inet;
 use crate::netinet::arp::ARP;
 use crate::netinet::icmp::{Hist, ICMP, icmp_name};
+use crate::netinet::in_pcb::Endpoint;
 use crate::netinet::ip::IP;
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::netinet::udp::UDP;
@@ -11,13 +11,17 @@ use crate::vnet::Vnet;
 
 /// `addr.port` as `inetprint` writes it: `*` for a wildcard address or
 /// port, then a space, in a field of `width` (cut short unless wide).
-fn inetprint(addr: u32, port: u16, width: usize, wide: bool) -> String {
-    let a = if addr == 0 {
+fn inetprint(e: Endpoint, width: usize, wide: bool) -> String {
+    let a = if e.is_unspecified() {
         "*".to_string()
     } else {
-        Inet(addr).to_string()
+        e.addr.to_string()
     };
-    let p = if port == 0 { "*".to_string() } else { port.to_string() };
+    let p = if e.port == 0 {
+        "*".to_string()
+    } else {
+        e.port.to_string()
+    };
     let line = if wide {
         format!("{a}.{p} ")
     } else {
@@ -32,11 +36,13 @@ fn inetprint(addr: u32, port: u16, width: usize, wide: bool) -> String {
 
 /// A socket as protopr shows it: protocol, Recv-Q, Send-Q, local and
 /// foreign address and port, TCP state.
-type Row = (&'static str, usize, usize, (u32, u16), (u32, u16), Option<TcpState>);
+type Row = (&'static str, usize, usize, Endpoint, Endpoint, Option<TcpState>);
 
-/// The socket list (`protopr`): TCP then UDP, each newest first, the
-/// half-open connections of the syncache leading TCP's. Servers and
-/// sockets on a wildcard address only with `-a`.
+/// "4" or "6" after the protocol's name, by the socket's family.
+fn af_digit(e: Endpoint) -> &'static str {
+    if e.addr.is_ipv4() { "4" } else { "6" }
+}
+
 /// `netstat -L`: each listening socket's queue of completed connections,
 /// of incomplete ones (the syncache's), and its most (inet.c's protopr).
 pub fn listenpr(v: &mut Vnet, proto: Option<&str>, wide: bool) -> Result<String, String> {
@@ -54,20 +60,25 @@ pub fn listenpr(v: &mut Vnet, proto: Option<&str>, wide: bool) -> Result<String,
             .syncache
             .entries
             .values()
-            .filter(|e| e.lport == tp.lport && (tp.laddr == 0 || e.laddr == tp.laddr))
+            .filter(|e| {
+                e.ends.local.port == tp.local.port && (tp.local.is_unspecified() || e.ends.local.addr == tp.local.addr)
+            })
             .count();
         if s.is_empty() {
             s += "Current listen queue sizes (qlen/incqlen/maxqlen)\n";
             s += &format!("{:<5.5} {:<32.32} {:<22.22}\n", "Proto", "Listen", "Local Address");
         }
         let q = format!("{}/{inc}/{}", l.queue.len(), l.backlog);
-        s += &format!("{:<3.3}{:<2.2} {q:<32.32} ", "tcp", "4");
-        s += &inetprint(tp.laddr, tp.lport, width, wide);
+        s += &format!("{:<3.3}{:<2.2} {q:<32.32} ", "tcp", af_digit(tp.local));
+        s += &inetprint(tp.local, width, wide);
         s.push('\n');
     }
     Ok(s)
 }
 
+/// The socket list (`protopr`): TCP then UDP, each newest first, the
+/// half-open connections of the syncache leading TCP's. Servers and
+/// sockets on a wildcard address only with `-a`.
 pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Result<String, String> {
     if let Some(p) = proto
         && !["tcp", "udp", "ip", "icmp"].contains(&p)
@@ -79,34 +90,27 @@ pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Resu
     if proto.is_none_or(|p| p == "tcp") {
         let t = v.builtin(TCP);
         for e in t.syncache.entries.values() {
-            rows.push((
-                "tcp",
-                0,
-                0,
-                (e.laddr, e.lport),
-                (e.faddr, e.fport),
-                Some(TcpState::SynReceived),
-            ));
+            rows.push(("tcp", 0, 0, e.ends.local, e.ends.foreign, Some(TcpState::SynReceived)));
         }
         for tp in t.tcbs.newest_first() {
             rows.push((
                 "tcp",
                 tp.rcv_buf.len(),
                 tp.snd_buf.len(),
-                (tp.laddr, tp.lport),
-                (tp.faddr, tp.fport),
+                tp.local,
+                tp.foreign,
                 Some(tp.state),
             ));
         }
     }
     if proto.is_none_or(|p| p == "udp") {
         for u in v.builtin(UDP).pcbs.newest_first() {
-            rows.push(("udp", u.rcv_bytes, 0, (u.laddr, u.lport), (u.faddr, u.fport), None));
+            rows.push(("udp", u.rcv_bytes, 0, u.local, u.foreign, None));
         }
     }
     let mut s = String::new();
-    for (name, rq, sq, (la, lp), (fa, fp), state) in rows {
-        if !all && (state == Some(TcpState::Listen) || la == 0) {
+    for (name, rq, sq, local, foreign, state) in rows {
+        if !all && (state == Some(TcpState::Listen) || local.is_unspecified()) {
             continue;
         }
         if s.is_empty() {
@@ -119,9 +123,9 @@ pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Resu
                 "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "(state)"
             );
         }
-        s += &format!("{name:<3.3}{:<2.2} {rq:>6} {sq:>6} ", "4");
-        s += &inetprint(la, lp, width, wide);
-        s += &inetprint(fa, fp, width, wide);
+        s += &format!("{name:<3.3}{:<2.2} {rq:>6} {sq:>6} ", af_digit(local));
+        s += &inetprint(local, width, wide);
+        s += &inetprint(foreign, width, wide);
         if let Some(st) = state {
             s += &format!("{:<11}", st.name());
         }

@@ -1,24 +1,57 @@
-//! A path-compressed binary trie over IPv4 prefixes, for longest-prefix
-//! match: what FreeBSD's `radix.c` is to the routing table.
+//! A path-compressed binary trie over address prefixes, for longest-
+//! prefix match: what FreeBSD's `radix.c` is to the routing table. The
+//! key is an address of one family as an unsigned integer of its width
+//! (`u32` for IPv4, `u128` for IPv6), so each family has its own table.
 //!
 //! Nodes live in a vector and name each other by index. A lookup visits
-//! at most one node per distinct prefix length on the path (≤ 33), with no
-//! allocation; an empty trie allocates nothing.
+//! at most one node per distinct prefix length on the path (≤ width + 1),
+//! with no allocation; an empty trie allocates nothing.
+
+use std::ops::{BitAnd, BitXor};
 
 const NIL: u32 = u32::MAX;
 
-/// The netmask of a prefix length.
-pub fn mask(plen: u8) -> u32 {
-    if plen == 0 { 0 } else { u32::MAX << (32 - plen.min(32)) }
+/// An address as a trie key: an unsigned integer, most significant bit
+/// first.
+pub trait Key: Copy + Eq + std::fmt::Debug + BitAnd<Output = Self> + BitXor<Output = Self> {
+    /// Bits in the key, the longest prefix.
+    const BITS: u8;
+    const ZERO: Self;
+    /// The netmask of a prefix length.
+    fn mask(plen: u8) -> Self;
+    fn leading_zeros(self) -> u8;
+    /// The bit at `pos` (0: the most significant), as a child index.
+    fn bit(self, pos: u8) -> usize;
 }
 
-fn bit(key: u32, pos: u8) -> usize {
-    ((key >> (31 - pos)) & 1) as usize
+macro_rules! key {
+    ($t:ty) => {
+        impl Key for $t {
+            const BITS: u8 = <$t>::BITS as u8;
+            const ZERO: $t = 0;
+            fn mask(plen: u8) -> $t {
+                if plen == 0 { 0 } else { <$t>::MAX << (<Self as Key>::BITS - plen.min(<Self as Key>::BITS)) }
+            }
+            fn leading_zeros(self) -> u8 {
+                <$t>::leading_zeros(self) as u8
+            }
+            fn bit(self, pos: u8) -> usize {
+                ((self >> (<Self as Key>::BITS - 1 - pos)) & 1) as usize
+            }
+        }
+    };
+}
+key!(u32);
+key!(u128);
+
+/// The IPv4 netmask of a prefix length.
+pub fn mask(plen: u8) -> u32 {
+    <u32 as Key>::mask(plen)
 }
 
 #[derive(Clone, Debug)]
-struct Node<V> {
-    key: u32,
+struct Node<K, V> {
+    key: K,
     plen: u8,
     val: Option<V>,
     child: [u32; 2],
@@ -26,14 +59,14 @@ struct Node<V> {
 
 /// The trie; see the module docs.
 #[derive(Clone, Debug)]
-pub struct Radix<V> {
-    nodes: Vec<Node<V>>,
+pub struct Radix<V, K = u32> {
+    nodes: Vec<Node<K, V>>,
     free: Vec<u32>,
     root: u32,
     len: usize,
 }
 
-impl<V> Default for Radix<V> {
+impl<V, K> Default for Radix<V, K> {
     fn default() -> Self {
         Radix {
             nodes: Vec::new(),
@@ -44,7 +77,7 @@ impl<V> Default for Radix<V> {
     }
 }
 
-impl<V> Radix<V> {
+impl<V, K: Key> Radix<V, K> {
     /// Give back the room kept for growth (a table built once, read often).
     pub fn shrink_to_fit(&mut self) {
         self.nodes.shrink_to_fit();
@@ -60,7 +93,7 @@ impl<V> Radix<V> {
         self.len == 0
     }
 
-    fn alloc(&mut self, key: u32, plen: u8, val: Option<V>) -> u32 {
+    fn alloc(&mut self, key: K, plen: u8, val: Option<V>) -> u32 {
         let n = Node {
             key,
             plen,
@@ -92,9 +125,9 @@ impl<V> Radix<V> {
 
     /// Insert `key/plen` (host bits are cleared); returns the value it
     /// replaced.
-    pub fn insert(&mut self, key: u32, plen: u8, val: V) -> Option<V> {
-        let plen = plen.min(32);
-        let key = key & mask(plen);
+    pub fn insert(&mut self, key: K, plen: u8, val: V) -> Option<V> {
+        let plen = plen.min(K::BITS);
+        let key = key & K::mask(plen);
         let mut parent = None;
         let mut cur = self.root;
         loop {
@@ -105,7 +138,7 @@ impl<V> Radix<V> {
                 return None;
             }
             let (nkey, nplen) = (self.nodes[cur as usize].key, self.nodes[cur as usize].plen);
-            let common = ((key ^ nkey).leading_zeros() as u8).min(plen).min(nplen);
+            let common = (key ^ nkey).leading_zeros().min(plen).min(nplen);
             if common == nplen && common == plen {
                 let old = self.nodes[cur as usize].val.replace(val);
                 if old.is_none() {
@@ -114,7 +147,7 @@ impl<V> Radix<V> {
                 return old;
             }
             if common == nplen {
-                let d = bit(key, nplen);
+                let d = key.bit(nplen);
                 parent = Some((cur, d));
                 cur = self.nodes[cur as usize].child[d];
                 continue;
@@ -122,14 +155,14 @@ impl<V> Radix<V> {
             let n = if common == plen {
                 // The new prefix covers the node: it becomes its parent.
                 let n = self.alloc(key, plen, Some(val));
-                self.nodes[n as usize].child[bit(nkey, plen)] = cur;
+                self.nodes[n as usize].child[nkey.bit(plen)] = cur;
                 n
             } else {
                 // They part at `common`: a valueless glue node joins them.
                 let leaf = self.alloc(key, plen, Some(val));
-                let glue = self.alloc(key & mask(common), common, None);
-                self.nodes[glue as usize].child[bit(key, common)] = leaf;
-                self.nodes[glue as usize].child[bit(nkey, common)] = cur;
+                let glue = self.alloc(key & K::mask(common), common, None);
+                self.nodes[glue as usize].child[key.bit(common)] = leaf;
+                self.nodes[glue as usize].child[nkey.bit(common)] = cur;
                 glue
             };
             self.set_link(parent, n);
@@ -139,19 +172,19 @@ impl<V> Radix<V> {
     }
 
     /// The path to the node holding exactly `key/plen`, if any.
-    fn find(&self, key: u32, plen: u8) -> Option<(Option<(u32, usize)>, u32)> {
-        let key = key & mask(plen);
+    fn find(&self, key: K, plen: u8) -> Option<(Option<(u32, usize)>, u32)> {
+        let key = key & K::mask(plen);
         let mut parent = None;
         let mut cur = self.root;
         while cur != NIL {
             let n = &self.nodes[cur as usize];
-            if n.plen > plen || (key ^ n.key) & mask(n.plen) != 0 {
+            if n.plen > plen || (key ^ n.key) & K::mask(n.plen) != K::ZERO {
                 return None;
             }
             if n.plen == plen {
                 return n.val.is_some().then_some((parent, cur));
             }
-            let d = bit(key, n.plen);
+            let d = key.bit(n.plen);
             parent = Some((cur, d));
             cur = n.child[d];
         }
@@ -159,19 +192,19 @@ impl<V> Radix<V> {
     }
 
     /// The value stored for exactly `key/plen`.
-    pub fn get(&self, key: u32, plen: u8) -> Option<&V> {
-        let (_, n) = self.find(key, plen.min(32))?;
+    pub fn get(&self, key: K, plen: u8) -> Option<&V> {
+        let (_, n) = self.find(key, plen.min(K::BITS))?;
         self.nodes[n as usize].val.as_ref()
     }
 
-    pub fn get_mut(&mut self, key: u32, plen: u8) -> Option<&mut V> {
-        let (_, n) = self.find(key, plen.min(32))?;
+    pub fn get_mut(&mut self, key: K, plen: u8) -> Option<&mut V> {
+        let (_, n) = self.find(key, plen.min(K::BITS))?;
         self.nodes[n as usize].val.as_mut()
     }
 
     /// Remove exactly `key/plen`.
-    pub fn remove(&mut self, key: u32, plen: u8) -> Option<V> {
-        let (parent, n) = self.find(key, plen.min(32))?;
+    pub fn remove(&mut self, key: K, plen: u8) -> Option<V> {
+        let (parent, n) = self.find(key, plen.min(K::BITS))?;
         let val = self.nodes[n as usize].val.take();
         self.len -= 1;
         self.prune(parent, n);
@@ -211,7 +244,7 @@ impl<V> Radix<V> {
         let mut cur = self.root;
         while cur != NIL && cur != target {
             let n = &self.nodes[cur as usize];
-            let d = bit(t.key, n.plen);
+            let d = t.key.bit(n.plen);
             parent = Some((cur, d));
             cur = n.child[d];
         }
@@ -220,28 +253,28 @@ impl<V> Radix<V> {
 
     /// Longest-prefix match: the most specific prefix containing `addr`.
     #[inline]
-    pub fn lookup(&self, addr: u32) -> Option<(u32, u8, &V)> {
+    pub fn lookup(&self, addr: K) -> Option<(K, u8, &V)> {
         let mut best = None;
         let mut cur = self.root;
         while cur != NIL {
             let n = &self.nodes[cur as usize];
-            if (addr ^ n.key) & mask(n.plen) != 0 {
+            if (addr ^ n.key) & K::mask(n.plen) != K::ZERO {
                 break;
             }
             if let Some(v) = &n.val {
                 best = Some((n.key, n.plen, v));
             }
-            if n.plen >= 32 {
+            if n.plen >= K::BITS {
                 break;
             }
-            cur = n.child[bit(addr, n.plen)];
+            cur = n.child[addr.bit(n.plen)];
         }
         best
     }
 
     /// Every prefix in address order (a covering prefix before the ones it
     /// covers).
-    pub fn iter(&self) -> Vec<(u32, u8, &V)> {
+    pub fn iter(&self) -> Vec<(K, u8, &V)> {
         let mut out = Vec::with_capacity(self.len);
         let mut stack = vec![self.root];
         while let Some(c) = stack.pop() {
@@ -298,6 +331,24 @@ mod tests {
         }
         assert!(r.is_empty());
         assert!(r.nodes.is_empty(), "an empty trie holds no memory");
+    }
+
+    #[test]
+    fn ipv6_prefixes_in_a_table_of_their_own() {
+        let a = |s: &str| s.parse::<std::net::Ipv6Addr>().expect("address").to_bits();
+        let mut r: Radix<&str, u128> = Radix::default();
+        r.insert(0, 0, "default");
+        r.insert(a("2001:db8::"), 32, "doc");
+        r.insert(a("2001:db8:0:1::"), 64, "lan");
+        r.insert(a("2001:db8:0:1::1"), 128, "host");
+        assert_eq!(r.lookup(a("2001:db8:0:1::1")).map(|x| *x.2), Some("host"));
+        assert_eq!(r.lookup(a("2001:db8:0:1::2")).map(|x| (x.1, *x.2)), Some((64, "lan")));
+        assert_eq!(r.lookup(a("2001:db8:ffff::1")).map(|x| *x.2), Some("doc"));
+        assert_eq!(r.lookup(a("fe80::1")).map(|x| *x.2), Some("default"));
+        assert_eq!(r.remove(a("2001:db8:0:1::"), 64), Some("lan"));
+        assert_eq!(r.lookup(a("2001:db8:0:1::2")).map(|x| *x.2), Some("doc"));
+        assert_eq!(<u128 as Key>::mask(64), a("ffff:ffff:ffff:ffff::"));
+        assert_eq!(<u128 as Key>::mask(128), u128::MAX);
     }
 
     #[test]

@@ -70,14 +70,6 @@ pub const LOMTU: u32 = 16384;
 /// The default Ethernet MTU.
 pub const ETHERMTU: u32 = 1500;
 
-/// An IPv4 address on an interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InAddr {
-    pub addr: u32,
-    pub plen: u8,
-    pub broadcast: u32,
-}
-
 /// Interface counters (`if_data`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IfCounters {
@@ -122,7 +114,6 @@ pub struct Ifnet {
     pub flags: u32,
     pub mtu: u32,
     pub lladdr: [u8; 6],
-    pub addrs: Vec<InAddr>,
     pub counters: IfCounters,
     /// The vnet it was created in, where it returns when its vnet dies.
     pub home: VnetId,
@@ -224,11 +215,6 @@ impl Ifnet {
             crate::net::bpf::bpf_tap(&mut self.bpf, now, m.data());
         }
         true
-    }
-
-    /// The first IPv4 address (the preferred source address).
-    pub fn primary_addr(&self) -> Option<u32> {
-        self.addrs.first().map(|a| a.addr)
     }
 }
 
@@ -551,7 +537,6 @@ pub(crate) fn module() -> Module<Ifnets> {
             flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP,
             mtu: LOMTU,
             lladdr: [0; 6],
-            addrs: Vec::new(),
             counters: IfCounters::default(),
             home: v.id(),
             pipe: None,
@@ -629,7 +614,6 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         flags,
         mtu,
         lladdr,
-        addrs: Vec::new(),
         counters: IfCounters::default(),
         home,
         pipe: None,
@@ -653,7 +637,6 @@ pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
 }
 
 fn if_clear_for_move(ifp: &mut Ifnet) {
-    ifp.addrs.clear();
     ifp.bridge = None;
     if let IfKind::Bridge(b) = &mut ifp.kind {
         b.members.clear();

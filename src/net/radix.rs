@@ -30,7 +30,11 @@ macro_rules! key {
             const BITS: u8 = <$t>::BITS as u8;
             const ZERO: $t = 0;
             fn mask(plen: u8) -> $t {
-                if plen == 0 { 0 } else { <$t>::MAX << (<Self as Key>::BITS - plen.min(<Self as Key>::BITS)) }
+                if plen == 0 {
+                    0
+                } else {
+                    <$t>::MAX << (<Self as Key>::BITS - plen.min(<Self as Key>::BITS))
+                }
             }
             fn leading_zeros(self) -> u8 {
                 <$t>::leading_zeros(self) as u8

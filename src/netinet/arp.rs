@@ -16,7 +16,7 @@ use crate::kern::sysctl::Oid;
 use crate::net::ethernet::{BROADCAST, ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa, ether_output_frame};
 use crate::net::ifnet::IF;
 use crate::net::route::Inet;
-use crate::netinet::in_::{in_ifaddr_for, in_prefix};
+use crate::netinet::in_::{in_ifaddr_for, in_ifaddrs, in_prefix};
 use crate::vnet::module::{SI_ORDER_SECOND, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 
@@ -373,9 +373,9 @@ pub fn arp_input(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf) {
     if sha == mymac {
         return; // our own, looped back by a bridge
     }
-    let mine = |a: u32| ifp.addrs.iter().any(|ia| ia.addr == a);
+    let mine = |a: u32| in_ifaddrs(v, index).any(|ia| ia.addr == a);
     let (spa_mine, tpa_mine) = (mine(spa), mine(tpa));
-    let on_link = ifp.addrs.iter().any(|ia| in_prefix(spa, ia.addr, ia.plen));
+    let on_link = in_ifaddrs(v, index).any(|ia| in_prefix(spa, ia.addr, ia.plen));
     match op {
         ARPOP_REQUEST => v.builtin(ARP).stats.rxrequests += 1,
         ARPOP_REPLY => v.builtin(ARP).stats.rxreplies += 1,

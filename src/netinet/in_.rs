@@ -1,13 +1,39 @@
 //! IPv4 addresses on interfaces, after `in.c`: adding and removing them
 //! with their connected and local routes, and the questions the stack asks
 //! of them (is this address mine? a broadcast? which source to use?).
+//! They live with IPv4 (the IP module's `ifaddrs`, `V_in_ifaddrhead`),
+//! keyed by interface index; the interface layer knows nothing of them.
 
 use crate::kern::Kernel;
-use crate::net::ifnet::{IF, IfKind, InAddr};
+use crate::net::ifnet::{IF, IfKind};
 use crate::net::radix::mask;
 use crate::net::route::{Gateway, ROUTE, RTF_STATIC, Rtentry};
-use crate::netinet::ip::{INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK};
+use crate::netinet::ip::{INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK, IP};
 use crate::vnet::Vnet;
+
+/// An IPv4 address of an interface (`struct in_ifaddr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InIfaddr {
+    /// The interface it is on.
+    pub index: u32,
+    pub addr: u32,
+    pub plen: u8,
+    /// The directed broadcast, or a point-to-point link's far end.
+    pub broadcast: u32,
+}
+
+/// Interface `index`'s IPv4 addresses, the primary first.
+pub fn in_ifaddrs(v: &Vnet, index: u32) -> impl Iterator<Item = &InIfaddr> {
+    v.get(IP)
+        .into_iter()
+        .flat_map(|ip| ip.ifaddrs.iter())
+        .filter(move |ia| ia.index == index)
+}
+
+/// Every IPv4 address of the vnet, in the order they were added.
+pub fn in_ifaddr_all(v: &Vnet) -> &[InIfaddr] {
+    v.get(IP).map_or(&[], |ip| &ip.ifaddrs)
+}
 
 /// Errors of address configuration, as ifconfig(8) reports them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,11 +62,18 @@ pub fn in_brdaddr(addr: u32, plen: u8) -> u32 {
     }
 }
 
-/// Configure lo0's 127.0.0.1/8 (at vnet construction).
-pub fn in_loopback_init(k: &mut Kernel, v: &mut Vnet) {
-    if let Some(lo) = v.builtin(IF).loif() {
-        let _ = in_aifaddr(k, v, lo, INADDR_LOOPBACK, 8, None, true);
-    }
+/// lo0's 127.0.0.1/8, with its routes (at vnet construction, before the
+/// IP module is in its slot: the caller keeps the address).
+pub fn in_loopback_init(v: &mut Vnet) -> Option<InIfaddr> {
+    let lo = v.builtin(IF).loif()?;
+    let ia = InIfaddr {
+        index: lo,
+        addr: INADDR_LOOPBACK,
+        plen: 8,
+        broadcast: in_brdaddr(INADDR_LOOPBACK, 8),
+    };
+    in_ifaddr_routes(v, &ia);
+    Some(ia)
 }
 
 /// Add `addr/plen` to interface `index` (`ifconfig IF inet A/P [alias]`).
@@ -57,31 +90,52 @@ pub fn in_aifaddr(
     if plen > 32 || addr == INADDR_ANY || addr == INADDR_BROADCAST {
         return Err(InError::Invalid);
     }
-    let ifp = v.builtin(IF).get(index).ok_or(InError::NoIf)?;
-    if !alias && let Some(first) = ifp.addrs.first().map(|a| a.addr) {
-        if first == addr && ifp.addrs[0].plen == plen {
+    v.builtin(IF).get(index).ok_or(InError::NoIf)?;
+    let first = in_ifaddrs(v, index).next().copied();
+    if !alias && let Some(first) = first {
+        if first.addr == addr && first.plen == plen {
             return Ok(());
         }
-        in_difaddr(k, v, index, first)?;
+        in_difaddr(k, v, index, first.addr)?;
     }
-    let ifp = v.builtin(IF).get_mut(index).ok_or(InError::NoIf)?;
-    if ifp.addrs.iter().any(|a| a.addr == addr) {
+    if in_ifaddrs(v, index).any(|a| a.addr == addr) {
         return Err(InError::Exists);
     }
-    let loopback = ifp.is_loopback();
-    let ethernet = ifp.is_ethernet();
+    let ifp = v.builtin(IF).get_mut(index).ok_or(InError::NoIf)?;
     // On a point-to-point interface the "broadcast" is the far end
     // (ifa_dstaddr shares its place), and it must be given.
-    let p2p = ifp.is_p2p();
-    if p2p && brd.is_none() {
+    if ifp.is_p2p() && brd.is_none() {
         return Err(InError::Invalid);
     }
-    let broadcast = brd.unwrap_or(in_brdaddr(addr, plen));
-    ifp.addrs.push(InAddr { addr, plen, broadcast });
     // An address brings the interface up (ether_ioctl's SIOCSIFADDR sets
     // IFF_UP, as the drivers of lo, gif and gre do too).
     ifp.set_up(true);
-    let up = ifp.is_up();
+    let announce = ifp.is_ethernet() && ifp.is_up();
+    let ia = InIfaddr {
+        index,
+        addr,
+        plen,
+        broadcast: brd.unwrap_or(in_brdaddr(addr, plen)),
+    };
+    v.builtin(IP).ifaddrs.push(ia);
+    in_ifaddr_routes(v, &ia);
+    if announce {
+        crate::netinet::arp::arp_announce(k, v, index, addr);
+    }
+    Ok(())
+}
+
+/// The routes an address brings: its prefix through the interface (a
+/// point-to-point link's far end instead), itself through the loopback.
+fn in_ifaddr_routes(v: &mut Vnet, ia: &InIfaddr) {
+    let InIfaddr {
+        index,
+        addr,
+        plen,
+        broadcast,
+    } = *ia;
+    let Some(ifp) = v.builtin(IF).get(index) else { return };
+    let (loopback, p2p) = (ifp.is_loopback(), ifp.is_p2p());
     let lo = v.builtin(IF).loif().unwrap_or(index);
     if let Some(rt) = v.get_mut(ROUTE) {
         if p2p {
@@ -114,30 +168,30 @@ pub fn in_aifaddr(
             mtu: 0,
         });
     }
-    if ethernet && up {
-        crate::netinet::arp::arp_announce(k, v, index, addr);
-    }
-    Ok(())
 }
 
 /// Remove `addr` from interface `index` (`ifconfig IF inet A -alias`),
 /// with the routes it brought.
 pub fn in_difaddr(_k: &mut Kernel, v: &mut Vnet, index: u32, addr: u32) -> Result<(), InError> {
-    let ifp = v.builtin(IF).get_mut(index).ok_or(InError::NoIf)?;
-    let pos = ifp.addrs.iter().position(|a| a.addr == addr).ok_or(InError::NotFound)?;
-    let ia = ifp.addrs.remove(pos);
-    in_scrub_routes(v, index, ia);
+    v.builtin(IF).get(index).ok_or(InError::NoIf)?;
+    let ifaddrs = &mut v.builtin(IP).ifaddrs;
+    let pos = ifaddrs
+        .iter()
+        .position(|a| a.index == index && a.addr == addr)
+        .ok_or(InError::NotFound)?;
+    let ia = ifaddrs.remove(pos);
+    in_scrub_routes(v, ia);
     Ok(())
 }
 
-fn in_scrub_routes(v: &mut Vnet, index: u32, ia: InAddr) {
+fn in_scrub_routes(v: &mut Vnet, ia: InIfaddr) {
+    let index = ia.index;
     // Another address of ours in the same prefix keeps the prefix route.
-    let others: Vec<(u32, u32, u8)> = v
-        .builtin(IF)
-        .list
+    let lo = v.builtin(IF).loif();
+    let others: Vec<(u32, u32, u8)> = in_ifaddr_all(v)
         .iter()
-        .filter(|i| !i.is_loopback())
-        .flat_map(|i| i.addrs.iter().map(move |a| (i.index, a.addr, a.plen)))
+        .filter(|a| Some(a.index) != lo)
+        .map(|a| (a.index, a.addr, a.plen))
         .filter(|&(_, a, p)| p == ia.plen && in_prefix(a, ia.addr, ia.plen))
         .collect();
     let Some(rt) = v.get_mut(ROUTE) else { return };
@@ -169,12 +223,13 @@ fn in_scrub_routes(v: &mut Vnet, index: u32, ia: InAddr) {
 /// Interface `index` leaves the vnet: its addresses, the routes through it
 /// and the ARP entries on it go.
 pub fn in_ifdetach(_k: &mut Kernel, v: &mut Vnet, index: u32) {
-    let addrs: Vec<InAddr> = match v.get_mut(IF).and_then(|l| l.get_mut(index)) {
-        Some(ifp) => std::mem::take(&mut ifp.addrs),
-        None => return,
-    };
-    for ia in addrs {
-        in_scrub_routes(v, index, ia);
+    let Some(ip) = v.get_mut(IP) else { return };
+    let (gone, kept) = std::mem::take(&mut ip.ifaddrs)
+        .into_iter()
+        .partition(|a| a.index == index);
+    ip.ifaddrs = kept;
+    for ia in gone {
+        in_scrub_routes(v, ia);
     }
     if let Some(rt) = v.get_mut(ROUTE) {
         rt.purge_if(index);
@@ -186,8 +241,7 @@ pub fn in_ifdetach(_k: &mut Kernel, v: &mut Vnet, index: u32) {
 /// host" model of RFC 1122 §3.3.4.2 that FreeBSD follows)?
 #[inline]
 pub fn in_localip(v: &Vnet, a: u32) -> bool {
-    v.get(IF)
-        .is_some_and(|l| l.list.iter().any(|i| i.addrs.iter().any(|x| x.addr == a)))
+    in_ifaddr_all(v).iter().any(|x| x.addr == a)
 }
 
 /// Is `a` a broadcast address for interface `index` (limited, directed, or
@@ -202,19 +256,15 @@ pub fn in_broadcast(v: &Vnet, a: u32, index: u32) -> bool {
     if matches!(ifp.kind, IfKind::Loop) {
         return false;
     }
-    ifp.addrs
-        .iter()
-        .any(|ia| ia.plen < 31 && (a == ia.broadcast || a == ia.addr & mask(ia.plen)))
+    in_ifaddrs(v, index).any(|ia| ia.plen < 31 && (a == ia.broadcast || a == ia.addr & mask(ia.plen)))
 }
 
 /// The address to send from on interface `index` towards `dst`: one in
 /// the same prefix if there is one, else the first.
 pub fn in_ifaddr_for(v: &Vnet, index: u32, dst: u32) -> Option<u32> {
-    let ifp = v.get(IF)?.get(index)?;
-    ifp.addrs
-        .iter()
+    in_ifaddrs(v, index)
         .find(|ia| in_prefix(dst, ia.addr, ia.plen))
-        .or(ifp.addrs.first())
+        .or_else(|| in_ifaddrs(v, index).next())
         .map(|ia| ia.addr)
 }
 

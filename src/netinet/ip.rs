@@ -67,6 +67,8 @@ pub struct Ip {
     /// The next IP identification (`ip_id`).
     pub id: u16,
     pub reass: Reass,
+    /// The vnet's IPv4 addresses, on every interface (`V_in_ifaddrhead`).
+    pub ifaddrs: Vec<crate::netinet::in_::InIfaddr>,
 }
 
 impl Default for Ip {
@@ -83,6 +85,7 @@ impl Default for Ip {
             stats: Default::default(),
             id: 0,
             reass: Reass::default(),
+            ifaddrs: Vec::new(),
         }
     }
 }
@@ -99,14 +102,13 @@ impl Ip {
 pub const IP: VnetKey<Ip> = VnetKey::fixed(3);
 
 pub(crate) fn module() -> Module<Ip> {
-    Module::new("ip", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_THIRD), |k, v| {
-        let ip = Ip {
-            id: (v.random() & 0xffff) as u16,
-            ..Ip::default()
-        };
+    Module::new("ip", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_THIRD), |_, v| {
         // lo0's address: every vnet's loopback works from the start.
-        crate::netinet::in_::in_loopback_init(k, v);
-        ip
+        Ip {
+            id: (v.random() & 0xffff) as u16,
+            ifaddrs: crate::netinet::in_::in_loopback_init(v).into_iter().collect(),
+            ..Ip::default()
+        }
     })
     .destructor(|k, _, ip| ip.reass.drain(k))
     .netisr(crate::net::ethernet::ETHERTYPE_IP, crate::netinet::ip_input::ip_input)

@@ -6,7 +6,7 @@
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::icmp::{self, icmp_error};
-use crate::netinet::in_::{in_broadcast, in_localip, in_multicast, in_prefix};
+use crate::netinet::in_::{in_broadcast, in_ifaddrs, in_localip, in_multicast, in_prefix};
 use crate::netinet::in_pcb::ip4;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
@@ -186,10 +186,7 @@ fn ip_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, h: &Ipv4Hdr
     // Back out of the interface it came in on, to a neighbour on that
     // link: tell the sender of the better first hop (RFC 1812 §5.2.7.2).
     if nh.ifindex == in_if && nh.nexthop != h.dst && v.builtin(IP).redirect {
-        let on_link = v
-            .get(crate::net::ifnet::IF)
-            .and_then(|l| l.get(in_if))
-            .is_some_and(|i| i.addrs.iter().any(|a| in_prefix(h.src, a.addr, a.plen)));
+        let on_link = in_ifaddrs(v, in_if).any(|a| in_prefix(h.src, a.addr, a.plen));
         if on_link {
             let mut orig = m.data().to_vec();
             orig[8] += 1; // quote the datagram as it came

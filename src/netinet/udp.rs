@@ -458,9 +458,14 @@ pub fn is_bcast_anywhere(v: &Vnet, a: u32) -> bool {
 /// The interface a limited broadcast leaves by: the first that is up,
 /// can broadcast and has an address.
 fn first_broadcast_if(v: &mut Vnet) -> Option<u32> {
-    v.builtin(crate::net::ifnet::IF)
+    let v = &*v;
+    v.get(crate::net::ifnet::IF)?
         .list
         .iter()
-        .find(|i| i.is_up() && i.flags & crate::net::ifnet::IFF_BROADCAST != 0 && !i.addrs.is_empty())
+        .find(|i| {
+            i.is_up()
+                && i.flags & crate::net::ifnet::IFF_BROADCAST != 0
+                && crate::netinet::in_::in_ifaddrs(v, i.index).next().is_some()
+        })
         .map(|i| i.index)
 }

@@ -8,7 +8,7 @@ use crate::net::ethernet::{ether_aton, ether_ntoa};
 use crate::net::ifnet::IF;
 use crate::net::route::{Inet, inet_addr};
 use crate::netinet::arp::{ARP, LlState, arp_add_static, arp_delete};
-use crate::netinet::in_::in_prefix;
+use crate::netinet::in_::{in_ifaddrs, in_prefix};
 use crate::vnet::Vnet;
 
 /// address resolution display and control (arp(8))
@@ -50,7 +50,8 @@ fn usage(p: &Proc) -> i32 {
 /// The entries as arp(8) prints them, own addresses included (they are
 /// permanent), sorted by interface and address.
 fn entries(v: &mut Vnet, now: crate::kern::clock::Time, iface: Option<u32>, host: Option<u32>) -> Vec<String> {
-    let ifs = &v.builtin(IF).list;
+    let v = &*v;
+    let ifs = v.get(IF).map_or(&[][..], |l| &l.list[..]);
     let mut rows: Vec<(u32, u32, String)> = Vec::new();
     let names: Vec<(u32, String)> = ifs.iter().map(|i| (i.index, i.name.clone())).collect();
     let name = |i: u32| {
@@ -60,7 +61,7 @@ fn entries(v: &mut Vnet, now: crate::kern::clock::Time, iface: Option<u32>, host
             .map_or(String::new(), |(_, n)| n.clone())
     };
     for i in ifs.iter().filter(|i| !i.is_loopback()) {
-        for ia in &i.addrs {
+        for ia in in_ifaddrs(v, i.index) {
             rows.push((
                 i.index,
                 ia.addr,
@@ -73,7 +74,8 @@ fn entries(v: &mut Vnet, now: crate::kern::clock::Time, iface: Option<u32>, host
             ));
         }
     }
-    for (&(index, ip), e) in &v.builtin(ARP).table {
+    let Some(arp) = v.get(ARP) else { return Vec::new() };
+    for (&(index, ip), e) in &arp.table {
         let at = match e.state {
             LlState::Reachable | LlState::Static => ether_ntoa(&e.mac),
             _ => "(incomplete)".into(),
@@ -126,10 +128,10 @@ pub async fn arp(p: Proc, argv: Vec<String>) -> i32 {
                 let mac = a.args.get(1).ok_or("invalid Ethernet address ''".to_string())?;
                 let mac = ether_aton(mac).ok_or(format!("invalid Ethernet address '{mac}'"))?;
                 let on = v
-                    .builtin(IF)
-                    .list
+                    .get(IF)
+                    .map_or(&[][..], |l| &l.list[..])
                     .iter()
-                    .find(|i| i.addrs.iter().any(|ia| in_prefix(ip, ia.addr, ia.plen)))
+                    .find(|i| in_ifaddrs(v, i.index).any(|ia| in_prefix(ip, ia.addr, ia.plen)))
                     .map(|i| i.index);
                 match on {
                     Some(i) => arp_add_static(k, v, i, ip, mac),

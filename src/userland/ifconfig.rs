@@ -22,7 +22,7 @@ use crate::net::ifnet::{
 };
 use crate::net::radix::mask;
 use crate::net::route::{Inet, inet_addr};
-use crate::netinet::in_::{in_aifaddr, in_difaddr, mask_to_plen};
+use crate::netinet::in_::{in_aifaddr, in_difaddr, in_ifaddrs, mask_to_plen};
 use crate::vnet::Vnet;
 use crate::{errln, outln};
 
@@ -89,10 +89,10 @@ fn af(w: &str) -> Option<Af> {
 
 /// Render one interface as ifconfig(8) does (`ifs`: its vnet's list); with
 /// an address family, only its addresses, and nothing if it has none.
-fn show(ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
+fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
     let has = match af {
         None | Some(Af::Link) => true,
-        Some(Af::Inet) => !ifp.addrs.is_empty(),
+        Some(Af::Inet) => in_ifaddrs(v, ifp.index).next().is_some(),
         Some(Af::Ether) => ifp.is_ethernet(),
     };
     if !has {
@@ -127,7 +127,7 @@ fn show(ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
     if af.is_some_and(|a| a != Af::Inet) {
         return s;
     }
-    for ia in &ifp.addrs {
+    for ia in in_ifaddrs(v, ifp.index) {
         s += &format!("\tinet {}", Inet(ia.addr));
         if ifp.is_p2p() {
             s += &format!(" --> {}", Inet(ia.broadcast));
@@ -254,10 +254,11 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
     if a.list {
         let r = p.vnet(|_, v| {
             let ids = listing(v);
-            let ifs = v.builtin(IF);
+            let v = &*v;
+            let Some(ifs) = v.get(IF) else { return String::new() };
             ids.iter()
                 .filter_map(|&i| ifs.get(i))
-                .filter(|i| !show(ifs, i, list_af).is_empty())
+                .filter(|i| !show(v, ifs, i, list_af).is_empty())
                 .map(|i| i.name.clone())
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -273,10 +274,11 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
     if a.args.is_empty() || a.all {
         let r = p.vnet(|_, v| {
             let ids = listing(v);
-            let ifs = v.builtin(IF);
+            let v = &*v;
+            let Some(ifs) = v.get(IF) else { return String::new() };
             ids.iter()
                 .filter_map(|&i| ifs.get(i))
-                .map(|i| show(ifs, i, list_af))
+                .map(|i| show(v, ifs, i, list_af))
                 .collect::<String>()
         });
         return match r {
@@ -316,8 +318,9 @@ pub async fn ifconfig(p: Proc, argv: Vec<String>) -> i32 {
     };
     if rest.is_empty() || only_af.is_some() {
         let r = p.vnet(|_, v| {
-            let ifs = v.builtin(IF);
-            ifs.get(index).map(|i| show(ifs, i, only_af)).unwrap_or_default()
+            let v = &*v;
+            let Some(ifs) = v.get(IF) else { return String::new() };
+            ifs.get(index).map(|i| show(v, ifs, i, only_af)).unwrap_or_default()
         });
         return match r {
             Ok(s) => {
@@ -645,7 +648,7 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
             Op::Up(up) => {
                 let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
                 let announce: Vec<u32> = if ifp.set_up(up) && !ifp.is_loopback() {
-                    ifp.addrs.iter().map(|a| a.addr).collect()
+                    in_ifaddrs(v, index).map(|a| a.addr).collect()
                 } else {
                     vec![]
                 };

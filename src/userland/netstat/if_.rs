@@ -6,6 +6,7 @@ use super::route::netname;
 use crate::net::ethernet::ether_ntoa;
 use crate::net::ifnet::{IF, IfCounters};
 use crate::net::route::Inet;
+use crate::netinet::in_::in_ifaddrs;
 use crate::vnet::Vnet;
 
 /// What `-b`, `-d` and `-I` ask for.
@@ -40,7 +41,9 @@ struct Row {
 /// `netstat -i`.
 pub fn interfaces(v: &mut Vnet, o: IfOpts<'_>) -> String {
     let mut rows = Vec::new();
-    for i in v.builtin(IF).list.iter().filter(|i| o.only.is_none_or(|n| n == i.name)) {
+    let v = &*v;
+    let ifs = v.get(IF).map_or(&[][..], |l| &l.list[..]);
+    for i in ifs.iter().filter(|i| o.only.is_none_or(|n| n == i.name)) {
         let name = if i.is_up() {
             i.name.clone()
         } else {
@@ -59,7 +62,7 @@ pub fn interfaces(v: &mut Vnet, o: IfOpts<'_>) -> String {
             c: i.counters,
             link: true,
         });
-        for ia in &i.addrs {
+        for ia in in_ifaddrs(v, i.index) {
             rows.push(Row {
                 name: name.clone(),
                 mtu: i.mtu,

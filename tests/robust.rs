@@ -135,3 +135,102 @@ mod tcp_adversary {
         );
     }
 }
+
+mod ipv6_views {
+    use proptest::prelude::*;
+    use vimage::wire::icmpv6;
+    use vimage::wire::ipv6::{self, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_ROUTING, Ipv6Repr};
+
+    /// One extension header: its protocol number and, for the options and
+    /// routing kinds, its length in 8-byte units beyond the first.
+    fn ext() -> impl Strategy<Value = (u8, u8)> {
+        (
+            prop_oneof![Just(IPPROTO_DSTOPTS), Just(IPPROTO_ROUTING), Just(IPPROTO_FRAGMENT)],
+            0u8..4,
+        )
+    }
+
+    /// A datagram whose chain is `exts` (padded options, fragments that
+    /// are first fragments), then `tail` bytes of UDP; and the offset the
+    /// upper layer must be found at.
+    fn build(exts: &[(u8, u8)], tail: usize) -> (Vec<u8>, usize) {
+        let mut body = Vec::new();
+        for (i, &(kind, units)) in exts.iter().enumerate() {
+            let next = exts.get(i + 1).map_or(17, |e| e.0);
+            let len = if kind == IPPROTO_FRAGMENT {
+                8
+            } else {
+                (units as usize + 1) * 8
+            };
+            let mut h = vec![0u8; len];
+            h[0] = next;
+            if kind != IPPROTO_FRAGMENT {
+                h[1] = units;
+                // PadN over the body, so the options are well formed.
+                if kind == IPPROTO_DSTOPTS {
+                    h[2] = 1;
+                    h[3] = (len - 4) as u8;
+                }
+            }
+            body.extend(h);
+        }
+        let off = 40 + body.len();
+        body.extend(vec![0u8; tail]);
+        let mut d = vec![0u8; 40];
+        Ipv6Repr {
+            src: "2001:db8::1".parse().expect("address"),
+            dst: "2001:db8::2".parse().expect("address"),
+            next_header: exts.first().map_or(17, |e| e.0),
+            payload_len: body.len() as u16,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut d);
+        d.extend(body);
+        (d, off)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// A chain of any length is walked to its upper layer.
+        #[test]
+        fn any_chain_is_walked_to_the_upper_layer(exts in proptest::collection::vec(ext(), 0..40), tail in 0usize..32) {
+            let (d, off) = build(&exts, tail);
+            let c = ipv6::ext_walk(&d).expect("a well-formed chain");
+            prop_assert_eq!((c.proto, c.off), (17, off));
+            prop_assert_eq!(c.frag.is_some(), exts.iter().any(|e| e.0 == IPPROTO_FRAGMENT));
+        }
+
+        /// Cut or corrupted anywhere, it is an error or a walk that stays
+        /// inside the datagram; never a panic.
+        #[test]
+        fn cut_or_corrupted_chains_fail_cleanly(
+            exts in proptest::collection::vec(ext(), 1..12),
+            cut in 0usize..200,
+            flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..6),
+        ) {
+            let (mut d, _) = build(&exts, 8);
+            for (at, b) in flips {
+                if let Some(x) = d.get_mut(at) { *x = b; }
+            }
+            d.truncate(cut.max(1).min(d.len()));
+            if let Ok(c) = ipv6::ext_walk(&d) {
+                let end = 40 + ipv6::Packet::new_unchecked(&d[..]).payload_len() as usize;
+                prop_assert!(c.off <= end && end <= d.len());
+            }
+        }
+
+        /// Neighbour discovery options of any bytes: parsed or refused.
+        #[test]
+        fn nd_options_of_any_bytes(b in proptest::collection::vec(any::<u8>(), 0..120)) {
+            if let Some(opts) = icmpv6::nd_options(&b) {
+                prop_assert!(opts.len() <= b.len() / 8);
+            }
+            if let Some(p) = icmpv6::Packet::new_checked(&b[..]) {
+                let _ = p.nd_options();
+            }
+        }
+    }
+}

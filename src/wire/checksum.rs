@@ -44,11 +44,13 @@ pub fn in_cksum(data: &[u8]) -> u16 {
 /// sum), between `src` and `dst` of one family.
 pub fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> u32 {
     let addrs = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => sum(0, &s.octets()) + sum(0, &d.octets()),
-        (s, d) => sum(0, &ip6_octets(s)) + sum(0, &ip6_octets(d)),
+        (IpAddr::V4(s), IpAddr::V4(d)) => sum(sum(0, &s.octets()), &d.octets()),
+        (s, d) => sum(sum(0, &ip6_octets(s)), &ip6_octets(d)),
     };
-    let len = (len >> 16) + (len & 0xffff);
-    addrs + proto as u32 + len
+    // Length and protocol as IPv6 lays them out; the same sum as IPv4's
+    // zero, protocol and 16-bit length.
+    let l = len.to_be_bytes();
+    sum(addrs, &[l[0], l[1], l[2], l[3], 0, 0, 0, proto])
 }
 
 /// The 16 bytes of an address, an IPv4 one mapped (RFC 4291 §2.5.5.2).

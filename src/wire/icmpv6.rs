@@ -1,0 +1,379 @@
+//! ICMPv6 messages (RFC 4443) as bytes, with the neighbour discovery
+//! messages (RFC 4861 §4) and their options (§4.6): a view in the manner
+//! of smoltcp's `wire`.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::{be16, be32};
+use crate::wire::checksum::{fold, pseudo, sum};
+use crate::wire::ipv6::{IPPROTO_ICMPV6, addr};
+
+pub const ICMP6_DST_UNREACH: u8 = 1;
+pub const ICMP6_PACKET_TOO_BIG: u8 = 2;
+pub const ICMP6_TIME_EXCEEDED: u8 = 3;
+pub const ICMP6_PARAM_PROB: u8 = 4;
+pub const ICMP6_ECHO_REQUEST: u8 = 128;
+pub const ICMP6_ECHO_REPLY: u8 = 129;
+pub const MLD_LISTENER_QUERY: u8 = 130;
+pub const MLD_LISTENER_REPORT: u8 = 131;
+pub const MLD_LISTENER_DONE: u8 = 132;
+pub const ND_ROUTER_SOLICIT: u8 = 133;
+pub const ND_ROUTER_ADVERT: u8 = 134;
+pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
+pub const ND_NEIGHBOR_ADVERT: u8 = 136;
+pub const ND_REDIRECT: u8 = 137;
+pub const MLDV2_LISTENER_REPORT: u8 = 143;
+
+pub const ICMP6_DST_UNREACH_NOROUTE: u8 = 0;
+pub const ICMP6_DST_UNREACH_ADMIN: u8 = 1;
+pub const ICMP6_DST_UNREACH_BEYONDSCOPE: u8 = 2;
+pub const ICMP6_DST_UNREACH_ADDR: u8 = 3;
+pub const ICMP6_DST_UNREACH_NOPORT: u8 = 4;
+pub const ICMP6_TIME_EXCEED_TRANSIT: u8 = 0;
+pub const ICMP6_TIME_EXCEED_REASSEMBLY: u8 = 1;
+pub const ICMP6_PARAMPROB_HEADER: u8 = 0;
+pub const ICMP6_PARAMPROB_NEXTHEADER: u8 = 1;
+pub const ICMP6_PARAMPROB_OPTION: u8 = 2;
+
+/// Neighbour advertisement flags (§4.4).
+pub const ND_NA_FLAG_ROUTER: u8 = 0x80;
+pub const ND_NA_FLAG_SOLICITED: u8 = 0x40;
+pub const ND_NA_FLAG_OVERRIDE: u8 = 0x20;
+/// Router advertisement flags (§4.2).
+pub const ND_RA_FLAG_MANAGED: u8 = 0x80;
+pub const ND_RA_FLAG_OTHER: u8 = 0x40;
+
+pub const ND_OPT_SOURCE_LINKADDR: u8 = 1;
+pub const ND_OPT_TARGET_LINKADDR: u8 = 2;
+pub const ND_OPT_PREFIX_INFORMATION: u8 = 3;
+pub const ND_OPT_REDIRECTED_HEADER: u8 = 4;
+pub const ND_OPT_MTU: u8 = 5;
+pub const ND_OPT_NONCE: u8 = 14;
+/// Prefix information flags (§4.6.2).
+pub const ND_OPT_PI_FLAG_ONLINK: u8 = 0x80;
+pub const ND_OPT_PI_FLAG_AUTO: u8 = 0x40;
+
+/// The fixed part of every message: type, code, checksum, 4 more bytes.
+pub const ICMP6_HDR_LEN: usize = 8;
+
+/// A view over an ICMPv6 message.
+#[derive(Debug, Clone)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// A view once the fixed part is whole, and a neighbour discovery
+    /// message's fixed fields too (RFC 4861 §6.1.1, §7.1.1).
+    pub fn new_checked(buffer: T) -> Option<Packet<T>> {
+        let p = Packet { buffer };
+        let len = p.buffer.as_ref().len();
+        (len >= ICMP6_HDR_LEN && len >= nd_fixed_len(p.msg_type())).then_some(p)
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    pub fn msg_type(&self) -> u8 {
+        self.buffer.as_ref()[0]
+    }
+
+    pub fn code(&self) -> u8 {
+        self.buffer.as_ref()[1]
+    }
+
+    pub fn checksum(&self) -> u16 {
+        be16(&self.buffer.as_ref()[2..4])
+    }
+
+    /// The checksum over the pseudo-header of `src` and `dst` is right.
+    pub fn verify_checksum(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
+        let b = self.buffer.as_ref();
+        fold(sum(ph(src, dst, b.len()), b)) == 0
+    }
+
+    /// An echo's identifier and sequence number.
+    pub fn echo_ident(&self) -> u16 {
+        be16(&self.buffer.as_ref()[4..6])
+    }
+
+    pub fn echo_seq(&self) -> u16 {
+        be16(&self.buffer.as_ref()[6..8])
+    }
+
+    /// Packet too big's MTU, or parameter problem's pointer.
+    pub fn param(&self) -> u32 {
+        be32(&self.buffer.as_ref()[4..8])
+    }
+
+    /// What follows the fixed part: an echo's data, an error's quoted
+    /// datagram.
+    pub fn data(&self) -> &[u8] {
+        &self.buffer.as_ref()[ICMP6_HDR_LEN..]
+    }
+
+    /// The target of a neighbour solicitation or advertisement, or a
+    /// redirect's.
+    pub fn target(&self) -> Ipv6Addr {
+        addr(&self.buffer.as_ref()[8..24])
+    }
+
+    /// A redirect's destination.
+    pub fn redirect_dst(&self) -> Ipv6Addr {
+        addr(&self.buffer.as_ref()[24..40])
+    }
+
+    /// A neighbour advertisement's R, S and O flags.
+    pub fn na_flags(&self) -> u8 {
+        self.buffer.as_ref()[4]
+    }
+
+    /// A router advertisement's fields (§4.2).
+    pub fn ra(&self) -> RaHdr {
+        let b = self.buffer.as_ref();
+        RaHdr {
+            cur_hop_limit: b[4],
+            flags: b[5],
+            router_lifetime: be16(&b[6..8]),
+            reachable: be32(&b[8..12]),
+            retrans: be32(&b[12..16]),
+        }
+    }
+
+    /// A neighbour discovery message's options, in order; `None` if one
+    /// is malformed (zero length, or past the end): the whole message is
+    /// then to be discarded (§4.6).
+    pub fn nd_options(&self) -> Option<Vec<NdOpt<'_>>> {
+        let b = self.buffer.as_ref();
+        let start = nd_fixed_len(self.msg_type());
+        nd_options(b.get(start..)?)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_msg_type(&mut self, t: u8) {
+        self.buffer.as_mut()[0] = t;
+    }
+
+    pub fn set_code(&mut self, c: u8) {
+        self.buffer.as_mut()[1] = c;
+    }
+
+    /// Compute the checksum between `src` and `dst`.
+    pub fn fill_checksum(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
+        let b = self.buffer.as_mut();
+        b[2..4].copy_from_slice(&[0, 0]);
+        let c = fold(sum(ph(src, dst, b.len()), b));
+        b[2..4].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+fn ph(src: &Ipv6Addr, dst: &Ipv6Addr, len: usize) -> u32 {
+    pseudo(IpAddr::V6(*src), IpAddr::V6(*dst), IPPROTO_ICMPV6, len as u32)
+}
+
+/// The bytes before a neighbour discovery message's options.
+fn nd_fixed_len(t: u8) -> usize {
+    match t {
+        ND_ROUTER_SOLICIT => 8,
+        ND_ROUTER_ADVERT => 16,
+        ND_NEIGHBOR_SOLICIT | ND_NEIGHBOR_ADVERT => 24,
+        ND_REDIRECT => 40,
+        _ => ICMP6_HDR_LEN,
+    }
+}
+
+/// A router advertisement's fixed fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaHdr {
+    pub cur_hop_limit: u8,
+    pub flags: u8,
+    /// Seconds; 0: not a default router.
+    pub router_lifetime: u16,
+    /// Milliseconds; 0: unspecified.
+    pub reachable: u32,
+    pub retrans: u32,
+}
+
+/// A prefix information option (§4.6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrefixInfo {
+    pub plen: u8,
+    pub flags: u8,
+    /// Seconds; all ones is infinity.
+    pub valid: u32,
+    pub preferred: u32,
+    pub prefix: Ipv6Addr,
+}
+
+/// A neighbour discovery option, read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NdOpt<'a> {
+    SourceLinkAddr([u8; 6]),
+    TargetLinkAddr([u8; 6]),
+    PrefixInfo(PrefixInfo),
+    Mtu(u32),
+    /// What a redirect quotes of the datagram that caused it.
+    Redirected(&'a [u8]),
+    /// One this stack does not know, or a known one of the wrong length
+    /// (skipped, as §4.6 asks).
+    Other(u8, &'a [u8]),
+}
+
+/// The options in `b`: type, length in 8-byte units, body; `None` for a
+/// zero length or one past the end.
+pub fn nd_options(b: &[u8]) -> Option<Vec<NdOpt<'_>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let (t, units) = (b[i], *b.get(i + 1)? as usize);
+        if units == 0 || i + units * 8 > b.len() {
+            return None;
+        }
+        let o = &b[i..i + units * 8];
+        out.push(match (t, units) {
+            (ND_OPT_SOURCE_LINKADDR, 1) => NdOpt::SourceLinkAddr(mac(&o[2..8])),
+            (ND_OPT_TARGET_LINKADDR, 1) => NdOpt::TargetLinkAddr(mac(&o[2..8])),
+            (ND_OPT_PREFIX_INFORMATION, 4) => NdOpt::PrefixInfo(PrefixInfo {
+                plen: o[2],
+                flags: o[3],
+                valid: be32(&o[4..8]),
+                preferred: be32(&o[8..12]),
+                prefix: addr(&o[16..32]),
+            }),
+            (ND_OPT_MTU, 1) => NdOpt::Mtu(be32(&o[4..8])),
+            (ND_OPT_REDIRECTED_HEADER, _) => NdOpt::Redirected(&o[8..]),
+            _ => NdOpt::Other(t, &o[2..]),
+        });
+        i += units * 8;
+    }
+    Some(out)
+}
+
+fn mac(b: &[u8]) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    m.copy_from_slice(b);
+    m
+}
+
+/// Write a link-layer address option (8 bytes) into `b`.
+pub fn emit_lladdr_opt(b: &mut [u8], kind: u8, mac: &[u8; 6]) {
+    b[0] = kind;
+    b[1] = 1;
+    b[2..8].copy_from_slice(mac);
+}
+
+/// Write a prefix information option (32 bytes) into `b`.
+pub fn emit_prefix_opt(b: &mut [u8], p: &PrefixInfo) {
+    b[0] = ND_OPT_PREFIX_INFORMATION;
+    b[1] = 4;
+    b[2] = p.plen;
+    b[3] = p.flags;
+    b[4..8].copy_from_slice(&p.valid.to_be_bytes());
+    b[8..12].copy_from_slice(&p.preferred.to_be_bytes());
+    b[12..16].copy_from_slice(&[0; 4]);
+    b[16..32].copy_from_slice(&p.prefix.octets());
+}
+
+/// Is `t` an error message (RFC 4443 §2.1: types below 128)? Errors are
+/// never sent about errors.
+pub fn icmp6_is_error(t: u8) -> bool {
+    t < 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ipv6;
+
+    use crate::wire::hex;
+
+    /// Linux's neighbour solicitation for 2001:db8::2 and the answer.
+    const NS: &str = "6000000000203aff20010db8000000000000000000000001ff0200000000000000000001ff0000028700fdfa0000000020010db8000000000000000000000002010196a0a0dfe8ac";
+    const NA: &str = "6000000000203aff20010db800000000000000000000000220010db80000000000000000000000018800ed5b6000000020010db8000000000000000000000002020186b8d034482a";
+    const ECHO: &str = "600cddaa00103a4020010db800000000000000000000000120010db80000000000000000000000028000da5b3dd300010001020304050607";
+    const RS: &str = "6000000000103afffe8000000000000094a0a0fffedfe8acff02000000000000000000000000000285003ed400000000010196a0a0dfe8ac";
+
+    fn msg(s: &str) -> (Vec<u8>, Ipv6Addr, Ipv6Addr) {
+        let d = hex(s);
+        let ip = ipv6::Packet::new_checked(&d[..]).expect("valid").repr();
+        (d[40..].to_vec(), ip.src, ip.dst)
+    }
+
+    #[test]
+    fn linux_neighbour_discovery_reads_and_checksums() {
+        let (ns, src, dst) = msg(NS);
+        let p = Packet::new_checked(&ns[..]).expect("whole");
+        assert!(p.verify_checksum(&src, &dst));
+        assert_eq!(p.msg_type(), ND_NEIGHBOR_SOLICIT);
+        assert_eq!(p.target(), "2001:db8::2".parse::<Ipv6Addr>().expect("address"));
+        assert_eq!(
+            p.nd_options(),
+            Some(vec![NdOpt::SourceLinkAddr([0x96, 0xa0, 0xa0, 0xdf, 0xe8, 0xac])])
+        );
+        let (na, src, dst) = msg(NA);
+        let p = Packet::new_checked(&na[..]).expect("whole");
+        assert!(p.verify_checksum(&src, &dst));
+        assert_eq!(p.na_flags(), ND_NA_FLAG_SOLICITED | ND_NA_FLAG_OVERRIDE);
+        assert_eq!(
+            p.nd_options(),
+            Some(vec![NdOpt::TargetLinkAddr([0x86, 0xb8, 0xd0, 0x34, 0x48, 0x2a])])
+        );
+        let (rs, src, dst) = msg(RS);
+        let p = Packet::new_checked(&rs[..]).expect("whole");
+        assert!(p.verify_checksum(&src, &dst));
+        assert_eq!(p.nd_options().map(|o| o.len()), Some(1));
+    }
+
+    #[test]
+    fn an_echo_written_here_is_the_one_linux_sent() {
+        let (echo, src, dst) = msg(ECHO);
+        let p = Packet::new_checked(&echo[..]).expect("whole");
+        assert_eq!(
+            (p.msg_type(), p.echo_ident(), p.echo_seq()),
+            (ICMP6_ECHO_REQUEST, 0x3dd3, 1)
+        );
+        let mut mine = echo.clone();
+        mine[2..4].copy_from_slice(&[0x12, 0x34]);
+        Packet::new_unchecked(&mut mine[..]).fill_checksum(&src, &dst);
+        assert_eq!(mine, echo);
+        assert!(!p.verify_checksum(&dst, &"2001:db8::3".parse().expect("address")));
+    }
+
+    #[test]
+    fn malformed_options_condemn_the_message() {
+        let (mut ns, _, _) = msg(NS);
+        ns[25] = 0;
+        assert_eq!(
+            Packet::new_checked(&ns[..]).expect("whole").nd_options(),
+            None,
+            "zero length"
+        );
+        ns[25] = 2;
+        assert_eq!(
+            Packet::new_checked(&ns[..]).expect("whole").nd_options(),
+            None,
+            "past the end"
+        );
+        assert!(Packet::new_checked(&ns[..20]).is_none(), "no room for the target");
+        let mut pi = [0u8; 32];
+        let p = PrefixInfo {
+            plen: 64,
+            flags: ND_OPT_PI_FLAG_ONLINK | ND_OPT_PI_FLAG_AUTO,
+            valid: 2592000,
+            preferred: 604800,
+            prefix: "2001:db8:1::".parse().expect("address"),
+        };
+        emit_prefix_opt(&mut pi, &p);
+        assert_eq!(nd_options(&pi), Some(vec![NdOpt::PrefixInfo(p)]));
+        assert_eq!(
+            nd_options(&[ND_OPT_MTU, 2, 0, 0, 0, 0, 5, 220, 0, 0, 0, 0, 0, 0, 0, 0]).map(|v| v.len()),
+            Some(1)
+        );
+    }
+}

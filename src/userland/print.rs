@@ -5,6 +5,7 @@
 //! decoded as far as it goes.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::net::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa};
@@ -12,10 +13,13 @@ use crate::net::if_tunnel::{IPPROTO_GRE, IPPROTO_IPIP};
 use crate::net::if_vlan::ETHERTYPE_VLAN;
 use crate::net::route::Inet;
 use crate::netinet::icmp;
+use crate::netinet::in_pcb::ip4;
 use crate::netinet::ip::{IP_MF, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
-use crate::wire::checksum::in_cksum;
+use crate::wire::checksum::{fold, pseudo, sum};
+use crate::wire::ethernet::ETHERTYPE_IPV6;
 use crate::wire::ethernet::{ETHER_HDR_LEN, Frame};
 use crate::wire::ipv4::Packet;
+use crate::wire::ipv6 as ip6;
 
 /// How frames of an interface begin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +77,7 @@ type SeqBase = (u32, u32);
 #[derive(Default)]
 pub struct Printer {
     pub o: Opts,
-    seqs: HashMap<([u8; 4], u16, [u8; 4], u16), SeqBase>,
+    seqs: HashMap<(IpAddr, u16, IpAddr, u16), SeqBase>,
     first: Option<Duration>,
     prev: Option<Duration>,
 }
@@ -171,6 +175,7 @@ impl Printer {
         };
         let tname = |t: u16| match t {
             ETHERTYPE_IP => "IPv4",
+            ETHERTYPE_IPV6 => "IPv6",
             ETHERTYPE_ARP => "ARP",
             ETHERTYPE_VLAN => "802.1Q",
             _ => "Unknown",
@@ -216,6 +221,12 @@ impl Printer {
                     out += "IP ";
                 }
                 out += &self.ip(n);
+            }
+            ETHERTYPE_IPV6 => {
+                if !self.o.eflag {
+                    out += "IP6 ";
+                }
+                out += &self.ip6(n);
             }
             t => {
                 if !self.o.eflag {
@@ -294,36 +305,8 @@ impl Printer {
                 }
                 l
             }
-            IPPROTO_UDP => {
-                if body.len() < crate::wire::udp::UDP_HDR_LEN {
-                    return out + &format!("{src} > {dst}: [|udp]");
-                }
-                let u = crate::wire::udp::Packet::new_unchecked(body);
-                let (sp, dp, ul) = (u.src_port(), u.dst_port(), u.len());
-                let sum = if self.o.verbose > 1 {
-                    match u.checksum() {
-                        0 => "[no cksum] ".to_string(),
-                        got => match l4_cksum(n, body, IPPROTO_UDP) {
-                            0 => "[udp sum ok] ".to_string(),
-                            _ => {
-                                let mut z = crate::wire::udp::Packet::new_unchecked(body.to_vec());
-                                z.set_checksum(0);
-                                format!(
-                                    "[bad udp cksum 0x{got:04x} -> 0x{:04x}!] ",
-                                    l4_cksum(n, &z.into_inner(), IPPROTO_UDP)
-                                )
-                            }
-                        },
-                    }
-                } else {
-                    String::new()
-                };
-                format!(
-                    "{src}.{sp} > {dst}.{dp}: {sum}UDP, length {}",
-                    (ul as usize).saturating_sub(8)
-                )
-            }
-            IPPROTO_TCP => self.tcp(n, body),
+            IPPROTO_UDP => self.udp(ip4(src.0), ip4(dst.0), body),
+            IPPROTO_TCP => self.tcp(ip4(src.0), ip4(dst.0), body),
             IPPROTO_IPIP => {
                 let ip = if self.o.eflag { "" } else { "IP " };
                 format!("{src} > {dst}: {ip}{}", self.ip(body))
@@ -379,9 +362,86 @@ impl Printer {
 
     /// print-tcp.c's line: flags, (relative) sequence numbers, window,
     /// options, length.
-    fn tcp(&mut self, ip: &[u8], b: &[u8]) -> String {
-        let ip4 = Packet::new_unchecked(ip);
-        let (src, dst) = (Inet(ip4.src_addr()), Inet(ip4.dst_addr()));
+    /// print-udp.c's line.
+    fn udp(&self, src: IpAddr, dst: IpAddr, body: &[u8]) -> String {
+        if body.len() < crate::wire::udp::UDP_HDR_LEN {
+            return format!("{src} > {dst}: [|udp]");
+        }
+        let u = crate::wire::udp::Packet::new_unchecked(body);
+        let (sp, dp, ul) = (u.src_port(), u.dst_port(), u.len());
+        let sum = if self.o.verbose > 1 {
+            match u.checksum() {
+                0 => "[no cksum] ".to_string(),
+                got => match l4_cksum(src, dst, body, IPPROTO_UDP) {
+                    0 => "[udp sum ok] ".to_string(),
+                    _ => {
+                        let mut z = crate::wire::udp::Packet::new_unchecked(body.to_vec());
+                        z.set_checksum(0);
+                        format!(
+                            "[bad udp cksum 0x{got:04x} -> 0x{:04x}!] ",
+                            l4_cksum(src, dst, &z.into_inner(), IPPROTO_UDP)
+                        )
+                    }
+                },
+            }
+        } else {
+            String::new()
+        };
+        format!(
+            "{src}.{sp} > {dst}.{dp}: {sum}UDP, length {}",
+            (ul as usize).saturating_sub(8)
+        )
+    }
+
+    /// print-ip6.c's: the extension headers by name, then the upper layer.
+    fn ip6(&mut self, n: &[u8]) -> String {
+        let p = match ip6::Packet::new_checked(n) {
+            Ok(p) => p,
+            Err(ip6::Ip6Err::BadVersion) => return format!("IP6 version {}", n[0] >> 4),
+            Err(_) => return format!("[|ip6] length {}", n.len()),
+        };
+        let (src, dst) = (IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr()));
+        let end = ip6::IP6_HDR_LEN + p.payload_len() as usize;
+        let mut out = String::new();
+        if self.o.verbose > 0 {
+            out += &format!(
+                "(flowlabel 0x{:05x}, hlim {}, next-header {} ({}) payload length: {}) ",
+                p.flow_label(),
+                p.hop_limit(),
+                proto_name6(p.next_header()),
+                p.next_header(),
+                p.payload_len()
+            );
+        }
+        let Ok(c) = ip6::ext_walk(n) else {
+            return out + &format!("{src} > {dst}: [|ip6]");
+        };
+        let mut exts = String::new();
+        if c.hbh {
+            exts += "HBH ";
+        }
+        if let Some((at, f)) = c.frag {
+            exts += &format!("frag ({}|{}) ", f.offset, end - at - ip6::FragHdr::LEN);
+            if f.offset != 0 {
+                return out + &format!("{src} > {dst}: {exts}");
+            }
+        }
+        let body = &n[c.off..end];
+        out += &match c.proto {
+            ip6::IPPROTO_ICMPV6 => format!(
+                "{src} > {dst}: {exts}ICMP6, {}, length {}",
+                icmp6_text(body),
+                body.len()
+            ),
+            IPPROTO_UDP => format!("{exts}{}", self.udp(src, dst, body)),
+            IPPROTO_TCP => format!("{exts}{}", self.tcp(src, dst, body)),
+            ip6::IPPROTO_NONE => format!("{src} > {dst}: {exts}no next header"),
+            p => format!("{src} > {dst}: {exts}ip-proto-{p} {}", body.len()),
+        };
+        out
+    }
+
+    fn tcp(&mut self, src: IpAddr, dst: IpAddr, b: &[u8]) -> String {
         let Some(th) = crate::wire::tcp::Packet::new_checked(b) else {
             return format!("{src} > {dst}: [|tcp]");
         };
@@ -408,7 +468,7 @@ impl Printer {
         let len = b.len().saturating_sub(off);
         let mut s = format!("{src}.{sp} > {dst}.{dp}: Flags [{flags}]");
         if self.o.verbose > 0 && b.len() >= 20 {
-            let sum = l4_cksum(ip, b, IPPROTO_TCP);
+            let sum = l4_cksum(src, dst, b, IPPROTO_TCP);
             let got = th.checksum();
             if sum == 0 {
                 s += &format!(", cksum 0x{got:04x} (correct)");
@@ -417,14 +477,14 @@ impl Printer {
                 z[16..18].copy_from_slice(&[0, 0]);
                 s += &format!(
                     ", cksum 0x{got:04x} (incorrect -> 0x{:04x})",
-                    l4_cksum(ip, &z, IPPROTO_TCP)
+                    l4_cksum(src, dst, &z, IPPROTO_TCP)
                 );
             }
         }
         // Relative numbers, as tcp_seq_hash keeps them.
         let (mut rel_seq, mut rel_ack) = (0u32, 0u32);
         if !self.o.absolute && fl & 0x10 != 0 {
-            let (sa, da) = (src.0.to_be_bytes(), dst.0.to_be_bytes());
+            let (sa, da) = (src, dst);
             let rev = sp > dp || (sp == dp && sa > da);
             let key = if rev { (da, dp, sa, sp) } else { (sa, sp, da, dp) };
             match self.seqs.get(&key) {
@@ -468,14 +528,54 @@ impl Printer {
     }
 }
 
-/// The TCP or UDP checksum of segment `b` of datagram `ip` (0 if right).
-fn l4_cksum(ip: &[u8], b: &[u8], proto: u8) -> u16 {
-    let mut ph = Vec::with_capacity(12 + b.len());
-    ph.extend_from_slice(&ip[12..20]);
-    ph.extend_from_slice(&[0, proto]);
-    ph.extend_from_slice(&(b.len() as u16).to_be_bytes());
-    ph.extend_from_slice(b);
-    in_cksum(&ph)
+/// The TCP or UDP checksum of segment `b` from `src` to `dst` (0 if
+/// right).
+fn l4_cksum(src: IpAddr, dst: IpAddr, b: &[u8], proto: u8) -> u16 {
+    fold(sum(pseudo(src, dst, proto, b.len() as u32), b))
+}
+
+/// print-ip6.c's names of next headers.
+fn proto_name6(p: u8) -> &'static str {
+    match p {
+        ip6::IPPROTO_HOPOPTS => "Hop by Hop Options",
+        IPPROTO_TCP => "TCP",
+        IPPROTO_UDP => "UDP",
+        ip6::IPPROTO_ROUTING => "Routing",
+        ip6::IPPROTO_FRAGMENT => "Fragment",
+        ip6::IPPROTO_ICMPV6 => "ICMPv6",
+        ip6::IPPROTO_NONE => "none",
+        ip6::IPPROTO_DSTOPTS => "Destination Options",
+        _ => "unknown",
+    }
+}
+
+/// print-icmp6.c's text of a message.
+fn icmp6_text(b: &[u8]) -> String {
+    use crate::wire::icmpv6::*;
+    let Some(m) = Packet::new_checked(b) else {
+        return "[|icmp6]".into();
+    };
+    match m.msg_type() {
+        ICMP6_ECHO_REQUEST => format!("echo request, id {}, seq {}", m.echo_ident(), m.echo_seq()),
+        ICMP6_ECHO_REPLY => format!("echo reply, id {}, seq {}", m.echo_ident(), m.echo_seq()),
+        ND_NEIGHBOR_SOLICIT => format!("neighbor solicitation, who has {}", m.target()),
+        ND_NEIGHBOR_ADVERT => format!("neighbor advertisement, tgt is {}", m.target()),
+        ND_ROUTER_SOLICIT => "router solicitation".into(),
+        ND_ROUTER_ADVERT => "router advertisement".into(),
+        ND_REDIRECT => format!("redirect, {} to {}", m.redirect_dst(), m.target()),
+        MLD_LISTENER_QUERY => "multicast listener query".into(),
+        MLD_LISTENER_REPORT => "multicast listener report".into(),
+        MLD_LISTENER_DONE => "multicast listener done".into(),
+        MLDV2_LISTENER_REPORT => format!(
+            "multicast listener report v2, {} group record(s)",
+            be16(b, 6).unwrap_or(0)
+        ),
+        ICMP6_DST_UNREACH => "destination unreachable".into(),
+        ICMP6_PACKET_TOO_BIG => format!("packet too big, mtu {}", m.param()),
+        ICMP6_TIME_EXCEEDED => "time exceeded in-transit".into(),
+        ICMP6_PARAM_PROB => format!("parameter problem, pointer {}", m.param()),
+        t => format!("type-#{t}"),
+    }
 }
 
 /// `mss 1460,nop,wscale 6,sackOK,TS val 1 ecr 0`.
@@ -703,6 +803,48 @@ mod tests {
             p.decode(LinkType::Ether, &f),
             "02:00:00:00:00:01 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
         );
+    }
+
+    /// Frames the Linux kernel sent, and what tcpdump 4.99 printed.
+    #[test]
+    fn ipv6_lines_are_tcpdumps() {
+        let frames = [
+            (
+                "6000000000380001fe8000000000000094a0a0fffedfe8acff0200000000000000000000000000163a000502000001008f0068350000000204000000ff0200000000000000000001ffdfe8ac04000000ff0200000000000000000001ff000001",
+                "IP6 fe80::94a0:a0ff:fedf:e8ac > ff02::16: HBH ICMP6, multicast listener report v2, 2 group record(s), length 48",
+            ),
+            (
+                "6000000000103afffe8000000000000094a0a0fffedfe8acff02000000000000000000000000000285003ed400000000010196a0a0dfe8ac",
+                "IP6 fe80::94a0:a0ff:fedf:e8ac > ff02::2: ICMP6, router solicitation, length 16",
+            ),
+            (
+                "6000000000203aff20010db8000000000000000000000001ff0200000000000000000001ff0000028700fdfa0000000020010db8000000000000000000000002010196a0a0dfe8ac",
+                "IP6 2001:db8::1 > ff02::1:ff00:2: ICMP6, neighbor solicitation, who has 2001:db8::2, length 32",
+            ),
+            (
+                "6000000000203aff20010db800000000000000000000000220010db80000000000000000000000018800ed5b6000000020010db8000000000000000000000002020186b8d034482a",
+                "IP6 2001:db8::2 > 2001:db8::1: ICMP6, neighbor advertisement, tgt is 2001:db8::2, length 32",
+            ),
+            (
+                "600cddaa00103a4020010db800000000000000000000000120010db80000000000000000000000028000da5b3dd300010001020304050607",
+                "IP6 2001:db8::1 > 2001:db8::2: ICMP6, echo request, id 15827, seq 1, length 16",
+            ),
+        ];
+        let mut p = Printer::default();
+        for (hex, want) in frames {
+            let mut f = vec![
+                0x33, 0x33, 0, 0, 0, 0x16, 0x96, 0xa0, 0xa0, 0xdf, 0xe8, 0xac, 0x86, 0xdd,
+            ];
+            f.extend(
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")),
+            );
+            assert_eq!(p.decode(LinkType::Ether, &f), want);
+            for n in 14..f.len() {
+                let _ = p.decode(LinkType::Ether, &f[..n]);
+            }
+        }
     }
 
     #[test]

@@ -522,7 +522,7 @@ impl Printer {
         }
         if off > 20 {
             let opts = b.get(20..off.min(b.len())).unwrap_or(&[]);
-            s += &format!(", options [{}]", tcp_options(opts, rel_seq, rel_ack));
+            s += &format!(", options [{}]", tcp_options(opts, rel_ack));
         }
         s + &format!(", length {len}")
     }
@@ -579,54 +579,31 @@ fn icmp6_text(b: &[u8]) -> String {
 }
 
 /// `mss 1460,nop,wscale 6,sackOK,TS val 1 ecr 0`.
-fn tcp_options(mut o: &[u8], rel_seq: u32, rel_ack: u32) -> String {
-    let mut out: Vec<String> = Vec::new();
-    while let Some(&kind) = o.first() {
-        match kind {
-            0 => {
-                out.push("eol".into());
-                break;
-            }
-            1 => {
-                out.push("nop".into());
-                o = &o[1..];
-                continue;
-            }
-            _ => {}
-        }
-        let Some(&l) = o.get(1) else {
-            out.push("[bad opt]".into());
-            break;
-        };
-        let l = l as usize;
-        if l < 2 || l > o.len() {
-            out.push("[bad opt]".into());
-            break;
-        }
-        let d = &o[2..l];
-        out.push(match (kind, d.len()) {
-            (2, 2) => format!("mss {}", be16(d, 0).unwrap_or(0)),
-            (3, 1) => format!("wscale {}", d[0]),
-            (4, 0) => "sackOK".into(),
-            (5, n) if n % 8 == 0 => {
-                let mut s = format!("sack {} ", n / 8);
+fn tcp_options(o: &[u8], rel_ack: u32) -> String {
+    use crate::wire::tcp::{TcpOption as O, options};
+    let hexs = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    options(o)
+        .map(|opt| match opt {
+            O::Eol => "eol".into(),
+            O::Nop => "nop".into(),
+            O::Mss(m) => format!("mss {m}"),
+            O::WindowScale(w) => format!("wscale {w}"),
+            O::SackPermitted => "sackOK".into(),
+            O::Sack(d) => {
+                let mut s = format!("sack {} ", d.len() / 8);
                 for c in d.chunks(8) {
                     let (a, b) = (be32(c, 0).unwrap_or(0), be32(c, 4).unwrap_or(0));
                     s += &format!("{{{}:{}}}", a.wrapping_sub(rel_ack), b.wrapping_sub(rel_ack));
                 }
-                let _ = rel_seq;
                 s
             }
-            (8, 8) => format!("TS val {} ecr {}", be32(d, 0).unwrap_or(0), be32(d, 4).unwrap_or(0)),
-            (k, 0) => format!("unknown-{k}"),
-            (k, _) => format!(
-                "unknown-{k} 0x{}",
-                d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ),
-        });
-        o = &o[l..];
-    }
-    out.join(",")
+            O::Timestamp(val, ecr) => format!("TS val {val} ecr {ecr}"),
+            O::Unknown(k, []) => format!("unknown-{k}"),
+            O::Unknown(k, d) => format!("unknown-{k} 0x{}", hexs(d)),
+            O::Malformed => "[bad opt]".into(),
+        })
+        .collect::<Vec<String>>()
+        .join(",")
 }
 
 fn arp(n: &[u8]) -> String {

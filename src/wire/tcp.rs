@@ -247,47 +247,71 @@ impl TcpHdr {
     }
 }
 
-/// Walk the options; malformed ones end the walk (what came before stays).
-/// MSS, window scale and SACK-permitted count only on a SYN.
+/// One option as it stands in the header (RFC 9293 §3.2, RFC 7323,
+/// RFC 2018), of the right length for its kind or else `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpOption<'a> {
+    Eol,
+    Nop,
+    Mss(u16),
+    WindowScale(u8),
+    SackPermitted,
+    /// The blocks: pairs of left and right edges, 8 bytes each.
+    Sack(&'a [u8]),
+    Timestamp(u32, u32),
+    Unknown(u8, &'a [u8]),
+    /// A length that is too short or runs past the header: the walk ends.
+    Malformed,
+}
+
+/// The options of `o` in order, up to the end-of-list or a malformed one.
+pub fn options(o: &[u8]) -> impl Iterator<Item = TcpOption<'_>> {
+    let mut rest = Some(o);
+    std::iter::from_fn(move || {
+        let o = rest?;
+        let (&kind, _) = o.split_first()?;
+        let (opt, len) = match kind {
+            TCPOPT_EOL => (TcpOption::Eol, o.len()),
+            TCPOPT_NOP => (TcpOption::Nop, 1),
+            _ => match o.get(1).map(|&l| l as usize) {
+                Some(l) if l >= 2 && l <= o.len() => {
+                    let d = &o[2..l];
+                    let opt = match (kind, d.len()) {
+                        (TCPOPT_MAXSEG, 2) => TcpOption::Mss(super::be16(d)),
+                        (TCPOPT_WINDOW, 1) => TcpOption::WindowScale(d[0]),
+                        (TCPOPT_SACK_PERMITTED, 0) => TcpOption::SackPermitted,
+                        (TCPOPT_SACK, n) if n >= 8 && n % 8 == 0 => TcpOption::Sack(d),
+                        (TCPOPT_TIMESTAMP, 8) => TcpOption::Timestamp(super::be32(&d[..4]), super::be32(&d[4..])),
+                        _ => TcpOption::Unknown(kind, d),
+                    };
+                    (opt, l)
+                }
+                _ => (TcpOption::Malformed, o.len()),
+            },
+        };
+        rest = Some(&o[len..]).filter(|r| !r.is_empty() && !matches!(opt, TcpOption::Eol | TcpOption::Malformed));
+        Some(opt)
+    })
+}
+
+/// The options a segment carries (malformed ones end the walk; what came
+/// before stays). MSS, window scale and SACK-permitted count only on a
+/// SYN.
 fn parse_opts(o: &[u8], syn: bool) -> TcpOpts {
     let mut r = TcpOpts::default();
-    let mut i = 0;
-    while i < o.len() {
-        let kind = o[i];
-        if kind == TCPOPT_EOL {
-            break;
-        }
-        if kind == TCPOPT_NOP {
-            i += 1;
-            continue;
-        }
-        let Some(&len) = o.get(i + 1) else { break };
-        let len = len as usize;
-        if len < 2 || i + len > o.len() {
-            break;
-        }
-        let d = &o[i + 2..i + len];
-        match (kind, len) {
-            (TCPOPT_MAXSEG, 4) if syn => r.mss = Some(u16::from_be_bytes([d[0], d[1]])),
-            (TCPOPT_WINDOW, 3) if syn => r.wscale = Some(d[0].min(TCP_MAX_WINSHIFT)),
-            (TCPOPT_SACK_PERMITTED, 2) if syn => r.sack_ok = true,
-            (TCPOPT_TIMESTAMP, 10) => {
-                r.ts = Some((
-                    u32::from_be_bytes([d[0], d[1], d[2], d[3]]),
-                    u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
-                ))
-            }
-            (TCPOPT_SACK, l) if l >= 10 && (l - 2) % 8 == 0 => {
+    for opt in options(o) {
+        match opt {
+            TcpOption::Mss(m) if syn => r.mss = Some(m),
+            TcpOption::WindowScale(w) if syn => r.wscale = Some(w.min(TCP_MAX_WINSHIFT)),
+            TcpOption::SackPermitted if syn => r.sack_ok = true,
+            TcpOption::Timestamp(val, ecr) => r.ts = Some((val, ecr)),
+            TcpOption::Sack(d) => {
                 for c in d.chunks_exact(8) {
-                    r.sack.push(
-                        u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-                        u32::from_be_bytes([c[4], c[5], c[6], c[7]]),
-                    );
+                    r.sack.push(super::be32(&c[..4]), super::be32(&c[4..]));
                 }
             }
             _ => {}
         }
-        i += len;
     }
     r
 }
@@ -334,6 +358,40 @@ pub fn write_opts(o: &TcpOpts, out: &mut [u8; 40]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_in_order_and_a_malformed_one_ends_the_walk() {
+        // Linux's SYN: mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7.
+        let syn = [2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let got: Vec<_> = options(&syn).collect();
+        assert_eq!(
+            got,
+            [
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::Timestamp(1, 0),
+                TcpOption::Nop,
+                TcpOption::WindowScale(7)
+            ]
+        );
+        let o = parse_opts(&syn, true);
+        assert_eq!(
+            (o.mss, o.wscale, o.sack_ok, o.ts),
+            (Some(1460), Some(7), true, Some((1, 0)))
+        );
+        assert_eq!(parse_opts(&syn, false).mss, None, "MSS only on a SYN");
+        let bad = [1, 2, 9, 0, 0, 1, 1];
+        assert_eq!(
+            options(&bad).collect::<Vec<_>>(),
+            [TcpOption::Nop, TcpOption::Malformed]
+        );
+        assert_eq!(options(&[0, 2, 4, 5, 180]).collect::<Vec<_>>(), [TcpOption::Eol]);
+        assert_eq!(options(&[2, 1]).collect::<Vec<_>>(), [TcpOption::Malformed]);
+        assert_eq!(
+            options(&[30, 3, 9]).collect::<Vec<_>>(),
+            [TcpOption::Unknown(30, &[9][..])]
+        );
+    }
 
     #[test]
     fn sequence_arithmetic_wraps() {

@@ -24,8 +24,7 @@ use crate::netinet::ip::{IPPROTO_TCP, Ipv4Hdr};
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::socket::TcpListener;
 use crate::vnet::VnetId;
-use crate::wire::checksum::{fold, pseudo, sum};
-use crate::wire::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpOpts, seq_gt, seq_leq, write_opts};
+use crate::wire::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN, TcpHdr, TcpOpts, seq_gt, seq_leq, write_opts};
 
 const SERVER: u32 = 0x0a00_0001;
 const PEER: u32 = 0x0a00_0002;
@@ -199,22 +198,27 @@ impl TcpRig {
         let olen = write_opts(opts, &mut ob);
         let hlen = 20 + olen;
         let mut seg = vec![0u8; hlen + len];
-        seg[0..2].copy_from_slice(&self.port.to_be_bytes());
-        seg[2..4].copy_from_slice(&SPORT.to_be_bytes());
-        seg[4..8].copy_from_slice(&seq.to_be_bytes());
-        seg[8..12].copy_from_slice(&ack.to_be_bytes());
-        seg[12] = ((hlen / 4) as u8) << 4;
-        seg[13] = flags;
-        seg[14..16].copy_from_slice(&win.to_be_bytes());
-        seg[20..hlen].copy_from_slice(&ob[..olen]);
         // SYN and FIN take a sequence number before or after the data.
         let first = seq.wrapping_add(u32::from(flags & TH_SYN != 0));
         for (i, b) in seg[hlen..].iter_mut().enumerate() {
             *b = byte_at(first.wrapping_add(i as u32));
         }
-        let c = fold(sum(pseudo(ip4(PEER), ip4(SERVER), IPPROTO_TCP, seg.len() as u32), &seg));
-        let c = if good_sum { c } else { c ^ 0x5a5a };
-        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        let h = TcpHdr {
+            sport: self.port,
+            dport: SPORT,
+            seq,
+            ack,
+            off: hlen,
+            flags,
+            win,
+            urp: 0,
+        };
+        h.write(&mut seg, &ob[..olen], ip4(PEER), ip4(SERVER));
+        if !good_sum {
+            let mut p = crate::wire::tcp::Packet::new_unchecked(&mut seg[..]);
+            let c = p.checksum();
+            p.set_checksum(c ^ 0x5a5a);
+        }
         let mut f = self.mac.to_vec();
         f.extend_from_slice(&[0x02, 0xfe, 0, 0, 0, 2, 0x08, 0x00]);
         let mut ip = [0u8; 20];

@@ -76,6 +76,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_checksum(&mut self, c: u16) {
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
 /// The ports and sequence number at the front of a segment (all an ICMP
 /// error quotes of one: RFC 792's 64 bits).
 pub fn quoted_ports_seq(b: &[u8]) -> Option<(u16, u16, u32)> {

@@ -555,3 +555,53 @@ fn a_router_redirects_to_a_better_first_hop_on_the_same_link() {
     assert!(st.contains("\t0 messages with bad checksum\n"), "{st}");
     assert!(st.contains("\t\trouting redirect: 1\n"), "{st}");
 }
+
+/// Interfaces each ifattach hook saw: (vnet serial, index).
+static ATTACHED: std::sync::Mutex<Vec<(u64, u32)>> = std::sync::Mutex::new(Vec::new());
+
+#[test]
+fn a_module_hears_of_interfaces_arriving_and_leaving() {
+    use vimage::{Module, Prio};
+    let h = Host::new(vimage::Config::default());
+    run(&h, "jail -c name=j vnet persist");
+    let key = h
+        .kernel()
+        .module_register(
+            Module::new("watch", Prio::new(0x0f00000, 0), |_, _| ())
+                .ifattach(|_, v, index| ATTACHED.lock().expect("lock").push((v.id().serial(), index)))
+                .ifdetach(|_, v, index| {
+                    ATTACHED
+                        .lock()
+                        .expect("lock")
+                        .retain(|&e| e != (v.id().serial(), index))
+                }),
+        )
+        .expect("register");
+    let host = vimage::VnetId::VNET0.serial();
+    let jv = vnet(&h, "j").serial();
+    run(&h, "ifconfig epair create");
+    let index = |name: &str| {
+        let mut k = h.kernel();
+        k.vnet(vimage::VnetId::VNET0)
+            .expect("vnet0")
+            .builtin(IF)
+            .by_name(name)
+            .expect("interface")
+            .index
+    };
+    let (a, b) = (index("epair0a"), index("epair0b"));
+    assert_eq!(
+        *ATTACHED.lock().expect("lock"),
+        vec![(host, a), (host, b)],
+        "both ends, as made"
+    );
+    run(&h, "ifconfig epair0b vnet j");
+    assert_eq!(
+        *ATTACHED.lock().expect("lock"),
+        vec![(host, a), (jv, b)],
+        "b left the host for j"
+    );
+    h.kernel().module_unregister(key).expect("unregister");
+    run(&h, "ifconfig epair0a destroy");
+    assert_eq!(ATTACHED.lock().expect("lock").len(), 2, "its hooks went with it");
+}

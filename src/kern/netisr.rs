@@ -1,7 +1,7 @@
 //! netisr(9) and the registrations between layers: the frames in flight
 //! at this instant, the protocols by ethertype (`netisr_register`), and
-//! what each protocol forgets when an interface leaves a vnet
-//! (`dom_ifdetach`). The kernel knows none of them by name: the link
+//! what each protocol does when an interface arrives in a vnet or leaves
+//! it (`dom_ifattach`, `dom_ifdetach`). The kernel knows none of them by name: the link
 //! layer registers how a frame enters an interface, the protocols how a
 //! packet of their type enters them.
 
@@ -25,8 +25,18 @@ pub type IfInput = fn(&mut Kernel, Frame);
 /// A protocol's input: the packet from interface `index`, without its
 /// link header; `bcast` says it came to the link broadcast.
 pub type NetisrHandler = fn(&mut Kernel, &mut Vnet, u32, Mbuf, bool);
-/// What a protocol forgets of interface `index` leaving vnet `v`.
-pub type IfDetach = fn(&mut Kernel, &mut Vnet, u32);
+/// What a protocol does when interface `index` arrives in vnet `v` (an
+/// IPv6 link-local address) or leaves it (addresses and routes forgotten).
+pub type IfHook = fn(&mut Kernel, &mut Vnet, u32);
+
+/// When an [`IfHook`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfEvent {
+    /// `dom_ifattach`: created in the vnet, or moved into it.
+    Attach,
+    /// `dom_ifdetach`: destroyed, or moved out.
+    Detach,
+}
 
 /// The queue and the tables. Entries carry the module slot that
 /// registered them, so unregistering the module removes them.
@@ -35,7 +45,7 @@ pub struct Netisr {
     pub(crate) queue: VecDeque<Frame>,
     if_input: Option<IfInput>,
     protos: Vec<(u16, NetisrHandler, Option<usize>)>,
-    ifdetach: Vec<(IfDetach, Option<usize>)>,
+    ifhooks: Vec<(IfEvent, IfHook, Option<usize>)>,
 }
 
 impl Netisr {
@@ -56,20 +66,21 @@ impl Netisr {
         self.protos.iter().find(|p| p.0 == ethertype).map(|p| p.1)
     }
 
-    /// `dom_ifdetach`: `f` runs whenever an interface leaves a vnet.
-    pub fn register_ifdetach(&mut self, f: IfDetach, owner: Option<usize>) {
-        self.ifdetach.push((f, owner));
+    /// `f` runs whenever an interface arrives in a vnet (`Attach`) or
+    /// leaves one (`Detach`).
+    pub fn register_ifhook(&mut self, ev: IfEvent, f: IfHook, owner: Option<usize>) {
+        self.ifhooks.push((ev, f, owner));
     }
 
-    /// Every registered `dom_ifdetach`, in registration order.
-    pub fn ifdetach_hooks(&self) -> Vec<IfDetach> {
-        self.ifdetach.iter().map(|h| h.0).collect()
+    /// The hooks for `ev`, in registration order.
+    pub fn if_hooks(&self, ev: IfEvent) -> Vec<IfHook> {
+        self.ifhooks.iter().filter(|h| h.0 == ev).map(|h| h.1).collect()
     }
 
     /// Forget what module `slot` registered.
     pub(crate) fn remove_owned(&mut self, slot: usize) {
         self.protos.retain(|p| p.2 != Some(slot));
-        self.ifdetach.retain(|h| h.1 != Some(slot));
+        self.ifhooks.retain(|h| h.2 != Some(slot));
     }
 
     pub fn is_empty(&self) -> bool {

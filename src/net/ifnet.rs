@@ -18,7 +18,7 @@ use crate::kern::Kernel;
 use crate::kern::clock::Time;
 use crate::kern::global::GlobalKey;
 use crate::kern::mbuf::Mbuf;
-use crate::kern::netisr::Frame;
+use crate::kern::netisr::{Frame, IfEvent};
 use crate::net::bpf::Bpf;
 use crate::net::pipe::Pipe;
 use crate::vnet::module::{SI_ORDER_FIRST, SI_SUB_INIT_IF};
@@ -622,14 +622,22 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         baudrate: 0,
         description: None,
     });
+    if_attach_hooks(k, v, index);
     index
+}
+
+/// Each protocol's `dom_ifattach`.
+fn if_attach_hooks(k: &mut Kernel, v: &mut Vnet, index: u32) {
+    for hook in k.netisr.if_hooks(IfEvent::Attach) {
+        hook(k, v, index);
+    }
 }
 
 /// Take interface `index` out of vnet `v`, purging what the vnet's
 /// protocols knew of it (routes, ARP entries, bridge membership).
 pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
     // Each protocol's dom_ifdetach.
-    for hook in k.netisr.ifdetach_hooks() {
+    for hook in k.netisr.if_hooks(IfEvent::Detach) {
         hook(k, v, index);
     }
     crate::net::bridge::bridge_ifdetach(v, index);
@@ -647,9 +655,11 @@ fn if_attach_moved(k: &mut Kernel, v: &mut Vnet, ifp: Ifnet) {
     if let Some(s) = ifg(k).slots.get_mut(ifp.index as usize) {
         s.vnet = Some(v.id());
     }
+    let index = ifp.index;
     if let Some(ifs) = v.get_mut(IF) {
         ifs.push(ifp);
     }
+    if_attach_hooks(k, v, index);
 }
 
 /// Errors of interface operations, worded as ifconfig(8) prints them.

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use super::{Vnet, VnetError, VnetId, VnetKey};
 use crate::kern::Kernel;
-use crate::kern::netisr::{IfDetach, NetisrHandler};
+use crate::kern::netisr::{IfEvent, IfHook, NetisrHandler};
 use crate::kern::sysctl::{Oid, Scalar};
 
 /// A (subsystem, order) priority, the `SI_SUB_*`/`SI_ORDER_*` pair of
@@ -63,7 +63,7 @@ pub struct Module<T> {
     dtor: Option<TypedDtor<T>>,
     oids: Vec<OidMaker<T>>,
     netisr: Vec<(u16, NetisrHandler)>,
-    ifdetach: Vec<IfDetach>,
+    ifhooks: Vec<(IfEvent, IfHook)>,
     builtin: bool,
 }
 
@@ -77,7 +77,7 @@ impl<T: 'static> Module<T> {
             dtor: None,
             oids: Vec::new(),
             netisr: Vec::new(),
-            ifdetach: Vec::new(),
+            ifhooks: Vec::new(),
             builtin: false,
         }
     }
@@ -89,10 +89,17 @@ impl<T: 'static> Module<T> {
         self
     }
 
+    /// `dom_ifattach`: `hook` runs whenever an interface arrives in a
+    /// vnet (made there, or moved in), after it is on the list.
+    pub fn ifattach(mut self, hook: IfHook) -> Self {
+        self.ifhooks.push((IfEvent::Attach, hook));
+        self
+    }
+
     /// `dom_ifdetach`: `hook` runs whenever an interface leaves a vnet,
     /// to forget what the module knew of it.
-    pub fn ifdetach(mut self, hook: IfDetach) -> Self {
-        self.ifdetach.push(hook);
+    pub fn ifdetach(mut self, hook: IfHook) -> Self {
+        self.ifhooks.push((IfEvent::Detach, hook));
         self
     }
 
@@ -210,8 +217,8 @@ impl Kernel {
         for (ethertype, handler) in m.netisr {
             self.netisr.register(ethertype, handler, Some(slot));
         }
-        for hook in m.ifdetach {
-            self.netisr.register_ifdetach(hook, Some(slot));
+        for (ev, hook) in m.ifhooks {
+            self.netisr.register_ifhook(ev, hook, Some(slot));
         }
         let ids: Vec<VnetId> = self.vnets.iter().collect();
         self.vnets.in_progress += 1;

@@ -301,7 +301,10 @@ impl Printer {
                 let error = matches!(body.first(), Some(3 | 4 | 5 | 11 | 12));
                 if self.o.verbose > 0 && error && body.len() >= 8 + 20 {
                     let ip = if self.o.eflag { "" } else { "IP " };
-                    l += &format!("\n\t{ip}{}", self.ip(&body[8..]));
+                    l += &format!(
+                        "\n\t{ip}{}",
+                        self.ip(crate::wire::icmp::Packet::new_unchecked(body).data())
+                    );
                 }
                 l
             }

@@ -11,13 +11,16 @@ use crate::kern::proc::Proc;
 use crate::net::route::{Inet, inet_addr};
 use crate::netinet::icmp::{self, ICMP_ECHO, ICMP_ECHOREPLY};
 use crate::netinet::in_pcb::ip4;
-use crate::netinet::ip::{IP, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
+use crate::netinet::ip::{IP, IP_HDR_LEN, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Hdr};
 use crate::netinet::ip_output::ip_output_raw;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::wire::icmp as wicmp;
 use crate::wire::ipv4::Packet;
 use crate::wire::{ipv4, udp};
 use crate::{errln, outln};
+
+/// Where a probe's data begins: after its IP and its ICMP or UDP header.
+const OUTDATA: usize = IP_HDR_LEN + 8;
 
 /// print the route packets take to network host (traceroute(8))
 #[derive(Parser, Debug)]
@@ -127,25 +130,26 @@ pub async fn traceroute(p: Proc, argv: Vec<String>) -> i32 {
             )
             .write(&mut b);
             let dport = base.wrapping_add(seq);
-            // The probe's data: its sequence, its TTL and when it left.
-            b[28] = seq as u8;
-            b[29] = ttl;
-            b[32..40].copy_from_slice(&t0.0.to_be_bytes());
+            // The probe's data (traceroute.c's outdata): its sequence, its
+            // TTL and when it left.
+            b[OUTDATA] = seq as u8;
+            b[OUTDATA + 1] = ttl;
+            b[OUTDATA + 4..OUTDATA + 12].copy_from_slice(&t0.0.to_be_bytes());
             if a.icmp {
-                let mut echo = wicmp::Packet::new_unchecked(&mut b[20..]);
+                let mut echo = wicmp::Packet::new_unchecked(&mut b[IP_HDR_LEN..]);
                 echo.set_msg_type(ICMP_ECHO);
                 echo.set_echo_ident(ident);
                 echo.set_echo_seq_no(seq);
                 echo.fill_checksum();
             } else {
-                udp::Packet::new_unchecked(&mut b[20..]).emit_header(ident, dport);
+                udp::Packet::new_unchecked(&mut b[IP_HDR_LEN..]).emit_header(ident, dport);
             }
             let sent = p.vnet(|k, v| {
                 if !a.icmp {
                     // The checksum needs the source the stack will choose.
                     let s = if src != 0 { src } else { pick_src(v, dst) };
                     ipv4::Packet::new_unchecked(&mut b[..]).set_src_addr(s);
-                    udp::Packet::new_unchecked(&mut b[20..]).fill_checksum(ip4(s), ip4(dst));
+                    udp::Packet::new_unchecked(&mut b[IP_HDR_LEN..]).fill_checksum(ip4(s), ip4(dst));
                 }
                 ip_output_raw(k, v, Mbuf::from_slice(&b))
             });

@@ -407,9 +407,12 @@ impl Printer {
         let end = ip6::IP6_HDR_LEN + p.payload_len() as usize;
         let mut out = String::new();
         if self.o.verbose > 0 {
+            out += "(";
+            if p.flow_label() != 0 {
+                out += &format!("flowlabel 0x{:05x}, ", p.flow_label());
+            }
             out += &format!(
-                "(flowlabel 0x{:05x}, hlim {}, next-header {} ({}) payload length: {}) ",
-                p.flow_label(),
+                "hlim {}, next-header {} ({}) payload length: {}) ",
                 p.hop_limit(),
                 proto_name6(p.next_header()),
                 p.next_header(),
@@ -825,6 +828,22 @@ mod tests {
                 let _ = p.decode(LinkType::Ether, &f[..n]);
             }
         }
+        // -v: the header as tcpdump puts it (the flow label only if set).
+        p.o.verbose = 1;
+        let mut f = vec![0u8; 12];
+        f.extend([0x86, 0xdd]);
+        let echo = frames[4].0;
+        f.extend(
+            (0..echo.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&echo[i..i + 2], 16).expect("hex")),
+        );
+        assert!(
+            p.decode(LinkType::Ether, &f)
+                .starts_with("IP6 (flowlabel 0xcddaa, hlim 64, next-header ICMPv6 (58) payload length: 16) 2001:db8::1 > 2001:db8::2: "),
+            "{}",
+            p.decode(LinkType::Ether, &f)
+        );
     }
 
     #[test]

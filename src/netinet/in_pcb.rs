@@ -70,11 +70,6 @@ impl Endpoint {
         }
     }
 
-    /// The IPv4 address as the IPv4 layer takes it; `None` for IPv6.
-    pub fn in4(&self) -> Option<u32> {
-        in4(self.addr)
-    }
-
     /// The wildcard address of its family.
     pub fn is_unspecified(&self) -> bool {
         self.addr.is_unspecified()
@@ -83,6 +78,15 @@ impl Endpoint {
     /// The same port at `addr`.
     pub fn at(self, addr: IpAddr) -> Endpoint {
         Endpoint { addr, ..self }
+    }
+}
+
+/// A socket meets an address of its own family only (EAFNOSUPPORT).
+pub fn in_pcb_af(local: Endpoint, to: Endpoint) -> Result<(), Errno> {
+    if local.addr.is_ipv4() == to.addr.is_ipv4() {
+        Ok(())
+    } else {
+        Err(Errno::AfNoSupport)
     }
 }
 

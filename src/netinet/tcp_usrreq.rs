@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::kern::Kernel;
 use crate::netinet::in_jail::{prison_local_ip, prison_remote_ip, prison_saddr_ip};
-use crate::netinet::in_pcb::{Endpoint, Ends, Errno, Owner, in_pcbbind, in_pcbladdr};
+use crate::netinet::in_pcb::{Endpoint, Ends, Errno, Owner, in_pcb_af, in_pcbbind, in_pcbladdr};
 use crate::netinet::tcp_output::{tcp_output, wscale_for};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_timer_update};
 use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
@@ -35,9 +35,8 @@ pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>) -> TcbId {
 pub fn tcp_bind(v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
     match v.builtin(TCP).get(id) {
         Some(tp) if tp.local.port != 0 || tp.state != TcpState::Closed => return Err(Errno::Inval),
-        Some(tp) if tp.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
+        Some(tp) => in_pcb_af(tp.local, to)?,
         None => return Err(Errno::Inval),
-        _ => {}
     }
     let reuse = v.builtin(TCP).get(id).is_some_and(|tp| tp.reuseaddr);
     let ip4 = tcp_ip4(v, id);
@@ -77,8 +76,10 @@ pub fn tcp_listen(v: &mut Vnet, id: TcbId, backlog: usize) -> Result<(), Errno> 
 pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
     let now = k.now();
     let local = match v.builtin(TCP).get(id) {
-        Some(tp) if tp.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
-        Some(tp) if tp.state == TcpState::Closed && tp.foreign.is_unspecified() => tp.local,
+        Some(tp) if tp.state == TcpState::Closed && tp.foreign.is_unspecified() => {
+            in_pcb_af(tp.local, to)?;
+            tp.local
+        }
         Some(_) => return Err(Errno::IsConn),
         None => return Err(Errno::Inval),
     };

@@ -16,7 +16,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_jail::{prison_check_ip, prison_equal_ip4, prison_local_ip, prison_remote_ip, prison_saddr_ip};
-use crate::netinet::in_pcb::{Endpoint, Errno, Owner, PcbId, PcbTable, in_pcbbind, in_pcbladdr, in4, ip4};
+use crate::netinet::in_pcb::{Endpoint, Errno, Owner, PcbId, PcbTable, in_pcb_af, in_pcbbind, in_pcbladdr, in4, ip4};
 use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP};
 use crate::netinet::ip_output::{IpOpts, IpOutErr};
 use crate::netinet::protosw::{CtlInput, IpFacts, Prc, pr_output, pr_unreach_port};
@@ -292,9 +292,8 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
 pub fn udp_bind(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<u16, Errno> {
     match v.builtin(UDP).get(id) {
         Some(p) if p.local.port != 0 => return Err(Errno::Inval),
-        Some(p) if p.local.addr.is_ipv4() != to.addr.is_ipv4() => return Err(Errno::AfNoSupport),
+        Some(p) => in_pcb_af(p.local, to)?,
         None => return Err(Errno::Inval),
-        _ => {}
     }
     let reuse = v.builtin(UDP).get(id).is_some_and(|p| p.reuseaddr);
     let ip4 = udp_ip4(v, id);
@@ -326,11 +325,7 @@ fn udp_ip4(v: &mut Vnet, id: UdpId) -> Option<std::rc::Rc<[u32]>> {
 
 /// The socket's family is `to`'s.
 fn udp_same_family(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
-    match v.builtin(UDP).get(id) {
-        Some(p) if p.local.addr.is_ipv4() == to.addr.is_ipv4() => Ok(()),
-        Some(_) => Err(Errno::AfNoSupport),
-        None => Err(Errno::Inval),
-    }
+    in_pcb_af(v.builtin(UDP).get(id).ok_or(Errno::Inval)?.local, to)
 }
 
 /// `connect(2)`: fix the peer (and the local address towards it).

@@ -261,13 +261,6 @@ fn mac(b: &[u8]) -> [u8; 6] {
     m
 }
 
-/// Write a link-layer address option (8 bytes) into `b`.
-pub fn emit_lladdr_opt(b: &mut [u8], kind: u8, mac: &[u8; 6]) {
-    b[0] = kind;
-    b[1] = 1;
-    b[2..8].copy_from_slice(mac);
-}
-
 /// Write a prefix information option (32 bytes) into `b`.
 pub fn emit_prefix_opt(b: &mut [u8], p: &PrefixInfo) {
     b[0] = ND_OPT_PREFIX_INFORMATION;
@@ -278,12 +271,6 @@ pub fn emit_prefix_opt(b: &mut [u8], p: &PrefixInfo) {
     b[8..12].copy_from_slice(&p.preferred.to_be_bytes());
     b[12..16].copy_from_slice(&[0; 4]);
     b[16..32].copy_from_slice(&p.prefix.octets());
-}
-
-/// Is `t` an error message (RFC 4443 §2.1: types below 128)? Errors are
-/// never sent about errors.
-pub fn icmp6_is_error(t: u8) -> bool {
-    t < 128
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use super::be16;
 
 /// The fixed header's length.
 pub const IP6_HDR_LEN: usize = 40;
-/// The minimum link MTU (§5).
-pub const IPV6_MMTU: usize = 1280;
 
 pub const IPPROTO_HOPOPTS: u8 = 0;
 pub const IPPROTO_ROUTING: u8 = 43;
@@ -276,9 +274,11 @@ pub fn ext_walk(d: &[u8]) -> Result<ExtChain, Ip6Err> {
                     _ => {}
                 }
                 if c.proto != IPPROTO_ROUTING {
-                    options(&d[c.off + 2..c.off + len]).map_err(|at| Ip6Err::BadExt {
-                        pointer: c.off + 2 + at,
-                    })?;
+                    for o in options(&d[c.off + 2..c.off + len]) {
+                        o.map_err(|at| Ip6Err::BadExt {
+                            pointer: c.off + 2 + at,
+                        })?;
+                    }
                 }
                 nxt_at = c.off;
                 c.proto = d[c.off];
@@ -323,30 +323,37 @@ pub fn opt_unknown_action(kind: u8) -> u8 {
 }
 
 /// The options of an options header's body (after next header and
-/// length), padding left out; `Err` with where one runs past the end.
-pub fn options(b: &[u8]) -> Result<Vec<Opt<'_>>, usize> {
-    let mut out = Vec::new();
+/// length), padding left out, without allocating; an `Err` with where
+/// one runs past the end is the last.
+pub fn options(b: &[u8]) -> impl Iterator<Item = Result<Opt<'_>, usize>> {
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == IP6OPT_PAD1 {
-            i += 1;
-            continue;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if b[i] == IP6OPT_PAD1 {
+                i += 1;
+                continue;
+            }
+            let at = i;
+            let Some(&len) = b.get(i + 1) else {
+                i = b.len();
+                return Some(Err(at));
+            };
+            let end = i + 2 + len as usize;
+            if end > b.len() {
+                i = b.len();
+                return Some(Err(at + 1));
+            }
+            i = end;
+            if b[at] != IP6OPT_PADN {
+                return Some(Ok(Opt {
+                    kind: b[at],
+                    data: &b[at + 2..end],
+                    at,
+                }));
+            }
         }
-        let Some(&len) = b.get(i + 1) else { return Err(i) };
-        let end = i + 2 + len as usize;
-        if end > b.len() {
-            return Err(i + 1);
-        }
-        if b[i] != IP6OPT_PADN {
-            out.push(Opt {
-                kind: b[i],
-                data: &b[i + 2..end],
-                at: i,
-            });
-        }
-        i = end;
-    }
-    Ok(out)
+        None
+    })
 }
 
 /// An address's scope (RFC 4291 §2.4, §2.7): link-local unicast and
@@ -412,7 +419,7 @@ mod tests {
         assert_eq!(b[..], d[..40]);
         let c = ext_walk(&d).expect("chain");
         assert_eq!((c.proto, c.off, c.hbh, c.frag), (IPPROTO_ICMPV6, 48, true, None));
-        let opts = options(&d[42..48]).expect("options");
+        let opts: Vec<Opt> = options(&d[42..48]).collect::<Result<_, _>>().expect("options");
         assert_eq!(opts.len(), 1, "PadN is left out");
         assert_eq!((opts[0].kind, opts[0].data), (IP6OPT_ROUTER_ALERT, &[0, 0][..]));
     }

@@ -19,6 +19,7 @@ pub mod kern;
 pub mod lab;
 pub mod net;
 pub mod netinet;
+pub mod netinet6;
 pub mod socket;
 pub mod userland;
 pub mod vnet;
@@ -53,10 +54,25 @@ fn register_builtin_modules(k: &mut Kernel) {
         k.module_register(netinet::udp::module()).map(|x| x.slot()),
         k.module_register(netinet::raw_ip::module()).map(|x| x.slot()),
         k.module_register(netinet::tcp_var::module()).map(|x| x.slot()),
+        k.module_register(netinet6::ip6::module()).map(|x| x.slot()),
+        k.module_register(netinet6::nd6::module()).map(|x| x.slot()),
+        k.module_register(netinet6::icmp6::module()).map(|x| x.slot()),
     ];
     assert_eq!(
         slots,
-        [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6), Ok(7)],
+        [
+            Ok(0),
+            Ok(1),
+            Ok(2),
+            Ok(3),
+            Ok(4),
+            Ok(5),
+            Ok(6),
+            Ok(7),
+            Ok(8),
+            Ok(9),
+            Ok(10)
+        ],
         "builtin module slots"
     );
 }

@@ -37,11 +37,12 @@ fn vlans_tag_frames_and_tunnels_carry_ip() {
          \toptions=0\n\
          \tether 02:00:00:00:03:0a\n\
          \tinet 10.10.0.1 netmask 0xffffff00 broadcast 10.10.0.255\n\
+         \tinet6 fe80::ff:fe00:30a%vlan0 prefixlen 64 scopeid 0x6\n\
          \tgroups: vlan\n\
          \tvlan: 10 vlanproto: 802.1q vlanpcp: 0 parent interface: epair0a\n\
          \tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)\n\
          \tstatus: active\n\
-         \tnd6 options=29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>\n"
+         \tnd6 options=21<PERFORMNUD,AUTO_LINKLOCAL>\n"
     );
     assert_eq!(
         ok(&h, "jexec a ifconfig gif0"),
@@ -50,7 +51,7 @@ fn vlans_tag_frames_and_tunnels_carry_ip() {
          \ttunnel inet 10.0.0.1 --> 10.0.0.2\n\
          \tinet 192.168.0.1 --> 192.168.0.2 netmask 0xffffff00\n\
          \tgroups: gif\n\
-         \tnd6 options=29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>\n"
+         \tnd6 options=21<PERFORMNUD,AUTO_LINKLOCAL>\n"
     );
     let gre = ok(&h, "jexec a ifconfig gre0");
     assert!(

@@ -49,6 +49,8 @@ fn lower_layers_do_not_name_upper_ones() {
             &["crate::net::", "crate::netinet", "crate::socket", "crate::userland"][..],
         ),
         ("net", &["crate::socket", "crate::userland"][..]),
+        ("netinet", &["crate::socket", "crate::userland"][..]),
+        ("netinet6", &["crate::socket", "crate::userland"][..]),
     ] {
         for (file, text) in src(layer) {
             for f in forbidden {

@@ -42,7 +42,7 @@ if reach a $peer; then echo "a reaches $peer"; fi
 reach a 10.0.0.99 || echo "a does not reach 10.0.0.99 ($?)"
 # pipelines of vimage commands and host filters
 jexec a sysctl -a | grep -c '^net.inet.tcp.cc.algorithm:'
-jexec a netstat -rn | grep epair0a | wc -l | tr -d ' '
+jexec a netstat -rn -f inet | grep epair0a | wc -l | tr -d ' '
 # command substitution and arithmetic
 echo "lo0 mtu $(jexec a ifconfig lo0 | head -1 | sed 's/.*mtu //')" $((6 * 7))
 # redirections: 2>, 2>&1, >>, <, here-documents

@@ -145,6 +145,39 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `ppsratecheck(9)`: at most so many events a second.
+#[derive(Clone, Copy, Debug)]
+pub struct PpsLimit {
+    second: u64,
+    count: u32,
+}
+
+impl Default for PpsLimit {
+    fn default() -> Self {
+        PpsLimit {
+            second: u64::MAX,
+            count: 0,
+        }
+    }
+}
+
+impl PpsLimit {
+    /// May one more happen at `now`, `maxpps` a second (0 or less: no
+    /// limit)?
+    pub fn check(&mut self, now: Time, maxpps: i32) -> bool {
+        if maxpps <= 0 {
+            return true;
+        }
+        let sec = now.0 / 1_000_000_000;
+        if sec != self.second {
+            self.second = sec;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= maxpps as u32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

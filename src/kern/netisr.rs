@@ -36,6 +36,8 @@ pub enum IfEvent {
     Attach,
     /// `dom_ifdetach`: destroyed, or moved out.
     Detach,
+    /// Brought up (`if_up`; IPv6's `in6_if_up`).
+    Up,
 }
 
 /// The queue and the tables. Entries carry the module slot that

@@ -124,11 +124,11 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
             let mtu = l.mtu;
             k.with_vnet(vnets[node], |k, v| {
                 let ifp = v.builtin(IF).by_name_mut(name).ok_or("gone")?;
-                ifp.flags |= IFF_UP;
                 if let Some(m) = mtu {
                     ifp.mtu = m;
                 }
                 let index = ifp.index;
+                crate::net::ifnet::if_up(k, v, index, true);
                 if let Some(br) = bridge {
                     bridge_addm(v, br, index).map_err(|_| "bridge")?;
                 }

@@ -48,13 +48,14 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
         ifp.counters.iqdrops += 1;
         return;
     }
-    if mcast {
-        // No multicast groups are joined: count and drop.
+    if bcast || mcast {
         ifp.counters.imcasts += 1;
-        return;
     }
-    if bcast {
-        ifp.counters.imcasts += 1;
+    // The only groups joined are IPv6's (RFC 2464 §7: 33:33 and the
+    // group's low 32 bits); which ones is IPv6's to tell, as a NIC's
+    // imperfect filter leaves it to.
+    if mcast && !(dst[..2] == [0x33, 0x33] && f.ethertype() == ETHERTYPE_IPV6) {
+        return;
     }
     let etype = f.ethertype();
     if etype == ETHERTYPE_VLAN {

@@ -626,6 +626,22 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
     index
 }
 
+/// `if_up`/`if_down`: mark interface `index` up or down; on the way up
+/// each protocol hears of it (IPv6 gives it its link-local address).
+/// True if it came up.
+pub fn if_up(k: &mut Kernel, v: &mut Vnet, index: u32, up: bool) -> bool {
+    let Some(ifp) = v.builtin(IF).get_mut(index) else {
+        return false;
+    };
+    let came = ifp.set_up(up);
+    if came {
+        for hook in k.netisr.if_hooks(IfEvent::Up) {
+            hook(k, v, index);
+        }
+    }
+    came
+}
+
 /// Each protocol's `dom_ifattach`.
 fn if_attach_hooks(k: &mut Kernel, v: &mut Vnet, index: u32) {
     for hook in k.netisr.if_hooks(IfEvent::Attach) {

@@ -65,7 +65,8 @@ struct Node<K, V> {
 #[derive(Clone, Debug)]
 pub struct Radix<V, K = u32> {
     nodes: Vec<Node<K, V>>,
-    free: Vec<u32>,
+    /// Freed nodes, linked through their first child (`NIL`: none).
+    free: u32,
     root: u32,
     len: usize,
 }
@@ -74,7 +75,7 @@ impl<V, K> Default for Radix<V, K> {
     fn default() -> Self {
         Radix {
             nodes: Vec::new(),
-            free: Vec::new(),
+            free: NIL,
             root: NIL,
             len: 0,
         }
@@ -85,7 +86,6 @@ impl<V, K: Key> Radix<V, K> {
     /// Give back the room kept for growth (a table built once, read often).
     pub fn shrink_to_fit(&mut self) {
         self.nodes.shrink_to_fit();
-        self.free.shrink_to_fit();
     }
 
     /// Number of prefixes held.
@@ -104,18 +104,19 @@ impl<V, K: Key> Radix<V, K> {
             val,
             child: [NIL, NIL],
         };
-        match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = n;
-                i
-            }
-            None => {
+        match self.free {
+            NIL => {
                 // Grow by half: a vnet's table is often one or two routes.
                 if self.nodes.len() == self.nodes.capacity() {
                     self.nodes.reserve_exact((self.nodes.len() / 2).max(1));
                 }
                 self.nodes.push(n);
                 (self.nodes.len() - 1) as u32
+            }
+            i => {
+                self.free = self.nodes[i as usize].child[0];
+                self.nodes[i as usize] = n;
+                i
             }
         }
     }
@@ -231,7 +232,9 @@ impl<V, K: Key> Radix<V, K> {
         }
         let repl = kids.first().copied().unwrap_or(NIL);
         self.set_link(parent, repl);
-        self.free.push(n);
+        let nd = &mut self.nodes[n as usize];
+        nd.child = [self.free, NIL];
+        self.free = n;
         if let Some((p, _)) = parent {
             // The parent might now be valueless glue with one child.
             let pnode = &self.nodes[p as usize];

@@ -1,10 +1,13 @@
-//! The per-vnet IPv4 routing table: longest-prefix match over a radix trie,
-//! with connected, local, static, default, reject and blackhole routes
-//! (after `route.c` and route(4)).
+//! A per-vnet routing table of one family: longest-prefix match over a
+//! radix trie, with connected, local, static, default, reject and
+//! blackhole routes (after `route.c` and route(4)). `K` is the address
+//! as an integer of its width: IPv4's table (module ROUTE) has `u32`
+//! keys, IPv6's (in netinet6) `u128`.
 
+use std::cell::Cell;
 use std::fmt;
 
-use crate::net::radix::{Radix, mask};
+use crate::net::radix::{Key, Radix};
 use crate::vnet::module::{SI_ORDER_FIRST, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, VnetKey};
 
@@ -26,20 +29,20 @@ pub const RTF_BROADCAST: u32 = 0x400000;
 
 /// Where a route sends packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Gateway {
+pub enum Gateway<K = u32> {
     /// Directly out of an interface (`link#N`): the destination is the
     /// next hop.
     Link(u32),
     /// Through a router.
-    Inet(u32),
+    Inet(K),
 }
 
 /// A route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rtentry {
-    pub dst: u32,
+pub struct Rtentry<K = u32> {
+    pub dst: K,
     pub plen: u8,
-    pub gateway: Gateway,
+    pub gateway: Gateway<K>,
     /// The interface packets leave by.
     pub ifindex: u32,
     pub flags: u32,
@@ -47,9 +50,9 @@ pub struct Rtentry {
     pub mtu: u32,
 }
 
-impl Rtentry {
+impl<K: Copy> Rtentry<K> {
     /// The next hop for a packet to `dst` on this route.
-    pub fn nexthop(&self, dst: u32) -> u32 {
+    pub fn nexthop(&self, dst: K) -> K {
         match self.gateway {
             Gateway::Inet(g) => g,
             Gateway::Link(_) => dst,
@@ -69,23 +72,25 @@ pub enum RtError {
 }
 
 /// The table and its statistics (`rtstat`).
-#[derive(Clone, Debug, Default)]
-pub struct RouteTable {
-    rt: Radix<Rtentry>,
-    pub stats: RtStat,
+#[derive(Clone, Debug)]
+pub struct RouteTable<K: Copy = u32> {
+    rt: Radix<Rtentry<K>, K>,
     /// The last lookup (destination and its route): a flow's packets find
     /// it without walking the tree. Any change to the table clears it.
-    last: std::cell::Cell<Option<(u32, Rtentry)>>,
+    /// Made at the first lookup: an idle vnet's table is a pointer.
+    last: std::cell::OnceCell<Box<LastLookup<K>>>,
 }
 
-/// Routing statistics (netstat -rs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RtStat {
-    pub badredirect: u64,
-    pub dynamic: u64,
-    pub newgateway: u64,
-    pub unreach: u64,
-    pub wildcard: u64,
+/// A destination and the route it found.
+type LastLookup<K> = Cell<Option<(K, Rtentry<K>)>>;
+
+impl<K: Copy> Default for RouteTable<K> {
+    fn default() -> Self {
+        RouteTable {
+            rt: Radix::default(),
+            last: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 /// The routing module's slot.
@@ -98,17 +103,25 @@ pub(crate) fn module() -> Module<RouteTable> {
     .builtin()
 }
 
-impl RouteTable {
-    /// Add a route; `RTF_UP` is implied, and `RTF_HOST` for a /32.
+impl<K: Key> RouteTable<K> {
+    /// Forget the last lookup (the table changed).
+    fn forget(&self) {
+        if let Some(c) = self.last.get() {
+            c.set(None);
+        }
+    }
+
     /// Give back the room kept for growth (after a lab's routes are in).
     pub fn shrink_to_fit(&mut self) {
         self.rt.shrink_to_fit();
     }
 
-    pub fn add(&mut self, mut e: Rtentry) -> Result<(), RtError> {
-        e.dst &= mask(e.plen);
+    /// Add a route; `RTF_UP` is implied, and `RTF_HOST` for a full-length
+    /// prefix.
+    pub fn add(&mut self, mut e: Rtentry<K>) -> Result<(), RtError> {
+        e.dst = e.dst & K::mask(e.plen);
         e.flags |= RTF_UP;
-        if e.plen == 32 {
+        if e.plen == K::BITS {
             e.flags |= RTF_HOST;
         }
         if matches!(e.gateway, Gateway::Inet(_)) {
@@ -118,44 +131,45 @@ impl RouteTable {
             return Err(RtError::Exists);
         }
         self.rt.insert(e.dst, e.plen, e);
-        self.last.set(None);
+        self.forget();
         Ok(())
     }
 
     /// Replace the route for exactly `dst/plen`.
-    pub fn change(&mut self, e: Rtentry) -> Result<Rtentry, RtError> {
+    pub fn change(&mut self, e: Rtentry<K>) -> Result<Rtentry<K>, RtError> {
         let old = self.delete(e.dst, e.plen)?;
         self.add(e)?;
         Ok(old)
     }
 
     /// Remove the route for exactly `dst/plen`.
-    pub fn delete(&mut self, dst: u32, plen: u8) -> Result<Rtentry, RtError> {
-        self.last.set(None);
+    pub fn delete(&mut self, dst: K, plen: u8) -> Result<Rtentry<K>, RtError> {
+        self.forget();
         self.rt.remove(dst, plen).ok_or(RtError::NotFound)
     }
 
-    pub fn get(&self, dst: u32, plen: u8) -> Option<&Rtentry> {
+    pub fn get(&self, dst: K, plen: u8) -> Option<&Rtentry<K>> {
         self.rt.get(dst, plen)
     }
 
     /// Longest-prefix match.
     #[inline]
-    pub fn lookup(&self, addr: u32) -> Option<Rtentry> {
-        if let Some((a, e)) = self.last.get()
+    pub fn lookup(&self, addr: K) -> Option<Rtentry<K>> {
+        let last = self.last.get_or_init(Box::default);
+        if let Some((a, e)) = last.get()
             && a == addr
         {
             return Some(e);
         }
         let e = self.rt.lookup(addr).map(|(_, _, e)| *e)?;
-        self.last.set(Some((addr, e)));
+        last.set(Some((addr, e)));
         Some(e)
     }
 
     /// Remove every route through interface `ifindex` (it left, or lost an
     /// address); returns how many.
     pub fn purge_if(&mut self, ifindex: u32) -> usize {
-        let doomed: Vec<(u32, u8)> = self
+        let doomed: Vec<(K, u8)> = self
             .rt
             .iter()
             .into_iter()
@@ -165,12 +179,12 @@ impl RouteTable {
         for &(k, p) in &doomed {
             self.rt.remove(k, p);
         }
-        self.last.set(None);
+        self.forget();
         doomed.len()
     }
 
     /// Every route in address order.
-    pub fn entries(&self) -> Vec<Rtentry> {
+    pub fn entries(&self) -> Vec<Rtentry<K>> {
         self.rt.iter().into_iter().map(|(_, _, e)| *e).collect()
     }
 

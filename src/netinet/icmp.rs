@@ -73,14 +73,21 @@ pub fn icmp_name(t: u8) -> String {
     }
 }
 
-/// A histogram of ICMP types; it takes no memory until something counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Hist(Option<Box<[u64; ICMP_MAXTYPE as usize + 1]>>);
+/// A histogram of message types below `N`; it takes no memory until
+/// something counts (ICMP's `icps_outhist`, ICMPv6's `icp6s_outhist`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hist<const N: usize = { ICMP_MAXTYPE as usize + 1 }>(Option<Box<[u64; N]>>);
 
-impl Hist {
+impl<const N: usize> Default for Hist<N> {
+    fn default() -> Self {
+        Hist(None)
+    }
+}
+
+impl<const N: usize> Hist<N> {
     pub fn bump(&mut self, t: u8) {
-        if t <= ICMP_MAXTYPE {
-            self.0.get_or_insert_with(|| Box::new([0; ICMP_MAXTYPE as usize + 1]))[t as usize] += 1;
+        if (t as usize) < N {
+            self.0.get_or_insert_with(|| Box::new([0; N]))[t as usize] += 1;
         }
     }
 
@@ -133,8 +140,7 @@ pub struct Icmp {
     /// `net.inet.icmp.quotelen`: bytes of the offending datagram quoted
     /// in an error (RFC 1812 §4.3.2.3: 576 - 28).
     pub quotelen: i32,
-    lim_second: u64,
-    lim_count: u32,
+    lim: crate::kern::clock::PpsLimit,
 }
 
 impl Default for Icmp {
@@ -145,8 +151,7 @@ impl Default for Icmp {
             bmcastecho: false,
             tstamprepl: true,
             quotelen: 548,
-            lim_second: u64::MAX,
-            lim_count: 0,
+            lim: Default::default(),
         }
     }
 }
@@ -154,20 +159,11 @@ impl Default for Icmp {
 impl Icmp {
     /// `badport_bandlim`: may one more response go out this second?
     fn bandlim(&mut self, now: Time) -> bool {
-        if self.icmplim <= 0 {
-            return true;
-        }
-        let sec = now.0 / 1_000_000_000;
-        if sec != self.lim_second {
-            self.lim_second = sec;
-            self.lim_count = 0;
-        }
-        self.lim_count += 1;
-        if self.lim_count > self.icmplim as u32 {
+        let ok = self.lim.check(now, self.icmplim);
+        if !ok {
             self.stats.ratelimited += 1;
-            return false;
         }
-        true
+        ok
     }
 }
 

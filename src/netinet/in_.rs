@@ -107,10 +107,11 @@ pub fn in_aifaddr(
     if ifp.is_p2p() && brd.is_none() {
         return Err(InError::Invalid);
     }
+    let ethernet = ifp.is_ethernet();
     // An address brings the interface up (ether_ioctl's SIOCSIFADDR sets
     // IFF_UP, as the drivers of lo, gif and gre do too).
-    ifp.set_up(true);
-    let announce = ifp.is_ethernet() && ifp.is_up();
+    crate::net::ifnet::if_up(k, v, index, true);
+    let announce = ethernet;
     let ia = InIfaddr {
         index,
         addr,

@@ -2,6 +2,7 @@
 //! vnet's TCP or UDP sockets, the choice of a local port, and the errors
 //! a socket call answers with.
 
+use crate::wire::ipv6::{in6_clearscope, in6_getscope, in6_setscope};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 
@@ -54,6 +55,16 @@ pub struct Endpoint {
 impl Endpoint {
     /// An IPv4 socket bound nowhere yet (`INADDR_ANY`, port 0).
     pub const ANY4: Endpoint = Endpoint::v4(0, 0);
+    /// An IPv6 one (`in6addr_any`).
+    pub const ANY6: Endpoint = Endpoint {
+        addr: IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        port: 0,
+    };
+
+    /// Bound nowhere, in the family of `a` (a new socket of that family).
+    pub fn any_like(a: IpAddr) -> Endpoint {
+        if a.is_ipv6() { Endpoint::ANY6 } else { Endpoint::ANY4 }
+    }
 
     pub fn new(addr: impl Into<IpAddr>, port: u16) -> Endpoint {
         Endpoint {
@@ -103,18 +114,28 @@ pub const fn ip4(a: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from_bits(a))
 }
 
+/// A socket address as the stack holds it: a scope id goes into a
+/// scoped address (`sa6_embedscope`).
 impl From<SocketAddr> for Endpoint {
     fn from(s: SocketAddr) -> Endpoint {
-        Endpoint {
-            addr: s.ip(),
-            port: s.port(),
-        }
+        let addr = match s {
+            SocketAddr::V6(a) if a.scope_id() != 0 => IpAddr::V6(in6_setscope(*a.ip(), a.scope_id())),
+            a => a.ip(),
+        };
+        Endpoint { addr, port: s.port() }
     }
 }
 
+/// And back (`sa6_recoverscope`): the zone as the scope id.
 impl From<Endpoint> for SocketAddr {
     fn from(e: Endpoint) -> SocketAddr {
-        SocketAddr::new(e.addr, e.port)
+        match e.addr {
+            IpAddr::V6(a) => {
+                let zone = in6_getscope(&a).unwrap_or(0);
+                SocketAddr::V6(std::net::SocketAddrV6::new(in6_clearscope(a), e.port, 0, zone))
+            }
+            a => SocketAddr::new(a, e.port),
+        }
     }
 }
 
@@ -312,14 +333,23 @@ pub fn in_pcbbind(
 
 /// Is `a` one of this vnet's addresses?
 pub fn in_pcb_localip(v: &mut Vnet, a: IpAddr) -> bool {
-    in4(a).is_some_and(|a| in_localip(v, a))
+    match a {
+        IpAddr::V4(a) => in_localip(v, a.to_bits()),
+        IpAddr::V6(a) => crate::netinet6::in6::in6_localip(v, &a),
+    }
 }
 
 /// Our address towards `faddr` (`in_pcbladdr`, source address
 /// selection): `faddr` itself if it is ours, else the address of the
 /// interface the route leaves by.
 pub fn in_pcbladdr(v: &mut Vnet, faddr: IpAddr) -> Option<IpAddr> {
-    let f = in4(faddr)?;
+    let f = match faddr {
+        IpAddr::V4(f) => f.to_bits(),
+        IpAddr::V6(f) => {
+            let nh = crate::netinet6::ip6_output::ip6_route(v, &f, None).ok()??;
+            return crate::netinet6::in6::in6_selectsrc(v, &f, nh.ifindex).map(IpAddr::V6);
+        }
+    };
     if in_localip(v, f) {
         return Some(faddr);
     }

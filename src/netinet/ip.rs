@@ -106,7 +106,11 @@ pub(crate) fn module() -> Module<Ip> {
         // lo0's address: every vnet's loopback works from the start.
         Ip {
             id: (v.random() & 0xffff) as u16,
-            ifaddrs: crate::netinet::in_::in_loopback_init(v).into_iter().collect(),
+            ifaddrs: crate::netinet::in_::in_loopback_init(v)
+                .into_iter()
+                .collect::<Vec<_>>()
+                .into_boxed_slice()
+                .into_vec(),
             ..Ip::default()
         }
     })

@@ -13,10 +13,12 @@ use crate::kern::global::GlobalKey;
 use crate::kern::mbuf::Mbuf;
 use crate::net::if_tunnel::{IPPROTO_GRE, IPPROTO_IPIP, tunnel_input};
 use crate::netinet::icmp::{ICMP_UNREACH, ICMP_UNREACH_PORT, icmp_error};
-use crate::netinet::in_pcb::in4;
 use crate::netinet::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
+use crate::netinet6::icmp6::icmp6_error;
+use crate::netinet6::ip6_output::{Ip6Opts, ip6_output};
 use crate::vnet::Vnet;
+use crate::wire::icmpv6::{ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT};
 
 /// What the IP layer tells a transport about a datagram for us, of
 /// either family (what FreeBSD's transports read from `struct ip` or
@@ -95,6 +97,10 @@ pub fn protox_attach(k: &mut Kernel) {
         crate::netinet::tcp_input::tcp_input(k, v, m, f);
         None
     });
+    ipproto_register(k, crate::netinet6::ip6::IPPROTO_ICMPV6, |k, v, m, f| {
+        crate::netinet6::icmp6::icmp6_input(k, v, m, f);
+        None
+    });
     ipproto_register_ctlinput(k, IPPROTO_UDP, crate::netinet::udp::udp_ctlinput);
     ipproto_register_ctlinput(k, IPPROTO_TCP, crate::netinet::tcp_input::tcp_ctlinput);
     for p in [IPPROTO_IPIP, IPPROTO_GRE] {
@@ -145,17 +151,47 @@ pub fn pr_output(
     dst: IpAddr,
     opts: IpOpts,
 ) -> Result<(), IpOutErr> {
-    match (in4(src), in4(dst)) {
-        (Some(s), Some(d)) => ip_output(k, v, m, d, &IpOpts { src: Some(s), ..opts }),
-        // No IPv6 layer yet, and never a datagram of two families.
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ip_output(
+            k,
+            v,
+            m,
+            d.to_bits(),
+            &IpOpts {
+                src: Some(s.to_bits()),
+                ..opts
+            },
+        ),
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let o = Ip6Opts {
+                hlim: opts.ttl,
+                tclass: opts.tos,
+                ifindex: opts.ifindex,
+                proto: opts.proto,
+                dontfrag: opts.df,
+                unspec_src: false,
+            };
+            ip6_output(k, v, m, s, d, &o)
+        }
+        // Never a datagram of two families.
         _ => Err(IpOutErr::Invalid),
     }
 }
 
-/// Tell the sender of a datagram that no socket wants it: ICMP's port
-/// unreachable (ICMPv6's once there is IPv6).
+/// Tell the sender of a datagram that no socket wants it: ICMP's or
+/// ICMPv6's port unreachable.
 pub fn pr_unreach_port(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
-    if f.src.is_ipv4() {
+    if f.src.is_ipv6() {
+        icmp6_error(
+            k,
+            v,
+            &m.data()[..f.end],
+            ICMP6_DST_UNREACH,
+            ICMP6_DST_UNREACH_NOPORT,
+            0,
+            f.ifindex,
+        );
+    } else {
         icmp_error(
             k,
             v,

@@ -65,7 +65,13 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &IpFacts) {
                     let ip4 = Owner::ip4(&tp.owner);
                     match rank {
                         0 => tp.local.addr == ip.dst,
-                        r => tp.local.is_unspecified() && ip4.is_some() == (r == 1) && prison_check_ip(ip4, ip.dst),
+                        // A wildcard of the datagram's family (IPV6_V6ONLY).
+                        r => {
+                            tp.local.is_unspecified()
+                                && tp.local.addr.is_ipv6() == ip.dst.is_ipv6()
+                                && ip4.is_some() == (r == 1)
+                                && prison_check_ip(ip4, ip.dst)
+                        }
                     }
                 })
             })

@@ -13,7 +13,7 @@ use crate::kern::callout::Action;
 use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::IF;
-use crate::netinet::in_pcb::{Ends, in4};
+use crate::netinet::in_pcb::Ends;
 use crate::netinet::ip::{IP_HDR_LEN, IPPROTO_TCP};
 use crate::netinet::ip_output::{IpOpts, ip_route};
 use crate::netinet::protosw::pr_output;
@@ -51,13 +51,17 @@ pub fn tcp_ts(now: Time) -> u32 {
 /// less the headers (or `mssdflt` without a route).
 pub fn tcp_mss_for(v: &mut Vnet, faddr: IpAddr) -> u32 {
     let dflt = v.builtin(TCP).mssdflt.max(64) as u32;
-    let Some(f) = in4(faddr) else { return dflt };
-    match ip_route(v, f) {
-        Ok(Some(nh)) => (nh.mtu as u32)
-            .saturating_sub((IP_HDR_LEN + TCP_HDR_LEN) as u32)
-            .max(64),
-        _ => dflt,
-    }
+    let (mtu, iphl) = match faddr {
+        IpAddr::V4(a) => (ip_route(v, a.to_bits()).ok().flatten().map(|nh| nh.mtu), IP_HDR_LEN),
+        IpAddr::V6(a) => (
+            crate::netinet6::ip6_output::ip6_route(v, &a, None)
+                .ok()
+                .flatten()
+                .map(|nh| nh.mtu),
+            crate::netinet6::ip6::IP6_HDR_LEN,
+        ),
+    };
+    mtu.map_or(dflt, |m| (m.saturating_sub(iphl + TCP_HDR_LEN) as u32).max(64))
 }
 
 /// A segment without data: an ACK or a RST (`tcp_respond`).

@@ -18,12 +18,14 @@ fn tcp_ip4(v: &mut Vnet, id: TcbId) -> Option<std::rc::Rc<[u32]>> {
     v.builtin(TCP).get(id).and_then(|tp| Owner::ip4_rc(&tp.owner))
 }
 
-/// `socket(AF_INET, SOCK_STREAM)`: a new, closed TCB.
-pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>) -> TcbId {
+/// `socket(AF_INET or AF_INET6, SOCK_STREAM)`: a new, closed TCB;
+/// `any` is the wildcard of the family.
+pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> TcbId {
     let t = v.builtin(TCP);
     let id = t.alloc();
     let (sack, ts) = (t.sack_enable, t.rfc1323);
     if let Some(tp) = t.get_mut(id) {
+        (tp.local, tp.foreign) = (any, any);
         tp.sack_ok = sack;
         tp.ts_ok = ts;
         tp.owner = owner;

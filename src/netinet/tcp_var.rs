@@ -587,6 +587,7 @@ impl Tcp {
     pub fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.all().any(|t| {
             t.local.port == port
+                && t.local.addr.is_ipv6() == addr.is_ipv6()
                 && (t.local.addr == addr || t.local.is_unspecified() || addr.is_unspecified())
                 && (!reuse || t.state == TcpState::Listen)
                 && prison_equal_ip4(Owner::ip4(&t.owner), ip4)

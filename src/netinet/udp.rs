@@ -108,7 +108,8 @@ impl Udp {
     fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.ports.get(&port).is_some_and(|ids| {
             ids.iter().filter_map(|&i| self.get(i)).any(|p| {
-                (p.local.addr == addr || p.local.is_unspecified() || addr.is_unspecified())
+                p.local.addr.is_ipv6() == addr.is_ipv6()
+                    && (p.local.addr == addr || p.local.is_unspecified() || addr.is_unspecified())
                     && !(reuse && p.reuseaddr)
                     && prison_equal_ip4(Owner::ip4(&p.owner), ip4)
             })
@@ -123,6 +124,10 @@ impl Udp {
         let score = |p: &UdpPcb| -> Option<u8> {
             let (connected, bound) = (!p.foreign.is_unspecified(), !p.local.is_unspecified());
             if connected && p.foreign != src || bound && p.local.addr != dst.addr {
+                return None;
+            }
+            // A wildcard of the datagram's family only (IPV6_V6ONLY).
+            if p.local.addr.is_ipv6() != dst.addr.is_ipv6() {
                 return None;
             }
             let ip4 = Owner::ip4(&p.owner);
@@ -188,6 +193,10 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
     };
     if seg.checksum() == 0 {
         udp.stats.nosum += 1;
+        // Over IPv6 the checksum is not optional (RFC 8200 §8.1).
+        if f.src.is_ipv6() {
+            return;
+        }
     } else if !seg.verify_checksum(f.src, f.dst) {
         udp.stats.badsum += 1;
         return;
@@ -268,14 +277,15 @@ pub fn udp_ctlinput(_: &mut Kernel, v: &mut Vnet, c: &CtlInput) {
     }
 }
 
-/// `socket(AF_INET, SOCK_DGRAM)`.
-pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>) -> UdpId {
+/// `socket(AF_INET or AF_INET6, SOCK_DGRAM)`: `any` is the wildcard of
+/// the family.
+pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> UdpId {
     let udp = v.builtin(UDP);
     let rcv_hiwat = udp.recvspace.max(1) as usize;
     udp.pcbs.alloc(|id| UdpPcb {
         id,
-        local: Endpoint::ANY4,
-        foreign: Endpoint::ANY4,
+        local: any,
+        foreign: any,
         rcv: VecDeque::new(),
         rcv_bytes: 0,
         rcv_hiwat,

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use super::{SockCtx, to_io};
 use crate::Proc;
 use crate::netinet::cc::Cc;
-use crate::netinet::in_pcb::Errno;
+use crate::netinet::in_pcb::{Endpoint, Errno};
 use crate::netinet::tcp_usrreq::{
     tcp_accept, tcp_attach, tcp_bind, tcp_connect, tcp_detach, tcp_listen, tcp_poll_connect, tcp_recv, tcp_send,
     tcp_set_keepalive, tcp_shutdown,
@@ -52,7 +52,7 @@ impl TcpListener {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
-            let id = tcp_attach(v, Some(owner));
+            let id = tcp_attach(v, Some(owner), Endpoint::any_like(a.ip()));
             if let Some(tp) = v.builtin(TCP).get_mut(id) {
                 tp.reuseaddr = reuse;
             }
@@ -121,7 +121,7 @@ impl TcpStream {
         let owner = ctx.owner();
         let id = ctx
             .sys(|k, v| {
-                let id = tcp_attach(v, Some(owner));
+                let id = tcp_attach(v, Some(owner), Endpoint::any_like(to.ip()));
                 let r = match from {
                     Some(f) => tcp_bind(v, id, f.into()),
                     None => Ok(()),

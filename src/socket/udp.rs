@@ -33,7 +33,7 @@ impl UdpSocket {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
-            let id = udp_attach(v, Some(owner));
+            let id = udp_attach(v, Some(owner), Endpoint::any_like(a.ip()));
             if let Some(u) = v.builtin(UDP).get_mut(id) {
                 u.reuseaddr = reuse;
             }

@@ -23,6 +23,11 @@ use crate::net::ifnet::{
 use crate::net::radix::mask;
 use crate::net::route::{Inet, inet_addr};
 use crate::netinet::in_::{in_aifaddr, in_difaddr, in_ifaddrs, mask_to_plen};
+use crate::netinet6::in6::{
+    IN6_IFF_ANYCAST, IN6_IFF_AUTOCONF, IN6_IFF_DEPRECATED, IN6_IFF_DETACHED, IN6_IFF_DUPLICATED, IN6_IFF_TENTATIVE,
+    In6Ifaddr, in6_aifaddr, in6_difaddr, in6_fmt, in6_getscope, in6_ifaddrs, in6_ifdisabled, in6_parse,
+};
+use crate::netinet6::ip6::IP6;
 use crate::vnet::Vnet;
 use crate::{errln, outln};
 
@@ -74,6 +79,7 @@ const IFCAP_NAMES: &[(u32, &str)] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Af {
     Inet,
+    Inet6,
     Ether,
     Link,
 }
@@ -81,6 +87,7 @@ enum Af {
 fn af(w: &str) -> Option<Af> {
     match w {
         "inet" => Some(Af::Inet),
+        "inet6" => Some(Af::Inet6),
         "ether" => Some(Af::Ether),
         "link" | "lladdr" => Some(Af::Link),
         _ => None,
@@ -93,6 +100,7 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
     let has = match af {
         None | Some(Af::Link) => true,
         Some(Af::Inet) => in_ifaddrs(v, ifp.index).next().is_some(),
+        Some(Af::Inet6) => in6_ifaddrs(v, ifp.index).next().is_some(),
         Some(Af::Ether) => ifp.is_ethernet(),
     };
     if !has {
@@ -108,26 +116,28 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
     if let Some(d) = &ifp.description {
         s += &format!("\tdescription: {d}\n");
     }
-    let (caps, nd6) = match &ifp.kind {
-        IfKind::Loop => (0x680003, "21<PERFORMNUD,AUTO_LINKLOCAL>"),
-        IfKind::Epair { .. } => (0x8, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
-        IfKind::Bridge(_) => (0, "9<PERFORMNUD,IFDISABLED>"),
-        IfKind::Tap(_) | IfKind::Tunnel(_) => (0x80000, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
-        IfKind::Vlan(_) => (0, "29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>"),
+    let caps = match &ifp.kind {
+        IfKind::Loop => 0x680003,
+        IfKind::Epair { .. } => 0x8,
+        IfKind::Tap(_) | IfKind::Tunnel(_) => 0x80000,
+        IfKind::Bridge(_) | IfKind::Vlan(_) => 0,
     };
+    let nd6 = nd6_ifflags(v, ifp);
+    let nd6 = format!("{nd6:x}{}", bits(nd6, ND6_IFF_NAMES));
     s += &format!("\toptions={caps:x}{}\n", bits(caps, IFCAP_NAMES));
     if let IfKind::Tunnel(t) = &ifp.kind
         && t.dst != 0
     {
         s += &format!("\ttunnel inet {} --> {}\n", Inet(t.src), Inet(t.dst));
     }
-    if ifp.is_ethernet() && af.is_none_or(|a| a != Af::Inet) {
+    if ifp.is_ethernet() && af.is_none_or(|a| !matches!(a, Af::Inet | Af::Inet6)) {
         s += &format!("\tether {}\n", ether_ntoa(&ifp.lladdr));
     }
-    if af.is_some_and(|a| a != Af::Inet) {
+    if af.is_some_and(|a| !matches!(a, Af::Inet | Af::Inet6)) {
         return s;
     }
-    for ia in in_ifaddrs(v, ifp.index) {
+    let inet = af.is_none_or(|a| a == Af::Inet);
+    for ia in in_ifaddrs(v, ifp.index).filter(|_| inet) {
         s += &format!("\tinet {}", Inet(ia.addr));
         if ifp.is_p2p() {
             s += &format!(" --> {}", Inet(ia.broadcast));
@@ -137,6 +147,9 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
             s += &format!(" broadcast {}", Inet(ia.broadcast));
         }
         s += "\n";
+    }
+    for ia in in6_ifaddrs(v, ifp.index).filter(|_| af.is_none_or(|a| a == Af::Inet6)) {
+        s += &in6_status(v, ia);
     }
     if af.is_some() {
         return s;
@@ -191,6 +204,53 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
         s += &format!("\tpipe: {}\n", p.conf);
     }
     s
+}
+
+/// The nd6 flags ifconfig shows (`ND6_IFF_*`).
+const ND6_IFF_NAMES: &[(u32, &str)] = &[
+    (0x1, "PERFORMNUD"),
+    (0x2, "ACCEPT_RTADV"),
+    (0x8, "IFDISABLED"),
+    (0x20, "AUTO_LINKLOCAL"),
+];
+
+/// An interface's nd6 flags: NUD everywhere, a link-local address made
+/// automatically on all but bridges (as `nd6_ifattach` decides), and
+/// IPv6 off if disabled.
+fn nd6_ifflags(v: &Vnet, ifp: &Ifnet) -> u32 {
+    let ip6 = v.get(IP6);
+    let auto = ip6.is_some_and(|i| i.auto_linklocal) || ifp.is_loopback();
+    let mut f = 0x1;
+    if auto && !matches!(ifp.kind, IfKind::Bridge(_)) {
+        f |= 0x20;
+    }
+    if ip6.is_some_and(|i| i.ifdisabled.contains(&ifp.index)) {
+        f |= 0x8;
+    }
+    f
+}
+
+/// One IPv6 address as af_inet6.c prints it: the address (with its
+/// zone), prefixlen, its flags, scopeid.
+fn in6_status(v: &Vnet, ia: &In6Ifaddr) -> String {
+    let mut s = format!("\tinet6 {} prefixlen {}", in6_fmt(v, &ia.addr), ia.plen);
+    for (f, n) in [
+        (IN6_IFF_ANYCAST, "anycast"),
+        (IN6_IFF_TENTATIVE, "tentative"),
+        (IN6_IFF_DUPLICATED, "duplicated"),
+        (IN6_IFF_DETACHED, "detached"),
+        (IN6_IFF_DEPRECATED, "deprecated"),
+        (IN6_IFF_AUTOCONF, "autoconf"),
+    ] {
+        if ia.flags & f != 0 {
+            s += " ";
+            s += n;
+        }
+    }
+    if let Some(z) = in6_getscope(&ia.addr) {
+        s += &format!(" scopeid 0x{z:x}");
+    }
+    s + "\n"
 }
 
 /// Parse `A`, `A/LEN`; with `netmask`, a dotted or hex mask.
@@ -415,6 +475,9 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
     let mut dst: Option<u32> = None;
     let mut ops: Vec<Op> = Vec::new();
     let mut vlan: (Option<u16>, Option<String>, Option<u8>) = (None, None, None);
+    let mut inet6 = false;
+    let mut addr6: Option<(String, Option<u8>)> = None;
+    let mut prefixlen: Option<u8> = None;
     let val = |i: usize| words.get(i + 1).cloned();
     while i < words.len() {
         let w = words[i].as_str();
@@ -422,6 +485,30 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
         let r: Result<usize, String> = (|| {
             Ok(match w {
                 "inet" => 1,
+                "inet6" => {
+                    inet6 = true;
+                    1
+                }
+                "prefixlen" => {
+                    let n = need(i)?;
+                    prefixlen = Some(n.parse().ok().filter(|&l| l <= 128).ok_or(format!("{n}: bad value"))?);
+                    2
+                }
+                "ifdisabled" | "-ifdisabled" => {
+                    ops.push(Op::Ifdisabled(w == "ifdisabled"));
+                    1
+                }
+                _ if inet6 && addr6.is_none() && !w.starts_with('-') && w.contains(':') => {
+                    let (a, l) = match w.split_once('/') {
+                        Some((a, l)) => (
+                            a,
+                            Some(l.parse().ok().filter(|&l| l <= 128).ok_or(format!("{w}: bad value"))?),
+                        ),
+                        None => (w, None),
+                    };
+                    addr6 = Some((a.to_string(), l));
+                    1
+                }
                 "up" => {
                     ops.push(Op::Up(true));
                     1
@@ -601,6 +688,21 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
             Ok(Err(e)) | Err(e) => return fail(p, &e),
         }
     }
+    if let Some((a, len)) = addr6 {
+        let plen = len.or(prefixlen).unwrap_or(64);
+        let r = p.vnet(|k, v| {
+            let a = in6_parse(v, &a).ok_or(format!("{a}: bad value"))?;
+            if delete {
+                in6_difaddr(v, index, &a).map_err(|e| e.to_string())
+            } else {
+                in6_aifaddr(k, v, index, a, plen, 0).map_err(|e| e.to_string())
+            }
+        });
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => return fail(p, &e),
+        }
+    }
     for op in ops {
         if let Err(e) = apply(p, index, op) {
             return fail(p, &e);
@@ -610,6 +712,8 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
 }
 
 enum Op {
+    /// `inet6 ifdisabled`: IPv6 off on the interface (or back on).
+    Ifdisabled(bool),
     Up(bool),
     Name(String),
     Descr(Option<String>),
@@ -645,9 +749,15 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
     p.vnet(|k, v| {
         let by_name = |v: &mut Vnet, n: &str| v.builtin(IF).by_name(n).map(|i| i.index);
         match op {
+            Op::Ifdisabled(off) => {
+                in6_ifdisabled(k, v, index, off);
+                Ok(())
+            }
             Op::Up(up) => {
-                let ifp = v.builtin(IF).get_mut(index).ok_or("gone")?;
-                let announce: Vec<u32> = if ifp.set_up(up) && !ifp.is_loopback() {
+                v.builtin(IF).get(index).ok_or("gone")?;
+                let came = crate::net::ifnet::if_up(k, v, index, up);
+                let lo = v.builtin(IF).get(index).is_some_and(|i| i.is_loopback());
+                let announce: Vec<u32> = if came && !lo {
                     in_ifaddrs(v, index).map(|a| a.addr).collect()
                 } else {
                     vec![]

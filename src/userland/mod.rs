@@ -15,12 +15,15 @@ pub mod iperf3;
 pub mod jail;
 pub mod misc;
 pub mod nc;
+pub mod ndp;
 pub mod netstat;
 pub mod pcap_filter;
 pub mod ping;
+pub mod ping6;
 pub mod pipe;
 pub mod print;
 pub mod route;
+pub mod route6;
 pub mod sh;
 pub mod shell;
 pub mod sockstat;
@@ -68,7 +71,9 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("netstat", netstat::netstat, netstat::NetstatArgs),
     cmd!("sockstat", sockstat::sockstat, sockstat::SockstatArgs),
     cmd!("arp", arp::arp, arp::ArpArgs),
+    cmd!("ndp", ndp::ndp, ndp::NdpArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
+    cmd!("ping6", ping6::ping6, ping6::Ping6Args),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),
     cmd!("nc", nc::nc, nc::NcArgs),
     cmd!("iperf3", iperf3::iperf3, iperf3::Iperf3Args),

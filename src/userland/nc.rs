@@ -7,7 +7,7 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -31,6 +31,9 @@ pub struct NcArgs {
     /// Use IPv4 addresses only.
     #[arg(short = '4')]
     inet4: bool,
+    /// IPv6 addresses only.
+    #[arg(short = '6')]
+    inet6: bool,
     /// Do not attempt to read from stdin.
     #[arg(short = 'd')]
     no_stdin: bool,
@@ -112,11 +115,23 @@ fn fail<T>(p: &Proc, msg: &str) -> Result<T, i32> {
     Err(1)
 }
 
-fn host_addr(p: &Proc, s: &str) -> Result<Ipv4Addr, i32> {
-    match super::gethostbyname(p, s) {
-        Some(a) => Ok(a.into()),
+/// `getaddrinfo` for nc: an IPv6 address with -6 or when it is one
+/// (its zone embedded), else IPv4.
+fn host_addr(p: &Proc, s: &str, inet6: bool) -> Result<IpAddr, i32> {
+    let a = if inet6 || s.contains(':') {
+        super::ping6::getaddrinfo6(p, s).map(IpAddr::V6)
+    } else {
+        super::gethostbyname(p, s).map(|a| IpAddr::V4(a.into()))
+    };
+    match a {
+        Some(a) => Ok(a),
         None => fail(p, "getaddrinfo: hostname nor servname provided, or not known"),
     }
+}
+
+/// A socket address of a (zone-embedded) address and a port.
+fn sockaddr(a: IpAddr, port: u16) -> SocketAddr {
+    crate::netinet::in_pcb::Endpoint::new(a, port).into()
 }
 
 pub async fn nc(p: Proc, argv: Vec<String>) -> i32 {
@@ -170,10 +185,11 @@ async fn run(p: &Proc, a: &NcArgs) -> Result<i32, i32> {
     };
     if a.listen {
         let addr = match &host {
-            Some(h) => host_addr(p, h)?,
-            None => Ipv4Addr::UNSPECIFIED,
+            Some(h) => host_addr(p, h, a.inet6)?,
+            None if a.inet6 => Ipv6Addr::UNSPECIFIED.into(),
+            None => Ipv4Addr::UNSPECIFIED.into(),
         };
-        let local = SocketAddrV4::new(addr, port_number(p, &port)?);
+        let local = sockaddr(addr, port_number(p, &port)?);
         return if a.udp {
             listen_udp(p, a, local, &io).await
         } else {
@@ -181,16 +197,17 @@ async fn run(p: &Proc, a: &NcArgs) -> Result<i32, i32> {
         };
     }
     let host = host.unwrap_or_default();
-    let dst = host_addr(p, &host)?;
+    let dst = host_addr(p, &host, a.inet6)?;
     let source = match &a.source {
-        Some(s) => host_addr(p, s)?,
-        None => Ipv4Addr::UNSPECIFIED,
+        Some(s) => host_addr(p, s, dst.is_ipv6())?,
+        None if dst.is_ipv6() => Ipv6Addr::UNSPECIFIED.into(),
+        None => Ipv4Addr::UNSPECIFIED.into(),
     };
     let sport = match &a.source_port {
         Some(s) => port_number(p, s)?,
         None => 0,
     };
-    let from = (a.source.is_some() || sport != 0).then(|| SocketAddrV4::new(source, sport));
+    let from = (a.source.is_some() || sport != 0).then(|| sockaddr(source, sport));
     // A port, or a range lo-hi for scans.
     let ports: Vec<u16> = match port.split_once('-') {
         Some((lo, hi)) => {
@@ -202,14 +219,11 @@ async fn run(p: &Proc, a: &NcArgs) -> Result<i32, i32> {
     let proto = if a.udp { "udp" } else { "tcp" };
     let mut ret = 1;
     for port in ports {
-        let to = SocketAddrV4::new(dst, port);
+        let to = sockaddr(dst, port);
         let conn = if a.udp {
             connect_udp(p, from, to)
         } else {
-            match p
-                .timeout(timeout, TcpStream::connect_from(p, from.map(Into::into), to.into()))
-                .await
-            {
+            match p.timeout(timeout, TcpStream::connect_from(p, from, to)).await {
                 Some(r) => r.map(Conn::Tcp),
                 None => Err(io::Error::new(io::ErrorKind::TimedOut, "Operation timed out")),
             }
@@ -257,14 +271,19 @@ fn udptest(s: &UdpSocket) -> bool {
     ok
 }
 
-fn connect_udp(p: &Proc, from: Option<SocketAddrV4>, to: SocketAddrV4) -> io::Result<Conn> {
-    let s = UdpSocket::bind(p, from.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).into())?;
-    s.connect(to.into())?;
+fn connect_udp(p: &Proc, from: Option<SocketAddr>, to: SocketAddr) -> io::Result<Conn> {
+    let any = if to.is_ipv6() {
+        sockaddr(Ipv6Addr::UNSPECIFIED.into(), 0)
+    } else {
+        sockaddr(Ipv4Addr::UNSPECIFIED.into(), 0)
+    };
+    let s = UdpSocket::bind(p, from.unwrap_or(any))?;
+    s.connect(to)?;
     Ok(Conn::Udp(s))
 }
 
-async fn listen_tcp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Result<i32, i32> {
-    let l = match TcpListener::bind_backlog(p, local.into(), 1) {
+async fn listen_tcp(p: &Proc, a: &NcArgs, local: SocketAddr, io: &Io) -> Result<i32, i32> {
+    let l = match TcpListener::bind_backlog(p, local, 1) {
         Ok(l) => l,
         Err(e) => return fail(p, &format!("bind: {e}")),
     };
@@ -283,9 +302,9 @@ async fn listen_tcp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Resul
     }
 }
 
-async fn listen_udp(p: &Proc, a: &NcArgs, local: SocketAddrV4, io: &Io) -> Result<i32, i32> {
+async fn listen_udp(p: &Proc, a: &NcArgs, local: SocketAddr, io: &Io) -> Result<i32, i32> {
     loop {
-        let s = match UdpSocket::bind(p, local.into()) {
+        let s = match UdpSocket::bind(p, local) {
             Ok(s) => s,
             Err(e) => return fail(p, &format!("bind: {e}")),
         };

@@ -187,6 +187,14 @@ fn pr_iph(h: &[u8]) -> String {
 }
 
 pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
+    // `ping -6`, or an IPv6 host: ping6 (as FreeBSD's ping does).
+    if argv
+        .iter()
+        .skip(1)
+        .any(|w| w == "-6" || (!w.starts_with('-') && w.contains(':')))
+    {
+        return super::ping6::ping6(p, argv).await;
+    }
     let a: PingArgs = match super::parse(&p, &argv) {
         Ok(a) => a,
         Err(s) => return s,
@@ -369,16 +377,9 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
         }
         let deadline = last_deadline.unwrap_or(next_send);
         let deadline = stop_at.map_or(deadline, |s| s.min(deadline));
-        let (s2, intr) = (sock.clone(), p.intr.clone());
-        let got = p
-            .until(Some(deadline), move |w| {
-                if intr.poll_raised(w) {
-                    return Some(None);
-                }
-                RawSock::poll_recv(&s2, w).map(Some)
-            })
-            .await;
-        let Some(Some((at, d))) = got else { continue };
+        let Some((at, d)) = recv_until(&p, &sock, deadline).await else {
+            continue;
+        };
         let Ok(h) = Ipv4Hdr::parse(&d) else { continue };
         let Some(msg) = wicmp::Packet::new_checked(&d[h.hl..h.len as usize]) else {
             continue;
@@ -440,34 +441,70 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
             outln!(p);
         }
     }
+    let rtt = (datalen >= 8).then_some((tmin, tsum, tsumsq, tmax));
+    let c = Counts {
+        tx: ntransmitted,
+        rx: nreceived,
+        rep: nrepeats,
+        late: nlate,
+    };
+    summary(&p, &format!("{} ping", a.host), c, rtt, "stddev");
+    if nreceived > 0 { 0 } else { 2 }
+}
+
+/// The next datagram of a raw socket, or `None` at `deadline` or on ^C.
+pub(crate) async fn recv_until(p: &Proc, sock: &Rc<RefCell<RawSock>>, deadline: Time) -> Option<(Time, Vec<u8>)> {
+    let (s2, intr) = (sock.clone(), p.intr.clone());
+    p.until(Some(deadline), move |w| {
+        if intr.poll_raised(w) {
+            return Some(None);
+        }
+        RawSock::poll_recv(&s2, w).map(Some)
+    })
+    .await
+    .flatten()
+}
+
+/// What a ping counted.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    pub tx: u64,
+    pub rx: u64,
+    pub rep: u64,
+    pub late: u64,
+}
+
+/// The closing statistics of ping and ping6 (`finish`, `pr6_summary`):
+/// `what` is "HOST ping" or "HOST ping6"; `rtt` the minimum, sum, sum of
+/// squares and maximum of the round trips in ms, if timed; `dev` the
+/// name each gives the deviation.
+pub(crate) fn summary(p: &Proc, what: &str, c: Counts, rtt: Option<(f64, f64, f64, f64)>, dev: &str) {
     outln!(p);
-    outln!(p, "--- {} ping statistics ---", a.host);
-    let mut line = format!("{ntransmitted} packets transmitted, {nreceived} packets received, ");
-    if nrepeats > 0 {
-        line += &format!("+{nrepeats} duplicates, ");
+    outln!(p, "--- {what} statistics ---");
+    let mut line = format!("{} packets transmitted, {} packets received, ", c.tx, c.rx);
+    if c.rep > 0 {
+        line += &format!("+{} duplicates, ", c.rep);
     }
-    if ntransmitted > 0 {
-        if nreceived > ntransmitted {
+    if c.tx > 0 {
+        if c.rx > c.tx {
             line += "-- somebody's duplicating packets!";
         } else {
-            line += &format!(
-                "{:.1}% packet loss",
-                (ntransmitted - nreceived) as f64 * 100.0 / ntransmitted as f64
-            );
+            line += &format!("{:.1}% packet loss", (c.tx - c.rx) as f64 * 100.0 / c.tx as f64);
         }
     }
-    if nlate > 0 {
-        line += &format!(", {nlate} packets out of wait time");
+    if c.late > 0 {
+        line += &format!(", {} packets out of wait time", c.late);
     }
     outln!(p, "{line}");
-    let n = (nreceived + nrepeats) as f64;
-    if n > 0.0 && datalen >= 8 {
+    let n = (c.rx + c.rep) as f64;
+    if let Some((tmin, tsum, tsumsq, tmax)) = rtt
+        && n > 0.0
+    {
         let avg = tsum / n;
         let sd = (tsumsq / n - avg * avg).max(0.0).sqrt();
         outln!(
             p,
-            "round-trip min/avg/max/stddev = {tmin:.3}/{avg:.3}/{tmax:.3}/{sd:.3} ms"
+            "round-trip min/avg/max/{dev} = {tmin:.3}/{avg:.3}/{tmax:.3}/{sd:.3} ms"
         );
     }
-    if nreceived > 0 { 0 } else { 2 }
 }

@@ -31,6 +31,9 @@ pub struct RouteArgs {
     /// IPv4 only (accepted).
     #[arg(short = '4')]
     inet: bool,
+    /// IPv6.
+    #[arg(short = '6')]
+    inet6: bool,
     /// add | delete | change | get | show | flush, and its arguments
     #[arg(
         trailing_var_arg = true,
@@ -139,6 +142,16 @@ pub async fn route(p: Proc, argv: Vec<String>) -> i32 {
         return usage(&p);
     };
     let words = &a.args[1..];
+    if a.inet6 || super::route6::is_inet6(words) {
+        return match cmd {
+            "add" | "delete" | "change" => super::route6::modify6(&p, a.quiet, cmd, words),
+            "get" | "show" => super::route6::get6(&p, words),
+            _ => {
+                errln!(p, "route: bad keyword: {cmd}");
+                usage(&p)
+            }
+        };
+    }
     match cmd {
         "add" | "delete" | "change" => modify(&p, &a, cmd, words),
         "get" | "show" => get(&p, words),
@@ -216,9 +229,15 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
             RtError::Unreach => unreach(),
         })
     });
+    report(p, a.quiet, &line, res)
+}
+
+/// How a change went, as route(8) tells it: the request's line, or the
+/// warning and the line with why (`res`: the change in the vnet).
+pub(super) fn report(p: &Proc, quiet: bool, line: &str, res: Result<Result<(), (String, String)>, String>) -> i32 {
     match res {
         Ok(Ok(())) => {
-            if !a.quiet {
+            if !quiet {
                 outln!(p, "{line}");
             }
             0

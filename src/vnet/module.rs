@@ -96,6 +96,12 @@ impl<T: 'static> Module<T> {
         self
     }
 
+    /// `hook` runs whenever an interface of a vnet goes up (`if_up`).
+    pub fn ifup(mut self, hook: IfHook) -> Self {
+        self.ifhooks.push((IfEvent::Up, hook));
+        self
+    }
+
     /// `dom_ifdetach`: `hook` runs whenever an interface leaves a vnet,
     /// to forget what the module knew of it.
     pub fn ifdetach(mut self, hook: IfHook) -> Self {

@@ -53,11 +53,12 @@ pub fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> u32 {
     sum(addrs, &[l[0], l[1], l[2], l[3], 0, 0, 0, proto])
 }
 
-/// The 16 bytes of an address, an IPv4 one mapped (RFC 4291 §2.5.5.2).
+/// The 16 bytes of an address as the wire carries it (a zone the stack
+/// embedded cleared), an IPv4 one mapped (RFC 4291 §2.5.5.2).
 fn ip6_octets(a: IpAddr) -> [u8; 16] {
     match a {
         IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
+        IpAddr::V6(a) => super::ipv6::in6_clearscope(a).octets(),
     }
 }
 

@@ -164,6 +164,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.buffer.as_mut()[1] = c;
     }
 
+    pub fn set_echo_ident(&mut self, id: u16) {
+        self.buffer.as_mut()[4..6].copy_from_slice(&id.to_be_bytes());
+    }
+
+    pub fn set_echo_seq(&mut self, seq: u16) {
+        self.buffer.as_mut()[6..8].copy_from_slice(&seq.to_be_bytes());
+    }
+
+    /// Packet too big's MTU, or parameter problem's pointer.
+    pub fn set_param(&mut self, p: u32) {
+        self.buffer.as_mut()[4..8].copy_from_slice(&p.to_be_bytes());
+    }
+
     /// Compute the checksum between `src` and `dst`.
     pub fn fill_checksum(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
         let b = self.buffer.as_mut();
@@ -259,6 +272,29 @@ fn mac(b: &[u8]) -> [u8; 6] {
     let mut m = [0u8; 6];
     m.copy_from_slice(b);
     m
+}
+
+/// A neighbour solicitation or advertisement (§4.3, §4.4) for `target`
+/// with an advertisement's R, S, O `flags`, and a link-layer address
+/// option (source for a solicitation, target for an advertisement) if
+/// `lladdr` is given; the checksum is left to `fill_checksum`.
+pub fn nd_emit(t: u8, flags: u8, target: &Ipv6Addr, lladdr: Option<[u8; 6]>) -> Vec<u8> {
+    let mut b = vec![0u8; 24 + if lladdr.is_some() { 8 } else { 0 }];
+    b[0] = t;
+    if t == ND_NEIGHBOR_ADVERT {
+        b[4] = flags;
+    }
+    b[8..24].copy_from_slice(&target.octets());
+    if let Some(mac) = lladdr {
+        b[24] = if t == ND_NEIGHBOR_ADVERT {
+            ND_OPT_TARGET_LINKADDR
+        } else {
+            ND_OPT_SOURCE_LINKADDR
+        };
+        b[25] = 1;
+        b[26..32].copy_from_slice(&mac);
+    }
+    b
 }
 
 /// Write a prefix information option (32 bytes) into `b`.

@@ -231,6 +231,12 @@ pub struct ExtChain {
     pub off: usize,
     /// A fragment header on the way, and where it is.
     pub frag: Option<(usize, FragHdr)>,
+    /// Where the next-header field that names the fragment header is
+    /// (what reassembly rewrites).
+    pub frag_nxt: usize,
+    /// Where the next-header field that names `proto` is (a parameter
+    /// problem's pointer when nobody takes it).
+    pub nxt: usize,
     /// A routing header's type and segments left, and where it is.
     pub routing: Option<(usize, u8, u8)>,
     /// Hop-by-hop options came first (where they must be, §4.1).
@@ -250,6 +256,8 @@ pub fn ext_walk(d: &[u8]) -> Result<ExtChain, Ip6Err> {
         proto: p.next_header(),
         off: IP6_HDR_LEN,
         frag: None,
+        frag_nxt: field::NXT_HDR,
+        nxt: field::NXT_HDR,
         routing: None,
         hbh: false,
     };
@@ -290,16 +298,28 @@ pub fn ext_walk(d: &[u8]) -> Result<ExtChain, Ip6Err> {
                 }
                 let f = FragHdr::parse(&d[c.off..c.off + FragHdr::LEN]);
                 c.frag = Some((c.off, f));
+                c.frag_nxt = nxt_at;
                 c.proto = f.next_header;
                 c.off += FragHdr::LEN;
+                nxt_at = c.off - FragHdr::LEN;
                 if f.offset != 0 {
+                    c.nxt = nxt_at;
                     return Ok(c);
                 }
-                nxt_at = c.off - FragHdr::LEN;
             }
-            _ => return Ok(c),
+            _ => {
+                c.nxt = nxt_at;
+                return Ok(c);
+            }
         }
     }
+}
+
+/// The options of the options header at `at` (its length checked by
+/// `ext_walk`), and where they begin.
+pub fn ext_options(d: &[u8], at: usize) -> (&[u8], usize) {
+    let len = d.get(at + 1).map_or(0, |l| (*l as usize + 1) * 8);
+    (d.get(at + 2..at + len).unwrap_or(&[]), at + 2)
 }
 
 /// One option of a hop-by-hop or destination options header (§4.2).
@@ -361,6 +381,37 @@ pub fn options(b: &[u8]) -> impl Iterator<Item = Result<Opt<'_>, usize>> {
 pub fn is_link_local(a: &Ipv6Addr) -> bool {
     let s = a.segments();
     s[0] & 0xffc0 == 0xfe80 || (s[0] & 0xff00 == 0xff00 && s[0] & 0x000f == 2)
+}
+
+/// Does the address need a zone (RFC 4007 §6): link-local unicast, or
+/// multicast of interface- or link-local scope?
+pub fn is_scoped(a: &Ipv6Addr) -> bool {
+    let s0 = a.segments()[0];
+    is_link_local(a) || (s0 & 0xff00 == 0xff00 && s0 & 0x000f == 1)
+}
+
+/// KAME's embedded scope (`in6_setscope`): inside the stack a scoped
+/// address carries its zone, the interface index, in its second 16-bit
+/// word, which is zero on the wire; so an address alone names where it
+/// is. Unscoped addresses are left as they are.
+pub fn in6_setscope(a: Ipv6Addr, zone: u32) -> Ipv6Addr {
+    if !is_scoped(&a) {
+        return a;
+    }
+    let mut s = a.segments();
+    s[1] = zone as u16;
+    Ipv6Addr::from(s)
+}
+
+/// The address as the wire carries it (`in6_clearscope`).
+pub fn in6_clearscope(a: Ipv6Addr) -> Ipv6Addr {
+    in6_setscope(a, 0)
+}
+
+/// The zone embedded in a scoped address, if any (`in6_getscope`).
+pub fn in6_getscope(a: &Ipv6Addr) -> Option<u32> {
+    let z = a.segments()[1];
+    (is_scoped(a) && z != 0).then_some(z as u32)
 }
 
 /// The solicited-node multicast address of `a` (RFC 4291 §2.7.1).

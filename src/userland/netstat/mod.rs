@@ -58,12 +58,15 @@ pub struct NetstatArgs {
     /// Only this protocol: ip, icmp, arp, tcp, udp.
     #[arg(short = 'p', value_name = "protocol")]
     proto: Option<String>,
-    /// Only this address family: inet.
+    /// Only this address family: inet, inet6.
     #[arg(short = 'f', value_name = "address_family")]
     family: Option<String>,
-    /// Only IPv4 (the only family there is).
+    /// Only IPv4.
     #[arg(short = '4')]
     inet4: bool,
+    /// Only IPv6.
+    #[arg(short = '6')]
+    inet6: bool,
 }
 
 pub async fn netstat(p: Proc, argv: Vec<String>) -> i32 {
@@ -73,6 +76,7 @@ pub async fn netstat(p: Proc, argv: Vec<String>) -> i32 {
     };
     if let Some(f) = &a.family
         && f != "inet"
+        && f != "inet6"
     {
         errln!(p, "netstat: {f}: unknown address family");
         return 1;
@@ -87,7 +91,10 @@ pub async fn netstat(p: Proc, argv: Vec<String>) -> i32 {
     };
     let r = p.vnet(|_, v| {
         if a.routes {
-            Ok(route::routes(v))
+            let f = a.family.as_deref();
+            let only4 = a.inet4 || f == Some("inet");
+            let only6 = a.inet6 || f == Some("inet6");
+            Ok(route::routes(v, !only6, !only4))
         } else if a.interfaces || a.interface.is_some() {
             Ok(if_::interfaces(v, io))
         } else if a.stats > 0 {

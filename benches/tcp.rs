@@ -97,7 +97,7 @@ fn main() {
         ("vimage: 2 vnets, 1 epair, MTU 65535", 2, 65535),
         ("vimage: 10-vnet routed chain, MTU 1500", 10, 1500),
     ] {
-        match median_best(3, || tcp_throughput(n, mtu, bytes)) {
+        match median_best(3, || tcp_throughput(n, mtu, bytes, false)) {
             Ok((m, b)) => println!(
                 "  {name:<40} {m:>7.2} {b:>7.2}  ({:.2}x / {:.2}x smoltcp)",
                 m / smol,

@@ -91,24 +91,26 @@ fn main() -> ExitCode {
                 }
             }
         }
-        ["bench", "forward"] => bench::forward(1_000_000, &out),
-        ["bench", "forward", n] => match n.parse() {
-            Ok(n) => bench::forward(n, &out),
+        ["bench", "forward"] => bench::forward(1_000_000, false, &out),
+        ["bench", "forward", "-6"] => bench::forward(1_000_000, true, &out),
+        ["bench", "forward", "-6", n] | ["bench", "forward", n] => match n.parse() {
+            Ok(n) => bench::forward(n, args.contains(&"-6"), &out),
             Err(e) => {
                 eprintln!("vimage: bench: {e}");
                 2
             }
         },
-        ["bench", "tcp"] => bench::tcp(1024, &out),
-        ["bench", "tcp", n] => match n.parse() {
-            Ok(n) => bench::tcp(n, &out),
+        ["bench", "tcp"] => bench::tcp(1024, false, &out),
+        ["bench", "tcp", "-6"] => bench::tcp(1024, true, &out),
+        ["bench", "tcp", "-6", n] | ["bench", "tcp", n] => match n.parse() {
+            Ok(n) => bench::tcp(n, args.contains(&"-6"), &out),
             Err(e) => {
                 eprintln!("vimage: bench: {e}");
                 2
             }
         },
         ["bench", "tcp", mb, vnets, mtu] => match (mb.parse::<usize>(), vnets.parse::<usize>(), mtu.parse::<u32>()) {
-            (Ok(mb), Ok(n), Ok(mtu)) => match bench::tcp_throughput(n, mtu, mb << 20) {
+            (Ok(mb), Ok(n), Ok(mtu)) => match bench::tcp_throughput(n, mtu, mb << 20, false) {
                 Ok(g) => {
                     println!("tcp: {n} vnets, MTU {mtu}: {g:.2} Gbit/s ({mb} MB)");
                     0
@@ -132,7 +134,7 @@ fn main() -> ExitCode {
             }
         },
         ["bench", ..] => {
-            eprintln!("usage: vimage bench vnets [N...] | forward [PACKETS] | route [ROUTES] | tcp [MBYTES]");
+            eprintln!("usage: vimage bench vnets [N...] | forward [-6] [PACKETS] | route [ROUTES] | tcp [-6] [MBYTES]");
             2
         }
         _ => {

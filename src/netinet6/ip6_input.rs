@@ -15,7 +15,7 @@ use crate::netinet6::frag6::frag6_input;
 use crate::netinet6::icmp6::icmp6_error;
 use crate::netinet6::in6::{in6_clearscope, in6_ifaddr_all, in6_localip, in6_multi, in6_setscope, is_scoped};
 use crate::netinet6::ip6::{IP6, IP6_HDR_LEN, IPPROTO_DSTOPTS, IPPROTO_HOPOPTS, IPPROTO_NONE};
-use crate::netinet6::ip6_output::{ip6_output_if, ip6_route};
+use crate::netinet6::ip6_output::{ip6_output_if, ip6_route_via};
 use crate::vnet::Vnet;
 use crate::wire::icmpv6::{
     ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_BEYONDSCOPE, ICMP6_DST_UNREACH_NOROUTE, ICMP6_PACKET_TOO_BIG,
@@ -226,7 +226,7 @@ fn ip6_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, src: Ipv6A
         icmp6_error(k, v, &o, ICMP6_TIME_EXCEEDED, ICMP6_TIME_EXCEED_TRANSIT, 0, in_if);
         return;
     }
-    let nh = match ip6_route(v, &dst, None) {
+    let nh = match ip6_route_via(v, &dst, None) {
         Ok(Some(nh)) => nh,
         Ok(None) => return,
         Err(_) => {

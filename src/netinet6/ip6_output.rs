@@ -45,12 +45,21 @@ pub struct NextHop6 {
 /// loopback, multicast out of its zone's interface, the rest by the
 /// table. `Ok(None)` for a blackhole.
 pub fn ip6_route(v: &mut Vnet, dst: &Ipv6Addr, ifindex: Option<u32>) -> Result<Option<NextHop6>, IpOutErr> {
+    if in6_localip(v, dst) && ifindex.is_none() {
+        let lo = v.builtin(IF).loif().ok_or(IpOutErr::NoRoute)?;
+        return ip6_route_via(v, dst, Some(lo));
+    }
+    ip6_route_via(v, dst, ifindex)
+}
+
+/// The way to `dst`, known not to be ours (what `ip6_forward` asks):
+/// out of `ifindex` if given and `dst` is unscoped or multicast, else by
+/// the table.
+pub fn ip6_route_via(v: &mut Vnet, dst: &Ipv6Addr, ifindex: Option<u32>) -> Result<Option<NextHop6>, IpOutErr> {
     let mtu_of = |v: &mut Vnet, i: u32| v.builtin(IF).get(i).map(|f| (f.mtu as usize, f.is_up()));
     let (ifindex, nexthop, rtmtu) = if dst.is_multicast() {
         let i = in6_getscope(dst).or(ifindex).ok_or(IpOutErr::NoRoute)?;
         (i, *dst, 0)
-    } else if in6_localip(v, dst) && ifindex.is_none() {
-        (v.builtin(IF).loif().ok_or(IpOutErr::NoRoute)?, *dst, 0)
     } else if let (Some(i), None) = (ifindex, in6_getscope(dst)) {
         // Pinned to an interface (IPV6_PKTINFO): on-link.
         (i, *dst, 0)

@@ -59,10 +59,36 @@ pub fn vnets(sizes: &[usize], out: &Out) -> i32 {
 }
 
 /// Build a chain of `n` vnets (jails c0..c{n-1}) joined by epairs, with
-/// static routes and forwarding on; returns the host and the vnets of
-/// both ends and the far end's address.
-pub fn chain(n: usize, cfg: Config) -> Result<(Host, crate::vnet::VnetId, crate::vnet::VnetId, u32), String> {
+/// static routes and forwarding on, over IPv4 (10.X.Y.0/24 links) or
+/// IPv6 (2001:db8:I::/64); returns the host, the vnets of both ends, and
+/// the addresses of the first and the far end.
+pub fn chain(n: usize, cfg: Config, inet6: bool) -> Result<Chain, String> {
     let host = Host::new(cfg);
+    // Link i's address of end e (1: its left, 2: its right).
+    let addr = |i: usize, e: u8| -> String {
+        if inet6 {
+            format!("2001:db8:{i:x}::{e}")
+        } else {
+            format!("10.{}.{}.{e}", i / 256, i % 256)
+        }
+    };
+    let net = |i: usize| -> String {
+        if inet6 {
+            format!("2001:db8:{i:x}::/64")
+        } else {
+            format!("10.{}.{}.0/24", i / 256, i % 256)
+        }
+    };
+    let (plen, all) = if inet6 {
+        ("64", "2001:db8::/32")
+    } else {
+        ("24", "10.0.0.0/8")
+    };
+    let (fam, fwd, route) = if inet6 {
+        ("inet6 ", "net.inet6.ip6.forwarding", "route -6 add")
+    } else {
+        ("", "net.inet.ip.forwarding", "route add -net")
+    };
     let mut script = String::new();
     for i in 0..n {
         script += &format!("jail -c name=c{i} vnet persist\n");
@@ -72,33 +98,21 @@ pub fn chain(n: usize, cfg: Config) -> Result<(Host, crate::vnet::VnetId, crate:
             "ifconfig epair{i} create\nifconfig epair{i}a vnet c{i}\nifconfig epair{i}b vnet c{}\n",
             i + 1
         );
-        script += &format!("jexec c{i} ifconfig epair{i}a 10.{}.{}.1/24 up\n", i / 256, i % 256);
-        script += &format!(
-            "jexec c{} ifconfig epair{i}b 10.{}.{}.2/24 up\n",
-            i + 1,
-            i / 256,
-            i % 256
-        );
+        script += &format!("jexec c{i} ifconfig epair{i}a {fam}{}/{plen} up\n", addr(i, 1));
+        script += &format!("jexec c{} ifconfig epair{i}b {fam}{}/{plen} up\n", i + 1, addr(i, 2));
     }
     for i in 0..n {
         if i > 0 && i < n - 1 {
-            script += &format!("jexec c{i} sysctl net.inet.ip.forwarding=1\n");
+            script += &format!("jexec c{i} sysctl {fwd}=1\n");
         }
         if i < n - 1 {
-            script += &format!("jexec c{i} route add -net 10.0.0.0/8 10.{}.{}.2\n", i / 256, i % 256);
+            script += &format!("jexec c{i} {route} {all} {}\n", addr(i, 2));
         }
     }
     // Shorter routes back: every vnet reaches the start through its left.
     for i in 2..n {
         for j in 0..i - 1 {
-            let l = i - 1;
-            script += &format!(
-                "jexec c{i} route add -net 10.{}.{}.0/24 10.{}.{}.1\n",
-                j / 256,
-                j % 256,
-                l / 256,
-                l % 256
-            );
+            script += &format!("jexec c{i} {route} {} {}\n", net(j), addr(i - 1, 1));
         }
     }
     script += &format!("jexec c{} sysctl net.inet.udp.blackhole=1\n", n - 1);
@@ -116,30 +130,52 @@ pub fn chain(n: usize, cfg: Config) -> Result<(Host, crate::vnet::VnetId, crate:
             id(&format!("c{}", n - 1)).map_err(|e| e.to_string())?,
         )
     };
-    let l = n - 2;
-    let dst = u32::from_be_bytes([10, (l / 256) as u8, (l % 256) as u8, 2]);
-    Ok((host, first, last, dst))
+    let parse = |s: String| s.parse::<std::net::IpAddr>().map_err(|e| e.to_string());
+    Ok(Chain {
+        host,
+        first,
+        last,
+        src: parse(addr(0, 1))?,
+        dst: parse(addr(n - 2, 2))?,
+    })
 }
 
-/// `vimage bench forward [PACKETS]`: 64-byte frames (18-byte UDP payloads)
-/// sent across a 10-vnet chain, under the virtual clock, on one core.
-pub fn forward(packets: usize, out: &Out) -> i32 {
+/// A chain of vnets, built by [`chain`].
+pub struct Chain {
+    pub host: Host,
+    pub first: crate::vnet::VnetId,
+    pub last: crate::vnet::VnetId,
+    /// The first vnet's address and the far end's.
+    pub src: std::net::IpAddr,
+    pub dst: std::net::IpAddr,
+}
+
+/// `vimage bench forward [-6] [PACKETS]`: 64-byte frames (UDP, 18 bytes
+/// of payload over IPv4, 2 over IPv6) sent across a 10-vnet chain, under
+/// the virtual clock, on one core.
+pub fn forward(packets: usize, inet6: bool, out: &Out) -> i32 {
     use crate::netinet::ip::IPPROTO_UDP;
-    use crate::netinet::ip_output::{IpOpts, ip_output};
+    use crate::netinet::ip_output::IpOpts;
+    use crate::netinet::protosw::pr_output;
     use crate::netinet::udp::UDP;
     let n = 10;
-    let (host, first, last, dst) = match chain(n, Config::default()) {
+    let Chain {
+        host,
+        first,
+        last,
+        src,
+        dst,
+    } = match chain(n, Config::default(), inet6) {
         Ok(x) => x,
         Err(e) => {
             out.write_fmt(format_args!("bench: {e}\n"));
             return 1;
         }
     };
-    let mut udp = crate::kern::mbuf::Mbuf::zeroed(8 + 18);
-    let d = udp.data_mut();
-    d[0..2].copy_from_slice(&5000u16.to_be_bytes());
-    d[2..4].copy_from_slice(&9u16.to_be_bytes());
-    d[4..6].copy_from_slice(&26u16.to_be_bytes());
+    let mut udp = crate::kern::mbuf::Mbuf::zeroed(8 + if inet6 { 2 } else { 18 });
+    let mut u = crate::wire::udp::Packet::new_unchecked(udp.data_mut());
+    u.emit_header(5000, 9);
+    u.fill_checksum(src, dst);
     let opts = IpOpts {
         proto: IPPROTO_UDP,
         ..IpOpts::default()
@@ -151,7 +187,7 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
     let send = |k: &mut crate::Kernel, count: usize| {
         let before = got(k);
         for _ in 0..count {
-            let _ = k.with_vnet(first, |k, v| ip_output(k, v, udp.clone(), dst, &opts));
+            let _ = k.with_vnet(first, |k, v| pr_output(k, v, udp.clone(), src, dst, opts));
         }
         k.run_due();
         while got(k) < before + count as u64 {
@@ -185,7 +221,8 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
     rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (med, best) = (rounds[1], rounds[2]);
     out.write_fmt(format_args!(
-        "forward: {packets} frames of 64 bytes over a {n}-vnet chain, 3 rounds ({} hops a frame)\n",
+        "forward: {packets} frames of 64 bytes over a {n}-vnet chain, {}, 3 rounds ({} hops a frame)\n",
+        if inet6 { "IPv6" } else { "IPv4" },
         med.2
     ));
     out.write_fmt(format_args!(
@@ -199,11 +236,12 @@ pub fn forward(packets: usize, out: &Out) -> i32 {
 }
 
 /// Move `bytes` over TCP from the first to the last vnet of an `n`-vnet
-/// chain whose links have MTU `mtu` (virtual clock, links without delay:
-/// the figure is what one core moves). Gbit/s of payload.
-pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
+/// chain whose links have MTU `mtu`, over IPv4 or IPv6 (virtual clock,
+/// links without delay: the figure is what one core moves). Gbit/s of
+/// payload.
+pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize, inet6: bool) -> Result<f64, String> {
     use crate::socket::{TcpListener, TcpStream};
-    let (host, _, _, dst) = chain(n.max(2), Config::default())?;
+    let Chain { host, dst, .. } = chain(n.max(2), Config::default(), inet6)?;
     for i in 0..n.max(2) - 1 {
         for (end, jail) in [("a", i), ("b", i + 1)] {
             let o = host.exec(&format!("jexec c{jail} ifconfig epair{i}{end} mtu {mtu}"));
@@ -222,8 +260,8 @@ pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
         host.proc(a, crate::Stdio::null_all()),
         host.proc(b, crate::Stdio::null_all()),
     );
-    let to = std::net::SocketAddrV4::new(dst.into(), 5201);
-    let l = TcpListener::bind(&pb, to.into()).map_err(|e| e.to_string())?;
+    let to = std::net::SocketAddr::new(dst, 5201);
+    let l = TcpListener::bind(&pb, to).map_err(|e| e.to_string())?;
     let block = 128 * 1024;
     let server = host.tasks().spawn(Box::pin(async move {
         let Ok((mut s, _)) = l.accept().await else { return 1 };
@@ -240,7 +278,7 @@ pub fn tcp_throughput(n: usize, mtu: u32, bytes: usize) -> Result<f64, String> {
     let started = std::rc::Rc::new(std::cell::Cell::new(None));
     let st = started.clone();
     let client = host.tasks().spawn(Box::pin(async move {
-        let Ok(mut s) = TcpStream::connect(&pa, to.into()).await else {
+        let Ok(mut s) = TcpStream::connect(&pa, to).await else {
             return 1;
         };
         st.set(Some(Instant::now()));
@@ -275,21 +313,22 @@ pub fn median_best(runs: usize, mut f: impl FnMut() -> Result<f64, String>) -> R
     Ok((v[v.len() / 2], v[v.len() - 1]))
 }
 
-/// `vimage bench tcp [MBYTES]`: TCP throughput on one core between two
-/// vnets on one epair at MTU 1500 and 65535, and across a 10-vnet chain;
-/// the median and best of three transfers each.
-pub fn tcp(mbytes: usize, out: &Out) -> i32 {
+/// `vimage bench tcp [-6] [MBYTES]`: TCP throughput on one core between
+/// two vnets on one epair at MTU 1500 and 65535, and across a 10-vnet
+/// chain; the median and best of three transfers each.
+pub fn tcp(mbytes: usize, inet6: bool, out: &Out) -> i32 {
     let bytes = mbytes << 20;
     let mut status = 0;
     out.write_fmt(format_args!(
-        "tcp: {mbytes} MB per transfer, median and best of 3, Gbit/s\n"
+        "tcp: {mbytes} MB per transfer over {}, median and best of 3, Gbit/s\n",
+        if inet6 { "IPv6" } else { "IPv4" }
     ));
     for (name, n, mtu) in [
         ("2 vnets, 1 epair, MTU 1500", 2, 1500),
         ("2 vnets, 1 epair, MTU 65535", 2, 65535),
         ("10-vnet routed chain, MTU 1500", 10, 1500),
     ] {
-        match median_best(3, || tcp_throughput(n, mtu, bytes)) {
+        match median_best(3, || tcp_throughput(n, mtu, bytes, inet6)) {
             Ok((m, b)) => out.write_fmt(format_args!("  {name:<32} {m:>7.2} {b:>7.2}\n")),
             Err(e) => {
                 out.write_fmt(format_args!("  {name}: {e}\n"));

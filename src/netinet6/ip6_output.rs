@@ -46,8 +46,13 @@ pub struct NextHop6 {
 /// table. `Ok(None)` for a blackhole.
 pub fn ip6_route(v: &mut Vnet, dst: &Ipv6Addr, ifindex: Option<u32>) -> Result<Option<NextHop6>, IpOutErr> {
     if in6_localip(v, dst) && ifindex.is_none() {
-        let lo = v.builtin(IF).loif().ok_or(IpOutErr::NoRoute)?;
-        return ip6_route_via(v, dst, Some(lo));
+        let ifs = v.builtin(IF);
+        let lo = ifs.loif().and_then(|i| ifs.get(i)).ok_or(IpOutErr::NoRoute)?;
+        return Ok(Some(NextHop6 {
+            ifindex: lo.index,
+            nexthop: *dst,
+            mtu: lo.mtu as usize,
+        }));
     }
     ip6_route_via(v, dst, ifindex)
 }

@@ -39,6 +39,19 @@ fn a_flood_of_fragments_stays_within_the_limits() {
     rig.check();
 }
 
+#[test]
+fn floods_of_ipv6_fragments_and_solicitations_stay_within_the_limits() {
+    let rig = Rig::new();
+    for i in 0..3000u32 {
+        rig.feed(0, &Rig::fragment6(i));
+    }
+    // Every solicitation from a new neighbour would be an entry.
+    for i in 0..3000u16 {
+        rig.feed(0, &Rig::solicit(0x100 + i));
+    }
+    rig.check();
+}
+
 mod tcp_adversary {
     use proptest::prelude::*;
     use vimage::fuzz::tcp::{FLAG_CHOICES, Op, Seq, TcpRig};

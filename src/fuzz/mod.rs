@@ -15,6 +15,9 @@ use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::{IF, netisr_queue};
 use crate::netinet::arp::ARP;
 use crate::netinet::ip::{IP, IP_MF, Ipv4Hdr};
+use crate::netinet6::ip6::IP6;
+use crate::netinet6::nd6::ND6;
+use std::net::Ipv6Addr;
 
 /// The router and its ports.
 pub struct Rig {
@@ -45,7 +48,16 @@ jexec a route add default 10.0.0.1
 jexec b route add default 10.0.1.1
 jexec r sysctl net.inet.ip.forwarding=1
 jexec r sysctl net.inet.ip.maxfragpackets=64
-jexec r sysctl net.link.ether.inet.max_entries=64";
+jexec r sysctl net.link.ether.inet.max_entries=64
+jexec r ifconfig epair0a inet6 2001:db8::1/64
+jexec r ifconfig epair1a inet6 2001:db8:1::1/64
+jexec a ifconfig epair0b inet6 2001:db8::2/64
+jexec b ifconfig epair1b inet6 2001:db8:1::2/64
+jexec a route -6 add default 2001:db8::1
+jexec b route -6 add default 2001:db8:1::1
+jexec r sysctl net.inet6.ip6.forwarding=1
+jexec r sysctl net.inet6.ip6.maxfragpackets=64
+jexec r sysctl net.inet6.icmp6.nd6_maxentries=64";
 
 impl Default for Rig {
     fn default() -> Self {
@@ -54,8 +66,8 @@ impl Default for Rig {
 }
 
 impl Rig {
-    /// Frames `mutate` can start from.
-    pub const TEMPLATES: usize = 5;
+    /// Frames `mutate` can start from: ARP and IPv4 (0-4), IPv6 (5-9).
+    pub const TEMPLATES: usize = 10;
 
     pub fn new() -> Rig {
         let host = Host::new(Default::default());
@@ -128,6 +140,35 @@ impl Rig {
                 &Rig::ip(17, 0x0a00_0102, &[0, 7, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4]),
             ),
             3 => Rig::fragment(1)[..].to_vec(),
+            5 => Rig::solicit(0x2),
+            6 => {
+                // An echo request with a hop-by-hop header holding an
+                // unknown option (type 0x3e: skip it) and PadN.
+                let mut e = vec![0x80, 0, 0, 0, 0, 1, 0, 1];
+                e.extend_from_slice(b"vimage!!");
+                let (s, d) = (Rig::in6(0x2), Rig::in6(0x1));
+                let mut b = Rig::icmp6(&s, &d, e);
+                b.splice(0..0, [58, 0, 0x3e, 2, 0, 0, 1, 0]);
+                Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(0, &s, &d, &b))
+            }
+            7 => Rig::fragment6(1),
+            8 => {
+                // A neighbour advertisement with a target link-layer
+                // address and an unknown option.
+                let t = Rig::in6(0x2);
+                let mut na = crate::wire::icmpv6::nd_emit(136, 0x20, &t, Some([0x02, 0xfe, 0, 0, 0, 2]));
+                na.extend_from_slice(&[200, 1, 0, 0, 0, 0, 0, 0]);
+                let d = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+                let b = Rig::icmp6(&t, &d, na);
+                Rig::ether([0x33, 0x33, 0, 0, 0, 1], 0x86dd, &Rig::ip6(58, &t, &d, &b))
+            }
+            9 => {
+                // UDP through the router, to b.
+                let (s, d) = (Rig::in6(0x2), Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2));
+                let mut u = vec![0, 7, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4];
+                crate::wire::udp::Packet::new_unchecked(&mut u[..]).fill_checksum(s.into(), d.into());
+                Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(17, &s, &d, &u))
+            }
             _ => {
                 // With IP options (a record route).
                 let mut p = Rig::ip(1, 0x0a00_0102, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0]);
@@ -145,6 +186,58 @@ impl Rig {
         Ipv4Hdr::new(0x0a00_0002, dst, p, 64, 9, (20 + payload.len()) as u16).write(&mut b);
         b.extend_from_slice(payload);
         b
+    }
+
+    /// 2001:db8::`low`, on the router's first link.
+    fn in6(low: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, low)
+    }
+
+    /// An IPv6 datagram (hop limit 255, as neighbour discovery wants).
+    fn ip6(nxt: u8, src: &Ipv6Addr, dst: &Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 40];
+        crate::wire::ipv6::Ipv6Repr {
+            src: *src,
+            dst: *dst,
+            next_header: nxt,
+            payload_len: payload.len() as u16,
+            hop_limit: 255,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut b);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// An ICMPv6 message with its checksum.
+    fn icmp6(src: &Ipv6Addr, dst: &Ipv6Addr, mut msg: Vec<u8>) -> Vec<u8> {
+        crate::wire::icmpv6::Packet::new_unchecked(&mut msg[..]).fill_checksum(src, dst);
+        msg
+    }
+
+    /// A neighbour solicitation for the router from 2001:db8::`low`.
+    pub fn solicit(low: u16) -> Vec<u8> {
+        let (s, t) = (Rig::in6(low), Rig::in6(0x1));
+        let d = crate::wire::ipv6::solicited_node(&t);
+        let ns = crate::wire::icmpv6::nd_emit(135, 0, &t, Some([0x02, 0xfe, 0, 0, (low >> 8) as u8, low as u8]));
+        let b = Rig::icmp6(&s, &d, ns);
+        Rig::ether(crate::wire::ipv6::multicast_mac(&d), 0x86dd, &Rig::ip6(58, &s, &d, &b))
+    }
+
+    /// A first IPv6 fragment of datagram `id` (never completed).
+    pub fn fragment6(id: u32) -> Vec<u8> {
+        let mut f = vec![0u8; 8];
+        crate::wire::ipv6::FragHdr {
+            next_header: 17,
+            offset: 0,
+            more: true,
+            ident: id,
+        }
+        .emit(&mut f);
+        f.extend_from_slice(&[0u8; 16]);
+        let (s, d) = (Rig::in6(0x2), Rig::in6(0x1));
+        Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(44, &s, &d, &f))
     }
 
     /// A first fragment of datagram `id` (never completed).
@@ -171,7 +264,21 @@ impl Rig {
         for e in vn.builtin(ARP).table.values() {
             assert!(e.hold.len() <= 16);
         }
+        let ip6 = vn.builtin(IP6);
+        let (q6, f6) = (ip6.frag.len(), ip6.frag.frags());
+        assert!(
+            q6 <= 64 && f6 <= 4096,
+            "IPv6 reassembly: {q6} datagrams, {f6} fragments"
+        );
+        let nd = &vn.builtin(ND6).table;
+        assert!(nd.len() <= 64, "neighbour cache: {}", nd.len());
+        assert!(nd.values().all(|e| e.hold.len() <= 16));
         drop(k);
+        let o = self.host.exec("jexec a ping6 -c 1 2001:db8:1::2");
+        assert!(
+            o.stdout.contains("1 packets received"),
+            "the router still routes IPv6: {o:?}"
+        );
         let o = self.host.exec("jexec a ping -c 1 -t 2 10.0.1.2");
         assert!(
             o.stdout.contains("1 packets received"),

@@ -283,7 +283,7 @@ pub fn nd6_resolve(k: &mut Kernel, v: &mut Vnet, index: u32, dst: Ipv6Addr, m: M
         nd6_arm(k, v, at);
         return Ok(Some((mac, m)));
     }
-    if full {
+    if full && !nd6_evict(nd) {
         nd.stats.dropped += 1;
         return Err((Nd6Err::NoBufs, m));
     }
@@ -306,6 +306,20 @@ pub fn nd6_resolve(k: &mut Kernel, v: &mut Vnet, index: u32, dst: Ipv6Addr, m: M
     nd6_arm(k, v, deadline);
     nd6_ns_output(k, v, index, dst, None);
     Ok(None)
+}
+
+/// Room for a neighbour we need, in a full cache: the STALE entry
+/// nearest its collection goes (those unsolicited neighbours made, a
+/// flood of them included), as Linux's forced garbage collection does.
+/// False if every entry is in use.
+fn nd6_evict(nd: &mut Nd6) -> bool {
+    let victim = nd
+        .table
+        .iter()
+        .filter(|(_, e)| e.state == NdState::Stale && e.hold.is_empty())
+        .min_by_key(|(k, e)| (e.deadline, **k))
+        .map(|(k, _)| *k);
+    victim.is_some_and(|k| nd.table.remove(&k).is_some())
 }
 
 /// The cache's timer: every entry whose time is up moves on (§7.3.3):

@@ -274,7 +274,10 @@ impl Rig {
         assert!(nd.len() <= 64, "neighbour cache: {}", nd.len());
         assert!(nd.values().all(|e| e.hold.len() <= 16));
         drop(k);
-        let o = self.host.exec("jexec a ping6 -c 1 2001:db8:1::2");
+        // A forged advertisement may have misled the router about a's MAC
+        // (as one can on a real link): neighbour unreachability detection
+        // finds out within DELAY and PROBE, so a few seconds may pass.
+        let o = self.host.exec("jexec a ping6 -o -c 12 2001:db8:1::2");
         assert!(
             o.stdout.contains("1 packets received"),
             "the router still routes IPv6: {o:?}"

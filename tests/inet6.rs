@@ -154,6 +154,15 @@ fn neighbours_are_solicited_and_ping6_crosses_a_router() {
     );
     let nd = ok(&h, "jexec r sysctl net.inet6.icmp6.nd6_stats");
     assert!(nd.contains("nsout = 1,") && nd.contains("nain = 1,"), "{nd}");
+    let s = ok(&h, "jexec r netstat -s -p ip6");
+    assert!(s.starts_with("ip6:\n\t6 total packets received\n"), "{s}");
+    assert!(s.contains("\t4 packets forwarded\n"), "{s}");
+    let s = ok(&h, "jexec a netstat -s -p icmp6");
+    assert!(
+        s.contains("\tOutput histogram:\n\t\techo: 2\n\t\tneighbor solicitation: 1\n"),
+        "{s}"
+    );
+    assert!(s.contains("\tInput histogram:\n\t\techo reply: 2\n"), "{s}");
 }
 
 #[test]
@@ -184,6 +193,8 @@ fn tcp_and_udp_over_ipv6_carry_data_through_the_router() {
         &h,
         "jexec b nc -6 -l 5000 > /tmp/vimage-inet6-tcp.txt &
          sleep 0.1
+         jexec b sockstat -6 -l
+         jexec b sockstat -4 -l
          echo over six | jexec a nc -N 2001:db8:2::2 5000
          sleep 1
          cat /tmp/vimage-inet6-tcp.txt
@@ -191,6 +202,11 @@ fn tcp_and_udp_over_ipv6_carry_data_through_the_router() {
     );
     assert_eq!(st, 0, "{out} {err}");
     assert!(out.contains("over six\n"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("tcp6   *:5000")).count(),
+        1,
+        "listening once, on IPv6 only: {out}"
+    );
     assert!(out.contains("tcp6       0      0 2001:db8:1::1."), "{out}");
     let (st, out, err) = common::script(
         &h,

@@ -154,6 +154,24 @@ pub fn icmp6_send(
     let _ = ip6_output(k, v, Mbuf::from_slice(&msg), src, dst, &o);
 }
 
+/// A raw ICMPv6 socket's message out (`rip6_output`): counted in the
+/// output histogram as the kernel's own are.
+pub fn rip6_output(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    msg: &[u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    o: &Ip6Opts,
+) -> Result<(), crate::netinet::ip_output::IpOutErr> {
+    if let Some(t) = msg.first()
+        && let Some(icmp6) = v.get_mut(ICMP6)
+    {
+        icmp6.stats.outhist.bump(*t);
+    }
+    ip6_output(k, v, Mbuf::from_slice(msg), src, dst, o)
+}
+
 /// Send an ICMPv6 error about datagram `orig` (as the wire carried it,
 /// from its IPv6 header) that came in on `in_if`: `param` is packet too
 /// big's MTU or a parameter problem's pointer (`icmp6_error`).

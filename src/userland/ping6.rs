@@ -11,12 +11,12 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::kern::clock::Time;
-use crate::kern::mbuf::Mbuf;
 use crate::kern::proc::Proc;
 use crate::netinet::raw_ip::{RawSock, rip_attach};
+use crate::netinet6::icmp6::rip6_output;
 use crate::netinet6::in6::{in6_fmt, in6_getscope, in6_selectsrc, in6_setscope, is_scoped};
 use crate::netinet6::ip6::IPPROTO_ICMPV6;
-use crate::netinet6::ip6_output::{Ip6Opts, ip6_output, ip6_route};
+use crate::netinet6::ip6_output::{Ip6Opts, ip6_route};
 use crate::userland::ping::{Counts, recv_until, summary};
 use crate::wire::icmpv6::{self as wicmp6, ICMP6_ECHO_REPLY, ICMP6_ECHO_REQUEST, ICMP6_HDR_LEN};
 use crate::wire::ipv6::{Packet, ext_walk};
@@ -216,7 +216,7 @@ pub async fn ping6(p: Proc, argv: Vec<String>) -> i32 {
                 proto: IPPROTO_ICMPV6,
                 ..Ip6Opts::default()
             };
-            match p.vnet(|k, v| ip6_output(k, v, Mbuf::from_slice(&b), src, dst, &o)) {
+            match p.vnet(|k, v| rip6_output(k, v, &b, src, dst, &o)) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => errln!(p, "ping6: sendmsg: {e}"),
                 Err(e) => errln!(p, "ping6: sendmsg: {e}"),

@@ -18,7 +18,7 @@ pub struct SockstatArgs {
     /// Show AF_INET (IPv4) sockets.
     #[arg(short = '4')]
     inet4: bool,
-    /// Show AF_INET6 (IPv6) sockets (there are none).
+    /// Show AF_INET6 (IPv6) sockets.
     #[arg(short = '6')]
     inet6: bool,
     /// Show connected sockets.
@@ -60,10 +60,11 @@ struct Sock {
 }
 
 fn printaddr(e: Endpoint) -> String {
+    // The address as the wire has it (a zone the stack embedded cleared).
     let a = if e.is_unspecified() {
         "*".to_string()
     } else {
-        e.addr.to_string()
+        std::net::SocketAddr::from(e).ip().to_string()
     };
     if e.port == 0 {
         format!("{a}:*")

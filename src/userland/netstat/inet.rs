@@ -7,15 +7,18 @@ use crate::netinet::in_pcb::Endpoint;
 use crate::netinet::ip::IP;
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::netinet::udp::UDP;
+use crate::netinet6::icmp6::ICMP6;
+use crate::netinet6::ip6::IP6;
 use crate::vnet::Vnet;
 
 /// `addr.port` as `inetprint` writes it: `*` for a wildcard address or
 /// port, then a space, in a field of `width` (cut short unless wide).
 fn inetprint(e: Endpoint, width: usize, wide: bool) -> String {
+    // The address as the wire has it (a zone the stack embedded cleared).
     let a = if e.is_unspecified() {
         "*".to_string()
     } else {
-        e.addr.to_string()
+        std::net::SocketAddr::from(e).ip().to_string()
     };
     let p = if e.port == 0 {
         "*".to_string()
@@ -173,7 +176,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         nozero,
     };
     let all = proto.is_none();
-    let known = ["tcp", "udp", "ip", "icmp", "arp"];
+    let known = ["tcp", "udp", "ip", "icmp", "arp", "ip6", "icmp6"];
     if let Some(pr) = proto
         && !known.contains(&pr)
     {
@@ -265,7 +268,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         l.p(s.oldicmp, |n| {
             format!("\t{n} error{} not generated in response to an icmp message", plural(n))
         });
-        histogram(&mut l.s, "Output", &s.outhist);
+        histogram(&mut l.s, "Output", &s.outhist, icmp_name);
         l.p(s.badcode, |n| {
             format!("\t{n} message{} with bad code fields", plural(n))
         });
@@ -278,7 +281,7 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         l.p(s.bmcasttstamp, |n| {
             format!("\t{n} multicast timestamp requests ignored")
         });
-        histogram(&mut l.s, "Input", &s.inhist);
+        histogram(&mut l.s, "Input", &s.inhist, icmp_name);
         l.p(s.reflect, |n| format!("\t{n} message response{} generated", plural(n)));
         l.p(s.badaddr, |n| format!("\t{n} invalid return address{}", plurales(n)));
         l.p(s.noroute, |n| format!("\t{n} no return route{}", plural(n)));
@@ -301,17 +304,124 @@ pub fn stats(v: &mut Vnet, proto: Option<&str>, nozero: bool) -> Result<String, 
         l.p(s.timeouts, |n| format!("\t{n} ARP entry{} timed out", plural(n)));
         l.p(s.dupips, |n| format!("\t{n} Duplicate IP{} seen", plural(n)));
     }
+    if all || proto == Some("ip6") {
+        ip6_stats(&mut l, v);
+    }
+    if all || proto == Some("icmp6") {
+        icmp6_stats(&mut l, v);
+    }
     Ok(l.s)
 }
 
-fn histogram(s: &mut String, dir: &str, h: &Hist) {
+/// `netstat -s -p ip6` (inet6.c's `ip6_stats`).
+fn ip6_stats(l: &mut Lines, v: &mut Vnet) {
+    let s = *v.builtin(IP6).stats;
+    let pl = plural;
+    l.s += "ip6:\n";
+    l.p(s.total, |n| format!("\t{n} total packet{} received", pl(n)));
+    l.p(s.toosmall, |n| format!("\t{n} with size smaller than minimum"));
+    l.p(s.tooshort, |n| format!("\t{n} with data size < data length"));
+    l.p(s.badoptions, |n| format!("\t{n} with bad options"));
+    l.p(s.badvers, |n| format!("\t{n} with incorrect version number"));
+    l.p(s.fragments, |n| format!("\t{n} fragment{} received", pl(n)));
+    l.p(s.fragdropped, |n| {
+        format!("\t{n} fragment{} dropped (dup or out of space)", pl(n))
+    });
+    l.p(s.fragtimeout, |n| {
+        format!("\t{n} fragment{} dropped after timeout", pl(n))
+    });
+    l.p(s.fragoverflow, |n| {
+        format!("\t{n} fragment{} that exceeded limit", pl(n))
+    });
+    l.p(s.atomicfrags, |n| format!("\t{n} atomic fragment{}", pl(n)));
+    l.p(s.reassembled, |n| format!("\t{n} packet{} reassembled ok", pl(n)));
+    l.p(s.delivered, |n| format!("\t{n} packet{} for this host", pl(n)));
+    l.p(s.forward, |n| format!("\t{n} packet{} forwarded", pl(n)));
+    l.p(s.cantforward, |n| format!("\t{n} packet{} not forwardable", pl(n)));
+    l.p(s.redirectsent, |n| format!("\t{n} redirect{} sent", pl(n)));
+    l.p(s.localout, |n| format!("\t{n} packet{} sent from this host", pl(n)));
+    l.p(s.rawout, |n| {
+        format!("\t{n} packet{} sent with fabricated ip header", pl(n))
+    });
+    l.p(s.odropped, |n| {
+        format!("\t{n} output packet{} dropped due to no bufs, etc.", pl(n))
+    });
+    l.p(s.noroute, |n| {
+        format!("\t{n} output packet{} discarded due to no route", pl(n))
+    });
+    l.p(s.fragmented, |n| format!("\t{n} output datagram{} fragmented", pl(n)));
+    l.p(s.ofragments, |n| format!("\t{n} fragment{} created", pl(n)));
+    l.p(s.cantfrag, |n| {
+        format!("\t{n} datagram{} that can't be fragmented", pl(n))
+    });
+    l.p(s.badscope, |n| {
+        format!("\t{n} packet{} that violated scope rules", pl(n))
+    });
+    l.p(s.notmember, |n| {
+        format!("\t{n} multicast packet{} which we don't join", pl(n))
+    });
+    l.p(s.noproto, |n| {
+        format!("\t{n} packet{} for unknown/unsupported protocol", pl(n))
+    });
+    l.p(s.toomanyhdr, |n| {
+        format!("\t{n} packet{} discarded because of too many headers", pl(n))
+    });
+    l.p(s.sources_none, |n| {
+        format!("\t{n} failure{} of source address selection", pl(n))
+    });
+}
+
+/// `netstat -s -p icmp6` (inet6.c's `icmp6_stats`).
+fn icmp6_stats(l: &mut Lines, v: &mut Vnet) {
+    let s = v.builtin(ICMP6).stats.clone();
+    let pl = plural;
+    l.s += "icmp6:\n";
+    l.p(s.error, |n| format!("\t{n} call{} to icmp6_error", pl(n)));
+    l.p(s.canterror, |n| {
+        format!("\t{n} error{} not generated in response to an icmp6 message", pl(n))
+    });
+    l.p(s.toofreq, |n| {
+        format!("\t{n} error{} not generated because of rate limitation", pl(n))
+    });
+    histogram(&mut l.s, "Output", &s.outhist, icmp6_name);
+    l.p(s.badcode, |n| format!("\t{n} message{} with bad code fields", pl(n)));
+    l.p(s.tooshort, |n| format!("\t{n} message{} < minimum length", pl(n)));
+    l.p(s.checksum, |n| format!("\t{n} bad checksum{}", pl(n)));
+    l.p(s.badlen, |n| format!("\t{n} message{} with bad length", pl(n)));
+    histogram(&mut l.s, "Input", &s.inhist, icmp6_name);
+    l.p(s.reflect, |n| format!("\t{n} message response{} generated", pl(n)));
+}
+
+/// netstat's name for an ICMPv6 type (`icmp6names[]`).
+fn icmp6_name(t: u8) -> String {
+    match t {
+        1 => "destination unreachable".into(),
+        2 => "packet too big".into(),
+        3 => "time exceed".into(),
+        4 => "parameter problem".into(),
+        128 => "echo".into(),
+        129 => "echo reply".into(),
+        130 => "multicast listener query".into(),
+        131 => "MLDv1 listener report".into(),
+        132 => "MLDv1 listener done".into(),
+        133 => "router solicitation".into(),
+        134 => "router advertisement".into(),
+        135 => "neighbor solicitation".into(),
+        136 => "neighbor advertisement".into(),
+        137 => "redirect".into(),
+        143 => "MLDv2 listener report".into(),
+        n => format!("#{n}"),
+    }
+}
+
+fn histogram<const N: usize>(s: &mut String, dir: &str, h: &Hist<N>, name: fn(u8) -> String) {
     let counts = h.counts();
     if counts.is_empty() {
         return;
     }
     *s += &format!("\t{dir} histogram:\n");
     for (t, n) in counts {
-        *s += &format!("\t\t{}: {n}\n", icmp_name(t));
+        *s += &format!("\t\t{}: {n}\n", name(t));
     }
 }
 

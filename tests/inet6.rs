@@ -187,6 +187,32 @@ fn errors_say_why_time_exceeded_no_route_and_port_unreachable() {
 }
 
 #[test]
+fn traceroute6_lists_the_router_and_arrives() {
+    let h = routed6();
+    let o = h.exec("jexec a traceroute6 -n -q 2 2001:db8:2::2");
+    assert_eq!(o.status, 0, "{o:?}");
+    assert_eq!(
+        o.stderr,
+        "traceroute6 to 2001:db8:2::2 (2001:db8:2::2), 64 hops max, 20 byte packets\n"
+    );
+    let hops: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(hops.len(), 2, "{}", o.stdout);
+    assert!(
+        hops[0].starts_with(" 1  2001:db8:1::2  ") && hops[0].ends_with(" ms"),
+        "{}",
+        o.stdout
+    );
+    assert!(hops[1].starts_with(" 2  2001:db8:2::2  "), "{}", o.stdout);
+    let o = h.exec("jexec a traceroute6 -I -n -q 1 2001:db8:2::2");
+    assert_eq!(o.stdout.lines().count(), 2, "{o:?}");
+    let o = h.exec("jexec a traceroute6 -n -q 1 -m 3 2001:db8:7::1");
+    assert!(
+        o.stdout.starts_with(" 1  2001:db8:1::2  ") && o.stdout.contains(" !N"),
+        "{o:?}"
+    );
+}
+
+#[test]
 fn tcp_and_udp_over_ipv6_carry_data_through_the_router() {
     let h = routed6();
     let (st, out, err) = common::script(

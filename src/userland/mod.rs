@@ -30,6 +30,7 @@ pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;
 pub mod traceroute;
+pub mod traceroute6;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -75,6 +76,7 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("ping6", ping6::ping6, ping6::Ping6Args),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),
+    cmd!("traceroute6", traceroute6::traceroute6, traceroute6::Traceroute6Args),
     cmd!("nc", nc::nc, nc::NcArgs),
     cmd!("iperf3", iperf3::iperf3, iperf3::Iperf3Args),
     cmd!("tcpdump", tcpdump::tcpdump, tcpdump::TcpdumpArgs),

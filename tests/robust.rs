@@ -52,6 +52,16 @@ fn floods_of_ipv6_fragments_and_solicitations_stay_within_the_limits() {
     rig.check();
 }
 
+#[test]
+fn a_flood_of_arp_requests_cannot_lock_the_router_out_of_its_next_hop() {
+    let rig = Rig::new();
+    // The router learns every sender that asks for its address.
+    for i in 0..300u16 {
+        rig.feed(0, &Rig::arp_who_has(i));
+    }
+    rig.check();
+}
+
 mod tcp_adversary {
     use proptest::prelude::*;
     use vimage::fuzz::tcp::{FLAG_CHOICES, Op, Seq, TcpRig};

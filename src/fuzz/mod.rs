@@ -225,6 +225,16 @@ impl Rig {
         Rig::ether(crate::wire::ipv6::multicast_mac(&d), 0x86dd, &Rig::ip6(58, &s, &d, &b))
     }
 
+    /// An ARP request for the router from 10.0.0.`low`/made-up senders
+    /// (10.0.X.Y with `low` = X*256+Y, on the router's first link).
+    pub fn arp_who_has(low: u16) -> Vec<u8> {
+        let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0xfe, 0, 0, (low >> 8) as u8, low as u8];
+        a.extend_from_slice(&[10, 0, 0, (low % 250) as u8 + 3]);
+        a.extend_from_slice(&[0; 6]);
+        a.extend_from_slice(&[10, 0, 0, 1]);
+        Rig::ether([0xff; 6], 0x0806, &a)
+    }
+
     /// A first IPv6 fragment of datagram `id` (never completed).
     pub fn fragment6(id: u32) -> Vec<u8> {
         let mut f = vec![0u8; 8];

@@ -281,7 +281,7 @@ pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) ->
         }
     }
     let arp = v.builtin(ARP);
-    if arp.table.len() >= arp.max_entries.max(1) as usize {
+    if arp.table.len() >= arp.max_entries.max(1) as usize && !arp_evict(k, arp) {
         arp.stats.dropped += 1;
         return Err((ArpErr::NoBufs, m));
     }
@@ -294,6 +294,28 @@ pub fn arpresolve(k: &mut Kernel, v: &mut Vnet, index: u32, ip: u32, m: Mbuf) ->
     arp_arm(k, v, index, ip, Duration::from_secs(1));
     arp_request(k, v, index, ip);
     Ok(None)
+}
+
+/// Room for a neighbour we need, in a full cache: the learnt entry
+/// nearest its expiry goes (what a flood of requests from made-up
+/// senders would have filled the cache with), as nd6 does. False if
+/// every entry is static or being resolved.
+fn arp_evict(k: &mut Kernel, arp: &mut Arp) -> bool {
+    let victim = arp
+        .table
+        .iter()
+        .filter(|(_, e)| e.state == LlState::Reachable)
+        .min_by_key(|(key, e)| (e.expire, **key))
+        .map(|(key, _)| *key);
+    match victim.and_then(|key| arp.table.remove(&key)) {
+        Some(e) => {
+            if let Some(t) = e.timer {
+                k.untimeout(t);
+            }
+            true
+        }
+        None => false,
+    }
 }
 
 /// An entry's timer: ask again, give up, or expire.

@@ -59,38 +59,74 @@ fn usage(p: &Proc) -> i32 {
     64
 }
 
-/// Parse `[-net|-host] DEST [GATEWAY] [modifiers]`.
-fn parse_req(words: &[String]) -> Result<Req, (i32, String)> {
-    let mut host = None;
-    let mut pos: Vec<&String> = Vec::new();
-    let mut netmask: Option<u8> = None;
-    let mut flags = RTF_STATIC;
-    let mut iface = false;
-    let mut mtu = 0;
+/// The modifiers route(8) takes for either family, and the words left.
+pub(super) struct Mods<'a> {
+    pub host: Option<bool>,
+    pub flags: u32,
+    pub iface: bool,
+    pub mtu: u32,
+    /// The prefix length given by `mask_word` (`-netmask`, `-prefixlen`).
+    pub mask: Option<u8>,
+    /// Destination and gateway.
+    pub pos: Vec<&'a String>,
+}
+
+/// Read the modifiers: `family` are the words naming the family (taken,
+/// ignored), `mask_word` the one giving a prefix length, read by `mask`.
+pub(super) fn parse_mods<'a>(
+    words: &'a [String],
+    family: &[&str],
+    mask_word: &str,
+    mask: impl Fn(&str) -> Result<u8, String>,
+) -> Result<Mods<'a>, (i32, String)> {
+    let mut m = Mods {
+        host: None,
+        flags: RTF_STATIC,
+        iface: false,
+        mtu: 0,
+        mask: None,
+        pos: Vec::new(),
+    };
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
-            "-net" => host = Some(false),
-            "-host" => host = Some(true),
-            "-iface" | "-interface" => iface = true,
-            "-blackhole" => flags |= RTF_BLACKHOLE,
-            "-reject" => flags |= RTF_REJECT,
-            "-static" => flags |= RTF_STATIC,
-            "-nostatic" => flags &= !RTF_STATIC,
-            "-inet" | "-4" => {}
-            "-netmask" => {
-                let m = it.next().ok_or((64, "netmask: argument required".to_string()))?;
-                let mv = inet_addr(m).ok_or((68, format!("bad address: {m}")))?;
-                netmask = Some(mask_to_plen(mv).ok_or((68, format!("bad mask length: {m}")))?);
+            "-net" => m.host = Some(false),
+            "-host" => m.host = Some(true),
+            "-iface" | "-interface" => m.iface = true,
+            "-blackhole" => m.flags |= RTF_BLACKHOLE,
+            "-reject" => m.flags |= RTF_REJECT,
+            "-static" => m.flags |= RTF_STATIC,
+            "-nostatic" => m.flags &= !RTF_STATIC,
+            f if family.contains(&f) => {}
+            k if k == mask_word => {
+                let name = &k[1..];
+                let v = it.next().ok_or((64, format!("{name}: argument required")))?;
+                m.mask = Some(mask(v).map_err(|e| (68, e))?);
             }
             "-mtu" => {
-                let m = it.next().ok_or((64, "mtu: argument required".to_string()))?;
-                mtu = m.parse().map_err(|_| (64, format!("bad mtu: {m}")))?;
+                let v = it.next().ok_or((64, "mtu: argument required".to_string()))?;
+                m.mtu = v.parse().map_err(|_| (64, format!("bad mtu: {v}")))?;
             }
             s if s.starts_with('-') => return Err((64, format!("bad keyword: {}", &s[1..]))),
-            _ => pos.push(w),
+            _ => m.pos.push(w),
         }
     }
+    Ok(m)
+}
+
+/// Parse `[-net|-host] DEST [GATEWAY] [modifiers]`.
+fn parse_req(words: &[String]) -> Result<Req, (i32, String)> {
+    let Mods {
+        host,
+        flags,
+        iface,
+        mtu,
+        mask: netmask,
+        pos,
+    } = parse_mods(words, &["-inet", "-4"], "-netmask", |m| {
+        let mv = inet_addr(m).ok_or(format!("bad address: {m}"))?;
+        mask_to_plen(mv).ok_or(format!("bad mask length: {m}"))
+    })?;
     let Some(dest) = pos.first() else {
         return Err((64, "destination parameter required".into()));
     };

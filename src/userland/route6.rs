@@ -8,11 +8,10 @@ use crate::errln;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::net::radix::Key;
-use crate::net::route::{
-    Gateway, RTF_BLACKHOLE, RTF_DONE, RTF_GATEWAY, RTF_REJECT, RTF_STATIC, RtError, Rtentry, flags_names,
-};
+use crate::net::route::{Gateway, RTF_DONE, RTF_GATEWAY, RtError, Rtentry, flags_names};
 use crate::netinet6::in6::{in6_fmt, in6_getscope, in6_parse, key};
 use crate::netinet6::ip6::IP6;
+use crate::userland::route::{Mods, parse_mods};
 use crate::vnet::Vnet;
 
 /// Is this an IPv6 request (`-6`, `-inet6`, or an IPv6 destination)?
@@ -36,38 +35,16 @@ struct Req6 {
 }
 
 fn parse_req6(v: &Vnet, words: &[String]) -> Result<Req6, (i32, String)> {
-    let mut host = None;
-    let mut pos: Vec<&String> = Vec::new();
-    let mut prefixlen: Option<u8> = None;
-    let (mut flags, mut iface, mut mtu) = (RTF_STATIC, false, 0);
-    let mut it = words.iter();
-    while let Some(w) = it.next() {
-        match w.as_str() {
-            "-net" => host = Some(false),
-            "-host" => host = Some(true),
-            "-iface" | "-interface" => iface = true,
-            "-blackhole" => flags |= RTF_BLACKHOLE,
-            "-reject" => flags |= RTF_REJECT,
-            "-static" => flags |= RTF_STATIC,
-            "-nostatic" => flags &= !RTF_STATIC,
-            "-inet6" | "-6" => {}
-            "-prefixlen" => {
-                let m = it.next().ok_or((64, "prefixlen: argument required".to_string()))?;
-                prefixlen = Some(
-                    m.parse()
-                        .ok()
-                        .filter(|&l| l <= 128)
-                        .ok_or((68, format!("bad value: {m}")))?,
-                );
-            }
-            "-mtu" => {
-                let m = it.next().ok_or((64, "mtu: argument required".to_string()))?;
-                mtu = m.parse().map_err(|_| (64, format!("bad mtu: {m}")))?;
-            }
-            s if s.starts_with('-') => return Err((64, format!("bad keyword: {}", &s[1..]))),
-            _ => pos.push(w),
-        }
-    }
+    let Mods {
+        host,
+        flags,
+        iface,
+        mtu,
+        mask: prefixlen,
+        pos,
+    } = parse_mods(words, &["-inet6", "-6"], "-prefixlen", |m| {
+        m.parse().ok().filter(|&l| l <= 128).ok_or(format!("bad value: {m}"))
+    })?;
     let Some(dest) = pos.first() else {
         return Err((64, "destination parameter required".into()));
     };

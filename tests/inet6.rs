@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Netns, drive, ok, sh, spawn};
-use vimage::{ClockKind, Config, Host};
+use vimage::{Config, Host};
 
 /// a — r — b: 2001:db8:1::/64 and 2001:db8:2::/64, r forwarding, a and
 /// b with default routes through it.
@@ -30,7 +30,8 @@ fn routed6() -> Host {
          jexec b ifconfig epair1b inet6 2001:db8:2::2/64
          jexec r sysctl net.inet6.ip6.forwarding=1
          jexec a route -6 add default 2001:db8:1::2
-         jexec b route add -inet6 default 2001:db8:2::1",
+         jexec b route add -inet6 default 2001:db8:2::1
+         sleep 2",
     );
     h
 }
@@ -102,6 +103,14 @@ fn interfaces_get_a_link_local_address_when_they_come_up() {
         b[4],
         b[5],
     ]);
+    // Tentative while duplicate address detection runs (RFC 4862 §5.4),
+    // then the interface's.
+    assert!(
+        o.contains(&format!("\tinet6 {ll}%epair0a prefixlen 64 tentative scopeid 0x")),
+        "{o} {ll}"
+    );
+    ok(&h, "sleep 2");
+    let o = ok(&h, "ifconfig epair0a inet6");
     assert!(
         o.contains(&format!("\tinet6 {ll}%epair0a prefixlen 64 scopeid 0x")),
         "{o} {ll}"
@@ -153,13 +162,17 @@ fn neighbours_are_solicited_and_ping6_crosses_a_router() {
         "two echoes and two replies forwarded: {st}"
     );
     let nd = ok(&h, "jexec r sysctl net.inet6.icmp6.nd6_stats");
-    assert!(nd.contains("nsout = 1,") && nd.contains("nain = 1,"), "{nd}");
+    // Four probes of DAD (two interfaces, two addresses each), one to
+    // resolve a neighbour.
+    assert!(nd.contains("nsout = 5,") && nd.contains("nain = 1,"), "{nd}");
     let s = ok(&h, "jexec r netstat -s -p ip6");
-    assert!(s.starts_with("ip6:\n\t6 total packets received\n"), "{s}");
+    // And four probes of neighbours' DAD, to groups r is not in.
+    assert!(s.starts_with("ip6:\n\t10 total packets received\n"), "{s}");
     assert!(s.contains("\t4 packets forwarded\n"), "{s}");
+    assert!(s.contains("\t4 multicast packets which we don't join\n"), "{s}");
     let s = ok(&h, "jexec a netstat -s -p icmp6");
     assert!(
-        s.contains("\tOutput histogram:\n\t\techo: 2\n\t\tneighbor solicitation: 1\n"),
+        s.contains("\tOutput histogram:\n\t\techo: 2\n\t\tneighbor solicitation: 3\n"),
         "{s}"
     );
     assert!(s.contains("\tInput histogram:\n\t\techo reply: 2\n"), "{s}");
@@ -312,23 +325,14 @@ fn the_wire_is_clean_ipv6_to_tshark() {
 
 #[test]
 fn linux_pings_and_talks_tcp_over_ipv6_through_tap() {
-    if !common::can_tap() {
+    if !common::tap_with(&[("ip", "iproute2"), ("ping", "iputils-ping"), ("nc", "netcat-openbsd")]) {
         return;
-    }
-    for (tool, pkg) in [("ip", "iproute2"), ("ping", "iputils-ping"), ("nc", "netcat-openbsd")] {
-        if !common::ensure_tool(tool, pkg) {
-            return;
-        }
     }
     let pid = std::process::id();
     let ns = Netns(format!("vim6{pid}"));
     let dev = format!("v6t{pid}");
     sh(&format!("ip netns add {}", ns.0));
-    let host = Host::new(Config {
-        clock: ClockKind::Real,
-        ..Config::default()
-    });
-    let script = format!(
+    let host = common::real_host(&format!(
         "jail -c name=r1 vnet persist
          jail -c name=r2 vnet persist
          jail -c name=r3 vnet persist
@@ -359,11 +363,7 @@ fn linux_pings_and_talks_tcp_over_ipv6_through_tap() {
          jexec r2 route -6 add 2001:db8:99::/64 2001:db8:1::1
          jexec r3 route -6 add default 2001:db8:2::1
          jexec h route -6 add default 2001:db8:3::1"
-    );
-    for line in script.lines() {
-        let o = host.exec(line.trim());
-        assert!(o.success(), "{line}: {o:?}");
-    }
+    ));
     let ns = &ns.0;
     sh(&format!("ip link set {dev} netns {ns}"));
     sh(&format!("ip -n {ns} link set lo up"));
@@ -421,4 +421,272 @@ fn linux_pings_and_talks_tcp_over_ipv6_through_tap() {
     host.run_for(std::time::Duration::from_millis(300));
     let got = std::fs::read_to_string("/tmp/vimage-tap6.txt").unwrap_or_default();
     assert_eq!(got, "from linux\n", "{out}");
+}
+
+#[test]
+fn duplicate_addresses_are_detected_and_never_used() {
+    let h = Host::new(Config::default());
+    common::run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=b vnet persist
+         ifconfig epair0 create
+         ifconfig epair0a vnet a
+         ifconfig epair0b vnet b
+         jexec a ifconfig epair0a inet6 2001:db8::1/64
+         jexec a ifconfig epair0a inet6 2001:db8::9/64
+         sleep 2
+         jexec b ifconfig epair0b inet6 2001:db8::1/64",
+    );
+    // While DAD runs the address is no source: nothing to send from.
+    let o = h.exec("jexec b ping6 -c 1 2001:db8::7");
+    assert!(o.stderr.contains("Can't assign requested address"), "{o:?}");
+    ok(&h, "sleep 2");
+    assert!(
+        ok(&h, "jexec b ifconfig epair0b inet6").contains("\tinet6 2001:db8::1 prefixlen 64 duplicated\n"),
+        "a answered b's probe"
+    );
+    assert!(ok(&h, "jexec a ifconfig epair0a inet6").contains("\tinet6 2001:db8::1 prefixlen 64\n"));
+    let d = ok(&h, "dmesg");
+    assert!(
+        d.contains("epair0b: DAD detected duplicate IPv6 address 2001:db8::1: NS in/out/loopback=0/1/0, NA in=1\n"),
+        "{d}"
+    );
+    // no_dad: the address is used at once (as FreeBSD's own tests do).
+    ok(&h, "jexec b ifconfig epair0b inet6 2001:db8::2/64 no_dad");
+    let o = ok(&h, "jexec b ifconfig epair0b");
+    assert!(o.contains("\tinet6 2001:db8::2 prefixlen 64\n"), "{o}");
+    assert!(o.contains("nd6 options=121<PERFORMNUD,AUTO_LINKLOCAL,NO_DAD>"), "{o}");
+    assert!(ok(&h, "jexec b ping6 -c 1 2001:db8::9").contains("1 packets received"));
+    // dad_count: as many probes as asked for.
+    ok(&h, "jexec a sysctl net.inet6.ip6.dad_count=3");
+    ok(&h, "jexec a ndp -c");
+    let before = ok(&h, "jexec a sysctl -n net.inet6.icmp6.nd6_stats");
+    ok(&h, "jexec a ifconfig epair0a inet6 2001:db8::3/64");
+    ok(&h, "sleep 5");
+    let after = ok(&h, "jexec a sysctl -n net.inet6.icmp6.nd6_stats");
+    let nsout = |s: &str| {
+        s.split(", ")
+            .find_map(|f| f.trim_start_matches("{ ").strip_prefix("nsout = "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(nsout(&after) - nsout(&before), 3, "{before} {after}");
+}
+
+/// r advertises 2001:db8:1::/64 with rtadvd; h takes an address in it
+/// and a default route through r.
+#[test]
+fn hosts_configure_themselves_from_rtadvd() {
+    let h = Host::new(Config::default());
+    common::run(
+        &h,
+        "jail -c name=r vnet persist
+         jail -c name=h vnet persist
+         ifconfig epair0 create
+         ifconfig epair0a vnet r
+         ifconfig epair0b vnet h
+         jexec r ifconfig epair0a inet6 2001:db8:1::1/64",
+    );
+    // A host may not advertise itself as a router.
+    let o = h.exec("jexec r rtadvd epair0a");
+    assert!(
+        o.stderr.contains("non zero router lifetime is specified for epair0a"),
+        "{o:?}"
+    );
+    ok(&h, "jexec r sysctl net.inet6.ip6.forwarding=1");
+    ok(&h, "jexec r rtadvd epair0a");
+    // Not accepted until the interface says so.
+    ok(&h, "jexec h ifconfig epair0b up");
+    let o = h.exec("jexec h rtsol epair0b");
+    assert!(o.stderr.contains("accept_rtadv is off"), "{o:?}");
+    assert!(!ok(&h, "jexec h netstat -rn -f inet6").contains("default"));
+    ok(&h, "jexec h ifconfig epair0b inet6 accept_rtadv");
+    ok(&h, "jexec h rtsol epair0b");
+    let mac = ok(&h, "jexec h ifconfig epair0b ether");
+    let mac = mac
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ether "))
+        .unwrap_or("?")
+        .to_string();
+    let b: Vec<u8> = mac.split(':').map(|x| u8::from_str_radix(x, 16).unwrap_or(0)).collect();
+    let mut o = [0u8; 16];
+    o[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 1]);
+    o[8..].copy_from_slice(&[b[0] ^ 2, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]]);
+    let slaac = std::net::Ipv6Addr::from(o);
+    let i = ok(&h, "jexec h ifconfig epair0b inet6");
+    assert!(
+        i.contains(&format!("\tinet6 {slaac} prefixlen 64 tentative autoconf\n")),
+        "{i}"
+    );
+    ok(&h, "sleep 2");
+    let i = ok(&h, "jexec h ifconfig epair0b");
+    assert!(i.contains(&format!("\tinet6 {slaac} prefixlen 64 autoconf\n")), "{i}");
+    assert!(
+        i.contains("nd6 options=23<PERFORMNUD,ACCEPT_RTADV,AUTO_LINKLOCAL>"),
+        "{i}"
+    );
+    let t = ok(&h, "jexec h netstat -rn -f inet6");
+    let rll = ok(&h, "jexec r ifconfig epair0a inet6");
+    let rll = rll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .unwrap_or("")
+        .replace("%epair0a", "%epair0b");
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("default") && l.contains(&rll) && l.contains("UG")),
+        "{t} {rll}"
+    );
+    assert!(t.contains("2001:db8:1::/64                   link#"), "{t}");
+    // The router is known as one.
+    let n = ok(&h, "jexec h ndp -an");
+    assert!(n.lines().any(|l| l.starts_with(&rll) && l.ends_with(" R")), "{n}");
+    let o = ok(&h, "jexec h ping6 -c 1 2001:db8:1::1");
+    assert!(
+        o.contains(&format!("PING6(56=40+8+8 bytes) {slaac} --> 2001:db8:1::1")),
+        "{o}"
+    );
+    assert!(o.contains("1 packets received"), "{o}");
+    let s = ok(&h, "jexec h sysctl -n net.inet6.icmp6.nd6_stats");
+    assert!(
+        s.contains("rsout = 2,") && s.contains("rain = 1,") && s.contains("raignored = 1 "),
+        "{s}"
+    );
+    let s = ok(&h, "jexec r netstat -s -p icmp6");
+    assert!(s.contains("router advertisement: "), "{s}");
+    // A router that stops advertising is forgotten when its lifetime
+    // (rtadvd.conf's rltime) is over; the address lives on.
+    h.tasks().kill_all();
+    ok(&h, "jexec r ifconfig epair0a inet6 2001:db8:2::1/64");
+    let dir = common::tmpdir("rtadvd-conf");
+    let conf = dir.join("rtadvd.conf");
+    std::fs::write(
+        &conf,
+        "# short-lived\nepair0a:\\\n\t:maxinterval#4:mininterval#3:rltime#10:\\\n\t:addr=\"2001:db8:2::\":prefixlen#64:\n",
+    )
+    .expect("conf");
+    ok(&h, &format!("jexec r rtadvd -c {} epair0a", conf.display()));
+    ok(&h, "sleep 5");
+    let i = ok(&h, "jexec h ifconfig epair0b inet6");
+    assert!(i.contains("\tinet6 2001:db8:2::"), "the configured prefix only: {i}");
+    assert!(ok(&h, "jexec h netstat -rn -f inet6").contains("default"));
+    h.tasks().kill_all();
+    ok(&h, "sleep 11");
+    let t = ok(&h, "jexec h netstat -rn -f inet6");
+    assert!(!t.contains("default"), "{t}");
+    assert!(ok(&h, "jexec h ifconfig epair0b inet6").contains(&format!("inet6 {slaac} prefixlen 64 autoconf")));
+}
+
+/// A Linux process killed however the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Run the engine (real time) until `f` holds, for at most `secs`.
+fn wait_for(host: &Host, secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(secs) {
+        if f() {
+            return true;
+        }
+        host.run_for(std::time::Duration::from_millis(200));
+    }
+    f()
+}
+
+/// SLAAC through TAP with Linux both ways: vimage takes an address and
+/// a default route from Linux's radvd (the Debian package), and Linux
+/// takes one from vimage's rtadvd.
+#[test]
+fn slaac_with_linux_both_ways_through_tap() {
+    if !common::tap_with(&[("ip", "iproute2"), ("ping", "iputils-ping"), ("radvd", "radvd")]) {
+        return;
+    }
+    let pid = std::process::id();
+    let (ns1, ns2) = (Netns(format!("vra{pid}")), Netns(format!("vrb{pid}")));
+    let (dev1, dev2) = (format!("vra{pid}"), format!("vrb{pid}"));
+    sh(&format!("ip netns add {}", ns1.0));
+    sh(&format!("ip netns add {}", ns2.0));
+    let host = common::real_host(&format!(
+        "jail -c name=h vnet persist
+         jail -c name=r vnet persist
+         ifconfig tap0 create tapdev {dev1}
+         ifconfig tap0 vnet h
+         ifconfig tap1 create tapdev {dev2}
+         ifconfig tap1 vnet r
+         jexec r sysctl net.inet6.ip6.forwarding=1
+         jexec r ifconfig tap1 inet6 2001:db8:72::1/64 up"
+    ));
+    let (ns1, ns2) = (&ns1.0, &ns2.0);
+    // Linux's radvd advertises 2001:db8:71::/64 to h.
+    sh(&format!("ip link set {dev1} netns {ns1}"));
+    sh(&format!(
+        "ip netns exec {ns1} sysctl -qw net.ipv6.conf.all.forwarding=1"
+    ));
+    sh(&format!("ip -n {ns1} addr add 2001:db8:71::1/64 dev {dev1} nodad"));
+    sh(&format!("ip -n {ns1} link set {dev1} up"));
+    let dir = common::tmpdir("radvd");
+    let conf = dir.join("radvd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {dev1} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n MaxRtrAdvInterval 4;\n \
+             prefix 2001:db8:71::/64 {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+        ),
+    )
+    .expect("radvd.conf");
+    let _radvd = Killed(spawn(&format!(
+        "exec ip netns exec {ns1} radvd -n -C {} -p {} -m stderr",
+        conf.display(),
+        dir.join("radvd.pid").display()
+    )));
+    let o = host.exec("jexec h ifconfig tap0 inet6 accept_rtadv up");
+    assert!(o.success(), "{o:?}");
+    let o = host.exec("jexec h rtsol tap0");
+    assert!(o.success(), "{o:?}");
+    let got = wait_for(&host, 15, || {
+        let i = host.exec("jexec h ifconfig tap0 inet6").stdout;
+        i.lines()
+            .any(|l| l.contains("inet6 2001:db8:71:") && l.ends_with("prefixlen 64 autoconf"))
+    });
+    assert!(got, "{:?}", host.exec("jexec h ifconfig tap0"));
+    let t = host.exec("jexec h netstat -rn -f inet6").stdout;
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("default") && l.contains("fe80::") && l.contains("%tap0")),
+        "{t}"
+    );
+    let o = host.exec("jexec h ping6 -c 2 -i 0.2 2001:db8:71::1");
+    assert!(o.stdout.contains("2 packets received"), "{o:?}");
+
+    // vimage's rtadvd advertises 2001:db8:72::/64 to Linux.
+    let o = host.exec("jexec r rtadvd tap1");
+    assert!(o.success(), "{o:?}");
+    sh(&format!("ip link set {dev2} netns {ns2}"));
+    sh(&format!(
+        "ip netns exec {ns2} sysctl -qw net.ipv6.conf.{dev2}.accept_ra=2"
+    ));
+    sh(&format!(
+        "ip netns exec {ns2} sysctl -qw net.ipv6.conf.{dev2}.autoconf=1"
+    ));
+    sh(&format!("ip -n {ns2} link set {dev2} up"));
+    let got = wait_for(&host, 20, || {
+        let a = sh(&format!("ip -n {ns2} -6 addr show dev {dev2} scope global"));
+        a.contains("inet6 2001:db8:72:") && !a.contains("tentative")
+    });
+    assert!(got, "{}", sh(&format!("ip -n {ns2} -6 addr show dev {dev2}")));
+    let r = sh(&format!("ip -n {ns2} -6 route show default"));
+    assert!(r.contains("via fe80::") && r.contains("proto ra"), "{r}");
+    let out = drive(
+        &host,
+        spawn(&format!("ip netns exec {ns2} ping -6 -c 2 -i 0.2 -W 2 2001:db8:72::1")),
+    );
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
 }

@@ -35,14 +35,14 @@ fn interfaces_with_bytes_drops_and_one_interface() {
         "Name      Mtu Network      Address              Ipkts Ierrs Idrop    Opkts Oerrs  Coll\n\
          lo0     16384 <Link#2>                              0     0     0        0     0     0\n\
          lo0     16384 127.0.0.0/8  127.0.0.1                0     -     -        0     -     -\n\
-         epair0a  1500 <Link#4>     02:00:00:00:03:0a        5     0     0        5     0     0\n\
-         epair0a  1500 10.0.0.0/24  10.0.0.1                 5     -     -        5     -     -\n"
+         epair0a  1500 <Link#4>     02:00:00:00:03:0a        6     0     0        6     0     0\n\
+         epair0a  1500 10.0.0.0/24  10.0.0.1                 6     -     -        6     -     -\n"
     );
     assert_eq!(
         ok(&h, "jexec a netstat -I epair0a -b -d"),
         "Name      Mtu Network      Address              Ipkts Ierrs Idrop     Ibytes    Opkts Oerrs     Obytes  Coll  Drop\n\
-         epair0a  1500 <Link#4>     02:00:00:00:03:0a        5     0     0        414        5     0        414     0     0 \n\
-         epair0a  1500 10.0.0.0/24  10.0.0.1                 5     -     -        414        5     -        414     -     - \n"
+         epair0a  1500 <Link#4>     02:00:00:00:03:0a        6     0     0        492        6     0        492     0     0 \n\
+         epair0a  1500 10.0.0.0/24  10.0.0.1                 6     -     -        492        6     -        492     -     - \n"
     );
 }
 

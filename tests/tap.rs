@@ -5,32 +5,23 @@
 mod common;
 
 use common::{Netns, drive, sh, spawn};
-use vimage::{ClockKind, Config, Host};
+use vimage::{Config, Host};
 
 #[test]
 fn linux_pings_traceroutes_and_resolves_through_tap() {
-    if !common::can_tap() {
-        return;
-    }
-    for (tool, pkg) in [
+    if !common::tap_with(&[
         ("ip", "iproute2"),
         ("ping", "iputils-ping"),
         ("traceroute", "traceroute"),
-    ] {
-        if !common::ensure_tool(tool, pkg) {
-            return;
-        }
+    ]) {
+        return;
     }
     let pid = std::process::id();
     let ns = Netns(format!("vimg{pid}"));
     let dev = format!("vt{pid}");
     sh(&format!("ip netns add {}", ns.0));
 
-    let host = Host::new(Config {
-        clock: ClockKind::Real,
-        ..Config::default()
-    });
-    let script = format!(
+    let host = common::real_host(&format!(
         "jail -c name=r1 vnet persist
          jail -c name=r2 vnet persist
          jail -c name=r3 vnet persist
@@ -61,11 +52,7 @@ fn linux_pings_traceroutes_and_resolves_through_tap() {
          jexec r2 route add -net 10.99.0.0/24 10.98.1.1
          jexec r3 route add default 10.98.2.1
          jexec h route add default 10.98.3.1"
-    );
-    for line in script.lines() {
-        let o = host.exec(line.trim());
-        assert!(o.success(), "{line}: {o:?}");
-    }
+    ));
     let ns = &ns.0;
     sh(&format!("ip link set {dev} netns {ns}"));
     sh(&format!("ip -n {ns} link set lo up"));

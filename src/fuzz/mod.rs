@@ -49,10 +49,10 @@ jexec b route add default 10.0.1.1
 jexec r sysctl net.inet.ip.forwarding=1
 jexec r sysctl net.inet.ip.maxfragpackets=64
 jexec r sysctl net.link.ether.inet.max_entries=64
-jexec r ifconfig epair0a inet6 2001:db8::1/64
-jexec r ifconfig epair1a inet6 2001:db8:1::1/64
-jexec a ifconfig epair0b inet6 2001:db8::2/64
-jexec b ifconfig epair1b inet6 2001:db8:1::2/64
+jexec r ifconfig epair0a inet6 2001:db8::1/64 no_dad
+jexec r ifconfig epair1a inet6 2001:db8:1::1/64 no_dad
+jexec a ifconfig epair0b inet6 2001:db8::2/64 no_dad
+jexec b ifconfig epair1b inet6 2001:db8:1::2/64 no_dad
 jexec a route -6 add default 2001:db8::1
 jexec b route -6 add default 2001:db8:1::1
 jexec r sysctl net.inet6.ip6.forwarding=1

@@ -346,7 +346,7 @@ pub fn icmp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
                 ctlinput(k, v, &c);
             }
             // Replies and errors belong to whoever listens: ping, traceroute.
-            crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..f.end]);
+            crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMP, &m.data()[..f.end], f.ifindex);
         }
     }
 }

@@ -132,7 +132,7 @@ fn ip_deliver(k: &mut Kernel, v: &mut Vnet, index: u32, m: Mbuf, h: &Ipv4Hdr, bc
         None => Some(m),
     };
     let Some(m) = m else { return };
-    if !crate::netinet::raw_ip::rip_input(k, v, h.p, m.data()) {
+    if !crate::netinet::raw_ip::rip_input(k, v, h.p, m.data(), index) {
         v.builtin(IP).stats.noproto += 1;
         if !bcast {
             icmp_error(

@@ -45,6 +45,9 @@ pub enum IpOutErr {
     Access,
     #[error("Invalid argument")]
     Invalid,
+    /// No source address to send from (EADDRNOTAVAIL).
+    #[error("Can't assign requested address")]
+    AddrNotAvail,
 }
 
 /// Send `payload` to `dst` with a new IPv4 header.

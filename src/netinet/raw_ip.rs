@@ -20,8 +20,9 @@ pub const RIP_RECVSPACE: usize = 1024;
 #[derive(Debug, Default)]
 pub struct RawSock {
     pub proto: u8,
-    /// Datagrams (from the IP header), with the time they came.
-    pub queue: VecDeque<(Time, Vec<u8>)>,
+    /// Datagrams (from the IP header), with the time they came and the
+    /// interface they came in by (IP_RECVIF, IPV6_PKTINFO).
+    pub queue: VecDeque<(Time, u32, Vec<u8>)>,
     waker: Option<Waker>,
     pub drops: u64,
 }
@@ -29,6 +30,11 @@ pub struct RawSock {
 impl RawSock {
     /// Take the next datagram, or leave `w` to be woken when one comes.
     pub fn poll_recv(this: &Rc<RefCell<RawSock>>, w: &Waker) -> Option<(Time, Vec<u8>)> {
+        Self::poll_recvif(this, w).map(|(t, _, d)| (t, d))
+    }
+
+    /// The next datagram with the interface it came in by.
+    pub fn poll_recvif(this: &Rc<RefCell<RawSock>>, w: &Waker) -> Option<(Time, u32, Vec<u8>)> {
         let mut s = this.borrow_mut();
         let x = s.queue.pop_front();
         if x.is_none() {
@@ -65,9 +71,9 @@ pub fn rip_attach(v: &mut Vnet, proto: u8) -> Rc<RefCell<RawSock>> {
     s
 }
 
-/// Offer a datagram of protocol `proto` to the raw sockets; true if one
-/// took it.
-pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8]) -> bool {
+/// Offer a datagram of protocol `proto` that came in by `ifindex` to the
+/// raw sockets; true if one took it.
+pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8], ifindex: u32) -> bool {
     let now = k.now();
     let Some(raw) = v.get_mut(RAW) else { return false };
     raw.socks.retain(|w| w.strong_count() > 0);
@@ -83,7 +89,7 @@ pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8]) -> bo
             s.drops += 1;
             continue;
         }
-        s.queue.push_back((now, datagram.to_vec()));
+        s.queue.push_back((now, ifindex, datagram.to_vec()));
         if let Some(w) = s.waker.take() {
             w.wake();
         }

@@ -261,6 +261,8 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         }
         ND_NEIGHBOR_SOLICIT => crate::netinet6::nd6::nd6_ns_input(k, v, &m, f),
         ND_NEIGHBOR_ADVERT => crate::netinet6::nd6::nd6_na_input(k, v, &m, f),
+        ND_ROUTER_SOLICIT => crate::netinet6::nd6_rtr::nd6_rs_input(k, v, &m, f),
+        ND_ROUTER_ADVERT => crate::netinet6::nd6_rtr::nd6_ra_input(k, v, &m, f),
         ICMP6_DST_UNREACH | ICMP6_PACKET_TOO_BIG | ICMP6_TIME_EXCEEDED | ICMP6_PARAM_PROB => {
             if let Some(prc) = icmp6_prc(t, msg.code(), msg.param()) {
                 icmp6_notify(k, v, prc, msg.data(), f.ifindex);
@@ -269,7 +271,7 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         _ => {}
     }
     // Whoever listens gets it too: ping6, traceroute6, rtsol.
-    crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMPV6, &m.data()[..f.end]);
+    crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMPV6, &m.data()[..f.end], f.ifindex);
 }
 
 /// Tell the transport of the datagram an error quotes (`pr_ctlinput`).

@@ -15,6 +15,7 @@ use crate::kern::Kernel;
 use crate::net::ifnet::IF;
 use crate::net::route::{Gateway, RTF_STATIC, Rtentry};
 use crate::netinet6::ip6::{IP6, Ip6};
+use crate::netinet6::nd6_dad::{nd6_dad_needed, nd6_dad_start, nd6_dad_stop};
 use crate::vnet::Vnet;
 use crate::wire::ipv6::{eui64, is_link_local, solicited_node};
 pub use crate::wire::ipv6::{in6_clearscope, in6_getscope, in6_setscope, is_scoped};
@@ -171,7 +172,8 @@ pub fn in6_local_routes(v: &Vnet) -> Vec<Rtentry<u128>> {
 
 /// Add `addr/plen` to interface `index` (`ifconfig IF inet6 A prefixlen
 /// P [alias]`). IPv6 addresses accumulate; adding one again changes its
-/// prefix length.
+/// prefix length. A new address is tentative while duplicate address
+/// detection runs (nd6_dad.rs).
 pub fn in6_aifaddr(
     k: &mut Kernel,
     v: &mut Vnet,
@@ -200,16 +202,20 @@ pub fn in6_aifaddr(
         }
         in6_difaddr(v, index, &addr)?;
     }
+    let dad = nd6_dad_needed(v, index, flags);
     let ia = In6Ifaddr {
         index,
         addr,
         plen,
-        flags,
+        flags: if dad { flags | IN6_IFF_TENTATIVE } else { flags },
     };
     let lo = v.builtin(IF).loif().unwrap_or(0);
     let ip6 = v.builtin(IP6);
     ip6.ifaddrs.push(ia);
     in6_ifaddr_routes(ip6, &ia, lo);
+    if dad {
+        nd6_dad_start(k, v, index, addr);
+    }
     Ok(())
 }
 
@@ -225,6 +231,8 @@ pub fn in6_difaddr(v: &mut Vnet, index: u32, addr: &Ipv6Addr) -> Result<(), In6E
         .position(|ia| ia.index == index && ia.addr == addr)
         .ok_or(In6Error::NotFound)?;
     let ia = ip6.ifaddrs.remove(at);
+    nd6_dad_stop(v, index, &addr);
+    let ip6 = v.builtin(IP6);
     let mask = <u128 as crate::net::radix::Key>::mask(ia.plen);
     let net = key(&ia.addr) & mask;
     let shared = ip6
@@ -240,9 +248,10 @@ pub fn in6_difaddr(v: &mut Vnet, index: u32, addr: &Ipv6Addr) -> Result<(), In6E
 /// `in6_if_up` (and `dom_ifattach` for one that arrives up): a
 /// link-local address made from the interface's MAC (RFC 4862 §5.3,
 /// RFC 4291 App. A) on every Ethernet interface but a bridge, unless
-/// `net.inet6.ip6.auto_linklocal` is off or IPv6 is disabled on it.
+/// its `auto_linklocal` is off or IPv6 is disabled on it.
 pub fn in6_ifattach(k: &mut Kernel, v: &mut Vnet, index: u32) {
-    if !v.get(IP6).is_some_and(|ip6| ip6.auto_linklocal) || in6_disabled(v, index) {
+    let nd6 = crate::netinet6::nd6::nd6_ifflags(v, index);
+    if nd6 & crate::netinet6::nd6::ND6_IFF_AUTO_LINKLOCAL == 0 || in6_disabled(v, index) {
         return;
     }
     let Some(ifp) = v.builtin(IF).get(index) else { return };
@@ -260,28 +269,12 @@ pub fn in6_ifattach(k: &mut Kernel, v: &mut Vnet, index: u32) {
     let _ = in6_aifaddr(k, v, index, Ipv6Addr::from(o), 64, 0);
 }
 
-/// `ifconfig IF inet6 ifdisabled` (IPv6 off on it: nothing in, nothing
-/// out) or `-ifdisabled` (on again, with a link-local address).
-pub fn in6_ifdisabled(k: &mut Kernel, v: &mut Vnet, index: u32, off: bool) {
-    let ip6 = v.builtin(IP6);
-    ip6.ifdisabled.retain(|&i| i != index);
-    if off {
-        ip6.ifdisabled.push(index);
-    } else {
-        in6_ifattach(k, v, index);
-    }
-}
-
-/// Is IPv6 off on `index`?
-pub fn in6_disabled(v: &Vnet, index: u32) -> bool {
-    v.get(IP6).is_some_and(|ip6| ip6.ifdisabled.contains(&index))
-}
+pub use crate::netinet6::nd6::in6_disabled;
 
 /// `dom_ifdetach`: the interface's addresses, routes and neighbours go.
 pub fn in6_ifdetach(_: &mut Kernel, v: &mut Vnet, index: u32) {
     if let Some(ip6) = v.get_mut(IP6) {
         ip6.ifaddrs.retain(|ia| ia.index != index);
-        ip6.ifdisabled.retain(|&i| i != index);
         ip6.rt.purge_if(index);
     }
     crate::netinet6::nd6::nd6_ifdetach(v, index);

@@ -65,6 +65,11 @@ pub struct Ip6 {
     /// `net.inet6.ip6.auto_linklocal`: every interface gets a link-local
     /// address when it arrives.
     pub auto_linklocal: bool,
+    /// `net.inet6.ip6.accept_rtadv`: interfaces arrive accepting router
+    /// advertisements.
+    pub accept_rtadv: bool,
+    /// `net.inet6.ip6.dad_count`: solicitations DAD sends (0: none).
+    pub dad_count: i32,
     /// `net.inet6.ip6.maxfragpackets`: datagrams awaiting reassembly.
     pub maxfragpackets: i32,
     /// `net.inet6.ip6.maxfrags`: fragments held in all.
@@ -77,8 +82,6 @@ pub struct Ip6 {
     /// The IPv6 routing table (`rt_tables[AF_INET6]`).
     pub rt: RouteTable<u128>,
     pub frag: Frag6,
-    /// Interfaces with IPv6 off (`ND6_IFF_IFDISABLED`).
-    pub ifdisabled: Vec<u32>,
     /// The next fragment identification.
     pub id: u32,
 }
@@ -90,6 +93,8 @@ impl Default for Ip6 {
             hlim: 64,
             v6only: true,
             auto_linklocal: true,
+            accept_rtadv: false,
+            dad_count: 1,
             maxfragpackets: 1024,
             maxfrags: 4096,
             maxfragsperpacket: 64,
@@ -97,7 +102,6 @@ impl Default for Ip6 {
             ifaddrs: Vec::new(),
             rt: RouteTable::default(),
             frag: Frag6::default(),
-            ifdisabled: Vec::new(),
             id: 0,
         }
     }
@@ -141,6 +145,18 @@ pub(crate) fn module() -> Module<Ip6> {
         "net.inet6.ip6.auto_linklocal",
         "Default value of per-interface flag for automatically adding an IPv6 link-local address to interfaces when attached",
         |s| &mut s.auto_linklocal,
+    )
+    .sysctl(
+        "net.inet6.ip6.accept_rtadv",
+        "Default value of per-interface flag for accepting ICMPv6 RA messages",
+        |s| &mut s.accept_rtadv,
+    )
+    .sysctl_range(
+        "net.inet6.ip6.dad_count",
+        "Number of ICMPv6 NS messages sent during duplicate address detection",
+        |s| &mut s.dad_count,
+        0,
+        15,
     )
     .sysctl_range(
         "net.inet6.ip6.maxfragpackets",

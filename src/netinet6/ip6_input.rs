@@ -197,7 +197,7 @@ fn ip6_deliver(
         None => Some(m),
     };
     let Some(m) = m else { return };
-    if !crate::netinet::raw_ip::rip_input(k, v, chain.proto, m.data()) {
+    if !crate::netinet::raw_ip::rip_input(k, v, chain.proto, m.data(), index) {
         v.builtin(IP6).stats.noproto += 1;
         param_prob(k, v, &m, ICMP6_PARAMPROB_NEXTHEADER, chain.nxt, index);
     }

@@ -85,6 +85,11 @@ pub fn ip6_route_via(v: &mut Vnet, dst: &Ipv6Addr, ifindex: Option<u32>) -> Resu
     if !up {
         return Err(IpOutErr::NetDown);
     }
+    // The link MTU a router advertised (in6_ifmtu).
+    let ifmtu = match crate::netinet6::nd6::nd6_linkmtu(v, ifindex) {
+        0 => ifmtu,
+        m => (m as usize).min(ifmtu),
+    };
     let mtu = if rtmtu == 0 { ifmtu } else { (rtmtu as usize).min(ifmtu) };
     Ok(Some(NextHop6 { ifindex, nexthop, mtu }))
 }
@@ -110,7 +115,7 @@ pub fn ip6_output(
             Some(s) => s,
             None => {
                 v.builtin(IP6).stats.sources_none += 1;
-                return Err(IpOutErr::NoRoute);
+                return Err(IpOutErr::AddrNotAvail);
             }
         }
     } else {

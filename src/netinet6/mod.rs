@@ -10,3 +10,5 @@ pub mod ip6;
 pub mod ip6_input;
 pub mod ip6_output;
 pub mod nd6;
+pub mod nd6_dad;
+pub mod nd6_rtr;

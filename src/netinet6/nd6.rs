@@ -2,8 +2,10 @@
 //! neighbour cache with its states (§7.3.2: INCOMPLETE, REACHABLE, STALE,
 //! DELAY, PROBE), bounded like ARP's table, a bounded queue of packets
 //! held while a neighbour is resolved, and neighbour solicitations and
-//! advertisements in and out (§7.2). One timer per vnet serves the whole
-//! cache, armed for the earliest deadline.
+//! advertisements in and out (§7.2), and each interface's ND settings
+//! (`struct nd_ifinfo`). One timer per vnet serves the whole cache,
+//! duplicate address detection (nd6_dad.rs) and what router
+//! advertisements taught (nd6_rtr.rs), armed for the earliest deadline.
 
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
@@ -27,6 +29,23 @@ use crate::wire::icmpv6::{
     self, ND_NA_FLAG_OVERRIDE, ND_NA_FLAG_ROUTER, ND_NA_FLAG_SOLICITED, ND_NEIGHBOR_ADVERT, ND_NEIGHBOR_SOLICIT, NdOpt,
 };
 use crate::wire::ipv6::{Packet, solicited_node};
+
+// An interface's neighbour discovery flags (`ND6_IFF_*`, nd6.h).
+pub const ND6_IFF_PERFORMNUD: u32 = 0x1;
+pub const ND6_IFF_ACCEPT_RTADV: u32 = 0x2;
+pub const ND6_IFF_IFDISABLED: u32 = 0x8;
+pub const ND6_IFF_AUTO_LINKLOCAL: u32 = 0x20;
+pub const ND6_IFF_NO_DAD: u32 = 0x100;
+
+/// An interface's neighbour discovery settings (`struct nd_ifinfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NdIfinfo {
+    pub index: u32,
+    /// `ND6_IFF_*`.
+    pub flags: u32,
+    /// The link MTU a router advertised (0: the interface's own).
+    pub linkmtu: u32,
+}
 
 /// The state of a neighbour (§7.3.2); `Static` is set by hand (`ndp -s`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +100,11 @@ crate::stats! {
         dropped,
         timeouts,
         dupaddrs,
+        rsout,
+        rsin,
+        rain,
+        badra,
+        raignored,
     }
 }
 
@@ -106,6 +130,11 @@ pub struct Nd6 {
     pub retrans: i32,
     /// `net.inet6.icmp6.nd6_gctimer`: seconds a STALE entry is kept.
     pub gctimer: i32,
+    /// Interfaces' settings, for those that have been set.
+    pub ifinfo: Vec<NdIfinfo>,
+    /// Addresses under DAD and what routers taught, made when first
+    /// needed (an idle vnet has none).
+    pub auto: Option<Box<crate::netinet6::nd6_rtr::Nd6Auto>>,
     timer: Option<(Time, TimerId)>,
 }
 
@@ -122,15 +151,90 @@ impl Default for Nd6 {
             reachable: 30_000,
             retrans: 1_000,
             gctimer: 86_400,
+            ifinfo: Vec::new(),
+            auto: None,
             timer: None,
         }
     }
 }
 
 impl Nd6 {
-    fn retrans(&self) -> Duration {
+    pub(crate) fn retrans(&self) -> Duration {
         Duration::from_millis(self.retrans.max(1) as u64)
     }
+
+    /// The autoconfiguration state, made now if need be.
+    pub(crate) fn auto(&mut self) -> &mut crate::netinet6::nd6_rtr::Nd6Auto {
+        self.auto.get_or_insert_with(Default::default)
+    }
+}
+
+/// Interface `index`'s ND flags: as set, or the defaults an interface
+/// arrives with (`nd6_ifattach`): NUD; a link-local address made
+/// automatically (`net.inet6.ip6.auto_linklocal`) on all but bridges;
+/// router advertisements accepted if `net.inet6.ip6.accept_rtadv`.
+pub fn nd6_ifflags(v: &Vnet, index: u32) -> u32 {
+    if let Some(i) = v.get(ND6).and_then(|nd| nd.ifinfo.iter().find(|i| i.index == index)) {
+        return i.flags;
+    }
+    let ip6 = v.get(IP6);
+    let ifp = v.get(IF).and_then(|i| i.get(index));
+    let bridge = ifp.is_some_and(|i| matches!(i.kind, crate::net::ifnet::IfKind::Bridge(_)));
+    let lo = ifp.is_some_and(|i| i.is_loopback());
+    let mut f = ND6_IFF_PERFORMNUD;
+    if (ip6.is_some_and(|i| i.auto_linklocal) || lo) && !bridge {
+        f |= ND6_IFF_AUTO_LINKLOCAL;
+    }
+    if ip6.is_some_and(|i| i.accept_rtadv) && !lo {
+        f |= ND6_IFF_ACCEPT_RTADV;
+    }
+    f
+}
+
+/// Interface `index`'s settings, to change them.
+pub(crate) fn nd6_ifinfo(v: &mut Vnet, index: u32) -> &mut NdIfinfo {
+    let flags = nd6_ifflags(v, index);
+    let nd = v.builtin(ND6);
+    let at = match nd.ifinfo.iter().position(|i| i.index == index) {
+        Some(at) => at,
+        None => {
+            nd.ifinfo.push(NdIfinfo {
+                index,
+                flags,
+                linkmtu: 0,
+            });
+            nd.ifinfo.len() - 1
+        }
+    };
+    &mut nd.ifinfo[at]
+}
+
+/// `ifconfig IF inet6 [-]accept_rtadv|[-]no_dad|[-]auto_linklocal|
+/// [-]ifdisabled|[-]nud` (SIOCSIFINFO_IN6): one flag on or off. IPv6 on
+/// again, or a link-local address wanted, makes one now.
+pub fn nd6_setflag(k: &mut Kernel, v: &mut Vnet, index: u32, flag: u32, on: bool) {
+    let i = nd6_ifinfo(v, index);
+    let was = i.flags;
+    i.flags = if on { i.flags | flag } else { i.flags & !flag };
+    let enabled = was & ND6_IFF_IFDISABLED != 0 && !on && flag == ND6_IFF_IFDISABLED;
+    if enabled || (flag == ND6_IFF_AUTO_LINKLOCAL && on) {
+        crate::netinet6::in6::in6_ifattach(k, v, index);
+    }
+}
+
+/// The link MTU a router advertised on `index` (0: none).
+#[inline]
+pub fn nd6_linkmtu(v: &Vnet, index: u32) -> u32 {
+    v.get(ND6)
+        .and_then(|nd| nd.ifinfo.iter().find(|i| i.index == index))
+        .map_or(0, |i| i.linkmtu)
+}
+
+/// Is IPv6 off on `index`?
+pub fn in6_disabled(v: &Vnet, index: u32) -> bool {
+    v.get(ND6)
+        .and_then(|nd| nd.ifinfo.iter().find(|i| i.index == index))
+        .is_some_and(|i| i.flags & ND6_IFF_IFDISABLED != 0)
 }
 
 /// The neighbour discovery module's slot.
@@ -223,7 +327,7 @@ pub enum Nd6Err {
 pub type Resolved = Result<Option<([u8; 6], Mbuf)>, (Nd6Err, Mbuf)>;
 
 /// Make sure the vnet's timer fires by `at`.
-fn nd6_arm(k: &mut Kernel, v: &mut Vnet, at: Time) {
+pub(crate) fn nd6_arm(k: &mut Kernel, v: &mut Vnet, at: Time) {
     let nd = v.builtin(ND6);
     if nd.timer.is_some_and(|(t, _)| t <= at) {
         return;
@@ -385,14 +489,17 @@ fn nd6_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
             .flatten();
         nd6_ns_output(k, v, index, Ipv6Addr::from(a), mac);
     }
-    if let Some(next) = v
-        .builtin(ND6)
+    crate::netinet6::nd6_dad::nd6_dad_timer(k, v, now);
+    crate::netinet6::nd6_rtr::nd6_rtr_timer(v, now);
+    let nd = v.builtin(ND6);
+    let cache = nd
         .table
         .values()
         .filter(|e| e.state != NdState::Static)
         .map(|e| e.deadline)
-        .min()
-    {
+        .min();
+    let auto = nd.auto.as_ref().and_then(|a| a.next());
+    if let Some(next) = cache.into_iter().chain(auto).min() {
         nd6_arm(k, v, next);
     }
 }
@@ -427,7 +534,18 @@ pub fn nd6_ns_output(k: &mut Kernel, v: &mut Vnet, index: u32, target: Ipv6Addr,
 }
 
 /// Send an ND message to a neighbour whose MAC is given.
-fn nd6_output_to(k: &mut Kernel, v: &mut Vnet, index: u32, src: Ipv6Addr, dst: Ipv6Addr, mac: [u8; 6], msg: Vec<u8>) {
+pub(crate) fn nd6_output_to(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    index: u32,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    mac: [u8; 6],
+    msg: Vec<u8>,
+) {
+    if let (Some(icmp6), Some(&t)) = (v.get_mut(crate::netinet6::icmp6::ICMP6), msg.first()) {
+        icmp6.stats.outhist.bump(t);
+    }
     let m = crate::netinet6::icmp6::icmp6_packet(msg, src, dst, 255);
     let _ = ether_output_frame(k, v, index, mac, ETHERTYPE_IPV6, m);
 }
@@ -435,7 +553,7 @@ fn nd6_output_to(k: &mut Kernel, v: &mut Vnet, index: u32, src: Ipv6Addr, dst: I
 /// `nd6_cache_lladdr`: what a solicitation (or router message) says of
 /// its sender's MAC: a new neighbour is STALE, a changed one goes STALE
 /// (§7.2.3); what was held for an INCOMPLETE one goes out.
-fn nd6_cache_lladdr(k: &mut Kernel, v: &mut Vnet, index: u32, addr: Ipv6Addr, mac: [u8; 6]) {
+pub(crate) fn nd6_cache_lladdr(k: &mut Kernel, v: &mut Vnet, index: u32, addr: Ipv6Addr, mac: [u8; 6]) {
     let now = k.now();
     let nd = v.builtin(ND6);
     let gc = Duration::from_secs(nd.gctimer.max(1) as u64);
@@ -473,7 +591,7 @@ fn nd6_cache_lladdr(k: &mut Kernel, v: &mut Vnet, index: u32, addr: Ipv6Addr, ma
 
 /// The hop limit of the datagram holding an ND message: 255, or it came
 /// from beyond the link (§7.1.1).
-fn from_link(m: &Mbuf) -> bool {
+pub(crate) fn from_link(m: &Mbuf) -> bool {
     Packet::new_unchecked(m.data()).hop_limit() == 255
 }
 
@@ -509,9 +627,10 @@ pub fn nd6_ns_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
         return;
     };
     if !ia.usable() {
-        // Our tentative address: another node wants it too (§5.4.3).
+        // Our tentative address: another node wants it too (RFC 4862
+        // §5.4.3); one resolving it is not answered yet.
         if dad {
-            v.builtin(ND6).stats.dupaddrs += 1;
+            crate::netinet6::nd6_dad::nd6_dad_ns_input(k, v, f.ifindex, target);
         }
         return;
     }
@@ -583,8 +702,14 @@ pub fn nd6_na_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
     }
     v.builtin(ND6).stats.nain += 1;
     let target = in6_setscope(target, f.ifindex);
-    if in6_ifaddrs(v, f.ifindex).any(|ia| ia.addr == target) {
-        // Someone else says it has our address.
+    let ours = in6_ifaddrs(v, f.ifindex).find(|ia| ia.addr == target).copied();
+    if let Some(ia) = ours {
+        // Someone else says it has our address: while DAD runs, it is
+        // not ours (RFC 4862 §5.4.4); after, it is logged.
+        if !ia.usable() {
+            crate::netinet6::nd6_dad::nd6_dad_na_input(k, v, f.ifindex, target);
+            return;
+        }
         v.builtin(ND6).stats.dupaddrs += 1;
         let name = v.builtin(IF).get(f.ifindex).map(|i| i.name.clone()).unwrap_or_default();
         k.log(format!(
@@ -650,6 +775,10 @@ pub fn nd6_na_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
 pub fn nd6_ifdetach(v: &mut Vnet, index: u32) {
     if let Some(nd) = v.get_mut(ND6) {
         nd.table.retain(|&(i, _), _| i != index);
+        nd.ifinfo.retain(|i| i.index != index);
+        if let Some(a) = nd.auto.as_mut() {
+            a.ifdetach(index);
+        }
     }
 }
 

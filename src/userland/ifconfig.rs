@@ -25,9 +25,12 @@ use crate::net::route::{Inet, inet_addr};
 use crate::netinet::in_::{in_aifaddr, in_difaddr, in_ifaddrs, mask_to_plen};
 use crate::netinet6::in6::{
     IN6_IFF_ANYCAST, IN6_IFF_AUTOCONF, IN6_IFF_DEPRECATED, IN6_IFF_DETACHED, IN6_IFF_DUPLICATED, IN6_IFF_TENTATIVE,
-    In6Ifaddr, in6_aifaddr, in6_difaddr, in6_fmt, in6_getscope, in6_ifaddrs, in6_ifdisabled, in6_parse,
+    In6Ifaddr, in6_aifaddr, in6_difaddr, in6_fmt, in6_getscope, in6_ifaddrs, in6_parse,
 };
-use crate::netinet6::ip6::IP6;
+use crate::netinet6::nd6::{
+    ND6_IFF_ACCEPT_RTADV, ND6_IFF_AUTO_LINKLOCAL, ND6_IFF_IFDISABLED, ND6_IFF_NO_DAD, ND6_IFF_PERFORMNUD, nd6_ifflags,
+    nd6_setflag,
+};
 use crate::vnet::Vnet;
 use crate::{errln, outln};
 
@@ -122,7 +125,7 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
         IfKind::Tap(_) | IfKind::Tunnel(_) => 0x80000,
         IfKind::Bridge(_) | IfKind::Vlan(_) => 0,
     };
-    let nd6 = nd6_ifflags(v, ifp);
+    let nd6 = nd6_ifflags(v, ifp.index);
     let nd6 = format!("{nd6:x}{}", bits(nd6, ND6_IFF_NAMES));
     s += &format!("\toptions={caps:x}{}\n", bits(caps, IFCAP_NAMES));
     if let IfKind::Tunnel(t) = &ifp.kind
@@ -210,24 +213,30 @@ fn show(v: &Vnet, ifs: &Ifnets, ifp: &Ifnet, af: Option<Af>) -> String {
 const ND6_IFF_NAMES: &[(u32, &str)] = &[
     (0x1, "PERFORMNUD"),
     (0x2, "ACCEPT_RTADV"),
+    (0x4, "PREFER_SOURCE"),
     (0x8, "IFDISABLED"),
+    (0x10, "DONT_SET_IFROUTE"),
     (0x20, "AUTO_LINKLOCAL"),
+    (0x40, "NO_RADR"),
+    (0x80, "NO_PREFER_IFACE"),
+    (0x100, "NO_DAD"),
 ];
 
-/// An interface's nd6 flags: NUD everywhere, a link-local address made
-/// automatically on all but bridges (as `nd6_ifattach` decides), and
-/// IPv6 off if disabled.
-fn nd6_ifflags(v: &Vnet, ifp: &Ifnet) -> u32 {
-    let ip6 = v.get(IP6);
-    let auto = ip6.is_some_and(|i| i.auto_linklocal) || ifp.is_loopback();
-    let mut f = 0x1;
-    if auto && !matches!(ifp.kind, IfKind::Bridge(_)) {
-        f |= 0x20;
-    }
-    if ip6.is_some_and(|i| i.ifdisabled.contains(&ifp.index)) {
-        f |= 0x8;
-    }
-    f
+/// The nd6 flag an `inet6` keyword sets (af_inet6.c's `setnd6flags`).
+fn nd6_keyword(w: &str) -> Option<(u32, bool)> {
+    let (on, w) = match w.strip_prefix('-') {
+        Some(w) => (false, w),
+        None => (true, w),
+    };
+    let f = match w {
+        "nud" => ND6_IFF_PERFORMNUD,
+        "accept_rtadv" => ND6_IFF_ACCEPT_RTADV,
+        "ifdisabled" => ND6_IFF_IFDISABLED,
+        "auto_linklocal" => ND6_IFF_AUTO_LINKLOCAL,
+        "no_dad" => ND6_IFF_NO_DAD,
+        _ => return None,
+    };
+    Some((f, on))
 }
 
 /// One IPv6 address as af_inet6.c prints it: the address (with its
@@ -494,8 +503,9 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
                     prefixlen = Some(n.parse().ok().filter(|&l| l <= 128).ok_or(format!("{n}: bad value"))?);
                     2
                 }
-                "ifdisabled" | "-ifdisabled" => {
-                    ops.push(Op::Ifdisabled(w == "ifdisabled"));
+                _ if nd6_keyword(w).is_some() => {
+                    let (f, on) = nd6_keyword(w).unwrap_or_default();
+                    ops.push(Op::Nd6(f, on));
                     1
                 }
                 _ if inet6 && addr6.is_none() && !w.starts_with('-') && w.contains(':') => {
@@ -658,7 +668,7 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
     // What the address needs (a vlan's parent, a name) comes first.
     let (before, after): (Vec<Op>, Vec<Op>) = ops
         .into_iter()
-        .partition(|o| matches!(o, Op::Vlan(..) | Op::Tunnel(_) | Op::Name(_)));
+        .partition(|o| matches!(o, Op::Vlan(..) | Op::Tunnel(_) | Op::Name(_) | Op::Nd6(..)));
     let mut renamed = None;
     for op in before {
         if let Op::Name(n) = &op {
@@ -712,8 +722,9 @@ fn configure(p: &Proc, index: u32, words: &[String]) -> i32 {
 }
 
 enum Op {
-    /// `inet6 ifdisabled`: IPv6 off on the interface (or back on).
-    Ifdisabled(bool),
+    /// `inet6 ifdisabled`, `accept_rtadv`, `no_dad`, ...: an nd6 flag on
+    /// or off.
+    Nd6(u32, bool),
     Up(bool),
     Name(String),
     Descr(Option<String>),
@@ -749,8 +760,8 @@ fn apply(p: &Proc, index: u32, op: Op) -> Result<(), String> {
     p.vnet(|k, v| {
         let by_name = |v: &mut Vnet, n: &str| v.builtin(IF).by_name(n).map(|i| i.index);
         match op {
-            Op::Ifdisabled(off) => {
-                in6_ifdisabled(k, v, index, off);
+            Op::Nd6(flag, on) => {
+                nd6_setflag(k, v, index, flag, on);
                 Ok(())
             }
             Op::Up(up) => {

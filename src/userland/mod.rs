@@ -24,6 +24,8 @@ pub mod pipe;
 pub mod print;
 pub mod route;
 pub mod route6;
+pub mod rtadvd;
+pub mod rtsol;
 pub mod sh;
 pub mod shell;
 pub mod sockstat;
@@ -73,6 +75,8 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("sockstat", sockstat::sockstat, sockstat::SockstatArgs),
     cmd!("arp", arp::arp, arp::ArpArgs),
     cmd!("ndp", ndp::ndp, ndp::NdpArgs),
+    cmd!("rtsol", rtsol::rtsol, rtsol::RtsolArgs),
+    cmd!("rtadvd", rtadvd::rtadvd, rtadvd::RtadvdArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("ping6", ping6::ping6, ping6::Ping6Args),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),

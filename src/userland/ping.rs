@@ -454,12 +454,22 @@ pub async fn ping(p: Proc, argv: Vec<String>) -> i32 {
 
 /// The next datagram of a raw socket, or `None` at `deadline` or on ^C.
 pub(crate) async fn recv_until(p: &Proc, sock: &Rc<RefCell<RawSock>>, deadline: Time) -> Option<(Time, Vec<u8>)> {
+    recvif_until(p, sock, Some(deadline)).await.map(|(t, _, d)| (t, d))
+}
+
+/// The next datagram with the interface it came in by, or `None` at
+/// `deadline` (if any) or on ^C.
+pub(crate) async fn recvif_until(
+    p: &Proc,
+    sock: &Rc<RefCell<RawSock>>,
+    deadline: Option<Time>,
+) -> Option<(Time, u32, Vec<u8>)> {
     let (s2, intr) = (sock.clone(), p.intr.clone());
-    p.until(Some(deadline), move |w| {
+    p.until(deadline, move |w| {
         if intr.poll_raised(w) {
             return Some(None);
         }
-        RawSock::poll_recv(&s2, w).map(Some)
+        RawSock::poll_recvif(&s2, w).map(Some)
     })
     .await
     .flatten()

@@ -5,7 +5,7 @@
 //! decoded as far as it goes.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::net::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IP, ether_ntoa};
@@ -372,7 +372,8 @@ impl Printer {
         }
         let u = crate::wire::udp::Packet::new_unchecked(body);
         let (sp, dp, ul) = (u.src_port(), u.dst_port(), u.len());
-        let sum = if self.o.verbose > 1 {
+        // Over IPv6 the checksum is mandatory, and checked from -v.
+        let sum = if self.o.verbose > 1 || (self.o.verbose > 0 && src.is_ipv6()) {
             match u.checksum() {
                 0 => "[no cksum] ".to_string(),
                 got => match l4_cksum(src, dst, body, IPPROTO_UDP) {
@@ -435,9 +436,8 @@ impl Printer {
         let body = &n[c.off..end];
         out += &match c.proto {
             ip6::IPPROTO_ICMPV6 => format!(
-                "{src} > {dst}: {exts}ICMP6, {}, length {}",
-                icmp6_text(body),
-                body.len()
+                "{src} > {dst}: {exts}{}",
+                icmp6(&p.src_addr(), &p.dst_addr(), body, self.o.verbose)
             ),
             IPPROTO_UDP => format!("{exts}{}", self.udp(src, dst, body)),
             IPPROTO_TCP => format!("{exts}{}", self.tcp(src, dst, body)),
@@ -555,33 +555,244 @@ fn proto_name6(p: u8) -> &'static str {
     }
 }
 
-/// print-icmp6.c's text of a message.
-fn icmp6_text(b: &[u8]) -> String {
+/// print-icmp6.c's line: with -v the checksum first, the length after
+/// the name of an ND message (at the end of any other without -v), the
+/// fields of the message, and with -v its ND options a line each.
+fn icmp6(src: &Ipv6Addr, dst: &Ipv6Addr, b: &[u8], verbose: u8) -> String {
     use crate::wire::icmpv6::*;
     let Some(m) = Packet::new_checked(b) else {
         return "[|icmp6]".into();
     };
-    match m.msg_type() {
-        ICMP6_ECHO_REQUEST => format!("echo request, id {}, seq {}", m.echo_ident(), m.echo_seq()),
-        ICMP6_ECHO_REPLY => format!("echo reply, id {}, seq {}", m.echo_ident(), m.echo_seq()),
-        ND_NEIGHBOR_SOLICIT => format!("neighbor solicitation, who has {}", m.target()),
-        ND_NEIGHBOR_ADVERT => format!("neighbor advertisement, tgt is {}", m.target()),
-        ND_ROUTER_SOLICIT => "router solicitation".into(),
-        ND_ROUTER_ADVERT => "router advertisement".into(),
-        ND_REDIRECT => format!("redirect, {} to {}", m.redirect_dst(), m.target()),
+    let (t, code, len) = (m.msg_type(), m.code(), b.len());
+    let mut s = String::new();
+    if verbose > 0 {
+        let ck = fold(sum(
+            pseudo(IpAddr::V6(*src), IpAddr::V6(*dst), ip6::IPPROTO_ICMPV6, len as u32),
+            b,
+        ));
+        s += &match ck {
+            0 => "[icmp6 sum ok] ".to_string(),
+            _ => {
+                // in_cksum_shouldbe: what the field should have held.
+                let got = m.checksum();
+                let mut z = got as u32 + ck as u32;
+                z = (z & 0xffff) + (z >> 16);
+                z = (z & 0xffff) + (z >> 16);
+                format!("[bad icmp6 cksum 0x{got:04x} -> 0x{:04x}!] ", z as u16)
+            }
+        };
+    }
+    let name = match t {
+        ICMP6_DST_UNREACH => "destination unreachable".to_string(),
+        ICMP6_PACKET_TOO_BIG => "packet too big".into(),
+        ICMP6_TIME_EXCEEDED => "time exceeded".into(),
+        ICMP6_PARAM_PROB => "parameter problem".into(),
+        ICMP6_ECHO_REQUEST => "echo request".into(),
+        ICMP6_ECHO_REPLY => "echo reply".into(),
         MLD_LISTENER_QUERY => "multicast listener query".into(),
         MLD_LISTENER_REPORT => "multicast listener report".into(),
         MLD_LISTENER_DONE => "multicast listener done".into(),
-        MLDV2_LISTENER_REPORT => format!(
-            "multicast listener report v2, {} group record(s)",
-            be16(b, 6).unwrap_or(0)
-        ),
-        ICMP6_DST_UNREACH => "destination unreachable".into(),
-        ICMP6_PACKET_TOO_BIG => format!("packet too big, mtu {}", m.param()),
-        ICMP6_TIME_EXCEEDED => "time exceeded in-transit".into(),
-        ICMP6_PARAM_PROB => format!("parameter problem, pointer {}", m.param()),
-        t => format!("type-#{t}"),
+        ND_ROUTER_SOLICIT => "router solicitation".into(),
+        ND_ROUTER_ADVERT => "router advertisement".into(),
+        ND_NEIGHBOR_SOLICIT => "neighbor solicitation".into(),
+        ND_NEIGHBOR_ADVERT => "neighbor advertisement".into(),
+        ND_REDIRECT => "redirect".into(),
+        MLDV2_LISTENER_REPORT => "multicast listener report v2".into(),
+        t => format!("unknown icmp6 type ({t})"),
+    };
+    s += &format!("ICMP6, {name}");
+    let nd = matches!(
+        t,
+        ND_ROUTER_SOLICIT | ND_ROUTER_ADVERT | ND_NEIGHBOR_SOLICIT | ND_NEIGHBOR_ADVERT | ND_REDIRECT
+    );
+    if verbose > 0 && nd {
+        s += &format!(", length {len}");
     }
+    // The datagram an error quotes: its destination, its ports.
+    let quoted = ip6::Packet::new_checked(m.data()).ok();
+    let qdst = quoted.as_ref().map(|q| q.dst_addr().to_string()).unwrap_or_default();
+    match t {
+        ICMP6_DST_UNREACH => {
+            let what = match code {
+                ICMP6_DST_UNREACH_NOROUTE => "unreachable route".to_string(),
+                ICMP6_DST_UNREACH_ADMIN => "unreachable prohibited".into(),
+                ICMP6_DST_UNREACH_BEYONDSCOPE => "beyond scope".into(),
+                ICMP6_DST_UNREACH_ADDR => "unreachable address".into(),
+                ICMP6_DST_UNREACH_NOPORT => "unreachable port".into(),
+                5 => "source address failed policy".into(),
+                6 => "reject route".into(),
+                c => format!("unknown unreach code ({c})"),
+            };
+            s += &format!(", {what}");
+            match code {
+                ICMP6_DST_UNREACH_NOROUTE | ICMP6_DST_UNREACH_ADMIN | ICMP6_DST_UNREACH_ADDR => {
+                    s += &format!(" {qdst}")
+                }
+                ICMP6_DST_UNREACH_BEYONDSCOPE => {
+                    let qsrc = quoted.as_ref().map(|q| q.src_addr().to_string()).unwrap_or_default();
+                    s += &format!(" {qdst}, source address {qsrc}")
+                }
+                ICMP6_DST_UNREACH_NOPORT => {
+                    let up = ip6::ext_walk(m.data()).ok().and_then(|c| {
+                        let port = be16(m.data(), c.off + 2)?;
+                        Some((c.proto, port))
+                    });
+                    match up {
+                        Some((IPPROTO_TCP, p)) => s += &format!(", {qdst} tcp port {p}"),
+                        Some((IPPROTO_UDP, p)) => s += &format!(", {qdst} udp port {p}"),
+                        Some((proto, p)) => s += &format!(", {qdst} protocol {proto} port {p} unreachable"),
+                        None => s += " [|icmp6]",
+                    }
+                }
+                _ => {}
+            }
+        }
+        ICMP6_PACKET_TOO_BIG => s += &format!(", mtu {}", m.param()),
+        ICMP6_TIME_EXCEEDED => match code {
+            ICMP6_TIME_EXCEED_TRANSIT => s += &format!(" in-transit for {qdst}"),
+            ICMP6_TIME_EXCEED_REASSEMBLY => s += " (reassembly)",
+            c => s += &format!(", unknown code ({c})"),
+        },
+        ICMP6_PARAM_PROB => {
+            let p = m.param();
+            s += &match code {
+                ICMP6_PARAMPROB_HEADER => format!(", erroneous - octet {p}"),
+                ICMP6_PARAMPROB_NEXTHEADER => format!(", next header - octet {p}"),
+                ICMP6_PARAMPROB_OPTION => format!(", option - octet {p}"),
+                c => format!(", code-#{c}"),
+            };
+        }
+        ICMP6_ECHO_REQUEST | ICMP6_ECHO_REPLY => s += &format!(", id {}, seq {}", m.echo_ident(), m.echo_seq()),
+        MLDV2_LISTENER_REPORT => s += &format!(", {} group record(s)", be16(b, 6).unwrap_or(0)),
+        ND_ROUTER_ADVERT if verbose > 0 => {
+            let ra = m.ra();
+            let flags = bittok(
+                ra.flags as u32,
+                &[
+                    (0x80, "managed"),
+                    (0x40, "other stateful"),
+                    (0x20, "home agent"),
+                    (0x04, "proxy"),
+                ],
+            );
+            let pref = ["medium", "high", "rsv", "low"][((ra.flags >> 3) & 3) as usize];
+            s += &format!(
+                "\n\thop limit {}, Flags [{flags}], pref {pref}, router lifetime {}s, reachable time {}ms, retrans timer {}ms",
+                ra.cur_hop_limit, ra.router_lifetime, ra.reachable, ra.retrans
+            );
+        }
+        ND_NEIGHBOR_SOLICIT => s += &format!(", who has {}", m.target()),
+        ND_NEIGHBOR_ADVERT => {
+            s += &format!(", tgt is {}", m.target());
+            if verbose > 0 {
+                let f = bittok(
+                    m.na_flags() as u32,
+                    &[(0x80, "router"), (0x40, "solicited"), (0x20, "override")],
+                );
+                s += &format!(", Flags [{f}]");
+            }
+        }
+        ND_REDIRECT => s += &format!(", {} to {}", m.redirect_dst(), m.target()),
+        _ => {}
+    }
+    if verbose > 0 && nd {
+        s += &nd_opts_text(b.get(nd_fixed_len_of(t)..).unwrap_or(&[]), verbose);
+    }
+    if verbose == 0 {
+        s += &format!(", length {len}");
+    }
+    s
+}
+
+/// The bytes before an ND message's options.
+fn nd_fixed_len_of(t: u8) -> usize {
+    use crate::wire::icmpv6::*;
+    match t {
+        ND_ROUTER_SOLICIT => 8,
+        ND_ROUTER_ADVERT => 16,
+        ND_REDIRECT => 40,
+        _ => 24,
+    }
+}
+
+/// tcpdump's `bittok2str`: the names of the bits set, or "none".
+fn bittok(v: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    if set.is_empty() { "none".into() } else { set.join(", ") }
+}
+
+/// print-icmp6.c's `icmp6_opt_print`: each option on a line of its own.
+fn nd_opts_text(o: &[u8], verbose: u8) -> String {
+    use crate::wire::icmpv6::*;
+    let mut s = String::new();
+    let mut i = 0;
+    while i + 2 <= o.len() {
+        let (t, units) = (o[i], o[i + 1] as usize);
+        if units == 0 || i + units * 8 > o.len() {
+            return s + "[|icmp6]";
+        }
+        let body = &o[i..i + units * 8];
+        let name = match t {
+            ND_OPT_SOURCE_LINKADDR => "source link-address",
+            ND_OPT_TARGET_LINKADDR => "destination link-address",
+            ND_OPT_PREFIX_INFORMATION => "prefix info",
+            ND_OPT_REDIRECTED_HEADER => "redirected header",
+            ND_OPT_MTU => "mtu",
+            ND_OPT_NONCE => "nonce",
+            8 => "rdnss",
+            24 => "route info",
+            25 => "rdnss",
+            31 => "dnssl",
+            _ => "unknown",
+        };
+        s += &format!("\n\t  {name} option ({t}), length {} ({units}): ", units * 8);
+        let life = |v: u32| {
+            if v == u32::MAX {
+                "infinity".to_string()
+            } else {
+                format!("{v}s")
+            }
+        };
+        match (t, nd_options(body).as_deref()) {
+            (ND_OPT_SOURCE_LINKADDR | ND_OPT_TARGET_LINKADDR, _) => {
+                let l: Vec<String> = body[2..].iter().map(|b| format!("{b:02x}")).collect();
+                s += &l.join(":");
+            }
+            (_, Some([NdOpt::PrefixInfo(p)])) => {
+                let f = bittok(p.flags as u32, &[(0x80, "onlink"), (0x40, "auto"), (0x20, "router")]);
+                s += &format!(
+                    "{}/{}, Flags [{f}], valid time {}, pref. time {}",
+                    p.prefix,
+                    p.plen,
+                    life(p.valid),
+                    life(p.preferred)
+                );
+            }
+            (_, Some([NdOpt::Mtu(m)])) => s += &format!(" {m}"),
+            _ => {
+                s += &hexdump(&body[2..], "\n\t  ");
+                return s;
+            }
+        }
+        if verbose > 1 {
+            s += &hexdump(&body[2..], "\n\t    ");
+        }
+        i += units * 8;
+    }
+    s
+}
+
+/// tcpdump's `print_unknown_data`: `0x0000:  0102 0304 ...` lines.
+fn hexdump(b: &[u8], indent: &str) -> String {
+    let mut s = String::new();
+    for (n, c) in b.chunks(16).enumerate() {
+        let words: Vec<String> = c
+            .chunks(2)
+            .map(|w| w.iter().map(|x| format!("{x:02x}")).collect::<String>())
+            .collect();
+        s += &format!("{indent}0x{:04x}:  {}", n * 16, words.join(" "));
+    }
+    s
 }
 
 /// `mss 1460,nop,wscale 6,sackOK,TS val 1 ecr 0`.

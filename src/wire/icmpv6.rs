@@ -297,6 +297,45 @@ pub fn nd_emit(t: u8, flags: u8, target: &Ipv6Addr, lladdr: Option<[u8; 6]>) -> 
     b
 }
 
+/// A router solicitation (§4.1), with the sender's link-layer address
+/// unless it has no address yet (then it must not, §4.1); the checksum
+/// is left to `fill_checksum`.
+pub fn rs_emit(lladdr: Option<[u8; 6]>) -> Vec<u8> {
+    let mut b = vec![0u8; 8];
+    b[0] = ND_ROUTER_SOLICIT;
+    if let Some(mac) = lladdr {
+        b.extend_from_slice(&[ND_OPT_SOURCE_LINKADDR, 1]);
+        b.extend_from_slice(&mac);
+    }
+    b
+}
+
+/// A router advertisement (§4.2): its fixed fields, then the source
+/// link-layer address, the MTU and the prefixes as options.
+pub fn ra_emit(h: &RaHdr, lladdr: Option<[u8; 6]>, mtu: Option<u32>, prefixes: &[PrefixInfo]) -> Vec<u8> {
+    let mut b = vec![0u8; 16];
+    b[0] = ND_ROUTER_ADVERT;
+    b[4] = h.cur_hop_limit;
+    b[5] = h.flags;
+    b[6..8].copy_from_slice(&h.router_lifetime.to_be_bytes());
+    b[8..12].copy_from_slice(&h.reachable.to_be_bytes());
+    b[12..16].copy_from_slice(&h.retrans.to_be_bytes());
+    if let Some(mac) = lladdr {
+        b.extend_from_slice(&[ND_OPT_SOURCE_LINKADDR, 1]);
+        b.extend_from_slice(&mac);
+    }
+    if let Some(mtu) = mtu {
+        b.extend_from_slice(&[ND_OPT_MTU, 1, 0, 0]);
+        b.extend_from_slice(&mtu.to_be_bytes());
+    }
+    for p in prefixes {
+        let at = b.len();
+        b.resize(at + 32, 0);
+        emit_prefix_opt(&mut b[at..], p);
+    }
+    b
+}
+
 /// Write a prefix information option (32 bytes) into `b`.
 pub fn emit_prefix_opt(b: &mut [u8], p: &PrefixInfo) {
     b[0] = ND_OPT_PREFIX_INFORMATION;
@@ -351,6 +390,42 @@ mod tests {
         let p = Packet::new_checked(&rs[..]).expect("whole");
         assert!(p.verify_checksum(&src, &dst));
         assert_eq!(p.nd_options().map(|o| o.len()), Some(1));
+    }
+
+    #[test]
+    fn a_solicitation_and_an_advertisement_written_here_read_back() {
+        // Linux's router solicitation, byte for byte.
+        let (rs, src, dst) = msg(RS);
+        let mut b = rs_emit(Some([0x96, 0xa0, 0xa0, 0xdf, 0xe8, 0xac]));
+        Packet::new_unchecked(&mut b[..]).fill_checksum(&src, &dst);
+        assert_eq!(b, rs);
+        assert_eq!(rs_emit(None).len(), 8, "no link-layer option from ::");
+        let hdr = RaHdr {
+            cur_hop_limit: 64,
+            flags: ND_RA_FLAG_OTHER,
+            router_lifetime: 1800,
+            reachable: 0,
+            retrans: 0,
+        };
+        let pi = PrefixInfo {
+            plen: 64,
+            flags: ND_OPT_PI_FLAG_ONLINK | ND_OPT_PI_FLAG_AUTO,
+            valid: u32::MAX,
+            preferred: 604_800,
+            prefix: "2001:db8:1::".parse().expect("addr"),
+        };
+        let ra = ra_emit(&hdr, Some([2, 0, 0, 0, 3, 11]), Some(1400), &[pi]);
+        assert_eq!(ra.len(), 16 + 8 + 8 + 32);
+        let p = Packet::new_checked(&ra[..]).expect("whole");
+        assert_eq!(p.ra(), hdr);
+        assert_eq!(
+            p.nd_options(),
+            Some(vec![
+                NdOpt::SourceLinkAddr([2, 0, 0, 0, 3, 11]),
+                NdOpt::Mtu(1400),
+                NdOpt::PrefixInfo(pi)
+            ])
+        );
     }
 
     #[test]

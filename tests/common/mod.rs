@@ -210,6 +210,26 @@ pub fn can_tap() -> bool {
     ok
 }
 
+/// Can this test talk to Linux through TAP, with these tools (Debian
+/// packages installed if need be)? Says why not.
+pub fn tap_with(tools: &[(&str, &str)]) -> bool {
+    can_tap() && tools.iter().all(|(tool, pkg)| ensure_tool(tool, pkg))
+}
+
+/// A host under the real clock, `script` run on it a line at a time
+/// (each must succeed).
+pub fn real_host(script: &str) -> vimage::Host {
+    let host = vimage::Host::new(vimage::Config {
+        clock: vimage::ClockKind::Real,
+        ..vimage::Config::default()
+    });
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let o = host.exec(line);
+        assert!(o.success(), "{line}: {o:?}");
+    }
+    host
+}
+
 /// Run a shell command on the real host; it must succeed. Its output.
 pub fn sh(cmd: &str) -> String {
     let o = Command::new("sh").arg("-c").arg(cmd).output().expect("sh");

@@ -90,6 +90,19 @@ fn the_main_command_runs_the_default_lab() {
     for hop in [" 1  10.255.255.3 ", " 2  10.0.0.2 ", " 3  10.0.0.6 ", " 4  10.0.0.10 "] {
         assert!(out.contains(hop), "traceroute hop {hop:?}: {out}");
     }
+    // Dual stack: ping6 and traceroute6 across the same routers.
+    assert!(
+        out.contains("--- h3 ping6 statistics ---\n2 packets transmitted, 2 packets received, 0.0% packet loss"),
+        "{out}"
+    );
+    for hop in [
+        " 1  fd00:ffff::3 ",
+        " 2  fd00::2 ",
+        " 3  fd00:0:0:1::2 ",
+        " 4  fd00:0:0:2::2 ",
+    ] {
+        assert!(out.contains(hop), "traceroute6 hop {hop:?}: {out}");
+    }
     assert_eq!(out.matches("iperf Done.").count(), 2, "TCP and UDP: {out}");
     assert!(
         out.contains("92 bytes from 10.0.0.2: Destination Host Unreachable"),

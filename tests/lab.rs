@@ -181,27 +181,31 @@ fn the_same_seed_repeats_output_and_captures() {
 
 #[test]
 fn generated_topologies_route_end_to_end() {
-    for (topo, from, to, hops) in [
-        ("kind = \"chain\"\nsize = 20", "n0", "n19", 19),
-        ("kind = \"star\"\nsize = 12", "n3", "n11", 2),
-        ("kind = \"tree\"\nsize = 40\nfanout = 3", "n39", "n1", 4),
-        ("kind = \"grid\"\nsize = [6, 7]", "n5_0", "n0_6", 11),
-        ("kind = \"random\"\nsize = 40\ndegree = 3", "n0", "n39", 0),
-    ] {
-        let text = format!(
-            "routes = \"auto\"\n[topology]\n{topo}\n[[event]]\nat = \"1s\"\nnode = \"{from}\"\nrun = \"traceroute -n -q 1 {to}\"\n"
-        );
-        let (out, ok) = run_text(&text);
-        assert!(ok, "{topo}: {out}");
-        let n = out
-            .lines()
-            .filter(|l| l.starts_with(char::is_whitespace) || l.starts_with(char::is_numeric))
-            .count();
-        if hops > 0 {
-            assert_eq!(n, hops, "{topo}: {out}");
+    // IPv4, and the same shapes dual stack: traceroute6 takes the same hops.
+    for (trace, inet6) in [("traceroute", ""), ("traceroute6", "inet6 = true\n")] {
+        for (topo, from, to, hops) in [
+            ("kind = \"chain\"\nsize = 20", "n0", "n19", 19),
+            ("kind = \"star\"\nsize = 12", "n3", "n11", 2),
+            ("kind = \"tree\"\nsize = 40\nfanout = 3", "n39", "n1", 4),
+            ("kind = \"grid\"\nsize = [6, 7]", "n5_0", "n0_6", 11),
+            ("kind = \"random\"\nsize = 40\ndegree = 3", "n0", "n39", 0),
+        ] {
+            let text = format!(
+                "routes = \"auto\"\n{inet6}[topology]\n{topo}\n[[event]]\nat = \"1s\"\nnode = \"{from}\"\nrun = \"{trace} -n -q 1 {to}\"\n"
+            );
+            let (out, ok) = run_text(&text);
+            assert!(ok, "{topo}: {out}");
+            let n = out
+                .lines()
+                .filter(|l| l.starts_with(char::is_whitespace) || l.starts_with(char::is_numeric))
+                .count();
+            if hops > 0 {
+                assert_eq!(n, hops, "{topo}: {out}");
+            }
+            let last = out.lines().last().unwrap_or("");
+            assert!(!last.contains('*'), "{topo}: the last hop answered: {out}");
+            assert!(inet6.is_empty() || last.contains(" fd00:"), "{topo}: over IPv6: {out}");
         }
-        let last = out.lines().last().unwrap_or("");
-        assert!(!last.contains('*'), "{topo}: the last hop answered: {out}");
     }
 }
 
@@ -327,4 +331,84 @@ fn a_topology_on_the_command_line_is_a_lab() {
         err,
         "vimage: --topology ring:5: expected chain:N, star:N, tree:N, grid:ROWSxCOLS or random:N\n"
     );
+}
+
+#[test]
+fn dual_stack_labs_take_ipv6_in_addrs_and_number_the_rest() {
+    let text = "routes = \"auto\"
+[[node]]
+name = \"a\"
+[[node]]
+name = \"r\"
+kind = \"router\"
+[[node]]
+name = \"sw\"
+kind = \"switch\"
+[[node]]
+name = \"b\"
+[[node]]
+name = \"c\"
+[[link]]
+ends = [\"a\", \"r\"]
+addrs = [\"192.168.1.1/24 2001:db8:1::1/64\", \"192.168.1.2/24 2001:db8:1::2/64\"]
+[[link]]
+ends = [\"r\", \"sw\"]
+[[link]]
+ends = [\"b\", \"sw\"]
+[[link]]
+ends = [\"c\", \"sw\"]
+addrs = [\"fd00:ffff::63/64\", \"\"]
+[[event]]
+at = \"1s\"
+node = \"a\"
+run = \"ping6 -c 1 b\"
+[[event]]
+at = \"2s\"
+node = \"c\"
+run = \"ping6 -c 1 2001:db8:1::1\"
+[[event]]
+at = \"3s\"
+node = \"b\"
+run = \"ping -c 1 a\"
+[[event]]
+at = \"4s\"
+node = \"r\"
+run = \"ifconfig -a inet6\"
+";
+    let lab = Lab::parse("ds.toml", text).expect("a good lab");
+    assert!(lab.inet6, "an IPv6 address in addrs makes the lab dual stack");
+    assert_eq!(
+        lab.links[1].addr6,
+        [Some(("fd00:ffff::1".parse().expect("addr"), 64)), None],
+        "a switch's members are numbered in its ULA /64"
+    );
+    let (out, ok) = run_text(text);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("PING6(56=40+8+8 bytes) 2001:db8:1::1 --> fd00:ffff::2\n16 bytes from fd00:ffff::2"),
+        "{out}"
+    );
+    assert!(out.contains("16 bytes from 2001:db8:1::1, icmp_seq=0 hlim=63"), "{out}");
+    assert!(out.contains("64 bytes from 192.168.1.1: icmp_seq=0 ttl=63"), "{out}");
+    // A lab's addresses are planned: none waits for DAD.
+    assert!(out.contains("\tinet6 2001:db8:1::2 prefixlen 64\n"), "{out}");
+    assert!(!out.contains("tentative"), "{out}");
+    for (bad, want) in [
+        ("fd00::1/64 fd00::9/64", "one IPv6 address per end"),
+        ("fd00::1/129", "expected an IPv6 address/prefix like \"fd00::1/64\""),
+        ("ff02::1/64", "expected an IPv6 address/prefix like \"fd00::1/64\""),
+    ] {
+        let t = format!(
+            "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\naddrs = [\"{bad}\", \"fd00::2/64\"]\n"
+        );
+        let e = Lab::parse("bad.toml", &t).expect_err(bad).to_string();
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+    let e = Lab::parse(
+        "bad.toml",
+        "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\naddrs = [\"fd00::1/64\", \"fd01::2/64\"]\n",
+    )
+    .expect_err("two networks")
+    .to_string();
+    assert!(e.contains("the two ends of a link are on one network"), "{e}");
 }

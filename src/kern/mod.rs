@@ -104,6 +104,8 @@ pub struct Kernel {
     lastpid: u32,
     /// Names every jail can resolve (an /etc/hosts: a lab's node names).
     pub hosts: rustc_hash::FxHashMap<String, u32>,
+    /// Their IPv6 addresses, in a dual-stack lab.
+    pub hosts6: rustc_hash::FxHashMap<String, std::net::Ipv6Addr>,
     /// Processes waiting on the outside world (the terminal, a host
     /// program): with nothing else to do the engine waits for them rather
     /// than give up.
@@ -136,6 +138,7 @@ impl Kernel {
             msgbuf: VecDeque::new(),
             lastpid: 0,
             hosts: Default::default(),
+            hosts6: Default::default(),
             outside: Default::default(),
             hold: Default::default(),
             stats: EngineStats::default(),

@@ -10,12 +10,15 @@ use crate::net::bridge::bridge_addm;
 use crate::net::if_clone::if_clone_create;
 use crate::net::ifnet::{IF, IFF_UP, if_vmove};
 use crate::net::pipe::Pipe;
-use crate::net::route::{Gateway, ROUTE, RTF_GATEWAY, RTF_STATIC, Rtentry};
+use crate::net::radix::Key;
+use crate::net::route::{Gateway, ROUTE, RTF_GATEWAY, RTF_STATIC, RouteTable, Rtentry};
 use crate::netinet::in_::in_aifaddr;
 use crate::netinet::ip::IP;
-use crate::vnet::VnetId;
+use crate::netinet6::in6::in6_aifaddr;
+use crate::netinet6::ip6::IP6;
+use crate::vnet::{Vnet, VnetId};
 
-use super::{Emu, Kind, Lab};
+use super::{Emu, Kind, Lab, Route};
 
 /// What was made: each node's jail and vnet, each link's interface names.
 #[derive(Clone, Debug)]
@@ -65,9 +68,16 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
         };
         let jid = k.jail_create(Jid::HOST, &p, false).map_err(|e| err(&n.name, e))?;
         let vnet = k.prison_vnet(jid).map_err(|e| err(&n.name, e))?;
+        // A lab's addresses are planned: none waits for DAD (as FreeBSD's
+        // own tests say `no_dad`); a node's sysctl can ask for it again.
+        k.with_vnet(vnet, |_, v| v.builtin(IP6).dad_count = 0)
+            .map_err(|e| err(&n.name, e))?;
         if n.kind == Kind::Router {
-            k.with_vnet(vnet, |_, v| v.builtin(IP).forwarding = true)
-                .map_err(|e| err(&n.name, e))?;
+            k.with_vnet(vnet, |_, v| {
+                v.builtin(IP).forwarding = true;
+                v.builtin(IP6).forwarding = true;
+            })
+            .map_err(|e| err(&n.name, e))?;
         }
         jids.push(jid);
         vnets.push(vnet);
@@ -119,7 +129,7 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
         if_vmove(&mut k, v0, a_index, va).map_err(|e| err(&l.name, e))?;
         if_vmove(&mut k, v0, b_index, vb).map_err(|e| err(&l.name, e))?;
         for (end, (node, name)) in [(l.a, &a_name), (l.b, &b_name)].into_iter().enumerate() {
-            let addr = l.addr[end];
+            let (addr, addr6) = (l.addr[end], l.addr6[end]);
             let bridge = bridges[node];
             let mtu = l.mtu;
             k.with_vnet(vnets[node], |k, v| {
@@ -135,6 +145,9 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
                 if let Some((a, p)) = addr {
                     in_aifaddr(k, v, index, a, p, None, false).map_err(|_| "address")?;
                 }
+                if let Some((a, p)) = addr6 {
+                    in6_aifaddr(k, v, index, a, p, 0).map_err(|_| "IPv6 address")?;
+                }
                 Ok::<(), &str>(())
             })
             .map_err(|e| err(&l.name, e))?
@@ -145,23 +158,69 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
         }
         ifnames.push((a_name, b_name));
     }
-    for r in &lab.routes {
+    add_routes(
+        &mut k,
+        lab,
+        &vnets,
+        &lab.routes,
+        |v| v.builtin(ROUTE),
+        |a| crate::net::route::Inet(a).to_string(),
+    )?;
+    add_routes(
+        &mut k,
+        lab,
+        &vnets,
+        &lab.routes6,
+        |v| &mut v.builtin(IP6).rt,
+        |a| std::net::Ipv6Addr::from(a).to_string(),
+    )?;
+    for &vn in &vnets {
+        let _ = k.with_vnet(vn, |_, v| {
+            v.builtin(ROUTE).shrink_to_fit();
+            v.builtin(IP6).rt.shrink_to_fit();
+        });
+    }
+    // Node names resolve, everywhere, to their first address.
+    let mut first = vec![None; lab.nodes.len()];
+    for l in &lab.links {
+        for (end, n) in [l.a, l.b].into_iter().enumerate() {
+            if first[n].is_none() {
+                first[n] = l.addr[end].map(|a| a.0);
+            }
+        }
+    }
+    for (n, a) in lab.nodes.iter().zip(first) {
+        if let Some(a) = a {
+            k.hosts.insert(n.name.clone(), a);
+        }
+    }
+    for (i, n) in lab.nodes.iter().enumerate() {
+        if let Some(a) = lab.node_addr6(i) {
+            k.hosts6.insert(n.name.clone(), a);
+        }
+    }
+    Ok(Built { jids, vnets, ifnames })
+}
+
+/// Install a family's routes in their nodes' tables: each through the
+/// interface its gateway is on; none for a network a node is attached to
+/// (an aggregate can cover one).
+fn add_routes<K: Key>(
+    k: &mut Kernel,
+    lab: &Lab,
+    vnets: &[VnetId],
+    routes: &[Route<K>],
+    table: fn(&mut Vnet) -> &mut RouteTable<K>,
+    show: fn(K) -> String,
+) -> Result<(), String> {
+    for r in routes {
         let node = &lab.nodes[r.node].name;
         k.with_vnet(vnets[r.node], |_, v| {
-            let t = v.builtin(ROUTE);
+            let t = table(v);
             let ifindex = match t.lookup(r.via) {
-                Some(e) if e.flags & RTF_GATEWAY == 0 => match e.gateway {
-                    Gateway::Link(i) => i,
-                    Gateway::Inet(_) => e.ifindex,
-                },
-                _ => {
-                    return Err(format!(
-                        "route via {}: not on an attached network",
-                        crate::net::route::Inet(r.via)
-                    ));
-                }
+                Some(e) if e.flags & RTF_GATEWAY == 0 => e.ifindex,
+                _ => return Err(format!("route via {}: not on an attached network", show(r.via))),
             };
-            // An attached network needs no route (an aggregate can cover it).
             if t.get(r.dst, r.plen).is_some_and(|e| e.flags & RTF_GATEWAY == 0) {
                 return Ok(());
             }
@@ -178,22 +237,5 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
         .map_err(|e| err(node, e))?
         .map_err(|e| err(node, e))?;
     }
-    for &vn in &vnets {
-        let _ = k.with_vnet(vn, |_, v| v.builtin(ROUTE).shrink_to_fit());
-    }
-    // Node names resolve, everywhere, to their first address.
-    let mut first = vec![None; lab.nodes.len()];
-    for l in &lab.links {
-        for (end, n) in [l.a, l.b].into_iter().enumerate() {
-            if first[n].is_none() {
-                first[n] = l.addr[end].map(|a| a.0);
-            }
-        }
-    }
-    for (n, a) in lab.nodes.iter().zip(first) {
-        if let Some(a) = a {
-            k.hosts.insert(n.name.clone(), a);
-        }
-    }
-    Ok(Built { jids, vnets, ifnames })
+    Ok(())
 }

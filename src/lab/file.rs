@@ -3,6 +3,7 @@
 //! an error that says where (file, line, column) and what was expected.
 
 use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -21,6 +22,7 @@ struct File {
     clock: Option<Spanned<String>>,
     until: Option<Spanned<String>>,
     routes: Option<Spanned<String>>,
+    inet6: Option<bool>,
     topology: Option<TopologyF>,
     #[serde(default)]
     node: Vec<NodeF>,
@@ -227,20 +229,22 @@ impl Reader<'_> {
     }
 
     fn prefix(&self, s: &Spanned<String>) -> Result<(u32, u8), LabError> {
-        let bad = || {
-            format!(
-                "expected an address/prefix like \"10.0.0.1/24\", not \"{}\"",
-                s.get_ref()
-            )
-        };
-        let (a, p) = s
-            .get_ref()
-            .split_once('/')
-            .ok_or_else(bad)
-            .or_else(|m| self.err(s.span(), m))?;
-        match (inet_addr(a), p.parse::<u8>()) {
-            (Some(a), Ok(p)) if p <= 32 => Ok((a, p)),
-            _ => self.err(s.span(), bad()),
+        self.prefix_at(s.get_ref(), s.span())
+    }
+
+    fn prefix_at(&self, s: &str, span: std::ops::Range<usize>) -> Result<(u32, u8), LabError> {
+        let bad = || format!("expected an address/prefix like \"10.0.0.1/24\", not \"{s}\"");
+        match s.split_once('/').map(|(a, p)| (inet_addr(a), p.parse::<u8>())) {
+            Some((Some(a), Ok(p))) if p <= 32 => Ok((a, p)),
+            _ => self.err(span, bad()),
+        }
+    }
+
+    fn prefix6_at(&self, s: &str, span: std::ops::Range<usize>) -> Result<(Ipv6Addr, u8), LabError> {
+        let bad = || format!("expected an IPv6 address/prefix like \"fd00::1/64\", not \"{s}\"");
+        match s.split_once('/').map(|(a, p)| (a.parse::<Ipv6Addr>(), p.parse::<u8>())) {
+            Some((Ok(a), Ok(p))) if p <= 128 && !a.is_multicast() && !a.is_unspecified() => Ok((a, p)),
+            _ => self.err(span, bad()),
         }
     }
 }
@@ -289,9 +293,11 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
         until,
         routing,
         shape: None,
+        inet6: f.inet6.unwrap_or(false),
         nodes: Vec::new(),
         links: Vec::new(),
         routes: Vec::new(),
+        routes6: Vec::new(),
         events: Vec::new(),
         via_at: Vec::new(),
     };
@@ -381,7 +387,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
     };
     let mut link_names: std::collections::HashMap<String, usize> =
         lab.links.iter().enumerate().map(|(i, l)| (l.name.clone(), i)).collect();
-    let mut used: std::collections::HashMap<u32, std::ops::Range<usize>> = Default::default();
+    let mut used: std::collections::HashMap<String, std::ops::Range<usize>> = Default::default();
     for l in &f.link {
         let ends = l.ends.get_ref();
         if ends.len() != 2 {
@@ -398,6 +404,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             );
         }
         let mut addr = [None, None];
+        let mut addr6 = [None, None];
         if let Some(addrs) = &l.addrs {
             if addrs.get_ref().len() != 2 {
                 return r.err(addrs.span(), "expected addrs = [\"A/len\", \"B/len\"]: one per end");
@@ -410,18 +417,38 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
                     }
                     continue;
                 }
-                let (ad, plen) = r.prefix(s)?;
-                if let Some(first) = used.insert(ad, s.span()) {
-                    let (line, col) = line_col(text, first.start);
+                // "10.0.0.1/24", "fd00::1/64", or both: "10.0.0.1/24 fd00::1/64".
+                for word in s.get_ref().split_whitespace() {
+                    let key = if word.contains(':') {
+                        let (ad, plen) = r.prefix6_at(word, s.span())?;
+                        if addr6[i].replace((ad, plen)).is_some() {
+                            return r.err(s.span(), "one IPv6 address per end");
+                        }
+                        ad.to_string()
+                    } else {
+                        let (ad, plen) = r.prefix_at(word, s.span())?;
+                        if addr[i].replace((ad, plen)).is_some() {
+                            return r.err(s.span(), "one IPv4 address per end");
+                        }
+                        crate::net::route::Inet(ad).to_string()
+                    };
+                    if let Some(first) = used.insert(key, s.span()) {
+                        let (line, col) = line_col(text, first.start);
+                        return r.err(
+                            s.span(),
+                            format!(
+                                "{} is used twice (first at {line}:{col})",
+                                word.split('/').next().unwrap_or("")
+                            ),
+                        );
+                    }
+                }
+                if addr[i].is_none() && addr6[i].is_none() {
                     return r.err(
                         s.span(),
-                        format!(
-                            "{} is used twice (first at {line}:{col})",
-                            s.get_ref().split('/').next().unwrap_or("")
-                        ),
+                        "expected an address/prefix like \"10.0.0.1/24\" or \"fd00::1/64\"",
                     );
                 }
-                addr[i] = Some((ad, plen));
             }
             if let [Some((x, px)), Some((y, py))] = addr
                 && (px != py || !crate::netinet::in_::in_prefix(y, x, px))
@@ -430,6 +457,18 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
                     addrs.span(),
                     "the two ends of a link are on one network (the same prefix, like 10.0.0.1/24 and 10.0.0.2/24)",
                 );
+            }
+            if let [Some((x, px)), Some((y, py))] = addr6 {
+                let m = <u128 as crate::net::radix::Key>::mask(px);
+                if px != py || u128::from(x) & m != u128::from(y) & m {
+                    return r.err(
+                        addrs.span(),
+                        "the two ends of a link are on one network (the same prefix, like fd00::1/64 and fd00::2/64)",
+                    );
+                }
+            }
+            if addr6.iter().any(Option::is_some) {
+                lab.inet6 = true;
             }
         }
         let name = match &l.name {
@@ -467,6 +506,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             a,
             b,
             addr,
+            addr6,
             emu,
             mtu,
         });

@@ -80,17 +80,19 @@ pub struct Link {
     /// Each end's address and prefix length (none: numbered for you, or
     /// a switch's end).
     pub addr: [Option<(u32, u8)>; 2],
+    /// Each end's IPv6 address (numbered for you in a lab with `inet6`).
+    pub addr6: [Option<(std::net::Ipv6Addr, u8)>; 2],
     pub emu: Emu,
     pub mtu: Option<u32>,
 }
 
-/// A static route.
+/// A static route (IPv4; `Route<u128>` for IPv6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Route {
+pub struct Route<K = u32> {
     pub node: usize,
-    pub dst: u32,
+    pub dst: K,
     pub plen: u8,
-    pub via: u32,
+    pub via: K,
 }
 
 /// What a timeline entry does.
@@ -127,9 +129,14 @@ pub struct Lab {
     pub routing: Routing,
     /// What generated its nodes, if anything did.
     pub shape: Option<Shape>,
+    /// Dual stack: every link end gets an IPv6 address too (`inet6 =
+    /// true`, or any written in `addrs`), and `routes = "auto"` routes
+    /// both families.
+    pub inet6: bool,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
     pub routes: Vec<Route>,
+    pub routes6: Vec<Route<u128>>,
     pub events: Vec<Event>,
     /// Where the file wrote each of its routes' `via` (line, column): the
     /// first routes are the file's.
@@ -165,6 +172,7 @@ impl Lab {
             msg,
         };
         addr::number(&mut lab).map_err(whole)?;
+        addr::number6(&mut lab).map_err(whole)?;
         // A route's gateway is on a network its node is attached to.
         for (r, &(line, col)) in lab.routes.iter().zip(&lab.via_at) {
             let attached = lab.links.iter().any(|l| {
@@ -196,6 +204,16 @@ impl Lab {
         self.links.iter().find_map(|l| match (l.a == i, l.b == i) {
             (true, _) => l.addr[0].map(|a| a.0),
             (_, true) => l.addr[1].map(|a| a.0),
+            _ => None,
+        })
+    }
+
+    /// The first IPv6 address of node `i` (what its name resolves to for
+    /// ping6, traceroute6).
+    pub fn node_addr6(&self, i: usize) -> Option<std::net::Ipv6Addr> {
+        self.links.iter().find_map(|l| match (l.a == i, l.b == i) {
+            (true, _) => l.addr6[0].map(|a| a.0),
+            (_, true) => l.addr6[1].map(|a| a.0),
             _ => None,
         })
     }

@@ -95,6 +95,7 @@ pub fn generate(lab: &mut Lab, shape: Shape, prefix: &str, emu: &Emu, seed: u64)
             a,
             b,
             addr: [None, None],
+            addr6: [None, None],
             emu: emu.clone(),
             mtu: None,
         });

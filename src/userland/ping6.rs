@@ -76,10 +76,14 @@ pub struct Ping6Args {
 }
 
 /// An IPv6 address as a command takes it (`fe80::1%epair0a`, `::1`,
-/// `localhost`), its zone embedded (`getaddrinfo` with AF_INET6).
+/// `localhost`, a lab's node name), its zone embedded (`getaddrinfo`
+/// with AF_INET6).
 pub fn getaddrinfo6(p: &Proc, name: &str) -> Option<Ipv6Addr> {
     if name == "localhost" {
         return Some(Ipv6Addr::LOCALHOST);
+    }
+    if let Some(a) = p.kernel().hosts6.get(name) {
+        return Some(*a);
     }
     p.vnet(|_, v| crate::netinet6::in6::in6_parse(v, name)).ok().flatten()
 }

@@ -421,6 +421,39 @@ fn linux_pings_and_talks_tcp_over_ipv6_through_tap() {
     host.run_for(std::time::Duration::from_millis(300));
     let got = std::fs::read_to_string("/tmp/vimage-tap6.txt").unwrap_or_default();
     assert_eq!(got, "from linux\n", "{out}");
+    // curl -6 fetches a page a vimage nc serves.
+    let dir = common::tmpdir("tap6-http");
+    let page = dir.join("response");
+    std::fs::write(&page, "HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello, curl\n").expect("page");
+    let o = host.exec(&format!("jexec h nc -6 -N -l 8080 < {} > /dev/null &", page.display()));
+    assert!(o.success(), "{o:?}");
+    if common::ensure_tool("curl", "curl") {
+        let out = drive(
+            &host,
+            spawn(&format!(
+                "ip netns exec {ns} curl -6 -s -m 10 http://[2001:db8:3::2]:8080/"
+            )),
+        );
+        assert_eq!(out, "hello, curl\n");
+    }
+    // iperf3 -6 both ways: Linux's client to vimage's server, and back.
+    if !common::ensure_tool("iperf3", "iperf3") {
+        return;
+    }
+    let o = host.exec("jexec h iperf3 -s -1 > /dev/null &");
+    assert!(o.success(), "{o:?}");
+    let out = drive(
+        &host,
+        spawn(&format!("ip netns exec {ns} iperf3 -6 -c 2001:db8:3::2 -t 1")),
+    );
+    assert!(out.contains("receiver") && out.contains("iperf Done."), "{out}");
+    let _server = Killed(spawn(&format!("exec ip netns exec {ns} iperf3 -s -1")));
+    host.run_for(std::time::Duration::from_millis(500));
+    let o = host.exec("jexec r1 iperf3 -6 -c 2001:db8:99::2 -t 1");
+    assert!(
+        o.stdout.contains("Connecting to host 2001:db8:99::2, port 5201") && o.stdout.contains("iperf Done."),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -210,3 +210,39 @@ fn the_media_sets_the_line_rate() {
     let o = h.exec("jexec a ifconfig lo0 media 1000baseT");
     assert_eq!(o.stderr, "ifconfig: SIOCSIFMEDIA (media): Device not configured\n");
 }
+
+#[test]
+fn ipv6_fills_the_same_link_and_the_server_takes_both_families() {
+    // One server (no -4 or -6: both families, as iperf3's dual-stack
+    // socket), a client of each family through the router.
+    let h = lab(1, "bw 50Mbit/s delay 5ms queue 100");
+    common::run(
+        &h,
+        "jexec a ifconfig epair0a inet6 2001:db8:1::2/64 no_dad
+         jexec r ifconfig epair0b inet6 2001:db8:1::1/64 no_dad
+         jexec r ifconfig epair1a inet6 2001:db8:2::1/64 no_dad
+         jexec b ifconfig epair1b inet6 2001:db8:2::2/64 no_dad
+         jexec r sysctl net.inet6.ip6.forwarding=1
+         jexec a route -6 add default 2001:db8:1::1
+         jexec b route -6 add default 2001:db8:2::1",
+    );
+    let out = ok(&h, "jexec a iperf3 -6 -c 2001:db8:2::2 -t 4");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "Connecting to host 2001:db8:2::2, port 5201");
+    assert!(
+        lines[1].starts_with("[  4] local 2001:db8:1::2 port ")
+            && lines[1].ends_with(" connected to 2001:db8:2::2 port 5201"),
+        "{out}"
+    );
+    let rate = mbits(&out, "receiver");
+    assert!(
+        (35.0..=50.0).contains(&rate),
+        "50 Mbit/s less IPv6's 20 more header bytes: {rate}"
+    );
+    let v4 = ok(&h, "jexec a iperf3 -4 -c 10.0.2.2 -t 1");
+    assert!(v4.contains("iperf Done."), "{v4}");
+    let u = ok(&h, "jexec a iperf3 -c 2001:db8:2::2 -u -b 10M -t 1");
+    assert!(u.contains("0/") && u.contains("receiver"), "{u}");
+    let e = h.exec("jexec a iperf3 -4 -c 2001:db8:2::2");
+    assert!(e.stderr.contains("unable to resolve host"), "{e:?}");
+}

@@ -2,7 +2,7 @@
 //! the parameters, open the streams when told, run the test, exchange
 //! results, print the summary.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::data::{Limits, Sock, Stop, Stream, Test};
@@ -11,14 +11,12 @@ use super::{Iperf3Args, Role, connected_line, interval_lines, results_json, summ
 use crate::kern::proc::Proc;
 use crate::socket::{TcpStream, UdpSocket};
 
-fn addr(p: &Proc, host: &str) -> Result<Ipv4Addr, Error> {
-    crate::userland::gethostbyname(p, host)
-        .map(Ipv4Addr::from)
-        .ok_or_else(|| {
-            Error::Msg(format!(
-                "unable to resolve host: {host}: hostname nor servname provided, or not known"
-            ))
-        })
+fn addr(p: &Proc, a: &Iperf3Args, host: &str) -> Result<IpAddr, Error> {
+    a.resolve(p, host).ok_or_else(|| {
+        Error::Msg(format!(
+            "unable to resolve host: {host}: hostname nor servname provided, or not known"
+        ))
+    })
 }
 
 /// Stream ids as `iperf_add_stream` gives them: 1, 3, 4, 5, ...
@@ -33,12 +31,12 @@ pub async fn run(
     mut params: Params,
     interval: Option<Duration>,
 ) -> Result<(), Error> {
-    let dst = SocketAddrV4::new(addr(p, host)?, a.port);
+    let dst = SocketAddr::new(addr(p, a, host)?, a.port);
     let from = match &a.bind {
-        Some(b) => Some(SocketAddrV4::new(addr(p, b)?, 0)),
+        Some(b) => Some(SocketAddr::new(addr(p, a, b)?, 0)),
         None => None,
     };
-    let mut ctrl = TcpStream::connect_from(p, from.map(Into::into), dst.into()).await.map_err(|e| {
+    let mut ctrl = TcpStream::connect_from(p, from, dst).await.map_err(|e| {
         Error::Msg(format!(
             "unable to connect to server - server may have stopped running or use a different port, firewall issue, etc.: {e}"
         ))
@@ -152,14 +150,14 @@ pub async fn run(
 async fn open_stream(
     p: &Proc,
     params: &Params,
-    from: Option<SocketAddrV4>,
-    dst: SocketAddrV4,
+    from: Option<SocketAddr>,
+    dst: SocketAddr,
     cookie: &[u8],
     id: u32,
 ) -> Result<Stream, Error> {
     let sender = !params.reverse;
     if !params.udp {
-        let mut s = TcpStream::connect_from(p, from.map(Into::into), dst.into())
+        let mut s = TcpStream::connect_from(p, from, dst)
             .await
             .map_err(|_| Error::Ctrl("unable to connect stream"))?;
         if params.nodelay {
@@ -180,10 +178,12 @@ async fn open_stream(
         let fd = s.fd();
         return Ok(Stream::new(id, fd, Sock::Tcp(s), sender));
     }
-    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
-    let s = UdpSocket::bind(p, from.unwrap_or(any).into()).map_err(|_| Error::Ctrl("unable to connect stream"))?;
-    s.connect(dst.into())
-        .map_err(|_| Error::Ctrl("unable to connect stream"))?;
+    let any = match dst {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let s = UdpSocket::bind(p, from.unwrap_or(any)).map_err(|_| Error::Ctrl("unable to connect stream"))?;
+    s.connect(dst).map_err(|_| Error::Ctrl("unable to connect stream"))?;
     if let Some(w) = params.window {
         let _ = s.set_recv_buffer_size(w);
     }

@@ -78,6 +78,26 @@ pub struct Iperf3Args {
     /// Bind to the interface associated with the address.
     #[arg(short = 'B', long = "bind", value_name = "host")]
     bind: Option<String>,
+    /// Only use IPv4.
+    #[arg(short = '4', long = "version4")]
+    v4: bool,
+    /// Only use IPv6.
+    #[arg(short = '6', long = "version6")]
+    v6: bool,
+}
+
+impl Iperf3Args {
+    /// `host` as getaddrinfo(3) gives it for `-4`, `-6` or neither: an
+    /// IPv4 address first (a name's IPv4 address), then an IPv6 one.
+    fn resolve(&self, p: &crate::kern::proc::Proc, host: &str) -> Option<std::net::IpAddr> {
+        let v4 = || crate::userland::gethostbyname(p, host).map(|a| std::net::IpAddr::V4(a.into()));
+        let v6 = || crate::userland::ping6::getaddrinfo6(p, host).map(std::net::IpAddr::V6);
+        match (self.v4, self.v6) {
+            (true, _) => v4(),
+            (_, true) => v6(),
+            _ => v4().or_else(v6),
+        }
+    }
 }
 
 /// `10`, `64K`, `1.5M`, `1G` (K = 1024 for sizes, 1000 for rates, as

@@ -3,7 +3,10 @@
 //! cookie, or UDP sockets connected to whoever sent the connect message),
 //! the test until the client says TEST_END, the results exchange.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::client::stream_id;
@@ -18,20 +21,29 @@ use crate::socket::{TcpListener, UdpSocket};
 const STREAM_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn run(p: &Proc, a: &Iperf3Args, interval: Option<Duration>) -> Result<(), Error> {
-    let addr = match &a.bind {
-        Some(b) => b
-            .parse()
-            .map_err(|_| Error::Msg(format!("unable to resolve host: {b}")))?,
-        None => Ipv4Addr::UNSPECIFIED,
+    // Where to listen: the address given, or the wildcard of the family
+    // asked for, or both (iperf3's socket takes either family).
+    let addrs: Vec<IpAddr> = match (&a.bind, a.v4, a.v6) {
+        (Some(b), ..) => vec![
+            a.resolve(p, b)
+                .ok_or_else(|| Error::Msg(format!("unable to resolve host: {b}")))?,
+        ],
+        (None, true, _) => vec![Ipv4Addr::UNSPECIFIED.into()],
+        (None, _, true) => vec![Ipv6Addr::UNSPECIFIED.into()],
+        (None, false, false) => vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()],
     };
-    let local = SocketAddrV4::new(addr, a.port);
-    let l = TcpListener::bind_reuseaddr(p, local.into())
-        .map_err(|e| Error::Msg(format!("unable to start listener for connections: {e}")))?;
+    let mut ls = Vec::new();
+    for addr in addrs {
+        ls.push(
+            TcpListener::bind_reuseaddr(p, SocketAddr::new(addr, a.port))
+                .map_err(|e| Error::Msg(format!("unable to start listener for connections: {e}")))?,
+        );
+    }
     let dashes = "-----------------------------------------------------------\n";
     for n in 1.. {
         p.stdout
             .write_bytes(format!("{dashes}Server listening on {} (test #{n})\n{dashes}", a.port).as_bytes());
-        let r = test(p, &l, local, interval).await;
+        let r = test(p, &ls, interval).await;
         if a.one_off {
             return r;
         }
@@ -42,9 +54,27 @@ pub async fn run(p: &Proc, a: &Iperf3Args, interval: Option<Duration>) -> Result
     Ok(())
 }
 
-async fn test(p: &Proc, l: &TcpListener, local: SocketAddrV4, interval: Option<Duration>) -> Result<(), Error> {
+/// The first connection any of the listeners takes, and which took it.
+async fn accept_any(ls: &[TcpListener]) -> std::io::Result<(crate::socket::TcpStream, SocketAddr, usize)> {
+    type Accept<'a> = Pin<Box<dyn Future<Output = std::io::Result<(crate::socket::TcpStream, SocketAddr)>> + 'a>>;
+    let mut all: Vec<Accept<'_>> = ls.iter().map(|l| Box::pin(l.accept()) as Accept<'_>).collect();
+    std::future::poll_fn(|cx| {
+        for (i, f) in all.iter_mut().enumerate() {
+            if let Poll::Ready(r) = f.as_mut().poll(cx) {
+                return Poll::Ready(r.map(|(s, a)| (s, a, i)));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+async fn test(p: &Proc, ls: &[TcpListener], interval: Option<Duration>) -> Result<(), Error> {
     let out = |s: &str| p.stdout.write_bytes(s.as_bytes());
-    let (mut ctrl, from) = l.accept().await?;
+    let (mut ctrl, from, which) = accept_any(ls).await?;
+    // The streams come to the listener of the control connection's family.
+    let l = &ls[which];
+    let local = l.local_addr()?;
     let _ = ctrl.set_nodelay(true);
     out(&format!(
         "Accepted connection from {}, port {}\n",
@@ -58,10 +88,7 @@ async fn test(p: &Proc, l: &TcpListener, local: SocketAddrV4, interval: Option<D
     send_state(&mut ctrl, proto::PARAM_EXCHANGE).await?;
     let params = Params::from_json(&json_read(&mut ctrl, "unable to receive parameters from client").await?)?;
     let mut udp = if params.udp {
-        Some(
-            UdpSocket::bind_reuseaddr(p, local.into())
-                .map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?,
-        )
+        Some(UdpSocket::bind_reuseaddr(p, local).map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?)
     } else {
         None
     };
@@ -86,7 +113,7 @@ async fn test(p: &Proc, l: &TcpListener, local: SocketAddrV4, interval: Option<D
                 u.connect(peer)?;
                 u.try_send(&proto::UDP_CONNECT_REPLY)?;
                 // A fresh socket waits for the next stream.
-                udp = Some(UdpSocket::bind_reuseaddr(p, local.into())?);
+                udp = Some(UdpSocket::bind_reuseaddr(p, local)?);
                 Sock::Udp(u)
             }
         };

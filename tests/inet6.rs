@@ -166,10 +166,11 @@ fn neighbours_are_solicited_and_ping6_crosses_a_router() {
     // resolve a neighbour.
     assert!(nd.contains("nsout = 5,") && nd.contains("nain = 1,"), "{nd}");
     let s = ok(&h, "jexec r netstat -s -p ip6");
-    // And four probes of neighbours' DAD, to groups r is not in.
-    assert!(s.starts_with("ip6:\n\t10 total packets received\n"), "{s}");
+    // And four probes of neighbours' DAD and two listener reports (the
+    // others went before r's ends were up), to groups r is not in.
+    assert!(s.starts_with("ip6:\n\t12 total packets received\n"), "{s}");
     assert!(s.contains("\t4 packets forwarded\n"), "{s}");
-    assert!(s.contains("\t4 multicast packets which we don't join\n"), "{s}");
+    assert!(s.contains("\t6 multicast packets which we don't join\n"), "{s}");
     let s = ok(&h, "jexec a netstat -s -p icmp6");
     assert!(
         s.contains("\tOutput histogram:\n\t\techo: 2\n\t\tneighbor solicitation: 3\n"),
@@ -722,4 +723,55 @@ fn slaac_with_linux_both_ways_through_tap() {
         spawn(&format!("ip netns exec {ns2} ping -6 -c 2 -i 0.2 -W 2 2001:db8:72::1")),
     );
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+}
+
+/// Listener reports (MLDv2) reach a Linux bridge that snoops: it learns
+/// each vimage host's solicited-node groups on its port, and neighbour
+/// discovery crosses it.
+#[test]
+fn a_snooping_linux_bridge_learns_our_groups() {
+    if !common::tap_with(&[("ip", "iproute2"), ("bridge", "iproute2")]) {
+        return;
+    }
+    let pid = std::process::id();
+    let ns = Netns(format!("vmld{pid}"));
+    let (da, db) = (format!("vma{pid}"), format!("vmb{pid}"));
+    sh(&format!("ip netns add {}", ns.0));
+    let host = common::real_host(&format!(
+        "jail -c name=a vnet persist
+         jail -c name=b vnet persist
+         ifconfig tap0 create tapdev {da}
+         ifconfig tap0 vnet a
+         ifconfig tap1 create tapdev {db}
+         ifconfig tap1 vnet b"
+    ));
+    let ns = &ns.0;
+    sh(&format!("ip link set {da} netns {ns}"));
+    sh(&format!("ip link set {db} netns {ns}"));
+    sh(&format!(
+        "ip -n {ns} link add br0 type bridge mcast_snooping 1 mcast_querier 1"
+    ));
+    for d in [&da, &db] {
+        sh(&format!("ip -n {ns} link set {d} master br0"));
+        sh(&format!("ip -n {ns} link set {d} up"));
+    }
+    sh(&format!("ip -n {ns} link set br0 up"));
+    for line in [
+        "jexec a ifconfig tap0 inet6 2001:db8:5::1/64 no_dad up",
+        "jexec b ifconfig tap1 inet6 2001:db8:5::2/64 no_dad up",
+    ] {
+        let o = host.exec(line);
+        assert!(o.success(), "{line}: {o:?}");
+    }
+    host.run_for(std::time::Duration::from_millis(500));
+    let mdb = sh(&format!("bridge -n {ns} mdb show"));
+    for (port, grp) in [(&da, "ff02::1:ff00:1"), (&db, "ff02::1:ff00:2")] {
+        assert!(
+            mdb.lines()
+                .any(|l| l.contains(&format!("port {port} ")) && l.contains(grp)),
+            "{port} {grp}: {mdb}"
+        );
+    }
+    let o = host.exec("jexec a ping6 -c 2 -i 0.2 2001:db8:5::2");
+    assert!(o.stdout.contains("2 packets received"), "{o:?}");
 }

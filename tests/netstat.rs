@@ -38,14 +38,14 @@ fn interfaces_with_bytes_drops_and_one_interface() {
         "Name      Mtu Network      Address              Ipkts Ierrs Idrop    Opkts Oerrs  Coll\n\
          lo0     16384 <Link#2>                              0     0     0        0     0     0\n\
          lo0     16384 127.0.0.0/8  127.0.0.1                0     -     -        0     -     -\n\
-         epair0a  1500 <Link#4>     02:00:00:00:03:0a        6     0     0        6     0     0\n\
-         epair0a  1500 10.0.0.0/24  10.0.0.1                 6     -     -        6     -     -\n"
+         epair0a  1500 <Link#4>     02:00:00:00:03:0a        7     0     0        7     0     0\n\
+         epair0a  1500 10.0.0.0/24  10.0.0.1                 7     -     -        7     -     -\n"
     );
     assert_eq!(
         ok(&h, "jexec a netstat -I epair0a -b -d"),
         "Name      Mtu Network      Address              Ipkts Ierrs Idrop     Ibytes    Opkts Oerrs     Obytes  Coll  Drop\n\
-         epair0a  1500 <Link#4>     02:00:00:00:03:0a        6     0     0        492        6     0        492     0     0 \n\
-         epair0a  1500 10.0.0.0/24  10.0.0.1                 6     -     -        492        6     -        492     -     - \n"
+         epair0a  1500 <Link#4>     02:00:00:00:03:0a        7     0     0        582        7     0        582     0     0 \n\
+         epair0a  1500 10.0.0.0/24  10.0.0.1                 7     -     -        582        7     -        582     -     - \n"
     );
 }
 

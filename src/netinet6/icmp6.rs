@@ -262,6 +262,7 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         ND_NEIGHBOR_SOLICIT => crate::netinet6::nd6::nd6_ns_input(k, v, &m, f),
         ND_NEIGHBOR_ADVERT => crate::netinet6::nd6::nd6_na_input(k, v, &m, f),
         ND_ROUTER_SOLICIT => crate::netinet6::nd6_rtr::nd6_rs_input(k, v, &m, f),
+        MLD_LISTENER_QUERY => crate::netinet6::mld6::mld6_input(k, v, &m, f),
         ND_ROUTER_ADVERT => crate::netinet6::nd6_rtr::nd6_ra_input(k, v, &m, f),
         ICMP6_DST_UNREACH | ICMP6_PACKET_TOO_BIG | ICMP6_TIME_EXCEEDED | ICMP6_PARAM_PROB => {
             if let Some(prc) = icmp6_prc(t, msg.code(), msg.param()) {

@@ -213,6 +213,7 @@ pub fn in6_aifaddr(
     let ip6 = v.builtin(IP6);
     ip6.ifaddrs.push(ia);
     in6_ifaddr_routes(ip6, &ia, lo);
+    crate::netinet6::mld6::mld6_join(k, v, index, &addr);
     if dad {
         nd6_dad_start(k, v, index, addr);
     }

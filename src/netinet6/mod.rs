@@ -9,6 +9,7 @@ pub mod in6;
 pub mod ip6;
 pub mod ip6_input;
 pub mod ip6_output;
+pub mod mld6;
 pub mod nd6;
 pub mod nd6_dad;
 pub mod nd6_rtr;

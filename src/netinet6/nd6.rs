@@ -4,8 +4,9 @@
 //! held while a neighbour is resolved, and neighbour solicitations and
 //! advertisements in and out (§7.2), and each interface's ND settings
 //! (`struct nd_ifinfo`). One timer per vnet serves the whole cache,
-//! duplicate address detection (nd6_dad.rs) and what router
-//! advertisements taught (nd6_rtr.rs), armed for the earliest deadline.
+//! duplicate address detection (nd6_dad.rs), what router advertisements
+//! taught (nd6_rtr.rs) and listener reports due (mld6.rs), armed for
+//! the earliest deadline.
 
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
@@ -490,6 +491,7 @@ fn nd6_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
         nd6_ns_output(k, v, index, Ipv6Addr::from(a), mac);
     }
     crate::netinet6::nd6_dad::nd6_dad_timer(k, v, now);
+    crate::netinet6::mld6::mld6_timer(k, v, now);
     crate::netinet6::nd6_rtr::nd6_rtr_timer(v, now);
     let nd = v.builtin(ND6);
     let cache = nd

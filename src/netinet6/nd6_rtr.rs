@@ -70,6 +70,8 @@ pub struct NdPrefix {
 #[derive(Debug, Default)]
 pub struct Nd6Auto {
     pub dad: Vec<Dad>,
+    /// Listener reports due (mld6.rs).
+    pub mld: Vec<crate::netinet6::mld6::MldPending>,
     pub routers: Vec<NdDefrouter>,
     pub prefixes: Vec<NdPrefix>,
 }
@@ -77,7 +79,7 @@ pub struct Nd6Auto {
 impl Nd6Auto {
     /// The earliest time something here is due.
     pub fn next(&self) -> Option<Time> {
-        let dad = self.dad.iter().map(|d| d.deadline);
+        let dad = self.dad.iter().map(|d| d.deadline).chain(self.mld.iter().map(|m| m.at));
         let rtr = self.routers.iter().map(|r| r.expire);
         let pfx = self.prefixes.iter().flat_map(|p| {
             let onlink = (p.expire != Time::ZERO).then_some(p.expire);
@@ -96,6 +98,7 @@ impl Nd6Auto {
     /// Interface `index` left: what it learnt goes with it.
     pub fn ifdetach(&mut self, index: u32) {
         self.dad.retain(|d| d.index != index);
+        self.mld.retain(|m| m.index != index);
         self.routers.retain(|r| r.index != index);
         self.prefixes.retain(|p| p.index != index);
     }

@@ -426,6 +426,9 @@ impl Printer {
         let mut exts = String::new();
         if c.hbh {
             exts += "HBH ";
+            if self.o.verbose > 0 {
+                exts += &ip6_opts_text(ip6::ext_options(n, ip6::IP6_HDR_LEN).0);
+            }
         }
         if let Some((at, f)) = c.frag {
             exts += &format!("frag ({}|{}) ", f.offset, end - at - ip6::FragHdr::LEN);
@@ -543,7 +546,7 @@ fn l4_cksum(src: IpAddr, dst: IpAddr, b: &[u8], proto: u8) -> u16 {
 /// print-ip6.c's names of next headers.
 fn proto_name6(p: u8) -> &'static str {
     match p {
-        ip6::IPPROTO_HOPOPTS => "Hop by Hop Options",
+        ip6::IPPROTO_HOPOPTS => "Options",
         IPPROTO_TCP => "TCP",
         IPPROTO_UDP => "UDP",
         ip6::IPPROTO_ROUTING => "Routing",
@@ -663,7 +666,40 @@ fn icmp6(src: &Ipv6Addr, dst: &Ipv6Addr, b: &[u8], verbose: u8) -> String {
             };
         }
         ICMP6_ECHO_REQUEST | ICMP6_ECHO_REPLY => s += &format!(", id {}, seq {}", m.echo_ident(), m.echo_seq()),
-        MLDV2_LISTENER_REPORT => s += &format!(", {} group record(s)", be16(b, 6).unwrap_or(0)),
+        MLDV2_LISTENER_REPORT => {
+            let n = be16(b, 6).unwrap_or(0);
+            s += &format!(", {n} group record(s)");
+            let mut at = 8;
+            for _ in 0..n.min(if verbose > 0 { u16::MAX } else { 0 }) {
+                let (Some(rec), Some(nsrc)) = (b.get(at..at + 20), be16(b, at + 2)) else {
+                    s += "[|icmp6]";
+                    break;
+                };
+                let g = Ipv6Addr::from(<[u8; 16]>::try_from(&rec[4..20]).unwrap_or_default());
+                let kind = match rec[0] {
+                    1 => "is_in".to_string(),
+                    2 => "is_ex".into(),
+                    3 => "to_in".into(),
+                    4 => "to_ex".into(),
+                    5 => "allow".into(),
+                    6 => "block".into(),
+                    t => format!(" [v2-report-#{t}]"),
+                };
+                s += &format!(" [gaddr {g} {kind}");
+                if verbose == 1 {
+                    s += &format!(", {nsrc} source(s)");
+                } else {
+                    s += " {";
+                    for j in 0..nsrc as usize {
+                        let a = b.get(at + 20 + 16 * j..at + 36 + 16 * j).unwrap_or(&[0; 16]);
+                        s += &format!(" {}", Ipv6Addr::from(<[u8; 16]>::try_from(a).unwrap_or_default()));
+                    }
+                    s += " }";
+                }
+                s += "]";
+                at += 20 + 16 * nsrc as usize;
+            }
+        }
         ND_ROUTER_ADVERT if verbose > 0 => {
             let ra = m.ra();
             let flags = bittok(
@@ -702,6 +738,31 @@ fn icmp6(src: &Ipv6Addr, dst: &Ipv6Addr, b: &[u8], verbose: u8) -> String {
         s += &format!(", length {len}");
     }
     s
+}
+
+/// print-ip6opts.c's `ip6_opt_print`: each option of an options header.
+fn ip6_opts_text(b: &[u8]) -> String {
+    let mut s = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == ip6::IP6OPT_PAD1 {
+            s += "(pad1)";
+            i += 1;
+            continue;
+        }
+        let Some(&len) = b.get(i + 1) else {
+            return s + "[|hbhopt]";
+        };
+        let data = b.get(i + 2..i + 2 + len as usize).unwrap_or(&[]);
+        s += &match b[i] {
+            ip6::IP6OPT_PADN => "(padn)".to_string(),
+            ip6::IP6OPT_ROUTER_ALERT if data.len() == 2 => format!("(rtalert: 0x{:04x}) ", be16(data, 0).unwrap_or(0)),
+            0xc2 if data.len() == 4 => format!("(jumbo: {}) ", be32(data, 0).unwrap_or(0)),
+            t => format!("(opt_type 0x{t:02x}: len={len})"),
+        };
+        i += 2 + len as usize;
+    }
+    s + " "
 }
 
 /// The bytes before an ND message's options.

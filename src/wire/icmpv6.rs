@@ -23,6 +23,10 @@ pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
 pub const ND_NEIGHBOR_ADVERT: u8 = 136;
 pub const ND_REDIRECT: u8 = 137;
 pub const MLDV2_LISTENER_REPORT: u8 = 143;
+// MLDv2 record types (RFC 3810 §5.2.12).
+pub const MLD2_MODE_IS_EXCLUDE: u8 = 2;
+pub const MLD2_CHANGE_TO_INCLUDE: u8 = 3;
+pub const MLD2_CHANGE_TO_EXCLUDE: u8 = 4;
 
 pub const ICMP6_DST_UNREACH_NOROUTE: u8 = 0;
 pub const ICMP6_DST_UNREACH_ADMIN: u8 = 1;
@@ -334,6 +338,34 @@ pub fn ra_emit(h: &RaHdr, lladdr: Option<[u8; 6]>, mtu: Option<u32>, prefixes: &
         emit_prefix_opt(&mut b[at..], p);
     }
     b
+}
+
+/// An MLDv2 listener report (RFC 3810 §5.2): one record, with no
+/// sources, per (record type, group); the checksum is left to
+/// `fill_checksum`.
+pub fn mldv2_report_emit(records: &[(u8, Ipv6Addr)]) -> Vec<u8> {
+    let mut b = vec![0u8; 8];
+    b[0] = MLDV2_LISTENER_REPORT;
+    b[6..8].copy_from_slice(&(records.len() as u16).to_be_bytes());
+    for (t, g) in records {
+        b.extend_from_slice(&[*t, 0, 0, 0]);
+        b.extend_from_slice(&g.octets());
+    }
+    b
+}
+
+/// A listener query's maximum response delay in milliseconds and its
+/// group (unspecified: a general query), MLDv1 or v2 (RFC 3810 §5.1.3:
+/// a code of 32768 or more is in floating point).
+pub fn mld_query(b: &[u8]) -> Option<(u32, Ipv6Addr)> {
+    let code = u32::from(u16::from_be_bytes(b.get(4..6)?.try_into().ok()?));
+    let group = Ipv6Addr::from(<[u8; 16]>::try_from(b.get(8..24)?).ok()?);
+    let ms = if code < 32768 {
+        code
+    } else {
+        ((code & 0x0fff) | 0x1000) << (((code >> 12) & 7) + 3)
+    };
+    Some((ms, group))
 }
 
 /// Write a prefix information option (32 bytes) into `b`.

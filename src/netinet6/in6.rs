@@ -68,6 +68,14 @@ pub fn in6_localip(v: &Vnet, a: &Ipv6Addr) -> bool {
     in6_ifaddr_all(v).iter().any(|ia| ia.addr == *a && ia.usable())
 }
 
+/// Interface `index`'s usable link-local address (scope embedded): the
+/// source of what only the link hears (RS, RA, MLD).
+pub fn in6_linklocal(v: &Vnet, index: u32) -> Option<Ipv6Addr> {
+    in6_ifaddrs(v, index)
+        .find(|ia| ia.usable() && is_link_local(&in6_clearscope(ia.addr)))
+        .map(|ia| ia.addr)
+}
+
 /// Our address `a`, in any state.
 pub fn in6_ifaddr_of<'a>(v: &'a Vnet, a: &Ipv6Addr) -> Option<&'a In6Ifaddr> {
     in6_ifaddr_all(v).iter().find(|ia| ia.addr == *a)

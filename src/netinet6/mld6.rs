@@ -19,12 +19,12 @@ use crate::net::ethernet::{ETHERTYPE_IPV6, ether_output_frame};
 use crate::net::ifnet::IF;
 use crate::netinet::protosw::IpFacts;
 use crate::netinet6::icmp6::ICMP6;
-use crate::netinet6::in6::{in6_clearscope, in6_ifaddrs};
+use crate::netinet6::in6::{in6_clearscope, in6_ifaddrs, in6_linklocal};
 use crate::netinet6::ip6::{IP6, IP6_HDR_LEN, IPPROTO_HOPOPTS, IPPROTO_ICMPV6};
 use crate::netinet6::nd6::{ND6, nd6_arm};
 use crate::vnet::Vnet;
 use crate::wire::icmpv6::{self, MLD2_CHANGE_TO_EXCLUDE, MLD2_MODE_IS_EXCLUDE};
-use crate::wire::ipv6::{Ipv6Repr, is_link_local, multicast_mac, solicited_node};
+use crate::wire::ipv6::{Ipv6Repr, multicast_mac, solicited_node};
 
 /// All MLDv2-capable routers (RFC 3810 §5.2.14).
 pub const MLDV2_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x16);
@@ -106,9 +106,7 @@ pub(crate) fn mld6_timer(k: &mut Kernel, v: &mut Vnet, now: Time) {
 /// A report out of `index`: IPv6 header, hop-by-hop header with the
 /// router alert, the report.
 fn mld6_output(k: &mut Kernel, v: &mut Vnet, index: u32, records: &[(u8, Ipv6Addr)]) {
-    let src = in6_ifaddrs(v, index)
-        .find(|ia| ia.usable() && is_link_local(&in6_clearscope(ia.addr)))
-        .map_or(Ipv6Addr::UNSPECIFIED, |ia| in6_clearscope(ia.addr));
+    let src = in6_linklocal(v, index).map_or(Ipv6Addr::UNSPECIFIED, in6_clearscope);
     let mut msg = icmpv6::mldv2_report_emit(records);
     icmpv6::Packet::new_unchecked(&mut msg[..]).fill_checksum(&src, &MLDV2_ROUTERS);
     // Next header ICMPv6, length 0 (8 bytes): router alert "MLD", PadN.

@@ -20,11 +20,10 @@ use crate::net::ifnet::IF;
 use crate::net::radix::Key;
 use crate::netinet::raw_ip::rip_attach;
 use crate::netinet6::icmp6::rip6_output;
-use crate::netinet6::in6::{in6_clearscope, in6_ifaddrs, in6_setscope, key};
+use crate::netinet6::in6::{in6_clearscope, in6_ifaddrs, in6_linklocal, in6_setscope, key};
 use crate::netinet6::ip6::{IP6, IPPROTO_ICMPV6};
 use crate::netinet6::ip6_output::Ip6Opts;
 use crate::userland::ping::recvif_until;
-use crate::userland::rtsol::linklocal;
 use crate::wire::icmpv6::{self, ND_OPT_PI_FLAG_AUTO, ND_OPT_PI_FLAG_ONLINK, ND_ROUTER_SOLICIT, PrefixInfo, RaHdr};
 use crate::wire::ipv6::{ext_walk, is_link_local};
 
@@ -320,7 +319,7 @@ async fn serve(p: Proc, mut rais: Vec<Rainfo>, debug: bool) -> i32 {
 /// link-local address; false if it has none ready.
 fn ra_output(p: &Proc, ra: &Rainfo) -> bool {
     p.vnet(|k, v| {
-        let Some(src) = linklocal(v, ra.index) else {
+        let Some(src) = in6_linklocal(v, ra.index) else {
             return false;
         };
         let prefixes = if ra.prefixes.is_empty() {

@@ -14,14 +14,13 @@ use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::netinet::raw_ip::rip_attach;
 use crate::netinet6::icmp6::rip6_output;
-use crate::netinet6::in6::{in6_clearscope, in6_fmt, in6_ifaddrs, in6_setscope};
+use crate::netinet6::in6::{in6_clearscope, in6_fmt, in6_linklocal, in6_setscope};
 use crate::netinet6::ip6::{IP6, IPPROTO_ICMPV6};
 use crate::netinet6::ip6_output::Ip6Opts;
 use crate::netinet6::nd6::{ND6, ND6_IFF_ACCEPT_RTADV, nd6_ifflags, nd6_setflag};
 use crate::userland::ping::recvif_until;
-use crate::vnet::Vnet;
 use crate::wire::icmpv6::{self, ND_ROUTER_ADVERT};
-use crate::wire::ipv6::{Packet, ext_walk, is_link_local};
+use crate::wire::ipv6::{Packet, ext_walk};
 
 /// RFC 4861 §10's host constants.
 const MAX_RTR_SOLICITATIONS: u32 = 3;
@@ -43,13 +42,6 @@ pub struct RtsolArgs {
     force: bool,
     #[arg(required = true, value_name = "interface")]
     interfaces: Vec<String>,
-}
-
-/// Interface `index`'s usable link-local address (scope embedded).
-pub(crate) fn linklocal(v: &Vnet, index: u32) -> Option<Ipv6Addr> {
-    in6_ifaddrs(v, index)
-        .find(|ia| ia.usable() && is_link_local(&in6_clearscope(ia.addr)))
-        .map(|ia| ia.addr)
 }
 
 pub async fn rtsol(p: Proc, argv: Vec<String>) -> i32 {
@@ -97,7 +89,7 @@ pub async fn rtsol(p: Proc, argv: Vec<String>) -> i32 {
     p.sleep(Duration::from_micros(delay)).await;
     for (index, name) in ifs {
         let ready_by = p.now().saturating_add(Duration::from_secs(3));
-        while p.vnet(|_, v| linklocal(v, index).is_none()).unwrap_or(false) && p.now() < ready_by {
+        while p.vnet(|_, v| in6_linklocal(v, index).is_none()).unwrap_or(false) && p.now() < ready_by {
             p.sleep(Duration::from_millis(100)).await;
         }
         let mut heard = false;
@@ -106,7 +98,7 @@ pub async fn rtsol(p: Proc, argv: Vec<String>) -> i32 {
                 return 1;
             }
             let sent = p.vnet(|k, v| {
-                let src = linklocal(v, index);
+                let src = in6_linklocal(v, index);
                 let mac = v.builtin(IF).get(index).map(|i| i.lladdr);
                 let msg = icmpv6::rs_emit(src.and(mac));
                 let dst = in6_setscope(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2), index);

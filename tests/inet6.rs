@@ -201,6 +201,59 @@ fn errors_say_why_time_exceeded_no_route_and_port_unreachable() {
 }
 
 #[test]
+fn packet_too_big_teaches_the_path_mtu_for_an_hour() {
+    // a — r — b with the far link at IPv6's minimum MTU: r cannot
+    // forward what a sends at 1500 and says so; a learns 1280 for b and
+    // fragments at it from then on (RFC 8201), TCP included.
+    let h = routed6();
+    common::run(
+        &h,
+        "jexec r ifconfig epair1a mtu 1280
+         jexec b ifconfig epair1b mtu 1280",
+    );
+    let o = h.exec("jexec a ping6 -c 3 -s 1400 2001:db8:2::2");
+    assert!(
+        o.stdout.contains("bytes from 2001:db8:1::2: Packet too big mtu = 1280"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout
+            .contains("3 packets transmitted, 2 packets received, 33.3% packet loss"),
+        "{o:?}"
+    );
+    assert!(ok(&h, "jexec a netstat -s -p icmp6").contains("\t1 path MTU change\n"));
+    assert_eq!(ok(&h, "jexec a sysctl -n net.inet.tcp.hostcache.count"), "1\n");
+    let frags = |h: &Host| {
+        let st = ok(h, "jexec a sysctl net.inet6.ip6.stats");
+        st.split("ofragments = ")
+            .nth(1)
+            .and_then(|x| x.split(',').next())
+            .map(str::to_string)
+    };
+    assert_eq!(frags(&h).as_deref(), Some("4"), "two echoes in two fragments each");
+    // A TCP connection starts at the path's MSS: no more "too big".
+    let (st, out, err) = common::script(
+        &h,
+        "jexec b nc -6 -l 5000 > /dev/null &
+         sleep 0.1
+         jot 20000 | jexec a nc -6 -N 2001:db8:2::2 5000
+         sleep 1",
+    );
+    assert_eq!(st, 0, "{out} {err}");
+    let st = ok(&h, "jexec r netstat -s -p icmp6");
+    assert!(st.contains("\t\tpacket too big: 1\n"), "{st}");
+    // It is forgotten after net.inet.tcp.hostcache.expire, and learned again.
+    common::run(
+        &h,
+        "jexec a sysctl net.inet.tcp.hostcache.expire=60
+         sleep 3601",
+    );
+    let o = h.exec("jexec a ping6 -c 1 -s 1400 2001:db8:2::2");
+    assert!(o.stdout.contains("Packet too big mtu = 1280"), "{o:?}");
+    assert!(ok(&h, "jexec a netstat -s -p icmp6").contains("\t2 path MTU changes\n"));
+}
+
+#[test]
 fn traceroute6_lists_the_router_and_arrives() {
     let h = routed6();
     let o = h.exec("jexec a traceroute6 -n -q 2 2001:db8:2::2");
@@ -774,4 +827,211 @@ fn a_snooping_linux_bridge_learns_our_groups() {
     }
     let o = host.exec("jexec a ping6 -c 2 -i 0.2 2001:db8:5::2");
     assert!(o.stdout.contains("2 packets received"), "{o:?}");
+}
+
+/// a and b on one link with both families: 10.0.0.0/24 and 2001:db8::/64.
+fn dual_pair() -> Host {
+    let h = common::pair_lab("10.0.0.1/24", "10.0.0.2/24");
+    common::run(
+        &h,
+        "jexec a ifconfig epair0a inet6 2001:db8::1/64 no_dad
+         jexec b ifconfig epair0b inet6 2001:db8::2/64 no_dad",
+    );
+    h
+}
+
+/// A socket of both families (IPV6_V6ONLY off).
+const DUAL: vimage::socket::BindOpts = vimage::socket::BindOpts {
+    reuseaddr: false,
+    v6only: Some(false),
+};
+
+/// `[::]:port`.
+fn any6(port: u16) -> std::net::SocketAddr {
+    (std::net::Ipv6Addr::UNSPECIFIED, port).into()
+}
+
+#[test]
+fn a_dual_socket_takes_ipv4_as_mapped_addresses_and_v6only_keeps_it_out() {
+    use futures::future::join;
+    use vimage::socket::{TcpListener, TcpStream, UdpSocket};
+    let h = dual_pair();
+    let (pa, pb) = (common::proc_in(&h, "a"), common::proc_in(&h, "b"));
+    let l = TcpListener::bind_with(&pb, any6(7000), 8, DUAL).expect("bind");
+    let only6 = TcpListener::bind(&pb, any6(7001)).expect("bind v6only");
+    // netstat and sockstat name the dual one tcp46, and sockstat -4 lists it.
+    let o = ok(&h, "jexec b netstat -an -p tcp");
+    assert!(o.contains("tcp46      0      0 *.7000 "), "{o}");
+    assert!(o.contains("tcp6       0      0 *.7001 "), "{o}");
+    let o = ok(&h, "jexec b sockstat -4 -l");
+    assert!(o.contains("tcp46  *:7000"), "{o}");
+    assert!(!o.contains(":7001"), "{o}");
+    // An IPv4 client and an IPv6 one, to the one socket.
+    let server = async {
+        let (mut seen, mut conns) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            let (mut s, peer) = l.accept().await.expect("accept");
+            let mut b = [0u8; 2];
+            s.read_exact(&mut b).await.expect("read");
+            let local = s.local_addr().expect("local");
+            seen.push(format!("{} {local} {}", peer.ip(), String::from_utf8_lossy(&b)));
+            conns.push(s);
+        }
+        (seen, conns)
+    };
+    let client = async {
+        for (to, msg) in [("10.0.0.2:7000", b"v4"), ("[2001:db8::2]:7000", b"v6")] {
+            let mut s = TcpStream::connect(&pa, to.parse().expect("addr"))
+                .await
+                .expect("connect");
+            s.write_all(msg).await.expect("write");
+        }
+        // IPV6_V6ONLY: the other listener refuses IPv4 (a RST).
+        let e = TcpStream::connect(&pa, "10.0.0.2:7001".parse().expect("addr")).await;
+        e.err().map(|e| e.kind())
+    };
+    let ((seen, _conns), refused) = h.block_on(join(server, client)).expect("ran");
+    assert_eq!(
+        seen,
+        [
+            "::ffff:10.0.0.1 [::ffff:10.0.0.2]:7000 v4",
+            "2001:db8::1 [2001:db8::2]:7000 v6"
+        ]
+    );
+    assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    drop(only6);
+    // The IPv4 connection is tcp4 in netstat, its ends IPv4.
+    let o = ok(&h, "jexec b netstat -an -p tcp");
+    assert!(
+        o.contains("tcp4       0      0 10.0.0.2.7000          10.0.0.1."),
+        "{o}"
+    );
+
+    // UDP: a dual socket hears IPv4 as mapped and answers to the mapped
+    // address over IPv4; an IPv6-only socket refuses a mapped address.
+    let u = UdpSocket::bind_with(&pb, any6(7002), DUAL).expect("bind");
+    let server = async {
+        let mut b = [0u8; 16];
+        let (n, from) = u.recv_from(&mut b).await.expect("recv");
+        u.send_to(&b[..n], from).await.expect("echo");
+        from.ip()
+    };
+    let client = async {
+        let s = UdpSocket::bind(&pa, "0.0.0.0:0".parse().expect("addr")).expect("bind");
+        s.send_to(b"ping", "10.0.0.2:7002".parse().expect("addr"))
+            .await
+            .expect("send");
+        let mut b = [0u8; 16];
+        let (n, from) = s.recv_from(&mut b).await.expect("recv");
+        let s6 = UdpSocket::bind(&pa, any6(0)).expect("bind");
+        let refused = s6.send_to(b"x", "[::ffff:10.0.0.2]:7002".parse().expect("addr")).await;
+        let refused = refused.err().map(|e| e.to_string());
+        format!("{} {from} {refused:?}", String::from_utf8_lossy(&b[..n]))
+    };
+    let (from, answer) = h.block_on(join(server, client)).expect("ran");
+    assert_eq!(from.to_string(), "::ffff:10.0.0.1");
+    assert_eq!(answer, "ping 10.0.0.2:7002 Some(\"Invalid argument\")");
+
+    // net.inet6.ip6.v6only=0 makes every new IPv6 socket dual (nc -6 -l).
+    let (st, out, err) = common::script(
+        &h,
+        "jexec b sysctl net.inet6.ip6.v6only=0
+         jexec b nc -6 -l 7003 > /tmp/vimage-dual.txt &
+         sleep 0.1
+         jexec b sockstat -l -p 7003
+         echo over four | jexec a nc -N 10.0.0.2 7003
+         sleep 1
+         cat /tmp/vimage-dual.txt",
+    );
+    assert_eq!(st, 0, "{out} {err}");
+    assert!(out.contains("tcp46  *:7003"), "{out}");
+    assert!(out.ends_with("over four\n"), "{out}");
+}
+
+#[test]
+fn a_dual_socket_shares_its_port_only_with_ipv4s_wildcard() {
+    use futures::future::join;
+    use vimage::socket::{TcpListener, TcpStream};
+    let h = dual_pair();
+    let (pa, pb) = (common::proc_in(&h, "a"), common::proc_in(&h, "b"));
+    let err = |r: std::io::Result<TcpListener>| r.err().map(|e| e.to_string());
+    // An IPv4 address on the port is taken by the dual socket's ::, as is
+    // the other way round; IPv4's own wildcard may sit beside it, and
+    // takes IPv4 before it (in6_pcbbind_avail, local_wild_mapped).
+    let v4 = TcpListener::bind(&pb, "10.0.0.2:7010".parse().expect("addr")).expect("bind");
+    let e = err(TcpListener::bind_with(&pb, any6(7010), 8, DUAL));
+    assert_eq!(e.as_deref(), Some("Address already in use"));
+    let d = TcpListener::bind_with(&pb, any6(7011), 8, DUAL).expect("bind");
+    let e = err(TcpListener::bind(&pb, "10.0.0.2:7011".parse().expect("addr")));
+    assert_eq!(e.as_deref(), Some("Address already in use"));
+    let w4 = TcpListener::bind(&pb, "0.0.0.0:7011".parse().expect("addr")).expect("IPv4's wildcard beside it");
+    let server = async { w4.accept().await.expect("accept").0.local_addr().expect("local") };
+    let client = async {
+        TcpStream::connect(&pa, "10.0.0.2:7011".parse().expect("addr"))
+            .await
+            .expect("connect")
+    };
+    let (local, _c) = h.block_on(join(server, client)).expect("ran");
+    assert_eq!(local.to_string(), "10.0.0.2:7011");
+    drop((v4, d));
+}
+
+#[test]
+fn raw_sockets_of_both_families_send_and_hear_icmp() {
+    use futures::future::join;
+    use vimage::socket::RawSocket;
+    let h = dual_pair();
+    let pa = common::proc_in(&h, "a");
+    // ICMPv6: the kernel fills in the checksum and strips the header.
+    let s6 = RawSocket::new(&pa, true, 58).expect("raw6");
+    s6.set_icmp6_filter(&[129]);
+    let echo6 = [128, 0, 0, 0, 0x12, 0x34, 0, 1, b'h', b'i'];
+    let mut b = [0u8; 64];
+    let ((), got) = h
+        .block_on(join(
+            async {
+                s6.send_to(&echo6, "[2001:db8::2]:0".parse().expect("addr"))
+                    .await
+                    .expect("send");
+            },
+            s6.recv_from(&mut b),
+        ))
+        .expect("ran");
+    let (n, from) = got.expect("recv");
+    assert_eq!(from.ip().to_string(), "2001:db8::2");
+    assert_eq!(
+        (b[0], &b[4..n]),
+        (129, &[0x12, 0x34, 0, 1, b'h', b'i'][..]),
+        "an echo reply"
+    );
+    // ICMP: the sender's checksum, the reply with its IP header.
+    let s4 = RawSocket::new(&pa, false, 1).expect("raw4");
+    let mut echo4 = [8u8, 0, 0, 0, 0x56, 0x78, 0, 1];
+    let mut sum = echo4
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u32>();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let sum = !(sum as u16);
+    echo4[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ((), got) = h
+        .block_on(join(
+            async {
+                s4.send_to(&echo4, "10.0.0.2:0".parse().expect("addr"))
+                    .await
+                    .expect("send");
+            },
+            s4.recv_from(&mut b),
+        ))
+        .expect("ran");
+    let (n, from) = got.expect("recv");
+    assert_eq!(from.to_string(), "10.0.0.2:0");
+    assert_eq!((n, b[0], b[20], &b[24..28]), (28, 0x45, 0, &[0x56, 0x78, 0, 1][..]));
+    // A family the socket is not: EAFNOSUPPORT.
+    let e = h
+        .block_on(s6.send_to(&echo6, "10.0.0.2:0".parse().expect("addr")))
+        .expect("ran");
+    assert_eq!(e.err().map(|e| e.kind()), Some(std::io::ErrorKind::Unsupported));
 }

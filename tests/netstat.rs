@@ -16,15 +16,13 @@ fn lab() -> vimage::Host {
 
 #[test]
 fn listen_queues() {
-    // iperf3 -s listens for both families (two sockets here, where
-    // FreeBSD's iperf3 has one tcp46).
+    // iperf3 -s listens for both families on one socket (tcp46).
     let h = lab();
     assert_eq!(
         ok(&h, "jexec b netstat -Lan"),
         "Current listen queue sizes (qlen/incqlen/maxqlen)\n\
          Proto Listen                           Local Address         \n\
-         tcp6  0/0/128                          *.5201                 \n\
-         tcp4  0/0/128                          *.5201                 \n\
+         tcp46 0/0/128                          *.5201                 \n\
          tcp4  0/0/1                            *.80                   \n"
     );
     assert_eq!(ok(&h, "jexec a netstat -L"), "", "a listens on nothing");

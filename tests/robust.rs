@@ -30,6 +30,42 @@ proptest! {
     }
 }
 
+/// How many echo requests the router has answered.
+fn echoes_answered(rig: &Rig) -> u64 {
+    let st = rig.host.exec("jexec r sysctl net.inet6.icmp6.stats").stdout;
+    st.split("reflect = ")
+        .nth(1)
+        .and_then(|x| x.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Extension headers in any number and order (RFC 8200 §4): a chain
+    /// the RFC allows (hop-by-hop first, options to skip, routing
+    /// headers with no segments left, atomic fragments) is walked to the
+    /// echo, which is answered; any other is dropped, with the router
+    /// unharmed.
+    #[test]
+    fn extension_header_chains_of_any_length(
+        chain in proptest::collection::vec((0u8..4, 0u8..4, prop_oneof![Just(0u8), any::<u8>()]), 0..48),
+    ) {
+        let rig = Rig::new();
+        let before = echoes_answered(&rig);
+        rig.feed(0, &Rig::echo6_through(&chain));
+        let allowed = chain.iter().enumerate().all(|(i, &(kind, _, option))| match kind {
+            0 => i == 0 && (option == 0 || option >> 6 == 0),
+            1 => option == 0 || option >> 6 == 0,
+            _ => true,
+        });
+        let answered = echoes_answered(&rig) - before;
+        prop_assert_eq!(answered, allowed as u64, "chain {:?}", chain);
+        rig.check();
+    }
+}
+
 #[test]
 fn a_flood_of_fragments_stays_within_the_limits() {
     let rig = Rig::new();
@@ -49,6 +85,22 @@ fn floods_of_ipv6_fragments_and_solicitations_stay_within_the_limits() {
     for i in 0..3000u16 {
         rig.feed(0, &Rig::solicit(0x100 + i));
     }
+    rig.check();
+}
+
+#[test]
+fn floods_of_router_advertisements_and_packet_too_big_stay_within_the_limits() {
+    let rig = Rig::new();
+    // Many routers, each with its own prefix (and so an address to make).
+    for i in 0..200u16 {
+        rig.feed_host(&Rig::router_advert(0x100 + i, 0x100 + i));
+    }
+    // Path MTUs for ever new destinations.
+    for i in 0..500u16 {
+        rig.feed_host(&rig.too_big(i));
+    }
+    let o = rig.host.exec("jexec a netstat -s -p icmp6");
+    assert!(o.stdout.contains("\t500 path MTU changes\n"), "{o:?}");
     rig.check();
 }
 

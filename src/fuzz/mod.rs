@@ -19,10 +19,13 @@ use crate::netinet6::ip6::IP6;
 use crate::netinet6::nd6::ND6;
 use std::net::Ipv6Addr;
 
-/// The router and its ports.
+/// The router and its ports, and host a's interface (a takes router
+/// advertisements).
 pub struct Rig {
     pub host: Host,
-    ports: Vec<u32>,
+    /// Each port's index and MAC address.
+    ports: Vec<(u32, [u8; 6])>,
+    host_port: (u32, [u8; 6]),
 }
 
 const SETUP: &str = "jail -c name=r vnet persist
@@ -57,7 +60,9 @@ jexec a route -6 add default 2001:db8::1
 jexec b route -6 add default 2001:db8:1::1
 jexec r sysctl net.inet6.ip6.forwarding=1
 jexec r sysctl net.inet6.ip6.maxfragpackets=64
-jexec r sysctl net.inet6.icmp6.nd6_maxentries=64";
+jexec r sysctl net.inet6.icmp6.nd6_maxentries=64
+jexec a ifconfig epair0b inet6 accept_rtadv
+jexec a sysctl net.inet.tcp.hostcache.cachelimit=64";
 
 impl Default for Rig {
     fn default() -> Self {
@@ -69,33 +74,128 @@ impl Rig {
     /// Frames `mutate` can start from: ARP and IPv4 (0-4), IPv6 (5-9).
     pub const TEMPLATES: usize = 10;
 
+    /// The destination MAC that [`Rig::feed`] makes the port's own.
+    pub const ROUTER: [u8; 6] = [0x02, 0, 0, 0, 0, 0];
+
     pub fn new() -> Rig {
         let host = Host::new(Default::default());
         for l in SETUP.lines() {
             let o = host.exec(l);
             assert!(o.success(), "rig setup: {l}: {o:?}");
         }
-        let ports = {
+        let indexes = |jail: &str, names: &[&str]| -> Vec<(u32, [u8; 6])> {
             let mut k = host.kernel();
             let v = k
-                .jail_getid(Jid::HOST, "r")
+                .jail_getid(Jid::HOST, jail)
                 .and_then(|j| k.prison_vnet(j))
-                .expect("router");
+                .expect("jail");
             let ifs = k.vnet(v).expect("vnet").builtin(IF);
-            let ports: Vec<u32> = ["epair0a", "epair1a", "epair2a"]
+            names
                 .iter()
-                .filter_map(|n| ifs.by_name(n).map(|i| i.index))
-                .collect();
-            ports
+                .filter_map(|n| ifs.by_name(n).map(|i| (i.index, i.lladdr)))
+                .collect()
         };
-        Rig { host, ports }
+        let ports = indexes("r", &["epair0a", "epair1a", "epair2a"]);
+        let host_port = indexes("a", &["epair0b"])[0];
+        Rig { host, ports, host_port }
+    }
+
+    /// Deliver a frame to host a (as if from the router's link).
+    pub fn feed_host(&self, frame: &[u8]) {
+        netisr_queue(&mut self.host.kernel(), self.host_port.0, Mbuf::from_slice(frame));
+        self.host.run_for(Duration::from_millis(10));
+    }
+
+    /// A router advertisement from fe80::`router` with on-link,
+    /// autonomous prefix 2001:db8:`prefix`::/64.
+    pub fn router_advert(router: u16, prefix: u16) -> Vec<u8> {
+        use crate::wire::icmpv6::{ND_OPT_PI_FLAG_AUTO, ND_OPT_PI_FLAG_ONLINK, PrefixInfo, RaHdr, ra_emit};
+        let s = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, router);
+        let d = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+        let ra = RaHdr {
+            cur_hop_limit: 64,
+            flags: 0,
+            router_lifetime: 1800,
+            reachable: 0,
+            retrans: 0,
+        };
+        let pi = PrefixInfo {
+            plen: 64,
+            flags: ND_OPT_PI_FLAG_ONLINK | ND_OPT_PI_FLAG_AUTO,
+            valid: 86400,
+            preferred: 14400,
+            prefix: Ipv6Addr::new(0x2001, 0xdb8, prefix, 0, 0, 0, 0, 0),
+        };
+        let b = Rig::icmp6(
+            &s,
+            &d,
+            ra_emit(&ra, Some([0x02, 0xfe, 0, 1, 0, router as u8]), None, &[pi]),
+        );
+        Rig::ether([0x33, 0x33, 0, 0, 0, 1], 0x86dd, &Rig::ip6(58, &s, &d, &b))
+    }
+
+    /// An echo request to the router behind a chain of extension headers,
+    /// each `(kind, units, option)`: kind 0 hop-by-hop, 1 destination
+    /// options (a PadN, or option type `option` if not 0), 2 routing
+    /// (type `option` % 5, segments left 0), 3 an atomic fragment, others
+    /// a destination options header; `units` more 8-byte units each.
+    pub fn echo6_through(chain: &[(u8, u8, u8)]) -> Vec<u8> {
+        let (s, d) = (Rig::in6(0x2), Rig::in6(0x1));
+        let mut echo = vec![0x80, 0, 0, 0, 0, 7, 0, 1];
+        echo.extend_from_slice(b"chain!!!");
+        let mut body = Rig::icmp6(&s, &d, echo);
+        let mut next = 58u8;
+        for &(kind, units, option) in chain.iter().rev() {
+            let len = 8 + 8 * units as usize;
+            let mut h = vec![0u8; len];
+            h[0] = next;
+            h[1] = units;
+            next = match kind % 4 {
+                2 => {
+                    h[2] = option % 5;
+                    43
+                }
+                3 => {
+                    h.truncate(8);
+                    h[1] = 0;
+                    h[4..8].copy_from_slice(&(option as u32).to_be_bytes());
+                    44
+                }
+                k => {
+                    // One option filling the header: PadN or `option`.
+                    h[2] = if option == 0 { 1 } else { option };
+                    h[3] = (len - 4) as u8;
+                    if k == 0 { 0 } else { 60 }
+                }
+            };
+            h.extend_from_slice(&body);
+            body = h;
+        }
+        Rig::ether(Rig::ROUTER, 0x86dd, &Rig::ip6(next, &s, &d, &body))
+    }
+
+    /// A "packet too big" (MTU 1280) to host a about a datagram it sent
+    /// to 2001:db8:f::`low` (forged: a never sent it).
+    pub fn too_big(&self, low: u16) -> Vec<u8> {
+        let (r, a) = (Rig::in6(0x1), Rig::in6(0x2));
+        let far = Ipv6Addr::new(0x2001, 0xdb8, 0xf, 0, 0, 0, 0, low);
+        let quoted = Rig::ip6(17, &a, &far, &[0u8; 1400]);
+        let mut m = vec![2, 0, 0, 0, 0, 0, 5, 0];
+        m.extend_from_slice(&quoted[..1232]);
+        let b = Rig::icmp6(&r, &a, m);
+        Rig::ether(self.host_port.1, 0x86dd, &Rig::ip6(58, &r, &a, &b))
     }
 
     /// Deliver a frame to port `port` (mod the number of ports) and let the
-    /// network run for a while.
+    /// network run for a while. A frame to [`Rig::ROUTER`] is addressed
+    /// to that port's own MAC.
     pub fn feed(&self, port: u8, frame: &[u8]) {
-        let i = port as usize % self.ports.len();
-        netisr_queue(&mut self.host.kernel(), self.ports[i], Mbuf::from_slice(frame));
+        let (index, mac) = self.ports[port as usize % self.ports.len()];
+        let mut m = Mbuf::from_slice(frame);
+        if frame.starts_with(&Rig::ROUTER) {
+            m.data_mut()[..6].copy_from_slice(&mac);
+        }
+        netisr_queue(&mut self.host.kernel(), index, m);
         self.host.run_for(Duration::from_millis(10));
     }
 
@@ -149,7 +249,7 @@ impl Rig {
                 let (s, d) = (Rig::in6(0x2), Rig::in6(0x1));
                 let mut b = Rig::icmp6(&s, &d, e);
                 b.splice(0..0, [58, 0, 0x3e, 2, 0, 0, 1, 0]);
-                Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(0, &s, &d, &b))
+                Rig::ether(Rig::ROUTER, 0x86dd, &Rig::ip6(0, &s, &d, &b))
             }
             7 => Rig::fragment6(1),
             8 => {
@@ -167,7 +267,7 @@ impl Rig {
                 let (s, d) = (Rig::in6(0x2), Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2));
                 let mut u = vec![0, 7, 0, 9, 0, 12, 0, 0, 1, 2, 3, 4];
                 crate::wire::udp::Packet::new_unchecked(&mut u[..]).fill_checksum(s.into(), d.into());
-                Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(17, &s, &d, &u))
+                Rig::ether(Rig::ROUTER, 0x86dd, &Rig::ip6(17, &s, &d, &u))
             }
             _ => {
                 // With IP options (a record route).
@@ -247,7 +347,7 @@ impl Rig {
         .emit(&mut f);
         f.extend_from_slice(&[0u8; 16]);
         let (s, d) = (Rig::in6(0x2), Rig::in6(0x1));
-        Rig::ether([0x02, 0, 0, 0, 0, 0], 0x86dd, &Rig::ip6(44, &s, &d, &f))
+        Rig::ether(Rig::ROUTER, 0x86dd, &Rig::ip6(44, &s, &d, &f))
     }
 
     /// A first fragment of datagram `id` (never completed).
@@ -283,6 +383,17 @@ impl Rig {
         let nd = &vn.builtin(ND6).table;
         assert!(nd.len() <= 64, "neighbour cache: {}", nd.len());
         assert!(nd.values().all(|e| e.hold.len() <= 16));
+        // Host a: what advertisements and errors taught it is bounded.
+        let v = k.jail_getid(Jid::HOST, "a").and_then(|j| k.prison_vnet(j)).expect("a");
+        let vn = k.vnet(v).expect("vnet");
+        let hc = vn.builtin(crate::netinet::tcp_var::TCP).hostcache.count();
+        assert!(hc <= 64, "host cache: {hc}");
+        if let Some(auto) = vn.builtin(ND6).auto.as_ref() {
+            let (r, p) = (auto.routers.len(), auto.prefixes.len());
+            assert!(r <= 16 && p <= 16, "{r} default routers, {p} prefixes");
+        }
+        let addrs = vn.builtin(IP6).ifaddrs.len();
+        assert!(addrs <= 20, "IPv6 addresses: {addrs}");
         drop(k);
         // A forged advertisement may have misled the router about a's MAC
         // (as one can on a real link): neighbour unreachability detection

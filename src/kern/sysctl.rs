@@ -237,6 +237,16 @@ impl Oid {
         Oid::new(name, descr, Ctype::String, true, Handler::Vnet(Rc::new(h)))
     }
 
+    /// A read-only per-vnet number computed from a module's state (a
+    /// count, as `net.inet.tcp.hostcache.count`).
+    pub fn vnet_count<T: 'static>(key: VnetKey<T>, name: &str, descr: &str, read: fn(&T) -> u64) -> Oid {
+        let h = move |v: &mut Vnet, _: Option<&Value>| {
+            let st = v.get(key).ok_or(VnetError::NoSuchModule)?;
+            Ok(Value::Int(read(st).into()))
+        };
+        Oid::new(name, descr, Ctype::Uint, false, Handler::Vnet(Rc::new(h)))
+    }
+
     /// A read-only per-vnet statistics structure.
     pub fn vnet_stats<T: 'static>(
         key: VnetKey<T>,

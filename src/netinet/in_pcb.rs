@@ -92,13 +92,108 @@ impl Endpoint {
     }
 }
 
-/// A socket meets an address of its own family only (EAFNOSUPPORT).
-pub fn in_pcb_af(local: Endpoint, to: Endpoint) -> Result<(), Errno> {
+/// A socket's family and the datagrams it takes (`inp_vflag` with
+/// `IN6P_IPV6_V6ONLY`). An AF_INET6 socket with `IPV6_V6ONLY` off also
+/// speaks IPv4, whose addresses its user sees IPv4-mapped (RFC 3493
+/// §3.7, RFC 4291 §2.5.5.2); the stack holds them as IPv4.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vflag {
+    /// Made by `socket(AF_INET6, ..)`.
+    pub inet6: bool,
+    /// `IPV6_V6ONLY`: IPv6 only (`net.inet6.ip6.v6only`, on by default).
+    pub v6only: bool,
+}
+
+impl Vflag {
+    /// A new socket's, of the family of its wildcard `any`.
+    pub fn new(v: &mut Vnet, any: Endpoint) -> Vflag {
+        let inet6 = any.addr.is_ipv6();
+        Vflag {
+            inet6,
+            v6only: inet6 && v.builtin(crate::netinet6::ip6::IP6).v6only,
+        }
+    }
+
+    /// Takes IPv4 as well as IPv6.
+    pub fn dual(self) -> bool {
+        self.inet6 && !self.v6only
+    }
+
+    /// Is a socket of this kind bound to `local` a wildcard for datagrams
+    /// to `dst`'s family? Its own family's; and a dual one's `::` is
+    /// IPv4's too, after IPv4's own wildcards (`local_wild_mapped`).
+    /// Returns 0 for no, 2 for its own family, 1 for the mapped fallback.
+    pub fn wild(self, local: Endpoint, dst: IpAddr) -> u8 {
+        if !local.is_unspecified() {
+            0
+        } else if local.addr.is_ipv6() == dst.is_ipv6() {
+            2
+        } else {
+            (self.dual() && local.addr.is_ipv6()) as u8
+        }
+    }
+
+    /// An address the user gives, as the stack holds it: IPv4-mapped
+    /// means IPv4 on a dual socket (`in6_sin6_2_sin`); on an IPv6-only
+    /// one it is refused (EINVAL, as `tcp6_usr_connect` answers).
+    pub fn unmap(self, e: Endpoint) -> Result<Endpoint, Errno> {
+        match e.addr {
+            IpAddr::V6(a) if self.inet6 => match a.to_ipv4_mapped() {
+                Some(_) if self.v6only => Err(Errno::Inval),
+                Some(a4) => Ok(e.at(IpAddr::V4(a4))),
+                None => Ok(e),
+            },
+            _ => Ok(e),
+        }
+    }
+
+    /// An address as the user sees it: IPv4 mapped on an AF_INET6 socket
+    /// (`in6_sin_2_v4mapsin6`).
+    pub fn sockaddr(self, e: Endpoint) -> SocketAddr {
+        match e.addr {
+            IpAddr::V4(a) if self.inet6 => SocketAddr::new(IpAddr::V6(a.to_ipv6_mapped()), e.port),
+            _ => e.into(),
+        }
+    }
+
+    /// "4", "6" or, for a dual socket still on `::`, "46": what netstat
+    /// and sockstat print after the protocol's name.
+    pub fn digits(self, local: Endpoint) -> &'static str {
+        match local.addr {
+            IpAddr::V4(_) => "4",
+            IpAddr::V6(_) if self.dual() => "46",
+            IpAddr::V6(_) => "6",
+        }
+    }
+}
+
+/// Where a socket of kind `vf` bound to `local` meets `to` (an address
+/// from its user): both as the stack holds them, the local end IPv4's
+/// wildcard when a dual socket on `::` meets IPv4. A socket meets only
+/// addresses it speaks (EAFNOSUPPORT).
+pub fn in_pcb_af(vf: Vflag, local: Endpoint, to: Endpoint) -> Result<(Endpoint, Endpoint), Errno> {
+    let to = vf.unmap(to)?;
     if local.addr.is_ipv4() == to.addr.is_ipv4() {
-        Ok(())
+        Ok((local, to))
+    } else if vf.wild(local, to.addr) == 1 {
+        Ok((Endpoint::v4(0, local.port), to))
     } else {
         Err(Errno::AfNoSupport)
     }
+}
+
+/// Do two bindings of one port collide: the same family on the same
+/// address or a wildcard, or a dual socket's `::` and an IPv4 address
+/// (but not IPv4's own wildcard, which may sit beside it, as
+/// `in6_pcbbind_avail` allows).
+pub fn in_pcb_overlap((va, a): (Vflag, IpAddr), (vb, b): (Vflag, IpAddr)) -> bool {
+    let same = a.is_ipv6() == b.is_ipv6() && (a == b || a.is_unspecified() || b.is_unspecified());
+    let mapped = |vx: Vflag, x: IpAddr, vy: Vflag, y: IpAddr| {
+        // IPv4's wildcard of an AF_INET socket is the exception.
+        let inet_wildcard = y.is_unspecified() && !vy.inet6;
+        vx.dual() && x.is_ipv6() && x.is_unspecified() && y.is_ipv4() && !inet_wildcard
+    };
+    same || mapped(va, a, vb, b) || mapped(vb, b, va, a)
 }
 
 /// An IPv4 address as the IPv4 layer takes it; `None` for IPv6.

@@ -12,6 +12,7 @@ pub mod ip_output;
 pub mod ip_reass;
 pub mod protosw;
 pub mod raw_ip;
+pub mod tcp_hostcache;
 pub mod tcp_input;
 pub mod tcp_output;
 pub mod tcp_subr;

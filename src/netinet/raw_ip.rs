@@ -25,6 +25,9 @@ pub struct RawSock {
     pub queue: VecDeque<(Time, u32, Vec<u8>)>,
     waker: Option<Waker>,
     pub drops: u64,
+    /// `ICMP6_FILTER` (RFC 3542 §3.2): the ICMPv6 types it takes, a bit
+    /// each; `None` takes all.
+    pub icmp6_filter: Option<[u64; 4]>,
 }
 
 impl RawSock {
@@ -82,6 +85,15 @@ pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8], ifind
         let Some(s) = s.upgrade() else { continue };
         let Ok(mut s) = s.try_borrow_mut() else { continue };
         if s.proto != proto {
+            continue;
+        }
+        if let Some(f) = &s.icmp6_filter
+            && proto == crate::netinet6::ip6::IPPROTO_ICMPV6
+            && let Some(&t) = crate::wire::ipv6::ext_walk(datagram)
+                .ok()
+                .and_then(|c| datagram.get(c.off))
+            && f[t as usize / 64] & (1 << (t % 64)) == 0
+        {
             continue;
         }
         taken = true;

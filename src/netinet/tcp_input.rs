@@ -14,6 +14,7 @@ use crate::netinet::cc::Window;
 use crate::netinet::in_jail::prison_check_ip;
 use crate::netinet::in_pcb::{Endpoint, Ends, Owner};
 use crate::netinet::protosw::{CtlInput, IpFacts, Prc};
+use crate::netinet::tcp_hostcache::tcp_hc_updatemtu;
 use crate::netinet::tcp_output::{tcp_output, tcp_retransmit};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_respond, tcp_timer_update, tcp_ts, tcp_xmit_timer};
 use crate::netinet::tcp_syncache::{syncache_add, syncache_chkrst, syncache_expand, syncache_socket};
@@ -58,25 +59,34 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &IpFacts) {
     }
     // A listener on the address, else a wildcard one: a jail's (that may
     // use the address) before the host's, as in_pcblookup_hash_wild.
+    // Wildcards of the datagram's family first, then a dual socket's `::`
+    // for IPv4 (IPV6_V6ONLY off).
     let listener = t.listeners.get(&th.dport).and_then(|l| {
-        let pick = |rank: u8| {
+        // The address itself, else (how wild, a jail's) in this order.
+        let pick = |rank: Option<(u8, bool)>| {
             l.iter().copied().find(|&id| {
                 t.get(id).is_some_and(|tp| {
                     let ip4 = Owner::ip4(&tp.owner);
                     match rank {
-                        0 => tp.local.addr == ip.dst,
-                        // A wildcard of the datagram's family (IPV6_V6ONLY).
-                        r => {
-                            tp.local.is_unspecified()
-                                && tp.local.addr.is_ipv6() == ip.dst.is_ipv6()
-                                && ip4.is_some() == (r == 1)
+                        None => tp.local.addr == ip.dst,
+                        Some((wild, jailed)) => {
+                            tp.vflag.wild(tp.local, ip.dst) == wild
+                                && ip4.is_some() == jailed
                                 && prison_check_ip(ip4, ip.dst)
                         }
                     }
                 })
             })
         };
-        pick(0).or_else(|| pick(1)).or_else(|| pick(2))
+        [
+            None,
+            Some((2, true)),
+            Some((2, false)),
+            Some((1, true)),
+            Some((1, false)),
+        ]
+        .into_iter()
+        .find_map(pick)
     });
     match listener {
         Some(lid) => tcp_listen_input(k, v, lid, ends, &th, &to, p, now),
@@ -811,15 +821,24 @@ pub fn tcp_ctlinput(k: &mut Kernel, v: &mut Vnet, c: &CtlInput) {
     let Some(&id) = tcp.conns.get(&ends) else {
         return;
     };
-    let Some((tp, st)) = tcp.tcb_stats(id) else { return };
+    let Some(tp) = tcp.get_mut(id) else { return };
     if seq_lt(seq, tp.snd_una) || seq_geq(seq, tp.snd_max) {
         return;
     }
     match c.prc {
         Prc::MsgSize(mtu) => {
-            let hdrs = if c.dst.is_ipv4() { 40 } else { 60 };
+            // IPv4 remembers the path's MTU here, where the quote is
+            // checked; IPv6 did for every protocol (icmp6_mtudisc_update)
+            // and never goes below its minimum MTU.
+            let (hdrs, min) = if c.dst.is_ipv4() { (40, 68) } else { (60, 1280) };
             let mss = mtu.saturating_sub(hdrs);
-            if mtu >= 68 && mss < tp.t_maxseg {
+            if mtu >= min && mss < tp.t_maxseg {
+                if c.dst.is_ipv4() {
+                    tcp_hc_updatemtu(v, k.now(), c.dst, mtu);
+                }
+                let Some((tp, st)) = v.builtin(TCP).tcb_stats(id) else {
+                    return;
+                };
                 tp.t_maxseg = mss.max(64);
                 st.mturesent += 1;
                 tp.snd_nxt = tp.snd_una;

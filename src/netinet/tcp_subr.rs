@@ -17,6 +17,7 @@ use crate::netinet::in_pcb::Ends;
 use crate::netinet::ip::{IP_HDR_LEN, IPPROTO_TCP};
 use crate::netinet::ip_output::{IpOpts, ip_route};
 use crate::netinet::protosw::pr_output;
+use crate::netinet::tcp_hostcache::tcp_hc_getmtu;
 use crate::netinet::tcp_var::{SoError, TCP, TcbId, TcpState};
 use crate::vnet::Vnet;
 use crate::wire::tcp::{TCP_HDR_LEN, TH_ACK, TH_RST, TcpHdr};
@@ -47,9 +48,10 @@ pub fn tcp_ts(now: Time) -> u32 {
     (now.0 / 1_000_000) as u32
 }
 
-/// The MSS to offer and to use on a route to `faddr`: its interface MTU
-/// less the headers (or `mssdflt` without a route).
-pub fn tcp_mss_for(v: &mut Vnet, faddr: IpAddr) -> u32 {
+/// The MSS to offer and to use on a route to `faddr`: its interface MTU,
+/// or the path MTU learned if less, less the headers (or `mssdflt`
+/// without a route).
+pub fn tcp_mss_for(v: &mut Vnet, now: Time, faddr: IpAddr) -> u32 {
     let dflt = v.builtin(TCP).mssdflt.max(64) as u32;
     let (mtu, iphl) = match faddr {
         IpAddr::V4(a) => (ip_route(v, a.to_bits()).ok().flatten().map(|nh| nh.mtu), IP_HDR_LEN),
@@ -60,6 +62,11 @@ pub fn tcp_mss_for(v: &mut Vnet, faddr: IpAddr) -> u32 {
                 .map(|nh| nh.mtu),
             crate::netinet6::ip6::IP6_HDR_LEN,
         ),
+    };
+    // A path MTU learned is the most (`tcp_hc_getmtu`).
+    let mtu = match (mtu, tcp_hc_getmtu(v, now, faddr)) {
+        (Some(m), Some(p)) => Some(m.min(p as usize)),
+        (m, _) => m,
     };
     mtu.map_or(dflt, |m| (m.saturating_sub(iphl + TCP_HDR_LEN) as u32).max(64))
 }

@@ -167,7 +167,7 @@ fn syncache_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
 /// The SYN-ACK for a SYN cache entry (first send and retransmissions).
 pub fn syncache_respond(k: &mut Kernel, v: &mut Vnet, e: &ScEntry) {
     let now = k.now();
-    let mss = tcp_mss_for(v, e.ends.foreign.addr);
+    let mss = tcp_mss_for(v, now, e.ends.foreign.addr);
     let t = v.builtin(TCP);
     let win = (t.recvspace.max(1) as u32).min(65535) as u16;
     let o = TcpOpts {
@@ -312,17 +312,18 @@ pub fn syncache_add(k: &mut Kernel, v: &mut Vnet, ends: Ends, th: &TcpHdr, to: &
 /// Make the connection a completed handshake describes, and queue it on
 /// its listener (`syncache_socket`).
 pub fn syncache_socket(v: &mut Vnet, lid: TcbId, e: &ScEntry, th: &TcpHdr, to: &TcpOpts, now: Time) -> TcbId {
-    let route_mss = tcp_mss_for(v, e.ends.foreign.addr);
+    let route_mss = tcp_mss_for(v, now, e.ends.foreign.addr);
     let t = v.builtin(TCP);
     let id = t.alloc();
     let (init_cwnd_segs, sendbuf_max, recvbuf_max) = (t.initcwnd_segments.max(1) as u32, t.sendbuf_max, t.recvbuf_max);
-    let (nodelay, keepalive, sndbuf, rcvbuf, cc, ttl) = match t.get(lid) {
-        Some(l) => (l.nodelay, l.keepalive, l.snd_hiwat, l.rcv_hiwat, l.cc, l.ttl),
+    let (nodelay, keepalive, sndbuf, rcvbuf, cc, ttl, vflag) = match t.get(lid) {
+        Some(l) => (l.nodelay, l.keepalive, l.snd_hiwat, l.rcv_hiwat, l.cc, l.ttl, l.vflag),
         None => return id,
     };
     let ends = e.ends;
     if let Some(tp) = t.get_mut(id) {
         (tp.local, tp.foreign) = (ends.local, ends.foreign);
+        tp.vflag = vflag;
         tp.state = TcpState::Established;
         tp.iss = e.iss;
         tp.irs = e.irs;

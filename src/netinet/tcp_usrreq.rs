@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::kern::Kernel;
 use crate::netinet::in_jail::{prison_local_ip, prison_remote_ip, prison_saddr_ip};
-use crate::netinet::in_pcb::{Endpoint, Ends, Errno, Owner, in_pcb_af, in_pcbbind, in_pcbladdr};
+use crate::netinet::in_pcb::{Endpoint, Ends, Errno, Owner, Vflag, in_pcb_af, in_pcbbind, in_pcbladdr};
 use crate::netinet::tcp_output::{tcp_output, wscale_for};
 use crate::netinet::tcp_subr::{tcp_close, tcp_drop, tcp_iss, tcp_mss_for, tcp_timer_update};
 use crate::netinet::tcp_var::{Listen, SoError, TCP, TcbId, TcpState};
@@ -21,11 +21,13 @@ fn tcp_ip4(v: &mut Vnet, id: TcbId) -> Option<std::rc::Rc<[u32]>> {
 /// `socket(AF_INET or AF_INET6, SOCK_STREAM)`: a new, closed TCB;
 /// `any` is the wildcard of the family.
 pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> TcbId {
+    let vflag = Vflag::new(v, any);
     let t = v.builtin(TCP);
     let id = t.alloc();
     let (sack, ts) = (t.sack_enable, t.rfc1323);
     if let Some(tp) = t.get_mut(id) {
         (tp.local, tp.foreign) = (any, any);
+        tp.vflag = vflag;
         tp.sack_ok = sack;
         tp.ts_ok = ts;
         tp.owner = owner;
@@ -35,16 +37,16 @@ pub fn tcp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> TcbId {
 
 /// `bind(2)`.
 pub fn tcp_bind(v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
-    match v.builtin(TCP).get(id) {
+    let (vf, to) = match v.builtin(TCP).get(id) {
         Some(tp) if tp.local.port != 0 || tp.state != TcpState::Closed => return Err(Errno::Inval),
-        Some(tp) => in_pcb_af(tp.local, to)?,
+        Some(tp) => (tp.vflag, in_pcb_af(tp.vflag, tp.local, to)?.1),
         None => return Err(Errno::Inval),
-    }
+    };
     let reuse = v.builtin(TCP).get(id).is_some_and(|tp| tp.reuseaddr);
     let ip4 = tcp_ip4(v, id);
     let laddr = prison_local_ip(ip4.as_deref(), to.addr)?;
     let port = in_pcbbind(v, laddr, to.port, |v, a, p| {
-        v.builtin(TCP).port_in_use(a, p, reuse, ip4.as_deref())
+        v.builtin(TCP).port_in_use((vf, a), p, reuse, ip4.as_deref())
     })?;
     if let Some(tp) = v.builtin(TCP).get_mut(id) {
         tp.local = Endpoint::new(laddr, port);
@@ -77,10 +79,9 @@ pub fn tcp_listen(v: &mut Vnet, id: TcbId, backlog: usize) -> Result<(), Errno> 
 /// `connect(2)`: send a SYN; [`tcp_poll_connect`] says when it is done.
 pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, to: Endpoint) -> Result<(), Errno> {
     let now = k.now();
-    let local = match v.builtin(TCP).get(id) {
+    let (vf, (local, to)) = match v.builtin(TCP).get(id) {
         Some(tp) if tp.state == TcpState::Closed && tp.foreign.is_unspecified() => {
-            in_pcb_af(tp.local, to)?;
-            tp.local
+            (tp.vflag, in_pcb_af(tp.vflag, tp.local, to)?)
         }
         Some(_) => return Err(Errno::IsConn),
         None => return Err(Errno::Inval),
@@ -92,7 +93,7 @@ pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, to: Endpoint) -> Res
     }
     let src = in_pcbladdr(v, foreign.addr).ok_or(Errno::NetUnreach)?;
     let src = prison_saddr_ip(ip4.as_deref(), src)?;
-    let mss = tcp_mss_for(v, foreign.addr);
+    let mss = tcp_mss_for(v, now, foreign.addr);
     let laddr = if local.is_unspecified() { src } else { local.addr };
     let lport = if local.port == 0 {
         // An ephemeral port with no such connection yet.
@@ -103,7 +104,7 @@ pub fn tcp_connect(k: &mut Kernel, v: &mut Vnet, id: TcbId, to: Endpoint) -> Res
                 local: Endpoint::new(laddr, p),
                 foreign,
             };
-            t.conns.contains_key(&ends) || t.port_in_use(any, p, false, ip4.as_deref())
+            t.conns.contains_key(&ends) || t.port_in_use((vf, any), p, false, ip4.as_deref())
         })?
     } else {
         local.port

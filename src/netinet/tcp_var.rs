@@ -15,7 +15,8 @@ use crate::kern::sockbuf::SockBuf;
 use crate::kern::sysctl::{Oid, Value};
 use crate::netinet::cc::Cc;
 use crate::netinet::in_jail::prison_equal_ip4;
-use crate::netinet::in_pcb::{Endpoint, Ends, Owner, PcbTable};
+use crate::netinet::in_pcb::{Endpoint, Ends, Owner, PcbTable, Vflag, in_pcb_overlap};
+use crate::netinet::tcp_hostcache::HostCache;
 use crate::netinet::tcp_syncache::Syncache;
 use crate::vnet::module::{SI_ORDER_MIDDLE, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, VnetKey};
@@ -239,6 +240,8 @@ pub struct Tcb {
     pub owner: Option<Owner>,
     /// `SO_REUSEADDR`: bind even where connections (TIME_WAIT) hold the port.
     pub reuseaddr: bool,
+    /// Its family and whether it takes IPv4 too.
+    pub vflag: Vflag,
     /// Buffers that size themselves (`SB_AUTOSIZE`); setting one by hand
     /// (SO_SNDBUF, SO_RCVBUF) fixes it.
     pub snd_autosize: bool,
@@ -333,6 +336,7 @@ impl Tcb {
             retransmits: 0,
             owner: None,
             reuseaddr: false,
+            vflag: Vflag::default(),
             snd_autosize: true,
             rcv_autosize: true,
             rfbuf_ts: None,
@@ -498,6 +502,8 @@ pub struct Tcp {
     /// past it, SYN cookies (or nothing, without them).
     pub syncache_cachelimit: i32,
     pub cc_algorithm: String,
+    /// Path MTUs learned (`tcp_hostcache.c`).
+    pub hostcache: HostCache,
 }
 
 impl Default for Tcp {
@@ -536,6 +542,7 @@ impl Default for Tcp {
             reass_maxqueuelen: 100,
             syncache_cachelimit: 15360,
             cc_algorithm: "cubic".into(),
+            hostcache: HostCache::default(),
         }
     }
 }
@@ -584,11 +591,10 @@ impl Tcp {
     /// Is `port` taken on `addr` (or on any address, for a wildcard) for
     /// a socket of a jail with addresses `ip4`? With `SO_REUSEADDR`
     /// (`reuse`) only a listener holds it.
-    pub fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
+    pub fn port_in_use(&self, (vf, addr): (Vflag, IpAddr), port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.all().any(|t| {
             t.local.port == port
-                && t.local.addr.is_ipv6() == addr.is_ipv6()
-                && (t.local.addr == addr || t.local.is_unspecified() || addr.is_unspecified())
+                && in_pcb_overlap((t.vflag, t.local.addr), (vf, addr))
                 && (!reuse || t.state == TcpState::Listen)
                 && prison_equal_ip4(Owner::ip4(&t.owner), ip4)
         })
@@ -766,6 +772,28 @@ pub(crate) fn module() -> Module<Tcp> {
         1,
         1 << 24,
     )
+    .sysctl_range(
+        "net.inet.tcp.hostcache.expire",
+        "Expire time of TCP hostcache entries",
+        |s| &mut s.hostcache.expire,
+        1,
+        i32::MAX as i64,
+    )
+    .sysctl_range(
+        "net.inet.tcp.hostcache.cachelimit",
+        "Overall entry limit for hostcache",
+        |s| &mut s.hostcache.cachelimit,
+        1,
+        1 << 24,
+    )
+    .oid(|k| {
+        Oid::vnet_count(
+            k,
+            "net.inet.tcp.hostcache.count",
+            "Current number of entries in hostcache",
+            |s| s.hostcache.count(),
+        )
+    })
     .sysctl_range(
         "net.inet.tcp.reass.maxqueuelen",
         "Maximum number of TCP Segments per Reassembly Queue",

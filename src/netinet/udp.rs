@@ -16,7 +16,9 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_jail::{prison_check_ip, prison_equal_ip4, prison_local_ip, prison_remote_ip, prison_saddr_ip};
-use crate::netinet::in_pcb::{Endpoint, Errno, Owner, PcbId, PcbTable, in_pcb_af, in_pcbbind, in_pcbladdr, in4, ip4};
+use crate::netinet::in_pcb::{
+    Endpoint, Errno, Owner, PcbId, PcbTable, Vflag, in_pcb_af, in_pcb_overlap, in_pcbbind, in_pcbladdr, in4, ip4,
+};
 use crate::netinet::ip::{INADDR_BROADCAST, IPPROTO_UDP};
 use crate::netinet::ip_output::{IpOpts, IpOutErr};
 use crate::netinet::protosw::{CtlInput, IpFacts, Prc, pr_output, pr_unreach_port};
@@ -61,6 +63,8 @@ pub struct UdpPcb {
     pub broadcast: bool,
     /// `SO_REUSEADDR`: may share its port with others that set it.
     pub reuseaddr: bool,
+    /// Its family and whether it takes IPv4 too.
+    pub vflag: Vflag,
     pub ttl: u8,
     pub error: Option<SoError>,
     rwaker: Option<Waker>,
@@ -105,11 +109,10 @@ impl Udp {
     /// Does a socket hold `addr:port`, so that one binding there (with
     /// `SO_REUSEADDR` if `reuse`, from a jail with addresses `ip4`) may
     /// not? Two that both ask may share.
-    fn port_in_use(&self, addr: IpAddr, port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
+    fn port_in_use(&self, (vf, addr): (Vflag, IpAddr), port: u16, reuse: bool, ip4: Option<&[u32]>) -> bool {
         self.ports.get(&port).is_some_and(|ids| {
             ids.iter().filter_map(|&i| self.get(i)).any(|p| {
-                p.local.addr.is_ipv6() == addr.is_ipv6()
-                    && (p.local.addr == addr || p.local.is_unspecified() || addr.is_unspecified())
+                in_pcb_overlap((p.vflag, p.local.addr), (vf, addr))
                     && !(reuse && p.reuseaddr)
                     && prison_equal_ip4(Owner::ip4(&p.owner), ip4)
             })
@@ -118,7 +121,8 @@ impl Udp {
 
     /// The socket a datagram to `dst:dport` from `src:sport` is for: a
     /// connected one first, then one bound to the address, then a wildcard
-    /// (a jail's that may use `dst` before the host's).
+    /// (a jail's that may use `dst` before the host's; a dual socket's
+    /// `::` after IPv4's own wildcards).
     fn lookup(&self, dst: Endpoint, src: Endpoint) -> Option<UdpId> {
         let ids = self.ports.get(&dst.port)?;
         let score = |p: &UdpPcb| -> Option<u8> {
@@ -126,15 +130,16 @@ impl Udp {
             if connected && p.foreign != src || bound && p.local.addr != dst.addr {
                 return None;
             }
-            // A wildcard of the datagram's family only (IPV6_V6ONLY).
-            if p.local.addr.is_ipv6() != dst.addr.is_ipv6() {
-                return None;
-            }
+            let native = match p.vflag.wild(p.local, dst.addr) {
+                0 if !bound => return None,
+                1 => false,
+                _ => true,
+            };
             let ip4 = Owner::ip4(&p.owner);
             if !prison_check_ip(ip4, dst.addr) {
                 return None;
             }
-            Some(connected as u8 * 4 + bound as u8 * 2 + ip4.is_some() as u8)
+            Some((connected as u8 * 4 + bound as u8 * 2 + ip4.is_some() as u8) * 2 + native as u8)
         };
         ids.iter()
             .filter_map(|&i| self.get(i).and_then(|p| score(p).map(|s| (s, i))))
@@ -280,6 +285,7 @@ pub fn udp_ctlinput(_: &mut Kernel, v: &mut Vnet, c: &CtlInput) {
 /// `socket(AF_INET or AF_INET6, SOCK_DGRAM)`: `any` is the wildcard of
 /// the family.
 pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> UdpId {
+    let vflag = Vflag::new(v, any);
     let udp = v.builtin(UDP);
     let rcv_hiwat = udp.recvspace.max(1) as usize;
     udp.pcbs.alloc(|id| UdpPcb {
@@ -291,6 +297,7 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> UdpId {
         rcv_hiwat,
         broadcast: false,
         reuseaddr: false,
+        vflag,
         ttl: 0,
         error: None,
         rwaker: None,
@@ -300,16 +307,16 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> UdpId {
 
 /// `bind(2)`; port 0 picks an ephemeral one.
 pub fn udp_bind(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<u16, Errno> {
-    match v.builtin(UDP).get(id) {
+    let (vf, to) = match v.builtin(UDP).get(id) {
         Some(p) if p.local.port != 0 => return Err(Errno::Inval),
-        Some(p) => in_pcb_af(p.local, to)?,
+        Some(p) => (p.vflag, in_pcb_af(p.vflag, p.local, to)?.1),
         None => return Err(Errno::Inval),
-    }
+    };
     let reuse = v.builtin(UDP).get(id).is_some_and(|p| p.reuseaddr);
     let ip4 = udp_ip4(v, id);
     let laddr = prison_local_ip(ip4.as_deref(), to.addr)?;
     let port = in_pcbbind(v, laddr, to.port, |v, a, p| {
-        v.builtin(UDP).port_in_use(a, p, reuse, ip4.as_deref())
+        v.builtin(UDP).port_in_use((vf, a), p, reuse, ip4.as_deref())
     })?;
     let udp = v.builtin(UDP);
     if let Some(p) = udp.get_mut(id) {
@@ -333,14 +340,15 @@ fn udp_ip4(v: &mut Vnet, id: UdpId) -> Option<std::rc::Rc<[u32]>> {
     v.builtin(UDP).get(id).and_then(|p| Owner::ip4_rc(&p.owner))
 }
 
-/// The socket's family is `to`'s.
-fn udp_same_family(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
-    in_pcb_af(v.builtin(UDP).get(id).ok_or(Errno::Inval)?.local, to)
+/// `to` as the socket meets it (an address of a family it speaks).
+fn udp_af(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<Endpoint, Errno> {
+    let p = v.builtin(UDP).get(id).ok_or(Errno::Inval)?;
+    Ok(in_pcb_af(p.vflag, p.local, to)?.1)
 }
 
 /// `connect(2)`: fix the peer (and the local address towards it).
 pub fn udp_connect(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
-    udp_same_family(v, id, to)?;
+    let to = udp_af(v, id, to)?;
     let ip4 = udp_ip4(v, id);
     let faddr = prison_remote_ip(ip4.as_deref(), to.addr);
     let src = in_pcbladdr(v, faddr).ok_or(Errno::NetUnreach)?;
@@ -356,9 +364,7 @@ pub fn udp_connect(v: &mut Vnet, id: UdpId, to: Endpoint) -> Result<(), Errno> {
 
 /// `sendto(2)`: to `dst`, or to the connected peer.
 pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Option<Endpoint>) -> Result<usize, Errno> {
-    if let Some(d) = dst {
-        udp_same_family(v, id, d)?;
-    }
+    let dst = dst.map(|d| udp_af(v, id, d)).transpose()?;
     let udp = v.builtin(UDP);
     let maxdgram = udp.maxdgram.max(1) as usize;
     let p = udp.get_mut(id).ok_or(Errno::Inval)?;

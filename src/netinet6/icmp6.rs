@@ -14,6 +14,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::icmp::Hist;
 use crate::netinet::protosw::{CtlInput, IpFacts, Prc, ip_ctlinput};
+use crate::netinet::tcp_hostcache::{tcp_hc_getmtu, tcp_hc_updatemtu};
 use crate::netinet6::in6::{in6_clearscope, in6_localip, in6_selectsrc, in6_setscope};
 use crate::netinet6::ip6::{IP6_HDR_LEN, IPPROTO_ICMPV6, IPV6_MMTU};
 use crate::netinet6::ip6_output::{Ip6Opts, ip6_output};
@@ -33,6 +34,7 @@ crate::stats! {
         checksum,
         badlen,
         reflect,
+        pmtuchg,
         ;
         outhist: Hist<256>,
         inhist: Hist<256>,
@@ -265,6 +267,9 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         MLD_LISTENER_QUERY => crate::netinet6::mld6::mld6_input(k, v, &m, f),
         ND_ROUTER_ADVERT => crate::netinet6::nd6_rtr::nd6_ra_input(k, v, &m, f),
         ICMP6_DST_UNREACH | ICMP6_PACKET_TOO_BIG | ICMP6_TIME_EXCEEDED | ICMP6_PARAM_PROB => {
+            if t == ICMP6_PACKET_TOO_BIG {
+                icmp6_mtudisc_update(k, v, msg.data(), msg.param(), f.ifindex);
+            }
             if let Some(prc) = icmp6_prc(t, msg.code(), msg.param()) {
                 icmp6_notify(k, v, prc, msg.data(), f.ifindex);
             }
@@ -273,6 +278,30 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
     }
     // Whoever listens gets it too: ping6, traceroute6, rtsol.
     crate::netinet::raw_ip::rip_input(k, v, IPPROTO_ICMPV6, &m.data()[..f.end], f.ifindex);
+}
+
+/// A "packet too big" lowers the path MTU to what it quotes for every
+/// sender to that destination, not below the IPv6 minimum (RFC 8201 §4,
+/// `icmp6_mtudisc_update`).
+fn icmp6_mtudisc_update(k: &mut Kernel, v: &mut Vnet, quote: &[u8], mtu: u32, in_if: u32) {
+    // The quote is cut short: only its header is read.
+    if mtu < IPV6_MMTU || quote.len() < IP6_HDR_LEN {
+        return;
+    }
+    let q = Packet::new_unchecked(quote);
+    let (d6, now) = (in6_setscope(q.dst_addr(), in_if), k.now());
+    let dst = IpAddr::V6(d6);
+    let current = match tcp_hc_getmtu(v, now, dst) {
+        Some(m) => m,
+        None => match crate::netinet6::ip6_output::ip6_route(v, &d6, None) {
+            Ok(Some(nh)) => nh.mtu as u32,
+            _ => return,
+        },
+    };
+    if mtu < current {
+        tcp_hc_updatemtu(v, now, dst, mtu);
+        v.builtin(ICMP6).stats.pmtuchg += 1;
+    }
 }
 
 /// Tell the transport of the datagram an error quotes (`pr_ctlinput`).

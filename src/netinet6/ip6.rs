@@ -70,6 +70,11 @@ pub struct Ip6 {
     pub accept_rtadv: bool,
     /// `net.inet6.ip6.dad_count`: solicitations DAD sends (0: none).
     pub dad_count: i32,
+    /// `net.inet6.ip6.maxifprefixes`, `net.inet6.ip6.maxifdefrouters`:
+    /// prefixes and default routers learned from advertisements, per
+    /// interface (an RA flood meets them).
+    pub maxifprefixes: i32,
+    pub maxifdefrouters: i32,
     /// `net.inet6.ip6.maxfragpackets`: datagrams awaiting reassembly.
     pub maxfragpackets: i32,
     /// `net.inet6.ip6.maxfrags`: fragments held in all.
@@ -95,6 +100,8 @@ impl Default for Ip6 {
             auto_linklocal: true,
             accept_rtadv: false,
             dad_count: 1,
+            maxifprefixes: 16,
+            maxifdefrouters: 16,
             maxfragpackets: 1024,
             maxfrags: 4096,
             maxfragsperpacket: 64,
@@ -157,6 +164,20 @@ pub(crate) fn module() -> Module<Ip6> {
         |s| &mut s.dad_count,
         0,
         15,
+    )
+    .sysctl_range(
+        "net.inet6.ip6.maxifprefixes",
+        "Maximum number of prefixes created by route advertisement per interface",
+        |s| &mut s.maxifprefixes,
+        0,
+        1 << 16,
+    )
+    .sysctl_range(
+        "net.inet6.ip6.maxifdefrouters",
+        "Maximum number of default routers created by route advertisement per interface",
+        |s| &mut s.maxifdefrouters,
+        0,
+        1 << 16,
     )
     .sysctl_range(
         "net.inet6.ip6.maxfragpackets",

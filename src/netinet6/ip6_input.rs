@@ -106,35 +106,31 @@ fn loop_zone(v: &Vnet, a: &Ipv6Addr, lo: u32) -> u32 {
         .map_or(lo, |ia| ia.index)
 }
 
-/// Act on the options of the options header at `at` (§4.2): skip the
-/// unknown (action 00), or discard the datagram, telling the sender
-/// (10), or only if it was not to a multicast address (11). False if the
-/// datagram is dropped.
+/// Act on the hop-by-hop options at `at`: the first unknown one not to
+/// be skipped decides (router alert is known, MLD's).
 fn ip6_unknown_opts(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, at: usize, dst: &Ipv6Addr, index: u32) -> bool {
     let (opts, start) = ext_options(m.data(), at);
-    let mut verdict = None;
-    for o in options(opts).flatten() {
-        if o.kind <= 1 || o.kind == crate::wire::ipv6::IP6OPT_ROUTER_ALERT {
-            continue;
-        }
-        match opt_unknown_action(o.kind) {
-            0 => continue,
-            1 => verdict = Some(None),
-            2 => verdict = Some(Some(start + o.at)),
-            _ => verdict = Some((!dst.is_multicast()).then_some(start + o.at)),
-        }
-        break;
+    let unknown = options(opts)
+        .flatten()
+        .find(|o| o.kind != crate::wire::ipv6::IP6OPT_ROUTER_ALERT && opt_unknown_action(o.kind) != 0);
+    unknown.is_none_or(|o| ip6_unknown_opt(k, v, m, start + o.at, dst, index))
+}
+
+/// An unknown option at `pointer` whose action is not "skip" (§4.2):
+/// discard the datagram (01), telling the sender (10), or telling it
+/// only if it was not to a multicast address (11). Always false: the
+/// datagram is dropped.
+fn ip6_unknown_opt(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, pointer: usize, dst: &Ipv6Addr, index: u32) -> bool {
+    v.builtin(IP6).stats.badoptions += 1;
+    let tell = match m.data().get(pointer).map_or(1, |&kind| opt_unknown_action(kind)) {
+        2 => true,
+        3 => !dst.is_multicast(),
+        _ => false,
+    };
+    if tell {
+        param_prob(k, v, m, ICMP6_PARAMPROB_OPTION, pointer, index);
     }
-    match verdict {
-        None => true,
-        Some(tell) => {
-            v.builtin(IP6).stats.badoptions += 1;
-            if let Some(pointer) = tell {
-                param_prob(k, v, m, ICMP6_PARAMPROB_OPTION, pointer, index);
-            }
-            false
-        }
-    }
+    false
 }
 
 /// A parameter problem pointing at `pointer`, about `m`.
@@ -176,6 +172,11 @@ fn ip6_deliver(
     }
     if chain.proto == IPPROTO_DSTOPTS || chain.proto == IPPROTO_HOPOPTS {
         // Left by the walk only after a fragment: nothing to deliver.
+        return;
+    }
+    // Destination options are ours to act on (`dest6_input`).
+    if let Some(at) = chain.dst_unknown {
+        ip6_unknown_opt(k, v, &m, at, &dst, index);
         return;
     }
     let ip6 = v.builtin(IP6);

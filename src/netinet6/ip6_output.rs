@@ -4,7 +4,7 @@
 //! multicast straight to its MAC (RFC 2464 §7), unicast through neighbour
 //! discovery, the loopback as it is.
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
@@ -12,6 +12,7 @@ use crate::net::ethernet::{ETHERTYPE_IPV6, ether_output_frame};
 use crate::net::ifnet::{IF, if_transmit};
 use crate::net::route::{RTF_BLACKHOLE, RTF_REJECT};
 use crate::netinet::ip_output::IpOutErr;
+use crate::netinet::tcp_hostcache::tcp_hc_getmtu;
 use crate::netinet6::in6::{in6_clearscope, in6_getscope, in6_localip, in6_selectsrc, key};
 use crate::netinet6::ip6::{IP6, IP6_HDR_LEN, IPPROTO_FRAGMENT, IPV6_MAXPACKET, IPV6_MMTU};
 use crate::netinet6::nd6::{Nd6Err, nd6_resolve};
@@ -107,9 +108,13 @@ pub fn ip6_output(
     if payload.len() > IPV6_MAXPACKET {
         return Err(IpOutErr::MsgSize(IPV6_MAXPACKET as u32));
     }
-    let Some(nh) = ip6_route(v, &dst, o.ifindex)? else {
+    let Some(mut nh) = ip6_route(v, &dst, o.ifindex)? else {
         return Ok(());
     };
+    // Fragments at the path's MTU, once it is known (`ip6_getpmtu`).
+    if let Some(pmtu) = tcp_hc_getmtu(v, k.now(), IpAddr::V6(dst)) {
+        nh.mtu = nh.mtu.min(pmtu as usize);
+    }
     let src = if src.is_unspecified() && !o.unspec_src {
         match in6_selectsrc(v, &dst, nh.ifindex) {
             Some(s) => s,

@@ -206,11 +206,14 @@ pub fn nd6_ra_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts) {
 /// A router's lifetime (§6.3.4): a new one is added, a known one
 /// renewed, one at lifetime 0 goes.
 fn defrtrlist_update(v: &mut Vnet, index: u32, addr: Ipv6Addr, lifetime_s: u16, now: Time) {
+    let max = v.builtin(IP6).maxifdefrouters.max(0) as usize;
     let auto = v.builtin(ND6).auto();
     let expire = now.saturating_add(Duration::from_secs(lifetime_s.into()));
+    let known = auto.routers.iter().filter(|r| r.index == index).count();
     match auto.routers.iter_mut().find(|r| r.index == index && r.addr == addr) {
         Some(r) => r.expire = if lifetime_s == 0 { now } else { expire },
-        None if lifetime_s > 0 => auto.routers.push(NdDefrouter {
+        // No more than maxifdefrouters on an interface: a new one is ignored.
+        None if lifetime_s > 0 && known < max => auto.routers.push(NdDefrouter {
             index,
             addr,
             expire,
@@ -274,14 +277,17 @@ fn prelist_update(k: &mut Kernel, v: &mut Vnet, index: u32, pi: &PrefixInfo, now
         return;
     }
     let prefix = Ipv6Addr::from(key(&pi.prefix) & u128::mask(pi.plen));
+    let max = v.builtin(IP6).maxifprefixes.max(0) as usize;
     let auto = v.builtin(ND6).auto();
+    let known = auto.prefixes.iter().filter(|p| p.index == index).count();
     let at = match auto
         .prefixes
         .iter()
         .position(|p| p.index == index && p.prefix == prefix && p.plen == pi.plen)
     {
         Some(at) => at,
-        None if pi.valid == 0 => return,
+        // Past maxifprefixes on the interface a new prefix is ignored.
+        None if pi.valid == 0 || known >= max => return,
         None => {
             auto.prefixes.push(NdPrefix {
                 index,

@@ -1,5 +1,5 @@
 //! The socket API for applications that run in a jail: TCP listeners and
-//! streams and UDP sockets that feel like `std::net` and tokio, with async
+//! streams, UDP and raw sockets that feel like `std::net` and tokio, with async
 //! methods, `futures::io::AsyncRead`/`AsyncWrite` (and tokio's, with the
 //! `tokio` feature). A socket is born in the vnet of the process that
 //! makes it ([`Proc`](crate::Proc)) — its jail's — and lives there.
@@ -30,6 +30,7 @@
 //! assert_eq!(host.wait(srv), Ok(0));
 //! ```
 
+mod raw;
 mod tcp;
 mod udp;
 
@@ -37,6 +38,7 @@ use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 
+pub use raw::RawSocket;
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
@@ -44,6 +46,33 @@ use crate::kern::Kernel;
 use crate::netinet::in_pcb::{Errno, Owner};
 use crate::netinet::tcp_var::SoError;
 use crate::vnet::{Vnet, VnetId};
+
+/// Socket options set between `socket` and `bind`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BindOpts {
+    /// `SO_REUSEADDR`.
+    pub reuseaddr: bool,
+    /// `IPV6_V6ONLY` of an IPv6 socket: `Some(false)` takes IPv4 too,
+    /// seen as IPv4-mapped addresses; `None` is `net.inet6.ip6.v6only`.
+    pub v6only: Option<bool>,
+}
+
+impl BindOpts {
+    pub fn reuseaddr() -> BindOpts {
+        BindOpts {
+            reuseaddr: true,
+            ..BindOpts::default()
+        }
+    }
+
+    fn set_v6only(self, vf: &mut crate::netinet::in_pcb::Vflag) {
+        if let Some(on) = self.v6only
+            && vf.inet6
+        {
+            vf.v6only = on;
+        }
+    }
+}
 
 /// What every socket holds: the kernel and the vnet it lives in.
 #[derive(Clone)]

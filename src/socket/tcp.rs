@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{SockCtx, to_io};
+use super::{BindOpts, SockCtx, to_io};
 use crate::Proc;
 use crate::netinet::cc::Cc;
 use crate::netinet::in_pcb::{Endpoint, Errno};
@@ -39,22 +39,24 @@ impl TcpListener {
 
     /// As [`TcpListener::bind`], with a listen backlog.
     pub fn bind_backlog(p: &Proc, a: SocketAddr, backlog: usize) -> io::Result<TcpListener> {
-        Self::bind_opts(p, a, backlog, false)
+        Self::bind_with(p, a, backlog, BindOpts::default())
     }
 
     /// As [`TcpListener::bind`] with `SO_REUSEADDR`: the port may still be
     /// held by connections of an earlier server (in TIME_WAIT, say).
     pub fn bind_reuseaddr(p: &Proc, a: SocketAddr) -> io::Result<TcpListener> {
-        Self::bind_opts(p, a, 128, true)
+        Self::bind_with(p, a, 128, BindOpts::reuseaddr())
     }
 
-    fn bind_opts(p: &Proc, a: SocketAddr, backlog: usize, reuse: bool) -> io::Result<TcpListener> {
+    /// `socket`, the options, `bind` and `listen`.
+    pub fn bind_with(p: &Proc, a: SocketAddr, backlog: usize, o: BindOpts) -> io::Result<TcpListener> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
             let id = tcp_attach(v, Some(owner), Endpoint::any_like(a.ip()));
             if let Some(tp) = v.builtin(TCP).get_mut(id) {
-                tp.reuseaddr = reuse;
+                tp.reuseaddr = o.reuseaddr;
+                o.set_v6only(&mut tp.vflag);
             }
             let r = tcp_bind(v, id, a.into()).and_then(|_| tcp_listen(v, id, backlog));
             if r.is_err() {
@@ -87,7 +89,7 @@ impl TcpListener {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.ctx
-            .sys(|_, v| v.builtin(TCP).get(self.id).map(|t| t.local.into()))?
+            .sys(|_, v| v.builtin(TCP).get(self.id).map(|t| t.vflag.sockaddr(t.local)))?
             .ok_or_else(gone)
     }
 }
@@ -208,11 +210,11 @@ impl TcpStream {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.with(|t| t.local.into())
+        self.with(|t| t.vflag.sockaddr(t.local))
     }
 
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.with(|t| t.foreign.into())
+        self.with(|t| t.vflag.sockaddr(t.foreign))
     }
 
     /// `TCP_NODELAY`: no Nagle.

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
-use super::{SockCtx, to_io};
+use super::{BindOpts, SockCtx, to_io};
 use crate::Proc;
 use crate::netinet::in_pcb::{Endpoint, Errno};
 use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_recv, udp_send};
@@ -19,23 +19,25 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// `socket` and `bind` in the process's vnet (port 0: an ephemeral one).
     pub fn bind(p: &Proc, a: SocketAddr) -> io::Result<UdpSocket> {
-        Self::bind_opts(p, a, false)
+        Self::bind_with(p, a, BindOpts::default())
     }
 
     /// As [`UdpSocket::bind`] with `SO_REUSEADDR`: sockets that all ask
     /// share the port; a datagram goes to the one connected to its sender
     /// first.
     pub fn bind_reuseaddr(p: &Proc, a: SocketAddr) -> io::Result<UdpSocket> {
-        Self::bind_opts(p, a, true)
+        Self::bind_with(p, a, BindOpts::reuseaddr())
     }
 
-    fn bind_opts(p: &Proc, a: SocketAddr, reuse: bool) -> io::Result<UdpSocket> {
+    /// `socket`, the options, then `bind`.
+    pub fn bind_with(p: &Proc, a: SocketAddr, o: BindOpts) -> io::Result<UdpSocket> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
         let id = ctx.sys(|_, v| {
             let id = udp_attach(v, Some(owner), Endpoint::any_like(a.ip()));
             if let Some(u) = v.builtin(UDP).get_mut(id) {
-                u.reuseaddr = reuse;
+                u.reuseaddr = o.reuseaddr;
+                o.set_v6only(&mut u.vflag);
             }
             match udp_bind(v, id, a.into()) {
                 Ok(_) => Ok(id),
@@ -79,7 +81,7 @@ impl UdpSocket {
     /// Poll for the next datagram, as tokio's `UdpSocket::poll_recv_from`.
     pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
         match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
-            Ok(Ok((n, from))) => Poll::Ready(Ok((n, from.into()))),
+            Ok(Ok((n, from))) => Poll::Ready(Ok((n, self.with(|p| p.vflag.sockaddr(from))?))),
             Ok(Err(Errno::Again)) => Poll::Pending,
             Ok(Err(e)) => Poll::Ready(Err(to_io(e))),
             Err(e) => Poll::Ready(Err(e)),
@@ -117,14 +119,16 @@ impl UdpSocket {
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.with(|p| p.local.into())
+        self.with(|p| p.vflag.sockaddr(p.local))
     }
 
     /// The connected peer.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self.with(|p| p.foreign)? {
-            Endpoint { port: 0, .. } => Err(io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected")),
-            f => Ok(f.into()),
+        match self.with(|p| (p.vflag, p.foreign))? {
+            (_, Endpoint { port: 0, .. }) => {
+                Err(io::Error::new(io::ErrorKind::NotConnected, "Socket is not connected"))
+            }
+            (vf, f) => Ok(vf.sockaddr(f)),
         }
     }
 }

@@ -7,7 +7,7 @@ use clap::Parser;
 
 use crate::errln;
 use crate::kern::proc::Proc;
-use crate::netinet::in_pcb::{Endpoint, Owner};
+use crate::netinet::in_pcb::{Endpoint, Owner, Vflag};
 use crate::netinet::tcp_var::TCP;
 use crate::netinet::udp::UDP;
 
@@ -54,6 +54,7 @@ pub struct SockstatArgs {
 struct Sock {
     owner: Option<Owner>,
     proto: &'static str,
+    vflag: Vflag,
     local: Endpoint,
     foreign: Endpoint,
     state: Option<&'static str>,
@@ -136,6 +137,7 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
                 out.push(Sock {
                     owner: tp.owner.clone(),
                     proto: "tcp",
+                    vflag: tp.vflag,
                     local: tp.local,
                     foreign: tp.foreign,
                     state: Some(tp.state.name()),
@@ -147,6 +149,7 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
                 out.push(Sock {
                     owner: u.owner.clone(),
                     proto: "udp",
+                    vflag: u.vflag,
                     local: u.local,
                     foreign: u.foreign,
                     state: None,
@@ -168,7 +171,13 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
             r.iter()
                 .any(|&(lo, hi)| (lo..=hi).contains(&s.local.port) || (lo..=hi).contains(&s.foreign.port))
         });
-        let fam_ok = if s.local.addr.is_ipv4() { show_v4 } else { show_v6 };
+        // A dual socket (tcp46) is one of each.
+        let (v4, v6) = match s.vflag.digits(s.local) {
+            "4" => (true, false),
+            "6" => (false, true),
+            _ => (true, true),
+        };
+        let fam_ok = v4 && show_v4 || v6 && show_v6;
         fam_ok && port_ok && ((listening && show_l) || (!listening && show_c))
     });
     // Files first, by process and descriptor; then sockets no file holds.
@@ -201,7 +210,7 @@ pub async fn sockstat(p: Proc, argv: Vec<String>) -> i32 {
             None => l += &format!("{:<8} {:<10} {:<5} {:<2} ", "?", "?", "?", "?"),
         }
         pad(&mut l, 30);
-        l += &format!("{}{} ", s.proto, if s.local.addr.is_ipv4() { 4 } else { 6 });
+        l += &format!("{}{} ", s.proto, s.vflag.digits(s.local));
         let mut off = 37;
         pad(&mut l, off);
         l += &printaddr(s.local);

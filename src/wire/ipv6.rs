@@ -241,6 +241,10 @@ pub struct ExtChain {
     pub routing: Option<(usize, u8, u8)>,
     /// Hop-by-hop options came first (where they must be, §4.1).
     pub hbh: bool,
+    /// The first option of a destination options header that is not
+    /// padding and not to be skipped (§4.2: its action says what the
+    /// destination does), and where it is.
+    pub dst_unknown: Option<usize>,
 }
 
 /// Walk the extension headers of a datagram (`d` from its fixed header
@@ -260,6 +264,7 @@ pub fn ext_walk(d: &[u8]) -> Result<ExtChain, Ip6Err> {
         nxt: field::NXT_HDR,
         routing: None,
         hbh: false,
+        dst_unknown: None,
     };
     let mut nxt_at = field::NXT_HDR;
     loop {
@@ -283,9 +288,12 @@ pub fn ext_walk(d: &[u8]) -> Result<ExtChain, Ip6Err> {
                 }
                 if c.proto != IPPROTO_ROUTING {
                     for o in options(&d[c.off + 2..c.off + len]) {
-                        o.map_err(|at| Ip6Err::BadExt {
+                        let o = o.map_err(|at| Ip6Err::BadExt {
                             pointer: c.off + 2 + at,
                         })?;
+                        if c.proto == IPPROTO_DSTOPTS && c.dst_unknown.is_none() && opt_unknown_action(o.kind) != 0 {
+                            c.dst_unknown = Some(c.off + 2 + o.at);
+                        }
                     }
                 }
                 nxt_at = c.off;

@@ -256,12 +256,13 @@ fn connected_line(s: &Stream) -> String {
     };
     let none = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let (l, r) = (l.unwrap_or(none), r.unwrap_or(none));
+    // IPv4-mapped addresses of a dual socket as IPv4 (mapped_v4_to_regular_v4).
     format!(
         "[{:3}] local {} port {} connected to {} port {}\n",
         s.fd,
-        l.ip(),
+        l.ip().to_canonical(),
         l.port(),
-        r.ip(),
+        r.ip().to_canonical(),
         r.port()
     )
 }

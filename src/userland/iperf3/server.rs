@@ -3,10 +3,7 @@
 //! cookie, or UDP sockets connected to whoever sent the connect message),
 //! the test until the client says TEST_END, the results exchange.
 
-use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::Pin;
-use std::task::Poll;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::client::stream_id;
@@ -15,35 +12,37 @@ use super::proto::{self, Error, Params, json_read, json_write, recv_state, send_
 use super::{Iperf3Args, Role, connected_line, interval_lines, results_json, summary, take_results};
 use crate::errln;
 use crate::kern::proc::Proc;
-use crate::socket::{TcpListener, UdpSocket};
+use crate::socket::{BindOpts, TcpListener, UdpSocket};
 
 /// How long the server waits for a client's streams to come.
 const STREAM_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn run(p: &Proc, a: &Iperf3Args, interval: Option<Duration>) -> Result<(), Error> {
     // Where to listen: the address given, or the wildcard of the family
-    // asked for, or both (iperf3's socket takes either family).
-    let addrs: Vec<IpAddr> = match (&a.bind, a.v4, a.v6) {
-        (Some(b), ..) => vec![
+    // asked for, or IPv6's taking IPv4 too (iperf3 turns IPV6_V6ONLY off).
+    let (addr, opts) = match (&a.bind, a.v4, a.v6) {
+        (Some(b), ..) => (
             a.resolve(p, b)
                 .ok_or_else(|| Error::Msg(format!("unable to resolve host: {b}")))?,
-        ],
-        (None, true, _) => vec![Ipv4Addr::UNSPECIFIED.into()],
-        (None, _, true) => vec![Ipv6Addr::UNSPECIFIED.into()],
-        (None, false, false) => vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()],
+            BindOpts::reuseaddr(),
+        ),
+        (None, true, _) => (Ipv4Addr::UNSPECIFIED.into(), BindOpts::reuseaddr()),
+        (None, _, true) => (Ipv6Addr::UNSPECIFIED.into(), BindOpts::reuseaddr()),
+        (None, false, false) => (
+            Ipv6Addr::UNSPECIFIED.into(),
+            BindOpts {
+                v6only: Some(false),
+                ..BindOpts::reuseaddr()
+            },
+        ),
     };
-    let mut ls = Vec::new();
-    for addr in addrs {
-        ls.push(
-            TcpListener::bind_reuseaddr(p, SocketAddr::new(addr, a.port))
-                .map_err(|e| Error::Msg(format!("unable to start listener for connections: {e}")))?,
-        );
-    }
+    let l = TcpListener::bind_with(p, SocketAddr::new(addr, a.port), 128, opts)
+        .map_err(|e| Error::Msg(format!("unable to start listener for connections: {e}")))?;
     let dashes = "-----------------------------------------------------------\n";
     for n in 1.. {
         p.stdout
             .write_bytes(format!("{dashes}Server listening on {} (test #{n})\n{dashes}", a.port).as_bytes());
-        let r = test(p, &ls, interval).await;
+        let r = test(p, &l, opts, interval).await;
         if a.one_off {
             return r;
         }
@@ -54,31 +53,14 @@ pub async fn run(p: &Proc, a: &Iperf3Args, interval: Option<Duration>) -> Result
     Ok(())
 }
 
-/// The first connection any of the listeners takes, and which took it.
-async fn accept_any(ls: &[TcpListener]) -> std::io::Result<(crate::socket::TcpStream, SocketAddr, usize)> {
-    type Accept<'a> = Pin<Box<dyn Future<Output = std::io::Result<(crate::socket::TcpStream, SocketAddr)>> + 'a>>;
-    let mut all: Vec<Accept<'_>> = ls.iter().map(|l| Box::pin(l.accept()) as Accept<'_>).collect();
-    std::future::poll_fn(|cx| {
-        for (i, f) in all.iter_mut().enumerate() {
-            if let Poll::Ready(r) = f.as_mut().poll(cx) {
-                return Poll::Ready(r.map(|(s, a)| (s, a, i)));
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-async fn test(p: &Proc, ls: &[TcpListener], interval: Option<Duration>) -> Result<(), Error> {
+async fn test(p: &Proc, l: &TcpListener, opts: BindOpts, interval: Option<Duration>) -> Result<(), Error> {
     let out = |s: &str| p.stdout.write_bytes(s.as_bytes());
-    let (mut ctrl, from, which) = accept_any(ls).await?;
-    // The streams come to the listener of the control connection's family.
-    let l = &ls[which];
+    let (mut ctrl, from) = l.accept().await?;
     let local = l.local_addr()?;
     let _ = ctrl.set_nodelay(true);
     out(&format!(
         "Accepted connection from {}, port {}\n",
-        from.ip(),
+        from.ip().to_canonical(),
         from.port()
     ));
     let mut cookie = [0u8; proto::COOKIE_SIZE];
@@ -88,7 +70,7 @@ async fn test(p: &Proc, ls: &[TcpListener], interval: Option<Duration>) -> Resul
     send_state(&mut ctrl, proto::PARAM_EXCHANGE).await?;
     let params = Params::from_json(&json_read(&mut ctrl, "unable to receive parameters from client").await?)?;
     let mut udp = if params.udp {
-        Some(UdpSocket::bind_reuseaddr(p, local).map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?)
+        Some(UdpSocket::bind_with(p, local, opts).map_err(|e| Error::Msg(format!("unable to start listener: {e}")))?)
     } else {
         None
     };
@@ -113,7 +95,7 @@ async fn test(p: &Proc, ls: &[TcpListener], interval: Option<Duration>) -> Resul
                 u.connect(peer)?;
                 u.try_send(&proto::UDP_CONNECT_REPLY)?;
                 // A fresh socket waits for the next stream.
-                udp = Some(UdpSocket::bind_reuseaddr(p, local)?);
+                udp = Some(UdpSocket::bind_with(p, local, opts)?);
                 Sock::Udp(u)
             }
         };

@@ -3,7 +3,7 @@
 
 use crate::netinet::arp::ARP;
 use crate::netinet::icmp::{Hist, ICMP, icmp_name};
-use crate::netinet::in_pcb::Endpoint;
+use crate::netinet::in_pcb::{Endpoint, Vflag};
 use crate::netinet::ip::IP;
 use crate::netinet::tcp_var::{TCP, TcpState};
 use crate::netinet::udp::UDP;
@@ -37,14 +37,17 @@ fn inetprint(e: Endpoint, width: usize, wide: bool) -> String {
     }
 }
 
-/// A socket as protopr shows it: protocol, Recv-Q, Send-Q, local and
-/// foreign address and port, TCP state.
-type Row = (&'static str, usize, usize, Endpoint, Endpoint, Option<TcpState>);
-
-/// "4" or "6" after the protocol's name, by the socket's family.
-fn af_digit(e: Endpoint) -> &'static str {
-    if e.addr.is_ipv4() { "4" } else { "6" }
-}
+/// A socket as protopr shows it: protocol and family ("tcp", "46"),
+/// Recv-Q, Send-Q, local and foreign address and port, TCP state.
+type Row = (
+    &'static str,
+    &'static str,
+    usize,
+    usize,
+    Endpoint,
+    Endpoint,
+    Option<TcpState>,
+);
 
 /// `netstat -L`: each listening socket's queue of completed connections,
 /// of incomplete ones (the syncache's), and its most (inet.c's protopr).
@@ -72,7 +75,7 @@ pub fn listenpr(v: &mut Vnet, proto: Option<&str>, wide: bool) -> Result<String,
             s += &format!("{:<5.5} {:<32.32} {:<22.22}\n", "Proto", "Listen", "Local Address");
         }
         let q = format!("{}/{inc}/{}", l.queue.len(), l.backlog);
-        s += &format!("{:<3.3}{:<2.2} {q:<32.32} ", "tcp", af_digit(tp.local));
+        s += &format!("{:<3.3}{:<2.2} {q:<32.32} ", "tcp", tp.vflag.digits(tp.local));
         s += &inetprint(tp.local, width, wide);
         s.push('\n');
     }
@@ -93,11 +96,21 @@ pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Resu
     if proto.is_none_or(|p| p == "tcp") {
         let t = v.builtin(TCP);
         for e in t.syncache.entries.values() {
-            rows.push(("tcp", 0, 0, e.ends.local, e.ends.foreign, Some(TcpState::SynReceived)));
+            let af = Vflag::default().digits(e.ends.local);
+            rows.push((
+                "tcp",
+                af,
+                0,
+                0,
+                e.ends.local,
+                e.ends.foreign,
+                Some(TcpState::SynReceived),
+            ));
         }
         for tp in t.tcbs.newest_first() {
             rows.push((
                 "tcp",
+                tp.vflag.digits(tp.local),
                 tp.rcv_buf.len(),
                 tp.snd_buf.len(),
                 tp.local,
@@ -108,11 +121,11 @@ pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Resu
     }
     if proto.is_none_or(|p| p == "udp") {
         for u in v.builtin(UDP).pcbs.newest_first() {
-            rows.push(("udp", u.rcv_bytes, 0, u.local, u.foreign, None));
+            rows.push(("udp", u.vflag.digits(u.local), u.rcv_bytes, 0, u.local, u.foreign, None));
         }
     }
     let mut s = String::new();
-    for (name, rq, sq, local, foreign, state) in rows {
+    for (name, af, rq, sq, local, foreign, state) in rows {
         if !all && (state == Some(TcpState::Listen) || local.is_unspecified()) {
             continue;
         }
@@ -126,7 +139,7 @@ pub fn protopr(v: &mut Vnet, proto: Option<&str>, all: bool, wide: bool) -> Resu
                 "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "(state)"
             );
         }
-        s += &format!("{name:<3.3}{:<2.2} {rq:>6} {sq:>6} ", af_digit(local));
+        s += &format!("{name:<3.3}{af:<2.2} {rq:>6} {sq:>6} ");
         s += &inetprint(local, width, wide);
         s += &inetprint(foreign, width, wide);
         if let Some(st) = state {
@@ -390,6 +403,7 @@ fn icmp6_stats(l: &mut Lines, v: &mut Vnet) {
     l.p(s.badlen, |n| format!("\t{n} message{} with bad length", pl(n)));
     histogram(&mut l.s, "Input", &s.inhist, icmp6_name);
     l.p(s.reflect, |n| format!("\t{n} message response{} generated", pl(n)));
+    l.p(s.pmtuchg, |n| format!("\t{n} path MTU change{}", pl(n)));
 }
 
 /// netstat's name for an ICMPv6 type (`icmp6names[]`).

@@ -1035,3 +1035,157 @@ fn raw_sockets_of_both_families_send_and_hear_icmp() {
         .expect("ran");
     assert_eq!(e.err().map(|e| e.kind()), Some(std::io::ErrorKind::Unsupported));
 }
+
+/// a, r and c on one bridge (2001:db8:1::/64); a's default router is r
+/// (fe80::1: r's only link-local address, so the one it sends from), r's
+/// way to 2001:db8:9::/64 is c (fe80::3) and to 2001:db8:7::/64 straight
+/// out of the same link.
+fn redirect_lab(cfg: Config) -> Host {
+    let h = common::bridged3(
+        cfg,
+        "jexec r sysctl net.inet6.ip6.auto_linklocal=0
+         jexec c sysctl net.inet6.ip6.auto_linklocal=0",
+    );
+    common::run(
+        &h,
+        "jexec a ifconfig epair0a inet6 2001:db8:1::2/64 no_dad
+         jexec r ifconfig epair1a inet6 2001:db8:1::1/64 no_dad
+         jexec r ifconfig epair1a inet6 fe80::1/64 alias
+         jexec r ifconfig epair1a inet6 2001:db8:7::1/64 alias
+         jexec c ifconfig epair2a inet6 2001:db8:1::3/64 no_dad
+         jexec c ifconfig epair2a inet6 fe80::3/64 alias
+         jexec c ifconfig epair2a inet6 2001:db8:7::3/64 alias
+         jexec c ifconfig lo0 inet6 2001:db8:9::1/128 alias
+         jexec r sysctl net.inet6.ip6.forwarding=1
+         jexec r route -6 add 2001:db8:9::/64 fe80::3%epair1a
+         jexec a route -6 add default fe80::1%epair0a",
+    );
+    h
+}
+
+/// A counter of a jail's IPv6 statistics.
+fn ip6_stat(h: &Host, jail: &str, name: &str) -> u64 {
+    let o = ok(h, &format!("jexec {jail} sysctl -n net.inet6.ip6.stats"));
+    o.split([',', '{', '}'])
+        .find_map(|f| {
+            f.trim()
+                .strip_prefix(&format!("{name} = "))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("{name} in {o}"))
+}
+
+#[test]
+fn a_router_redirects_a_host_to_the_better_first_hop_for_ten_minutes() {
+    let dir = common::tmpdir("inet6-redirect");
+    let pcap = dir.join("redirect.pcap");
+    let h = redirect_lab(Config::default());
+    ok(&h, &format!("jexec a tcpdump -i epair0a -w {} &", pcap.display()));
+    // Through r, which sends it back out to c and tells a so (RFC 4861 §8.2).
+    assert!(ok(&h, "jexec a ping6 -c 1 2001:db8:9::1").contains("1 packets received"));
+    assert_eq!(ip6_stat(&h, "r", "redirectsent"), 1);
+    let rt = ok(&h, "jexec a netstat -rn -f inet6");
+    let line = rt.lines().find(|l| l.starts_with("2001:db8:9::1 ")).unwrap_or_default();
+    assert!(line.contains("fe80::3%epair0a") && line.contains("UGHD"), "{rt}");
+    let st = ok(&h, "jexec a netstat -s -p icmp6");
+    assert!(st.contains("\t\tredirect: 1\n"), "{st}");
+    // Now a goes to c itself: r forwards nothing more.
+    let fwd = ip6_stat(&h, "r", "forward");
+    assert!(ok(&h, "jexec a ping6 -c 2 2001:db8:9::1").contains("2 packets received"));
+    assert_eq!(ip6_stat(&h, "r", "forward"), fwd);
+    let nd = ok(&h, "jexec a ndp -an");
+    assert!(nd.lines().any(|l| l.starts_with("fe80::3%epair0a")), "{nd}");
+    // The destination itself is on the link: a is told to go straight.
+    assert!(ok(&h, "jexec a ping6 -c 1 2001:db8:7::3").contains("1 packets received"));
+    let rt = ok(&h, "jexec a netstat -rn -f inet6");
+    let line = rt.lines().find(|l| l.starts_with("2001:db8:7::3 ")).unwrap_or_default();
+    assert!(line.contains("link#") && line.contains("UHD"), "{rt}");
+    let fwd = ip6_stat(&h, "r", "forward");
+    assert!(ok(&h, "jexec a ping6 -c 1 2001:db8:7::3").contains("1 packets received"));
+    assert_eq!(ip6_stat(&h, "r", "forward"), fwd);
+    // Ten minutes on, both routes are gone.
+    h.run_for(std::time::Duration::from_secs(601));
+    let rt = ok(&h, "jexec a netstat -rn -f inet6");
+    assert!(!rt.contains("2001:db8:9::1 ") && !rt.contains("2001:db8:7::3 "), "{rt}");
+    // With net.inet6.icmp6.rediraccept=0 a takes none, and r, a router,
+    // never does.
+    common::run(
+        &h,
+        "jexec a sysctl net.inet6.icmp6.rediraccept=0
+         jexec a ping6 -c 1 2001:db8:9::1",
+    );
+    assert_eq!(ip6_stat(&h, "r", "redirectsent"), 3);
+    assert!(!ok(&h, "jexec a netstat -rn -f inet6").contains("2001:db8:9::1 "));
+    // With net.inet6.ip6.redirect=0 r sends none.
+    common::run(
+        &h,
+        "jexec r sysctl net.inet6.ip6.redirect=0
+         jexec a ping6 -c 1 2001:db8:9::1",
+    );
+    assert_eq!(ip6_stat(&h, "r", "redirectsent"), 3);
+    h.tasks().kill_all();
+    let Some(bad) = common::tshark_problems(&pcap) else {
+        return;
+    };
+    assert_eq!(bad, "", "tshark finds no malformed packet or bad checksum");
+    let Some(r) = common::tshark_frames(
+        &pcap,
+        "icmpv6.type == 137",
+        &[
+            "icmpv6.nd.rd.target_address",
+            "icmpv6.rd.na.destination_address",
+            "icmpv6.opt.type",
+        ],
+    ) else {
+        return;
+    };
+    assert!(r.contains("fe80::3\t2001:db8:9::1"), "{r}");
+    assert!(r.contains("2001:db8:7::3\t2001:db8:7::3"), "{r}");
+}
+
+/// Linux, a host on that link, takes vimage's redirect: its route to
+/// 2001:db8:9::1 goes through c after the first ping, and r forwards no
+/// more of them.
+#[test]
+fn linux_takes_a_redirect_from_a_vimage_router() {
+    if !common::tap_with(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
+        return;
+    }
+    let pid = std::process::id();
+    let ns = Netns(format!("vrd{pid}"));
+    let dev = format!("vrd{pid}");
+    sh(&format!("ip netns add {}", ns.0));
+    let host = redirect_lab(Config {
+        clock: vimage::ClockKind::Real,
+        ..Config::default()
+    });
+    common::run(
+        &host,
+        &format!(
+            "ifconfig tap0 create tapdev {dev}
+             ifconfig tap0 vnet sw
+             jexec sw ifconfig bridge0 addm tap0
+             jexec sw ifconfig tap0 up"
+        ),
+    );
+    let ns = &ns.0;
+    sh(&format!("ip link set {dev} netns {ns}"));
+    sh(&format!("ip -n {ns} addr add 2001:db8:1::4/64 dev {dev} nodad"));
+    sh(&format!("ip -n {ns} link set {dev} up"));
+    sh(&format!("ip -n {ns} -6 route add default via fe80::1 dev {dev}"));
+    let ping = |n: u32| {
+        drive(
+            &host,
+            spawn(&format!("ip netns exec {ns} ping -6 -c {n} -i 0.2 -W 2 2001:db8:9::1")),
+        )
+    };
+    let out = ping(1);
+    assert!(out.contains("1 packets transmitted, 1 received"), "{out}");
+    assert_eq!(ip6_stat(&host, "r", "redirectsent"), 1);
+    let r = sh(&format!("ip -n {ns} -6 route get 2001:db8:9::1"));
+    assert!(r.contains("via fe80::3"), "{r}");
+    let fwd = ip6_stat(&host, "r", "forward");
+    let out = ping(2);
+    assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
+    assert_eq!(ip6_stat(&host, "r", "forward"), fwd);
+}

@@ -519,28 +519,10 @@ fn a_transport_can_be_added_to_the_protocol_switch() {
 fn a_router_redirects_to_a_better_first_hop_on_the_same_link() {
     // a, r and c on one bridge; r's way to 10.0.9.0/24 is c, back out of
     // the interface a's datagram came in on (RFC 1812 §5.2.7.2).
-    let h = Host::new(vimage::Config::default());
+    let h = common::bridged3(vimage::Config::default(), "");
     run(
         &h,
-        "jail -c name=a vnet persist
-         jail -c name=r vnet persist
-         jail -c name=c vnet persist
-         jail -c name=sw vnet persist
-         ifconfig bridge0 create vnet sw
-         ifconfig epair0 create
-         ifconfig epair1 create
-         ifconfig epair2 create
-         ifconfig epair0a vnet a
-         ifconfig epair1a vnet r
-         ifconfig epair2a vnet c
-         ifconfig epair0b vnet sw
-         ifconfig epair1b vnet sw
-         ifconfig epair2b vnet sw
-         jexec sw ifconfig bridge0 addm epair0b addm epair1b addm epair2b up
-         jexec sw ifconfig epair0b up
-         jexec sw ifconfig epair1b up
-         jexec sw ifconfig epair2b up
-         jexec a ifconfig epair0a inet 10.0.1.2/24
+        "jexec a ifconfig epair0a inet 10.0.1.2/24
          jexec r ifconfig epair1a inet 10.0.1.1/24
          jexec c ifconfig epair2a inet 10.0.1.3/24
          jexec c ifconfig lo0 inet 10.0.9.1/32 alias

@@ -105,6 +105,33 @@ fn floods_of_router_advertisements_and_packet_too_big_stay_within_the_limits() {
 }
 
 #[test]
+fn redirects_are_heard_only_from_the_router_in_use_and_their_routes_are_bounded() {
+    let rig = Rig::new();
+    let run = |cmd: &str| {
+        let o = rig.host.exec(cmd);
+        assert!(o.success(), "{cmd}: {o:?}");
+        o.stdout
+    };
+    // a's first hop is 2001:db8::1, not fe80::1: none is taken (RFC 4861 §8.1).
+    for i in 0..100u16 {
+        rig.feed_host(&rig.redirect(1, i));
+    }
+    let o = run("jexec a netstat -s -p icmp6");
+    assert!(o.contains("\t100 bad redirect messages\n"), "{o}");
+    // Through fe80::1 each new destination gets a host route, up to
+    // nd6_maxentries of them.
+    run("jexec a route -6 change default fe80::1%epair0b");
+    for i in 0..300u16 {
+        rig.feed_host(&rig.redirect(1, 1000 + i));
+    }
+    let rt = run("jexec a netstat -rn -f inet6");
+    let dynamic = rt.lines().filter(|l| l.contains("UGHD")).count();
+    assert_eq!(dynamic, 64, "{rt}");
+    run("jexec a route -6 change default 2001:db8::1");
+    rig.check();
+}
+
+#[test]
 fn a_flood_of_arp_requests_cannot_lock_the_router_out_of_its_next_hop() {
     let rig = Rig::new();
     // The router learns every sender that asks for its address.

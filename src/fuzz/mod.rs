@@ -62,7 +62,8 @@ jexec r sysctl net.inet6.ip6.forwarding=1
 jexec r sysctl net.inet6.ip6.maxfragpackets=64
 jexec r sysctl net.inet6.icmp6.nd6_maxentries=64
 jexec a ifconfig epair0b inet6 accept_rtadv
-jexec a sysctl net.inet.tcp.hostcache.cachelimit=64";
+jexec a sysctl net.inet.tcp.hostcache.cachelimit=64
+jexec a sysctl net.inet6.icmp6.nd6_maxentries=64";
 
 impl Default for Rig {
     fn default() -> Self {
@@ -182,6 +183,18 @@ impl Rig {
         let quoted = Rig::ip6(17, &a, &far, &[0u8; 1400]);
         let mut m = vec![2, 0, 0, 0, 0, 0, 5, 0];
         m.extend_from_slice(&quoted[..1232]);
+        let b = Rig::icmp6(&r, &a, m);
+        Rig::ether(self.host_port.1, 0x86dd, &Rig::ip6(58, &r, &a, &b))
+    }
+
+    /// A redirect to host a from fe80::`router`: 2001:db8:f::`low` is
+    /// better reached through fe80::99 (whose MAC it gives).
+    pub fn redirect(&self, router: u16, low: u16) -> Vec<u8> {
+        let (r, a) = (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, router), Rig::in6(0x2));
+        let far = Ipv6Addr::new(0x2001, 0xdb8, 0xf, 0, 0, 0, 0, low);
+        let t = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x99);
+        let quoted = Rig::ip6(17, &a, &far, &[0u8; 8]);
+        let m = crate::wire::icmpv6::redirect_emit(&t, &far, Some([0x02, 0xfe, 0, 0, 0, 0x99]), &quoted);
         let b = Rig::icmp6(&r, &a, m);
         Rig::ether(self.host_port.1, 0x86dd, &Rig::ip6(58, &r, &a, &b))
     }
@@ -391,6 +404,7 @@ impl Rig {
         if let Some(auto) = vn.builtin(ND6).auto.as_ref() {
             let (r, p) = (auto.routers.len(), auto.prefixes.len());
             assert!(r <= 16 && p <= 16, "{r} default routers, {p} prefixes");
+            assert!(auto.redirects.len() <= 64, "redirects: {}", auto.redirects.len());
         }
         let addrs = vn.builtin(IP6).ifaddrs.len();
         assert!(addrs <= 20, "IPv6 addresses: {addrs}");

@@ -148,14 +148,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// `ppsratecheck(9)`: at most so many events a second.
 #[derive(Clone, Copy, Debug)]
 pub struct PpsLimit {
-    second: u64,
+    /// The second counted in (of uptime: u32 lasts 136 years and keeps
+    /// the limit 8 bytes in every vnet's ICMP and ICMPv6).
+    second: u32,
     count: u32,
 }
 
 impl Default for PpsLimit {
     fn default() -> Self {
         PpsLimit {
-            second: u64::MAX,
+            second: u32::MAX,
             count: 0,
         }
     }
@@ -168,7 +170,7 @@ impl PpsLimit {
         if maxpps <= 0 {
             return true;
         }
-        let sec = now.0 / 1_000_000_000;
+        let sec = (now.0 / 1_000_000_000) as u32;
         if sec != self.second {
             self.second = sec;
             self.count = 0;

@@ -35,6 +35,7 @@ crate::stats! {
         badlen,
         reflect,
         pmtuchg,
+        badredirect,
         ;
         outhist: Hist<256>,
         inhist: Hist<256>,
@@ -47,6 +48,10 @@ pub struct Icmp6 {
     pub stats: crate::kern::counter::Counters<Icmp6Stat>,
     /// `net.inet6.icmp6.errppslimit`: errors per second (0: no limit).
     pub errppslimit: i32,
+    /// `net.inet6.icmp6.rediraccept`: a host takes redirects.
+    pub rediraccept: bool,
+    /// `net.inet6.icmp6.redirtimeout`: seconds a redirect's route lives.
+    pub redirtimeout: i32,
     lim: crate::kern::clock::PpsLimit,
 }
 
@@ -55,6 +60,8 @@ impl Default for Icmp6 {
         Icmp6 {
             stats: Default::default(),
             errppslimit: 100,
+            rediraccept: true,
+            redirtimeout: 600,
             lim: Default::default(),
         }
     }
@@ -62,7 +69,7 @@ impl Default for Icmp6 {
 
 impl Icmp6 {
     /// `icmp6_ratelimit`: may one more error go out this second?
-    fn ratelimit(&mut self, now: Time) -> bool {
+    pub(crate) fn ratelimit(&mut self, now: Time) -> bool {
         let ok = self.lim.check(now, self.errppslimit);
         if !ok {
             self.stats.toofreq += 1;
@@ -83,6 +90,16 @@ pub(crate) fn module() -> Module<Icmp6> {
         "Maximum number of ICMPv6 error messages per second",
         |s| &mut s.errppslimit,
         0,
+        i32::MAX as i64,
+    )
+    .sysctl("net.inet6.icmp6.rediraccept", "Accept ICMPv6 redirect messages", |s| {
+        &mut s.rediraccept
+    })
+    .sysctl_range(
+        "net.inet6.icmp6.redirtimeout",
+        "Delay in seconds before expiring redirect route",
+        |s| &mut s.redirtimeout,
+        1,
         i32::MAX as i64,
     )
     .oid(|k| {
@@ -266,6 +283,7 @@ pub fn icmp6_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         ND_ROUTER_SOLICIT => crate::netinet6::nd6_rtr::nd6_rs_input(k, v, &m, f),
         MLD_LISTENER_QUERY => crate::netinet6::mld6::mld6_input(k, v, &m, f),
         ND_ROUTER_ADVERT => crate::netinet6::nd6_rtr::nd6_ra_input(k, v, &m, f),
+        ND_REDIRECT => crate::netinet6::nd6_redirect::icmp6_redirect_input(k, v, &m, f),
         ICMP6_DST_UNREACH | ICMP6_PACKET_TOO_BIG | ICMP6_TIME_EXCEEDED | ICMP6_PARAM_PROB => {
             if t == ICMP6_PACKET_TOO_BIG {
                 icmp6_mtudisc_update(k, v, msg.data(), msg.param(), f.ifindex);

@@ -57,6 +57,8 @@ crate::stats! {
 pub struct Ip6 {
     /// `net.inet6.ip6.forwarding`: act as a router.
     pub forwarding: bool,
+    /// `net.inet6.ip6.redirect`: a router sends redirects (RFC 4861 §8.2).
+    pub redirect: bool,
     /// `net.inet6.ip6.hlim`: hop limit of packets this vnet originates.
     pub hlim: i32,
     /// `net.inet6.ip6.v6only`: an AF_INET6 socket takes IPv6 only
@@ -95,6 +97,7 @@ impl Default for Ip6 {
     fn default() -> Self {
         Ip6 {
             forwarding: false,
+            redirect: true,
             hlim: 64,
             v6only: true,
             auto_linklocal: true,
@@ -135,6 +138,11 @@ pub(crate) fn module() -> Module<Ip6> {
         "net.inet6.ip6.forwarding",
         "Enable forwarding of IPv6 packets between interfaces",
         |s| &mut s.forwarding,
+    )
+    .sysctl(
+        "net.inet6.ip6.redirect",
+        "Send ICMPv6 redirects for unforwardable IPv6 packets",
+        |s| &mut s.redirect,
     )
     .sysctl_range(
         "net.inet6.ip6.hlim",

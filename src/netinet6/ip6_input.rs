@@ -243,6 +243,11 @@ fn ip6_forward(k: &mut Kernel, v: &mut Vnet, in_if: u32, mut m: Mbuf, src: Ipv6A
         icmp6_error(k, v, &o, ICMP6_PACKET_TOO_BIG, 0, nh.mtu as u32, in_if);
         return;
     }
+    // Back out of the link it came from: the sender hears of the better
+    // first hop (RFC 4861 §8.2), and the datagram still goes.
+    if nh.ifindex == in_if && v.builtin(IP6).redirect {
+        crate::netinet6::nd6_redirect::icmp6_redirect_output(k, v, &mut m, in_if, &nh);
+    }
     Packet::new_unchecked(m.data_mut()).set_hop_limit(hlim - 1);
     match ip6_output_if(k, v, nh.ifindex, nh.nexthop, m) {
         Ok(()) => v.builtin(IP6).stats.forward += 1,

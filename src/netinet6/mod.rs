@@ -12,4 +12,5 @@ pub mod ip6_output;
 pub mod mld6;
 pub mod nd6;
 pub mod nd6_dad;
+pub mod nd6_redirect;
 pub mod nd6_rtr;

@@ -493,6 +493,7 @@ fn nd6_timer(k: &mut Kernel, v: &mut Vnet, _: u64) {
     crate::netinet6::nd6_dad::nd6_dad_timer(k, v, now);
     crate::netinet6::mld6::mld6_timer(k, v, now);
     crate::netinet6::nd6_rtr::nd6_rtr_timer(v, now);
+    crate::netinet6::nd6_redirect::nd6_redirect_timer(v, now);
     let nd = v.builtin(ND6);
     let cache = nd
         .table

@@ -74,6 +74,8 @@ pub struct Nd6Auto {
     pub mld: Vec<crate::netinet6::mld6::MldPending>,
     pub routers: Vec<NdDefrouter>,
     pub prefixes: Vec<NdPrefix>,
+    /// Host routes redirects installed (nd6_redirect.rs).
+    pub redirects: Vec<crate::netinet6::nd6_redirect::NdRedirect>,
 }
 
 impl Nd6Auto {
@@ -92,7 +94,12 @@ impl Nd6Auto {
             });
             onlink.into_iter().chain(addr)
         });
-        dad.chain(rtr).chain(pfx).filter(|t| t.0 != u64::MAX).min()
+        let redirects = self.redirects.iter().map(|r| r.expire);
+        dad.chain(rtr)
+            .chain(pfx)
+            .chain(redirects)
+            .filter(|t| t.0 != u64::MAX)
+            .min()
     }
 
     /// Interface `index` left: what it learnt goes with it.
@@ -101,6 +108,7 @@ impl Nd6Auto {
         self.mld.retain(|m| m.index != index);
         self.routers.retain(|r| r.index != index);
         self.prefixes.retain(|p| p.index != index);
+        self.redirects.retain(|r| r.index != index);
     }
 }
 

@@ -101,7 +101,11 @@ pub fn chain(n: usize, cfg: Config, inet6: bool) -> Result<Chain, String> {
             i + 1
         );
         script += &format!("jexec c{i} ifconfig epair{i}a {fam}{}/{plen}{dad} up\n", addr(i, 1));
-        script += &format!("jexec c{} ifconfig epair{i}b {fam}{}/{plen}{dad} up\n", i + 1, addr(i, 2));
+        script += &format!(
+            "jexec c{} ifconfig epair{i}b {fam}{}/{plen}{dad} up\n",
+            i + 1,
+            addr(i, 2)
+        );
     }
     for i in 0..n {
         if i > 0 && i < n - 1 {

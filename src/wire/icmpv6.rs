@@ -340,6 +340,34 @@ pub fn ra_emit(h: &RaHdr, lladdr: Option<[u8; 6]>, mtu: Option<u32>, prefixes: &
     b
 }
 
+/// A redirect (§4.5): `dst` is better reached through `target` (a
+/// router's link-local address, or `dst` itself when it is on-link),
+/// with the target's link-layer address if known and as much of the
+/// datagram that caused it as fits in the IPv6 minimum MTU (§8.2); the
+/// checksum is left to `fill_checksum`.
+pub fn redirect_emit(target: &Ipv6Addr, dst: &Ipv6Addr, lladdr: Option<[u8; 6]>, quote: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; 40];
+    b[0] = ND_REDIRECT;
+    b[8..24].copy_from_slice(&target.octets());
+    b[24..40].copy_from_slice(&dst.octets());
+    if let Some(mac) = lladdr {
+        b.extend_from_slice(&[ND_OPT_TARGET_LINKADDR, 1]);
+        b.extend_from_slice(&mac);
+    }
+    // 1280, less the IPv6 header, this message so far and the option's 8.
+    let room = (1280 - 40 - b.len() - 8) & !7;
+    let q = &quote[..quote.len().min(room)];
+    if !q.is_empty() {
+        let units = q.len().div_ceil(8) + 1;
+        let at = b.len();
+        b.resize(at + units * 8, 0);
+        b[at] = ND_OPT_REDIRECTED_HEADER;
+        b[at + 1] = units as u8;
+        b[at + 8..at + 8 + q.len()].copy_from_slice(q);
+    }
+    b
+}
+
 /// An MLDv2 listener report (RFC 3810 §5.2): one record, with no
 /// sources, per (record type, group); the checksum is left to
 /// `fill_checksum`.
@@ -422,6 +450,29 @@ mod tests {
         let p = Packet::new_checked(&rs[..]).expect("whole");
         assert!(p.verify_checksum(&src, &dst));
         assert_eq!(p.nd_options().map(|o| o.len()), Some(1));
+    }
+
+    #[test]
+    fn a_redirect_carries_its_target_and_no_more_of_the_datagram_than_fits() {
+        let (t, d): (Ipv6Addr, Ipv6Addr) = ("fe80::2".parse().expect("a"), "2001:db8:9::1".parse().expect("a"));
+        let mac = [2, 0, 0, 0, 0, 2];
+        let (echo, _, _) = msg(ECHO);
+        let r = redirect_emit(&t, &d, Some(mac), &hex(ECHO));
+        let p = Packet::new_checked(&r[..]).expect("whole");
+        assert_eq!((p.msg_type(), p.target(), p.redirect_dst()), (ND_REDIRECT, t, d));
+        // The 56-byte datagram padded to 8s after the option's 8.
+        assert_eq!(r.len(), 40 + 8 + 8 + 56);
+        let opts = p.nd_options().expect("options");
+        assert_eq!(opts[0], NdOpt::TargetLinkAddr(mac));
+        let NdOpt::Redirected(q) = opts[1] else {
+            panic!("{opts:?}")
+        };
+        assert_eq!(&q[40..], &echo[..]);
+        // A big one is cut: the whole datagram stays within 1280 bytes.
+        let big = vec![0x60; 2000];
+        let r = redirect_emit(&t, &d, None, &big);
+        assert_eq!(40 + r.len(), 1280);
+        assert_eq!(r.len() % 8, 0);
     }
 
     #[test]

@@ -172,6 +172,40 @@ pub fn pair_lab(addr_a: &str, addr_b: &str) -> vimage::Host {
     h
 }
 
+/// a, r and c on one link: each has one end of an epair (epair0a,
+/// epair1a, epair2a), whose other end is a port of bridge0 in jail sw,
+/// all up; `before` runs once the jails exist, before their interfaces
+/// arrive.
+pub fn bridged3(cfg: vimage::Config, before: &str) -> vimage::Host {
+    let h = vimage::Host::new(cfg);
+    run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=r vnet persist
+         jail -c name=c vnet persist
+         jail -c name=sw vnet persist",
+    );
+    run(&h, before);
+    run(
+        &h,
+        "ifconfig bridge0 create vnet sw
+         ifconfig epair0 create
+         ifconfig epair1 create
+         ifconfig epair2 create
+         ifconfig epair0a vnet a
+         ifconfig epair1a vnet r
+         ifconfig epair2a vnet c
+         ifconfig epair0b vnet sw
+         ifconfig epair1b vnet sw
+         ifconfig epair2b vnet sw
+         jexec sw ifconfig bridge0 addm epair0b addm epair1b addm epair2b up
+         jexec sw ifconfig epair0b up
+         jexec sw ifconfig epair1b up
+         jexec sw ifconfig epair2b up",
+    );
+    h
+}
+
 /// Three jails in a line, a -- r -- b: a is 10.0.1.2 and b 10.0.2.2, r
 /// forwards between 10.0.1.1 and 10.0.2.1.
 pub fn routed_lab(seed: u64) -> vimage::Host {

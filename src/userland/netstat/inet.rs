@@ -404,6 +404,7 @@ fn icmp6_stats(l: &mut Lines, v: &mut Vnet) {
     histogram(&mut l.s, "Input", &s.inhist, icmp6_name);
     l.p(s.reflect, |n| format!("\t{n} message response{} generated", pl(n)));
     l.p(s.pmtuchg, |n| format!("\t{n} path MTU change{}", pl(n)));
+    l.p(s.badredirect, |n| format!("\t{n} bad redirect message{}", pl(n)));
 }
 
 /// netstat's name for an ICMPv6 type (`icmp6names[]`).

@@ -440,6 +440,24 @@ fn linux_pings_and_talks_tcp_over_ipv6_through_tap() {
     );
     assert!(out.contains("2 packets transmitted, 2 received"), "{out}");
     assert!(out.contains("ttl=61"), "three routers on the way: {out}");
+    // traceroute6 both ways through the three routers.
+    if common::ensure_tool("traceroute", "traceroute") {
+        let out = drive(
+            &host,
+            spawn(&format!(
+                "ip netns exec {ns} traceroute -6 -n -q 1 -w 2 -m 6 2001:db8:3::2"
+            )),
+        );
+        let hops: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(hops.len(), 4, "{out}");
+        assert!(hops[0].trim_start().starts_with("1  2001:db8:99::1 "), "{out}");
+        assert!(hops[3].trim_start().starts_with("4  2001:db8:3::2 "), "{out}");
+    }
+    let o = host.exec("jexec h traceroute6 -n -q 1 -w 2 2001:db8:99::2");
+    let hops: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(hops.len(), 4, "{o:?}");
+    assert!(hops[0].trim_start().starts_with("1  2001:db8:3::1 "), "{o:?}");
+    assert!(hops[3].trim_start().starts_with("4  2001:db8:99::2 "), "{o:?}");
     // vimage pings Linux, on its global and its link-local address.
     let o = host.exec("jexec r1 ping6 -c 2 -i 0.2 2001:db8:99::2");
     assert!(o.stdout.contains("2 packets transmitted, 2 packets received"), "{o:?}");

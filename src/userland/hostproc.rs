@@ -152,7 +152,23 @@ pub async fn hostproc(p: Proc, path: PathBuf, argv: Vec<String>) -> i32 {
     let (out_own, err_own) = (p.stdout.host_fd() == Some(1), p.stderr.host_fd() == Some(2));
     cmd.stdout(own(out_own));
     cmd.stderr(own(err_own));
-    let mut child = match cmd.spawn() {
+    // In a jail its sockets are the jail's vnet's (docs/HOST_PROGRAMS.md).
+    #[cfg(target_os = "linux")]
+    let shim = if p.jid == crate::Jid::HOST {
+        None
+    } else {
+        match crate::userland::shim::shim_attach(&p, &mut cmd) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                errln!(p, "vimage: {name}: {e}");
+                return 126;
+            }
+        }
+    };
+    let spawned = cmd.spawn();
+    #[cfg(target_os = "linux")]
+    drop(shim);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             errln!(p, "vimage: {name}: {e}");

@@ -28,6 +28,8 @@ pub mod rtadvd;
 pub mod rtsol;
 pub mod sh;
 pub mod shell;
+#[cfg(target_os = "linux")]
+pub mod shim;
 pub mod sockstat;
 pub mod sysctl;
 pub mod tcpdump;

@@ -1,0 +1,192 @@
+//! The messages between the shim and vimage (docs/HOST_PROGRAMS.md):
+//! one request and one answer per `SOCK_SEQPACKET` message, a descriptor
+//! riding along (`SCM_RIGHTS`) where said. Shared by both sides
+//! (vimage includes this file). Fixed little-endian fields:
+//!
+//! request: op u8, ino u64, a i32, b i32, c i32, addr (27 bytes), data.
+//! answer:  errno i32, val i32, addr (27 bytes), data.
+//! addr:    family u8 (0 none, 4, 6), port u16, ip [u8; 16], scope u32,
+//!          flowinfo u32.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// Announce a channel (over the control socket; the channel's far end
+/// rides along). `a`: the process id.
+pub const OP_HELLO: u8 = 1;
+/// A new socket: `a` family, `b` type (without flags), `c` protocol; its
+/// far end rides along.
+pub const OP_SOCKET: u8 = 2;
+/// Is `ino` a vimage socket? (After `exec` the shim no longer knows.)
+pub const OP_IS: u8 = 3;
+pub const OP_BIND: u8 = 4;
+/// `a`: backlog. The answer carries the new listening end to `dup2`.
+pub const OP_LISTEN: u8 = 5;
+/// `a`: 1 if non-blocking (answer `EINPROGRESS` at once).
+pub const OP_CONNECT: u8 = 6;
+pub const OP_SOCKNAME: u8 = 7;
+pub const OP_PEERNAME: u8 = 8;
+/// `a` level, `b` name, data the value.
+pub const OP_SETOPT: u8 = 9;
+/// `a` level, `b` name; the answer's data is the value (`SO_ERROR`
+/// waits for a connect under way).
+pub const OP_GETOPT: u8 = 10;
+
+pub const ADDR_LEN: usize = 27;
+pub const REQ_HDR: usize = 1 + 8 + 12 + ADDR_LEN;
+pub const ANS_HDR: usize = 8 + ADDR_LEN;
+/// The largest message either way.
+pub const MSG_MAX: usize = 4096;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    pub op: u8,
+    pub ino: u64,
+    pub a: i32,
+    pub b: i32,
+    pub c: i32,
+    pub addr: Option<SocketAddr>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub errno: i32,
+    pub val: i32,
+    pub addr: Option<SocketAddr>,
+    pub data: Vec<u8>,
+}
+
+impl Answer {
+    pub fn err(errno: i32) -> Answer {
+        Answer {
+            errno,
+            ..Answer::default()
+        }
+    }
+}
+
+pub fn put_addr(out: &mut Vec<u8>, a: Option<SocketAddr>) {
+    let mut b = [0u8; ADDR_LEN];
+    match a {
+        None => {}
+        Some(SocketAddr::V4(v)) => {
+            b[0] = 4;
+            b[1..3].copy_from_slice(&v.port().to_le_bytes());
+            b[3..7].copy_from_slice(&v.ip().octets());
+        }
+        Some(SocketAddr::V6(v)) => {
+            b[0] = 6;
+            b[1..3].copy_from_slice(&v.port().to_le_bytes());
+            b[3..19].copy_from_slice(&v.ip().octets());
+            b[19..23].copy_from_slice(&v.scope_id().to_le_bytes());
+            b[23..27].copy_from_slice(&v.flowinfo().to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&b);
+}
+
+pub fn get_addr(b: &[u8]) -> Option<SocketAddr> {
+    let b = b.get(..ADDR_LEN)?;
+    let port = u16::from_le_bytes([b[1], b[2]]);
+    let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    match b[0] {
+        4 => Some(SocketAddr::V4(SocketAddrV4::new(
+            Ipv4Addr::new(b[3], b[4], b[5], b[6]),
+            port,
+        ))),
+        6 => {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&b[3..19]);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(ip),
+                port,
+                u32_at(23),
+                u32_at(19),
+            )))
+        }
+        _ => None,
+    }
+}
+
+impl Request {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(REQ_HDR + self.data.len());
+        out.push(self.op);
+        out.extend_from_slice(&self.ino.to_le_bytes());
+        for v in [self.a, self.b, self.c] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        put_addr(&mut out, self.addr);
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Request> {
+        if b.len() < REQ_HDR {
+            return None;
+        }
+        let i32_at = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut ino = [0u8; 8];
+        ino.copy_from_slice(&b[1..9]);
+        Some(Request {
+            op: b[0],
+            ino: u64::from_le_bytes(ino),
+            a: i32_at(9),
+            b: i32_at(13),
+            c: i32_at(17),
+            addr: get_addr(&b[21..]),
+            data: b[REQ_HDR..].to_vec(),
+        })
+    }
+}
+
+impl Answer {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(ANS_HDR + self.data.len());
+        out.extend_from_slice(&self.errno.to_le_bytes());
+        out.extend_from_slice(&self.val.to_le_bytes());
+        put_addr(&mut out, self.addr);
+        out.extend_from_slice(&self.data);
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Answer> {
+        if b.len() < ANS_HDR {
+            return None;
+        }
+        let i32_at = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Some(Answer {
+            errno: i32_at(0),
+            val: i32_at(4),
+            addr: get_addr(&b[8..]),
+            data: b[ANS_HDR..].to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_answers_read_back() {
+        let r = Request {
+            op: OP_CONNECT,
+            ino: 0x1234_5678_9abc,
+            a: 1,
+            b: -2,
+            c: 3,
+            addr: Some("[fe80::1%7]:80".parse().expect("addr")),
+            data: b"opt".to_vec(),
+        };
+        assert_eq!(Request::decode(&r.encode()), Some(r));
+        let a = Answer {
+            errno: 111,
+            val: 9,
+            addr: Some("10.0.0.1:5201".parse().expect("addr")),
+            data: vec![],
+        };
+        assert_eq!(Answer::decode(&a.encode()), Some(a));
+        assert_eq!(Request::decode(&[1, 2, 3]), None, "short");
+    }
+}

@@ -1,0 +1,511 @@
+//! The broker: what a program's shim asks, answered in the jail's vnet.
+//! A control thread takes each new channel (a thread of a process says
+//! HELLO); a thread per channel reads its requests and hands them to the
+//! engine task here, which answers at once or, for a connect under way,
+//! when the handshake ends. Sockets are known by the inode of the
+//! program's end of their pair.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::Poll;
+
+use nix::libc;
+
+use super::proto::*;
+use super::{Notify, msg, relay};
+use crate::kern::proc::Proc;
+use crate::socket::{BindOpts, TcpListener, TcpStream};
+
+/// A request from a channel thread, and where its answer goes.
+struct Job {
+    req: Request,
+    fd: Option<OwnedFd>,
+    reply: mpsc::Sender<(Answer, Option<OwnedFd>)>,
+}
+
+/// Requests waiting for the engine, and the threads still feeding them.
+struct Mailbox {
+    notify: Arc<Notify>,
+    jobs: Mutex<VecDeque<Job>>,
+    threads: AtomicUsize,
+}
+
+impl Mailbox {
+    fn push(&self, j: Job) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).push_back(j);
+        self.notify.wake();
+    }
+
+    fn thread_done(&self) {
+        self.threads.fetch_sub(1, Ordering::Relaxed);
+        self.notify.wake();
+    }
+}
+
+/// What a socket is doing.
+enum St {
+    Fresh,
+    /// Connecting; these wait for the outcome (a blocking connect, or
+    /// SO_ERROR).
+    Connecting(Vec<Waiter>),
+    Connected {
+        local: SocketAddr,
+        peer: SocketAddr,
+    },
+    /// The connect failed with this errno, not yet read by SO_ERROR.
+    Failed(i32),
+    Listening {
+        local: SocketAddr,
+    },
+}
+
+/// Someone waiting for a connect: the answer for errno `e`.
+struct Waiter {
+    reply: mpsc::Sender<(Answer, Option<OwnedFd>)>,
+    /// SO_ERROR (the errno as its value) rather than connect (the errno).
+    so_error: bool,
+}
+
+impl Waiter {
+    fn answer(self, e: i32) {
+        let a = if self.so_error { int_answer(e) } else { Answer::err(e) };
+        let _ = self.reply.send((a, None));
+    }
+}
+
+/// A program's socket.
+struct HSock {
+    family: i32,
+    /// Our end of its pair, until it connects or listens.
+    far: Option<UnixStream>,
+    bound: Option<SocketAddr>,
+    reuseaddr: bool,
+    v6only: Option<bool>,
+    nodelay: bool,
+    keepalive: bool,
+    st: St,
+}
+
+type Socks = Rc<RefCell<HashMap<u64, HSock>>>;
+
+/// Serve control socket `ctl` for the programs `p` runs.
+pub fn start(p: Proc, ctl: OwnedFd) {
+    let mb = Arc::new(Mailbox {
+        notify: Notify::new(&p),
+        jobs: Mutex::new(VecDeque::new()),
+        threads: AtomicUsize::new(1),
+    });
+    let m = mb.clone();
+    std::thread::spawn(move || {
+        // Each HELLO brings a channel, served by a thread of its own.
+        while let Ok((b, Some(ch))) = msg::recv(ctl.as_raw_fd(), MSG_MAX) {
+            if Request::decode(&b).is_none_or(|r| r.op != OP_HELLO) {
+                continue;
+            }
+            m.threads.fetch_add(1, Ordering::Relaxed);
+            let m2 = m.clone();
+            std::thread::spawn(move || channel(ch, &m2));
+        }
+        m.thread_done();
+    });
+    let socks: Socks = Rc::new(RefCell::new(HashMap::new()));
+    let p2 = p.clone();
+    p.spawn(Box::pin(async move {
+        std::future::poll_fn(|cx| {
+            mb.notify.register(cx.waker());
+            loop {
+                let job = mb.jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                match job {
+                    Some(j) => handle(&p2, &socks, j),
+                    None => break,
+                }
+            }
+            if mb.threads.load(Ordering::Relaxed) == 0 {
+                Poll::Ready(0)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }));
+}
+
+/// A channel's thread: a request, its answer, the next.
+fn channel(ch: OwnedFd, mb: &Mailbox) {
+    let (tx, rx) = mpsc::channel();
+    while let Ok((b, fd)) = msg::recv(ch.as_raw_fd(), MSG_MAX) {
+        if b.is_empty() {
+            break;
+        }
+        let Some(req) = Request::decode(&b) else {
+            let _ = msg::send(ch.as_raw_fd(), &Answer::err(libc::EPROTO).encode(), None);
+            continue;
+        };
+        mb.push(Job {
+            req,
+            fd,
+            reply: tx.clone(),
+        });
+        let Ok((a, fd)) = rx.recv() else { break };
+        if msg::send(ch.as_raw_fd(), &a.encode(), fd.as_ref()).is_err() {
+            break;
+        }
+    }
+    mb.thread_done();
+}
+
+fn int_answer(v: i32) -> Answer {
+    Answer {
+        data: v.to_ne_bytes().to_vec(),
+        ..Answer::default()
+    }
+}
+
+/// The errno for an error of the socket API.
+fn errno_of(e: &std::io::Error) -> i32 {
+    use std::io::ErrorKind as K;
+    if let Some(n) = e.raw_os_error() {
+        return n;
+    }
+    match e.kind() {
+        K::ConnectionRefused => libc::ECONNREFUSED,
+        K::ConnectionReset => libc::ECONNRESET,
+        K::ConnectionAborted => libc::ECONNABORTED,
+        K::TimedOut => libc::ETIMEDOUT,
+        K::AddrInUse => libc::EADDRINUSE,
+        K::AddrNotAvailable => libc::EADDRNOTAVAIL,
+        K::NetworkUnreachable => libc::ENETUNREACH,
+        K::HostUnreachable => libc::EHOSTUNREACH,
+        K::NetworkDown => libc::ENETDOWN,
+        K::NotConnected => libc::ENOTCONN,
+        K::PermissionDenied => libc::EACCES,
+        K::InvalidInput => libc::EINVAL,
+        K::BrokenPipe => libc::EPIPE,
+        K::WouldBlock => libc::EAGAIN,
+        _ => libc::EIO,
+    }
+}
+
+/// An address as a socket of `family` names it: IPv4 as mapped on an
+/// AF_INET6 socket.
+fn as_family(family: i32, a: SocketAddr) -> SocketAddr {
+    match (family, a) {
+        (libc::AF_INET6, SocketAddr::V4(v)) => SocketAddr::new(IpAddr::V6(v.ip().to_ipv6_mapped()), v.port()),
+        _ => a,
+    }
+}
+
+fn any(family: i32) -> SocketAddr {
+    if family == libc::AF_INET6 {
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+    } else {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    }
+}
+
+/// The inode of a descriptor.
+fn ino(fd: &impl std::os::fd::AsFd) -> Option<u64> {
+    nix::sys::stat::fstat(fd).ok().map(|s| s.st_ino)
+}
+
+fn handle(p: &Proc, socks: &Socks, j: Job) {
+    let Job { req, fd, reply } = j;
+    let answer = |a: Answer| {
+        let _ = reply.send((a, None));
+    };
+    if req.op == OP_SOCKET {
+        let ok = (req.a == libc::AF_INET || req.a == libc::AF_INET6) && req.b == libc::SOCK_STREAM;
+        match fd {
+            Some(far) if ok && req.ino != 0 => {
+                socks.borrow_mut().insert(
+                    req.ino,
+                    HSock {
+                        family: req.a,
+                        far: Some(UnixStream::from(far)),
+                        bound: None,
+                        reuseaddr: false,
+                        v6only: None,
+                        nodelay: false,
+                        keepalive: false,
+                        st: St::Fresh,
+                    },
+                );
+                answer(Answer::default());
+            }
+            _ => answer(Answer::err(libc::EPROTONOSUPPORT)),
+        }
+        return;
+    }
+    let mut map = socks.borrow_mut();
+    let Some(s) = map.get_mut(&req.ino) else {
+        answer(Answer::err(libc::ENOTSOCK));
+        return;
+    };
+    match req.op {
+        OP_IS => answer(Answer::default()),
+        OP_BIND => match (&s.st, req.addr) {
+            (St::Fresh, Some(a)) if s.bound.is_none() => {
+                s.bound = Some(SocketAddr::new(a.ip().to_canonical(), a.port()));
+                answer(Answer::default());
+            }
+            (_, None) => answer(Answer::err(libc::EAFNOSUPPORT)),
+            _ => answer(Answer::err(libc::EINVAL)),
+        },
+        OP_SOCKNAME => {
+            let a = match &s.st {
+                St::Connected { local, .. } | St::Listening { local } => *local,
+                _ => s.bound.unwrap_or_else(|| any(s.family)),
+            };
+            answer(Answer {
+                addr: Some(as_family(s.family, a)),
+                ..Answer::default()
+            });
+        }
+        OP_PEERNAME => match &s.st {
+            St::Connected { peer, .. } => answer(Answer {
+                addr: Some(as_family(s.family, *peer)),
+                ..Answer::default()
+            }),
+            _ => answer(Answer::err(libc::ENOTCONN)),
+        },
+        OP_SETOPT => {
+            let v = req
+                .data
+                .get(..4)
+                .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            match (req.a, req.b) {
+                (libc::SOL_SOCKET, libc::SO_REUSEADDR) => s.reuseaddr = v != 0,
+                (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => s.keepalive = v != 0,
+                (libc::IPPROTO_TCP, libc::TCP_NODELAY) => s.nodelay = v != 0,
+                (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => s.v6only = Some(v != 0),
+                // Accepted, with nothing here to set (SO_REUSEPORT,
+                // buffer sizes, TCP_QUICKACK, ...).
+                _ => {}
+            }
+            answer(Answer::default());
+        }
+        OP_GETOPT => getopt(s, &req, reply),
+        OP_CONNECT => connect(p, socks.clone(), s, req, reply),
+        OP_LISTEN => {
+            drop(map);
+            listen(p, socks, req, reply);
+        }
+        _ => answer(Answer::err(libc::EOPNOTSUPP)),
+    }
+}
+
+fn getopt(s: &mut HSock, req: &Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+    let v = match (req.a, req.b) {
+        (libc::SOL_SOCKET, libc::SO_ERROR) => match std::mem::replace(&mut s.st, St::Fresh) {
+            St::Connecting(mut w) => {
+                w.push(Waiter { reply, so_error: true });
+                s.st = St::Connecting(w);
+                return;
+            }
+            St::Failed(e) => e,
+            st => {
+                s.st = st;
+                0
+            }
+        },
+        (libc::SOL_SOCKET, libc::SO_TYPE) => libc::SOCK_STREAM,
+        (libc::SOL_SOCKET, libc::SO_DOMAIN) => s.family,
+        (libc::SOL_SOCKET, libc::SO_PROTOCOL) => libc::IPPROTO_TCP,
+        (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => i32::from(matches!(s.st, St::Listening { .. })),
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR) => i32::from(s.reuseaddr),
+        (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => i32::from(s.keepalive),
+        (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_RCVBUF) => 65536,
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY) => i32::from(s.nodelay),
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => 1460,
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => i32::from(s.v6only.unwrap_or(true)),
+        _ => {
+            let _ = reply.send((Answer::err(libc::ENOPROTOOPT), None));
+            return;
+        }
+    };
+    let _ = reply.send((int_answer(v), None));
+}
+
+fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+    let answer = |e: i32| {
+        let _ = reply.send((Answer::err(e), None));
+    };
+    match s.st {
+        St::Connected { .. } => return answer(libc::EISCONN),
+        St::Connecting(_) => return answer(libc::EALREADY),
+        St::Listening { .. } => return answer(libc::EINVAL),
+        St::Fresh | St::Failed(_) => {}
+    }
+    let (Some(to), Some(far)) = (req.addr, s.far.take()) else {
+        return answer(libc::EINVAL);
+    };
+    let to = SocketAddr::new(to.ip().to_canonical(), to.port());
+    let mut waiters = Vec::new();
+    if req.a != 0 {
+        answer(libc::EINPROGRESS);
+    } else {
+        waiters.push(Waiter { reply, so_error: false });
+    }
+    s.st = St::Connecting(waiters);
+    let (from, nodelay, keepalive, family) = (s.bound, s.nodelay, s.keepalive, s.family);
+    let (ino, p2) = (req.ino, p.clone());
+    p.spawn(Box::pin(async move {
+        let (st, e) = match TcpStream::connect_from(&p2, from, to).await {
+            Ok(c) => {
+                let _ = c.set_nodelay(nodelay);
+                let _ = c.set_keepalive(keepalive);
+                let local = c.local_addr().unwrap_or_else(|_| any(family));
+                let s2 = socks.clone();
+                relay::relay(&p2, c, far, move || {
+                    s2.borrow_mut().remove(&ino);
+                });
+                (St::Connected { local, peer: to }, 0)
+            }
+            Err(e) => (St::Failed(errno_of(&e)), errno_of(&e)),
+        };
+        let mut map = socks.borrow_mut();
+        let Some(s) = map.get_mut(&ino) else { return 0 };
+        if let St::Connecting(w) = std::mem::replace(&mut s.st, st) {
+            for w in w {
+                if w.so_error && e != 0 {
+                    // SO_ERROR read the error: it is cleared.
+                    s.st = St::Fresh;
+                }
+                w.answer(e);
+            }
+        }
+        0
+    }));
+}
+
+fn listen(p: &Proc, socks: &Socks, req: Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    let answer = |a: Answer, fd: Option<OwnedFd>| {
+        let _ = reply.send((a, fd));
+    };
+    let mut map = socks.borrow_mut();
+    let Some(s) = map.get_mut(&req.ino) else {
+        return answer(Answer::err(libc::ENOTSOCK), None);
+    };
+    match s.st {
+        St::Listening { .. } => return answer(Answer::default(), None),
+        St::Fresh => {}
+        _ => return answer(Answer::err(libc::EINVAL), None),
+    }
+    let at = s.bound.unwrap_or_else(|| any(s.family));
+    let opts = BindOpts {
+        reuseaddr: s.reuseaddr,
+        v6only: if s.family == libc::AF_INET6 { s.v6only } else { None },
+    };
+    let l = match TcpListener::bind_with(p, at, req.a.clamp(1, 4096) as usize, opts) {
+        Ok(l) => l,
+        Err(e) => return answer(Answer::err(errno_of(&e)), None),
+    };
+    let Ok((app, far)) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC) else {
+        return answer(Answer::err(libc::ENFILE), None);
+    };
+    let Some(new_ino) = ino(&app) else {
+        return answer(Answer::err(libc::ENFILE), None);
+    };
+    let local = l.local_addr().unwrap_or(at);
+    let Some(mut hs) = map.remove(&req.ino) else { return };
+    hs.far = None;
+    hs.st = St::Listening { local };
+    let (family, nodelay, keepalive) = (hs.family, hs.nodelay, hs.keepalive);
+    map.insert(new_ino, hs);
+    drop(map);
+    answer(Answer::default(), Some(app));
+    accept_loop(p, socks.clone(), l, far, new_ino, family, nodelay, keepalive);
+}
+
+/// Accept connections on `l` for as long as the program holds its
+/// listening end: each goes to it as a message on `far` with the new
+/// socket's end and the peer's address.
+#[allow(clippy::too_many_arguments)]
+fn accept_loop(
+    p: &Proc,
+    socks: Socks,
+    l: TcpListener,
+    far: OwnedFd,
+    lino: u64,
+    family: i32,
+    nodelay: bool,
+    keepalive: bool,
+) {
+    // A thread sends them; another notices the program closing its end.
+    let notify = Notify::new(p);
+    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let far = Arc::new(far);
+    let (tx, rx) = mpsc::channel::<(Vec<u8>, OwnedFd)>();
+    {
+        let far = far.clone();
+        std::thread::spawn(move || {
+            for (m, fd) in rx {
+                if msg::send(far.as_raw_fd(), &m, Some(&fd)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    {
+        let (far, closed, notify) = (far.clone(), closed.clone(), notify.clone());
+        std::thread::spawn(move || {
+            // Nothing is ever sent this way: a read ends when it closes.
+            let _ = msg::recv(far.as_raw_fd(), 16);
+            closed.store(true, Ordering::Relaxed);
+            notify.wake();
+        });
+    }
+    let p2 = p.clone();
+    p.spawn(Box::pin(async move {
+        let mut next = Box::pin(l.accept());
+        std::future::poll_fn(|cx| {
+            notify.register(cx.waker());
+            loop {
+                if closed.load(Ordering::Relaxed) {
+                    return Poll::Ready(());
+                }
+                let Poll::Ready(r) = next.as_mut().poll(cx) else {
+                    return Poll::Pending;
+                };
+                next = Box::pin(l.accept());
+                let Ok((c, peer)) = r else { continue };
+                let Ok((app, ours)) = UnixStream::pair() else { continue };
+                let Some(i) = ino(&app) else { continue };
+                let _ = c.set_nodelay(nodelay);
+                let _ = c.set_keepalive(keepalive);
+                let local = c.local_addr().unwrap_or_else(|_| any(family));
+                socks.borrow_mut().insert(
+                    i,
+                    HSock {
+                        family,
+                        far: None,
+                        bound: None,
+                        reuseaddr: false,
+                        v6only: None,
+                        nodelay,
+                        keepalive,
+                        st: St::Connected { local, peer },
+                    },
+                );
+                let s2 = socks.clone();
+                relay::relay(&p2, c, ours, move || {
+                    s2.borrow_mut().remove(&i);
+                });
+                let mut m = Vec::new();
+                put_addr(&mut m, Some(as_family(family, peer)));
+                let _ = tx.send((m, OwnedFd::from(app)));
+            }
+        })
+        .await;
+        socks.borrow_mut().remove(&lino);
+        0
+    }));
+}

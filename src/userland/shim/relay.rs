@@ -1,0 +1,186 @@
+//! A relay: bytes between a host program's end of a socket pair and a
+//! vnet TCP connection, both ways, each half-closed on its own. A reader
+//! thread and a writer thread do the blocking I/O on the pair; the
+//! engine task moves chunks to and from the connection. Each way holds
+//! at most [`QUEUE_MAX`] bytes: past that the pair's own buffers fill
+//! and the program waits, as it would on a full socket.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::task::Poll;
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::Notify;
+use crate::kern::proc::Proc;
+use crate::socket::TcpStream;
+
+/// Bytes queued each way.
+const QUEUE_MAX: usize = 256 << 10;
+const CHUNK: usize = 64 << 10;
+
+/// What the reader thread has read from the program.
+#[derive(Default)]
+struct Inbound {
+    q: VecDeque<Vec<u8>>,
+    bytes: usize,
+    /// The program's end said EOF (shutdown or close).
+    eof: bool,
+}
+
+struct Shared {
+    notify: Arc<Notify>,
+    inbound: Mutex<Inbound>,
+    room: Condvar,
+    /// Bytes handed to the writer thread, not yet written.
+    outbound: AtomicUsize,
+    /// The writer could not write: the program closed its end.
+    broken: AtomicBool,
+}
+
+/// Relay `far` (our end of the program's pair) to `s`; `done` runs when
+/// both ways have ended.
+pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'static) {
+    let (Ok(rd), Ok(wr)) = (far.try_clone(), far.try_clone()) else {
+        done();
+        return;
+    };
+    let sh = Arc::new(Shared {
+        notify: Notify::new(p),
+        inbound: Mutex::new(Inbound::default()),
+        room: Condvar::new(),
+        outbound: AtomicUsize::new(0),
+        broken: AtomicBool::new(false),
+    });
+    let r = sh.clone();
+    std::thread::spawn(move || reader(rd, &r));
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let w = sh.clone();
+    std::thread::spawn(move || writer(wr, rx, &w));
+    p.spawn(Box::pin(async move {
+        pump(s, tx, &sh).await;
+        // Both ways are done: wake a reader still blocked on the pair.
+        let _ = far.shutdown(Shutdown::Both);
+        done();
+        0
+    }));
+}
+
+fn reader(mut far: UnixStream, sh: &Shared) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        {
+            let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
+            while st.bytes >= QUEUE_MAX {
+                st = sh.room.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        let n = match far.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        {
+            let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
+            if n == 0 {
+                st.eof = true;
+            } else {
+                st.bytes += n;
+                st.q.push_back(buf[..n].to_vec());
+            }
+        }
+        sh.notify.wake();
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+fn writer(mut far: UnixStream, rx: mpsc::Receiver<Vec<u8>>, sh: &Shared) {
+    for chunk in rx {
+        let ok = far.write_all(&chunk).is_ok();
+        sh.outbound.fetch_sub(chunk.len(), Ordering::Relaxed);
+        if !ok {
+            sh.broken.store(true, Ordering::Relaxed);
+        }
+        sh.notify.wake();
+    }
+    // The connection's end: the program reads EOF.
+    let _ = far.shutdown(Shutdown::Write);
+}
+
+/// Move bytes both ways until both have ended.
+async fn pump(mut s: TcpStream, tx: mpsc::Sender<Vec<u8>>, sh: &Shared) {
+    let mut tx = Some(tx);
+    let mut cur: Option<(Vec<u8>, usize)> = None;
+    let (mut up_done, mut down_done) = (false, false);
+    let mut buf = vec![0u8; CHUNK];
+    std::future::poll_fn(|cx| {
+        sh.notify.register(cx.waker());
+        // Program → connection.
+        while !up_done {
+            if cur.is_none() {
+                let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
+                match st.q.pop_front() {
+                    Some(c) => {
+                        st.bytes -= c.len();
+                        sh.room.notify_one();
+                        cur = Some((c, 0));
+                    }
+                    None if st.eof => {
+                        drop(st);
+                        let _ = s.shutdown(Shutdown::Write);
+                        up_done = true;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let Some((c, off)) = cur.as_mut() else { break };
+            match Pin::new(&mut s).poll_write(cx, &c[*off..]) {
+                Poll::Ready(Ok(n)) => {
+                    *off += n;
+                    if *off >= c.len() {
+                        cur = None;
+                    }
+                }
+                Poll::Ready(Err(_)) => {
+                    // The connection is gone: what the program sends is lost.
+                    cur = None;
+                    up_done = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        // Connection → program.
+        while !down_done && sh.outbound.load(Ordering::Relaxed) < QUEUE_MAX {
+            match Pin::new(&mut s).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    if sh.broken.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    sh.outbound.fetch_add(n, Ordering::Relaxed);
+                    if let Some(t) = &tx {
+                        let _ = t.send(buf[..n].to_vec());
+                    }
+                }
+                Poll::Ready(_) => {
+                    down_done = true;
+                    tx = None;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if up_done && down_done && sh.outbound.load(Ordering::Relaxed) == 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}

@@ -1,0 +1,258 @@
+//! Real programs in jails (issue 11, docs/HOST_PROGRAMS.md): unmodified
+//! Linux programs (curl, python3, nginx, redis) run as host processes
+//! whose sockets are their jail's vnet's, checked byte for byte; a jailed
+//! program cannot reach the host's own sockets, and one killed leaves no
+//! socket behind.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ok, tmpdir};
+use vimage::{ClockKind, Config, Host};
+
+/// a — r1 — r2 — r3 — b under the real clock: a is 10.0.0.1, b 10.0.3.2.
+fn chain3() -> Host {
+    let h = Host::new(Config {
+        clock: ClockKind::Real,
+        ..Config::default()
+    });
+    common::run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=r1 vnet persist
+         jail -c name=r2 vnet persist
+         jail -c name=r3 vnet persist
+         jail -c name=b vnet persist
+         ifconfig epair0 create
+         ifconfig epair1 create
+         ifconfig epair2 create
+         ifconfig epair3 create
+         ifconfig epair0a vnet a
+         ifconfig epair0b vnet r1
+         ifconfig epair1a vnet r1
+         ifconfig epair1b vnet r2
+         ifconfig epair2a vnet r2
+         ifconfig epair2b vnet r3
+         ifconfig epair3a vnet r3
+         ifconfig epair3b vnet b
+         jexec a ifconfig epair0a inet 10.0.0.1/24
+         jexec r1 ifconfig epair0b inet 10.0.0.2/24
+         jexec r1 ifconfig epair1a inet 10.0.1.1/24
+         jexec r2 ifconfig epair1b inet 10.0.1.2/24
+         jexec r2 ifconfig epair2a inet 10.0.2.1/24
+         jexec r3 ifconfig epair2b inet 10.0.2.2/24
+         jexec r3 ifconfig epair3a inet 10.0.3.1/24
+         jexec b ifconfig epair3b inet 10.0.3.2/24
+         jexec r1 sysctl net.inet.ip.forwarding=1
+         jexec r2 sysctl net.inet.ip.forwarding=1
+         jexec r3 sysctl net.inet.ip.forwarding=1
+         jexec a route add default 10.0.0.2
+         jexec r1 route add default 10.0.1.2
+         jexec r2 route add -net 10.0.0.0/24 10.0.1.1
+         jexec r2 route add -net 10.0.3.0/24 10.0.2.2
+         jexec r3 route add default 10.0.2.1
+         jexec b route add default 10.0.3.1",
+    );
+    h
+}
+
+/// Run the engine until jail `jail` listens on TCP `port` (at most 20 s).
+#[track_caller]
+fn wait_listening(h: &Host, jail: &str, port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let o = h.exec(&format!("jexec {jail} sockstat -4l"));
+        if o.stdout.contains(&format!(":{port} ")) {
+            return;
+        }
+        h.run_for(Duration::from_millis(100));
+    }
+    panic!("{jail} never listened on {port}: {:?}", h.exec("sockstat"));
+}
+
+/// Host programs the tests need; false (reason printed) if missing.
+fn have(tools: &[(&str, &str)]) -> bool {
+    tools.iter().all(|(t, p)| common::ensure_tool(t, p))
+}
+
+#[test]
+fn curl_fetches_from_python_three_routers_away_byte_for_byte() {
+    if !have(&[("curl", "curl"), ("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-py");
+    let blob = common::random_bytes(10 << 20, 11);
+    std::fs::write(dir.join("blob"), &blob).expect("blob");
+    let h = chain3();
+    ok(
+        &h,
+        &format!(
+            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8000 > /dev/null 2>&1 &",
+            dir.display()
+        ),
+    );
+    wait_listening(&h, "b", 8000);
+    let got = dir.join("got");
+    let o = ok(
+        &h,
+        &format!(
+            "jexec a curl -s -S -o {} -w %{{http_code}} http://10.0.3.2:8000/blob",
+            got.display()
+        ),
+    );
+    assert_eq!(o, "200");
+    assert!(std::fs::read(&got).expect("got") == blob, "10 MB byte for byte");
+    // The server's socket is b's, in its vnet: netstat there shows the
+    // connection curl made (closed by now, in TIME_WAIT at the server).
+    let n = ok(&h, "jexec b netstat -an -p tcp");
+    assert!(n.contains("10.0.3.2.8000") && n.contains("10.0.0.1."), "{n}");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn nginx_with_workers_serves_curl_across_jails() {
+    if !have(&[("curl", "curl"), ("nginx", "nginx-light")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-nginx");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).expect("www");
+    let blob = common::random_bytes(10 << 20, 12);
+    std::fs::write(www.join("blob"), &blob).expect("blob");
+    let d = dir.display();
+    // A master that forks its workers: they accept on the socket it made.
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "daemon off; master_process on; worker_processes 2; user root;\n\
+             pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/px;\n\
+             fastcgi_temp_path {d}/fc; uwsgi_temp_path {d}/uw; scgi_temp_path {d}/sc;\n\
+             server {{ listen 10.0.3.2:8080; root {d}/www; }} }}\n"
+        ),
+    )
+    .expect("conf");
+    let h = chain3();
+    ok(&h, &format!("jexec b nginx -c {d}/nginx.conf > /dev/null 2>&1 &"));
+    wait_listening(&h, "b", 8080);
+    for i in 0..2 {
+        let got = dir.join(format!("got{i}"));
+        let o = ok(
+            &h,
+            &format!(
+                "jexec a curl -s -S -o {} -w %{{http_code}} http://10.0.3.2:8080/blob",
+                got.display()
+            ),
+        );
+        assert_eq!(o, "200");
+        assert!(std::fs::read(&got).expect("got") == blob, "10 MB byte for byte");
+    }
+    let o = ok(
+        &h,
+        "jexec a curl -s -o /dev/null -w %{http_code} http://10.0.3.2:8080/none",
+    );
+    assert_eq!(o, "404");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn a_jailed_program_cannot_reach_the_hosts_own_sockets() {
+    if !have(&[("curl", "curl")]) {
+        return;
+    }
+    let host_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("host listener");
+    host_listener.set_nonblocking(true).expect("nonblocking");
+    let port = host_listener.local_addr().expect("addr").port();
+    let h = chain3();
+    // In a's vnet 127.0.0.1 is a's own lo0, where nothing listens.
+    let o = h.exec(&format!("jexec a curl -s -S -m 5 http://127.0.0.1:{port}/"));
+    assert_eq!(o.status, 7, "curl could not connect: {o:?}");
+    assert!(host_listener.accept().is_err(), "nothing reached the host");
+    // Outside a jail, host programs keep the host's network.
+    let o = h.exec(&format!("curl -s -m 5 http://127.0.0.1:{port}/ & sleep 0.5"));
+    assert!(o.success(), "{o:?}");
+    let start = Instant::now();
+    let mut reached = false;
+    while start.elapsed() < Duration::from_secs(5) && !reached {
+        reached = host_listener.accept().is_ok();
+        h.run_for(Duration::from_millis(50));
+    }
+    assert!(reached, "a host program at the host reaches the host");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn a_killed_program_leaves_no_socket_behind() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-kill");
+    let h = chain3();
+    ok(
+        &h,
+        &format!(
+            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8123 > /dev/null 2>&1 &",
+            dir.display()
+        ),
+    );
+    wait_listening(&h, "b", 8123);
+    let pids = common::sh(&format!(
+        // [h]: the pattern does not match pgrep's own shell.
+        "pgrep -f '[h]ttp.server -d {} ' || true",
+        dir.display()
+    ));
+    assert!(!pids.trim().is_empty(), "the server runs");
+    for pid in pids.split_whitespace() {
+        common::sh(&format!("kill -9 {pid}"));
+    }
+    let start = Instant::now();
+    loop {
+        h.run_for(Duration::from_millis(100));
+        let o = ok(&h, "jexec b sockstat -4");
+        if !o.contains(":8123") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still there: {o}");
+    }
+    h.tasks().kill_all();
+}
+
+#[test]
+fn a_forked_child_keeps_its_parents_connection() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-fork");
+    let script = dir.join("fork.py");
+    std::fs::write(
+        &script,
+        "import os, socket, sys\n\
+         s = socket.create_connection(('10.0.3.2', 7000))\n\
+         print('peer', s.getpeername()[0], 'local', s.getsockname()[0])\n\
+         sys.stdout.flush()\n\
+         pid = os.fork()\n\
+         if pid == 0:\n    s.sendall(b'from child\\n'); os._exit(0)\n\
+         os.waitpid(pid, 0)\n\
+         s.sendall(b'from parent\\n')\n\
+         s.close()\n",
+    )
+    .expect("script");
+    let h = chain3();
+    let out = dir.join("got");
+    ok(&h, &format!("jexec b nc -l 7000 > {} &", out.display()));
+    wait_listening(&h, "b", 7000);
+    let o = ok(&h, &format!("jexec a python3 {}", script.display()));
+    assert_eq!(o, "peer 10.0.3.2 local 10.0.0.1\n");
+    let start = Instant::now();
+    while std::fs::read_to_string(&out).unwrap_or_default() != "from child\nfrom parent\n" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            std::fs::read_to_string(&out)
+        );
+        h.run_for(Duration::from_millis(50));
+    }
+    h.tasks().kill_all();
+}

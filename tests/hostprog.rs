@@ -256,3 +256,120 @@ fn a_forked_child_keeps_its_parents_connection() {
     }
     h.tasks().kill_all();
 }
+
+#[test]
+fn redis_cli_sets_and_gets_across_jails() {
+    if !have(&[("redis-server", "redis-server"), ("redis-cli", "redis-tools")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-redis");
+    let h = chain3();
+    ok(
+        &h,
+        &format!(
+            "jexec b redis-server --port 6379 --bind 10.0.3.2 --protected-mode no --save '' --appendonly no --dir {} > /dev/null &",
+            dir.display()
+        ),
+    );
+    wait_listening(&h, "b", 6379);
+    assert_eq!(ok(&h, "jexec a redis-cli -h 10.0.3.2 SET lab vimage"), "OK\n");
+    assert_eq!(ok(&h, "jexec a redis-cli -h 10.0.3.2 GET lab"), "vimage\n");
+    assert_eq!(ok(&h, "jexec a redis-cli -h 10.0.3.2 INCRBY hits 41"), "41\n");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn an_asyncio_echo_server_answers_a_hundred_clients_at_once() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-asyncio");
+    std::fs::write(
+        dir.join("server.py"),
+        "import asyncio\n\
+         async def echo(r, w):\n    \
+             while data := await r.read(65536):\n        w.write(data); await w.drain()\n    \
+             w.close()\n\
+         async def main():\n    \
+             s = await asyncio.start_server(echo, '10.0.3.2', 7100)\n    \
+             async with s: await s.serve_forever()\n\
+         asyncio.run(main())\n",
+    )
+    .expect("server");
+    std::fs::write(
+        dir.join("client.py"),
+        "import asyncio\n\
+         async def one(i):\n    \
+             r, w = await asyncio.open_connection('10.0.3.2', 7100)\n    \
+             msg = (b'client %d ' % i) * 500\n    \
+             w.write(msg); await w.drain(); w.write_eof()\n    \
+             got = await r.read()\n    \
+             w.close()\n    \
+             return got == msg\n\
+         async def main():\n    \
+             ok = await asyncio.gather(*(one(i) for i in range(100)))\n    \
+             print(sum(ok), 'of', len(ok), 'echoed')\n\
+         asyncio.run(main())\n",
+    )
+    .expect("client");
+    let h = chain3();
+    ok(&h, &format!("jexec b python3 {}/server.py &", dir.display()));
+    wait_listening(&h, "b", 7100);
+    let o = ok(&h, &format!("jexec a python3 {}/client.py", dir.display()));
+    assert_eq!(o, "100 of 100 echoed\n");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn socat_relays_between_two_jails() {
+    if !have(&[("socat", "socat")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-socat");
+    let data = common::random_bytes(1 << 20, 13);
+    std::fs::write(dir.join("data"), &data).expect("data");
+    let h = chain3();
+    let got = dir.join("got");
+    ok(&h, &format!("jexec b nc -l 7300 > {} &", got.display()));
+    wait_listening(&h, "b", 7300);
+    // r2, between them, relays a's connection on to b.
+    ok(
+        &h,
+        "jexec r2 socat TCP-LISTEN:7200,bind=10.0.1.2,reuseaddr TCP:10.0.3.2:7300 &",
+    );
+    wait_listening(&h, "r2", 7200);
+    ok(
+        &h,
+        &format!("jexec a nc -N 10.0.1.2 7200 < {}", dir.join("data").display()),
+    );
+    let start = Instant::now();
+    while std::fs::read(&got).unwrap_or_default().len() < data.len() {
+        assert!(start.elapsed() < Duration::from_secs(10), "relayed in time");
+        h.run_for(Duration::from_millis(50));
+    }
+    assert!(std::fs::read(&got).expect("got") == data, "1 MB byte for byte");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn linux_iperf3_runs_between_two_jails() {
+    if !have(&[("iperf3", "iperf3")]) {
+        return;
+    }
+    let iperf3 = common::sh("command -v iperf3");
+    let iperf3 = iperf3.trim();
+    let h = chain3();
+    // A path: the name alone is vimage's own iperf3.
+    ok(&h, &format!("jexec b {iperf3} -s -1 -B 10.0.3.2 -p 5301 > /dev/null &"));
+    wait_listening(&h, "b", 5301);
+    let o = ok(&h, &format!("jexec a {iperf3} -c 10.0.3.2 -p 5301 -t 1 -f m"));
+    let rx = o.lines().find(|l| l.contains("receiver")).unwrap_or_default();
+    let mbits: f64 = rx
+        .split_whitespace()
+        .zip(rx.split_whitespace().skip(1))
+        .find(|(_, u)| *u == "Mbits/sec")
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0.0);
+    assert!(mbits > 0.0, "{o}");
+    h.tasks().kill_all();
+}

@@ -95,6 +95,8 @@ struct Held {
     outside: bool,
     hold: bool,
     pid: Option<u32>,
+    /// It leads a process group of its own: what it forked goes with it.
+    group: bool,
     exited: bool,
 }
 
@@ -122,10 +124,8 @@ impl Drop for Held {
         // Killed before it ended (jail -r, ^C, kill %N): so is the program.
         #[cfg(unix)]
         if let (Some(pid), false) = (self.pid, self.exited) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let pid = if self.group { -(pid as i32) } else { pid as i32 };
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
@@ -143,6 +143,16 @@ pub async fn hostproc(p: Proc, path: PathBuf, argv: Vec<String>) -> i32 {
         cmd.current_dir(cwd.as_ref());
     }
     let feed = matches!(p.stdin.host_source(), HostSource::Feed);
+    // Off the terminal, a program leads its own process group, so that
+    // killing it (jail -r, ^C, the end of a lab) ends what it forked too:
+    // nginx's workers, a daemon's children. At the terminal it stays in
+    // ours, the terminal's foreground group.
+    let group = !matches!(p.stdin.host_source(), HostSource::Tty);
+    #[cfg(unix)]
+    if group {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
     cmd.stdin(match p.stdin.host_source() {
         HostSource::Null => HostStdio::null(),
         HostSource::Tty => HostStdio::inherit(),
@@ -189,6 +199,7 @@ pub async fn hostproc(p: Proc, path: PathBuf, argv: Vec<String>) -> i32 {
         outside: true,
         hold: false,
         pid: Some(child.id()),
+        group,
         exited: false,
     };
     for (fd, stream) in [

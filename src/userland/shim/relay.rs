@@ -24,10 +24,13 @@ use crate::socket::TcpStream;
 const QUEUE_MAX: usize = 256 << 10;
 const CHUNK: usize = 64 << 10;
 
+/// A buffer of [`CHUNK`] bytes and how many of them are data.
+type Chunk = (Vec<u8>, usize);
+
 /// What the reader thread has read from the program.
 #[derive(Default)]
 struct Inbound {
-    q: VecDeque<Vec<u8>>,
+    q: VecDeque<Chunk>,
     bytes: usize,
     /// The program's end said EOF (shutdown or close).
     eof: bool,
@@ -41,6 +44,24 @@ struct Shared {
     outbound: AtomicUsize,
     /// The writer could not write: the program closed its end.
     broken: AtomicBool,
+    /// Buffers done with, each way: reused, not made anew.
+    up_pool: Mutex<Vec<Vec<u8>>>,
+    down_pool: Mutex<Vec<Vec<u8>>>,
+}
+
+/// A buffer from `pool`, or a new one.
+fn take(pool: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
+    pool.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_else(|| vec![0u8; CHUNK])
+}
+
+fn give(pool: &Mutex<Vec<Vec<u8>>>, b: Vec<u8>) {
+    let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
+    if p.len() < QUEUE_MAX / CHUNK + 2 {
+        p.push(b);
+    }
 }
 
 /// Relay `far` (our end of the program's pair) to `s`; `done` runs when
@@ -56,10 +77,12 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
         room: Condvar::new(),
         outbound: AtomicUsize::new(0),
         broken: AtomicBool::new(false),
+        up_pool: Mutex::new(Vec::new()),
+        down_pool: Mutex::new(Vec::new()),
     });
     let r = sh.clone();
     std::thread::spawn(move || reader(rd, &r));
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let (tx, rx) = mpsc::channel::<Chunk>();
     let w = sh.clone();
     std::thread::spawn(move || writer(wr, rx, &w));
     p.spawn(Box::pin(async move {
@@ -72,7 +95,6 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
 }
 
 fn reader(mut far: UnixStream, sh: &Shared) {
-    let mut buf = vec![0u8; CHUNK];
     loop {
         {
             let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
@@ -80,6 +102,7 @@ fn reader(mut far: UnixStream, sh: &Shared) {
                 st = sh.room.wait(st).unwrap_or_else(|e| e.into_inner());
             }
         }
+        let mut buf = take(&sh.up_pool);
         let n = match far.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -91,7 +114,7 @@ fn reader(mut far: UnixStream, sh: &Shared) {
                 st.eof = true;
             } else {
                 st.bytes += n;
-                st.q.push_back(buf[..n].to_vec());
+                st.q.push_back((buf, n));
             }
         }
         sh.notify.wake();
@@ -101,10 +124,11 @@ fn reader(mut far: UnixStream, sh: &Shared) {
     }
 }
 
-fn writer(mut far: UnixStream, rx: mpsc::Receiver<Vec<u8>>, sh: &Shared) {
-    for chunk in rx {
-        let ok = far.write_all(&chunk).is_ok();
-        sh.outbound.fetch_sub(chunk.len(), Ordering::Relaxed);
+fn writer(mut far: UnixStream, rx: mpsc::Receiver<Chunk>, sh: &Shared) {
+    for (chunk, n) in rx {
+        let ok = far.write_all(&chunk[..n]).is_ok();
+        give(&sh.down_pool, chunk);
+        sh.outbound.fetch_sub(n, Ordering::Relaxed);
         if !ok {
             sh.broken.store(true, Ordering::Relaxed);
         }
@@ -115,11 +139,11 @@ fn writer(mut far: UnixStream, rx: mpsc::Receiver<Vec<u8>>, sh: &Shared) {
 }
 
 /// Move bytes both ways until both have ended.
-async fn pump(mut s: TcpStream, tx: mpsc::Sender<Vec<u8>>, sh: &Shared) {
+async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
     let mut tx = Some(tx);
-    let mut cur: Option<(Vec<u8>, usize)> = None;
+    // The chunk being sent: buffer, length, bytes sent.
+    let mut cur: Option<(Vec<u8>, usize, usize)> = None;
     let (mut up_done, mut down_done) = (false, false);
-    let mut buf = vec![0u8; CHUNK];
     std::future::poll_fn(|cx| {
         sh.notify.register(cx.waker());
         // Program → connection.
@@ -127,10 +151,10 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Vec<u8>>, sh: &Shared) {
             if cur.is_none() {
                 let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
                 match st.q.pop_front() {
-                    Some(c) => {
-                        st.bytes -= c.len();
+                    Some((c, n)) => {
+                        st.bytes -= n;
                         sh.room.notify_one();
-                        cur = Some((c, 0));
+                        cur = Some((c, n, 0));
                     }
                     None if st.eof => {
                         drop(st);
@@ -141,12 +165,14 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Vec<u8>>, sh: &Shared) {
                     None => break,
                 }
             }
-            let Some((c, off)) = cur.as_mut() else { break };
-            match Pin::new(&mut s).poll_write(cx, &c[*off..]) {
+            let Some((c, len, off)) = cur.as_mut() else { break };
+            match Pin::new(&mut s).poll_write(cx, &c[*off..*len]) {
                 Poll::Ready(Ok(n)) => {
                     *off += n;
-                    if *off >= c.len() {
-                        cur = None;
+                    if *off >= *len {
+                        if let Some((c, _, _)) = cur.take() {
+                            give(&sh.up_pool, c);
+                        }
                     }
                 }
                 Poll::Ready(Err(_)) => {
@@ -159,21 +185,26 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Vec<u8>>, sh: &Shared) {
         }
         // Connection → program.
         while !down_done && sh.outbound.load(Ordering::Relaxed) < QUEUE_MAX {
+            let mut buf = take(&sh.down_pool);
             match Pin::new(&mut s).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(n)) if n > 0 => {
                     if sh.broken.load(Ordering::Relaxed) {
+                        give(&sh.down_pool, buf);
                         continue;
                     }
                     sh.outbound.fetch_add(n, Ordering::Relaxed);
                     if let Some(t) = &tx {
-                        let _ = t.send(buf[..n].to_vec());
+                        let _ = t.send((buf, n));
                     }
                 }
                 Poll::Ready(_) => {
                     down_done = true;
                     tx = None;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    give(&sh.down_pool, buf);
+                    break;
+                }
             }
         }
         if up_done && down_done && sh.outbound.load(Ordering::Relaxed) == 0 {

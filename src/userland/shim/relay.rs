@@ -169,10 +169,10 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
             match Pin::new(&mut s).poll_write(cx, &c[*off..*len]) {
                 Poll::Ready(Ok(n)) => {
                     *off += n;
-                    if *off >= *len {
-                        if let Some((c, _, _)) = cur.take() {
-                            give(&sh.up_pool, c);
-                        }
+                    if *off >= *len
+                        && let Some((c, _, _)) = cur.take()
+                    {
+                        give(&sh.up_pool, c);
                     }
                 }
                 Poll::Ready(Err(_)) => {

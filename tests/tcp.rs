@@ -183,6 +183,49 @@ fn close_and_time_wait() {
 }
 
 #[test]
+fn a_new_syn_takes_over_a_connection_in_time_wait() {
+    let h = lab(8, "");
+    let (pa, pb) = (proc_in(&h, "a"), proc_in(&h, "b"));
+    let l = TcpListener::bind(&pb, "0.0.0.0:80".parse().expect("addr")).expect("bind");
+    let srv = h.tasks().spawn(Box::pin(async move {
+        for _ in 0..2 {
+            let Ok((mut s, _)) = l.accept().await else { return 1 };
+            // b closes first, so b holds the pair of ends in TIME_WAIT.
+            let _ = s.write_all(b"bye").await;
+        }
+        0
+    }));
+    let to: SocketAddr = "10.0.2.2:80".parse().expect("addr");
+    let once = |from: Option<SocketAddr>| {
+        let pa = pa.clone();
+        h.tasks().spawn(Box::pin(async move {
+            let Ok(mut s) = TcpStream::connect_from(&pa, from, to).await else {
+                return -1;
+            };
+            let port = s.local_addr().map_or(0, |a| a.port());
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got).await;
+            if got == b"bye" { i32::from(port) } else { -2 }
+        }))
+    };
+    let first = once(None);
+    let port = h.wait(first).expect("first");
+    assert!(port > 0, "{port}");
+    assert!(ok(&h, "jexec b netstat -an -p tcp").contains("TIME_WAIT"));
+    // The same ends again, at once: b lets the old connection go (RFC
+    // 6191), where a challenge would cost a's SYN a retransmission.
+    let t = h.now();
+    let from = SocketAddr::new("10.0.1.2".parse().expect("addr"), port as u16);
+    let again = once(Some(from));
+    assert_eq!(h.wait(again), Ok(port));
+    assert!(
+        h.now().saturating_sub(t) < Duration::from_millis(500),
+        "no SYN was resent"
+    );
+    assert_eq!(h.wait(srv), Ok(0));
+}
+
+#[test]
 fn half_close_and_a_zero_window() {
     let h = lab(8, "delay 1ms");
     let (pa, pb) = (proc_in(&h, "a"), proc_in(&h, "b"));

@@ -55,8 +55,12 @@ pub fn tcp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, ip: &IpFacts) {
         foreign: Endpoint::new(ip.src, th.sport),
     };
     if let Some(&id) = t.conns.get(&ends) {
-        return tcp_do_segment(k, v, id, &th, &to, p, now);
+        if !tcp_twrecycle(t.get(id), &th, &to) {
+            return tcp_do_segment(k, v, id, &th, &to, p, now);
+        }
+        tcp_close(k, v, id);
     }
+    let t = v.builtin(TCP);
     // A listener on the address, else a wildcard one: a jail's (that may
     // use the address) before the host's, as in_pcblookup_hash_wild.
     // Wildcards of the datagram's family first, then a dual socket's `::`
@@ -180,6 +184,18 @@ struct Knobs {
 }
 
 /// Process a segment for an existing connection.
+/// A new connection's SYN for a pair of ends still in TIME_WAIT, beyond
+/// the old one's sequence numbers or timestamps: the old one may go and
+/// the SYN open anew (RFC 6191; FreeBSD's `tcp_twcheck`). Else a client
+/// reusing a port within 2 MSL would be challenged until it expired.
+fn tcp_twrecycle(tp: Option<&Tcb>, th: &TcpHdr, to: &TcpOpts) -> bool {
+    let Some(tp) = tp else { return false };
+    let newer_ts = tp.ts_ok && to.ts.is_some_and(|(tsval, _)| seq_gt(tsval, tp.ts_recent));
+    tp.state == TcpState::TimeWait
+        && th.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN) == TH_SYN
+        && (seq_gt(th.seq, tp.rcv_nxt) || newer_ts)
+}
+
 fn tcp_do_segment(k: &mut Kernel, v: &mut Vnet, id: TcbId, th: &TcpHdr, to: &TcpOpts, p: Payload, now: Time) {
     let all = p.bytes();
     let data = all;

@@ -46,6 +46,8 @@ const AFTER_HELP: &str = "Commands:
   bench route [R]      route lookups per second in a table of R routes
   bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
                        (or N vnets in a chain at MTU)
+  bench shim [MB [N]]  host programs in jails: TCP throughput and HTTP connections/s,
+                       beside Linux loopback
   help [COMMAND]       the userland commands (jail, jls, jexec, sysctl, ...)
   COMMAND [ARGS...]    run one userland command in the daemon if one listens,
                        else on a fresh host";
@@ -125,6 +127,21 @@ fn main() -> ExitCode {
                 2
             }
         },
+        #[cfg(target_os = "linux")]
+        ["bench", "shim", rest @ ..] => {
+            let n: Vec<Option<usize>> = rest.iter().map(|s| s.parse().ok()).collect();
+            match n.as_slice() {
+                [] => vimage::userland::bench_shim::shim(2048, 20_000, &out),
+                [Some(mb)] => vimage::userland::bench_shim::shim(*mb, 20_000, &out),
+                [Some(mb), Some(c)] => vimage::userland::bench_shim::shim(*mb, *c, &out),
+                _ => {
+                    eprintln!("vimage: bench: shim [MBYTES [CONNECTIONS]]: numbers");
+                    2
+                }
+            }
+        }
+        #[cfg(target_os = "linux")]
+        ["__peer", rest @ ..] => vimage::userland::bench_shim::peer(rest),
         ["bench", "route"] => bench::route(100_000, &out),
         ["bench", "route", n] => match n.parse() {
             Ok(n) => bench::route(n, &out),

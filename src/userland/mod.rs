@@ -7,6 +7,8 @@
 
 pub mod arp;
 pub mod bench;
+#[cfg(target_os = "linux")]
+pub mod bench_shim;
 pub mod demo;
 pub mod hostname;
 pub mod hostproc;

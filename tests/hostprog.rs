@@ -373,3 +373,39 @@ fn linux_iperf3_runs_between_two_jails() {
     assert!(mbits > 0.0, "{o}");
     h.tasks().kill_all();
 }
+
+#[test]
+fn names_and_the_hostname_are_the_labs() {
+    if !have(&[("curl", "curl"), ("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-names");
+    std::fs::write(dir.join("hello"), "hello, lab\n").expect("file");
+    let h = chain3();
+    // A lab's node names, as a lab file's nodes put them.
+    h.kernel().hosts.insert("web".into(), 0x0a00_0302);
+    ok(&h, "jexec a hostname client.lab");
+    ok(
+        &h,
+        &format!(
+            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8000 > /dev/null 2>&1 &",
+            dir.display()
+        ),
+    );
+    wait_listening(&h, "b", 8000);
+    assert_eq!(ok(&h, "jexec a curl -s http://web:8000/hello"), "hello, lab\n");
+    let o = ok(
+        &h,
+        "jexec a python3 -c \"import socket, os; print(socket.gethostname(), os.uname().nodename, \
+         socket.getaddrinfo('web', 'http', type=socket.SOCK_STREAM)[0][4])\"",
+    );
+    assert_eq!(o, "client.lab client.lab ('10.0.3.2', 80)\n");
+    // Names the lab does not know are the host's to answer: localhost is
+    // the jail's own loopback.
+    let o = ok(
+        &h,
+        "jexec a python3 -c \"import socket; print(socket.getaddrinfo('localhost', 9, socket.AF_INET)[0][4])\"",
+    );
+    assert_eq!(o, "('127.0.0.1', 9)\n");
+    h.tasks().kill_all();
+}

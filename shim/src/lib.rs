@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::{Mutex, OnceLock};
 
-use libc::{c_int, c_void, sockaddr, socklen_t};
+use libc::{c_char, c_int, c_void, sockaddr, socklen_t};
 use proto::*;
 
 type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
@@ -34,6 +34,11 @@ type ListenFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
 type Accept4Fn = unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
 type GetOptFn = unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut socklen_t) -> c_int;
 type SetOptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
+type GaiFn =
+    unsafe extern "C" fn(*const c_char, *const c_char, *const libc::addrinfo, *mut *mut libc::addrinfo) -> c_int;
+type FreeAiFn = unsafe extern "C" fn(*mut libc::addrinfo);
+type GetHostnameFn = unsafe extern "C" fn(*mut c_char, libc::size_t) -> c_int;
+type UnameFn = unsafe extern "C" fn(*mut libc::utsname) -> c_int;
 
 /// The functions we stand in for, as libc has them.
 struct Real {
@@ -46,6 +51,10 @@ struct Real {
     getpeername: NameFn,
     getsockopt: GetOptFn,
     setsockopt: SetOptFn,
+    getaddrinfo: GaiFn,
+    freeaddrinfo: FreeAiFn,
+    gethostname: GetHostnameFn,
+    uname: UnameFn,
 }
 
 fn real() -> &'static Real {
@@ -72,6 +81,10 @@ fn real() -> &'static Real {
                 getpeername: std::mem::transmute::<*mut c_void, NameFn>(sym(c"getpeername")),
                 getsockopt: std::mem::transmute::<*mut c_void, GetOptFn>(sym(c"getsockopt")),
                 setsockopt: std::mem::transmute::<*mut c_void, SetOptFn>(sym(c"setsockopt")),
+                getaddrinfo: std::mem::transmute::<*mut c_void, GaiFn>(sym(c"getaddrinfo")),
+                freeaddrinfo: std::mem::transmute::<*mut c_void, FreeAiFn>(sym(c"freeaddrinfo")),
+                gethostname: std::mem::transmute::<*mut c_void, GetHostnameFn>(sym(c"gethostname")),
+                uname: std::mem::transmute::<*mut c_void, UnameFn>(sym(c"uname")),
             }
         }
     })
@@ -640,4 +653,202 @@ pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *
         Ok(_) => 0,
         Err(e) => set_errno(e),
     }
+}
+
+/// Address lists we made (getaddrinfo), by their head: freeaddrinfo
+/// frees these, and passes the rest on.
+fn our_lists() -> std::sync::MutexGuard<'static, HashSet<usize>> {
+    static OURS: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
+    OURS.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// getaddrinfo(3): a name of the lab (its hosts table: node names) is
+/// answered by vimage; numbers, `localhost`, the host's /etc/hosts and
+/// the rest as libc answers them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    // SAFETY: the caller's arguments, to the real function.
+    let real_gai = || unsafe { (real().getaddrinfo)(node, service, hints, res) };
+    if control().is_none() || node.is_null() || res.is_null() {
+        return real_gai();
+    }
+    // SAFETY: the caller's NUL-terminated strings and hints, read only.
+    let (name, hint) = unsafe {
+        (
+            std::ffi::CStr::from_ptr(node).to_string_lossy().into_owned(),
+            hints.as_ref().copied(),
+        )
+    };
+    let (family, socktype, protocol, flags) = hint.map_or((libc::AF_UNSPEC, 0, 0, 0), |h| {
+        (h.ai_family, h.ai_socktype, h.ai_protocol, h.ai_flags)
+    });
+    if name.is_empty()
+        || name == "localhost"
+        || name.parse::<std::net::IpAddr>().is_ok()
+        || flags & libc::AI_NUMERICHOST != 0
+    {
+        return real_gai();
+    }
+    let req = Request {
+        op: OP_RESOLVE,
+        data: name.as_bytes().to_vec(),
+        ..Request::default()
+    };
+    let Ok((a, _)) = call(&req, None) else {
+        return real_gai();
+    };
+    // SAFETY: the caller's service string, read only.
+    let port = match unsafe { service_port(service) } {
+        Some(p) => p,
+        None => return libc::EAI_SERVICE,
+    };
+    let types: Vec<(c_int, c_int)> = match socktype {
+        0 => vec![
+            (libc::SOCK_STREAM, libc::IPPROTO_TCP),
+            (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
+        ],
+        t => vec![(t, protocol)],
+    };
+    let addrs = a.data.chunks(ADDR_LEN).filter_map(get_addr).filter(|sa| match family {
+        libc::AF_INET => sa.is_ipv4(),
+        libc::AF_INET6 => sa.is_ipv6(),
+        _ => true,
+    });
+    let mut nodes: Vec<*mut libc::addrinfo> = Vec::new();
+    for sa in addrs {
+        let sa = SocketAddr::new(sa.ip(), port);
+        for &(t, proto) in &types {
+            let size = std::mem::size_of::<libc::addrinfo>() + std::mem::size_of::<libc::sockaddr_in6>();
+            // SAFETY: one zeroed block for the node and its address; the
+            // address lies after the node, within the block.
+            unsafe {
+                let b = libc::calloc(1, size).cast::<libc::addrinfo>();
+                if b.is_null() {
+                    break;
+                }
+                let at = b
+                    .cast::<u8>()
+                    .add(std::mem::size_of::<libc::addrinfo>())
+                    .cast::<sockaddr>();
+                let mut len = std::mem::size_of::<libc::sockaddr_in6>() as socklen_t;
+                write_addr(sa, at, &mut len);
+                (*b).ai_family = if sa.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+                (*b).ai_socktype = t;
+                (*b).ai_protocol = proto;
+                (*b).ai_addrlen = len;
+                (*b).ai_addr = at;
+                nodes.push(b);
+            }
+        }
+    }
+    if nodes.is_empty() {
+        return libc::EAI_NONAME;
+    }
+    // SAFETY: linking the nodes just made; the name copied by strdup.
+    unsafe {
+        for w in nodes.windows(2) {
+            (*w[0]).ai_next = w[1];
+        }
+        if flags & libc::AI_CANONNAME != 0 {
+            (*nodes[0]).ai_canonname = libc::strdup(node);
+        }
+        *res = nodes[0];
+    }
+    our_lists().insert(nodes[0] as usize);
+    0
+}
+
+/// A service's port: a number, or a name from /etc/services (TCP's).
+unsafe fn service_port(service: *const c_char) -> Option<u16> {
+    if service.is_null() {
+        return Some(0);
+    }
+    // SAFETY: the caller's NUL-terminated string; getservbyname's answer
+    // is read at once.
+    unsafe {
+        let s = std::ffi::CStr::from_ptr(service).to_string_lossy();
+        if let Ok(n) = s.parse::<u16>() {
+            return Some(n);
+        }
+        let e = libc::getservbyname(service, c"tcp".as_ptr());
+        (!e.is_null()).then(|| u16::from_be((*e).s_port as u16))
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn freeaddrinfo(ai: *mut libc::addrinfo) {
+    if ai.is_null() {
+        return;
+    }
+    if !our_lists().remove(&(ai as usize)) {
+        // SAFETY: a list libc made, back to libc.
+        return unsafe { (real().freeaddrinfo)(ai) };
+    }
+    // SAFETY: our own list: each node one calloc'd block, the first
+    // perhaps with a strdup'd name.
+    unsafe {
+        libc::free((*ai).ai_canonname.cast());
+        let mut p = ai;
+        while !p.is_null() {
+            let next = (*p).ai_next;
+            libc::free(p.cast());
+            p = next;
+        }
+    }
+}
+
+/// The jail's hostname, from vimage.
+fn jail_hostname() -> Option<Vec<u8>> {
+    control()?;
+    let req = Request {
+        op: OP_HOSTNAME,
+        ..Request::default()
+    };
+    call(&req, None).ok().map(|(a, _)| a.data)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gethostname(name: *mut c_char, len: libc::size_t) -> c_int {
+    let Some(h) = jail_hostname() else {
+        // SAFETY: the caller's arguments, to the real function.
+        return unsafe { (real().gethostname)(name, len) };
+    };
+    if name.is_null() || h.len() >= len {
+        return set_errno(libc::ENAMETOOLONG);
+    }
+    // SAFETY: `h.len() + 1` bytes into the caller's `len`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(h.as_ptr().cast::<c_char>(), name, h.len());
+        *name.add(h.len()) = 0;
+    }
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn uname(buf: *mut libc::utsname) -> c_int {
+    // SAFETY: the caller's struct, to the real function.
+    let r = unsafe { (real().uname)(buf) };
+    if r == 0
+        && !buf.is_null()
+        && let Some(h) = jail_hostname()
+    {
+        // SAFETY: nodename is a fixed array in the caller's struct; the
+        // name is cut to leave its NUL.
+        unsafe {
+            let n = &mut (*buf).nodename;
+            let k = h.len().min(n.len() - 1);
+            for (d, s) in n.iter_mut().zip(h.iter().take(k)) {
+                *d = *s as c_char;
+            }
+            n[k] = 0;
+        }
+    }
+    r
 }

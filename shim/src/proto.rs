@@ -31,6 +31,13 @@ pub const OP_SETOPT: u8 = 9;
 /// waits for a connect under way).
 pub const OP_GETOPT: u8 = 10;
 
+/// The addresses of a name in the lab's hosts table (data: the name);
+/// the answer's data: each address as `put_addr` writes it. ENOENT: not
+/// a name the lab knows.
+pub const OP_RESOLVE: u8 = 11;
+/// The jail's hostname (the answer's data).
+pub const OP_HOSTNAME: u8 = 12;
+
 pub const ADDR_LEN: usize = 27;
 pub const REQ_HDR: usize = 1 + 8 + 12 + ADDR_LEN;
 pub const ANS_HDR: usize = 8 + ADDR_LEN;

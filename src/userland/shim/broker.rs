@@ -243,6 +243,17 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
         }
         return;
     }
+    match req.op {
+        OP_RESOLVE => return answer(resolve(p, &String::from_utf8_lossy(&req.data))),
+        OP_HOSTNAME => {
+            let name = p.kernel().prison_hostname(p.jid);
+            return answer(Answer {
+                data: name.into_bytes(),
+                ..Answer::default()
+            });
+        }
+        _ => {}
+    }
     let mut map = socks.borrow_mut();
     let Some(s) = map.get_mut(&req.ino) else {
         answer(Answer::err(libc::ENOTSOCK));
@@ -298,6 +309,24 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
             listen(p, socks, req, reply);
         }
         _ => answer(Answer::err(libc::EOPNOTSUPP)),
+    }
+}
+
+/// A lab node's addresses: its IPv4 one, then its IPv6 one.
+fn resolve(p: &Proc, name: &str) -> Answer {
+    let k = p.kernel();
+    let v4 = k.hosts.get(name).map(|&a| IpAddr::V4(Ipv4Addr::from(a)));
+    let v6 = k.hosts6.get(name).map(|&a| IpAddr::V6(a));
+    let mut data = Vec::new();
+    for a in v4.into_iter().chain(v6) {
+        put_addr(&mut data, Some(SocketAddr::new(a, 0)));
+    }
+    if data.is_empty() {
+        return Answer::err(libc::ENOENT);
+    }
+    Answer {
+        data,
+        ..Answer::default()
     }
 }
 

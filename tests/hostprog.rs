@@ -409,3 +409,48 @@ fn names_and_the_hostname_are_the_labs() {
     assert_eq!(o, "('127.0.0.1', 9)\n");
     h.tasks().kill_all();
 }
+
+#[test]
+fn curl_fetches_over_ipv6_from_a_dual_stack_python() {
+    if !have(&[("curl", "curl"), ("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-v6");
+    std::fs::write(dir.join("hello"), "hello, six\n").expect("file");
+    let h = Host::new(Config {
+        clock: ClockKind::Real,
+        ..Config::default()
+    });
+    common::run(
+        &h,
+        "jail -c name=a vnet persist
+         jail -c name=b vnet persist
+         ifconfig epair0 create
+         ifconfig epair0a vnet a
+         ifconfig epair0b vnet b
+         jexec a ifconfig epair0a inet 10.0.0.1/24
+         jexec b ifconfig epair0b inet 10.0.0.2/24
+         jexec a ifconfig epair0a inet6 2001:db8::1/64 no_dad
+         jexec b ifconfig epair0b inet6 2001:db8::2/64 no_dad",
+    );
+    // python's http.server on '::' turns IPV6_V6ONLY off: one socket for both.
+    ok(
+        &h,
+        &format!(
+            "jexec b python3 -m http.server -d {} -b :: 8000 > /dev/null 2>&1 &",
+            dir.display()
+        ),
+    );
+    let start = Instant::now();
+    while !ok(&h, "jexec b sockstat -l").contains(":8000") {
+        assert!(start.elapsed() < Duration::from_secs(20), "listening");
+        h.run_for(Duration::from_millis(100));
+    }
+    assert!(ok(&h, "jexec b sockstat -l").contains("tcp46"));
+    assert_eq!(
+        ok(&h, "jexec a curl -s -g http://[2001:db8::2]:8000/hello"),
+        "hello, six\n"
+    );
+    assert_eq!(ok(&h, "jexec a curl -s http://10.0.0.2:8000/hello"), "hello, six\n");
+    h.tasks().kill_all();
+}

@@ -170,6 +170,19 @@ fn a_jailed_program_cannot_reach_the_hosts_own_sockets() {
     let o = h.exec(&format!("jexec a curl -s -S -m 5 http://127.0.0.1:{port}/"));
     assert_eq!(o.status, 7, "curl could not connect: {o:?}");
     assert!(host_listener.accept().is_err(), "nothing reached the host");
+    // UDP is not relayed yet: a clear errno and a line in vimage's log,
+    // never a host socket.
+    if common::ensure_tool("python3", "python3") {
+        let o = h.exec(
+            "jexec a python3 -c \"import socket\ntry:\n socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nexcept OSError as e: print(e.errno)\"",
+        );
+        assert_eq!(o.stdout, "93\n", "EPROTONOSUPPORT: {o:?}");
+        let d = ok(&h, "dmesg");
+        assert!(
+            d.contains("python3[") && d.contains("UDP sockets are not relayed yet (errno 93)"),
+            "{d}"
+        );
+    }
     // Outside a jail, host programs keep the host's network.
     let o = h.exec(&format!("curl -s -m 5 http://127.0.0.1:{port}/ & sleep 0.5"));
     assert!(o.success(), "{o:?}");

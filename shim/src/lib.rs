@@ -386,12 +386,23 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     if base != libc::SOCK_STREAM {
         // Never a host socket from inside a jail: UDP and raw are not
-        // relayed yet.
-        return set_errno(if base == libc::SOCK_RAW {
-            libc::EPERM
+        // relayed yet. Said once in vimage's log (dmesg).
+        let (e, what) = if base == libc::SOCK_RAW {
+            (libc::EPERM, "raw")
         } else {
-            libc::EPROTONOSUPPORT
-        });
+            (libc::EPROTONOSUPPORT, "UDP")
+        };
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let req = Request {
+                op: OP_LOG,
+                a: e,
+                data: format!("{what} sockets are not relayed yet").into_bytes(),
+                ..Request::default()
+            };
+            let _ = call(&req, None);
+        }
+        return set_errno(e);
     }
     let mut sv = [-1 as c_int; 2];
     // SAFETY: socketpair into our own array.

@@ -37,6 +37,9 @@ pub const OP_GETOPT: u8 = 10;
 pub const OP_RESOLVE: u8 = 11;
 /// The jail's hostname (the answer's data).
 pub const OP_HOSTNAME: u8 = 12;
+/// A line for the kernel's log (data), about what the program asked
+/// that is not covered (`a`: the errno it got).
+pub const OP_LOG: u8 = 13;
 
 pub const ADDR_LEN: usize = 27;
 pub const REQ_HDR: usize = 1 + 8 + 12 + ADDR_LEN;

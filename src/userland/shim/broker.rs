@@ -245,6 +245,12 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
     }
     match req.op {
         OP_RESOLVE => return answer(resolve(p, &String::from_utf8_lossy(&req.data))),
+        OP_LOG => {
+            let what = String::from_utf8_lossy(&req.data);
+            p.kernel()
+                .log(format!("{}[{}]: {what} (errno {})", p.comm, p.pid, req.a));
+            return answer(Answer::default());
+        }
         OP_HOSTNAME => {
             let name = p.kernel().prison_hostname(p.jid);
             return answer(Answer {

@@ -467,3 +467,30 @@ fn curl_fetches_over_ipv6_from_a_dual_stack_python() {
     assert_eq!(ok(&h, "jexec a curl -s http://10.0.0.2:8000/hello"), "hello, six\n");
     h.tasks().kill_all();
 }
+
+#[test]
+fn a_non_blocking_connect_asked_again_waits_for_its_outcome() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let h = chain3();
+    ok(&h, "jexec b nc -l 7400 > /dev/null &");
+    wait_listening(&h, "b", 7400);
+    // A slow link: the handshake is still under way when asked again.
+    ok(&h, "jexec a pipe epair0a config delay 200ms");
+    // hiredis's way: EINPROGRESS, poll for writing, connect again. The
+    // pair is writable at once, so the second connect is what waits.
+    let o = ok(
+        &h,
+        "jexec a python3 -c \"import socket, select, errno\n\
+         s = socket.socket(); s.setblocking(False)\n\
+         print(errno.errorcode[s.connect_ex(('10.0.3.2', 7400))])\n\
+         select.select([], [s], [], 5)\n\
+         print(errno.errorcode[s.connect_ex(('10.0.3.2', 7400))])\n\
+         r = socket.socket(); r.setblocking(False); r.connect_ex(('10.0.3.2', 7401))\n\
+         select.select([], [r], [], 5)\n\
+         print(errno.errorcode[r.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)])\"",
+    );
+    assert_eq!(o, "EINPROGRESS\nEISCONN\nECONNREFUSED\n");
+    h.tasks().kill_all();
+}

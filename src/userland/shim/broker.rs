@@ -69,13 +69,26 @@ enum St {
 /// Someone waiting for a connect: the answer for errno `e`.
 struct Waiter {
     reply: mpsc::Sender<(Answer, Option<OwnedFd>)>,
-    /// SO_ERROR (the errno as its value) rather than connect (the errno).
-    so_error: bool,
+    how: Wait,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// A blocking connect: the errno.
+    Connect,
+    /// connect(2) again while one is under way: EISCONN once done.
+    Again,
+    /// SO_ERROR: the errno as its value.
+    SoError,
 }
 
 impl Waiter {
     fn answer(self, e: i32) {
-        let a = if self.so_error { int_answer(e) } else { Answer::err(e) };
+        let a = match self.how {
+            Wait::SoError => int_answer(e),
+            Wait::Again if e == 0 => Answer::err(libc::EISCONN),
+            _ => Answer::err(e),
+        };
         let _ = self.reply.send((a, None));
     }
 }
@@ -340,7 +353,10 @@ fn getopt(s: &mut HSock, req: &Request, reply: mpsc::Sender<(Answer, Option<Owne
     let v = match (req.a, req.b) {
         (libc::SOL_SOCKET, libc::SO_ERROR) => match std::mem::replace(&mut s.st, St::Fresh) {
             St::Connecting(mut w) => {
-                w.push(Waiter { reply, so_error: true });
+                w.push(Waiter {
+                    reply,
+                    how: Wait::SoError,
+                });
                 s.st = St::Connecting(w);
                 return;
             }
@@ -374,7 +390,16 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
     };
     match s.st {
         St::Connected { .. } => return answer(libc::EISCONN),
-        St::Connecting(_) => return answer(libc::EALREADY),
+        // The pair was writable at once, so a program that polled for
+        // that and connects again (hiredis) waits here for the outcome
+        // a kernel's socket would have made it wait for in poll.
+        St::Connecting(ref mut w) => {
+            w.push(Waiter {
+                reply,
+                how: Wait::Again,
+            });
+            return;
+        }
         St::Listening { .. } => return answer(libc::EINVAL),
         St::Fresh | St::Failed(_) => {}
     }
@@ -386,7 +411,10 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
     if req.a != 0 {
         answer(libc::EINPROGRESS);
     } else {
-        waiters.push(Waiter { reply, so_error: false });
+        waiters.push(Waiter {
+            reply,
+            how: Wait::Connect,
+        });
     }
     s.st = St::Connecting(waiters);
     let (from, nodelay, keepalive, family) = (s.bound, s.nodelay, s.keepalive, s.family);
@@ -409,7 +437,7 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
         let Some(s) = map.get_mut(&ino) else { return 0 };
         if let St::Connecting(w) = std::mem::replace(&mut s.st, st) {
             for w in w {
-                if w.so_error && e != 0 {
+                if w.how == Wait::SoError && e != 0 {
                     // SO_ERROR read the error: it is cleared.
                     s.st = St::Fresh;
                 }

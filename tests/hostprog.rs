@@ -62,7 +62,7 @@ fn chain3() -> Host {
 fn wait_listening(h: &Host, jail: &str, port: u16) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
-        let o = h.exec(&format!("jexec {jail} sockstat -4l"));
+        let o = h.exec(&format!("jexec {jail} sockstat -l"));
         if o.stdout.contains(&format!(":{port} ")) {
             return;
         }
@@ -76,6 +76,29 @@ fn have(tools: &[(&str, &str)]) -> bool {
     tools.iter().all(|(t, p)| common::ensure_tool(t, p))
 }
 
+/// Python's http.server in jail `jail` serving `dir` on `bind`:`port`,
+/// in the background, listening when this returns.
+fn python_serves(h: &Host, jail: &str, dir: &std::path::Path, bind: &str, port: u16) {
+    ok(
+        h,
+        &format!(
+            "jexec {jail} python3 -m http.server -d {} -b {bind} {port} > /dev/null 2>&1 &",
+            dir.display()
+        ),
+    );
+    wait_listening(h, jail, port);
+}
+
+/// Fetch `url` with curl from jail a into `out`: the HTTP status and
+/// the bytes.
+fn curl_get(h: &Host, url: &str, out: &std::path::Path) -> (String, Vec<u8>) {
+    let code = ok(
+        h,
+        &format!("jexec a curl -s -S -o {} -w %{{http_code}} {url}", out.display()),
+    );
+    (code, std::fs::read(out).unwrap_or_default())
+}
+
 #[test]
 fn curl_fetches_from_python_three_routers_away_byte_for_byte() {
     if !have(&[("curl", "curl"), ("python3", "python3")]) {
@@ -85,24 +108,11 @@ fn curl_fetches_from_python_three_routers_away_byte_for_byte() {
     let blob = common::random_bytes(10 << 20, 11);
     std::fs::write(dir.join("blob"), &blob).expect("blob");
     let h = chain3();
-    ok(
-        &h,
-        &format!(
-            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8000 > /dev/null 2>&1 &",
-            dir.display()
-        ),
-    );
-    wait_listening(&h, "b", 8000);
+    python_serves(&h, "b", &dir, "10.0.3.2", 8000);
     let got = dir.join("got");
-    let o = ok(
-        &h,
-        &format!(
-            "jexec a curl -s -S -o {} -w %{{http_code}} http://10.0.3.2:8000/blob",
-            got.display()
-        ),
-    );
-    assert_eq!(o, "200");
-    assert!(std::fs::read(&got).expect("got") == blob, "10 MB byte for byte");
+    let (code, bytes) = curl_get(&h, "http://10.0.3.2:8000/blob", &got);
+    assert_eq!(code, "200");
+    assert!(bytes == blob, "10 MB byte for byte");
     // The server's socket is b's, in its vnet: netstat there shows the
     // connection curl made (closed by now, in TIME_WAIT at the server).
     let n = ok(&h, "jexec b netstat -an -p tcp");
@@ -139,15 +149,9 @@ fn nginx_with_workers_serves_curl_across_jails() {
     wait_listening(&h, "b", 8080);
     for i in 0..2 {
         let got = dir.join(format!("got{i}"));
-        let o = ok(
-            &h,
-            &format!(
-                "jexec a curl -s -S -o {} -w %{{http_code}} http://10.0.3.2:8080/blob",
-                got.display()
-            ),
-        );
-        assert_eq!(o, "200");
-        assert!(std::fs::read(&got).expect("got") == blob, "10 MB byte for byte");
+        let (code, bytes) = curl_get(&h, "http://10.0.3.2:8080/blob", &got);
+        assert_eq!(code, "200");
+        assert!(bytes == blob, "10 MB byte for byte");
     }
     let o = ok(
         &h,
@@ -203,14 +207,7 @@ fn a_killed_program_leaves_no_socket_behind() {
     }
     let dir = tmpdir("hostprog-kill");
     let h = chain3();
-    ok(
-        &h,
-        &format!(
-            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8123 > /dev/null 2>&1 &",
-            dir.display()
-        ),
-    );
-    wait_listening(&h, "b", 8123);
+    python_serves(&h, "b", &dir, "10.0.3.2", 8123);
     let pids = common::sh(&format!(
         // [h]: the pattern does not match pgrep's own shell.
         "pgrep -f '[h]ttp.server -d {} ' || true",
@@ -398,14 +395,7 @@ fn names_and_the_hostname_are_the_labs() {
     // A lab's node names, as a lab file's nodes put them.
     h.kernel().hosts.insert("web".into(), 0x0a00_0302);
     ok(&h, "jexec a hostname client.lab");
-    ok(
-        &h,
-        &format!(
-            "jexec b python3 -m http.server -d {} -b 10.0.3.2 8000 > /dev/null 2>&1 &",
-            dir.display()
-        ),
-    );
-    wait_listening(&h, "b", 8000);
+    python_serves(&h, "b", &dir, "10.0.3.2", 8000);
     assert_eq!(ok(&h, "jexec a curl -s http://web:8000/hello"), "hello, lab\n");
     let o = ok(
         &h,
@@ -447,18 +437,7 @@ fn curl_fetches_over_ipv6_from_a_dual_stack_python() {
          jexec b ifconfig epair0b inet6 2001:db8::2/64 no_dad",
     );
     // python's http.server on '::' turns IPV6_V6ONLY off: one socket for both.
-    ok(
-        &h,
-        &format!(
-            "jexec b python3 -m http.server -d {} -b :: 8000 > /dev/null 2>&1 &",
-            dir.display()
-        ),
-    );
-    let start = Instant::now();
-    while !ok(&h, "jexec b sockstat -l").contains(":8000") {
-        assert!(start.elapsed() < Duration::from_secs(20), "listening");
-        h.run_for(Duration::from_millis(100));
-    }
+    python_serves(&h, "b", &dir, "::", 8000);
     assert!(ok(&h, "jexec b sockstat -l").contains("tcp46"));
     assert_eq!(
         ok(&h, "jexec a curl -s -g http://[2001:db8::2]:8000/hello"),

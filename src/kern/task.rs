@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::kern::jail::Jid;
@@ -324,6 +324,37 @@ impl Executor {
             .flatten()
             .filter(|t| t.status.is_none())
             .count()
+    }
+}
+
+/// A task woken from other threads (a host program's pipes, a relay):
+/// the waker its last poll left, and a nudge for the engine, which may
+/// be waiting for the outside world ([`crate::kern::Ext::Wake`]).
+pub struct Notify {
+    waker: Mutex<Option<Waker>>,
+    nudge: Mutex<mpsc::Sender<crate::kern::Ext>>,
+}
+
+impl Notify {
+    pub fn new(p: &crate::kern::proc::Proc) -> Arc<Notify> {
+        Arc::new(Notify {
+            waker: Mutex::new(None),
+            nudge: Mutex::new(p.kernel().ext_sender()),
+        })
+    }
+
+    /// The task polls: wake this waker next time.
+    pub fn register(&self, w: &Waker) {
+        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(w.clone());
+    }
+
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            w.wake();
+        }
+        if let Ok(n) = self.nudge.lock() {
+            let _ = n.send(crate::kern::Ext::Wake);
+        }
     }
 }
 

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as HostStdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
 use crate::errln;
-use crate::kern::Ext;
 use crate::kern::proc::{HostSource, Proc};
+use crate::kern::task::Notify;
 
 /// Input waiting for the program beyond this: stop reading ours.
 const FEED_MAX: usize = 1 << 20;
@@ -63,12 +63,11 @@ struct Shared {
     /// Output streams still open.
     open: usize,
     exit: Option<i32>,
-    waker: Option<Waker>,
 }
 
 struct Link {
     st: Mutex<Shared>,
-    nudge: Mutex<mpsc::Sender<Ext>>,
+    notify: Arc<Notify>,
     /// Input bytes handed to the writer thread, not yet written.
     queued: AtomicUsize,
 }
@@ -80,12 +79,7 @@ impl Link {
 
     /// Something happened: wake the task and the engine.
     fn wake(&self) {
-        if let Some(w) = self.lock().waker.take() {
-            w.wake();
-        }
-        if let Ok(n) = self.nudge.lock() {
-            let _ = n.send(Ext::Wake);
-        }
+        self.notify.wake();
     }
 }
 
@@ -187,7 +181,7 @@ pub async fn hostproc(p: Proc, path: PathBuf, argv: Vec<String>) -> i32 {
     };
     let link = Arc::new(Link {
         st: Mutex::new(Shared::default()),
-        nudge: Mutex::new(p.kernel().ext_sender()),
+        notify: Notify::new(&p),
         queued: AtomicUsize::new(0),
     });
     {
@@ -264,7 +258,7 @@ pub async fn hostproc(p: Proc, path: PathBuf, argv: Vec<String>) -> i32 {
     }
     let mut buf = vec![0u8; 64 << 10];
     std::future::poll_fn(|cx| {
-        link.lock().waker = Some(cx.waker().clone());
+        link.notify.register(cx.waker());
         // Feed it what we are given, within bounds.
         while tx.is_some() && link.queued.load(Ordering::Relaxed) < FEED_MAX {
             match p.stdin.poll_read(cx, &mut buf) {

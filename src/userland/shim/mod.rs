@@ -8,6 +8,8 @@ mod broker;
 mod msg;
 mod relay;
 
+pub(crate) use crate::kern::task::Notify;
+
 #[allow(dead_code)]
 #[path = "../../../shim/src/proto.rs"]
 mod proto;
@@ -16,10 +18,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex, mpsc};
-use std::task::Waker;
 
-use crate::kern::Ext;
 use crate::kern::proc::Proc;
 
 /// The shim, built by build.rs and carried in this binary.
@@ -83,34 +82,4 @@ pub fn shim_attach(p: &Proc, cmd: &mut Command) -> io::Result<OwnedFd> {
     }
     broker::start(p.clone(), ours);
     Ok(theirs)
-}
-
-/// A task woken from other threads: its waker, and a nudge for the
-/// engine (which may be waiting for the outside world).
-pub(crate) struct Notify {
-    waker: Mutex<Option<Waker>>,
-    nudge: Mutex<mpsc::Sender<Ext>>,
-}
-
-impl Notify {
-    pub(crate) fn new(p: &Proc) -> Arc<Notify> {
-        Arc::new(Notify {
-            waker: Mutex::new(None),
-            nudge: Mutex::new(p.kernel().ext_sender()),
-        })
-    }
-
-    /// The task polls: wake this waker next time.
-    pub(crate) fn register(&self, w: &Waker) {
-        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(w.clone());
-    }
-
-    pub(crate) fn wake(&self) {
-        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            w.wake();
-        }
-        if let Ok(n) = self.nudge.lock() {
-            let _ = n.send(Ext::Wake);
-        }
-    }
 }

@@ -53,7 +53,24 @@ const AFTER_HELP: &str = "Commands:
                        else on a fresh host";
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Called by a command's name (a link to this binary): that command,
+    // in the jail of the program calling it if there is one.
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("vimage");
+    let cli = if name != "vimage" && vimage::userland::lookup(name).is_some() {
+        let mut argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+        argv[0] = name.to_string();
+        #[cfg(target_os = "linux")]
+        if let Some(st) = vimage::userland::shim::command(&argv) {
+            return ExitCode::from(st.clamp(0, 255) as u8);
+        }
+        Cli::parse_from(std::iter::once("vimage".to_string()).chain(argv))
+    } else {
+        Cli::parse()
+    };
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
     let interactive = tty && cli.command.len() == 1 && cli.command[0] == "shell";
     let clock = cli.clock.unwrap_or(if interactive {

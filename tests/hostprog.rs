@@ -11,15 +11,8 @@ use std::time::{Duration, Instant};
 use common::{ok, tmpdir};
 use vimage::{ClockKind, Config, Host};
 
-/// a — r1 — r2 — r3 — b under the real clock: a is 10.0.0.1, b 10.0.3.2.
-fn chain3() -> Host {
-    let h = Host::new(Config {
-        clock: ClockKind::Real,
-        ..Config::default()
-    });
-    common::run(
-        &h,
-        "jail -c name=a vnet persist
+/// a — r1 — r2 — r3 — b: a is 10.0.0.1, b 10.0.3.2.
+const CHAIN3: &str = "jail -c name=a vnet persist
          jail -c name=r1 vnet persist
          jail -c name=r2 vnet persist
          jail -c name=r3 vnet persist
@@ -52,8 +45,15 @@ fn chain3() -> Host {
          jexec r2 route add -net 10.0.0.0/24 10.0.1.1
          jexec r2 route add -net 10.0.3.0/24 10.0.2.2
          jexec r3 route add default 10.0.2.1
-         jexec b route add default 10.0.3.1",
-    );
+         jexec b route add default 10.0.3.1";
+
+/// [`CHAIN3`] under the real clock.
+fn chain3() -> Host {
+    let h = Host::new(Config {
+        clock: ClockKind::Real,
+        ..Config::default()
+    });
+    common::run(&h, CHAIN3);
     h
 }
 
@@ -472,4 +472,49 @@ fn a_non_blocking_connect_asked_again_waits_for_its_outcome() {
     );
     assert_eq!(o, "EINPROGRESS\nEISCONN\nECONNREFUSED\n");
     h.tasks().kill_all();
+}
+
+#[test]
+fn a_host_shell_script_in_a_jail_drives_it_with_vimage_commands() {
+    // The host's /bin/sh in jail a: `ifconfig`, `ping`, `traceroute`,
+    // `route`, `tcpdump` in it are vimage's commands in that jail, joined
+    // by host pipes, loops and redirections; exit statuses cross, a loop's
+    // input is not swallowed, and a file a command writes lands where the
+    // script stands.
+    let dir = tmpdir("hostsh");
+    let script = "echo \"host $(hostname)\"
+ifconfig epair0a | grep 'inet '
+printf '10.0.0.2\\n10.0.3.2\\n' | while read h; do echo \"$h $(ping -c 1 $h | grep -c 'bytes from')\"; done
+traceroute -n -q 1 10.0.3.2 2>/dev/null | awk '{print $2}' | tr '\\n' ' '; echo
+route -n get 10.0.3.2 | awk '/gateway:/ {print \"via\", $2}'
+ping -c 1 -t 1 10.9.9.9 >/dev/null 2>&1; echo \"unreachable $?\"
+tcpdump -n -i epair0a -c 2 -w cap.pcap icmp 2>/dev/null &
+sleep 0.5
+ping -c 1 10.0.3.2 >/dev/null
+wait
+";
+    std::fs::write(dir.join("s.sh"), script).unwrap();
+    let lab = format!("{CHAIN3}\njexec a hostname alpha\njexec a /bin/sh s.sh > out.txt\n");
+    std::fs::write(dir.join("lab.sh"), lab).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vimage"))
+        .args(["--clock", "real", "shell", "lab.sh"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let out = std::fs::read_to_string(dir.join("out.txt")).unwrap();
+    assert_eq!(
+        out,
+        "host alpha
+\tinet 10.0.0.1 netmask 0xffffff00 broadcast 10.0.0.255
+10.0.0.2 1
+10.0.3.2 1
+10.0.0.2 10.0.1.2 10.0.2.2 10.0.3.2 
+via 10.0.0.2
+unreachable 2
+"
+    );
+    // The echo request and its reply, 98 bytes each, in a pcap file.
+    let pcap = std::fs::read(dir.join("cap.pcap")).unwrap();
+    assert_eq!(pcap.len(), 24 + 2 * (16 + 98), "{pcap:?}");
 }

@@ -40,6 +40,12 @@ pub const OP_HOSTNAME: u8 = 12;
 /// A line for the kernel's log (data), about what the program asked
 /// that is not covered (`a`: the errno it got).
 pub const OP_LOG: u8 = 13;
+/// Run a vimage command in the jail (over the control socket; `a`: the
+/// process id, whose working directory it takes): the end of a stream
+/// socket rides along, which speaks the daemon's protocol from then on
+/// (src/daemon/proto.rs) — vimage's binary called `ifconfig`, `ping`,
+/// ... by a program in a jail (a host shell script) is its client.
+pub const OP_COMMAND: u8 = 14;
 
 pub const ADDR_LEN: usize = 27;
 pub const REQ_HDR: usize = 1 + 8 + 12 + ADDR_LEN;

@@ -20,14 +20,14 @@ use crate::host::Host;
 use crate::kern::clock::{ClockKind, parse_duration};
 use crate::kern::jail::Jid;
 use crate::kern::pipe::{PIPE_CREDIT, Pipe};
-use crate::kern::proc::{In, Intr, Out, Stdio};
-use crate::kern::task::{INTERRUPTED, TaskId};
+use crate::kern::proc::{In, Intr, Out, Proc, Stdio};
+use crate::kern::task::{Executor, INTERRUPTED, TaskId};
 use crate::kern::{Config, Ext};
 use crate::lab::{self, Lab, Options, Record};
 use crate::userland;
 
 /// What a connection asks of the engine.
-enum Msg {
+pub(crate) enum Msg {
     Run {
         conn: u64,
         argv: Vec<String>,
@@ -54,6 +54,67 @@ struct Job {
     reply: Replies,
 }
 
+/// The commands connections run (the daemon's clients; the vimage
+/// commands a host shell in a jail runs, docs/HOST_PROGRAMS.md).
+#[derive(Default)]
+pub(crate) struct Jobs(HashMap<u64, Job>);
+
+impl Jobs {
+    /// Run, interrupt or stop what `m` asks, as a process `proc` makes
+    /// from the connection's streams; what is not about a command (a lab,
+    /// stop) is given back.
+    pub(crate) fn take(&mut self, tasks: &Executor, m: Msg, proc: impl FnOnce(Stdio) -> Proc) -> Option<Msg> {
+        match m {
+            Msg::Run {
+                conn,
+                argv,
+                stdin,
+                reply,
+            } => {
+                let io = Stdio {
+                    stdin: In::pipe(stdin),
+                    stdout: reply.stream(false),
+                    stderr: reply.stream(true),
+                };
+                let p = proc(io);
+                let intr = p.intr.clone();
+                let cmd = userland::run(p, argv);
+                let r = reply.clone();
+                let task = tasks.spawn(Box::pin(async move {
+                    let st = cmd.await;
+                    r.send(Reply::Exit(st));
+                    st
+                }));
+                self.0.insert(conn, Job { task, intr, reply });
+            }
+            Msg::Intr(conn) => {
+                if let Some(j) = self.0.get(&conn)
+                    && tasks.status(j.task).is_none()
+                    && !j.intr.raise()
+                {
+                    tasks.kill_with(j.task, INTERRUPTED);
+                    j.reply.send(Reply::Exit(INTERRUPTED));
+                }
+            }
+            Msg::Gone(conn) => {
+                if let Some(j) = self.0.remove(&conn) {
+                    tasks.kill(j.task);
+                    tasks.reap(j.task);
+                }
+            }
+            m => return Some(m),
+        }
+        None
+    }
+
+    /// Refuse a request that is not for this end.
+    pub(crate) fn refuse(m: Msg, why: &str) {
+        if let Msg::Lab { reply, .. } | Msg::Stop(Some(reply)) = m {
+            reply.send(Reply::Error(why.to_string()));
+        }
+    }
+}
+
 /// What goes back to a client.
 enum Reply {
     Hello,
@@ -71,7 +132,7 @@ const BACKLOG_MAX: usize = 64 << 20;
 /// A connection's way back: replies to its writer thread, and how many
 /// bytes of output wait there unread.
 #[derive(Clone)]
-struct Replies {
+pub(crate) struct Replies {
     tx: mpsc::Sender<Reply>,
     backlog: Arc<AtomicUsize>,
 }
@@ -192,57 +253,27 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
             match s {
                 Ok(s) => {
                     let (tx, nudge) = (tx.clone(), nudge.clone());
-                    std::thread::spawn(move || connection(conn, s, tx, nudge));
+                    std::thread::spawn(move || {
+                        connection(conn, s, tx, move || {
+                            let _ = nudge.send(Ext::Wake);
+                        })
+                    });
                 }
                 // Out of descriptors, say: wait rather than spin.
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
     });
-    let mut jobs: HashMap<u64, Job> = HashMap::new();
+    let mut jobs = Jobs::default();
     while let Some(m) = host.run_until_message(&rx) {
+        let Some(m) = jobs.take(host.tasks(), m, |io| host.proc(Jid::HOST, io)) else {
+            continue;
+        };
         match m {
-            Msg::Run {
-                conn,
-                argv,
-                stdin,
-                reply,
-            } => {
-                let io = Stdio {
-                    stdin: In::pipe(stdin),
-                    stdout: reply.stream(false),
-                    stderr: reply.stream(true),
-                };
-                let p = host.proc(Jid::HOST, io);
-                let intr = p.intr.clone();
-                let cmd = userland::run(p, argv);
-                let r = reply.clone();
-                let task = host.tasks().spawn(Box::pin(async move {
-                    let st = cmd.await;
-                    r.send(Reply::Exit(st));
-                    st
-                }));
-                jobs.insert(conn, Job { task, intr, reply });
-            }
             Msg::Lab { conn, req, reply } => {
                 if let Some(task) = load_lab(&host, req, reply.clone()) {
                     let intr = Rc::default();
-                    jobs.insert(conn, Job { task, intr, reply });
-                }
-            }
-            Msg::Intr(conn) => {
-                if let Some(j) = jobs.get(&conn)
-                    && host.tasks().status(j.task).is_none()
-                    && !j.intr.raise()
-                {
-                    host.tasks().kill_with(j.task, INTERRUPTED);
-                    j.reply.send(Reply::Exit(INTERRUPTED));
-                }
-            }
-            Msg::Gone(conn) => {
-                if let Some(j) = jobs.remove(&conn) {
-                    host.tasks().kill(j.task);
-                    host.tasks().reap(j.task);
+                    jobs.0.insert(conn, Job { task, intr, reply });
                 }
             }
             Msg::Stop(reply) => {
@@ -253,6 +284,7 @@ pub fn serve(path: &Path, seed: u64) -> i32 {
                 }
                 break;
             }
+            _ => {}
         }
     }
     host.tasks().kill_all();
@@ -341,7 +373,7 @@ fn load_lab(host: &Host, req: LabRequest, reply: Replies) -> Option<TaskId> {
 
 /// One connection: the handshake, the request, then standard input (and
 /// ^Cs) until the client is done or gone.
-fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Sender<Ext>) {
+pub(crate) fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, wake: impl Fn()) {
     let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
     let reply = Replies {
         tx: reply_tx,
@@ -357,7 +389,7 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
     let _ = r.set_read_timeout(Some(Duration::from_secs(30)));
     let send = |m: Msg| {
         let _ = tx.send(m);
-        let _ = nudge.send(Ext::Wake);
+        wake();
     };
     let refuse = |msg: String| {
         reply.send(Reply::Error(msg));
@@ -415,11 +447,11 @@ fn connection(conn: u64, s: UnixStream, tx: mpsc::Sender<Msg>, nudge: mpsc::Send
                     refuse(format!("malformed request: {e}"));
                     break;
                 }
-                let _ = nudge.send(Ext::Wake);
+                wake();
             }
             Ok(Some((Kind::StdinEnd, _))) => {
                 stdin.close();
-                let _ = nudge.send(Ext::Wake);
+                wake();
             }
             Ok(Some((Kind::Intr, _))) => send(Msg::Intr(conn)),
             Ok(Some((k, _))) => {

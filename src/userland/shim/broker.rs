@@ -20,6 +20,7 @@ use nix::libc;
 
 use super::proto::*;
 use super::{Notify, msg, relay};
+use crate::daemon::server::{Jobs, Msg, connection};
 use crate::kern::proc::Proc;
 use crate::socket::{BindOpts, TcpListener, TcpStream};
 
@@ -35,6 +36,8 @@ struct Mailbox {
     notify: Arc<Notify>,
     jobs: Mutex<VecDeque<Job>>,
     threads: AtomicUsize,
+    /// The working directories of commands about to run, by connection.
+    cwds: Mutex<HashMap<u64, std::path::PathBuf>>,
 }
 
 impl Mailbox {
@@ -114,25 +117,49 @@ pub fn start(p: Proc, ctl: OwnedFd) {
         notify: Notify::new(&p),
         jobs: Mutex::new(VecDeque::new()),
         threads: AtomicUsize::new(1),
+        cwds: Mutex::new(HashMap::new()),
     });
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Msg>();
     let m = mb.clone();
     std::thread::spawn(move || {
-        // Each HELLO brings a channel, served by a thread of its own.
-        while let Ok((b, Some(ch))) = msg::recv(ctl.as_raw_fd(), MSG_MAX) {
-            if Request::decode(&b).is_none_or(|r| r.op != OP_HELLO) {
-                continue;
-            }
-            m.threads.fetch_add(1, Ordering::Relaxed);
+        // Each HELLO brings a channel, each COMMAND a connection, served
+        // by a thread of its own.
+        for conn in 1u64.. {
+            let Ok((b, Some(fd))) = msg::recv(ctl.as_raw_fd(), MSG_MAX) else {
+                break;
+            };
+            let Some(req) = Request::decode(&b) else { continue };
             let m2 = m.clone();
-            std::thread::spawn(move || channel(ch, &m2));
+            match req.op {
+                OP_HELLO => {
+                    m.threads.fetch_add(1, Ordering::Relaxed);
+                    std::thread::spawn(move || channel(fd, &m2));
+                }
+                OP_COMMAND => {
+                    // It runs where the program calling it stands.
+                    if let Ok(cwd) = std::fs::read_link(format!("/proc/{}/cwd", req.a)) {
+                        m.cwds.lock().unwrap_or_else(|e| e.into_inner()).insert(conn, cwd);
+                    }
+                    m.threads.fetch_add(1, Ordering::Relaxed);
+                    let tx = cmd_tx.clone();
+                    std::thread::spawn(move || {
+                        connection(conn, UnixStream::from(fd), tx, || m2.notify.wake());
+                        m2.thread_done();
+                    });
+                }
+                _ => {}
+            }
         }
         m.thread_done();
     });
     let socks: Socks = Rc::new(RefCell::new(HashMap::new()));
+    let mut cmds = Jobs::default();
     let p2 = p.clone();
     p.spawn(Box::pin(async move {
         std::future::poll_fn(|cx| {
             mb.notify.register(cx.waker());
+            // Read before draining: a thread ends after its last message.
+            let threads = mb.threads.load(Ordering::Relaxed);
             loop {
                 let job = mb.jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                 match job {
@@ -140,11 +167,25 @@ pub fn start(p: Proc, ctl: OwnedFd) {
                     None => break,
                 }
             }
-            if mb.threads.load(Ordering::Relaxed) == 0 {
-                Poll::Ready(0)
-            } else {
-                Poll::Pending
+            while let Ok(m) = cmd_rx.try_recv() {
+                let cwd = match &m {
+                    Msg::Run { conn, .. } => mb.cwds.lock().unwrap_or_else(|e| e.into_inner()).remove(conn),
+                    _ => None,
+                };
+                let proc = |io| {
+                    let mut q = p2.exec("vimage").with_stdio(io);
+                    q.intr = Rc::default();
+                    q.background = false;
+                    if let Some(c) = cwd {
+                        q.cwd = Some(c.into());
+                    }
+                    q
+                };
+                if let Some(m) = cmds.take(p2.tasks(), m, proc) {
+                    Jobs::refuse(m, "not from inside a jail");
+                }
             }
+            if threads == 0 { Poll::Ready(0) } else { Poll::Pending }
         })
         .await
     }));

@@ -60,15 +60,26 @@ fn chain3() -> Host {
 /// Run the engine until jail `jail` listens on TCP `port` (at most 20 s).
 #[track_caller]
 fn wait_listening(h: &Host, jail: &str, port: u16) {
+    wait_sockstat(h, jail, "-l", port);
+}
+
+/// Run the engine until jail `jail` has a UDP socket on `port`.
+#[track_caller]
+fn wait_udp(h: &Host, jail: &str, port: u16) {
+    wait_sockstat(h, jail, "-P udp", port);
+}
+
+#[track_caller]
+fn wait_sockstat(h: &Host, jail: &str, opts: &str, port: u16) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
-        let o = h.exec(&format!("jexec {jail} sockstat -l"));
+        let o = h.exec(&format!("jexec {jail} sockstat {opts}"));
         if o.stdout.contains(&format!(":{port} ")) {
             return;
         }
         h.run_for(Duration::from_millis(100));
     }
-    panic!("{jail} never listened on {port}: {:?}", h.exec("sockstat"));
+    panic!("{jail} never bound {port}: {:?}", h.exec("sockstat"));
 }
 
 /// Host programs the tests need; false (reason printed) if missing.
@@ -174,16 +185,38 @@ fn a_jailed_program_cannot_reach_the_hosts_own_sockets() {
     let o = h.exec(&format!("jexec a curl -s -S -m 5 http://127.0.0.1:{port}/"));
     assert_eq!(o.status, 7, "curl could not connect: {o:?}");
     assert!(host_listener.accept().is_err(), "nothing reached the host");
-    // UDP is not relayed yet: a clear errno and a line in vimage's log,
-    // never a host socket.
+    // A UDP datagram to 127.0.0.1 stays in a's vnet too: nothing there,
+    // refused; the host's UDP socket hears nothing. An ICMP socket is not
+    // relayed: a clear errno and a line in vimage's log, never a host
+    // socket.
     if common::ensure_tool("python3", "python3") {
-        let o = h.exec(
-            "jexec a python3 -c \"import socket\ntry:\n socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nexcept OSError as e: print(e.errno)\"",
+        let host_udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("host udp");
+        host_udp.set_nonblocking(true).expect("nonblocking");
+        let uport = host_udp.local_addr().expect("addr").port();
+        let script = format!(
+            "import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect(('127.0.0.1', {uport}))
+u.send(b'out?')
+u.settimeout(5)
+try:
+    u.recv(10)
+except OSError as e:
+    print(e.errno)
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+except OSError as e:
+    print(e.errno)
+"
         );
-        assert_eq!(o.stdout, "93\n", "EPROTONOSUPPORT: {o:?}");
+        let dir = tmpdir("hostprog-isolation");
+        std::fs::write(dir.join("udp.py"), script).expect("script");
+        let o = h.exec(&format!("jexec a python3 {}/udp.py", dir.display()));
+        assert_eq!(o.stdout, "111\n93\n", "ECONNREFUSED, EPROTONOSUPPORT: {o:?}");
+        assert!(host_udp.recv(&mut [0u8; 16]).is_err(), "nothing reached the host");
         let d = ok(&h, "dmesg");
         assert!(
-            d.contains("python3[") && d.contains("UDP sockets are not relayed yet (errno 93)"),
+            d.contains("python3[") && d.contains("sockets are not relayed (type 2, protocol 1) (errno 93)"),
             "{d}"
         );
     }
@@ -358,6 +391,16 @@ fn socat_relays_between_two_jails() {
         h.run_for(Duration::from_millis(50));
     }
     assert!(std::fs::read(&got).expect("got") == data, "1 MB byte for byte");
+    // And a datagram, answered by a forked child of socat's through tr.
+    ok(
+        &h,
+        "jexec b socat UDP-RECVFROM:7400,bind=10.0.3.2,fork EXEC:'tr a-z A-Z' &",
+    );
+    wait_udp(&h, "b", 7400);
+    assert_eq!(
+        ok(&h, "echo over udp | jexec a socat -t 5 - UDP:10.0.3.2:7400"),
+        "OVER UDP\n"
+    );
     h.tasks().kill_all();
 }
 
@@ -381,6 +424,72 @@ fn linux_iperf3_runs_between_two_jails() {
         .and_then(|(n, _)| n.parse().ok())
         .unwrap_or(0.0);
     assert!(mbits > 0.0, "{o}");
+    // And UDP: 10 Mbit/s for a second, the loss the receiver counts.
+    ok(&h, &format!("jexec b {iperf3} -s -1 -B 10.0.3.2 -p 5302 > /dev/null &"));
+    wait_listening(&h, "b", 5302);
+    let o = ok(&h, &format!("jexec a {iperf3} -c 10.0.3.2 -p 5302 -u -b 10M -t 1"));
+    let rx = o.lines().find(|l| l.contains("receiver")).unwrap_or_default();
+    let (lost, total) = rx
+        .split_whitespace()
+        .find_map(|w| {
+            let (l, t) = w.split_once('/')?;
+            Some((l.parse::<u32>().ok()?, t.parse::<u32>().ok()?))
+        })
+        .unwrap_or((0, 0));
+    assert!(total > 500 && lost * 10 < total, "{o}");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn python_speaks_udp_three_routers_away() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-udp");
+    let server = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('10.0.3.2', 9000))
+for i in range(4):
+    data, anc, flags, peer = s.recvmsg(2048)
+    s.sendmsg([data.upper(), b'!'], [], 0, peer)
+"#;
+    let client = r#"
+import socket
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(5)
+for m in [b'hello', b'x' * 1400, b'']:
+    c.sendto(m, ('10.0.3.2', 9000))
+    d, peer = c.recvfrom(4096)
+    print(len(d), d[:6], peer)
+print('bound', c.getsockname()[1] > 0)
+c.sendto(b'truncated', ('10.0.3.2', 9000))
+print(c.recv(4))
+d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+d.connect(('10.0.3.2', 9001))
+d.send(b'anyone?')
+d.settimeout(5)
+try:
+    d.recv(100)
+except OSError as e:
+    print('errno', e.errno)
+"#;
+    std::fs::write(dir.join("server.py"), server).expect("server");
+    std::fs::write(dir.join("client.py"), client).expect("client");
+    let h = chain3();
+    ok(&h, &format!("jexec b python3 {}/server.py &", dir.display()));
+    wait_udp(&h, "b", 9000);
+    assert!(ok(&h, "jexec b sockstat -4").contains("udp4   10.0.3.2:9000"));
+    let o = ok(&h, &format!("jexec a python3 {}/client.py", dir.display()));
+    assert_eq!(
+        o,
+        "6 b'HELLO!' ('10.0.3.2', 9000)\n\
+         1401 b'XXXXXX' ('10.0.3.2', 9000)\n\
+         1 b'!' ('10.0.3.2', 9000)\n\
+         bound True\n\
+         b'TRUN'\n\
+         errno 111\n"
+    );
     h.tasks().kill_all();
 }
 

@@ -16,6 +16,7 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+mod dgram;
 #[allow(dead_code)]
 mod proto;
 
@@ -303,7 +304,10 @@ fn ours(fd: c_int) -> Option<u64> {
         ino,
         ..Request::default()
     };
-    call(&req, None).ok()?;
+    let (a, _) = call(&req, None).ok()?;
+    if a.val == libc::SOCK_DGRAM {
+        dgram::mark(fd, ino);
+    }
     known().insert(ino);
     Some(ino)
 }
@@ -384,29 +388,33 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
     }
     let flags = ty & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
-    if base != libc::SOCK_STREAM {
-        // Never a host socket from inside a jail: UDP and raw are not
-        // relayed yet. Said once in vimage's log (dmesg).
+    let udp = base == libc::SOCK_DGRAM && (protocol == 0 || protocol == libc::IPPROTO_UDP);
+    let tcp = base == libc::SOCK_STREAM && (protocol == 0 || protocol == libc::IPPROTO_TCP);
+    if !udp && !tcp {
+        // Never a host socket from inside a jail: raw and ICMP sockets
+        // are not relayed. Said once in vimage's log (dmesg).
         let (e, what) = if base == libc::SOCK_RAW {
             (libc::EPERM, "raw")
         } else {
-            (libc::EPROTONOSUPPORT, "UDP")
+            (libc::EPROTONOSUPPORT, "this kind of")
         };
         static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
             let req = Request {
                 op: OP_LOG,
                 a: e,
-                data: format!("{what} sockets are not relayed yet").into_bytes(),
+                data: format!("{what} sockets are not relayed (type {base}, protocol {protocol})").into_bytes(),
                 ..Request::default()
             };
             let _ = call(&req, None);
         }
         return set_errno(e);
     }
+    // A datagram is a message: UDP's pair keeps their bounds.
+    let pair = if udp { libc::SOCK_SEQPACKET } else { libc::SOCK_STREAM };
     let mut sv = [-1 as c_int; 2];
     // SAFETY: socketpair into our own array.
-    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | flags, 0, sv.as_mut_ptr()) } < 0 {
+    if unsafe { libc::socketpair(libc::AF_UNIX, pair | flags, 0, sv.as_mut_ptr()) } < 0 {
         return -1;
     }
     let (app, far) = (sv[0], sv[1]);
@@ -422,6 +430,11 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
     // SAFETY: our copy of the far end; vimage has its own now.
     unsafe { libc::close(far) };
     match r {
+        Ok(_) if udp && !dgram::mark(app, req.ino) => {
+            // SAFETY: our end of a pair; vimage sees it close.
+            unsafe { libc::close(app) };
+            set_errno(libc::EMFILE)
+        }
         Ok(_) => {
             known().insert(req.ino);
             app
@@ -473,6 +486,14 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     // SAFETY: the caller's address of `len` bytes.
     match unsafe { read_addr(addr, len) } {
         Some(a) => addr_call(OP_CONNECT, ino, Some(a), i32::from(nonblock)),
+        // AF_UNSPEC: a UDP socket forgets its peer.
+        // SAFETY: the family of the caller's address, `len` checked.
+        None if !addr.is_null()
+            && len as usize >= std::mem::size_of::<libc::sa_family_t>()
+            && unsafe { (*addr).sa_family } as c_int == libc::AF_UNSPEC =>
+        {
+            addr_call(OP_CONNECT, ino, None, 0)
+        }
         None => set_errno(libc::EAFNOSUPPORT),
     }
 }
@@ -526,6 +547,9 @@ pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut sockl
     if ours(fd).is_none() {
         // SAFETY: the caller's arguments, to the real function.
         return unsafe { (real().accept4)(fd, addr, len, flags) };
+    }
+    if dgram::is_udp(fd) {
+        return set_errno(libc::EOPNOTSUPP);
     }
     let mut ty: c_int = 0;
     let mut tl = 4 as socklen_t;

@@ -7,6 +7,10 @@
 //! answer:  errno i32, val i32, addr (27 bytes), data.
 //! addr:    family u8 (0 none, 4, 6), port u16, ip [u8; 16], scope u32,
 //!          flowinfo u32.
+//!
+//! A UDP socket's pair carries one datagram per message behind a header
+//! ([`DGRAM_HDR`] bytes): kind u8 ([`DG_DATA`], [`DG_ERROR`]), errno i32,
+//! addr (to whom, none: the connected peer; from whom).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -17,6 +21,7 @@ pub const OP_HELLO: u8 = 1;
 /// far end rides along.
 pub const OP_SOCKET: u8 = 2;
 /// Is `ino` a vimage socket? (After `exec` the shim no longer knows.)
+/// The answer's `val`: its type (`SOCK_STREAM`, `SOCK_DGRAM`).
 pub const OP_IS: u8 = 3;
 pub const OP_BIND: u8 = 4;
 /// `a`: backlog. The answer carries the new listening end to `dup2`.
@@ -48,6 +53,29 @@ pub const OP_LOG: u8 = 13;
 pub const OP_COMMAND: u8 = 14;
 
 pub const ADDR_LEN: usize = 27;
+pub const DGRAM_HDR: usize = 1 + 4 + ADDR_LEN;
+/// A datagram follows.
+pub const DG_DATA: u8 = 0;
+/// An error for the program's next call (an ICMP error on a connected
+/// socket: `ECONNREFUSED`, ...).
+pub const DG_ERROR: u8 = 1;
+
+/// A datagram's header.
+pub fn dgram_hdr(kind: u8, errno: i32, a: Option<SocketAddr>) -> [u8; DGRAM_HDR] {
+    let mut v = Vec::with_capacity(DGRAM_HDR);
+    v.push(kind);
+    v.extend_from_slice(&errno.to_le_bytes());
+    put_addr(&mut v, a);
+    let mut h = [0u8; DGRAM_HDR];
+    h.copy_from_slice(&v);
+    h
+}
+
+/// A datagram's header read back: kind, errno, address.
+pub fn dgram_parse(h: &[u8]) -> Option<(u8, i32, Option<SocketAddr>)> {
+    let h = h.get(..DGRAM_HDR)?;
+    Some((h[0], i32::from_le_bytes([h[1], h[2], h[3], h[4]]), get_addr(&h[5..])))
+}
 pub const REQ_HDR: usize = 1 + 8 + 12 + ADDR_LEN;
 pub const ANS_HDR: usize = 8 + ADDR_LEN;
 /// The largest message either way.
@@ -196,6 +224,13 @@ mod tests {
             data: b"opt".to_vec(),
         };
         assert_eq!(Request::decode(&r.encode()), Some(r));
+        let to = Some("[2001:db8::2]:53".parse().expect("addr"));
+        assert_eq!(dgram_parse(&dgram_hdr(DG_DATA, 0, to)), Some((DG_DATA, 0, to)));
+        assert_eq!(
+            dgram_parse(&dgram_hdr(DG_ERROR, 111, None)),
+            Some((DG_ERROR, 111, None))
+        );
+        assert_eq!(dgram_parse(&[0u8; 5]), None);
         let a = Answer {
             errno: 111,
             val: 9,

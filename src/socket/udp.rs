@@ -31,26 +31,41 @@ impl UdpSocket {
 
     /// `socket`, the options, then `bind`.
     pub fn bind_with(p: &Proc, a: SocketAddr, o: BindOpts) -> io::Result<UdpSocket> {
+        let s = UdpSocket::open(p, a.ip())?;
+        s.bind_to(a, o)?;
+        Ok(s)
+    }
+
+    /// `socket(2)` alone, of `like`'s family: bound when it first sends,
+    /// or by [`UdpSocket::bind_to`].
+    pub fn open(p: &Proc, like: std::net::IpAddr) -> io::Result<UdpSocket> {
         let ctx = SockCtx::of(p)?;
         let owner = ctx.owner();
-        let id = ctx.sys(|_, v| {
-            let id = udp_attach(v, Some(owner), Endpoint::any_like(a.ip()));
-            if let Some(u) = v.builtin(UDP).get_mut(id) {
-                u.reuseaddr = o.reuseaddr;
-                o.set_v6only(&mut u.vflag);
-            }
-            match udp_bind(v, id, a.into()) {
-                Ok(_) => Ok(id),
-                Err(e) => {
-                    udp_detach(v, id);
-                    Err(e)
-                }
-            }
+        let id = ctx.sys(|_, v| udp_attach(v, Some(owner), Endpoint::any_like(like)))?;
+        Ok(UdpSocket { ctx, id })
+    }
+
+    /// The options, then `bind(2)`.
+    pub fn bind_to(&self, a: SocketAddr, o: BindOpts) -> io::Result<()> {
+        self.with(|u| {
+            u.reuseaddr = o.reuseaddr;
+            o.set_v6only(&mut u.vflag);
         })?;
-        Ok(UdpSocket {
-            ctx,
-            id: id.map_err(to_io)?,
-        })
+        self.ctx
+            .sys(|_, v| udp_bind(v, self.id, a.into()))?
+            .map(|_| ())
+            .map_err(to_io)
+    }
+
+    /// `connect(2)` to `AF_UNSPEC`: no peer any more.
+    pub fn disconnect(&self) -> io::Result<()> {
+        self.with(|u| u.foreign = Endpoint::any_like(u.foreign.addr))
+    }
+
+    /// A datagram that arrived but found no room where it was going
+    /// (`netstat -s`: dropped due to full socket buffers).
+    pub fn count_fullsock(&self) {
+        let _ = self.ctx.sys(|_, v| v.builtin(UDP).stats.fullsock += 1);
     }
 
     /// Fix the peer: `send` and `recv` then talk to it only.
@@ -59,6 +74,11 @@ impl UdpSocket {
     }
 
     pub async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.try_send_to(buf, to)
+    }
+
+    /// Send to `to` now: a datagram never waits.
+    pub fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.ctx
             .sys(|k, v| udp_send(k, v, self.id, buf, Some(to.into())))?
             .map_err(to_io)

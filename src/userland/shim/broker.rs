@@ -19,10 +19,10 @@ use std::task::Poll;
 use nix::libc;
 
 use super::proto::*;
-use super::{Notify, msg, relay};
+use super::{Notify, dgram, msg, relay};
 use crate::daemon::server::{Jobs, Msg, connection};
 use crate::kern::proc::Proc;
-use crate::socket::{BindOpts, TcpListener, TcpStream};
+use crate::socket::{BindOpts, TcpListener, TcpStream, UdpSocket};
 
 /// A request from a channel thread, and where its answer goes.
 struct Job {
@@ -107,6 +107,8 @@ struct HSock {
     nodelay: bool,
     keepalive: bool,
     st: St,
+    /// A UDP socket's vnet socket (relayed from its creation).
+    udp: Option<Rc<UdpSocket>>,
 }
 
 type Socks = Rc<RefCell<HashMap<u64, HSock>>>;
@@ -223,7 +225,7 @@ fn int_answer(v: i32) -> Answer {
 }
 
 /// The errno for an error of the socket API.
-fn errno_of(e: &std::io::Error) -> i32 {
+pub(super) fn errno_of(e: &std::io::Error) -> i32 {
     use std::io::ErrorKind as K;
     if let Some(n) = e.raw_os_error() {
         return n;
@@ -275,27 +277,38 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
         let _ = reply.send((a, None));
     };
     if req.op == OP_SOCKET {
-        let ok = (req.a == libc::AF_INET || req.a == libc::AF_INET6) && req.b == libc::SOCK_STREAM;
-        match fd {
-            Some(far) if ok && req.ino != 0 => {
-                socks.borrow_mut().insert(
-                    req.ino,
-                    HSock {
-                        family: req.a,
-                        far: Some(UnixStream::from(far)),
-                        bound: None,
-                        reuseaddr: false,
-                        v6only: None,
-                        nodelay: false,
-                        keepalive: false,
-                        st: St::Fresh,
-                    },
-                );
-                answer(Answer::default());
-            }
-            _ => answer(Answer::err(libc::EPROTONOSUPPORT)),
+        let inet = req.a == libc::AF_INET || req.a == libc::AF_INET6;
+        let (tcp, udp) = (req.b == libc::SOCK_STREAM, req.b == libc::SOCK_DGRAM);
+        let Some(far) = fd.filter(|_| inet && (tcp || udp) && req.ino != 0) else {
+            return answer(Answer::err(libc::EPROTONOSUPPORT));
+        };
+        let mut hs = HSock {
+            family: req.a,
+            far: None,
+            bound: None,
+            reuseaddr: false,
+            v6only: None,
+            nodelay: false,
+            keepalive: false,
+            st: St::Fresh,
+            udp: None,
+        };
+        if udp {
+            // Relayed from now on: it may send before it binds.
+            let u = match UdpSocket::open(p, any(req.a).ip()) {
+                Ok(u) => Rc::new(u),
+                Err(e) => return answer(Answer::err(errno_of(&e))),
+            };
+            let (s2, ino) = (socks.clone(), req.ino);
+            dgram::relay(p, u.clone(), far, move || {
+                s2.borrow_mut().remove(&ino);
+            });
+            hs.udp = Some(u);
+        } else {
+            hs.far = Some(UnixStream::from(far));
         }
-        return;
+        socks.borrow_mut().insert(req.ino, hs);
+        return answer(Answer::default());
     }
     match req.op {
         OP_RESOLVE => return answer(resolve(p, &String::from_utf8_lossy(&req.data))),
@@ -319,8 +332,14 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
         answer(Answer::err(libc::ENOTSOCK));
         return;
     };
+    if let Some(u) = s.udp.clone() {
+        return answer(udp_op(s, &u, &req));
+    }
     match req.op {
-        OP_IS => answer(Answer::default()),
+        OP_IS => answer(Answer {
+            val: libc::SOCK_STREAM,
+            ..Answer::default()
+        }),
         OP_BIND => match (&s.st, req.addr) {
             (St::Fresh, Some(a)) if s.bound.is_none() => {
                 s.bound = Some(SocketAddr::new(a.ip().to_canonical(), a.port()));
@@ -369,6 +388,81 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
             listen(p, socks, req, reply);
         }
         _ => answer(Answer::err(libc::EOPNOTSUPP)),
+    }
+}
+
+/// What a UDP socket is asked: all answered at once.
+fn udp_op(s: &mut HSock, u: &UdpSocket, req: &Request) -> Answer {
+    let done = |r: std::io::Result<()>| match r {
+        Ok(()) => Answer::default(),
+        Err(e) => Answer::err(errno_of(&e)),
+    };
+    let name = |r: std::io::Result<SocketAddr>| match r {
+        Ok(a) => Answer {
+            addr: Some(as_family(s.family, a)),
+            ..Answer::default()
+        },
+        Err(e) => Answer::err(errno_of(&e)),
+    };
+    match req.op {
+        OP_IS => Answer {
+            val: libc::SOCK_DGRAM,
+            ..Answer::default()
+        },
+        OP_BIND => match req.addr {
+            Some(a) => {
+                let opts = BindOpts {
+                    reuseaddr: s.reuseaddr,
+                    v6only: if s.family == libc::AF_INET6 { s.v6only } else { None },
+                };
+                done(u.bind_to(SocketAddr::new(a.ip().to_canonical(), a.port()), opts))
+            }
+            None => Answer::err(libc::EAFNOSUPPORT),
+        },
+        OP_CONNECT => match req.addr {
+            Some(a) => done(u.connect(SocketAddr::new(a.ip().to_canonical(), a.port()))),
+            None => done(u.disconnect()),
+        },
+        OP_SOCKNAME => name(u.local_addr()),
+        OP_PEERNAME => name(u.peer_addr()),
+        OP_SETOPT => {
+            let v = req
+                .data
+                .get(..4)
+                .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+            let r = match (req.a, req.b) {
+                (libc::SOL_SOCKET, libc::SO_REUSEADDR | libc::SO_REUSEPORT) => {
+                    s.reuseaddr = v != 0;
+                    Ok(())
+                }
+                (libc::SOL_SOCKET, libc::SO_BROADCAST) => u.set_broadcast(v != 0),
+                (libc::SOL_SOCKET, libc::SO_RCVBUF) => u.set_recv_buffer_size(v.max(1) as usize),
+                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => {
+                    u.set_ttl(v.clamp(1, 255) as u8)
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => {
+                    s.v6only = Some(v != 0);
+                    Ok(())
+                }
+                // Accepted, with nothing here to set.
+                _ => Ok(()),
+            };
+            done(r)
+        }
+        OP_GETOPT => {
+            let v = match (req.a, req.b) {
+                (libc::SOL_SOCKET, libc::SO_ERROR) => 0,
+                (libc::SOL_SOCKET, libc::SO_TYPE) => libc::SOCK_DGRAM,
+                (libc::SOL_SOCKET, libc::SO_DOMAIN) => s.family,
+                (libc::SOL_SOCKET, libc::SO_PROTOCOL) => libc::IPPROTO_UDP,
+                (libc::SOL_SOCKET, libc::SO_REUSEADDR) => i32::from(s.reuseaddr),
+                (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_RCVBUF) => 212_992,
+                (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => i32::from(s.v6only.unwrap_or(true)),
+                _ => return Answer::err(libc::ENOPROTOOPT),
+            };
+            int_answer(v)
+        }
+        _ => Answer::err(libc::EOPNOTSUPP),
     }
 }
 
@@ -597,6 +691,7 @@ fn accept_loop(
                         nodelay,
                         keepalive,
                         st: St::Connected { local, peer },
+                        udp: None,
                     },
                 );
                 let s2 = socks.clone();

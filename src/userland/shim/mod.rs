@@ -8,6 +8,7 @@
 //! (`command`), so a host shell script in a jail drives the lab.
 
 mod broker;
+mod dgram;
 mod msg;
 mod relay;
 

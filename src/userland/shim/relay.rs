@@ -12,6 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
+
 use std::task::Poll;
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -27,7 +28,15 @@ const CHUNK: usize = 64 << 10;
 /// A buffer of [`CHUNK`] bytes and how many of them are data.
 type Chunk = (Vec<u8>, usize);
 
-/// What the reader thread has read from the program.
+/// What a reader thread has read from the program and the engine has
+/// not taken yet: at most [`QUEUE_MAX`] bytes (the reader waits for
+/// room), then the end. Shared with dgram.rs.
+#[derive(Default)]
+pub(super) struct Upstream {
+    st: Mutex<Inbound>,
+    room: Condvar,
+}
+
 #[derive(Default)]
 struct Inbound {
     q: VecDeque<Chunk>,
@@ -36,10 +45,55 @@ struct Inbound {
     eof: bool,
 }
 
+/// What [`Upstream::pop`] found.
+pub(super) enum Up {
+    Chunk(Vec<u8>, usize),
+    Empty,
+    End,
+}
+
+impl Upstream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inbound> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wait for room (the reader thread, before it reads).
+    pub(super) fn wait_room(&self) {
+        let mut st = self.lock();
+        while st.bytes >= QUEUE_MAX {
+            st = self.room.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// The first `n` bytes of `buf`; none: the end.
+    pub(super) fn push(&self, buf: Vec<u8>, n: usize) {
+        let mut st = self.lock();
+        if n == 0 {
+            st.eof = true;
+        } else {
+            st.bytes += n;
+            st.q.push_back((buf, n));
+        }
+    }
+
+    /// The next chunk (the engine).
+    pub(super) fn pop(&self) -> Up {
+        let mut st = self.lock();
+        match st.q.pop_front() {
+            Some((c, n)) => {
+                st.bytes -= n;
+                self.room.notify_one();
+                Up::Chunk(c, n)
+            }
+            None if st.eof => Up::End,
+            None => Up::Empty,
+        }
+    }
+}
+
 struct Shared {
     notify: Arc<Notify>,
-    inbound: Mutex<Inbound>,
-    room: Condvar,
+    up: Upstream,
     /// Bytes handed to the writer thread, not yet written.
     outbound: AtomicUsize,
     /// The writer could not write: the program closed its end.
@@ -73,8 +127,7 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
     };
     let sh = Arc::new(Shared {
         notify: Notify::new(p),
-        inbound: Mutex::new(Inbound::default()),
-        room: Condvar::new(),
+        up: Upstream::default(),
         outbound: AtomicUsize::new(0),
         broken: AtomicBool::new(false),
         up_pool: Mutex::new(Vec::new()),
@@ -96,27 +149,14 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
 
 fn reader(mut far: UnixStream, sh: &Shared) {
     loop {
-        {
-            let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
-            while st.bytes >= QUEUE_MAX {
-                st = sh.room.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-        }
+        sh.up.wait_room();
         let mut buf = take(&sh.up_pool);
         let n = match far.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => 0,
         };
-        {
-            let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
-            if n == 0 {
-                st.eof = true;
-            } else {
-                st.bytes += n;
-                st.q.push_back((buf, n));
-            }
-        }
+        sh.up.push(buf, n);
         sh.notify.wake();
         if n == 0 {
             return;
@@ -149,20 +189,14 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
         // Program → connection.
         while !up_done {
             if cur.is_none() {
-                let mut st = sh.inbound.lock().unwrap_or_else(|e| e.into_inner());
-                match st.q.pop_front() {
-                    Some((c, n)) => {
-                        st.bytes -= n;
-                        sh.room.notify_one();
-                        cur = Some((c, n, 0));
-                    }
-                    None if st.eof => {
-                        drop(st);
+                match sh.up.pop() {
+                    Up::Chunk(c, n) => cur = Some((c, n, 0)),
+                    Up::End => {
                         let _ = s.shutdown(Shutdown::Write);
                         up_done = true;
                         break;
                     }
-                    None => break,
+                    Up::Empty => break,
                 }
             }
             let Some((c, len, off)) = cur.as_mut() else { break };

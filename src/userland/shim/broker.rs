@@ -249,6 +249,12 @@ pub(super) fn errno_of(e: &std::io::Error) -> i32 {
     }
 }
 
+/// An address as vimage takes it: an IPv4-mapped one as IPv4 (what a
+/// dual-stack socket names; [`as_family`] is the way back).
+pub(super) fn unmapped(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
 /// An address as a socket of `family` names it: IPv4 as mapped on an
 /// AF_INET6 socket.
 fn as_family(family: i32, a: SocketAddr) -> SocketAddr {
@@ -272,7 +278,8 @@ fn ino(fd: &impl std::os::fd::AsFd) -> Option<u64> {
 }
 
 fn handle(p: &Proc, socks: &Socks, j: Job) {
-    let Job { req, fd, reply } = j;
+    let Job { mut req, fd, reply } = j;
+    req.addr = req.addr.map(unmapped);
     let answer = |a: Answer| {
         let _ = reply.send((a, None));
     };
@@ -342,7 +349,7 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
         }),
         OP_BIND => match (&s.st, req.addr) {
             (St::Fresh, Some(a)) if s.bound.is_none() => {
-                s.bound = Some(SocketAddr::new(a.ip().to_canonical(), a.port()));
+                s.bound = Some(a);
                 answer(Answer::default());
             }
             (_, None) => answer(Answer::err(libc::EAFNOSUPPORT)),
@@ -415,12 +422,12 @@ fn udp_op(s: &mut HSock, u: &UdpSocket, req: &Request) -> Answer {
                     reuseaddr: s.reuseaddr,
                     v6only: if s.family == libc::AF_INET6 { s.v6only } else { None },
                 };
-                done(u.bind_to(SocketAddr::new(a.ip().to_canonical(), a.port()), opts))
+                done(u.bind_to(a, opts))
             }
             None => Answer::err(libc::EAFNOSUPPORT),
         },
         OP_CONNECT => match req.addr {
-            Some(a) => done(u.connect(SocketAddr::new(a.ip().to_canonical(), a.port()))),
+            Some(a) => done(u.connect(a)),
             None => done(u.disconnect()),
         },
         OP_SOCKNAME => name(u.local_addr()),
@@ -541,7 +548,6 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
     let (Some(to), Some(far)) = (req.addr, s.far.take()) else {
         return answer(libc::EINVAL);
     };
-    let to = SocketAddr::new(to.ip().to_canonical(), to.port());
     let mut waiters = Vec::new();
     if req.a != 0 {
         answer(libc::EINPROGRESS);

@@ -10,7 +10,6 @@
 //! as a kernel's does. Errors for a connected socket (an ICMP port
 //! unreachable, a send that failed) reach the program's next call.
 
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, recv, send};
 
 use super::Notify;
-use super::broker::errno_of;
+use super::broker::{errno_of, unmapped};
 use super::proto::{DG_DATA, DG_ERROR, DGRAM_HDR, dgram_hdr, dgram_parse};
 use super::relay::{Up, Upstream};
 use crate::kern::proc::Proc;
@@ -127,8 +126,7 @@ async fn pump(s: &UdpSocket, tx: &mpsc::Sender<Vec<u8>>, sh: &Shared) {
                 continue;
             };
             let data = &m[DGRAM_HDR..];
-            let to = to.map(|a| SocketAddr::new(a.ip().to_canonical(), a.port()));
-            let sent = match to {
+            let sent = match to.map(unmapped) {
                 Some(a) => s.try_send_to(data, a),
                 None => s.try_send(data),
             };

@@ -627,3 +627,52 @@ unreachable 2
     let pcap = std::fs::read(dir.join("cap.pcap")).unwrap();
     assert_eq!(pcap.len(), 24 + 2 * (16 + 98), "{pcap:?}");
 }
+
+#[test]
+fn a_jailed_program_sees_its_vnets_interfaces() {
+    if !have(&[("python3", "python3"), ("hostname", "hostname")]) {
+        return;
+    }
+    let h = chain3();
+    ok(&h, "jexec r1 ifconfig epair1a inet6 2001:db8:1::1/64");
+    // getifaddrs(3): hostname(1) -I lists the addresses but loopback and
+    // link-local ones.
+    assert_eq!(
+        ok(&h, "jexec r1 /bin/hostname -I"),
+        "10.0.0.2 10.0.1.1 2001:db8:1::1 \n"
+    );
+    let names = ok(&h, "jexec r1 ifconfig -l");
+    let o = ok(
+        &h,
+        "jexec r1 python3 -c \"import socket; print(' '.join(n for i, n in socket.if_nameindex()), \
+         socket.if_indextoname(socket.if_nametoindex('epair1a')))\"",
+    );
+    assert_eq!(o, format!("{} epair1a\n", names.trim()));
+    // netdevice(7)'s ioctls, on a socket of the jail.
+    let o = ok(
+        &h,
+        "jexec r1 python3 -c \"import socket, fcntl, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def q(n, r): return fcntl.ioctl(s.fileno(), r, struct.pack('256s', n.encode()))
+a, m, b = (socket.inet_ntoa(q('epair1a', r)[20:24]) for r in (0x8915, 0x891b, 0x8919))
+f, = struct.unpack('H', q('epair1a', 0x8913)[16:18])
+mtu, = struct.unpack('i', q('lo0', 0x8921)[16:20])
+print(a, m, b, hex(f & 0x1043), mtu, q('epair1a', 0x8927)[18:24].hex(':'))
+try: q('nope0', 0x8915)
+except OSError as e: print(e.errno)
+try: q('epair1a', 0x8914)
+except OSError as e: print(e.errno)\"",
+    );
+    let ether = ok(&h, "jexec r1 ifconfig epair1a ether");
+    let mac = ether
+        .split_whitespace()
+        .nth_back(0)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert_eq!(
+        o,
+        format!("10.0.1.1 255.255.255.0 10.0.1.255 0x1043 16384 {mac}\n19\n1\n")
+    );
+    assert!(ok(&h, "dmesg").contains("ioctl 0x8914 on epair1a is refused"), "logged");
+    h.tasks().kill_all();
+}

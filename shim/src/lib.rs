@@ -17,12 +17,14 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod dgram;
+mod ifaddrs;
 #[allow(dead_code)]
 mod proto;
 
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use libc::{c_char, c_int, c_void, sockaddr, socklen_t};
@@ -109,6 +111,21 @@ fn set_errno(e: c_int) -> c_int {
 fn errno() -> c_int {
     // SAFETY: errno is this thread's.
     unsafe { *libc::__errno_location() }
+}
+
+/// One line in the kernel's log (dmesg) about what the program asked
+/// that is not covered, the first time `said` is set.
+fn log_once(said: &AtomicBool, what: &str, e: c_int) {
+    if said.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let req = Request {
+        op: OP_LOG,
+        a: e,
+        data: what.as_bytes().to_vec(),
+        ..Request::default()
+    };
+    let _ = call(&req, None);
 }
 
 /// The control socket vimage gave this process tree (`VIMAGE_SHIM_FD`);
@@ -398,16 +415,12 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         } else {
             (libc::EPROTONOSUPPORT, "this kind of")
         };
-        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            let req = Request {
-                op: OP_LOG,
-                a: e,
-                data: format!("{what} sockets are not relayed (type {base}, protocol {protocol})").into_bytes(),
-                ..Request::default()
-            };
-            let _ = call(&req, None);
-        }
+        static SAID: AtomicBool = AtomicBool::new(false);
+        log_once(
+            &SAID,
+            &format!("{what} sockets are not relayed (type {base}, protocol {protocol})"),
+            e,
+        );
         return set_errno(e);
     }
     // A datagram is a message: UDP's pair keeps their bounds.

@@ -51,6 +51,9 @@ pub const OP_LOG: u8 = 13;
 /// (src/daemon/proto.rs) — vimage's binary called `ifconfig`, `ping`,
 /// ... by a program in a jail (a host shell script) is its client.
 pub const OP_COMMAND: u8 = 14;
+/// The jail's interfaces and their addresses (getifaddrs(3), the
+/// SIOCGIF* ioctls): the answer's data is [`put_ifs`]'s.
+pub const OP_IFADDRS: u8 = 15;
 
 pub const ADDR_LEN: usize = 27;
 pub const DGRAM_HDR: usize = 1 + 4 + ADDR_LEN;
@@ -152,6 +155,114 @@ pub fn get_addr(b: &[u8]) -> Option<SocketAddr> {
     }
 }
 
+/// An interface as a Linux program sees it (netdevice(7)): Linux's
+/// `IFF_*` flags, its `ARPHRD_*` type, counters in `rtnl_link_stats`'s
+/// first ten fields' order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfInfo {
+    pub index: u32,
+    pub flags: u32,
+    pub mtu: u32,
+    pub hatype: u16,
+    pub lladdr: [u8; 6],
+    pub stats: [u32; 10],
+    pub name: String,
+    pub addrs: Vec<IfAddr>,
+}
+
+/// One address of an interface: its scope id (link-local IPv6) in the
+/// address, the prefix length, and the broadcast or point-to-point peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfAddr {
+    pub addr: SocketAddr,
+    pub plen: u8,
+    pub peer: Option<IfPeer>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfPeer {
+    Broadcast(SocketAddr),
+    Dst(SocketAddr),
+}
+
+/// `IFNAMSIZ`: a name and its NUL.
+pub const IFNAMSIZ: usize = 16;
+const IF_HDR: usize = 4 * 3 + 2 + 6 + 40 + IFNAMSIZ + 1;
+const IFADDR_LEN: usize = ADDR_LEN + 1 + 1 + ADDR_LEN;
+
+/// The interfaces, each a fixed header and its addresses.
+pub fn put_ifs(ifs: &[IfInfo]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in ifs {
+        for v in [i.index, i.flags, i.mtu] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&i.hatype.to_le_bytes());
+        out.extend_from_slice(&i.lladdr);
+        for v in i.stats {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut name = [0u8; IFNAMSIZ];
+        let n = i.name.len().min(IFNAMSIZ - 1);
+        name[..n].copy_from_slice(&i.name.as_bytes()[..n]);
+        out.extend_from_slice(&name);
+        out.push(i.addrs.len().min(255) as u8);
+        for a in i.addrs.iter().take(255) {
+            put_addr(&mut out, Some(a.addr));
+            out.push(a.plen);
+            let (kind, peer) = match a.peer {
+                None => (0, None),
+                Some(IfPeer::Broadcast(b)) => (1, Some(b)),
+                Some(IfPeer::Dst(d)) => (2, Some(d)),
+            };
+            out.push(kind);
+            put_addr(&mut out, peer);
+        }
+    }
+    out
+}
+
+/// [`put_ifs`] read back; `None` if cut short.
+pub fn get_ifs(mut b: &[u8]) -> Option<Vec<IfInfo>> {
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let mut ifs = Vec::new();
+    while !b.is_empty() {
+        let h = b.get(..IF_HDR)?;
+        let mut i = IfInfo {
+            index: u32_at(h, 0),
+            flags: u32_at(h, 4),
+            mtu: u32_at(h, 8),
+            hatype: u16::from_le_bytes([h[12], h[13]]),
+            ..IfInfo::default()
+        };
+        i.lladdr.copy_from_slice(&h[14..20]);
+        for (k, v) in i.stats.iter_mut().enumerate() {
+            *v = u32_at(h, 20 + 4 * k);
+        }
+        let name = &h[60..60 + IFNAMSIZ];
+        let end = name.iter().position(|&c| c == 0).unwrap_or(IFNAMSIZ);
+        i.name = String::from_utf8_lossy(&name[..end]).into_owned();
+        let n = h[IF_HDR - 1] as usize;
+        b = &b[IF_HDR..];
+        for _ in 0..n {
+            let a = b.get(..IFADDR_LEN)?;
+            let peer = get_addr(&a[ADDR_LEN + 2..]);
+            i.addrs.push(IfAddr {
+                addr: get_addr(a)?,
+                plen: a[ADDR_LEN],
+                peer: match a[ADDR_LEN + 1] {
+                    1 => peer.map(IfPeer::Broadcast),
+                    2 => peer.map(IfPeer::Dst),
+                    _ => None,
+                },
+            });
+            b = &b[IFADDR_LEN..];
+        }
+        ifs.push(i);
+    }
+    Some(ifs)
+}
+
 impl Request {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(REQ_HDR + self.data.len());
@@ -239,5 +350,29 @@ mod tests {
         };
         assert_eq!(Answer::decode(&a.encode()), Some(a));
         assert_eq!(Request::decode(&[1, 2, 3]), None, "short");
+        let ifs = vec![IfInfo {
+            index: 2,
+            flags: 0x1043,
+            mtu: 1500,
+            hatype: 1,
+            lladdr: [2, 0, 0, 0, 0, 0xa],
+            stats: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            name: "epair0a".into(),
+            addrs: vec![
+                IfAddr {
+                    addr: "10.0.0.1:0".parse().expect("addr"),
+                    plen: 24,
+                    peer: Some(IfPeer::Broadcast("10.0.0.255:0".parse().expect("addr"))),
+                },
+                IfAddr {
+                    addr: "[fe80::1%2]:0".parse().expect("addr"),
+                    plen: 64,
+                    peer: None,
+                },
+            ],
+        }];
+        let b = put_ifs(&ifs);
+        assert_eq!(get_ifs(&b), Some(ifs));
+        assert_eq!(get_ifs(&b[..b.len() - 1]), None, "cut short");
     }
 }

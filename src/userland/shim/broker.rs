@@ -19,7 +19,7 @@ use std::task::Poll;
 use nix::libc;
 
 use super::proto::*;
-use super::{Notify, dgram, msg, relay};
+use super::{Notify, dgram, ifaddrs, msg, relay};
 use crate::daemon::server::{Jobs, Msg, connection};
 use crate::kern::proc::Proc;
 use crate::socket::{BindOpts, TcpListener, TcpStream, UdpSocket};
@@ -324,6 +324,12 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
             p.kernel()
                 .log(format!("{}[{}]: {what} (errno {})", p.comm, p.pid, req.a));
             return answer(Answer::default());
+        }
+        OP_IFADDRS => {
+            return answer(Answer {
+                data: put_ifs(&ifaddrs::ifaddrs(p)),
+                ..Answer::default()
+            });
         }
         OP_HOSTNAME => {
             let name = p.kernel().prison_hostname(p.jid);

@@ -9,6 +9,7 @@
 
 mod broker;
 mod dgram;
+mod ifaddrs;
 mod msg;
 mod relay;
 

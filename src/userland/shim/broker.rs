@@ -19,7 +19,7 @@ use std::task::Poll;
 use nix::libc;
 
 use super::proto::*;
-use super::{Notify, dgram, ifaddrs, msg, relay};
+use super::{Notify, dgram, ifaddrs, msg, pool, relay};
 use crate::daemon::server::{Jobs, Msg, connection};
 use crate::kern::proc::Proc;
 use crate::socket::{BindOpts, TcpListener, TcpStream, UdpSocket};
@@ -135,7 +135,7 @@ pub fn start(p: Proc, ctl: OwnedFd) {
             match req.op {
                 OP_HELLO => {
                     m.threads.fetch_add(1, Ordering::Relaxed);
-                    std::thread::spawn(move || channel(fd, &m2));
+                    pool::spawn(move || channel(fd, &m2));
                 }
                 OP_COMMAND => {
                     // It runs where the program calling it stands.
@@ -656,7 +656,7 @@ fn accept_loop(
     let (tx, rx) = mpsc::channel::<(Vec<u8>, OwnedFd)>();
     {
         let far = far.clone();
-        std::thread::spawn(move || {
+        pool::spawn(move || {
             for (m, fd) in rx {
                 if msg::send(far.as_raw_fd(), &m, Some(&fd)).is_err() {
                     break;
@@ -666,7 +666,7 @@ fn accept_loop(
     }
     {
         let (far, closed, notify) = (far.clone(), closed.clone(), notify.clone());
-        std::thread::spawn(move || {
+        pool::spawn(move || {
             // Nothing is ever sent this way: a read ends when it closes.
             let _ = msg::recv(far.as_raw_fd(), 16);
             closed.store(true, Ordering::Relaxed);

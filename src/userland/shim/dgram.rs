@@ -49,12 +49,12 @@ pub fn relay(p: &Proc, s: Rc<UdpSocket>, far: OwnedFd, done: impl FnOnce() + 'st
     let far = Arc::new(far);
     {
         let (sh, far) = (sh.clone(), far.clone());
-        std::thread::spawn(move || reader(&far, &sh));
+        super::pool::spawn(move || reader(&far, &sh));
     }
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     {
         let (sh, far) = (sh.clone(), far.clone());
-        std::thread::spawn(move || writer(&far, rx, &sh));
+        super::pool::spawn(move || writer(&far, rx, &sh));
     }
     p.spawn(Box::pin(async move {
         pump(&s, &tx, &sh).await;

@@ -11,6 +11,7 @@ mod broker;
 mod dgram;
 mod ifaddrs;
 mod msg;
+mod pool;
 mod relay;
 
 pub(crate) use crate::kern::task::Notify;

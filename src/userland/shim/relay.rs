@@ -98,22 +98,25 @@ struct Shared {
     outbound: AtomicUsize,
     /// The writer could not write: the program closed its end.
     broken: AtomicBool,
-    /// Buffers done with, each way: reused, not made anew.
-    up_pool: Mutex<Vec<Vec<u8>>>,
-    down_pool: Mutex<Vec<Vec<u8>>>,
 }
 
-/// A buffer from `pool`, or a new one.
-fn take(pool: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
-    pool.lock()
+/// Buffers done with, of every relay: reused, not made anew (a short
+/// connection would otherwise clear two fresh ones each way).
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Buffers kept: 4 MiB.
+const POOL_MAX: usize = 64;
+
+/// A buffer from the pool, or a new one.
+fn take() -> Vec<u8> {
+    POOL.lock()
         .unwrap_or_else(|e| e.into_inner())
         .pop()
         .unwrap_or_else(|| vec![0u8; CHUNK])
 }
 
-fn give(pool: &Mutex<Vec<Vec<u8>>>, b: Vec<u8>) {
-    let mut p = pool.lock().unwrap_or_else(|e| e.into_inner());
-    if p.len() < QUEUE_MAX / CHUNK + 2 {
+fn give(b: Vec<u8>) {
+    let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if p.len() < POOL_MAX {
         p.push(b);
     }
 }
@@ -130,14 +133,12 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
         up: Upstream::default(),
         outbound: AtomicUsize::new(0),
         broken: AtomicBool::new(false),
-        up_pool: Mutex::new(Vec::new()),
-        down_pool: Mutex::new(Vec::new()),
     });
     let r = sh.clone();
-    std::thread::spawn(move || reader(rd, &r));
+    super::pool::spawn(move || reader(rd, &r));
     let (tx, rx) = mpsc::channel::<Chunk>();
     let w = sh.clone();
-    std::thread::spawn(move || writer(wr, rx, &w));
+    super::pool::spawn(move || writer(wr, rx, &w));
     p.spawn(Box::pin(async move {
         pump(s, tx, &sh).await;
         // Both ways are done: wake a reader still blocked on the pair.
@@ -150,7 +151,7 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
 fn reader(mut far: UnixStream, sh: &Shared) {
     loop {
         sh.up.wait_room();
-        let mut buf = take(&sh.up_pool);
+        let mut buf = take();
         let n = match far.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -167,7 +168,7 @@ fn reader(mut far: UnixStream, sh: &Shared) {
 fn writer(mut far: UnixStream, rx: mpsc::Receiver<Chunk>, sh: &Shared) {
     for (chunk, n) in rx {
         let ok = far.write_all(&chunk[..n]).is_ok();
-        give(&sh.down_pool, chunk);
+        give(chunk);
         sh.outbound.fetch_sub(n, Ordering::Relaxed);
         if !ok {
             sh.broken.store(true, Ordering::Relaxed);
@@ -206,7 +207,7 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
                     if *off >= *len
                         && let Some((c, _, _)) = cur.take()
                     {
-                        give(&sh.up_pool, c);
+                        give(c);
                     }
                 }
                 Poll::Ready(Err(_)) => {
@@ -219,11 +220,11 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
         }
         // Connection → program.
         while !down_done && sh.outbound.load(Ordering::Relaxed) < QUEUE_MAX {
-            let mut buf = take(&sh.down_pool);
+            let mut buf = take();
             match Pin::new(&mut s).poll_read(cx, &mut buf) {
                 Poll::Ready(Ok(n)) if n > 0 => {
                     if sh.broken.load(Ordering::Relaxed) {
-                        give(&sh.down_pool, buf);
+                        give(buf);
                         continue;
                     }
                     sh.outbound.fetch_add(n, Ordering::Relaxed);
@@ -236,7 +237,7 @@ async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
                     tx = None;
                 }
                 Poll::Pending => {
-                    give(&sh.down_pool, buf);
+                    give(buf);
                     break;
                 }
             }

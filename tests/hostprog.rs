@@ -676,3 +676,36 @@ except OSError as e: print(e.errno)\"",
     assert!(ok(&h, "dmesg").contains("ioctl 0x8914 on epair1a is refused"), "logged");
     h.tasks().kill_all();
 }
+
+#[test]
+fn tcp_info_is_the_vnet_connections() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-tcpinfo");
+    std::fs::write(dir.join("f"), vec![b'x'; 200_000]).expect("file");
+    let h = chain3();
+    python_serves(&h, "b", &dir, "10.0.3.2", 8000);
+    // Fetch 200 kB, then read struct tcp_info (linux/tcp.h) of the
+    // connection: state, options, wscales, snd_mss, rtt, snd_cwnd.
+    let o = ok(
+        &h,
+        "jexec a python3 -c \"import socket, struct
+s = socket.create_connection(('10.0.3.2', 8000))
+s.sendall(b'GET /f HTTP/1.0\\r\\n\\r\\n')
+n = 0
+while True:
+    d = s.recv(65536)
+    if not d: break
+    n += len(d)
+i = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+st, opt, ws = i[0], i[5], i[6]
+mss, = struct.unpack('I', i[16:20])
+rtt, cwnd = struct.unpack('II', i[68:72] + i[80:84])
+print(n > 200000, len(i), st, opt, ws & 15, ws >> 4, mss, rtt > 0, cwnd > 0)\"",
+    );
+    // FreeBSD's SYN asks for TS, SACK and wscale 6 (the peer's too);
+    // the peer closed first: CLOSE_WAIT (8); MSS 1460 less 12 for TS.
+    assert_eq!(o, "True 104 8 7 6 6 1448 True True\n");
+    h.tasks().kill_all();
+}

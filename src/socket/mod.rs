@@ -39,7 +39,7 @@ use std::io;
 use std::rc::Rc;
 
 pub use raw::RawSocket;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpPeek, TcpStream};
 pub use udp::UdpSocket;
 
 use crate::kern::Kernel;

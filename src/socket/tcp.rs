@@ -275,6 +275,31 @@ impl TcpStream {
     pub fn cwnd(&self) -> io::Result<u32> {
         self.with(|t| t.cwnd)
     }
+
+    /// A look at this connection that does not own it (for
+    /// `getsockopt(TCP_INFO)` while a relay holds the stream).
+    pub fn peek(&self) -> TcpPeek {
+        TcpPeek {
+            ctx: self.ctx.clone(),
+            id: self.id,
+        }
+    }
+}
+
+/// See [`TcpStream::peek`]; `ENOTCONN` once the connection is gone.
+#[derive(Clone)]
+pub struct TcpPeek {
+    ctx: SockCtx,
+    id: TcbId,
+}
+
+impl TcpPeek {
+    /// Run `f` on the connection's control block.
+    pub fn with<R>(&self, f: impl FnOnce(&crate::netinet::tcp_var::Tcb) -> R) -> io::Result<R> {
+        self.ctx
+            .sys(|_, v| v.builtin(TCP).get_mut(self.id).map(|t| f(t)))?
+            .ok_or_else(gone)
+    }
 }
 
 impl Drop for TcpStream {

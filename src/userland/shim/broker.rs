@@ -19,10 +19,10 @@ use std::task::Poll;
 use nix::libc;
 
 use super::proto::*;
-use super::{Notify, dgram, ifaddrs, msg, pool, relay};
+use super::{Notify, dgram, ifaddrs, msg, pool, relay, tcp_info};
 use crate::daemon::server::{Jobs, Msg, connection};
 use crate::kern::proc::Proc;
-use crate::socket::{BindOpts, TcpListener, TcpStream, UdpSocket};
+use crate::socket::{BindOpts, TcpListener, TcpPeek, TcpStream, UdpSocket};
 
 /// A request from a channel thread, and where its answer goes.
 struct Job {
@@ -61,6 +61,8 @@ enum St {
     Connected {
         local: SocketAddr,
         peer: SocketAddr,
+        /// The connection, for TCP_INFO (the relay owns it).
+        tcp: Box<TcpPeek>,
     },
     /// The connect failed with this errno, not yet read by SO_ERROR.
     Failed(i32),
@@ -523,6 +525,23 @@ fn getopt(s: &mut HSock, req: &Request, reply: mpsc::Sender<(Answer, Option<Owne
         (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_RCVBUF) => 65536,
         (libc::IPPROTO_TCP, libc::TCP_NODELAY) => i32::from(s.nodelay),
         (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => 1460,
+        (libc::IPPROTO_TCP, libc::TCP_INFO) => {
+            let a = match &s.st {
+                St::Connected { tcp, .. } => match tcp.with(tcp_info::tcp_info) {
+                    Ok(data) => Answer {
+                        data,
+                        ..Answer::default()
+                    },
+                    Err(e) => Answer::err(errno_of(&e)),
+                },
+                _ => Answer {
+                    data: vec![0; tcp_info::TCP_INFO_LEN],
+                    ..Answer::default()
+                },
+            };
+            let _ = reply.send((a, None));
+            return;
+        }
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => i32::from(s.v6only.unwrap_or(true)),
         _ => {
             let _ = reply.send((Answer::err(libc::ENOPROTOOPT), None));
@@ -572,11 +591,11 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
                 let _ = c.set_nodelay(nodelay);
                 let _ = c.set_keepalive(keepalive);
                 let local = c.local_addr().unwrap_or_else(|_| any(family));
-                let s2 = socks.clone();
+                let (s2, tcp) = (socks.clone(), Box::new(c.peek()));
                 relay::relay(&p2, c, far, move || {
                     s2.borrow_mut().remove(&ino);
                 });
-                (St::Connected { local, peer: to }, 0)
+                (St::Connected { local, peer: to, tcp }, 0)
             }
             Err(e) => (St::Failed(errno_of(&e)), errno_of(&e)),
         };
@@ -702,7 +721,11 @@ fn accept_loop(
                         v6only: None,
                         nodelay,
                         keepalive,
-                        st: St::Connected { local, peer },
+                        st: St::Connected {
+                            local,
+                            peer,
+                            tcp: Box::new(c.peek()),
+                        },
                         udp: None,
                     },
                 );

@@ -13,6 +13,7 @@ mod ifaddrs;
 mod msg;
 mod pool;
 mod relay;
+mod tcp_info;
 
 pub(crate) use crate::kern::task::Notify;
 

@@ -709,3 +709,36 @@ print(n > 200000, len(i), st, opt, ws & 15, ws >> 4, mss, rtt > 0, cwnd > 0)\"",
     assert_eq!(o, "True 104 8 7 6 6 1448 True True\n");
     h.tasks().kill_all();
 }
+
+#[test]
+fn a_daemon_that_left_its_process_group_goes_with_its_jail() {
+    if !have(&[("redis-server", "redis-server")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-daemon");
+    let pidfile = dir.join("r.pid");
+    let h = chain3();
+    ok(
+        &h,
+        &format!(
+            "jexec b redis-server --port 6390 --bind 10.0.3.2 --daemonize yes --pidfile {} --save '' --appendonly no --dir {}",
+            pidfile.display(),
+            dir.display()
+        ),
+    );
+    wait_listening(&h, "b", 6390);
+    let pid = std::fs::read_to_string(&pidfile).expect("pidfile").trim().to_string();
+    // Alive and not a zombie: /proc/PID/stat's third field.
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().and_then(|t| t.split_whitespace().next()) != Some("Z"))
+    };
+    assert!(alive(&pid), "redis-server {pid} runs, daemonized");
+    ok(&h, "jail -r b");
+    let start = Instant::now();
+    while alive(&pid) && start.elapsed() < Duration::from_secs(10) {
+        h.run_for(Duration::from_millis(20));
+    }
+    assert!(!alive(&pid), "redis-server {pid} went with its jail");
+    h.tasks().kill_all();
+}

@@ -115,8 +115,9 @@ struct HSock {
 
 type Socks = Rc<RefCell<HashMap<u64, HSock>>>;
 
-/// Serve control socket `ctl` for the programs `p` runs.
-pub fn start(p: Proc, ctl: OwnedFd) {
+/// Serve control socket `ctl` for the programs `p` runs (`theirs`: the
+/// inode of the programs' end).
+pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
     let mb = Arc::new(Mailbox {
         notify: Notify::new(&p),
         jobs: Mutex::new(VecDeque::new()),
@@ -160,7 +161,8 @@ pub fn start(p: Proc, ctl: OwnedFd) {
     let mut cmds = Jobs::default();
     let p2 = p.clone();
     p.spawn(Box::pin(async move {
-        std::future::poll_fn(|cx| {
+        let mut reaper = Reaper { theirs, done: false };
+        let r = std::future::poll_fn(|cx| {
             mb.notify.register(cx.waker());
             // Read before draining: a thread ends after its last message.
             let threads = mb.threads.load(Ordering::Relaxed);
@@ -191,8 +193,48 @@ pub fn start(p: Proc, ctl: OwnedFd) {
             }
             if threads == 0 { Poll::Ready(0) } else { Poll::Pending }
         })
-        .await
+        .await;
+        reaper.done = true;
+        r
     }));
+}
+
+/// Killed (`jail -r`, ^C) while programs still hold the control socket,
+/// the broker kills them: daemons that left their process group
+/// (`redis-server --daemonize yes`, nginx's master and workers) and their
+/// children, every host process with `theirs` open — and so none keeps
+/// a vnet socket of a jail that is gone.
+struct Reaper {
+    theirs: u64,
+    done: bool,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if self.done || self.theirs == 0 {
+            return;
+        }
+        let want = std::path::PathBuf::from(format!("socket:[{}]", self.theirs));
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else { return };
+        for e in procs.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(e.path().join("fd")) else {
+                continue;
+            };
+            let holds = fds
+                .flatten()
+                .any(|f| std::fs::read_link(f.path()).is_ok_and(|l| l == want));
+            if holds && pid != me {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
 }
 
 /// A channel's thread: a request, its answer, the next.

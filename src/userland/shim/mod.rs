@@ -110,7 +110,8 @@ pub fn shim_attach(p: &Proc, cmd: &mut Command) -> io::Result<OwnedFd> {
             Ok(())
         });
     }
-    broker::start(p.clone(), ours);
+    let their_ino = nix::sys::stat::fstat(&theirs).map_or(0, |st| st.st_ino);
+    broker::start(p.clone(), ours, their_ino);
     Ok(theirs)
 }
 

@@ -199,7 +199,7 @@ pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
     }));
 }
 
-/// Killed (`jail -r`, ^C) while programs still hold the control socket,
+/// Killed (`jail -r`, `Tasks::kill_all`) while programs still hold the control socket,
 /// the broker kills them: daemons that left their process group
 /// (`redis-server --daemonize yes`, nginx's master and workers) and their
 /// children, every host process with `theirs` open — and so none keeps

@@ -742,3 +742,33 @@ fn a_daemon_that_left_its_process_group_goes_with_its_jail() {
     assert!(!alive(&pid), "redis-server {pid} went with its jail");
     h.tasks().kill_all();
 }
+
+#[test]
+fn outside_a_jail_the_shim_stands_aside() {
+    if !have(&[("python3", "python3"), ("hostname", "hostname")]) {
+        return;
+    }
+    let shim = vimage::userland::shim::shim_path().expect("shim");
+    // What the shim stands in for, answered by libc's own functions when
+    // no jail gave the program a control socket (once a call through
+    // `libc::` came back to the shim: a stack overflow).
+    let script = "import socket, fcntl, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 0))
+f, = struct.unpack('H', fcntl.ioctl(s.fileno(), 0x8913, struct.pack('256s', b'lo'))[16:18])
+print(socket.if_nameindex(), socket.if_nametoindex('lo'), socket.if_indextoname(1), f & 9, s.getsockname()[0])";
+    let run = |prog: &str, args: &[&str], preload: bool| {
+        let mut c = std::process::Command::new(prog);
+        c.args(args).env_remove("VIMAGE_SHIM_FD");
+        if preload {
+            c.env("LD_PRELOAD", &shim);
+        }
+        let o = c.output().expect("runs");
+        assert!(o.status.success(), "{prog}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let host = run("python3", &["-c", script], false);
+    assert!(host.contains(" 1 lo 9 127.0.0.1"), "{host}");
+    assert_eq!(run("python3", &["-c", script], true), host);
+    assert_eq!(run("hostname", &["-I"], true), run("hostname", &["-I"], false));
+}

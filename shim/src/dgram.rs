@@ -111,11 +111,7 @@ struct Real {
 fn real() -> &'static Real {
     static REAL: OnceLock<Real> = OnceLock::new();
     REAL.get_or_init(|| {
-        // SAFETY: dlsym with NUL-terminated names.
-        let opt = |name: &std::ffi::CStr| {
-            let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
-            (!p.is_null()).then_some(p)
-        };
+        let opt = crate::next_sym;
         let sym = |name: &std::ffi::CStr| opt(name).unwrap_or_else(|| die("a libc I/O function is missing"));
         // SAFETY: each symbol is libc's function of exactly this signature
         // (POSIX, or glibc's for the *_chk ones); none is null.

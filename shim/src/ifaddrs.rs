@@ -13,21 +13,37 @@ use std::sync::atomic::AtomicBool;
 use libc::{c_char, c_int, c_uint, c_ulong, c_void, sockaddr, socklen_t};
 
 use crate::proto::*;
-use crate::{call, control, die, log_once, set_errno, write_addr};
+use crate::{call, control, die, log_once, next_sym, set_errno, write_addr};
 
 type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
+type GetIfaddrsFn = unsafe extern "C" fn(*mut *mut libc::ifaddrs) -> c_int;
+type NameToIndexFn = unsafe extern "C" fn(*const c_char) -> c_uint;
+type IndexToNameFn = unsafe extern "C" fn(c_uint, *mut c_char) -> *mut c_char;
+type NameIndexFn = unsafe extern "C" fn() -> *mut libc::if_nameindex;
 
-fn real_ioctl() -> IoctlFn {
-    static REAL: OnceLock<IoctlFn> = OnceLock::new();
-    *REAL.get_or_init(|| {
-        // SAFETY: dlsym with a NUL-terminated name; checked non-null, and
-        // libc's ioctl has exactly this (variadic) signature.
+/// libc's own, for programs not in a jail of ours.
+struct Real {
+    ioctl: IoctlFn,
+    getifaddrs: GetIfaddrsFn,
+    if_nametoindex: NameToIndexFn,
+    if_indextoname: IndexToNameFn,
+    if_nameindex: NameIndexFn,
+}
+
+fn real() -> &'static Real {
+    static REAL: OnceLock<Real> = OnceLock::new();
+    REAL.get_or_init(|| {
+        let sym = |name: &std::ffi::CStr| next_sym(name).unwrap_or_else(|| die("a libc interface function is missing"));
+        // SAFETY: each symbol is libc's function of exactly this signature
+        // (ioctl's variadic), and none is null.
         unsafe {
-            let p = libc::dlsym(libc::RTLD_NEXT, c"ioctl".as_ptr());
-            if p.is_null() {
-                die("libc's ioctl is missing");
+            Real {
+                ioctl: std::mem::transmute::<*mut c_void, IoctlFn>(sym(c"ioctl")),
+                getifaddrs: std::mem::transmute::<*mut c_void, GetIfaddrsFn>(sym(c"getifaddrs")),
+                if_nametoindex: std::mem::transmute::<*mut c_void, NameToIndexFn>(sym(c"if_nametoindex")),
+                if_indextoname: std::mem::transmute::<*mut c_void, IndexToNameFn>(sym(c"if_indextoname")),
+                if_nameindex: std::mem::transmute::<*mut c_void, NameIndexFn>(sym(c"if_nameindex")),
             }
-            std::mem::transmute::<*mut c_void, IoctlFn>(p)
         }
     })
 }
@@ -80,17 +96,9 @@ unsafe fn store(a: SocketAddr, at: *mut libc::sockaddr_storage) -> *mut sockaddr
 /// address (IPv4 ones first), as glibc orders them.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn getifaddrs(out: *mut *mut libc::ifaddrs) -> c_int {
-    static REAL: OnceLock<usize> = OnceLock::new();
     let Some(ifs) = interfaces() else {
-        let p = *REAL.get_or_init(|| {
-            // SAFETY: dlsym with a NUL-terminated name.
-            unsafe { libc::dlsym(libc::RTLD_NEXT, c"getifaddrs".as_ptr()) as usize }
-        });
-        if p == 0 {
-            return set_errno(libc::ENOSYS);
-        }
-        // SAFETY: libc's getifaddrs, found above, with the caller's pointer.
-        return unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut *mut libc::ifaddrs) -> c_int>(p)(out) };
+        // SAFETY: the caller's pointer, to libc's.
+        return unsafe { (real().getifaddrs)(out) };
     };
     let ifs = match ifs {
         Ok(i) => i,
@@ -179,7 +187,7 @@ unsafe fn name_at(p: *const c_char) -> String {
 pub unsafe extern "C" fn if_nametoindex(name: *const c_char) -> c_uint {
     let ifs = match interfaces() {
         // SAFETY: the caller's string, to libc.
-        None => return unsafe { libc::if_nametoindex(name) },
+        None => return unsafe { (real().if_nametoindex)(name) },
         Some(Err(e)) => {
             set_errno(e);
             return 0;
@@ -204,7 +212,7 @@ pub unsafe extern "C" fn if_nametoindex(name: *const c_char) -> c_uint {
 pub unsafe extern "C" fn if_indextoname(index: c_uint, buf: *mut c_char) -> *mut c_char {
     let ifs = match interfaces() {
         // SAFETY: the caller's buffer of IF_NAMESIZE, to libc.
-        None => return unsafe { libc::if_indextoname(index, buf) },
+        None => return unsafe { (real().if_indextoname)(index, buf) },
         Some(Err(e)) => {
             set_errno(e);
             return std::ptr::null_mut();
@@ -241,7 +249,7 @@ unsafe fn put_name(name: &str, buf: *mut c_char) {
 pub unsafe extern "C" fn if_nameindex() -> *mut libc::if_nameindex {
     let ifs = match interfaces() {
         // SAFETY: libc's own.
-        None => return unsafe { libc::if_nameindex() },
+        None => return unsafe { (real().if_nameindex)() },
         Some(Err(e)) => {
             set_errno(e);
             return std::ptr::null_mut();
@@ -281,7 +289,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: *mut c_void) -> c_i
     let ours = matches!(req, 0x8910..=0x8938) && control().is_some();
     if !ours {
         // SAFETY: the caller's arguments, to libc's ioctl.
-        return unsafe { real_ioctl()(fd, req, arg) };
+        return unsafe { (real().ioctl)(fd, req, arg) };
     }
     if arg.is_null() {
         return set_errno(libc::EFAULT);
@@ -338,19 +346,14 @@ unsafe fn siocgif(ifs: &[IfInfo], req: c_ulong, r: *mut u8) -> c_int {
                 let Some(a) = v4 else {
                     return set_errno(libc::EADDRNOTAVAIL);
                 };
-                let what = match req {
-                    libc::SIOCGIFADDR => Some(a.addr),
-                    libc::SIOCGIFNETMASK => Some(netmask(&a.addr.ip(), a.plen)),
-                    libc::SIOCGIFBRDADDR => match a.peer {
-                        Some(IfPeer::Broadcast(b)) => Some(b),
-                        _ => Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)),
-                    },
-                    _ => match a.peer {
-                        Some(IfPeer::Dst(d)) => Some(d),
-                        _ => Some(a.addr),
-                    },
-                };
-                put(what.unwrap_or(a.addr));
+                put(match (req, a.peer) {
+                    (libc::SIOCGIFADDR, _) => a.addr,
+                    (libc::SIOCGIFNETMASK, _) => netmask(&a.addr.ip(), a.plen),
+                    (libc::SIOCGIFBRDADDR, Some(IfPeer::Broadcast(b))) => b,
+                    (libc::SIOCGIFBRDADDR, _) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+                    (_, Some(IfPeer::Dst(d))) => d,
+                    _ => a.addr,
+                });
             }
             _ => {
                 static SAID: AtomicBool = AtomicBool::new(false);

@@ -63,14 +63,7 @@ struct Real {
 fn real() -> &'static Real {
     static REAL: OnceLock<Real> = OnceLock::new();
     REAL.get_or_init(|| {
-        let sym = |name: &std::ffi::CStr| {
-            // SAFETY: dlsym with a NUL-terminated name; the result is checked.
-            let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
-            if p.is_null() {
-                die("a libc socket function is missing");
-            }
-            p
-        };
+        let sym = |name: &std::ffi::CStr| next_sym(name).unwrap_or_else(|| die("a libc socket function is missing"));
         // SAFETY: each symbol is libc's function of exactly this signature
         // (POSIX), and none is null.
         unsafe {
@@ -91,6 +84,14 @@ fn real() -> &'static Real {
             }
         }
     })
+}
+
+/// libc's own function `name`, the next definition after ours: what we
+/// stand in for is reached only so (through `libc::` it is ours again).
+fn next_sym(name: &std::ffi::CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym with a NUL-terminated name.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+    (!p.is_null()).then_some(p)
 }
 
 fn die(why: &str) -> ! {

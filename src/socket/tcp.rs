@@ -204,9 +204,7 @@ impl TcpStream {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut crate::netinet::tcp_var::Tcb) -> R) -> io::Result<R> {
-        self.ctx
-            .sys(|_, v| v.builtin(TCP).get_mut(self.id).map(f))?
-            .ok_or_else(gone)
+        tcb_with(&self.ctx, self.id, f)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -296,10 +294,13 @@ pub struct TcpPeek {
 impl TcpPeek {
     /// Run `f` on the connection's control block.
     pub fn with<R>(&self, f: impl FnOnce(&crate::netinet::tcp_var::Tcb) -> R) -> io::Result<R> {
-        self.ctx
-            .sys(|_, v| v.builtin(TCP).get_mut(self.id).map(|t| f(t)))?
-            .ok_or_else(gone)
+        tcb_with(&self.ctx, self.id, |t| f(t))
     }
+}
+
+/// Run `f` on connection `id`'s control block; `ENOTCONN` once it is gone.
+fn tcb_with<R>(ctx: &SockCtx, id: TcbId, f: impl FnOnce(&mut crate::netinet::tcp_var::Tcb) -> R) -> io::Result<R> {
+    ctx.sys(|_, v| v.builtin(TCP).get_mut(id).map(f))?.ok_or_else(gone)
 }
 
 impl Drop for TcpStream {

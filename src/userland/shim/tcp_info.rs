@@ -49,19 +49,20 @@ pub fn tcp_info(t: &Tcb) -> Vec<u8> {
     b[5] = options;
     b[6] = (t.snd_scale & 0xf) | (t.rcv_scale << 4);
     let unacked = t.snd_max.wrapping_sub(t.snd_una).div_ceil(mss);
+    let rcv_space = t.rcv_hiwat.min(u32::MAX as usize) as u32;
     let words: [(usize, u32); 13] = [
         (8, us(t.rto)),
         (16, mss),
         (20, mss),
         (24, unacked),
         (60, mss + 40),
-        (64, t.rcv_hiwat.min(u32::MAX as usize) as u32),
+        (64, rcv_space),
         (68, t.srtt.map_or(0, us)),
         (72, us(t.rttvar)),
         (76, t.ssthresh / mss),
         (80, t.cwnd / mss),
         (84, mss),
-        (96, t.rcv_hiwat.min(u32::MAX as usize) as u32),
+        (96, rcv_space),
         (100, t.retransmits.min(u64::from(u32::MAX)) as u32),
     ];
     for (at, v) in words {

@@ -1,12 +1,20 @@
-//! Builds the LD_PRELOAD shim (`shim/`, docs/HOST_PROGRAMS.md) for the
-//! `vimage` binary to carry: a cdylib cannot be a dependency, so it is
-//! built here with its own target directory (no lock shared with the
-//! build that runs this) and embedded from `OUT_DIR`.
+//! What the build needs besides Rust:
+//! - libpcap, the one native library vimage links (tcpdump's filters are
+//!   pcap-filter(7), libpcap's language). On a Debian or Ubuntu machine
+//!   where it is missing and we are root, it is installed, so a fresh
+//!   machine needs nothing done by hand; elsewhere the build says what to do.
+//! - the LD_PRELOAD shim (`shim/`, docs/HOST_PROGRAMS.md) for the `vimage`
+//!   binary to carry: a cdylib cannot be a dependency, so it is built here
+//!   with its own target directory (no lock shared with the build that
+//!   runs this) and embedded from `OUT_DIR`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        libpcap();
+    }
     println!("cargo:rerun-if-changed=shim/src");
     println!("cargo:rerun-if-changed=shim/Cargo.toml");
     println!("cargo:rerun-if-changed=build.rs");
@@ -41,4 +49,57 @@ fn main() {
         .expect("cargo for the shim");
     assert!(status.success(), "building the shim failed");
     std::fs::copy(target.join("release/libvimage_shim.so"), &so).expect("copy the shim");
+}
+
+fn have_libpcap() -> bool {
+    if Command::new("pkg-config")
+        .args(["--exists", "libpcap"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return true;
+    }
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let multiarch = target.replace("-unknown-", "-");
+    let dirs = [
+        "/usr/lib".to_string(),
+        "/usr/lib64".to_string(),
+        "/usr/local/lib".to_string(),
+        "/opt/homebrew/lib".to_string(),
+        format!("/usr/lib/{multiarch}"),
+    ];
+    let names = ["libpcap.so", "libpcap.dylib", "libpcap.a", "libpcap.tbd"];
+    dirs.iter().any(|d| names.iter().any(|n| Path::new(d).join(n).exists()))
+        || Path::new("/Library/Developer/CommandLineTools/SDKs").exists()
+}
+
+/// Install libpcap-dev if it is missing and we can (Linux only).
+fn libpcap() {
+    if have_libpcap() {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = Path::new("/usr/bin/apt-get").exists();
+    if root && apt {
+        println!("cargo:warning=installing libpcap-dev (tcpdump's filter compiler) with apt-get");
+        let install = || {
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "libpcap-dev"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["update", "-q"]).output();
+            install();
+        }
+    }
+    if !have_libpcap() {
+        println!(
+            "cargo:warning=libpcap is missing: install libpcap-dev (Debian, Ubuntu) or libpcap-devel (Fedora) and build again"
+        );
+    }
 }

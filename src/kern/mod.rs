@@ -12,6 +12,7 @@ pub mod jail;
 pub mod mbuf;
 pub mod netisr;
 pub mod pipe;
+pub mod poller;
 pub mod proc;
 pub mod sockbuf;
 pub mod sysctl;
@@ -19,7 +20,7 @@ pub mod task;
 pub mod tty;
 
 use std::collections::VecDeque;
-use std::sync::mpsc;
+
 use std::time::Duration;
 
 use callout::{Action, Callout, TimerId};
@@ -96,8 +97,8 @@ pub struct Kernel {
     pub netisr: Netisr,
     /// Each layer's kernel-wide state.
     pub globals: Globals,
-    ext_tx: mpsc::Sender<Ext>,
-    ext_rx: mpsc::Receiver<Ext>,
+    /// The wait for the outside world, and what comes from it.
+    poller: std::rc::Rc<poller::Poller>,
     msgbuf: VecDeque<(Time, String)>,
     pub stats: EngineStats,
     /// The last process id given out (`kern.lastpid`).
@@ -120,7 +121,6 @@ impl Kernel {
     /// and netisr handlers), then create vnet0 and prison0.
     /// [`Kernel::new`] attaches the built-in network stack.
     pub fn boot(cfg: &Config, attach: impl FnOnce(&mut Kernel)) -> Kernel {
-        let (ext_tx, ext_rx) = mpsc::channel();
         let mut k = Kernel {
             vnets: VnetTable::new(),
             modules: ModuleRegistry::default(),
@@ -133,8 +133,7 @@ impl Kernel {
             vnet0: VnetId::VNET0,
             netisr: Netisr::default(),
             globals: Globals::default(),
-            ext_tx,
-            ext_rx,
+            poller: Default::default(),
             msgbuf: VecDeque::new(),
             lastpid: 0,
             hosts: Default::default(),
@@ -308,30 +307,21 @@ impl Kernel {
         self.lastpid
     }
 
-    pub fn ext_sender(&self) -> mpsc::Sender<Ext> {
-        self.ext_tx.clone()
+    pub fn ext_sender(&self) -> poller::ExtSender {
+        self.poller.sender()
+    }
+
+    /// The engine's wait, for tasks watching host descriptors.
+    pub fn poller(&self) -> std::rc::Rc<poller::Poller> {
+        self.poller.clone()
     }
 
     /// Real clock: wait for an outside event until `deadline` (forever if
     /// `None`), queueing what comes. True if something came.
     pub fn wait_external(&mut self, deadline: Option<Time>) -> bool {
-        let first = match deadline {
-            Some(t) => {
-                let now = self.now();
-                if t <= now {
-                    self.ext_rx.try_recv().ok()
-                } else {
-                    self.ext_rx.recv_timeout(t.saturating_sub(now)).ok()
-                }
-            }
-            None => self.ext_rx.recv().ok(),
-        };
-        let Some(first) = first else { return false };
-        self.take_ext(first);
-        while let Ok(e) = self.ext_rx.try_recv() {
-            self.take_ext(e);
-        }
-        true
+        let timeout = deadline.map(|t| t.saturating_sub(self.now()));
+        let poller = self.poller.clone();
+        poller.wait(timeout, |e| self.take_ext(e))
     }
 
     fn take_ext(&mut self, e: Ext) {

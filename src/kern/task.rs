@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::kern::jail::Jid;
@@ -332,7 +332,7 @@ impl Executor {
 /// be waiting for the outside world ([`crate::kern::Ext::Wake`]).
 pub struct Notify {
     waker: Mutex<Option<Waker>>,
-    nudge: Mutex<mpsc::Sender<crate::kern::Ext>>,
+    nudge: Mutex<crate::kern::poller::ExtSender>,
 }
 
 impl Notify {

@@ -94,7 +94,7 @@ pub fn history_file() -> Option<PathBuf> {
 
 impl Tty {
     /// Open the terminal: `nudge` wakes the engine when a line comes.
-    pub fn open(nudge: mpsc::Sender<Ext>, outside: Rc<Cell<usize>>) -> Tty {
+    pub fn open(nudge: super::poller::ExtSender, outside: Rc<Cell<usize>>) -> Tty {
         let (ask, ask_rx) = mpsc::channel::<String>();
         let (line_tx, lines) = mpsc::channel::<Option<String>>();
         let waker: Arc<Mutex<Option<Waker>>> = Arc::default();

@@ -5,7 +5,6 @@
 
 use std::io::ErrorKind;
 use std::sync::Arc;
-use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ pub struct Tap {
     dev: Option<Arc<SyncDevice>>,
     stop: Option<Arc<InterruptEvent>>,
     reader: Option<JoinHandle<()>>,
-    bind: Option<Sender<(u32, u32)>>,
+    bind: Option<std::sync::mpsc::Sender<(u32, u32)>>,
 }
 
 impl std::fmt::Debug for Tap {
@@ -32,7 +31,7 @@ impl std::fmt::Debug for Tap {
 impl Tap {
     /// Create (or attach to) host TAP device `hostname` and bring it up;
     /// what it receives goes to the interface named by [`Tap::bind`].
-    pub fn open(hostname: &str, ext: Sender<Ext>) -> std::io::Result<Tap> {
+    pub fn open(hostname: &str, ext: crate::kern::poller::ExtSender) -> std::io::Result<Tap> {
         let dev = Arc::new(
             DeviceBuilder::new()
                 .name(hostname)

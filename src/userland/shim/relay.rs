@@ -1,104 +1,26 @@
 //! A relay: bytes between a host program's end of a socket pair and a
-//! vnet TCP connection, both ways, each half-closed on its own. A reader
-//! thread and a writer thread do the blocking I/O on the pair; the
-//! engine task moves chunks to and from the connection. Each way holds
-//! at most [`QUEUE_MAX`] bytes: past that the pair's own buffers fill
-//! and the program waits, as it would on a full socket.
+//! vnet TCP connection, both ways, each half-closed on its own, moved by
+//! one engine task: our end of the pair is a [`HostFd`], so the program's
+//! writes wake the task and its reads make room, with no thread between.
+//! Each way holds at most one chunk in hand: past that the pair's own
+//! buffers fill and the program waits, as it would on a full socket.
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
-
+use std::sync::Mutex;
 use std::task::Poll;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use nix::sys::socket::{MsgFlags, send};
 
-use super::Notify;
+use crate::kern::poller::HostFd;
 use crate::kern::proc::Proc;
 use crate::socket::TcpStream;
 
-/// Bytes queued each way.
-const QUEUE_MAX: usize = 256 << 10;
 const CHUNK: usize = 64 << 10;
-
-/// A buffer of [`CHUNK`] bytes and how many of them are data.
-type Chunk = (Vec<u8>, usize);
-
-/// What a reader thread has read from the program and the engine has
-/// not taken yet: at most [`QUEUE_MAX`] bytes (the reader waits for
-/// room), then the end. Shared with dgram.rs.
-#[derive(Default)]
-pub(super) struct Upstream {
-    st: Mutex<Inbound>,
-    room: Condvar,
-}
-
-#[derive(Default)]
-struct Inbound {
-    q: VecDeque<Chunk>,
-    bytes: usize,
-    /// The program's end said EOF (shutdown or close).
-    eof: bool,
-}
-
-/// What [`Upstream::pop`] found.
-pub(super) enum Up {
-    Chunk(Vec<u8>, usize),
-    Empty,
-    End,
-}
-
-impl Upstream {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inbound> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Wait for room (the reader thread, before it reads).
-    pub(super) fn wait_room(&self) {
-        let mut st = self.lock();
-        while st.bytes >= QUEUE_MAX {
-            st = self.room.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// The first `n` bytes of `buf`; none: the end.
-    pub(super) fn push(&self, buf: Vec<u8>, n: usize) {
-        let mut st = self.lock();
-        if n == 0 {
-            st.eof = true;
-        } else {
-            st.bytes += n;
-            st.q.push_back((buf, n));
-        }
-    }
-
-    /// The next chunk (the engine).
-    pub(super) fn pop(&self) -> Up {
-        let mut st = self.lock();
-        match st.q.pop_front() {
-            Some((c, n)) => {
-                st.bytes -= n;
-                self.room.notify_one();
-                Up::Chunk(c, n)
-            }
-            None if st.eof => Up::End,
-            None => Up::Empty,
-        }
-    }
-}
-
-struct Shared {
-    notify: Arc<Notify>,
-    up: Upstream,
-    /// Bytes handed to the writer thread, not yet written.
-    outbound: AtomicUsize,
-    /// The writer could not write: the program closed its end.
-    broken: AtomicBool,
-}
 
 /// Buffers done with, of every relay: reused, not made anew (a short
 /// connection would otherwise clear two fresh ones each way).
@@ -124,128 +46,142 @@ fn give(b: Vec<u8>) {
 /// Relay `far` (our end of the program's pair) to `s`; `done` runs when
 /// both ways have ended.
 pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'static) {
-    let (Ok(rd), Ok(wr)) = (far.try_clone(), far.try_clone()) else {
+    let Ok(far) = HostFd::new(&p.kernel().poller(), far) else {
         done();
         return;
     };
-    let sh = Arc::new(Shared {
-        notify: Notify::new(p),
-        up: Upstream::default(),
-        outbound: AtomicUsize::new(0),
-        broken: AtomicBool::new(false),
-    });
-    let r = sh.clone();
-    super::pool::spawn(move || reader(rd, &r));
-    let (tx, rx) = mpsc::channel::<Chunk>();
-    let w = sh.clone();
-    super::pool::spawn(move || writer(wr, rx, &w));
     p.spawn(Box::pin(async move {
-        pump(s, tx, &sh).await;
-        // Both ways are done: wake a reader still blocked on the pair.
-        let _ = far.shutdown(Shutdown::Both);
+        pump(s, &far).await;
+        let _ = far.get_ref().shutdown(Shutdown::Both);
         done();
         0
     }));
 }
 
-fn reader(mut far: UnixStream, sh: &Shared) {
-    loop {
-        sh.up.wait_room();
-        let mut buf = take();
-        let n = match far.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => 0,
-        };
-        sh.up.push(buf, n);
-        sh.notify.wake();
-        if n == 0 {
-            return;
+/// Bytes in hand one way: a buffer, its length, how many have gone on.
+#[derive(Default)]
+struct Hand {
+    buf: Option<Vec<u8>>,
+    len: usize,
+    off: usize,
+}
+
+impl Hand {
+    fn is_empty(&self) -> bool {
+        self.off >= self.len
+    }
+
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf.get_or_insert_with(take)
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.buf.as_deref().map_or(&[], |b| &b[self.off..self.len])
+    }
+
+    /// `n` more have gone on; an emptied buffer goes back to the pool.
+    fn advance(&mut self, n: usize) {
+        self.off += n;
+        if self.is_empty()
+            && let Some(b) = self.buf.take()
+        {
+            give(b);
+        }
+    }
+
+    fn filled(&mut self, n: usize) {
+        (self.len, self.off) = (n, 0);
+        if n == 0
+            && let Some(b) = self.buf.take()
+        {
+            give(b);
         }
     }
 }
 
-fn writer(mut far: UnixStream, rx: mpsc::Receiver<Chunk>, sh: &Shared) {
-    for (chunk, n) in rx {
-        let ok = far.write_all(&chunk[..n]).is_ok();
-        give(chunk);
-        sh.outbound.fetch_sub(n, Ordering::Relaxed);
-        if !ok {
-            sh.broken.store(true, Ordering::Relaxed);
+impl Drop for Hand {
+    fn drop(&mut self) {
+        if let Some(b) = self.buf.take() {
+            give(b);
         }
-        sh.notify.wake();
     }
-    // The connection's end: the program reads EOF.
-    let _ = far.shutdown(Shutdown::Write);
 }
 
 /// Move bytes both ways until both have ended.
-async fn pump(mut s: TcpStream, tx: mpsc::Sender<Chunk>, sh: &Shared) {
-    let mut tx = Some(tx);
-    // The chunk being sent: buffer, length, bytes sent.
-    let mut cur: Option<(Vec<u8>, usize, usize)> = None;
+async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
+    let (mut up, mut down) = (Hand::default(), Hand::default());
     let (mut up_done, mut down_done) = (false, false);
+    // The program closed its end: what comes for it is dropped.
+    let mut broken = false;
     std::future::poll_fn(|cx| {
-        sh.notify.register(cx.waker());
-        // Program → connection.
-        while !up_done {
-            if cur.is_none() {
-                match sh.up.pop() {
-                    Up::Chunk(c, n) => cur = Some((c, n, 0)),
-                    Up::End => {
+        loop {
+            let mut moved = false;
+            // Program → connection.
+            if !up_done && up.is_empty() {
+                match far.poll_io(cx, |mut f| f.read(up.buf())) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        up.filled(n);
+                        moved = true;
+                    }
+                    Poll::Ready(_) => {
+                        up.filled(0);
                         let _ = s.shutdown(Shutdown::Write);
                         up_done = true;
-                        break;
                     }
-                    Up::Empty => break,
+                    Poll::Pending => {}
                 }
             }
-            let Some((c, len, off)) = cur.as_mut() else { break };
-            match Pin::new(&mut s).poll_write(cx, &c[*off..*len]) {
-                Poll::Ready(Ok(n)) => {
-                    *off += n;
-                    if *off >= *len
-                        && let Some((c, _, _)) = cur.take()
-                    {
-                        give(c);
+            if !up_done && !up.is_empty() {
+                match Pin::new(&mut s).poll_write(cx, up.pending()) {
+                    Poll::Ready(Ok(n)) => {
+                        up.advance(n);
+                        moved = true;
                     }
-                }
-                Poll::Ready(Err(_)) => {
-                    // The connection is gone: what the program sends is lost.
-                    cur = None;
-                    up_done = true;
-                }
-                Poll::Pending => break,
-            }
-        }
-        // Connection → program.
-        while !down_done && sh.outbound.load(Ordering::Relaxed) < QUEUE_MAX {
-            let mut buf = take();
-            match Pin::new(&mut s).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(n)) if n > 0 => {
-                    if sh.broken.load(Ordering::Relaxed) {
-                        give(buf);
-                        continue;
+                    Poll::Ready(Err(_)) => {
+                        // The connection is gone: what the program sends is lost.
+                        up.advance(usize::MAX / 2);
+                        up_done = true;
                     }
-                    sh.outbound.fetch_add(n, Ordering::Relaxed);
-                    if let Some(t) = &tx {
-                        let _ = t.send((buf, n));
-                    }
-                }
-                Poll::Ready(_) => {
-                    down_done = true;
-                    tx = None;
-                }
-                Poll::Pending => {
-                    give(buf);
-                    break;
+                    Poll::Pending => {}
                 }
             }
-        }
-        if up_done && down_done && sh.outbound.load(Ordering::Relaxed) == 0 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+            // Connection → program.
+            if !down_done && down.is_empty() {
+                match Pin::new(&mut s).poll_read(cx, down.buf()) {
+                    Poll::Ready(Ok(n)) if n > 0 => {
+                        down.filled(n);
+                        moved = true;
+                    }
+                    Poll::Ready(_) => {
+                        down.filled(0);
+                        // The connection's end: the program reads EOF.
+                        let _ = far.get_ref().shutdown(Shutdown::Write);
+                        down_done = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !down.is_empty() && broken {
+                down.advance(down.len);
+                moved = true;
+            }
+            if !down.is_empty() {
+                let fd = far.get_ref().as_raw_fd();
+                match far.poll_io(cx, |_| Ok(send(fd, down.pending(), MsgFlags::MSG_NOSIGNAL)?)) {
+                    Poll::Ready(Ok(n)) => {
+                        down.advance(n);
+                        moved = true;
+                    }
+                    Poll::Ready(Err(_)) => broken = true,
+                    Poll::Pending => {}
+                }
+            }
+            if up_done && down_done && down.is_empty() {
+                return Poll::Ready(());
+            }
+            if !moved {
+                return Poll::Pending;
+            }
         }
     })
     .await;

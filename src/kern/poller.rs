@@ -1,0 +1,278 @@
+//! The engine's wait for the outside world under the real clock (and for
+//! host programs under the virtual one). Other threads send [`Ext`]
+//! events down a channel ([`ExtSender`]). On Linux the wait is epoll(7)
+//! over an eventfd those senders ring, a timerfd set to the next timer,
+//! and the host descriptors tasks watch ([`HostFd`]: a host program's
+//! socket pair, say), so a ready descriptor wakes its task with no thread
+//! in between. Elsewhere the engine waits on the channel alone.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::Ext;
+
+/// A sender of events to the engine, from any thread.
+#[derive(Clone)]
+pub struct ExtSender {
+    tx: mpsc::Sender<Ext>,
+    #[cfg(target_os = "linux")]
+    bell: Option<std::sync::Arc<nix::sys::eventfd::EventFd>>,
+}
+
+impl ExtSender {
+    /// Queue `e` and wake the engine; an error if the engine is gone.
+    pub fn send(&self, e: Ext) -> Result<(), mpsc::SendError<Ext>> {
+        self.tx.send(e)?;
+        #[cfg(target_os = "linux")]
+        if let Some(b) = &self.bell {
+            // Non-blocking: a counter already high still wakes.
+            let _ = b.write(1);
+        }
+        Ok(())
+    }
+}
+
+/// The engine's side: the channel's receiver, and on Linux the epoll set.
+pub struct Poller {
+    rx: mpsc::Receiver<Ext>,
+    tx: ExtSender,
+    #[cfg(target_os = "linux")]
+    ep: linux::Ep,
+}
+
+impl Poller {
+    pub fn new() -> Poller {
+        let (tx, rx) = mpsc::channel();
+        #[cfg(target_os = "linux")]
+        {
+            let ep = linux::Ep::new();
+            let tx = ExtSender {
+                tx,
+                bell: ep.bell().cloned(),
+            };
+            Poller { rx, tx, ep }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Poller {
+            rx,
+            tx: ExtSender { tx },
+        }
+    }
+
+    pub fn sender(&self) -> ExtSender {
+        self.tx.clone()
+    }
+
+    /// Wait at most `timeout` (`None`: until something comes) for an
+    /// event or a watched descriptor; `take` gets each event that came,
+    /// in order. True if anything came.
+    pub fn wait(&self, timeout: Option<Duration>, mut take: impl FnMut(Ext)) -> bool {
+        #[cfg(target_os = "linux")]
+        let epoll = self.ep.wait(timeout);
+        #[cfg(not(target_os = "linux"))]
+        let epoll = None;
+        let mut got = match epoll {
+            Some(got) => got,
+            None => {
+                let first = match timeout {
+                    Some(d) if d.is_zero() => self.rx.try_recv().ok(),
+                    Some(d) => self.rx.recv_timeout(d).ok(),
+                    None => self.rx.recv().ok(),
+                };
+                first.map(&mut take).is_some()
+            }
+        };
+        while let Ok(e) = self.rx.try_recv() {
+            take(e);
+            got = true;
+        }
+        got
+    }
+}
+
+impl Default for Poller {
+    fn default() -> Self {
+        Poller::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::HostFd;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+    use std::io;
+    use std::os::fd::AsFd;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use nix::errno::Errno;
+    use nix::poll::PollTimeout;
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    use nix::sys::eventfd::{EfdFlags, EventFd};
+    use nix::sys::time::TimeSpec;
+    use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+    const BELL: u64 = 0;
+    const TIMER: u64 = 1;
+
+    /// The epoll set (its bell, its timer) and the tasks waiting on
+    /// descriptors, by token. `None` if the system refused one: then
+    /// the engine waits on the channel alone and no descriptor is watched.
+    pub(super) struct Ep {
+        set: Option<Set>,
+        wakers: RefCell<HashMap<u64, Waker>>,
+        next: Cell<u64>,
+    }
+
+    struct Set {
+        ep: Epoll,
+        bell: Arc<EventFd>,
+        timer: TimerFd,
+    }
+
+    impl Ep {
+        pub(super) fn new() -> Ep {
+            let set = (|| {
+                let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).ok()?;
+                let bell = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC).ok()?;
+                let timer = TimerFd::new(
+                    ClockId::CLOCK_MONOTONIC,
+                    TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+                )
+                .ok()?;
+                ep.add(&bell, EpollEvent::new(EpollFlags::EPOLLIN, BELL)).ok()?;
+                ep.add(&timer, EpollEvent::new(EpollFlags::EPOLLIN, TIMER)).ok()?;
+                Some(Set {
+                    ep,
+                    bell: Arc::new(bell),
+                    timer,
+                })
+            })();
+            Ep {
+                set,
+                wakers: RefCell::default(),
+                next: Cell::new(TIMER + 1),
+            }
+        }
+
+        pub(super) fn bell(&self) -> Option<&Arc<EventFd>> {
+            self.set.as_ref().map(|s| &s.bell)
+        }
+
+        /// Wait (see [`super::Poller::wait`]); `None` without epoll.
+        pub(super) fn wait(&self, timeout: Option<Duration>) -> Option<bool> {
+            let s = self.set.as_ref()?;
+            let wait = match timeout {
+                Some(d) if d.is_zero() => PollTimeout::ZERO,
+                Some(d) => {
+                    let at = Expiration::OneShot(TimeSpec::from_duration(d));
+                    match s.timer.set(at, TimerSetTimeFlags::empty()) {
+                        Ok(()) => PollTimeout::NONE,
+                        Err(_) => PollTimeout::ZERO,
+                    }
+                }
+                None => {
+                    let _ = s.timer.unset();
+                    PollTimeout::NONE
+                }
+            };
+            let mut ev = [EpollEvent::empty(); 64];
+            let n = loop {
+                match s.ep.wait(&mut ev, wait) {
+                    Err(Errno::EINTR) => continue,
+                    r => break r.unwrap_or(0),
+                }
+            };
+            let mut got = false;
+            for e in &ev[..n] {
+                match e.data() {
+                    BELL => {
+                        let _ = s.bell.read();
+                        got = true;
+                    }
+                    TIMER => {
+                        let _ = nix::unistd::read(&s.timer, &mut [0u8; 8]);
+                    }
+                    t => {
+                        if let Some(w) = self.wakers.borrow().get(&t) {
+                            w.wake_by_ref();
+                        }
+                        got = true;
+                    }
+                }
+            }
+            Some(got)
+        }
+    }
+
+    /// A host descriptor a task uses without blocking: when an operation
+    /// would block, the task is woken once the descriptor is ready
+    /// (edge-triggered: so a task tries again until it would block).
+    pub struct HostFd<T: AsFd> {
+        io: T,
+        poller: Rc<super::Poller>,
+        token: u64,
+    }
+
+    impl<T: AsFd> HostFd<T> {
+        /// Watch `io` (made non-blocking) for the engine's tasks.
+        pub fn new(poller: &Rc<super::Poller>, io: T) -> io::Result<HostFd<T>> {
+            let ep = &poller.ep;
+            let Some(s) = &ep.set else {
+                return Err(io::Error::other("no epoll(7) here"));
+            };
+            let fd = io.as_fd();
+            let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+            let fl = nix::fcntl::OFlag::from_bits_retain(fl) | nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(fl))?;
+            let token = ep.next.get();
+            ep.next.set(token + 1);
+            let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
+            s.ep.add(fd, EpollEvent::new(flags, token))?;
+            Ok(HostFd {
+                io,
+                poller: poller.clone(),
+                token,
+            })
+        }
+
+        pub fn get_ref(&self) -> &T {
+            &self.io
+        }
+
+        /// Try `op` on the descriptor; if it would block, wake this task
+        /// when it may not.
+        pub fn poll_io<R>(&self, cx: &mut Context<'_>, mut op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+            loop {
+                match op(&self.io) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let mut w = self.poller.ep.wakers.borrow_mut();
+                        match w.get(&self.token) {
+                            Some(old) if old.will_wake(cx.waker()) => {}
+                            _ => {
+                                w.insert(self.token, cx.waker().clone());
+                            }
+                        }
+                        return Poll::Pending;
+                    }
+                    r => return Poll::Ready(r),
+                }
+            }
+        }
+    }
+
+    impl<T: AsFd> Drop for HostFd<T> {
+        fn drop(&mut self) {
+            if let Some(s) = &self.poller.ep.set {
+                let _ = s.ep.delete(self.io.as_fd());
+            }
+            self.poller.ep.wakers.borrow_mut().remove(&self.token);
+        }
+    }
+}

@@ -125,9 +125,21 @@ mod linux {
     /// the engine waits on the channel alone and no descriptor is watched.
     pub(super) struct Ep {
         set: Option<Set>,
-        wakers: RefCell<HashMap<u64, Waker>>,
+        watches: RefCell<HashMap<u64, Watch>>,
         next: Cell<u64>,
     }
+
+    /// A watched descriptor: what epoll last said it is ready for (bits
+    /// [`READ`], [`WRITE`], cleared when an operation would block), and the
+    /// task to wake when it says more.
+    #[derive(Default)]
+    struct Watch {
+        ready: u8,
+        waker: Option<Waker>,
+    }
+
+    const READ: u8 = 1;
+    const WRITE: u8 = 2;
 
     struct Set {
         ep: Epoll,
@@ -155,7 +167,7 @@ mod linux {
             })();
             Ep {
                 set,
-                wakers: RefCell::default(),
+                watches: RefCell::default(),
                 next: Cell::new(TIMER + 1),
             }
         }
@@ -199,8 +211,18 @@ mod linux {
                         let _ = nix::unistd::read(&s.timer, &mut [0u8; 8]);
                     }
                     t => {
-                        if let Some(w) = self.wakers.borrow().get(&t) {
-                            w.wake_by_ref();
+                        if let Some(w) = self.watches.borrow_mut().get_mut(&t) {
+                            let f = e.events();
+                            let end = EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+                            if f.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | end) {
+                                w.ready |= READ;
+                            }
+                            if f.intersects(EpollFlags::EPOLLOUT | end) {
+                                w.ready |= WRITE;
+                            }
+                            if let Some(w) = &w.waker {
+                                w.wake_by_ref();
+                            }
                         }
                         got = true;
                     }
@@ -210,9 +232,11 @@ mod linux {
         }
     }
 
-    /// A host descriptor a task uses without blocking: when an operation
-    /// would block, the task is woken once the descriptor is ready
-    /// (edge-triggered: so a task tries again until it would block).
+    /// A host descriptor a task uses without blocking: an operation that
+    /// would block parks the task until epoll says the descriptor is ready
+    /// (edge-triggered; until then no system call is tried again).
+    /// Dropping it closes the descriptor, which leaves the epoll set with
+    /// it; tokens are never reused, so a late event finds no task.
     pub struct HostFd<T: AsFd> {
         io: T,
         poller: Rc<super::Poller>,
@@ -228,12 +252,22 @@ mod linux {
             };
             let fd = io.as_fd();
             let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
-            let fl = nix::fcntl::OFlag::from_bits_retain(fl) | nix::fcntl::OFlag::O_NONBLOCK;
-            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(fl))?;
+            let fl = nix::fcntl::OFlag::from_bits_retain(fl);
+            if !fl.contains(nix::fcntl::OFlag::O_NONBLOCK) {
+                nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(fl | nix::fcntl::OFlag::O_NONBLOCK))?;
+            }
             let token = ep.next.get();
             ep.next.set(token + 1);
             let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
             s.ep.add(fd, EpollEvent::new(flags, token))?;
+            // Ready for both until an operation says otherwise.
+            ep.watches.borrow_mut().insert(
+                token,
+                Watch {
+                    ready: READ | WRITE,
+                    waker: None,
+                },
+            );
             Ok(HostFd {
                 io,
                 poller: poller.clone(),
@@ -245,34 +279,41 @@ mod linux {
             &self.io
         }
 
-        /// Try `op` on the descriptor; if it would block, wake this task
-        /// when it may not.
-        pub fn poll_io<R>(&self, cx: &mut Context<'_>, mut op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
-            loop {
-                match op(&self.io) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let mut w = self.poller.ep.wakers.borrow_mut();
-                        match w.get(&self.token) {
-                            Some(old) if old.will_wake(cx.waker()) => {}
-                            _ => {
-                                w.insert(self.token, cx.waker().clone());
-                            }
-                        }
-                        return Poll::Pending;
+        /// Try `op`, a read of the descriptor, unless it would block.
+        pub fn poll_read<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+            self.poll_io(cx, READ, op)
+        }
+
+        /// Try `op`, a write to the descriptor, unless it would block.
+        pub fn poll_write<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+            self.poll_io(cx, WRITE, op)
+        }
+
+        fn poll_io<R>(&self, cx: &mut Context<'_>, want: u8, mut op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+            let mut watches = self.poller.ep.watches.borrow_mut();
+            let Some(w) = watches.get_mut(&self.token) else {
+                return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));
+            };
+            if w.ready & want != 0 {
+                loop {
+                    match op(&self.io) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        r => return Poll::Ready(r),
                     }
-                    r => return Poll::Ready(r),
                 }
+                w.ready &= !want;
             }
+            if !w.waker.as_ref().is_some_and(|o| o.will_wake(cx.waker())) {
+                w.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
         }
     }
 
     impl<T: AsFd> Drop for HostFd<T> {
         fn drop(&mut self) {
-            if let Some(s) = &self.poller.ep.set {
-                let _ = s.ep.delete(self.io.as_fd());
-            }
-            self.poller.ep.wakers.borrow_mut().remove(&self.token);
+            self.poller.ep.watches.borrow_mut().remove(&self.token);
         }
     }
 }

@@ -1,54 +1,74 @@
 //! The broker: what a program's shim asks, answered in the jail's vnet.
-//! A control thread takes each new channel (a thread of a process says
-//! HELLO); a thread per channel reads its requests and hands them to the
-//! engine task here, which answers at once or, for a connect under way,
-//! when the handshake ends. Sockets are known by the inode of the
-//! program's end of their pair.
+//! An engine task reads the control socket for new channels (a thread of
+//! a process says HELLO) and commands (vimage's own, run from a script);
+//! a task per channel reads its requests and answers each at once or,
+//! for a connect under way, when the handshake ends. All are
+//! [`HostFd`]s the engine waits on: no thread stands between a program
+//! and its vnet. Sockets are known by the inode of the program's end of
+//! their pair.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::task::Poll;
+use std::sync::mpsc;
+use std::task::{Context, Poll};
 
+use nix::errno::Errno;
 use nix::libc;
 
 use super::proto::*;
-use super::{Notify, dgram, ifaddrs, msg, pool, relay, tcp_info};
+use super::{Notify, dgram, ifaddrs, msg, relay, tcp_info};
 use crate::daemon::server::{Jobs, Msg, connection};
+use crate::kern::poller::HostFd;
 use crate::kern::proc::Proc;
 use crate::socket::{BindOpts, TcpListener, TcpPeek, TcpStream, UdpSocket};
 
-/// A request from a channel thread, and where its answer goes.
+/// A request from a channel, and where its answer goes.
 struct Job {
     req: Request,
     fd: Option<OwnedFd>,
-    reply: mpsc::Sender<(Answer, Option<OwnedFd>)>,
+    reply: Reply,
 }
 
-/// Requests waiting for the engine, and the threads still feeding them.
-struct Mailbox {
-    notify: Arc<Notify>,
-    jobs: Mutex<VecDeque<Job>>,
-    threads: AtomicUsize,
-    /// The working directories of commands about to run, by connection.
-    cwds: Mutex<HashMap<u64, std::path::PathBuf>>,
-}
+/// A channel: a thread of a program asks on it, one request at a time,
+/// and waits for each answer.
+type Chan = Rc<HostFd<OwnedFd>>;
 
-impl Mailbox {
-    fn push(&self, j: Job) {
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).push_back(j);
-        self.notify.wake();
+/// Where an answer goes: the channel its request came on.
+#[derive(Clone)]
+struct Reply(Chan);
+
+impl Reply {
+    fn send(&self, a: Answer, fd: Option<OwnedFd>) {
+        let ch = self.0.get_ref();
+        // The program waits for this answer with nothing else queued, so
+        // its pair has room; were it ever full, wait (a second at most)
+        // rather than lose the answer.
+        for _ in 0..100 {
+            match msg::send(ch.as_raw_fd(), &a.encode(), fd.as_ref()) {
+                Err(Errno::EAGAIN) => {
+                    let mut p = [nix::poll::PollFd::new(ch.as_fd(), nix::poll::PollFlags::POLLOUT)];
+                    let _ = nix::poll::poll(&mut p, 10u8);
+                }
+                _ => return,
+            }
+        }
     }
+}
 
-    fn thread_done(&self) {
-        self.threads.fetch_sub(1, Ordering::Relaxed);
-        self.notify.wake();
+/// Read one message from `fd` without blocking: (bytes, descriptor);
+/// `Ready(None)` at its end (the other side closed) or on an error.
+fn poll_msg(fd: &HostFd<OwnedFd>, cx: &mut Context<'_>, max: usize) -> Poll<Option<(Vec<u8>, Option<OwnedFd>)>> {
+    match fd.poll_read(cx, |f| Ok(msg::recv(f.as_raw_fd(), max)?)) {
+        Poll::Ready(Ok((b, fd))) if !b.is_empty() => Poll::Ready(Some((b, fd))),
+        Poll::Ready(_) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
     }
 }
 
@@ -73,7 +93,7 @@ enum St {
 
 /// Someone waiting for a connect: the answer for errno `e`.
 struct Waiter {
-    reply: mpsc::Sender<(Answer, Option<OwnedFd>)>,
+    reply: Reply,
     how: Wait,
 }
 
@@ -94,7 +114,7 @@ impl Waiter {
             Wait::Again if e == 0 => Answer::err(libc::EISCONN),
             _ => Answer::err(e),
         };
-        let _ = self.reply.send((a, None));
+        self.reply.send(a, None);
     }
 }
 
@@ -118,64 +138,61 @@ type Socks = Rc<RefCell<HashMap<u64, HSock>>>;
 /// Serve control socket `ctl` for the programs `p` runs (`theirs`: the
 /// inode of the programs' end).
 pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
-    let mb = Arc::new(Mailbox {
-        notify: Notify::new(&p),
-        jobs: Mutex::new(VecDeque::new()),
-        threads: AtomicUsize::new(1),
-        cwds: Mutex::new(HashMap::new()),
-    });
-    let (cmd_tx, cmd_rx) = mpsc::channel::<Msg>();
-    let m = mb.clone();
-    std::thread::spawn(move || {
-        // Each HELLO brings a channel, each COMMAND a connection, served
-        // by a thread of its own.
-        for conn in 1u64.. {
-            let Ok((b, Some(fd))) = msg::recv(ctl.as_raw_fd(), MSG_MAX) else {
-                break;
-            };
-            let Some(req) = Request::decode(&b) else { continue };
-            let m2 = m.clone();
-            match req.op {
-                OP_HELLO => {
-                    m.threads.fetch_add(1, Ordering::Relaxed);
-                    pool::spawn(move || channel(fd, &m2));
-                }
-                OP_COMMAND => {
-                    // It runs where the program calling it stands.
-                    if let Ok(cwd) = std::fs::read_link(format!("/proc/{}/cwd", req.a)) {
-                        m.cwds.lock().unwrap_or_else(|e| e.into_inner()).insert(conn, cwd);
-                    }
-                    m.threads.fetch_add(1, Ordering::Relaxed);
-                    let tx = cmd_tx.clone();
-                    std::thread::spawn(move || {
-                        connection(conn, UnixStream::from(fd), tx, || m2.notify.wake());
-                        m2.thread_done();
-                    });
-                }
-                _ => {}
-            }
+    let ctl = match HostFd::new(&p.kernel().poller(), ctl) {
+        Ok(c) => c,
+        Err(e) => {
+            p.kernel().log(format!("{}[{}]: no vnet sockets: {e}", p.comm, p.pid));
+            return;
         }
-        m.thread_done();
-    });
+    };
+    // Commands run from the program come over connections of their own,
+    // each read by a thread (the daemon's protocol, as a client's).
+    let notify = Notify::new(&p);
+    let commands = Arc::new(AtomicUsize::new(0));
+    let (cmd_tx, cmd_rx) = mpsc::channel::<Msg>();
     let socks: Socks = Rc::new(RefCell::new(HashMap::new()));
     let mut cmds = Jobs::default();
+    let mut cwds: HashMap<u64, std::path::PathBuf> = HashMap::new();
+    let (mut conn, mut ctl_open) = (0u64, true);
     let p2 = p.clone();
     p.spawn(Box::pin(async move {
         let mut reaper = Reaper { theirs, done: false };
-        let r = std::future::poll_fn(|cx| {
-            mb.notify.register(cx.waker());
-            // Read before draining: a thread ends after its last message.
-            let threads = mb.threads.load(Ordering::Relaxed);
-            loop {
-                let job = mb.jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                match job {
-                    Some(j) => handle(&p2, &socks, j),
-                    None => break,
+        std::future::poll_fn(|cx| {
+            notify.register(cx.waker());
+            // Read before taking messages: a thread ends after its last.
+            let running = commands.load(Ordering::Relaxed);
+            while ctl_open {
+                let Poll::Ready(m) = poll_msg(&ctl, cx, MSG_MAX) else { break };
+                // None: every holder of the programs' end has closed it.
+                let Some((b, fd)) = m else {
+                    ctl_open = false;
+                    break;
+                };
+                let (Some(req), Some(fd)) = (Request::decode(&b), fd) else {
+                    continue;
+                };
+                match req.op {
+                    OP_HELLO => channel(&p2, &socks, fd),
+                    OP_COMMAND => {
+                        conn += 1;
+                        // It runs where the program calling it stands.
+                        if let Ok(cwd) = std::fs::read_link(format!("/proc/{}/cwd", req.a)) {
+                            cwds.insert(conn, cwd);
+                        }
+                        commands.fetch_add(1, Ordering::Relaxed);
+                        let (tx, n, c, id) = (cmd_tx.clone(), notify.clone(), commands.clone(), conn);
+                        std::thread::spawn(move || {
+                            connection(id, UnixStream::from(fd), tx, || n.wake());
+                            c.fetch_sub(1, Ordering::Relaxed);
+                            n.wake();
+                        });
+                    }
+                    _ => {}
                 }
             }
             while let Ok(m) = cmd_rx.try_recv() {
                 let cwd = match &m {
-                    Msg::Run { conn, .. } => mb.cwds.lock().unwrap_or_else(|e| e.into_inner()).remove(conn),
+                    Msg::Run { conn, .. } => cwds.remove(conn),
                     _ => None,
                 };
                 let proc = |io| {
@@ -191,11 +208,47 @@ pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
                     Jobs::refuse(m, "not from inside a jail");
                 }
             }
-            if threads == 0 { Poll::Ready(0) } else { Poll::Pending }
+            if !ctl_open && running == 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
         })
         .await;
         reaper.done = true;
-        r
+        0
+    }));
+}
+
+/// A channel's task: a request, its answer, the next.
+fn channel(p: &Proc, socks: &Socks, ch: OwnedFd) {
+    let Ok(ch) = HostFd::new(&p.kernel().poller(), ch) else { return };
+    let reply = Reply(Rc::new(ch));
+    let (p2, socks) = (p.clone(), socks.clone());
+    p.spawn(Box::pin(async move {
+        std::future::poll_fn(|cx| {
+            loop {
+                let Poll::Ready(m) = poll_msg(&reply.0, cx, MSG_MAX) else {
+                    return Poll::Pending;
+                };
+                let Some((b, fd)) = m else { return Poll::Ready(()) };
+                let Some(req) = Request::decode(&b) else {
+                    reply.send(Answer::err(libc::EPROTO), None);
+                    continue;
+                };
+                handle(
+                    &p2,
+                    &socks,
+                    Job {
+                        req,
+                        fd,
+                        reply: reply.clone(),
+                    },
+                );
+            }
+        })
+        .await;
+        0
     }));
 }
 
@@ -235,30 +288,6 @@ impl Drop for Reaper {
             }
         }
     }
-}
-
-/// A channel's thread: a request, its answer, the next.
-fn channel(ch: OwnedFd, mb: &Mailbox) {
-    let (tx, rx) = mpsc::channel();
-    while let Ok((b, fd)) = msg::recv(ch.as_raw_fd(), MSG_MAX) {
-        if b.is_empty() {
-            break;
-        }
-        let Some(req) = Request::decode(&b) else {
-            let _ = msg::send(ch.as_raw_fd(), &Answer::err(libc::EPROTO).encode(), None);
-            continue;
-        };
-        mb.push(Job {
-            req,
-            fd,
-            reply: tx.clone(),
-        });
-        let Ok((a, fd)) = rx.recv() else { break };
-        if msg::send(ch.as_raw_fd(), &a.encode(), fd.as_ref()).is_err() {
-            break;
-        }
-    }
-    mb.thread_done();
 }
 
 fn int_answer(v: i32) -> Answer {
@@ -325,7 +354,7 @@ fn handle(p: &Proc, socks: &Socks, j: Job) {
     let Job { mut req, fd, reply } = j;
     req.addr = req.addr.map(unmapped);
     let answer = |a: Answer| {
-        let _ = reply.send((a, None));
+        reply.send(a, None);
     };
     if req.op == OP_SOCKET {
         let inet = req.a == libc::AF_INET || req.a == libc::AF_INET6;
@@ -541,7 +570,7 @@ fn resolve(p: &Proc, name: &str) -> Answer {
     }
 }
 
-fn getopt(s: &mut HSock, req: &Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+fn getopt(s: &mut HSock, req: &Request, reply: Reply) {
     let v = match (req.a, req.b) {
         (libc::SOL_SOCKET, libc::SO_ERROR) => match std::mem::replace(&mut s.st, St::Fresh) {
             St::Connecting(mut w) => {
@@ -581,21 +610,21 @@ fn getopt(s: &mut HSock, req: &Request, reply: mpsc::Sender<(Answer, Option<Owne
                     ..Answer::default()
                 },
             };
-            let _ = reply.send((a, None));
+            reply.send(a, None);
             return;
         }
         (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => i32::from(s.v6only.unwrap_or(true)),
         _ => {
-            let _ = reply.send((Answer::err(libc::ENOPROTOOPT), None));
+            reply.send(Answer::err(libc::ENOPROTOOPT), None);
             return;
         }
     };
-    let _ = reply.send((int_answer(v), None));
+    reply.send(int_answer(v), None);
 }
 
-fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: Reply) {
     let answer = |e: i32| {
-        let _ = reply.send((Answer::err(e), None));
+        reply.send(Answer::err(e), None);
     };
     match s.st {
         St::Connected { .. } => return answer(libc::EISCONN),
@@ -656,10 +685,10 @@ fn connect(p: &Proc, socks: Socks, s: &mut HSock, req: Request, reply: mpsc::Sen
     }));
 }
 
-fn listen(p: &Proc, socks: &Socks, req: Request, reply: mpsc::Sender<(Answer, Option<OwnedFd>)>) {
+fn listen(p: &Proc, socks: &Socks, req: Request, reply: Reply) {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
     let answer = |a: Answer, fd: Option<OwnedFd>| {
-        let _ = reply.send((a, fd));
+        reply.send(a, fd);
     };
     let mut map = socks.borrow_mut();
     let Some(s) = map.get_mut(&req.ino) else {
@@ -710,38 +739,36 @@ fn accept_loop(
     nodelay: bool,
     keepalive: bool,
 ) {
-    // A thread sends them; another notices the program closing its end.
-    let notify = Notify::new(p);
-    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let far = Arc::new(far);
-    let (tx, rx) = mpsc::channel::<(Vec<u8>, OwnedFd)>();
-    {
-        let far = far.clone();
-        pool::spawn(move || {
-            for (m, fd) in rx {
-                if msg::send(far.as_raw_fd(), &m, Some(&fd)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    {
-        let (far, closed, notify) = (far.clone(), closed.clone(), notify.clone());
-        pool::spawn(move || {
-            // Nothing is ever sent this way: a read ends when it closes.
-            let _ = msg::recv(far.as_raw_fd(), 16);
-            closed.store(true, Ordering::Relaxed);
-            notify.wake();
-        });
-    }
+    let Ok(far) = HostFd::new(&p.kernel().poller(), far) else {
+        socks.borrow_mut().remove(&lino);
+        return;
+    };
+    // Connections accepted, waiting for room in the listening pair; while
+    // some wait, the vnet's listen queue holds the next (its backlog).
+    let mut out: VecDeque<(Vec<u8>, OwnedFd)> = VecDeque::new();
+    const OUT_MAX: usize = 16;
     let p2 = p.clone();
     p.spawn(Box::pin(async move {
         let mut next = Box::pin(l.accept());
         std::future::poll_fn(|cx| {
-            notify.register(cx.waker());
             loop {
-                if closed.load(Ordering::Relaxed) {
+                // Nothing is ever sent this way: a read sees the program
+                // close its end.
+                if let Poll::Ready(None) = poll_msg(&far, cx, 16) {
                     return Poll::Ready(());
+                }
+                while let Some((m, fd)) = out.pop_front() {
+                    match far.poll_write(cx, |f| Ok(msg::send(f.as_raw_fd(), &m, Some(&fd))?)) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(_)) => return Poll::Ready(()),
+                        Poll::Pending => {
+                            out.push_front((m, fd));
+                            break;
+                        }
+                    }
+                }
+                if out.len() >= OUT_MAX {
+                    return Poll::Pending;
                 }
                 let Poll::Ready(r) = next.as_mut().poll(cx) else {
                     return Poll::Pending;
@@ -777,7 +804,7 @@ fn accept_loop(
                 });
                 let mut m = Vec::new();
                 put_addr(&mut m, Some(as_family(family, peer)));
-                let _ = tx.send((m, OwnedFd::from(app)));
+                out.push_back((m, OwnedFd::from(app)));
             }
         })
         .await;

@@ -65,7 +65,7 @@ impl Out<'_> {
             return Poll::Ready(());
         }
         let fd = self.far.get_ref().as_raw_fd();
-        match self.far.poll_io(cx, |_| Ok(send(fd, m, MsgFlags::MSG_NOSIGNAL)?)) {
+        match self.far.poll_write(cx, |_| Ok(send(fd, m, MsgFlags::MSG_NOSIGNAL)?)) {
             Poll::Ready(Ok(_)) => Poll::Ready(()),
             Poll::Ready(Err(_)) => {
                 self.broken = true;
@@ -102,7 +102,7 @@ async fn pump(s: &UdpSocket, far: &HostFd<OwnedFd>) {
         // Program → vnet.
         loop {
             let fd = far.get_ref().as_raw_fd();
-            let n = match far.poll_io(cx, |_| Ok(recv(fd, &mut buf, MsgFlags::empty())?)) {
+            let n = match far.poll_read(cx, |_| Ok(recv(fd, &mut buf, MsgFlags::empty())?)) {
                 Poll::Ready(Ok(n)) if n > 0 => n,
                 // The program closed its end (or it is gone).
                 Poll::Ready(_) => return Poll::Ready(()),

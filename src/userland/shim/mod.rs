@@ -11,7 +11,6 @@ mod broker;
 mod dgram;
 mod ifaddrs;
 mod msg;
-mod pool;
 mod relay;
 mod tcp_info;
 

@@ -52,7 +52,6 @@ pub fn relay(p: &Proc, s: TcpStream, far: UnixStream, done: impl FnOnce() + 'sta
     };
     p.spawn(Box::pin(async move {
         pump(s, &far).await;
-        let _ = far.get_ref().shutdown(Shutdown::Both);
         done();
         0
     }));
@@ -118,7 +117,7 @@ async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
             let mut moved = false;
             // Program → connection.
             if !up_done && up.is_empty() {
-                match far.poll_io(cx, |mut f| f.read(up.buf())) {
+                match far.poll_read(cx, |mut f| f.read(up.buf())) {
                     Poll::Ready(Ok(n)) if n > 0 => {
                         up.filled(n);
                         moved = true;
@@ -167,7 +166,7 @@ async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
             }
             if !down.is_empty() {
                 let fd = far.get_ref().as_raw_fd();
-                match far.poll_io(cx, |_| Ok(send(fd, down.pending(), MsgFlags::MSG_NOSIGNAL)?)) {
+                match far.poll_write(cx, |_| Ok(send(fd, down.pending(), MsgFlags::MSG_NOSIGNAL)?)) {
                     Poll::Ready(Ok(n)) => {
                         down.advance(n);
                         moved = true;

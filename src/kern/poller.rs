@@ -244,18 +244,15 @@ mod linux {
     }
 
     impl<T: AsFd> HostFd<T> {
-        /// Watch `io` (made non-blocking) for the engine's tasks.
+        /// Watch `io`, a socket (made non-blocking), for the engine's tasks.
         pub fn new(poller: &Rc<super::Poller>, io: T) -> io::Result<HostFd<T>> {
             let ep = &poller.ep;
             let Some(s) = &ep.set else {
                 return Err(io::Error::other("no epoll(7) here"));
             };
             let fd = io.as_fd();
-            let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
-            let fl = nix::fcntl::OFlag::from_bits_retain(fl);
-            if !fl.contains(nix::fcntl::OFlag::O_NONBLOCK) {
-                nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(fl | nix::fcntl::OFlag::O_NONBLOCK))?;
-            }
+            // A socket's only status flag that matters is this one.
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))?;
             let token = ep.next.get();
             ep.next.set(token + 1);
             let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET;
@@ -289,7 +286,12 @@ mod linux {
             self.poll_io(cx, WRITE, op)
         }
 
-        fn poll_io<R>(&self, cx: &mut Context<'_>, want: u8, mut op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+        fn poll_io<R>(
+            &self,
+            cx: &mut Context<'_>,
+            want: u8,
+            mut op: impl FnMut(&T) -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
             let mut watches = self.poller.ep.watches.borrow_mut();
             let Some(w) = watches.get_mut(&self.token) else {
                 return Poll::Ready(Err(io::Error::from(io::ErrorKind::NotConnected)));

@@ -162,7 +162,9 @@ pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
             // Read before taking messages: a thread ends after its last.
             let running = commands.load(Ordering::Relaxed);
             while ctl_open {
-                let Poll::Ready(m) = poll_msg(&ctl, cx, MSG_MAX) else { break };
+                let Poll::Ready(m) = poll_msg(&ctl, cx, MSG_MAX) else {
+                    break;
+                };
                 // None: every holder of the programs' end has closed it.
                 let Some((b, fd)) = m else {
                     ctl_open = false;
@@ -222,7 +224,9 @@ pub fn start(p: Proc, ctl: OwnedFd, theirs: u64) {
 
 /// A channel's task: a request, its answer, the next.
 fn channel(p: &Proc, socks: &Socks, ch: OwnedFd) {
-    let Ok(ch) = HostFd::new(&p.kernel().poller(), ch) else { return };
+    let Ok(ch) = HostFd::new(&p.kernel().poller(), ch) else {
+        return;
+    };
     let reply = Reply(Rc::new(ch));
     let (p2, socks) = (p.clone(), socks.clone());
     p.spawn(Box::pin(async move {

@@ -319,3 +319,62 @@ mod linux {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_ready_descriptor_wakes_its_task_and_other_threads_events_come_through() {
+        let p = Rc::new(Poller::new());
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let fd = HostFd::new(&p, ours).unwrap();
+        let n = Arc::new(Count(AtomicUsize::new(0)));
+        let w = Waker::from(n.clone());
+        let mut cx = Context::from_waker(&w);
+        let mut buf = [0u8; 8];
+        // Registered, it is writable: epoll's first edge.
+        assert!(p.wait(Some(Duration::ZERO), |_| {}));
+        assert!(fd.poll_read(&mut cx, |mut s| s.read(&mut buf)).is_pending());
+        // Nothing ready: a wait of no time says so; a timer ends a short one.
+        assert!(!p.wait(Some(Duration::ZERO), |_| {}));
+        assert!(!p.wait(Some(Duration::from_millis(2)), |_| {}));
+        assert_eq!(n.0.load(Ordering::Relaxed), 0);
+        (&theirs).write_all(b"hi").unwrap();
+        assert!(p.wait(None, |_| {}));
+        assert_eq!(n.0.load(Ordering::Relaxed), 1);
+        assert!(matches!(fd.poll_read(&mut cx, |mut s| s.read(&mut buf)), Poll::Ready(Ok(2))));
+        assert_eq!(&buf[..2], b"hi");
+        // Drained: the next read is not even tried until epoll says more.
+        let mut tried = false;
+        let r = fd.poll_read(&mut cx, |mut s| {
+            tried = true;
+            s.read(&mut buf)
+        });
+        assert!(r.is_pending() && tried);
+        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> { panic!("tried while not ready") });
+        assert!(r.is_pending());
+        let tx = p.sender();
+        std::thread::spawn(move || tx.send(Ext::Wake)).join().unwrap().unwrap();
+        let mut got = Vec::new();
+        assert!(p.wait(None, |e| got.push(e)));
+        assert!(matches!(got[..], [Ext::Wake]));
+        // The other end closed: readable, at its end.
+        drop(theirs);
+        assert!(p.wait(None, |_| {}));
+        assert!(matches!(fd.poll_read(&mut cx, |mut s| s.read(&mut buf)), Poll::Ready(Ok(0))));
+    }
+}

@@ -356,7 +356,10 @@ mod tests {
         (&theirs).write_all(b"hi").unwrap();
         assert!(p.wait(None, |_| {}));
         assert_eq!(n.0.load(Ordering::Relaxed), 1);
-        assert!(matches!(fd.poll_read(&mut cx, |mut s| s.read(&mut buf)), Poll::Ready(Ok(2))));
+        assert!(matches!(
+            fd.poll_read(&mut cx, |mut s| s.read(&mut buf)),
+            Poll::Ready(Ok(2))
+        ));
         assert_eq!(&buf[..2], b"hi");
         // Drained: the next read is not even tried until epoll says more.
         let mut tried = false;
@@ -365,7 +368,9 @@ mod tests {
             s.read(&mut buf)
         });
         assert!(r.is_pending() && tried);
-        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> { panic!("tried while not ready") });
+        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> {
+            panic!("tried while not ready")
+        });
         assert!(r.is_pending());
         let tx = p.sender();
         std::thread::spawn(move || tx.send(Ext::Wake)).join().unwrap().unwrap();
@@ -375,6 +380,9 @@ mod tests {
         // The other end closed: readable, at its end.
         drop(theirs);
         assert!(p.wait(None, |_| {}));
-        assert!(matches!(fd.poll_read(&mut cx, |mut s| s.read(&mut buf)), Poll::Ready(Ok(0))));
+        assert!(matches!(
+            fd.poll_read(&mut cx, |mut s| s.read(&mut buf)),
+            Poll::Ready(Ok(0))
+        ));
     }
 }

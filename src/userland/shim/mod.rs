@@ -38,6 +38,15 @@ fn runtime_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
+/// A fresh name in `dir` to make a file under before it is moved into
+/// place: unique to this call, as threads of one process (tests, the
+/// daemon's clients) may make the same file at once.
+fn aside(dir: &std::path::Path, what: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("{what}-{}-{n}.tmp", std::process::id()))
+}
+
 fn hash(b: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = siphasher::sip::SipHasher::new();
@@ -63,7 +72,7 @@ pub fn shim_path() -> io::Result<PathBuf> {
     if path.metadata().is_ok_and(|m| m.len() == SHIM.len() as u64) {
         return Ok(path);
     }
-    let tmp = dir.join(format!("vimage-shim-{}.tmp", std::process::id()));
+    let tmp = aside(&dir, "vimage-shim");
     std::fs::write(&tmp, SHIM)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
@@ -134,7 +143,7 @@ pub fn bin_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     // Made aside and moved into place: a program never sees half of it.
-    let tmp = runtime_dir().join(format!("vimage-bin-{}.tmp", std::process::id()));
+    let tmp = aside(&runtime_dir(), "vimage-bin");
     let made = std::fs::create_dir_all(&tmp).and_then(|()| {
         for c in crate::userland::COMMANDS.iter().filter(|c| !HOST_OWN.contains(&c.name)) {
             std::os::unix::fs::symlink(&exe, tmp.join(c.name))?;

@@ -10,7 +10,6 @@
 //! caller's lengths, or on our own buffers.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use libc::{c_int, c_uint, c_void, iovec, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t};
@@ -84,8 +83,7 @@ type RecvChkFn = unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t, c_int)
 type RecvFromChkFn =
     unsafe extern "C" fn(c_int, *mut c_void, size_t, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
 
-/// libc's own functions for what we stand in for here.
-struct Real {
+libc_fns!("I/O" {
     read: ReadFn,
     write: WriteFn,
     readv: IovFn,
@@ -102,44 +100,12 @@ struct Real {
     dup: DupFn,
     dup2: Dup2Fn,
     dup3: Dup3Fn,
-    /// glibc's `_FORTIFY_SOURCE` entry points (not in every libc).
-    read_chk: Option<ReadChkFn>,
-    recv_chk: Option<RecvChkFn>,
-    recvfrom_chk: Option<RecvFromChkFn>,
-}
-
-fn real() -> &'static Real {
-    static REAL: OnceLock<Real> = OnceLock::new();
-    REAL.get_or_init(|| {
-        let opt = crate::next_sym;
-        let sym = |name: &std::ffi::CStr| opt(name).unwrap_or_else(|| die("a libc I/O function is missing"));
-        // SAFETY: each symbol is libc's function of exactly this signature
-        // (POSIX, or glibc's for the *_chk ones); none is null.
-        unsafe {
-            Real {
-                read: std::mem::transmute::<*mut c_void, ReadFn>(sym(c"read")),
-                write: std::mem::transmute::<*mut c_void, WriteFn>(sym(c"write")),
-                readv: std::mem::transmute::<*mut c_void, IovFn>(sym(c"readv")),
-                writev: std::mem::transmute::<*mut c_void, IovFn>(sym(c"writev")),
-                send: std::mem::transmute::<*mut c_void, SendFn>(sym(c"send")),
-                recv: std::mem::transmute::<*mut c_void, RecvFn>(sym(c"recv")),
-                sendto: std::mem::transmute::<*mut c_void, SendToFn>(sym(c"sendto")),
-                recvfrom: std::mem::transmute::<*mut c_void, RecvFromFn>(sym(c"recvfrom")),
-                sendmsg: std::mem::transmute::<*mut c_void, SendMsgFn>(sym(c"sendmsg")),
-                recvmsg: std::mem::transmute::<*mut c_void, RecvMsgFn>(sym(c"recvmsg")),
-                sendmmsg: std::mem::transmute::<*mut c_void, SendMmsgFn>(sym(c"sendmmsg")),
-                recvmmsg: std::mem::transmute::<*mut c_void, RecvMmsgFn>(sym(c"recvmmsg")),
-                shutdown: std::mem::transmute::<*mut c_void, ShutdownFn>(sym(c"shutdown")),
-                dup: std::mem::transmute::<*mut c_void, DupFn>(sym(c"dup")),
-                dup2: std::mem::transmute::<*mut c_void, Dup2Fn>(sym(c"dup2")),
-                dup3: std::mem::transmute::<*mut c_void, Dup3Fn>(sym(c"dup3")),
-                read_chk: opt(c"__read_chk").map(|p| std::mem::transmute::<*mut c_void, ReadChkFn>(p)),
-                recv_chk: opt(c"__recv_chk").map(|p| std::mem::transmute::<*mut c_void, RecvChkFn>(p)),
-                recvfrom_chk: opt(c"__recvfrom_chk").map(|p| std::mem::transmute::<*mut c_void, RecvFromChkFn>(p)),
-            }
-        }
-    })
-}
+} optional {
+    // glibc's `_FORTIFY_SOURCE` entry points (not in every libc).
+    read_chk = "__read_chk": ReadChkFn,
+    recv_chk = "__recv_chk": RecvChkFn,
+    recvfrom_chk = "__recvfrom_chk": RecvFromChkFn,
+});
 
 /// At most this many pieces in one datagram (IOV_MAX).
 const IOV_MAX: usize = 1024;

@@ -7,13 +7,12 @@
 //! functions free them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
 use libc::{c_char, c_int, c_uint, c_ulong, c_void, sockaddr, socklen_t};
 
 use crate::proto::*;
-use crate::{call, control, die, log_once, next_sym, set_errno, write_addr};
+use crate::{call, control, log_once, set_errno, write_addr};
 
 type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
 type GetIfaddrsFn = unsafe extern "C" fn(*mut *mut libc::ifaddrs) -> c_int;
@@ -21,32 +20,14 @@ type NameToIndexFn = unsafe extern "C" fn(*const c_char) -> c_uint;
 type IndexToNameFn = unsafe extern "C" fn(c_uint, *mut c_char) -> *mut c_char;
 type NameIndexFn = unsafe extern "C" fn() -> *mut libc::if_nameindex;
 
-/// libc's own, for programs not in a jail of ours.
-struct Real {
+// libc's own, for programs not in a jail of ours.
+libc_fns!("interface" {
     ioctl: IoctlFn,
     getifaddrs: GetIfaddrsFn,
     if_nametoindex: NameToIndexFn,
     if_indextoname: IndexToNameFn,
     if_nameindex: NameIndexFn,
-}
-
-fn real() -> &'static Real {
-    static REAL: OnceLock<Real> = OnceLock::new();
-    REAL.get_or_init(|| {
-        let sym = |name: &std::ffi::CStr| next_sym(name).unwrap_or_else(|| die("a libc interface function is missing"));
-        // SAFETY: each symbol is libc's function of exactly this signature
-        // (ioctl's variadic), and none is null.
-        unsafe {
-            Real {
-                ioctl: std::mem::transmute::<*mut c_void, IoctlFn>(sym(c"ioctl")),
-                getifaddrs: std::mem::transmute::<*mut c_void, GetIfaddrsFn>(sym(c"getifaddrs")),
-                if_nametoindex: std::mem::transmute::<*mut c_void, NameToIndexFn>(sym(c"if_nametoindex")),
-                if_indextoname: std::mem::transmute::<*mut c_void, IndexToNameFn>(sym(c"if_indextoname")),
-                if_nameindex: std::mem::transmute::<*mut c_void, NameIndexFn>(sym(c"if_nameindex")),
-            }
-        }
-    })
-}
+});
 
 /// The jail's interfaces; `None`: not in a jail (stand aside), or an
 /// errno.

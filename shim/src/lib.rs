@@ -16,6 +16,39 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+/// `struct Real`, libc's own functions (`field: Type`, each found by
+/// [`next_sym`] under the field's name; in `optional`, `field = "symbol": Type` under
+/// another, `None` if this libc has none), and `real()`, which finds them
+/// once. `$what` names them if one is missing.
+macro_rules! libc_fns {
+    ($what:literal { $($name:ident: $ty:ty,)* } $(optional { $($oname:ident = $sym:literal: $oty:ty,)* })?) => {
+        /// The functions we stand in for here, as libc has them.
+        struct Real {
+            $($name: $ty,)*
+            $($($oname: Option<$oty>,)*)?
+        }
+
+        fn real() -> &'static Real {
+            static REAL: std::sync::OnceLock<Real> = std::sync::OnceLock::new();
+            REAL.get_or_init(|| {
+                let opt = |name: &str| std::ffi::CString::new(name).ok().and_then(|c| $crate::next_sym(&c));
+                let sym = |name: &str| {
+                    opt(name).unwrap_or_else(|| $crate::die(concat!("a libc ", $what, " function is missing")))
+                };
+                // SAFETY: each symbol is libc's function of exactly the
+                // signature its field declares (POSIX's, glibc's for the
+                // *_chk ones, ioctl's variadic one), and none is null.
+                unsafe {
+                    Real {
+                        $($name: std::mem::transmute::<*mut libc::c_void, $ty>(sym(stringify!($name))),)*
+                        $($($oname: opt($sym).map(|p| std::mem::transmute::<*mut libc::c_void, $oty>(p)),)*)?
+                    }
+                }
+            })
+        }
+    };
+}
+
 mod dgram;
 mod ifaddrs;
 #[allow(dead_code)]
@@ -43,8 +76,7 @@ type FreeAiFn = unsafe extern "C" fn(*mut libc::addrinfo);
 type GetHostnameFn = unsafe extern "C" fn(*mut c_char, libc::size_t) -> c_int;
 type UnameFn = unsafe extern "C" fn(*mut libc::utsname) -> c_int;
 
-/// The functions we stand in for, as libc has them.
-struct Real {
+libc_fns!("socket" {
     socket: SocketFn,
     bind: AddrFn,
     connect: AddrFn,
@@ -58,33 +90,7 @@ struct Real {
     freeaddrinfo: FreeAiFn,
     gethostname: GetHostnameFn,
     uname: UnameFn,
-}
-
-fn real() -> &'static Real {
-    static REAL: OnceLock<Real> = OnceLock::new();
-    REAL.get_or_init(|| {
-        let sym = |name: &std::ffi::CStr| next_sym(name).unwrap_or_else(|| die("a libc socket function is missing"));
-        // SAFETY: each symbol is libc's function of exactly this signature
-        // (POSIX), and none is null.
-        unsafe {
-            Real {
-                socket: std::mem::transmute::<*mut c_void, SocketFn>(sym(c"socket")),
-                bind: std::mem::transmute::<*mut c_void, AddrFn>(sym(c"bind")),
-                connect: std::mem::transmute::<*mut c_void, AddrFn>(sym(c"connect")),
-                listen: std::mem::transmute::<*mut c_void, ListenFn>(sym(c"listen")),
-                accept4: std::mem::transmute::<*mut c_void, Accept4Fn>(sym(c"accept4")),
-                getsockname: std::mem::transmute::<*mut c_void, NameFn>(sym(c"getsockname")),
-                getpeername: std::mem::transmute::<*mut c_void, NameFn>(sym(c"getpeername")),
-                getsockopt: std::mem::transmute::<*mut c_void, GetOptFn>(sym(c"getsockopt")),
-                setsockopt: std::mem::transmute::<*mut c_void, SetOptFn>(sym(c"setsockopt")),
-                getaddrinfo: std::mem::transmute::<*mut c_void, GaiFn>(sym(c"getaddrinfo")),
-                freeaddrinfo: std::mem::transmute::<*mut c_void, FreeAiFn>(sym(c"freeaddrinfo")),
-                gethostname: std::mem::transmute::<*mut c_void, GetHostnameFn>(sym(c"gethostname")),
-                uname: std::mem::transmute::<*mut c_void, UnameFn>(sym(c"uname")),
-            }
-        }
-    })
-}
+});
 
 /// libc's own function `name`, the next definition after ours: what we
 /// stand in for is reached only so (through `libc::` it is ours again).

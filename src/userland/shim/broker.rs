@@ -29,13 +29,6 @@ use crate::kern::poller::HostFd;
 use crate::kern::proc::Proc;
 use crate::socket::{BindOpts, TcpListener, TcpPeek, TcpStream, UdpSocket};
 
-/// A request from a channel, and where its answer goes.
-struct Job {
-    req: Request,
-    fd: Option<OwnedFd>,
-    reply: Reply,
-}
-
 /// A channel: a thread of a program asks on it, one request at a time,
 /// and waits for each answer.
 type Chan = Rc<HostFd<OwnedFd>>;
@@ -240,15 +233,7 @@ fn channel(p: &Proc, socks: &Socks, ch: OwnedFd) {
                     reply.send(Answer::err(libc::EPROTO), None);
                     continue;
                 };
-                handle(
-                    &p2,
-                    &socks,
-                    Job {
-                        req,
-                        fd,
-                        reply: reply.clone(),
-                    },
-                );
+                handle(&p2, &socks, req, fd, reply.clone());
             }
         })
         .await;
@@ -354,8 +339,8 @@ fn ino(fd: &impl std::os::fd::AsFd) -> Option<u64> {
     nix::sys::stat::fstat(fd).ok().map(|s| s.st_ino)
 }
 
-fn handle(p: &Proc, socks: &Socks, j: Job) {
-    let Job { mut req, fd, reply } = j;
+/// A request `req` from a channel (`fd` riding along), its answer to `reply`.
+fn handle(p: &Proc, socks: &Socks, mut req: Request, fd: Option<OwnedFd>, reply: Reply) {
     req.addr = req.addr.map(unmapped);
     let answer = |a: Answer| {
         reply.send(a, None);

@@ -10,7 +10,6 @@ use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::Poll;
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -22,25 +21,25 @@ use crate::socket::TcpStream;
 
 const CHUNK: usize = 64 << 10;
 
-/// Buffers done with, of every relay: reused, not made anew (a short
-/// connection would otherwise clear two fresh ones each way).
-static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-/// Buffers kept: 4 MiB.
+thread_local! {
+    /// Buffers done with, of every relay (all run on the engine's
+    /// thread): reused, not made anew, so a short connection clears no
+    /// fresh 64 KiB. At most [`POOL_MAX`] are kept (4 MiB).
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 const POOL_MAX: usize = 64;
 
 /// A buffer from the pool, or a new one.
 fn take() -> Vec<u8> {
-    POOL.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop()
-        .unwrap_or_else(|| vec![0u8; CHUNK])
+    POOL.with_borrow_mut(|p| p.pop()).unwrap_or_else(|| vec![0u8; CHUNK])
 }
 
 fn give(b: Vec<u8>) {
-    let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    if p.len() < POOL_MAX {
-        p.push(b);
-    }
+    POOL.with_borrow_mut(|p| {
+        if p.len() < POOL_MAX {
+            p.push(b);
+        }
+    });
 }
 
 /// Relay `far` (our end of the program's pair) to `s`; `done` runs when
@@ -76,6 +75,11 @@ impl Hand {
 
     fn pending(&self) -> &[u8] {
         self.buf.as_deref().map_or(&[], |b| &b[self.off..self.len])
+    }
+
+    /// Drop what is in hand.
+    fn clear(&mut self) {
+        self.advance(self.len - self.off);
     }
 
     /// `n` more have gone on; an emptied buffer goes back to the pool.
@@ -138,7 +142,7 @@ async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
                     }
                     Poll::Ready(Err(_)) => {
                         // The connection is gone: what the program sends is lost.
-                        up.advance(usize::MAX / 2);
+                        up.clear();
                         up_done = true;
                     }
                     Poll::Pending => {}
@@ -161,7 +165,7 @@ async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
                 }
             }
             if !down.is_empty() && broken {
-                down.advance(down.len);
+                down.clear();
                 moved = true;
             }
             if !down.is_empty() {

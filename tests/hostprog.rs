@@ -300,6 +300,50 @@ fn a_forked_child_keeps_its_parents_connection() {
     h.tasks().kill_all();
 }
 
+/// The shim announces a socket without waiting for the answer (read with
+/// its thread's next call): here one thread makes the sockets, whose
+/// answers it never reads before others connect them on channels of
+/// their own; then one thread makes, binds and listens at once.
+#[test]
+fn a_socket_made_by_one_thread_is_connected_by_another() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-threads");
+    let script = dir.join("threads.py");
+    std::fs::write(
+        &script,
+        "import socket, threading\n\
+         socks = [socket.socket() for _ in range(8)]\n\
+         def go(i):\n    s = socks[i]; s.connect(('10.0.3.2', 7000 + i))\n    \
+         s.sendall(b'thread %d\\n' % i); s.close()\n\
+         ts = [threading.Thread(target=go, args=(i,)) for i in range(8)]\n\
+         [t.start() for t in ts]; [t.join() for t in ts]\n\
+         s = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen(); print('listening', s.getsockname()[1] > 0)\n",
+    )
+    .expect("script");
+    let h = chain3();
+    let outs: Vec<_> = (0..8).map(|i| dir.join(format!("got{i}"))).collect();
+    for (i, out) in outs.iter().enumerate() {
+        ok(&h, &format!("jexec b nc -l {} > {} &", 7000 + i, out.display()));
+        wait_listening(&h, "b", 7000 + i as u16);
+    }
+    let o = ok(&h, &format!("jexec a python3 {}", script.display()));
+    assert_eq!(o, "listening True\n");
+    let start = Instant::now();
+    for (i, out) in outs.iter().enumerate() {
+        while std::fs::read_to_string(out).unwrap_or_default() != format!("thread {i}\n") {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{i}: {:?}",
+                std::fs::read_to_string(out)
+            );
+            h.run_for(Duration::from_millis(50));
+        }
+    }
+    h.tasks().kill_all();
+}
+
 #[test]
 fn redis_cli_sets_and_gets_across_jails() {
     if !have(&[("redis-server", "redis-server"), ("redis-cli", "redis-tools")]) {

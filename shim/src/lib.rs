@@ -145,6 +145,21 @@ fn control() -> Option<c_int> {
 thread_local! {
     /// This thread's channel to vimage: (process id, descriptor).
     static CHAN: Cell<(i32, c_int)> = const { Cell::new((0, -1)) };
+    /// Sockets announced on this thread's channel (`OP_SOCKET`) whose
+    /// answers are not read yet: they are read before the next call's.
+    static UNREAD: std::cell::RefCell<std::collections::VecDeque<u64>> = const {
+        std::cell::RefCell::new(std::collections::VecDeque::new())
+    };
+}
+
+/// Sockets announced whose answers no thread has read yet, and sockets
+/// vimage refused (with its errno), by inode.
+fn announced() -> std::sync::MutexGuard<'static, std::collections::HashMap<u64, c_int>> {
+    static ANNOUNCED: OnceLock<Mutex<std::collections::HashMap<u64, c_int>>> = OnceLock::new();
+    ANNOUNCED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// Sockets known to be vimage's, by the inode of our end.
@@ -264,15 +279,74 @@ fn chan() -> Option<c_int> {
         return None;
     }
     CHAN.set((pid, sv[0]));
+    // A fork's child: what its parent announced is answered to the parent.
+    UNREAD.with_borrow_mut(|u| u.clear());
     Some(sv[0])
 }
 
 /// Ask vimage; the answer and the descriptor it sent, or an errno.
 fn call(req: &Request, fd: Option<c_int>) -> Result<(Answer, Option<c_int>), c_int> {
     let Some(ch) = chan() else { return Err(libc::ENETDOWN) };
-    if !send_msg(ch, &req.encode(), fd) {
-        return Err(libc::ENETDOWN);
+    for tries in 0.. {
+        if !send_msg(ch, &req.encode(), fd) {
+            return Err(libc::ENETDOWN);
+        }
+        read_unread(ch)?;
+        let r = answer(ch);
+        if r != Err(libc::ENOTSOCK) || req.ino == 0 {
+            return r;
+        }
+        match announced().get(&req.ino) {
+            // Refused when it was made.
+            Some(&e) if e != 0 => return Err(e),
+            // Announced by another thread, not yet seen by vimage: soon.
+            Some(_) if tries < 200 => std::thread::sleep(std::time::Duration::from_micros(500)),
+            _ => return r,
+        }
     }
+    Err(libc::ENOTSOCK)
+}
+
+/// Announce a new socket without waiting for the answer (read with the
+/// next call's): a connection costs one round trip less.
+fn announce(req: &Request, far: c_int) -> bool {
+    let Some(ch) = chan() else { return false };
+    announced().insert(req.ino, 0);
+    if !send_msg(ch, &req.encode(), Some(far)) {
+        announced().remove(&req.ino);
+        return false;
+    }
+    UNREAD.with_borrow_mut(|u| u.push_back(req.ino));
+    true
+}
+
+/// Read the answers to this thread's announcements.
+fn read_unread(ch: c_int) -> Result<(), c_int> {
+    while let Some(ino) = UNREAD.with_borrow_mut(|u| u.pop_front()) {
+        let e = match answer(ch) {
+            Ok((_, fd)) => {
+                if let Some(f) = fd {
+                    // SAFETY: a descriptor we were given and will not use.
+                    unsafe { libc::close(f) };
+                }
+                0
+            }
+            Err(libc::ENETDOWN) => return Err(libc::ENETDOWN),
+            Err(e) => e,
+        };
+        let mut a = announced();
+        if e == 0 {
+            a.remove(&ino);
+        } else {
+            a.insert(ino, e);
+            known().remove(&ino);
+        }
+    }
+    Ok(())
+}
+
+/// The next answer on `ch`.
+fn answer(ch: c_int) -> Result<(Answer, Option<c_int>), c_int> {
     let mut buf = vec![0u8; MSG_MAX];
     match recv_msg(ch, &mut buf, libc::MSG_CMSG_CLOEXEC) {
         Ok((0, _)) | Err(_) => Err(libc::ENETDOWN),
@@ -446,25 +520,18 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         c: protocol,
         ..Request::default()
     };
-    let r = call(&req, Some(far));
+    // Known before it is announced: the answer may refuse it.
+    known().insert(req.ino);
+    let sent = req.ino != 0 && announce(&req, far);
     // SAFETY: our copy of the far end; vimage has its own now.
     unsafe { libc::close(far) };
-    match r {
-        Ok(_) if udp && !dgram::mark(app, req.ino) => {
-            // SAFETY: our end of a pair; vimage sees it close.
-            unsafe { libc::close(app) };
-            set_errno(libc::EMFILE)
-        }
-        Ok(_) => {
-            known().insert(req.ino);
-            app
-        }
-        Err(e) => {
-            // SAFETY: our end of a pair nobody else has.
-            unsafe { libc::close(app) };
-            set_errno(e)
-        }
+    if !sent || (udp && !dgram::mark(app, req.ino)) {
+        known().remove(&req.ino);
+        // SAFETY: our end of a pair; vimage sees it close.
+        unsafe { libc::close(app) };
+        return set_errno(if sent { libc::EMFILE } else { libc::ENETDOWN });
     }
+    app
 }
 
 /// Ask vimage `op` about socket `ino` at `addr`; 0 or -1 with errno.

@@ -18,7 +18,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// rides along). `a`: the process id.
 pub const OP_HELLO: u8 = 1;
 /// A new socket: `a` family, `b` type (without flags), `c` protocol; its
-/// far end rides along.
+/// far end rides along. The shim does not wait for this answer: it
+/// reads it before the answer to its thread's next request.
 pub const OP_SOCKET: u8 = 2;
 /// Is `ino` a vimage socket? (After `exec` the shim no longer knows.)
 /// The answer's `val`: its type (`SOCK_STREAM`, `SOCK_DGRAM`).

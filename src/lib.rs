@@ -57,6 +57,7 @@ fn register_builtin_modules(k: &mut Kernel) {
         k.module_register(netinet6::ip6::module()).map(|x| x.slot()),
         k.module_register(netinet6::nd6::module()).map(|x| x.slot()),
         k.module_register(netinet6::icmp6::module()).map(|x| x.slot()),
+        k.module_register(net::rtsock::module()).map(|x| x.slot()),
     ];
     assert_eq!(
         slots,
@@ -71,7 +72,8 @@ fn register_builtin_modules(k: &mut Kernel) {
             Ok(7),
             Ok(8),
             Ok(9),
-            Ok(10)
+            Ok(10),
+            Ok(11)
         ],
         "builtin module slots"
     );

@@ -633,7 +633,11 @@ pub fn if_up(k: &mut Kernel, v: &mut Vnet, index: u32, up: bool) -> bool {
     let Some(ifp) = v.builtin(IF).get_mut(index) else {
         return false;
     };
+    let was = ifp.flags;
     let came = ifp.set_up(up);
+    if ifp.flags != was {
+        crate::net::rtsock::rt_ifmsg(v, index);
+    }
     if came {
         for hook in k.netisr.if_hooks(IfEvent::Up) {
             hook(k, v, index);
@@ -647,6 +651,7 @@ fn if_attach_hooks(k: &mut Kernel, v: &mut Vnet, index: u32) {
     for hook in k.netisr.if_hooks(IfEvent::Attach) {
         hook(k, v, index);
     }
+    crate::net::rtsock::rt_ifannouncemsg(v, index, true);
 }
 
 /// Take interface `index` out of vnet `v`, purging what the vnet's
@@ -657,6 +662,7 @@ pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
         hook(k, v, index);
     }
     crate::net::bridge::bridge_ifdetach(v, index);
+    crate::net::rtsock::rt_ifannouncemsg(v, index, false);
     v.get_mut(IF)?.remove(index)
 }
 

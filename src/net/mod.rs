@@ -11,4 +11,5 @@ pub mod ifnet;
 pub mod pipe;
 pub mod radix;
 pub mod route;
+pub mod rtsock;
 pub mod tap;

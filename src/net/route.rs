@@ -23,6 +23,7 @@ pub const RTF_STATIC: u32 = 0x800;
 pub const RTF_BLACKHOLE: u32 = 0x1000;
 pub const RTF_PROTO1: u32 = 0x8000;
 pub const RTF_PROTO2: u32 = 0x4000;
+pub const RTF_PROTO3: u32 = 0x40000;
 pub const RTF_PINNED: u32 = 0x100000;
 pub const RTF_LOCAL: u32 = 0x200000;
 pub const RTF_BROADCAST: u32 = 0x400000;
@@ -167,8 +168,8 @@ impl<K: Key> RouteTable<K> {
     }
 
     /// Remove every route through interface `ifindex` (it left, or lost an
-    /// address); returns how many.
-    pub fn purge_if(&mut self, ifindex: u32) -> usize {
+    /// address); returns them.
+    pub fn purge_if(&mut self, ifindex: u32) -> Vec<Rtentry<K>> {
         let doomed: Vec<(K, u8)> = self
             .rt
             .iter()
@@ -176,11 +177,8 @@ impl<K: Key> RouteTable<K> {
             .filter(|(_, _, e)| e.ifindex == ifindex || e.gateway == Gateway::Link(ifindex))
             .map(|(k, p, _)| (k, p))
             .collect();
-        for &(k, p) in &doomed {
-            self.rt.remove(k, p);
-        }
         self.forget();
-        doomed.len()
+        doomed.into_iter().filter_map(|(k, p)| self.rt.remove(k, p)).collect()
     }
 
     /// Every route in address order.
@@ -210,6 +208,7 @@ pub fn flags_letters(f: u32) -> String {
         (RTF_STATIC, 'S'),
         (RTF_PROTO1, '1'),
         (RTF_PROTO2, '2'),
+        (RTF_PROTO3, '3'),
         (RTF_BLACKHOLE, 'B'),
         (RTF_BROADCAST, 'b'),
     ];
@@ -230,6 +229,7 @@ pub fn flags_names(f: u32) -> String {
         (RTF_BLACKHOLE, "BLACKHOLE"),
         (RTF_PROTO2, "PROTO2"),
         (RTF_PROTO1, "PROTO1"),
+        (RTF_PROTO3, "PROTO3"),
         (RTF_PINNED, "PINNED"),
         (RTF_LOCAL, "LOCAL"),
         (RTF_BROADCAST, "BROADCAST"),
@@ -302,7 +302,7 @@ mod tests {
             }),
             Err(RtError::Exists)
         );
-        assert_eq!(t.purge_if(2), 2);
+        assert_eq!(t.purge_if(2).len(), 2);
         assert!(t.lookup(ip("10.0.0.7")).is_none());
         assert_eq!(t.delete(0, 0), Err(RtError::NotFound));
         assert_eq!(Inet(ip("192.0.2.1")).to_string(), "192.0.2.1");

@@ -8,6 +8,7 @@ use crate::kern::Kernel;
 use crate::net::ifnet::{IF, IfKind};
 use crate::net::radix::mask;
 use crate::net::route::{Gateway, ROUTE, RTF_STATIC, Rtentry};
+use crate::net::rtsock::{RTM_DELADDR, RTM_NEWADDR, rt_add, rt_delete, rt_newaddrmsg, rt_purge_if};
 use crate::netinet::ip::{INADDR_ANY, INADDR_BROADCAST, INADDR_LOOPBACK, IP};
 use crate::vnet::Vnet;
 
@@ -119,6 +120,7 @@ pub fn in_aifaddr(
         broadcast: brd.unwrap_or(in_brdaddr(addr, plen)),
     };
     v.builtin(IP).ifaddrs.push(ia);
+    in_newaddrmsg(v, RTM_NEWADDR, &ia);
     in_ifaddr_routes(v, &ia);
     if announce {
         crate::netinet::arp::arp_announce(k, v, index, addr);
@@ -138,37 +140,22 @@ fn in_ifaddr_routes(v: &mut Vnet, ia: &InIfaddr) {
     let Some(ifp) = v.builtin(IF).get(index) else { return };
     let (loopback, p2p) = (ifp.is_loopback(), ifp.is_p2p());
     let lo = v.builtin(IF).loif().unwrap_or(index);
-    if let Some(rt) = v.get_mut(ROUTE) {
-        if p2p {
-            // The far end is reached through the interface.
-            let _ = rt.add(Rtentry {
-                dst: broadcast,
-                plen: 32,
-                gateway: Gateway::Link(index),
-                ifindex: index,
-                flags: 0,
-                mtu: 0,
-            });
-        } else if !loopback && plen < 32 {
-            let _ = rt.add(Rtentry {
-                dst: addr,
-                plen,
-                gateway: Gateway::Link(index),
-                ifindex: index,
-                flags: 0,
-                mtu: 0,
-            });
-        }
-        // The address itself is reached through the loopback.
-        let _ = rt.add(Rtentry {
-            dst: addr,
-            plen: 32,
-            gateway: Gateway::Link(index),
-            ifindex: lo,
-            flags: if loopback { 0 } else { RTF_STATIC },
-            mtu: 0,
-        });
+    let link = |dst, plen, ifindex, flags| Rtentry {
+        dst,
+        plen,
+        gateway: Gateway::Link(index),
+        ifindex,
+        flags,
+        mtu: 0,
+    };
+    if p2p {
+        // The far end is reached through the interface.
+        let _ = rt_add(v, link(broadcast, 32, index, 0));
+    } else if !loopback && plen < 32 {
+        let _ = rt_add(v, link(addr, plen, index, 0));
     }
+    // The address itself is reached through the loopback.
+    let _ = rt_add(v, link(addr, 32, lo, if loopback { 0 } else { RTF_STATIC }));
 }
 
 /// Remove `addr` from interface `index` (`ifconfig IF inet A -alias`),
@@ -182,7 +169,22 @@ pub fn in_difaddr(_k: &mut Kernel, v: &mut Vnet, index: u32, addr: u32) -> Resul
         .ok_or(InError::NotFound)?;
     let ia = ifaddrs.remove(pos);
     in_scrub_routes(v, ia);
+    in_newaddrmsg(v, RTM_DELADDR, &ia);
     Ok(())
+}
+
+/// Tell the routing sockets of an address that came or went.
+fn in_newaddrmsg(v: &mut Vnet, kind: u8, ia: &InIfaddr) {
+    let brd = (ia.plen < 31 || v.builtin(IF).get(ia.index).is_some_and(|i| i.is_p2p()))
+        .then(|| std::net::Ipv4Addr::from(ia.broadcast).into());
+    rt_newaddrmsg(
+        v,
+        kind,
+        ia.index,
+        std::net::Ipv4Addr::from(ia.addr).into(),
+        ia.plen,
+        brd,
+    );
 }
 
 fn in_scrub_routes(v: &mut Vnet, ia: InIfaddr) {
@@ -196,27 +198,32 @@ fn in_scrub_routes(v: &mut Vnet, ia: InIfaddr) {
         .filter(|&(_, a, p)| p == ia.plen && in_prefix(a, ia.addr, ia.plen))
         .collect();
     let Some(rt) = v.get_mut(ROUTE) else { return };
-    if rt.get(ia.addr, 32).is_some_and(|e| e.gateway == Gateway::Link(index)) {
-        let _ = rt.delete(ia.addr, 32);
+    let mine = |e: &Rtentry| e.gateway == Gateway::Link(index);
+    let doomed = [
+        rt.get(ia.addr, 32).filter(|e| mine(e)).map(|_| (ia.addr, 32)),
+        // A point-to-point address's far end.
+        rt.get(ia.broadcast, 32)
+            .filter(|e| mine(e) && e.ifindex == index)
+            .map(|_| (ia.broadcast, 32)),
+    ];
+    let prefix = ia.plen < 32 && rt.get(ia.addr, ia.plen).is_some_and(|e| e.ifindex == index);
+    for (dst, plen) in doomed.into_iter().flatten() {
+        let _ = rt_delete(v, dst, plen);
     }
-    // A point-to-point address's far end.
-    if rt
-        .get(ia.broadcast, 32)
-        .is_some_and(|e| e.gateway == Gateway::Link(index) && e.ifindex == index)
-    {
-        let _ = rt.delete(ia.broadcast, 32);
-    }
-    if ia.plen < 32 && rt.get(ia.addr, ia.plen).is_some_and(|e| e.ifindex == index) {
-        let _ = rt.delete(ia.addr, ia.plen);
+    if prefix {
+        let _ = rt_delete(v, ia.addr, ia.plen);
         if let Some(&(other, _, _)) = others.first() {
-            let _ = rt.add(Rtentry {
-                dst: ia.addr,
-                plen: ia.plen,
-                gateway: Gateway::Link(other),
-                ifindex: other,
-                flags: 0,
-                mtu: 0,
-            });
+            let _ = rt_add(
+                v,
+                Rtentry {
+                    dst: ia.addr,
+                    plen: ia.plen,
+                    gateway: Gateway::Link(other),
+                    ifindex: other,
+                    flags: 0,
+                    mtu: 0,
+                },
+            );
         }
     }
 }
@@ -231,10 +238,9 @@ pub fn in_ifdetach(_k: &mut Kernel, v: &mut Vnet, index: u32) {
     ip.ifaddrs = kept;
     for ia in gone {
         in_scrub_routes(v, ia);
+        in_newaddrmsg(v, RTM_DELADDR, &ia);
     }
-    if let Some(rt) = v.get_mut(ROUTE) {
-        rt.purge_if(index);
-    }
+    rt_purge_if(v, index);
     crate::netinet::arp::arp_ifdetach(v, index);
 }
 

@@ -31,6 +31,7 @@
 //! ```
 
 mod raw;
+mod route;
 mod tcp;
 mod udp;
 
@@ -39,6 +40,7 @@ use std::io;
 use std::rc::Rc;
 
 pub use raw::RawSocket;
+pub use route::RouteSocket;
 pub use tcp::{TcpListener, TcpPeek, TcpStream};
 pub use udp::UdpSocket;
 

@@ -111,6 +111,26 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// ctime(3) without its newline: `Thu Jan  1 00:00:05 1970`.
+pub fn ctime(wall: Duration) -> String {
+    const DAY: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let s = wall.as_secs() as i64;
+    let days = s.div_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let t = s.rem_euclid(86_400);
+    format!(
+        "{} {} {d:2} {:02}:{:02}:{:02} {y}",
+        DAY[days.rem_euclid(7) as usize],
+        MON[(m - 1) as usize],
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
 fn hms(t: Duration) -> String {
     let s = t.as_secs();
     format!(

@@ -2,6 +2,10 @@
 //!
 //! `route [-nq] add|delete|change|get|flush [-net|-host] DEST [GATEWAY]
 //! [-netmask MASK] [-iface] [-blackhole] [-reject] [-mtu N]`.
+//! `route [-n] monitor [-inet|-inet6]` prints what the vnet's routing
+//! sockets hear (route(4), src/net/rtsock.rs).
+
+use std::net::IpAddr;
 
 use clap::Parser;
 
@@ -12,7 +16,12 @@ use crate::net::route::{
     Gateway, Inet, ROUTE, RTF_BLACKHOLE, RTF_DONE, RTF_GATEWAY, RTF_REJECT, RTF_STATIC, RtError, Rtentry, flags_names,
     inet_addr,
 };
+use crate::net::rtsock::{
+    RTM_ADD, RTM_CHANGE, RTM_DELADDR, RTM_DELETE, RTM_GET, RTM_IFINFO, RTM_NEWADDR, RtMsg, route_output,
+};
 use crate::netinet::in_::mask_to_plen;
+use crate::socket::RouteSocket;
+use crate::userland::print::ctime;
 use crate::{errln, outln};
 
 /// manually manipulate the routing tables (route(8))
@@ -192,6 +201,7 @@ pub async fn route(p: Proc, argv: Vec<String>) -> i32 {
         "add" | "delete" | "change" => modify(&p, &a, cmd, words),
         "get" | "show" => get(&p, words),
         "flush" => flush(&p, &a),
+        "monitor" => monitor(&p, &a, words).await,
         _ => {
             errln!(p, "route: bad keyword: {cmd}");
             usage(&p)
@@ -211,11 +221,18 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
     if let Some(g) = &r.gateway_word {
         line += &format!(": gateway {g}");
     }
+    let pid = p.pid;
     let res = p.vnet(|_, v| -> Result<(), (String, String)> {
         if cmd == "delete" {
-            return v
-                .builtin(ROUTE)
-                .delete(r.dst, r.plen)
+            let e = Rtentry {
+                dst: r.dst,
+                plen: r.plen,
+                gateway: Gateway::Link(0),
+                ifindex: 0,
+                flags: r.flags,
+                mtu: r.mtu,
+            };
+            return route_output(v, RTM_DELETE, e, pid, 1)
                 .map(|_| ())
                 .map_err(|_| ("route has not been found".into(), RtError::NotFound.to_string()));
         }
@@ -253,12 +270,8 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
             flags: r.flags,
             mtu: r.mtu,
         };
-        let t = v.builtin(ROUTE);
-        let res = if cmd == "change" {
-            t.change(e).map(|_| ())
-        } else {
-            t.add(e)
-        };
+        let kind = if cmd == "change" { RTM_CHANGE } else { RTM_ADD };
+        let res = route_output(v, kind, e, pid, 1).map(|_| ());
         res.map_err(|e| match e {
             RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
             RtError::NotFound => ("route has not been found".into(), e.to_string()),
@@ -390,4 +403,135 @@ fn flush(p: &Proc, a: &RouteArgs) -> i32 {
             1
         }
     }
+}
+
+/// `route [-n] monitor [-inet|-inet6]`: print each message the vnet's
+/// routing sockets hear, as route(8)'s `print_rtmsg` does, until
+/// interrupted.
+async fn monitor(p: &Proc, a: &RouteArgs, words: &[String]) -> i32 {
+    let family = if a.inet6 || words.iter().any(|w| w == "-inet6") {
+        Some(true)
+    } else if a.inet || words.iter().any(|w| w == "-inet") {
+        Some(false)
+    } else {
+        None
+    };
+    let s = match RouteSocket::open(p, family) {
+        Ok(s) => s,
+        Err(e) => {
+            errln!(p, "route: socket: {e}");
+            return 1;
+        }
+    };
+    loop {
+        let m = match s.recv().await {
+            Ok(m) => m,
+            Err(e) => {
+                errln!(p, "route: read: {e}");
+                return 1;
+            }
+        };
+        let wall = p.vnet(|k, _| k.wallclock(k.now())).unwrap_or_default();
+        let names = |i: u32| {
+            p.vnet(|_, v| v.builtin(IF).get(i).map(|f| f.name.clone()))
+                .ok()
+                .flatten()
+        };
+        outln!(p, "\ngot message of size {} on {}", m.msglen(), ctime(wall));
+        p.stdout.write_fmt(format_args!("{}", print_rtmsg(&m, names)));
+    }
+}
+
+/// route(8)'s `print_rtmsg`: a message in words.
+pub fn print_rtmsg(m: &RtMsg, ifname: impl Fn(u32) -> Option<String>) -> String {
+    let name = match m.kind() {
+        RTM_ADD => "RTM_ADD: Add Route",
+        RTM_DELETE => "RTM_DELETE: Delete Route",
+        RTM_CHANGE => "RTM_CHANGE: Change Metrics or flags",
+        RTM_GET => "RTM_GET: Report Metrics",
+        RTM_NEWADDR => "RTM_NEWADDR: address being added to iface",
+        RTM_DELADDR => "RTM_DELADDR: address being removed from iface",
+        RTM_IFINFO => "RTM_IFINFO: iface status change",
+        _ => "RTM_IFANNOUNCE: iface arrival/departure",
+    };
+    let mut o = format!("{name}: len {}, ", m.msglen());
+    let bits = |b: &str| if b.is_empty() { String::new() } else { format!("<{b}>") };
+    let mask = |a: &IpAddr, plen: u8| match a {
+        IpAddr::V4(_) => Inet(mask(plen)).to_string(),
+        IpAddr::V6(_) => {
+            std::net::Ipv6Addr::from(u128::MAX.checked_shl(128 - u32::from(plen)).unwrap_or(0)).to_string()
+        }
+    };
+    match m {
+        RtMsg::Route {
+            pid,
+            seq,
+            errno,
+            flags,
+            dst,
+            plen,
+            gateway,
+            ..
+        } => {
+            let host = *flags & crate::net::route::RTF_HOST != 0;
+            let gw = match gateway {
+                Gateway::Inet(g) => g.to_string(),
+                Gateway::Link(i) => format!("link#{i}"),
+            };
+            let (addrs, list) = if host {
+                ("<DST,GATEWAY>", format!(" {dst} {gw}"))
+            } else {
+                ("<DST,GATEWAY,NETMASK>", format!(" {dst} {gw} {}", mask(dst, *plen)))
+            };
+            o += &format!(
+                "pid: {pid}, seq {seq}, errno {errno}, flags:{}\nlocks:  inits: \nsockaddrs: {addrs}\n{list}\n",
+                bits(&flags_names(*flags))
+            );
+        }
+        RtMsg::Addr {
+            ifindex,
+            ifname: n,
+            addr,
+            plen,
+            brd,
+            ..
+        } => {
+            let n = if n.is_empty() {
+                ifname(*ifindex).unwrap_or_default()
+            } else {
+                n.clone()
+            };
+            let (addrs, tail) = match brd {
+                Some(b) => ("<NETMASK,IFP,IFA,BRD>", format!(" {b}")),
+                None => ("<NETMASK,IFP,IFA>", String::new()),
+            };
+            o += &format!(
+                "metric 0, flags:<UP>\nsockaddrs: {addrs}\n {} {n} {addr}{tail}\n",
+                mask(addr, *plen)
+            );
+        }
+        RtMsg::IfInfo {
+            ifindex,
+            flags,
+            link_up,
+        } => {
+            let f: Vec<&str> = crate::net::ifnet::IFF_NAMES
+                .iter()
+                .filter(|(b, _)| flags & b != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            o += &format!(
+                "if# {ifindex}, link: {}, flags:{}\n",
+                if *link_up { "up" } else { "down" },
+                bits(&f.join(","))
+            );
+        }
+        RtMsg::IfAnnounce { ifindex, arrival, .. } => {
+            o += &format!(
+                "if# {ifindex}, what: {}\n",
+                if *arrival { "arrival" } else { "departure" }
+            );
+        }
+    }
+    o
 }

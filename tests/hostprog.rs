@@ -771,6 +771,13 @@ fn a_daemon_that_left_its_process_group_goes_with_its_jail() {
         ),
     );
     wait_listening(&h, "b", 6390);
+    // redis writes its pidfile after it listens: wait for it too.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        h.run_for(Duration::from_millis(20));
+    }
     let pid = std::fs::read_to_string(&pidfile).expect("pidfile").trim().to_string();
     // Alive and not a zombie: /proc/PID/stat's third field.
     let alive = |pid: &str| {

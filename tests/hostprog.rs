@@ -538,6 +538,55 @@ except OSError as e:
 }
 
 #[test]
+fn python_joins_a_multicast_group() {
+    if !have(&[("python3", "python3")]) {
+        return;
+    }
+    let dir = tmpdir("hostprog-mcast");
+    let member = r#"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('', 5520))
+mreq = struct.pack('4s4s', socket.inet_aton('224.0.0.9'), socket.inet_aton('10.0.0.2'))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+try:
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+except OSError as e:
+    print('again', e.errno)
+s.settimeout(10)
+d, peer = s.recvfrom(100)
+print(d, peer[0], s.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL))
+"#;
+    let sender = r#"
+import socket
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.0.0.1'))
+c.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+c.sendto(b'rip?', ('224.0.0.9', 5520))
+"#;
+    std::fs::write(dir.join("member.py"), member).expect("member");
+    std::fs::write(dir.join("sender.py"), sender).expect("sender");
+    let h = chain3();
+    let out = dir.join("out");
+    ok(
+        &h,
+        &format!("jexec r1 python3 {}/member.py > {} &", dir.display(), out.display()),
+    );
+    wait_udp(&h, "r1", 5520);
+    ok(&h, &format!("jexec a python3 {}/sender.py", dir.display()));
+    let start = Instant::now();
+    while !std::fs::read_to_string(&out).is_ok_and(|s| s.lines().count() >= 2)
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        h.run_for(Duration::from_millis(20));
+    }
+    let o = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(o, "again 98\nb'rip?' 10.0.0.1 1\n");
+    h.tasks().kill_all();
+}
+
+#[test]
 fn names_and_the_hostname_are_the_labs() {
     if !have(&[("curl", "curl"), ("python3", "python3")]) {
         return;

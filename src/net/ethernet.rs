@@ -51,10 +51,12 @@ pub fn ether_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf) {
     if bcast || mcast {
         ifp.counters.imcasts += 1;
     }
-    // The only groups joined are IPv6's (RFC 2464 §7: 33:33 and the
-    // group's low 32 bits); which ones is IPv6's to tell, as a NIC's
-    // imperfect filter leaves it to.
-    if mcast && !(dst[..2] == [0x33, 0x33] && f.ethertype() == ETHERTYPE_IPV6) {
+    // Groups are IP's (RFC 1112 §6.4: 01:00:5e and the low 23 bits;
+    // RFC 2464 §7: 33:33 and the low 32); which ones is IP's to tell, as
+    // a NIC's imperfect filter leaves it to.
+    let ip4 = dst[..3] == [0x01, 0x00, 0x5e] && f.ethertype() == ETHERTYPE_IP;
+    let ip6 = dst[..2] == [0x33, 0x33] && f.ethertype() == ETHERTYPE_IPV6;
+    if mcast && !ip4 && !ip6 {
         return;
     }
     let etype = f.ethertype();

@@ -128,6 +128,9 @@ pub struct Ifnet {
     pub baudrate: u64,
     /// `ifconfig IF description TEXT`.
     pub description: Option<String>,
+    /// The groups its sockets joined, with how many did
+    /// (`if_multiaddrs`, netinet/in_mcast.rs).
+    pub multiaddrs: Vec<(std::net::IpAddr, u32)>,
 }
 
 impl Ifnet {
@@ -544,6 +547,7 @@ pub(crate) fn module() -> Module<Ifnets> {
             bridge: None,
             baudrate: LO_BAUDRATE,
             description: None,
+            multiaddrs: Vec::new(),
         });
         ifs
     })
@@ -621,6 +625,7 @@ pub fn if_attach(k: &mut Kernel, v: &mut Vnet, name: String, kind: IfKind, flags
         bridge: None,
         baudrate: 0,
         description: None,
+        multiaddrs: Vec::new(),
     });
     if_attach_hooks(k, v, index);
     index
@@ -668,6 +673,7 @@ pub fn if_detach(k: &mut Kernel, v: &mut Vnet, index: u32) -> Option<Ifnet> {
 
 fn if_clear_for_move(ifp: &mut Ifnet) {
     ifp.bridge = None;
+    ifp.multiaddrs.clear();
     if let IfKind::Bridge(b) = &mut ifp.kind {
         b.members.clear();
     }

@@ -3,10 +3,13 @@
 //! and forward the rest when `net.inet.ip.forwarding` is on, decrementing
 //! the TTL with an incremental checksum update (RFC 1624).
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::netinet::icmp::{self, icmp_error};
 use crate::netinet::in_::{in_broadcast, in_ifaddrs, in_localip, in_multicast, in_prefix};
+use crate::netinet::in_mcast::in_multi_member;
 use crate::netinet::in_pcb::ip4;
 use crate::netinet::ip::{IP, IPPROTO_ICMP, IpErr, Ipv4Hdr};
 use crate::netinet::ip_output::{IpOutErr, ip_output_mtu, ip_route};
@@ -76,7 +79,13 @@ pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: 
     };
     let ours = in_localip(v, h.dst);
     let bcast = !ours && in_broadcast(v, h.dst, index);
-    if ours || bcast {
+    // No multicast routing: a group is ours where we joined it.
+    let mcast = in_multicast(h.dst);
+    if mcast && !in_multi_member(v, index, IpAddr::V4(Ipv4Addr::from_bits(h.dst))) {
+        v.builtin(IP).stats.notmember += 1;
+        return;
+    }
+    if ours || bcast || mcast {
         if h.is_fragment() {
             match ip_reass(k, v, m, &h) {
                 Some(whole) => {
@@ -87,13 +96,9 @@ pub fn ip_input(k: &mut Kernel, v: &mut Vnet, index: u32, mut m: Mbuf, l2bcast: 
             }
         }
         v.builtin(IP).stats.delivered += 1;
-        return ip_deliver(k, v, index, m, &h, bcast || l2bcast);
+        return ip_deliver(k, v, index, m, &h, bcast || l2bcast || mcast);
     }
     let ip = v.builtin(IP);
-    if in_multicast(h.dst) {
-        ip.stats.notmember += 1;
-        return;
-    }
     if !ip.forwarding || l2bcast {
         ip.stats.cantforward += 1;
         return;

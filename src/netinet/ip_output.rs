@@ -2,13 +2,16 @@
 //! selection, the header, fragmentation (RFC 791 §3.2), and handing the
 //! datagram to the link layer (ARP for Ethernet, or the loopback).
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use crate::kern::Kernel;
 use crate::kern::mbuf::Mbuf;
 use crate::net::ethernet::{BROADCAST, ETHERTYPE_IP, ether_output_frame};
 use crate::net::ifnet::{IF, if_transmit};
 use crate::net::route::{ROUTE, RTF_BLACKHOLE, RTF_REJECT};
 use crate::netinet::arp::{ArpErr, arpresolve};
-use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip};
+use crate::netinet::in_::{in_broadcast, in_ifaddr_for, in_localip, in_multicast};
+use crate::netinet::in_mcast::{ether_map_ip_multicast, in_multi_member};
 use crate::netinet::ip::{INADDR_BROADCAST, IP, IP_DF, IP_HDR_LEN, IP_MF, IP_OFFMASK, Ipv4Hdr};
 use crate::vnet::Vnet;
 use crate::wire::ipv4::Packet;
@@ -23,9 +26,12 @@ pub struct IpOpts {
     pub tos: u8,
     /// Don't fragment.
     pub df: bool,
-    /// Send out of this interface without a route (limited broadcast).
+    /// Send out of this interface without a route (limited broadcast,
+    /// `IP_MULTICAST_IF`).
     pub ifindex: Option<u32>,
     pub proto: u8,
+    /// `IP_MULTICAST_LOOP`: a multicast also goes to this host's members.
+    pub mloop: bool,
 }
 
 /// Why a datagram could not be sent; `Display` is the errno text.
@@ -66,7 +72,7 @@ pub fn ip_output(k: &mut Kernel, v: &mut Vnet, mut payload: Mbuf, dst: u32, o: &
     }
     let hb = payload.prepend(IP_HDR_LEN);
     h.write(hb);
-    ip_send(k, v, payload, o.ifindex)
+    ip_send(k, v, payload, o.ifindex, o.mloop)
 }
 
 /// Send a datagram that already has its header (raw sockets with
@@ -85,7 +91,7 @@ pub fn ip_output_raw(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf) -> Result<(), Ip
         let id = v.builtin(IP).next_id();
         m.data_mut()[4..6].copy_from_slice(&id.to_be_bytes());
     }
-    ip_send(k, v, m, None)
+    ip_send(k, v, m, None, false)
 }
 
 /// Where a datagram goes: out of `ifindex` to `nexthop`, `mtu` at most.
@@ -124,7 +130,13 @@ pub fn ip_route(v: &mut Vnet, dst: u32) -> Result<Option<NextHop>, IpOutErr> {
 
 /// Route and send a datagram this vnet originates, whose header is
 /// written (source possibly 0, checksum to be done).
-pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option<u32>) -> Result<(), IpOutErr> {
+pub(crate) fn ip_send(
+    k: &mut Kernel,
+    v: &mut Vnet,
+    mut m: Mbuf,
+    ifindex: Option<u32>,
+    mloop: bool,
+) -> Result<(), IpOutErr> {
     let h = match Packet::new_checked(m.data()) {
         Ok(p) => p.repr(),
         Err(_) => return Err(IpOutErr::Invalid),
@@ -156,7 +168,18 @@ pub(crate) fn ip_send(k: &mut Kernel, v: &mut Vnet, mut m: Mbuf, ifindex: Option
     }
     Packet::new_unchecked(m.data_mut()).fill_checksum();
     v.builtin(IP).stats.localout += 1;
+    if mloop && in_multicast(h.dst) && in_multi_member(v, nh.ifindex, IpAddr::V4(Ipv4Addr::from_bits(h.dst))) {
+        ip_mloopback(k, v, nh.ifindex, &m);
+    }
     ip_output_mtu(k, v, nh, m, h.hl).map_err(|(e, _)| e)
+}
+
+/// A copy of a multicast this host sends, for its own members on the
+/// interface it leaves by, received as if it came back (`ip_mloopback`).
+fn ip_mloopback(k: &mut Kernel, v: &mut Vnet, index: u32, m: &Mbuf) {
+    let mut copy = m.clone();
+    copy.finish_csum();
+    crate::net::ifnet::if_proto_input(k, v, index, ETHERTYPE_IP, copy, false);
 }
 
 /// Send a routed datagram, fragmenting it to fit the MTU unless it says
@@ -238,6 +261,10 @@ pub fn ip_output_if(k: &mut Kernel, v: &mut Vnet, out: u32, nexthop: u32, m: Mbu
     }
     if nexthop == INADDR_BROADCAST || in_broadcast(v, nexthop, out) {
         return ether_output_frame(k, v, out, BROADCAST, ETHERTYPE_IP, m).map_err(nobufs);
+    }
+    if in_multicast(nexthop) {
+        let mac = ether_map_ip_multicast(nexthop);
+        return ether_output_frame(k, v, out, mac, ETHERTYPE_IP, m).map_err(nobufs);
     }
     match arpresolve(k, v, out, nexthop, m) {
         Ok(Some((mac, m))) => ether_output_frame(k, v, out, mac, ETHERTYPE_IP, m).map_err(nobufs),

@@ -5,6 +5,7 @@ pub mod cc;
 pub mod icmp;
 pub mod in_;
 pub mod in_jail;
+pub mod in_mcast;
 pub mod in_pcb;
 pub mod ip;
 pub mod ip_input;

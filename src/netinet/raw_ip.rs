@@ -28,6 +28,9 @@ pub struct RawSock {
     /// `ICMP6_FILTER` (RFC 3542 §3.2): the ICMPv6 types it takes, a bit
     /// each; `None` takes all.
     pub icmp6_filter: Option<[u64; 4]>,
+    /// Its groups and multicast sending options: once it has joined
+    /// one, it takes multicasts only of the groups it joined.
+    pub mopts: crate::netinet::in_mcast::MOptions,
 }
 
 impl RawSock {
@@ -87,6 +90,12 @@ pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8], ifind
         if s.proto != proto {
             continue;
         }
+        if let Some(g) = mcast_dst(datagram)
+            && !s.mopts.groups.is_empty()
+            && !s.mopts.member(g, ifindex)
+        {
+            continue;
+        }
         if let Some(f) = &s.icmp6_filter
             && proto == crate::netinet6::ip6::IPPROTO_ICMPV6
             && let Some(&t) = crate::wire::ipv6::ext_walk(datagram)
@@ -107,4 +116,14 @@ pub fn rip_input(k: &mut Kernel, v: &mut Vnet, proto: u8, datagram: &[u8], ifind
         }
     }
     taken
+}
+
+/// The group a datagram (from its IP header) is sent to, if it is one.
+fn mcast_dst(d: &[u8]) -> Option<std::net::IpAddr> {
+    let a: std::net::IpAddr = match d.first()? >> 4 {
+        4 => <[u8; 4]>::try_from(d.get(16..20)?).ok()?.into(),
+        6 => <[u8; 16]>::try_from(d.get(24..40)?).ok()?.into(),
+        _ => return None,
+    };
+    a.is_multicast().then_some(a)
 }

@@ -16,6 +16,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::kern::sysctl::Oid;
 use crate::netinet::in_::in_broadcast;
 use crate::netinet::in_jail::{prison_check_ip, prison_equal_ip4, prison_local_ip, prison_remote_ip, prison_saddr_ip};
+use crate::netinet::in_mcast::{MOptions, in_joingroup, in_leavegroup, in_mcast_ifp, in_purgemoptions};
 use crate::netinet::in_pcb::{
     Endpoint, Errno, Owner, PcbId, PcbTable, Vflag, in_pcb_af, in_pcb_overlap, in_pcbbind, in_pcbladdr, in4, ip4,
 };
@@ -66,6 +67,8 @@ pub struct UdpPcb {
     /// Its family and whether it takes IPv4 too.
     pub vflag: Vflag,
     pub ttl: u8,
+    /// Its groups and multicast sending options.
+    pub mopts: MOptions,
     pub error: Option<SoError>,
     rwaker: Option<Waker>,
     pub owner: Option<Owner>,
@@ -211,16 +214,18 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
         Endpoint::new(f.dst, seg.dst_port()),
     );
     let payload = seg.payload();
-    // Broadcasts go to every socket bound to the port; others to the best.
+    // Broadcasts go to every socket bound to the port, multicasts to
+    // those that joined the group on the interface it came by (bound to
+    // the wildcard or the group); others to the best.
+    let mcast = to.addr.is_multicast();
+    let takes = |p: &UdpPcb| {
+        p.foreign.is_unspecified()
+            && (!mcast || p.mopts.member(to.addr, f.ifindex) && (p.local.is_unspecified() || p.local.addr == to.addr))
+    };
     let targets: Vec<UdpId> = if f.bcast {
         udp.ports
             .get(&to.port)
-            .map(|ids| {
-                ids.iter()
-                    .copied()
-                    .filter(|&i| udp.get(i).is_some_and(|p| p.foreign.is_unspecified()))
-                    .collect()
-            })
+            .map(|ids| ids.iter().copied().filter(|&i| udp.get(i).is_some_and(takes)).collect())
             .unwrap_or_default()
     } else {
         udp.lookup(to, from).into_iter().collect()
@@ -299,6 +304,7 @@ pub fn udp_attach(v: &mut Vnet, owner: Option<Owner>, any: Endpoint) -> UdpId {
         reuseaddr: false,
         vflag,
         ttl: 0,
+        mopts: MOptions::default(),
         error: None,
         rwaker: None,
         owner,
@@ -381,7 +387,19 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     if data.len() > maxdgram {
         return Err(Errno::MsgSize);
     }
-    let (broadcast, ttl) = (p.broadcast, p.ttl);
+    let (broadcast, mut ttl) = (p.broadcast, p.ttl);
+    let (mut ifindex, mloop) = (None, !p.mopts.noloop);
+    let mut to = to;
+    if to.addr.is_multicast() {
+        ttl = p.mopts.ttl();
+        ifindex = p.mopts.ifindex;
+        // A link-scoped group is the zone of the interface it leaves by.
+        if let (IpAddr::V6(g), Some(i)) = (to.addr, ifindex)
+            && crate::wire::ipv6::in6_getscope(&g).is_none()
+        {
+            to.addr = IpAddr::V6(crate::wire::ipv6::in6_setscope(g, i));
+        }
+    }
     udp_autobind(v, id)?;
     let local = v.builtin(UDP).get(id).ok_or(Errno::Inval)?.local;
     // A broadcast needs SO_BROADCAST (EACCES otherwise).
@@ -392,6 +410,9 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     }
     let src = if !local.is_unspecified() {
         local.addr
+    } else if let (Some(i), IpAddr::V4(_)) = (ifindex, to.addr) {
+        let a = crate::netinet::in_::in_ifaddr_for(v, i, 0).ok_or(Errno::AddrNotAvail)?;
+        prison_saddr_ip(ip4j.as_deref(), ip4(a))?
     } else if limited {
         prison_saddr_ip(ip4j.as_deref(), local.addr)?
     } else {
@@ -403,7 +424,9 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     udp::Packet::new_unchecked(&mut *b).emit_header(local.port, to.port);
     b[UDP_HDR_LEN..].copy_from_slice(data);
     // The limited broadcast leaves by the first interface that can.
-    let ifindex = if limited { first_broadcast_if(v) } else { None };
+    if limited {
+        ifindex = first_broadcast_if(v);
+    }
     let src = match (src.is_unspecified(), ifindex) {
         (true, Some(i)) => crate::netinet::in_::in_ifaddr_for(v, i, INADDR_BROADCAST).map_or(src, ip4),
         _ => src,
@@ -414,6 +437,7 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
         ttl: (ttl > 0).then_some(ttl),
         ifindex,
         proto: IPPROTO_UDP,
+        mloop,
         ..IpOpts::default()
     };
     match pr_output(k, v, m, src, to.addr, opts) {
@@ -447,17 +471,36 @@ pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(u
     }
 }
 
-/// `close(2)`.
+/// `close(2)`: it leaves its groups.
 pub fn udp_detach(v: &mut Vnet, id: UdpId) {
     let udp = v.builtin(UDP);
-    if let Some(p) = udp.pcbs.free(id)
-        && let Some(ids) = udp.ports.get_mut(&p.local.port)
-    {
+    let Some(mut p) = udp.pcbs.free(id) else { return };
+    if let Some(ids) = udp.ports.get_mut(&p.local.port) {
         ids.retain(|&i| i != id);
         if ids.is_empty() {
             udp.ports.remove(&p.local.port);
         }
     }
+    in_purgemoptions(v, &mut p.mopts);
+}
+
+/// `IP_ADD_MEMBERSHIP`, `IPV6_JOIN_GROUP` and their `DROP`s: join or
+/// leave group `g` on interface `index` (`None`: as the route says).
+pub fn udp_group(v: &mut Vnet, id: UdpId, g: IpAddr, index: Option<u32>, join: bool) -> Result<(), Errno> {
+    let index = match index {
+        Some(i) => i,
+        None => in_mcast_ifp(v, g).ok_or(Errno::AddrNotAvail)?,
+    };
+    let mut mo = std::mem::take(&mut v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?.mopts);
+    let r = if join {
+        in_joingroup(v, &mut mo, g, index)
+    } else {
+        in_leavegroup(v, &mut mo, g, index)
+    };
+    if let Some(p) = v.builtin(UDP).get_mut(id) {
+        p.mopts = mo;
+    }
+    r
 }
 
 /// Is `a` a directed broadcast address of any interface here?

@@ -84,7 +84,7 @@ pub fn in6_ifaddr_of<'a>(v: &'a Vnet, a: &Ipv6Addr) -> Option<&'a In6Ifaddr> {
 /// Does interface `index` listen to multicast group `g` (scope embedded)?
 /// Every interface joins the all-nodes groups and, for each of its
 /// addresses, the solicited-node group (RFC 4861 §7.2.1); a router the
-/// all-routers group (RFC 4291 §2.7.1).
+/// all-routers group (RFC 4291 §2.7.1); and those its sockets joined.
 pub fn in6_multi(v: &Vnet, index: u32, g: &Ipv6Addr) -> bool {
     let g = in6_clearscope(*g);
     let s = g.segments();
@@ -95,6 +95,7 @@ pub fn in6_multi(v: &Vnet, index: u32, g: &Ipv6Addr) -> bool {
         return v.get(IP6).is_some_and(|ip6| ip6.forwarding);
     }
     in6_ifaddrs(v, index).any(|ia| solicited_node(&ia.addr) == g)
+        || crate::netinet::in_mcast::in_multi_member(v, index, std::net::IpAddr::V6(g))
 }
 
 /// Errors of address configuration, as ifconfig(8) reports them.

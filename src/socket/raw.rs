@@ -16,8 +16,10 @@ use std::task::Poll;
 use super::{SockCtx, to_io};
 use crate::Proc;
 use crate::kern::mbuf::Mbuf;
+use crate::netinet::in_::in_ifaddr_for;
 use crate::netinet::in_jail::prison_saddr_ip;
-use crate::netinet::in_pcb::{Endpoint, Errno, in_pcbladdr};
+use crate::netinet::in_mcast::{in_joingroup, in_leavegroup, in_mcast_ifp, in_purgemoptions};
+use crate::netinet::in_pcb::{Endpoint, Errno, in_pcbladdr, ip4 as ip4_addr};
 use crate::netinet::ip_output::{IpOpts, IpOutErr, ip_output};
 use crate::netinet::raw_ip::{RawSock, rip_attach};
 use crate::netinet6::icmp6::rip6_output;
@@ -65,6 +67,42 @@ impl RawSocket {
         self.sock.borrow_mut().icmp6_filter = Some(f);
     }
 
+    /// `IP_ADD_MEMBERSHIP`, `IPV6_JOIN_GROUP` (or leave): take datagrams
+    /// to `group` that come in by interface `index` (0: as the route to
+    /// the group says); from then on only the groups it joined.
+    pub fn set_membership(&self, group: IpAddr, index: u32, join: bool) -> io::Result<()> {
+        let sock = &self.sock;
+        self.ctx
+            .sys(|_, v| {
+                let index = match index {
+                    0 => in_mcast_ifp(v, group).ok_or(Errno::AddrNotAvail)?,
+                    i => i,
+                };
+                let mo = &mut sock.borrow_mut().mopts;
+                if join {
+                    in_joingroup(v, mo, group, index)
+                } else {
+                    in_leavegroup(v, mo, group, index)
+                }
+            })?
+            .map_err(to_io)
+    }
+
+    /// `IP_MULTICAST_IF`, `IPV6_MULTICAST_IF` (0: as the route says).
+    pub fn set_multicast_if(&self, index: u32) {
+        self.sock.borrow_mut().mopts.ifindex = (index != 0).then_some(index);
+    }
+
+    /// `IP_MULTICAST_TTL`, `IPV6_MULTICAST_HOPS` (default 1).
+    pub fn set_multicast_ttl(&self, ttl: u8) {
+        self.sock.borrow_mut().mopts.ttl = Some(ttl);
+    }
+
+    /// `IP_MULTICAST_LOOP`, `IPV6_MULTICAST_LOOP` (default on).
+    pub fn set_multicast_loop(&self, on: bool) {
+        self.sock.borrow_mut().mopts.noloop = !on;
+    }
+
     /// Send `buf` (the payload: an ICMP message, say) to `to`; the port
     /// is ignored.
     pub async fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
@@ -72,13 +110,25 @@ impl RawSocket {
         if to.addr.is_ipv6() != self.inet6 {
             return Err(to_io(Errno::AfNoSupport));
         }
-        let (proto, ttl, ip4) = (
+        let (proto, mut ttl, ip4) = (
             self.proto,
             (self.ttl.get() > 0).then_some(self.ttl.get()),
             &self.ctx.ip4,
         );
+        let (mut ifindex, mloop) = {
+            let s = self.sock.borrow();
+            (None, !s.mopts.noloop)
+        };
+        if to.addr.is_multicast() {
+            let s = self.sock.borrow();
+            (ttl, ifindex) = (Some(s.mopts.ttl()), s.mopts.ifindex);
+        }
         let r = self.ctx.sys(|k, v| {
-            let src = in_pcbladdr(v, to.addr).ok_or(Errno::NetUnreach)?;
+            let src = match (ifindex, to.addr) {
+                (Some(i), IpAddr::V4(_)) => in_ifaddr_for(v, i, 0).map(ip4_addr),
+                _ => in_pcbladdr(v, to.addr),
+            };
+            let src = src.ok_or(Errno::NetUnreach)?;
             let src = prison_saddr_ip(ip4.as_deref(), src)?;
             let sent = match (src, to.addr) {
                 (IpAddr::V6(s), IpAddr::V6(d)) => {
@@ -89,6 +139,7 @@ impl RawSocket {
                     let o = Ip6Opts {
                         hlim: ttl,
                         proto,
+                        ifindex,
                         ..Ip6Opts::default()
                     };
                     rip6_output(k, v, &msg, s, d, &o)
@@ -98,6 +149,8 @@ impl RawSocket {
                         src: Some(s.to_bits()),
                         ttl,
                         proto,
+                        ifindex,
+                        mloop,
                         ..IpOpts::default()
                     };
                     ip_output(k, v, Mbuf::from_slice(buf), d.to_bits(), &o)
@@ -143,5 +196,14 @@ impl RawSocket {
             let p = crate::wire::ipv4::Packet::new_checked(d).ok()?;
             Some((SocketAddr::from(Endpoint::v4(p.src_addr(), 0)), d))
         }
+    }
+}
+
+impl Drop for RawSocket {
+    /// Closing leaves its groups.
+    fn drop(&mut self) {
+        let sock = &self.sock;
+        self.ctx
+            .sys_quiet(|_, v| in_purgemoptions(v, &mut sock.borrow_mut().mopts));
     }
 }

@@ -2,13 +2,14 @@
 
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::task::{Context, Poll};
 
 use super::{BindOpts, SockCtx, to_io};
 use crate::Proc;
+use crate::netinet::in_mcast::in_mcast_ifaddr;
 use crate::netinet::in_pcb::{Endpoint, Errno};
-use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_recv, udp_send};
+use crate::netinet::udp::{UDP, UdpId, udp_attach, udp_bind, udp_connect, udp_detach, udp_group, udp_recv, udp_send};
 
 /// A UDP socket.
 pub struct UdpSocket {
@@ -120,6 +121,75 @@ impl UdpSocket {
     /// `IP_TTL`.
     pub fn set_ttl(&self, ttl: u8) -> io::Result<()> {
         self.with(|p| p.ttl = ttl)
+    }
+
+    /// `IP_ADD_MEMBERSHIP`: join `group` on the interface with address
+    /// `interface` (unspecified: the one the route to the group says).
+    pub fn join_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.group_v4(group, interface, true)
+    }
+
+    /// `IP_DROP_MEMBERSHIP`.
+    pub fn leave_multicast_v4(&self, group: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.group_v4(group, interface, false)
+    }
+
+    fn group_v4(&self, group: Ipv4Addr, interface: Ipv4Addr, join: bool) -> io::Result<()> {
+        self.ctx
+            .sys(|_, v| {
+                let g = IpAddr::V4(group);
+                let index = in_mcast_ifaddr(v, g, interface.to_bits())?;
+                udp_group(v, self.id, g, Some(index), join)
+            })?
+            .map_err(to_io)
+    }
+
+    /// `IP_ADD_MEMBERSHIP` with an `ip_mreqn`'s interface index, or
+    /// `IPV6_JOIN_GROUP` (index 0: as the route says).
+    pub fn join_multicast(&self, group: IpAddr, index: u32) -> io::Result<()> {
+        self.ctx
+            .sys(|_, v| udp_group(v, self.id, group, (index != 0).then_some(index), true))?
+            .map_err(to_io)
+    }
+
+    /// `IP_DROP_MEMBERSHIP` by index, `IPV6_LEAVE_GROUP`.
+    pub fn leave_multicast(&self, group: IpAddr, index: u32) -> io::Result<()> {
+        self.ctx
+            .sys(|_, v| udp_group(v, self.id, group, (index != 0).then_some(index), false))?
+            .map_err(to_io)
+    }
+
+    /// `IP_MULTICAST_IF`, `IPV6_MULTICAST_IF`: send multicasts out of
+    /// interface `index` (0: as the route says).
+    pub fn set_multicast_if(&self, index: u32) -> io::Result<()> {
+        self.with(|p| p.mopts.ifindex = (index != 0).then_some(index))
+    }
+
+    /// `IP_MULTICAST_IF` by an interface's address.
+    pub fn set_multicast_if_v4(&self, interface: Ipv4Addr) -> io::Result<()> {
+        let index = match interface.to_bits() {
+            0 => 0,
+            a => self
+                .ctx
+                .sys(|_, v| in_mcast_ifaddr(v, IpAddr::V4(Ipv4Addr::BROADCAST), a))?
+                .map_err(to_io)?,
+        };
+        self.set_multicast_if(index)
+    }
+
+    /// `IP_MULTICAST_TTL`, `IPV6_MULTICAST_HOPS` (default 1).
+    pub fn set_multicast_ttl(&self, ttl: u8) -> io::Result<()> {
+        self.with(|p| p.mopts.ttl = Some(ttl))
+    }
+
+    /// `IP_MULTICAST_LOOP`, `IPV6_MULTICAST_LOOP` (default on).
+    pub fn set_multicast_loop(&self, on: bool) -> io::Result<()> {
+        self.with(|p| p.mopts.noloop = !on)
+    }
+
+    /// The multicast options as set.
+    pub fn multicast_options(&self) -> io::Result<crate::netinet::in_mcast::MOptions> {
+        self.with(|p| p.mopts.clone())
     }
 
     /// `SO_RCVBUF`.

@@ -519,6 +519,7 @@ fn udp_op(s: &mut HSock, u: &UdpSocket, req: &Request) -> Answer {
                     s.v6only = Some(v != 0);
                     Ok(())
                 }
+                (libc::IPPROTO_IP, 32..=36) | (libc::IPPROTO_IPV6, 17..=21) => udp_mcast_opt(u, req),
                 // Accepted, with nothing here to set.
                 _ => Ok(()),
             };
@@ -533,11 +534,79 @@ fn udp_op(s: &mut HSock, u: &UdpSocket, req: &Request) -> Answer {
                 (libc::SOL_SOCKET, libc::SO_REUSEADDR) => i32::from(s.reuseaddr),
                 (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_RCVBUF) => 212_992,
                 (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => i32::from(s.v6only.unwrap_or(true)),
+                (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS) => {
+                    u.multicast_options().map_or(1, |m| i32::from(m.ttl()))
+                }
+                (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP) | (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP) => {
+                    u.multicast_options().map_or(1, |m| i32::from(!m.noloop))
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF) => {
+                    u.multicast_options().map_or(0, |m| m.ifindex.unwrap_or(0) as i32)
+                }
                 _ => return Answer::err(libc::ENOPROTOOPT),
             };
             int_answer(v)
         }
         _ => Answer::err(libc::EOPNOTSUPP),
+    }
+}
+
+/// The multicast options of ip(4) and ip6(4) (Linux's numbers: IP_
+/// MULTICAST_IF 32 to IP_DROP_MEMBERSHIP 36, IPV6_MULTICAST_IF 17 to
+/// IPV6_DROP_MEMBERSHIP 21), as Linux's libc lays out
+/// their arguments: `ip_mreq` or `ip_mreqn`, `ipv6_mreq`, an int or a
+/// byte for a TTL or a loop flag.
+fn udp_mcast_opt(u: &UdpSocket, req: &Request) -> std::io::Result<()> {
+    let d = &req.data[..];
+    let inval = || std::io::Error::from_raw_os_error(libc::EINVAL);
+    let u32_at = |i: usize| d.get(i..i + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let v4_at = |i: usize| d.get(i..i + 4).map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+    // An int, or a single byte (IP_MULTICAST_TTL and _LOOP allow both).
+    let int = match d.len() {
+        1 => i32::from(d[0]),
+        _ => u32_at(0).ok_or_else(inval)? as i32,
+    };
+    match (req.a, req.b) {
+        (libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP | libc::IP_DROP_MEMBERSHIP) => {
+            let join = req.b == libc::IP_ADD_MEMBERSHIP;
+            let g = v4_at(0).ok_or_else(inval)?;
+            match (u32_at(8), v4_at(4)) {
+                (Some(index), _) if index != 0 => {
+                    if join {
+                        u.join_multicast(IpAddr::V4(g), index)
+                    } else {
+                        u.leave_multicast(IpAddr::V4(g), index)
+                    }
+                }
+                (_, Some(a)) if join => u.join_multicast_v4(g, a),
+                (_, Some(a)) => u.leave_multicast_v4(g, a),
+                _ => Err(inval()),
+            }
+        }
+        (libc::IPPROTO_IP, libc::IP_MULTICAST_IF) => match (u32_at(8), v4_at(4)) {
+            (Some(index), _) if index != 0 => u.set_multicast_if(index),
+            (_, Some(a)) => u.set_multicast_if_v4(a),
+            _ => u.set_multicast_if_v4(v4_at(0).ok_or_else(inval)?),
+        },
+        (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL) => u.set_multicast_ttl(int.clamp(0, 255) as u8),
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS) => {
+            u.set_multicast_ttl(if int < 0 { 1 } else { int.min(255) as u8 })
+        }
+        (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP) | (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP) => {
+            u.set_multicast_loop(int != 0)
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF) => u.set_multicast_if(int as u32),
+        (libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP | libc::IPV6_DROP_MEMBERSHIP) => {
+            let g: [u8; 16] = d.get(..16).and_then(|b| b.try_into().ok()).ok_or_else(inval)?;
+            let index = u32_at(16).ok_or_else(inval)?;
+            let g = IpAddr::V6(g.into());
+            if req.b == libc::IPV6_ADD_MEMBERSHIP {
+                u.join_multicast(g, index)
+            } else {
+                u.leave_multicast(g, index)
+            }
+        }
+        _ => Ok(()),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod lab;
 pub mod net;
 pub mod netinet;
 pub mod netinet6;
+pub mod routing;
 pub mod socket;
 pub mod userland;
 pub mod vnet;

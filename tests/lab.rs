@@ -48,6 +48,7 @@ fn the_example_labs_run() {
         ("dumbbell", "receiver"),
         ("grid", "icmp_seq=0 ttl=5 "),
         ("demo", "4  10.0.0.10 (10.0.0.10)"),
+        ("rip", " 5  10.0.0.10  "),
     ] {
         let (st, out, err) = vimage(&["run", &example(name)]);
         assert_eq!(st, 0, "{name}: {out}\n{err}");
@@ -97,7 +98,10 @@ fn bad_files_say_where_and_what() {
             "[topology]\nkind = \"grid\"\nsize = 10\n",
             ":3:8: a grid's size is [rows, columns]",
         ),
-        ("routes = \"ospf\"\n", ":1:10: expected routes = \"auto\" or \"none\""),
+        (
+            "routes = \"ospf\"\n",
+            ":1:10: expected routes = \"auto\", \"rip\" or \"none\"",
+        ),
         (
             "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nbw = \"fast\"\n",
             ":7:6:",
@@ -411,4 +415,33 @@ run = \"ifconfig -a inet6\"
     .expect_err("two networks")
     .to_string();
     assert!(e.contains("the two ends of a link are on one network"), "{e}");
+}
+
+#[test]
+fn rip_labs_route_themselves_and_bad_frr_lines_are_located() {
+    let (out, ok) = run_text(
+        "routes = \"rip\"
+[[node]]
+name = \"a\"
+[[node]]
+name = \"r\"
+kind = \"router\"
+[[node]]
+name = \"b\"
+[[link]]
+ends = [\"a\", \"r\"]
+[[link]]
+ends = [\"r\", \"b\"]
+[[event]]
+at = \"10s\"
+node = \"a\"
+run = \"ping -c 1 b\"
+",
+    );
+    assert!(ok && out.contains("1 packets received"), "{out}");
+    let e =
+        Lab::parse("bad.toml", "[[node]]\nname = \"r\"\nfrr = \"router rip\\n bogus\"\n").expect_err("a bad frr line");
+    let e = e.to_string();
+    assert!(e.starts_with("bad.toml:3:"), "{e}");
+    assert!(e.contains("frr line 2: % Unknown command: bogus"), "{e}");
 }

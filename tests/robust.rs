@@ -336,3 +336,63 @@ mod ipv6_views {
         }
     }
 }
+
+mod rip {
+    use proptest::prelude::*;
+    use vimage::fuzz::rip::RipRig;
+
+    /// A RIP message: mostly a well-formed header and entries with
+    /// fields drawn to hit every check, sometimes any bytes at all.
+    fn message() -> impl Strategy<Value = Vec<u8>> {
+        let entry = (
+            prop_oneof![Just(2u16), Just(0), Just(0xffff), any::<u16>()],
+            any::<u16>(),
+            prop_oneof![any::<u32>(), (0u32..256).prop_map(|x| 0x0a00_0000 | (x << 8))],
+            prop_oneof![
+                (0u32..=32).prop_map(|l| if l == 0 { 0 } else { u32::MAX << (32 - l) }),
+                any::<u32>()
+            ],
+            prop_oneof![Just(0u32), any::<u32>()],
+            prop_oneof![0u32..=17, any::<u32>()],
+        );
+        let good = (
+            prop_oneof![Just(2u8), Just(1), any::<u8>()],
+            prop_oneof![Just(2u8), any::<u8>()],
+            proptest::collection::vec(entry, 0..30),
+        )
+            .prop_map(|(cmd, ver, es)| {
+                let mut b = vec![cmd, ver, 0, 0];
+                for (afi, tag, addr, mask, nh, metric) in es {
+                    for f in [
+                        &afi.to_be_bytes()[..],
+                        &tag.to_be_bytes(),
+                        &addr.to_be_bytes(),
+                        &mask.to_be_bytes(),
+                        &nh.to_be_bytes(),
+                        &metric.to_be_bytes(),
+                    ] {
+                        b.extend_from_slice(f);
+                    }
+                }
+                b
+            });
+        prop_oneof![4 => good, 1 => proptest::collection::vec(any::<u8>(), 0..600)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn forged_rip_messages_keep_ripd_within_bounds(
+            msgs in proptest::collection::vec((message(), any::<bool>(), 0u16..8000), 1..20)
+        ) {
+            let mut rig = RipRig::new();
+            for (m, group, ms) in &msgs {
+                rig.send(m, *group, *ms);
+                if let Err(e) = rig.check() {
+                    prop_assert!(false, "{e}");
+                }
+            }
+        }
+    }
+}

@@ -4,7 +4,9 @@
 //! arbitrary frames are fed (fuzz/fuzz_targets/frames.rs). [`tcp::TcpRig`]:
 //! a listening and an established TCP connection that a forged peer
 //! drives with adversarial segments (fuzz/fuzz_targets/tcp.rs).
+//! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs).
 
+pub mod rip;
 pub mod tcp;
 
 use std::time::Duration;

@@ -107,6 +107,10 @@ pub struct Kernel {
     pub hosts: rustc_hash::FxHashMap<String, u32>,
     /// Their IPv6 addresses, in a dual-stack lab.
     pub hosts6: rustc_hash::FxHashMap<String, std::net::Ipv6Addr>,
+    /// What a jail's daemons name for their clients to reach, as a unix
+    /// socket's path would (FRR's `/var/run/frr/*.vty`, which vtysh
+    /// opens): by jail and name. The daemons remove their own.
+    pub vty: rustc_hash::FxHashMap<(Jid, &'static str), std::rc::Rc<dyn std::any::Any>>,
     /// Processes waiting on the outside world (the terminal, a host
     /// program): with nothing else to do the engine waits for them rather
     /// than give up.
@@ -138,6 +142,7 @@ impl Kernel {
             lastpid: 0,
             hosts: Default::default(),
             hosts6: Default::default(),
+            vty: Default::default(),
             outside: Default::default(),
             hold: Default::default(),
             stats: EngineStats::default(),

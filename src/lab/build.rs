@@ -199,6 +199,13 @@ pub fn build(host: &Host, lab: &Lab) -> Result<Built, String> {
             k.hosts6.insert(n.name.clone(), a);
         }
     }
+    // Each node's FRR configuration, for its daemons to start with.
+    let now = k.now();
+    for (n, &jid) in lab.nodes.iter().zip(&jids) {
+        if let Some(text) = &n.frr {
+            crate::routing::frr_preset(&mut k, jid, now, text);
+        }
+    }
     Ok(Built { jids, vnets, ifnames })
 }
 

@@ -82,6 +82,7 @@ struct NodeF {
     #[serde(default)]
     run: Vec<String>,
     tap: Option<Spanned<String>>,
+    frr: Option<Spanned<String>>,
 }
 
 /// Link emulation, as a link, an event or a generated topology gives it.
@@ -282,7 +283,8 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
         Some(s) => match s.get_ref().as_str() {
             "auto" => Routing::Auto,
             "none" => Routing::None,
-            _ => return r.err(s.span(), "expected routes = \"auto\" or \"none\""),
+            "rip" => Routing::Rip,
+            _ => return r.err(s.span(), "expected routes = \"auto\", \"rip\" or \"none\""),
         },
     };
     let until = f.until.as_ref().map(|u| r.duration(u)).transpose()?;
@@ -370,6 +372,11 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             return r.err(s, "a tap needs clock = \"real\" (or --clock real)");
         }
         let sysctl = sysctls(&n.sysctl);
+        if let Some(f) = &n.frr
+            && let Some(e) = crate::routing::conf::FrrConf::parse(f.get_ref()).1.first()
+        {
+            return r.err(f.span(), format!("frr {e}"));
+        }
         names.insert(name.clone(), lab.nodes.len());
         lab.nodes.push(Node {
             name: name.clone(),
@@ -377,6 +384,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             sysctl,
             run: n.run.clone(),
             tap: n.tap.as_ref().map(|t| t.get_ref().clone()),
+            frr: n.frr.as_ref().map(|f| f.get_ref().clone()),
         });
     }
     let node = |s: &Spanned<String>| -> Result<usize, LabError> {

@@ -65,6 +65,9 @@ pub struct Node {
     pub run: Vec<String>,
     /// A host TAP device joined to the node as `tap0`.
     pub tap: Option<String>,
+    /// Its FRR configuration (frr.conf's language): the running
+    /// configuration its routing daemons start with.
+    pub frr: Option<String>,
 }
 
 /// Link emulation as the words of `pipe IF config`.
@@ -117,6 +120,8 @@ pub struct Event {
 pub enum Routing {
     None,
     Auto,
+    /// Every node runs ripd on all its links (docs/ROUTING.md).
+    Rip,
 }
 
 /// A lab, read and checked.
@@ -196,7 +201,36 @@ impl Lab {
         if lab.routing == Routing::Auto {
             addr::auto_routes(&mut lab).map_err(whole)?;
         }
+        lab.start_daemons();
         Ok(lab)
+    }
+
+    /// With `routes = "rip"`, a configuration for each node that has none:
+    /// RIP on the networks of all its links. A node whose configuration
+    /// has `router rip` starts ripd before its own commands.
+    fn start_daemons(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.routing == Routing::Rip && self.nodes[i].frr.is_none() && self.nodes[i].kind != Kind::Switch {
+                let mut conf = String::from("router rip\n");
+                for l in &self.links {
+                    for (end, n) in [l.a, l.b].into_iter().enumerate() {
+                        if let (true, Some((a, plen))) = (n == i, l.addr[end]) {
+                            let net = a & crate::net::radix::mask(plen);
+                            conf += &format!(" network {}/{plen}\n", crate::net::route::Inet(net));
+                        }
+                    }
+                }
+                self.nodes[i].frr = Some(conf);
+            }
+            let node = &mut self.nodes[i];
+            if node
+                .frr
+                .as_deref()
+                .is_some_and(|f| f.lines().any(|l| l.trim() == "router rip"))
+            {
+                node.run.insert(0, "ripd -d".into());
+            }
+        }
     }
 
     /// The first address of node `i` (what its name resolves to).

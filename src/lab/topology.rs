@@ -57,6 +57,7 @@ pub fn generate(lab: &mut Lab, shape: Shape, prefix: &str, emu: &Emu, seed: u64)
         sysctl: Vec::new(),
         run: Vec::new(),
         tap: None,
+        frr: None,
     };
     let base = lab.nodes.len();
     let mut edges: Vec<(usize, usize)> = Vec::new();

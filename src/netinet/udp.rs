@@ -56,8 +56,8 @@ pub struct UdpPcb {
     pub local: Endpoint,
     /// The peer once connected (unspecified before).
     pub foreign: Endpoint,
-    /// Datagrams, and who sent them.
-    pub rcv: VecDeque<(Endpoint, Vec<u8>)>,
+    /// Datagrams, who sent them and the interface they came in by.
+    pub rcv: VecDeque<(Endpoint, u32, Vec<u8>)>,
     pub rcv_bytes: usize,
     pub rcv_hiwat: usize,
     /// `SO_BROADCAST`.
@@ -250,7 +250,7 @@ pub fn udp_input(k: &mut Kernel, v: &mut Vnet, m: Mbuf, f: &IpFacts) {
             continue;
         }
         p.rcv_bytes += payload.len();
-        p.rcv.push_back((from, payload.to_vec()));
+        p.rcv.push_back((from, f.ifindex, payload.to_vec()));
         if let Some(w) = p.rwaker.take() {
             w.wake();
         }
@@ -451,15 +451,16 @@ pub fn udp_send(k: &mut Kernel, v: &mut Vnet, id: UdpId, data: &[u8], dst: Optio
     }
 }
 
-/// `recvfrom(2)`: one datagram (truncated to `buf`), and who sent it.
-pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(usize, Endpoint), Errno> {
+/// `recvfrom(2)`: one datagram (truncated to `buf`), who sent it and
+/// the interface it came in by (`IP_RECVIF`).
+pub fn udp_recv(v: &mut Vnet, id: UdpId, buf: &mut [u8], w: &Waker) -> Result<(usize, Endpoint, u32), Errno> {
     let p = v.builtin(UDP).get_mut(id).ok_or(Errno::Inval)?;
     match p.rcv.pop_front() {
-        Some((from, d)) => {
+        Some((from, ifindex, d)) => {
             p.rcv_bytes -= d.len();
             let n = d.len().min(buf.len());
             buf[..n].copy_from_slice(&d[..n]);
-            Ok((n, from))
+            Ok((n, from, ifindex))
         }
         None => {
             if let Some(e) = p.error.take() {

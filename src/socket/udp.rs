@@ -101,8 +101,18 @@ impl UdpSocket {
 
     /// Poll for the next datagram, as tokio's `UdpSocket::poll_recv_from`.
     pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.poll_recv_if(cx, buf).map_ok(|(n, from, _)| (n, from))
+    }
+
+    /// The next datagram, its sender and the index of the interface it
+    /// came in by (`IP_RECVIF`, `IPV6_PKTINFO`).
+    pub async fn recv_from_if(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, u32)> {
+        poll_fn(|cx| self.poll_recv_if(cx, buf)).await
+    }
+
+    fn poll_recv_if(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr, u32)>> {
         match self.ctx.sys(|_, v| udp_recv(v, self.id, buf, cx.waker())) {
-            Ok(Ok((n, from))) => Poll::Ready(Ok((n, self.with(|p| p.vflag.sockaddr(from))?))),
+            Ok(Ok((n, from, ifindex))) => Poll::Ready(Ok((n, self.with(|p| p.vflag.sockaddr(from))?, ifindex))),
             Ok(Err(Errno::Again)) => Poll::Pending,
             Ok(Err(e)) => Poll::Ready(Err(to_io(e))),
             Err(e) => Poll::Ready(Err(e)),

@@ -81,6 +81,8 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("ndp", ndp::ndp, ndp::NdpArgs),
     cmd!("rtsol", rtsol::rtsol, rtsol::RtsolArgs),
     cmd!("rtadvd", rtadvd::rtadvd, rtadvd::RtadvdArgs),
+    cmd!("ripd", crate::routing::ripd::ripd, crate::routing::ripd::RipdArgs),
+    cmd!("vtysh", crate::routing::vtysh::vtysh, crate::routing::vtysh::VtyshArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("ping6", ping6::ping6, ping6::Ping6Args),
     cmd!("traceroute", traceroute::traceroute, traceroute::TracerouteArgs),

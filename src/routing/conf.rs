@@ -1,0 +1,485 @@
+//! FRR's configuration language (frr.conf, and what `vtysh -c` types in
+//! configure mode), the part vimage's daemons carry out: `router rip`
+//! with its `network`, `neighbor`, `passive-interface`, `redistribute`,
+//! `default-information originate`, `timers basic`, `version`,
+//! `default-metric`, `distance`; `interface IF` with `ip rip
+//! split-horizon [poisoned-reverse]`; `hostname`. Lines are read as FRR
+//! reads them: a command not of the current node is tried at the top,
+//! `no` takes a setting back, `!` starts a comment, and what FRR would
+//! refuse is an error naming the line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::net::route::inet_addr;
+
+/// Where a redistributed route comes from (`redistribute WHAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Redist {
+    Kernel,
+    Connected,
+    Static,
+}
+
+impl Redist {
+    pub fn name(self) -> &'static str {
+        match self {
+            Redist::Kernel => "kernel",
+            Redist::Connected => "connected",
+            Redist::Static => "static",
+        }
+    }
+}
+
+/// How an interface's updates treat routes learned through it (RFC 2453
+/// §3.4.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SplitHorizon {
+    /// Left out (FRR's default).
+    #[default]
+    Simple,
+    /// Sent back at metric 16.
+    PoisonedReverse,
+    /// Sent back as they are (`no ip rip split-horizon`).
+    Off,
+}
+
+/// `router rip`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RipConf {
+    /// `network A.B.C.D/M`: RIP on interfaces with an address inside.
+    pub networks: Vec<(u32, u8)>,
+    /// `network IFNAME`.
+    pub network_ifs: Vec<String>,
+    /// `neighbor A.B.C.D`: updates also sent to it, unicast.
+    pub neighbors: Vec<u32>,
+    /// `passive-interface IF`, and `passive-interface default` (all but
+    /// those named `no passive-interface IF`).
+    pub passive: Vec<String>,
+    pub passive_default: bool,
+    pub redistribute: BTreeMap<Redist, Option<u32>>,
+    /// `default-information originate`.
+    pub default_originate: bool,
+    /// `timers basic UPDATE TIMEOUT GARBAGE` (seconds).
+    pub update: u32,
+    pub timeout: u32,
+    pub garbage: u32,
+    pub default_metric: u32,
+    pub distance: u8,
+}
+
+impl Default for RipConf {
+    fn default() -> Self {
+        RipConf {
+            networks: Vec::new(),
+            network_ifs: Vec::new(),
+            neighbors: Vec::new(),
+            passive: Vec::new(),
+            passive_default: false,
+            redistribute: BTreeMap::new(),
+            default_originate: false,
+            update: 30,
+            timeout: 180,
+            garbage: 120,
+            default_metric: 1,
+            distance: 120,
+        }
+    }
+}
+
+impl RipConf {
+    /// Is RIP passive (listening, not sending) on `ifname`?
+    pub fn is_passive(&self, ifname: &str) -> bool {
+        self.passive_default != self.passive.iter().any(|p| p == ifname)
+    }
+}
+
+/// `interface IF`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfConf {
+    pub split_horizon: SplitHorizon,
+    pub description: Option<String>,
+}
+
+/// The node a line is read in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Node {
+    #[default]
+    Config,
+    RouterRip,
+    Interface(String),
+}
+
+/// A whole configuration, as `show running-config` prints it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrrConf {
+    pub hostname: Option<String>,
+    pub rip: Option<RipConf>,
+    pub interfaces: BTreeMap<String, IfConf>,
+}
+
+/// Lines FRR accepts that change nothing here. The first two are the header `show running-config` prints, so its output reads back.
+const ACCEPTED: &[&str] = &[
+    "Building configuration",
+    "Current configuration",
+    "frr",
+    "log",
+    "service",
+    "line",
+    "password",
+    "enable",
+    "ip forwarding",
+    "ipv6 forwarding",
+    "debug",
+    "agentx",
+    "end",
+    "write",
+    "configure",
+];
+
+impl FrrConf {
+    /// Read a whole file: its configuration, and a message for each line
+    /// it refused (`line N: % Unknown command: ...`), as FRR logs them.
+    pub fn parse(text: &str) -> (FrrConf, Vec<String>) {
+        let mut c = FrrConf::default();
+        let mut node = Node::Config;
+        let mut errors = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if let Err(e) = c.apply(&mut node, line) {
+                errors.push(format!("line {}: {e}", n + 1));
+            }
+        }
+        (c, errors)
+    }
+
+    /// Take one line in `node`, which it may change; the error is FRR's.
+    pub fn apply(&mut self, node: &mut Node, line: &str) -> Result<(), String> {
+        let line = line.split('!').next().unwrap_or("").trim();
+        if line.is_empty() {
+            return Ok(());
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if matches!(words[0], "exit" | "quit" | "exit-vrf") {
+            *node = Node::Config;
+            return Ok(());
+        }
+        let (neg, w) = match words.split_first() {
+            Some((&"no", rest)) if !rest.is_empty() => (true, rest),
+            _ => (false, &words[..]),
+        };
+        let inner = match node.clone() {
+            Node::RouterRip => self.rip_line(neg, w),
+            Node::Interface(name) => self.if_line(&name, neg, w),
+            Node::Config => None,
+        };
+        match inner {
+            Some(r) => r,
+            None => self.top_line(node, neg, w, line),
+        }
+    }
+
+    fn top_line(&mut self, node: &mut Node, neg: bool, w: &[&str], line: &str) -> Result<(), String> {
+        match w {
+            ["router", "rip", rest @ ..] if rest.is_empty() || rest[0] == "vrf" && rest.get(1) == Some(&"default") => {
+                if neg {
+                    self.rip = None;
+                    *node = Node::Config;
+                } else {
+                    self.rip.get_or_insert_with(RipConf::default);
+                    *node = Node::RouterRip;
+                }
+                Ok(())
+            }
+            ["interface", name, ..] => {
+                if neg {
+                    self.interfaces.remove(*name);
+                } else {
+                    self.interfaces.entry(name.to_string()).or_default();
+                    *node = Node::Interface(name.to_string());
+                }
+                Ok(())
+            }
+            ["hostname", name] => {
+                self.hostname = (!neg).then(|| name.to_string());
+                Ok(())
+            }
+            _ if ACCEPTED
+                .iter()
+                .any(|a| line.starts_with(a) || line.strip_prefix("no ").is_some_and(|l| l.starts_with(a))) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("% Unknown command: {line}")),
+        }
+    }
+
+    /// A line of `router rip`; `None` if it is not one.
+    fn rip_line(&mut self, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
+        let r = self.rip.get_or_insert_with(RipConf::default);
+        let num = |s: &str, lo: u32, hi: u32| {
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
+        };
+        let res = match w {
+            ["network", what] => match parse_prefix(what) {
+                Some(p) => {
+                    toggle(&mut r.networks, p, neg);
+                    Ok(())
+                }
+                None if what.contains(['.', '/']) => Err(format!("% Malformed prefix: {what}")),
+                None => {
+                    toggle(&mut r.network_ifs, what.to_string(), neg);
+                    Ok(())
+                }
+            },
+            ["neighbor", a] => match inet_addr(a) {
+                Some(a) => {
+                    toggle(&mut r.neighbors, a, neg);
+                    Ok(())
+                }
+                None => Err(format!("% Malformed address: {a}")),
+            },
+            ["passive-interface", "default"] => {
+                r.passive_default = !neg;
+                r.passive.clear();
+                Ok(())
+            }
+            ["passive-interface", name] => {
+                // Named under `default`, it is an exception: not passive.
+                toggle(&mut r.passive, name.to_string(), neg != r.passive_default);
+                Ok(())
+            }
+            ["redistribute", what, rest @ ..] => {
+                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
+                    .into_iter()
+                    .find(|k| k.name() == *what)
+                else {
+                    return Some(Err(format!("% Unknown command: redistribute {what}")));
+                };
+                let metric = match rest {
+                    [] => Ok(None),
+                    ["metric", m] => num(m, 0, 16).map(Some),
+                    _ => Err(format!("% Unknown command: {}", w.join(" "))),
+                };
+                metric.map(|m| {
+                    if neg {
+                        r.redistribute.remove(&k);
+                    } else {
+                        r.redistribute.insert(k, m);
+                    }
+                })
+            }
+            ["default-information", "originate"] => {
+                r.default_originate = !neg;
+                Ok(())
+            }
+            ["timers", "basic", u, t, g] => (|| {
+                let (u, t, g) = (
+                    num(u, 5, 2_147_483_647)?,
+                    num(t, 5, 2_147_483_647)?,
+                    num(g, 5, 2_147_483_647)?,
+                );
+                (r.update, r.timeout, r.garbage) = if neg { (30, 180, 120) } else { (u, t, g) };
+                Ok(())
+            })(),
+            ["timers", "basic"] if neg => {
+                (r.update, r.timeout, r.garbage) = (30, 180, 120);
+                Ok(())
+            }
+            ["version", "2"] => Ok(()),
+            ["version", v] => Err(format!("% RIP version {v} is not supported here (version 2 only)")),
+            ["default-metric", m] => num(m, 1, 16).map(|m| r.default_metric = if neg { 1 } else { m }),
+            ["distance", d] => num(d, 1, 255).map(|d| r.distance = if neg { 120 } else { d as u8 }),
+            _ => return None,
+        };
+        Some(res)
+    }
+
+    /// A line of `interface IF`; `None` if it is not one.
+    fn if_line(&mut self, name: &str, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
+        let i = self.interfaces.entry(name.to_string()).or_default();
+        match w {
+            ["ip", "rip", "split-horizon"] => {
+                i.split_horizon = if neg { SplitHorizon::Off } else { SplitHorizon::Simple };
+            }
+            ["ip", "rip", "split-horizon", "poisoned-reverse"] => {
+                i.split_horizon = if neg {
+                    SplitHorizon::Simple
+                } else {
+                    SplitHorizon::PoisonedReverse
+                };
+            }
+            ["description", rest @ ..] => i.description = (!neg).then(|| rest.join(" ")),
+            // Set with ifconfig here; accepted as FRR accepts them.
+            ["ip", "address", ..] | ["ipv6", "address", ..] | ["link-detect"] | ["shutdown"] => {}
+            _ => return None,
+        }
+        Some(Ok(()))
+    }
+
+    /// The configuration as `show running-config` prints it.
+    pub fn running_config(&self) -> String {
+        let mut s = String::from(
+            "Building configuration...\n\nCurrent configuration:\n!\nfrr version 8.4\nfrr defaults traditional\n",
+        );
+        if let Some(h) = &self.hostname {
+            let _ = writeln!(s, "hostname {h}");
+        }
+        s += "!\n";
+        for (name, i) in &self.interfaces {
+            if *i == IfConf::default() {
+                continue;
+            }
+            let _ = writeln!(s, "interface {name}");
+            if let Some(d) = &i.description {
+                let _ = writeln!(s, " description {d}");
+            }
+            match i.split_horizon {
+                SplitHorizon::Simple => {}
+                SplitHorizon::PoisonedReverse => s += " ip rip split-horizon poisoned-reverse\n",
+                SplitHorizon::Off => s += " no ip rip split-horizon\n",
+            }
+            s += "exit\n!\n";
+        }
+        if let Some(r) = &self.rip {
+            s += "router rip\n";
+            if r.default_originate {
+                s += " default-information originate\n";
+            }
+            if r.default_metric != 1 {
+                let _ = writeln!(s, " default-metric {}", r.default_metric);
+            }
+            if r.distance != 120 {
+                let _ = writeln!(s, " distance {}", r.distance);
+            }
+            for &(a, l) in &r.networks {
+                let _ = writeln!(s, " network {}/{l}", std::net::Ipv4Addr::from(a));
+            }
+            for i in &r.network_ifs {
+                let _ = writeln!(s, " network {i}");
+            }
+            for &n in &r.neighbors {
+                let _ = writeln!(s, " neighbor {}", std::net::Ipv4Addr::from(n));
+            }
+            if r.passive_default {
+                s += " passive-interface default\n";
+            }
+            for p in &r.passive {
+                let no = if r.passive_default { "no " } else { "" };
+                let _ = writeln!(s, " {no}passive-interface {p}");
+            }
+            for (k, m) in &r.redistribute {
+                match m {
+                    Some(m) => writeln!(s, " redistribute {} metric {m}", k.name()),
+                    None => writeln!(s, " redistribute {}", k.name()),
+                }
+                .ok();
+            }
+            if (r.update, r.timeout, r.garbage) != (30, 180, 120) {
+                let _ = writeln!(s, " timers basic {} {} {}", r.update, r.timeout, r.garbage);
+            }
+            s += "exit\n!\n";
+        }
+        s += "end\n";
+        s
+    }
+}
+
+/// Add `x` to `v` (once), or take it out if `neg`.
+fn toggle<T: PartialEq>(v: &mut Vec<T>, x: T, neg: bool) {
+    v.retain(|y| *y != x);
+    if !neg {
+        v.push(x);
+    }
+}
+
+/// `A.B.C.D/M` to its network and length (host bits cleared).
+pub fn parse_prefix(s: &str) -> Option<(u32, u8)> {
+    let (a, l) = s.split_once('/')?;
+    let l: u8 = l.parse().ok().filter(|l| *l <= 32)?;
+    Some((inet_addr(a)? & crate::net::radix::mask(l), l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "frr version 8.4
+frr defaults traditional
+hostname r1
+log syslog informational
+!
+interface eth0
+ ip rip split-horizon poisoned-reverse
+exit
+!
+router rip
+ version 2
+ network 10.0.0.0/8
+ network eth1
+ passive-interface eth2
+ redistribute connected
+ redistribute static metric 3
+ timers basic 10 60 40
+exit
+!
+line vty
+!
+end
+";
+
+    #[test]
+    fn an_frr_conf_reads_and_prints_back() {
+        let (c, errors) = FrrConf::parse(CONF);
+        assert!(errors.is_empty(), "{errors:?}");
+        let r = c.rip.clone().expect("router rip");
+        assert_eq!(r.networks, [(0x0a00_0000, 8)]);
+        assert_eq!(r.network_ifs, ["eth1"]);
+        assert!(r.is_passive("eth2") && !r.is_passive("eth0"));
+        assert_eq!((r.update, r.timeout, r.garbage), (10, 60, 40));
+        assert_eq!(r.redistribute.get(&Redist::Static), Some(&Some(3)));
+        assert_eq!(c.interfaces["eth0"].split_horizon, SplitHorizon::PoisonedReverse);
+        let again = FrrConf::parse(&c.running_config());
+        assert_eq!(again, (c, vec![]), "what it prints reads back the same");
+    }
+
+    #[test]
+    fn a_top_level_command_leaves_the_node_and_no_takes_back() {
+        let mut c = FrrConf::default();
+        let mut node = Node::Config;
+        for l in [
+            "router rip",
+            "network 10.0.0.0/24",
+            "interface eth0",
+            "no ip rip split-horizon",
+        ] {
+            c.apply(&mut node, l).expect(l);
+        }
+        assert_eq!(node, Node::Interface("eth0".into()));
+        assert_eq!(c.interfaces["eth0"].split_horizon, SplitHorizon::Off);
+        c.apply(&mut node, "router rip").expect("back");
+        c.apply(&mut node, "no network 10.0.0.0/24").expect("no");
+        assert!(c.rip.as_ref().is_some_and(|r| r.networks.is_empty()));
+        c.apply(&mut node, "passive-interface default").expect("default");
+        c.apply(&mut node, "no passive-interface eth1").expect("exception");
+        let r = c.rip.as_ref().expect("rip");
+        assert!(r.is_passive("eth0") && !r.is_passive("eth1"));
+    }
+
+    #[test]
+    fn what_frr_refuses_is_an_error_with_its_line() {
+        let (_, errors) =
+            FrrConf::parse("router rip\n network 10.0.0.300/8\n bogus words\n timers basic 1 2 3\nversion 1\n");
+        assert_eq!(
+            errors,
+            [
+                "line 2: % Malformed prefix: 10.0.0.300/8",
+                "line 3: % Unknown command: bogus words",
+                "line 4: % Invalid value: 1 (from 5 to 2147483647)",
+                "line 5: % RIP version 1 is not supported here (version 2 only)",
+            ]
+        );
+    }
+}

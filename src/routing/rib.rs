@@ -1,0 +1,283 @@
+//! The RIB, as FRR's zebra keeps it: every protocol's routes, the best
+//! one per prefix chosen by administrative distance then metric, written
+//! to the kernel through the routing socket (`RTM_ADD`, `RTM_CHANGE`,
+//! `RTM_DELETE`, flagged `RTF_PROTO1`). Connected and kernel routes are
+//! the kernel's own (distance 0): a protocol's route for their prefix
+//! stays in the RIB unselected. `show ip route` in FRR 8.4's layout.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use crate::kern::clock::Time;
+use crate::kern::proc::Proc;
+use crate::net::ifnet::IF;
+use crate::net::radix::mask;
+use crate::net::route::{
+    Gateway, ROUTE, RTF_BLACKHOLE, RTF_GATEWAY, RTF_LOCAL, RTF_PROTO1, RTF_REJECT, RTF_UP, Rtentry,
+};
+use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE};
+use crate::netinet::in_::in_ifaddr_all;
+use crate::socket::RouteSocket;
+
+/// Who a route is from (`ZEBRA_ROUTE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proto {
+    Kernel,
+    Connected,
+    Static,
+    Rip,
+}
+
+impl Proto {
+    /// Its letter in `show ip route` (`zebra_route_char`).
+    pub fn char(self) -> char {
+        match self {
+            Proto::Kernel => 'K',
+            Proto::Connected => 'C',
+            Proto::Static => 'S',
+            Proto::Rip => 'R',
+        }
+    }
+}
+
+/// A protocol's route to a prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RibRoute {
+    pub proto: Proto,
+    pub distance: u8,
+    pub metric: u32,
+    pub gateway: u32,
+    pub ifindex: u32,
+    /// When it was learned or last changed.
+    pub since: Time,
+}
+
+/// The routing information base of one jail.
+pub struct Rib {
+    /// The protocols' routes, by prefix.
+    routes: BTreeMap<(u32, u8), Vec<RibRoute>>,
+    /// What this RIB wrote to the kernel: gateway and interface.
+    installed: BTreeMap<(u32, u8), (u32, u32)>,
+    /// When it started: the age of the kernel's own routes.
+    started: Time,
+}
+
+/// A route of the kernel's own (connected or kernel) to show.
+struct KernelRoute {
+    proto: Proto,
+    gateway: Option<u32>,
+    ifname: String,
+}
+
+impl Rib {
+    pub fn new(now: Time) -> Rib {
+        Rib {
+            routes: BTreeMap::new(),
+            installed: BTreeMap::new(),
+            started: now,
+        }
+    }
+
+    /// A protocol's route to `prefix` is `r` (it replaces that protocol's
+    /// earlier one, keeping its age if nothing but the age changed).
+    pub fn update(&mut self, prefix: (u32, u8), mut r: RibRoute) {
+        let v = self.routes.entry(prefix).or_default();
+        if let Some(old) = v.iter_mut().find(|x| x.proto == r.proto) {
+            if (RibRoute { since: r.since, ..*old }) == r {
+                return;
+            }
+            if (old.gateway, old.ifindex, old.metric) == (r.gateway, r.ifindex, r.metric) {
+                r.since = old.since;
+            }
+            *old = r;
+        } else {
+            v.push(r);
+        }
+    }
+
+    /// A protocol no longer has a route to `prefix`.
+    pub fn withdraw(&mut self, prefix: (u32, u8), proto: Proto) {
+        if let Some(v) = self.routes.get_mut(&prefix) {
+            v.retain(|x| x.proto != proto);
+            if v.is_empty() {
+                self.routes.remove(&prefix);
+            }
+        }
+    }
+
+    /// Only `proto`'s routes to `keep` stay.
+    pub fn retain(&mut self, proto: Proto, keep: &[(u32, u8)]) {
+        let gone: Vec<_> = self
+            .routes
+            .iter()
+            .filter(|(k, v)| v.iter().any(|r| r.proto == proto) && keep.binary_search(k).is_err())
+            .map(|(k, _)| *k)
+            .collect();
+        for p in gone {
+            self.withdraw(p, proto);
+        }
+    }
+
+    /// Every route of `proto` withdrawn (the daemon stopped).
+    pub fn withdraw_all(&mut self, proto: Proto) {
+        let prefixes: Vec<_> = self.routes.keys().copied().collect();
+        for p in prefixes {
+            self.withdraw(p, proto);
+        }
+    }
+
+    /// The route selected for `prefix` among the protocols' (lowest
+    /// distance, then metric).
+    fn best(&self, prefix: &(u32, u8)) -> Option<&RibRoute> {
+        self.routes.get(prefix)?.iter().min_by_key(|r| (r.distance, r.metric))
+    }
+
+    /// Make the kernel's table hold the selected routes: add, change and
+    /// delete what differs from what was written before.
+    pub fn sync(&mut self, p: &Proc, rs: &RouteSocket) {
+        let theirs = kernel_prefixes(p);
+        let mut want = BTreeMap::new();
+        for prefix in self.routes.keys() {
+            if let Some(b) = self.best(prefix)
+                && !theirs.contains_key(prefix)
+            {
+                want.insert(*prefix, (b.gateway, b.ifindex));
+            }
+        }
+        let gone: Vec<_> = self
+            .installed
+            .keys()
+            .filter(|k| !want.contains_key(k))
+            .copied()
+            .collect();
+        for prefix in gone {
+            self.installed.remove(&prefix);
+            let _ = rs.request(RTM_DELETE, entry(prefix, (0, 0)));
+        }
+        for (prefix, nh) in want {
+            match self.installed.get(&prefix) {
+                Some(&was) if was == nh => {}
+                Some(_) => {
+                    if let Ok(Ok(_)) = rs.request(RTM_CHANGE, entry(prefix, nh)) {
+                        self.installed.insert(prefix, nh);
+                    }
+                }
+                None => {
+                    if let Ok(Ok(_)) = rs.request(RTM_ADD, entry(prefix, nh)) {
+                        self.installed.insert(prefix, nh);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `show ip route [PROTO]`, FRR 8.4's layout.
+    pub fn show(&self, p: &Proc, only: Option<Proto>) -> String {
+        let now = p.now();
+        let mut s = String::from(
+            "Codes: K - kernel route, C - connected, S - static, R - RIP,\n       \
+             O - OSPF, I - IS-IS, B - BGP, E - EIGRP, N - NHRP,\n       \
+             T - Table, v - VNC, V - VNC-Direct, A - Babel, F - PBR,\n       \
+             f - OpenFabric,\n       \
+             > - selected route, * - FIB route, q - queued, r - rejected, b - backup\n       \
+             t - trapped, o - offload failure\n\n",
+        );
+        let kernel = kernel_prefixes(p);
+        let ifname = |i: u32| {
+            p.vnet(|_, v| v.builtin(IF).get(i).map(|f| f.name.clone()))
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| format!("if{i}"))
+        };
+        let mut prefixes: Vec<(u32, u8)> = kernel.keys().chain(self.routes.keys()).copied().collect();
+        prefixes.sort();
+        prefixes.dedup();
+        let age = |t: Time| super::uptime(now.saturating_sub(t));
+        for prefix in prefixes {
+            let net = format!("{}/{}", Ipv4Addr::from(prefix.0), prefix.1);
+            let kr = kernel.get(&prefix);
+            for k in kr.iter().filter(|k| only.is_none_or(|o| o == k.proto)) {
+                let started = age(self.started);
+                match k.gateway {
+                    None => {
+                        let _ = writeln!(s, "C>* {net} is directly connected, {}, {started}", k.ifname);
+                    }
+                    Some(g) => {
+                        let _ = writeln!(s, "K>* {net} [0/0] via {}, {}, {started}", Ipv4Addr::from(g), k.ifname);
+                    }
+                }
+            }
+            let best = self.best(&prefix).copied();
+            for r in self.routes.get(&prefix).into_iter().flatten() {
+                if only.is_some_and(|o| o != r.proto) {
+                    continue;
+                }
+                let selected = kr.is_none() && best == Some(*r);
+                let fib = selected && self.installed.contains_key(&prefix);
+                let _ = writeln!(
+                    s,
+                    "{}{}{} {net} [{}/{}] via {}, {}, weight 1, {}",
+                    r.proto.char(),
+                    if selected { '>' } else { ' ' },
+                    if fib { '*' } else { ' ' },
+                    r.distance,
+                    r.metric,
+                    Ipv4Addr::from(r.gateway),
+                    ifname(r.ifindex),
+                    age(r.since)
+                );
+            }
+        }
+        s
+    }
+}
+
+/// The kernel's routing entry for a RIB route.
+fn entry(prefix: (u32, u8), (gateway, ifindex): (u32, u32)) -> Rtentry {
+    Rtentry {
+        dst: prefix.0,
+        plen: prefix.1,
+        gateway: Gateway::Inet(gateway),
+        ifindex,
+        flags: RTF_UP | RTF_GATEWAY | RTF_PROTO1,
+        mtu: 0,
+    }
+}
+
+/// The kernel's own routes, by prefix: the connected networks of
+/// interfaces that are up, and routes not written by a RIB (what zebra
+/// reads as kernel routes), less host routes to this host's addresses.
+fn kernel_prefixes(p: &Proc) -> BTreeMap<(u32, u8), KernelRoute> {
+    p.vnet(|_, v| {
+        let mut out = BTreeMap::new();
+        let name = |i: u32| v.get(IF).and_then(|l| l.get(i)).map(|f| (f.name.clone(), f.is_up()));
+        for ia in in_ifaddr_all(v) {
+            if let Some((ifname, true)) = name(ia.index)
+                && !ifname.starts_with("lo")
+            {
+                let prefix = (ia.addr & mask(ia.plen), ia.plen);
+                out.entry(prefix).or_insert(KernelRoute {
+                    proto: Proto::Connected,
+                    gateway: None,
+                    ifname,
+                });
+            }
+        }
+        let Some(t) = v.get(ROUTE) else { return out };
+        for e in t.entries() {
+            if e.flags & (RTF_PROTO1 | RTF_LOCAL | RTF_BLACKHOLE | RTF_REJECT) != 0 {
+                continue;
+            }
+            let Gateway::Inet(g) = e.gateway else { continue };
+            let ifname = name(e.ifindex).map_or_else(|| format!("if{}", e.ifindex), |n| n.0);
+            out.entry((e.dst, e.plen)).or_insert(KernelRoute {
+                proto: Proto::Kernel,
+                gateway: Some(g),
+                ifname,
+            });
+        }
+        out
+    })
+    .unwrap_or_default()
+}

@@ -1,0 +1,105 @@
+//! vtysh: FRR's shell over the jail's daemons. `-c` lines (or lines on
+//! its standard input) are `show` commands, answered in FRR's layout, or,
+//! after `configure terminal`, configuration lines that change the
+//! running configuration the daemons follow at once.
+
+use clap::Parser;
+
+use super::conf::Node;
+use super::frr_of;
+use super::rib::Proto;
+use crate::kern::proc::Proc;
+use crate::{errln, outln};
+
+/// FRR's integrated shell
+#[derive(Parser, Debug)]
+#[command(name = "vtysh", disable_help_flag = true, disable_version_flag = true)]
+pub struct VtyshArgs {
+    /// A command to run (may be given more than once).
+    #[arg(short = 'c', long = "command", value_name = "command")]
+    commands: Vec<String>,
+    /// Don't print the commands as they are run (always so here).
+    #[arg(short = 'E', long = "echo", hide = true)]
+    _echo: bool,
+}
+
+pub async fn vtysh(p: Proc, argv: Vec<String>) -> i32 {
+    let a: VtyshArgs = match crate::userland::parse(&p, &argv) {
+        Ok(a) => a,
+        Err(s) => return s,
+    };
+    let mut lines = a.commands.clone();
+    if lines.is_empty() {
+        while let Some(l) = p.stdin.read_line().await {
+            lines.push(l);
+        }
+    }
+    let Some(frr) = frr_of(&p) else {
+        errln!(p, "Exiting: failed to connect to any daemons.");
+        return 1;
+    };
+    let mut node: Option<Node> = None;
+    let mut status = 0;
+    for line in lines.iter().flat_map(|l| l.split('\n')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match (&mut node, &words[..]) {
+            (_, []) => {}
+            (None, ["configure", ..] | ["conf", ..]) => node = Some(Node::Config),
+            (Some(_), ["end"]) => node = None,
+            (Some(n), _) => {
+                let mut f = frr.borrow_mut();
+                let r = f.conf.apply(n, line);
+                f.reconfigured();
+                drop(f);
+                if let Err(e) = r {
+                    errln!(p, "{e}");
+                    status = 1;
+                }
+            }
+            (None, ["show", rest @ ..]) => match show(&p, rest) {
+                Some(out) => p.stdout.write_bytes(out.as_bytes()),
+                None => {
+                    errln!(p, "% Unknown command: {line}");
+                    status = 1;
+                }
+            },
+            (None, ["write", ..] | ["end"] | ["exit"]) => {}
+            (None, _) => {
+                errln!(p, "% Unknown command: {line}");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+/// The output of `show WORDS`, if it is a command.
+fn show(p: &Proc, w: &[&str]) -> Option<String> {
+    let frr = frr_of(p)?;
+    let f = frr.borrow();
+    let now = p.now();
+    let rip = || f.rip.as_ref();
+    Some(match w {
+        ["ip", "route"] => f.rib.show(p, None),
+        ["ip", "route", which] => {
+            let proto = match *which {
+                "rip" => Proto::Rip,
+                "connected" => Proto::Connected,
+                "kernel" => Proto::Kernel,
+                "static" => Proto::Static,
+                _ => return None,
+            };
+            f.rib.show(p, Some(proto))
+        }
+        ["ip", "rip"] => rip().map(|r| super::ripd::show_ip_rip(r, now)).unwrap_or_default(),
+        ["ip", "rip", "status"] => rip()
+            .map(|r| super::ripd::show_ip_rip_status(r, now))
+            .unwrap_or_default(),
+        ["running-config"] | ["run"] => f.conf.running_config(),
+        ["version"] => {
+            outln!(p, "FRRouting 8.4 (vimage).");
+            String::new()
+        }
+        _ => return None,
+    })
+}

@@ -94,11 +94,58 @@ impl RipConf {
     }
 }
 
+/// `router ospf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OspfConf {
+    /// `ospf router-id A.B.C.D` (else the highest address, loopbacks first).
+    pub router_id: Option<u32>,
+    /// `network A.B.C.D/M area AREA`.
+    pub networks: Vec<((u32, u8), u32)>,
+    pub passive: Vec<String>,
+    pub passive_default: bool,
+    /// `redistribute WHAT [metric N] [metric-type 1|2]`: metric and E1.
+    pub redistribute: BTreeMap<Redist, (Option<u32>, bool)>,
+    /// `auto-cost reference-bandwidth` (Mbit/s).
+    pub ref_bandwidth: u64,
+    pub distance: u8,
+}
+
+impl Default for OspfConf {
+    fn default() -> Self {
+        OspfConf {
+            router_id: None,
+            networks: Vec::new(),
+            passive: Vec::new(),
+            passive_default: false,
+            redistribute: BTreeMap::new(),
+            ref_bandwidth: 100,
+            distance: 110,
+        }
+    }
+}
+
+/// `ip ospf ...` of an interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OspfIfConf {
+    pub cost: Option<u16>,
+    pub hello: Option<u16>,
+    pub dead: Option<u32>,
+    pub priority: Option<u8>,
+    pub retransmit: Option<u16>,
+    /// `ip ospf network point-to-point`.
+    pub p2p: bool,
+    /// `ip ospf area AREA`.
+    pub area: Option<u32>,
+    pub passive: bool,
+    pub mtu_ignore: bool,
+}
+
 /// `interface IF`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfConf {
     pub split_horizon: SplitHorizon,
     pub description: Option<String>,
+    pub ospf: OspfIfConf,
 }
 
 /// The node a line is read in.
@@ -107,6 +154,7 @@ pub enum Node {
     #[default]
     Config,
     RouterRip,
+    RouterOspf,
     Interface(String),
 }
 
@@ -115,6 +163,7 @@ pub enum Node {
 pub struct FrrConf {
     pub hostname: Option<String>,
     pub rip: Option<RipConf>,
+    pub ospf: Option<OspfConf>,
     pub interfaces: BTreeMap<String, IfConf>,
 }
 
@@ -169,6 +218,7 @@ impl FrrConf {
         };
         let inner = match node.clone() {
             Node::RouterRip => self.rip_line(neg, w),
+            Node::RouterOspf => self.ospf_line(neg, w),
             Node::Interface(name) => self.if_line(&name, neg, w),
             Node::Config => None,
         };
@@ -187,6 +237,16 @@ impl FrrConf {
                 } else {
                     self.rip.get_or_insert_with(RipConf::default);
                     *node = Node::RouterRip;
+                }
+                Ok(())
+            }
+            ["router", "ospf", rest @ ..] if rest.is_empty() || rest[0] == "vrf" && rest.get(1) == Some(&"default") => {
+                if neg {
+                    self.ospf = None;
+                    *node = Node::Config;
+                } else {
+                    self.ospf.get_or_insert_with(OspfConf::default);
+                    *node = Node::RouterOspf;
                 }
                 Ok(())
             }
@@ -297,6 +357,93 @@ impl FrrConf {
         Some(res)
     }
 
+    /// A line of `router ospf`; `None` if it is not one.
+    fn ospf_line(&mut self, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
+        let o = self.ospf.get_or_insert_with(OspfConf::default);
+        let res = match w {
+            ["ospf", "router-id", a] | ["router-id", a] => match inet_addr(a) {
+                Some(a) => {
+                    o.router_id = (!neg).then_some(a);
+                    Ok(())
+                }
+                None => Err(format!("% Malformed address: {a}")),
+            },
+            ["ospf", "router-id"] if neg => {
+                o.router_id = None;
+                Ok(())
+            }
+            ["network", p, "area", a] => match (parse_prefix(p), parse_area(a)) {
+                (Some(p), Some(a)) => {
+                    o.networks.retain(|x| x.0 != p);
+                    if !neg {
+                        o.networks.push((p, a));
+                    }
+                    Ok(())
+                }
+                (None, _) => Err(format!("% Malformed prefix: {p}")),
+                _ => Err(format!("% OSPF area ID is invalid: {a}")),
+            },
+            ["passive-interface", "default"] => {
+                o.passive_default = !neg;
+                o.passive.clear();
+                Ok(())
+            }
+            ["passive-interface", name] => {
+                toggle(&mut o.passive, name.to_string(), neg != o.passive_default);
+                Ok(())
+            }
+            ["redistribute", what, rest @ ..] => {
+                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
+                    .into_iter()
+                    .find(|k| k.name() == *what)
+                else {
+                    return Some(Err(format!("% Unknown command: redistribute {what}")));
+                };
+                let (mut metric, mut e1) = (None, false);
+                let mut it = rest.iter();
+                while let Some(x) = it.next() {
+                    match (*x, it.next()) {
+                        ("metric", Some(m)) => match m.parse::<u32>().ok().filter(|m| *m <= 16_777_214) {
+                            Some(m) => metric = Some(m),
+                            None => return Some(Err(format!("% Invalid metric: {m}"))),
+                        },
+                        ("metric-type", Some(&"1")) => e1 = true,
+                        ("metric-type", Some(&"2")) => e1 = false,
+                        _ => return Some(Err(format!("% Unknown command: {}", w.join(" ")))),
+                    }
+                }
+                if neg {
+                    o.redistribute.remove(&k);
+                } else {
+                    o.redistribute.insert(k, (metric, e1));
+                }
+                Ok(())
+            }
+            ["auto-cost", "reference-bandwidth", n] => {
+                match n.parse::<u64>().ok().filter(|n| (1..=4_294_967).contains(n)) {
+                    Some(n) => {
+                        o.ref_bandwidth = if neg { 100 } else { n };
+                        Ok(())
+                    }
+                    None => Err(format!("% Invalid value: {n} (from 1 to 4294967)")),
+                }
+            }
+            ["distance", d] => match d.parse::<u8>().ok().filter(|d| *d > 0) {
+                Some(d) => {
+                    o.distance = if neg { 110 } else { d };
+                    Ok(())
+                }
+                None => Err(format!("% Invalid value: {d} (from 1 to 255)")),
+            },
+            // Logged or tuned in FRR; nothing to do here.
+            ["log-adjacency-changes", ..] | ["timers", ..] | ["ospf", "abr-type", ..] | ["capability", "opaque"] => {
+                Ok(())
+            }
+            _ => return None,
+        };
+        Some(res)
+    }
+
     /// A line of `interface IF`; `None` if it is not one.
     fn if_line(&mut self, name: &str, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
         let i = self.interfaces.entry(name.to_string()).or_default();
@@ -311,6 +458,7 @@ impl FrrConf {
                     SplitHorizon::PoisonedReverse
                 };
             }
+            ["ip", "ospf", rest @ ..] => return Some(ospf_if_line(&mut i.ospf, neg, rest)),
             ["description", rest @ ..] => i.description = (!neg).then(|| rest.join(" ")),
             // Set with ifconfig here; accepted as FRR accepts them.
             ["ip", "address", ..] | ["ipv6", "address", ..] | ["link-detect"] | ["shutdown"] => {}
@@ -340,6 +488,23 @@ impl FrrConf {
                 SplitHorizon::Simple => {}
                 SplitHorizon::PoisonedReverse => s += " ip rip split-horizon poisoned-reverse\n",
                 SplitHorizon::Off => s += " no ip rip split-horizon\n",
+            }
+            let o = &i.ospf;
+            let area = |a: u32| std::net::Ipv4Addr::from(a).to_string();
+            for (name, v) in [
+                ("area", o.area.map(area)),
+                ("cost", o.cost.map(|x| x.to_string())),
+                ("dead-interval", o.dead.map(|x| x.to_string())),
+                ("hello-interval", o.hello.map(|x| x.to_string())),
+                ("mtu-ignore", o.mtu_ignore.then(String::new)),
+                ("network", o.p2p.then(|| "point-to-point".to_string())),
+                ("passive", o.passive.then(String::new)),
+                ("priority", o.priority.map(|x| x.to_string())),
+                ("retransmit-interval", o.retransmit.map(|x| x.to_string())),
+            ] {
+                if let Some(v) = v {
+                    let _ = writeln!(s, "{}", format!(" ip ospf {name} {v}").trim_end());
+                }
             }
             s += "exit\n!\n";
         }
@@ -382,9 +547,91 @@ impl FrrConf {
             }
             s += "exit\n!\n";
         }
+        if let Some(o) = &self.ospf {
+            s += "router ospf\n";
+            if let Some(r) = o.router_id {
+                let _ = writeln!(s, " ospf router-id {}", std::net::Ipv4Addr::from(r));
+            }
+            for (k, (m, e1)) in &o.redistribute {
+                let _ = write!(s, " redistribute {}", k.name());
+                if let Some(m) = m {
+                    let _ = write!(s, " metric {m}");
+                }
+                s += if *e1 { " metric-type 1\n" } else { "\n" };
+            }
+            if o.passive_default {
+                s += " passive-interface default\n";
+            }
+            for p in &o.passive {
+                let no = if o.passive_default { "no " } else { "" };
+                let _ = writeln!(s, " {no}passive-interface {p}");
+            }
+            for &((a, l), area) in &o.networks {
+                let _ = writeln!(
+                    s,
+                    " network {}/{l} area {}",
+                    std::net::Ipv4Addr::from(a),
+                    std::net::Ipv4Addr::from(area)
+                );
+            }
+            if o.ref_bandwidth != 100 {
+                let _ = writeln!(s, " auto-cost reference-bandwidth {}", o.ref_bandwidth);
+            }
+            if o.distance != 110 {
+                let _ = writeln!(s, " distance {}", o.distance);
+            }
+            s += "exit\n!\n";
+        }
         s += "end\n";
         s
     }
+}
+
+/// An `ip ospf ...` line of an interface.
+fn ospf_if_line(o: &mut OspfIfConf, neg: bool, w: &[&str]) -> Result<(), String> {
+    fn num<T: std::str::FromStr + PartialOrd>(s: &str, lo: T, hi: T) -> Result<T, String> {
+        s.parse::<T>()
+            .ok()
+            .filter(|n| *n >= lo && *n <= hi)
+            .ok_or_else(|| format!("% Invalid value: {s}"))
+    }
+    fn set<T>(neg: bool, v: Result<T, String>) -> Result<Option<T>, String> {
+        v.map(|v| (!neg).then_some(v))
+    }
+    match w {
+        ["cost", n] => o.cost = set(neg, num(n, 1u16, 65535))?,
+        ["hello-interval", n] => o.hello = set(neg, num(n, 1u16, 65535))?,
+        ["dead-interval", n] => o.dead = set(neg, num(n, 1u32, 65535))?,
+        ["priority", n] => o.priority = set(neg, num(n, 0u8, 255))?,
+        ["retransmit-interval", n] => o.retransmit = set(neg, num(n, 1u16, 65535))?,
+        ["network", "point-to-point"] => o.p2p = !neg,
+        ["network", "broadcast"] => o.p2p = false,
+        ["area", a] => {
+            o.area = set(
+                neg,
+                parse_area(a).ok_or_else(|| format!("% OSPF area ID is invalid: {a}")),
+            )?
+        }
+        ["passive"] => o.passive = !neg,
+        ["mtu-ignore"] => o.mtu_ignore = !neg,
+        [x, ..] if neg && matches!(*x, "cost" | "hello-interval" | "dead-interval" | "priority" | "area") => {
+            *o = OspfIfConf {
+                cost: if *x == "cost" { None } else { o.cost },
+                hello: if *x == "hello-interval" { None } else { o.hello },
+                dead: if *x == "dead-interval" { None } else { o.dead },
+                priority: if *x == "priority" { None } else { o.priority },
+                area: if *x == "area" { None } else { o.area },
+                ..o.clone()
+            }
+        }
+        _ => return Err(format!("% Unknown command: ip ospf {}", w.join(" "))),
+    }
+    Ok(())
+}
+
+/// An area ID: dotted (`0.0.0.1`) or a number (`1`).
+pub fn parse_area(s: &str) -> Option<u32> {
+    inet_addr(s).or_else(|| s.parse().ok())
 }
 
 /// Add `x` to `v` (once), or take it out if `neg`.
@@ -413,6 +660,8 @@ log syslog informational
 !
 interface eth0
  ip rip split-horizon poisoned-reverse
+ ip ospf cost 7
+ ip ospf network point-to-point
 exit
 !
 router rip
@@ -423,6 +672,14 @@ router rip
  redistribute connected
  redistribute static metric 3
  timers basic 10 60 40
+exit
+!
+router ospf
+ ospf router-id 1.1.1.1
+ network 10.0.0.0/8 area 0
+ network 192.168.0.0/16 area 1
+ passive-interface eth2
+ redistribute connected metric-type 1
 exit
 !
 line vty
@@ -441,6 +698,14 @@ end
         assert_eq!((r.update, r.timeout, r.garbage), (10, 60, 40));
         assert_eq!(r.redistribute.get(&Redist::Static), Some(&Some(3)));
         assert_eq!(c.interfaces["eth0"].split_horizon, SplitHorizon::PoisonedReverse);
+        let o = c.ospf.clone().expect("router ospf");
+        assert_eq!(o.networks, [((0x0a00_0000, 8), 0), ((0xc0a8_0000, 16), 1)]);
+        assert_eq!(
+            (o.router_id, c.interfaces["eth0"].ospf.cost),
+            (Some(0x0101_0101), Some(7))
+        );
+        assert!(c.interfaces["eth0"].ospf.p2p);
+        assert_eq!(o.redistribute.get(&Redist::Connected), Some(&(None, true)));
         let again = FrrConf::parse(&c.running_config());
         assert_eq!(again, (c, vec![]), "what it prints reads back the same");
     }

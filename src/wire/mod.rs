@@ -9,6 +9,7 @@ pub mod icmp;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod ospf;
 pub mod rip;
 pub mod tcp;
 pub mod udp;

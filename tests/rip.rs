@@ -8,7 +8,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{ok, proc_in, run, tmpdir};
+use common::{CHAIN, ok, proc_in};
 use vimage::Host;
 use vimage::socket::{BindOpts, UdpSocket};
 use vimage::wire::rip::{RIP_RESPONSE, RipEntry, RipRepr};
@@ -23,40 +23,13 @@ fn chain(tag: &str, conf: &str) -> Host {
 
 /// As [`chain`], ripd running only on `daemons`.
 fn chain_with(tag: &str, conf: &str, daemons: &[&str]) -> Host {
-    routers(
-        tag,
-        conf,
-        "ifconfig epair0 create
-         ifconfig epair1 create
-         ifconfig epair0a vnet r1
-         ifconfig epair0b vnet r2
-         ifconfig epair1a vnet r2
-         ifconfig epair1b vnet r3
-         jexec r1 ifconfig epair0a inet 10.0.1.1/24
-         jexec r2 ifconfig epair0b inet 10.0.1.2/24
-         jexec r2 ifconfig epair1a inet 10.0.2.1/24
-         jexec r3 ifconfig epair1b inet 10.0.2.2/24
-         jexec r3 ifconfig lo0 inet 10.0.3.1/32 alias",
-        daemons,
-    )
+    routers(tag, conf, CHAIN, daemons)
 }
 
 /// Forwarding jails r1, r2 and r3 wired by `script`; those in `daemons`
 /// run ripd with `conf` (written in directory `tag`).
 fn routers(tag: &str, conf: &str, script: &str, daemons: &[&str]) -> Host {
-    let dir = tmpdir(tag);
-    let f = dir.join("frr.conf");
-    std::fs::write(&f, conf).expect("conf");
-    let h = Host::new(Default::default());
-    for r in ["r1", "r2", "r3"] {
-        ok(&h, &format!("jail -c name={r} vnet persist"));
-        ok(&h, &format!("jexec {r} sysctl net.inet.ip.forwarding=1"));
-    }
-    run(&h, script);
-    for r in daemons {
-        ok(&h, &format!("jexec {r} ripd -d -f {}", f.display()));
-    }
-    h
+    common::routers(tag, "ripd", conf, script, daemons)
 }
 
 /// The lines of `show ip rip` in `jail` after the header.

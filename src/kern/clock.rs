@@ -14,6 +14,8 @@ pub struct Time(pub u64);
 
 impl Time {
     pub const ZERO: Time = Time(0);
+    /// Never.
+    pub const MAX: Time = Time(u64::MAX);
 
     pub fn from_duration(d: Duration) -> Time {
         Time(d.as_nanos().min(u64::MAX as u128) as u64)
@@ -33,6 +35,14 @@ impl Time {
 
     pub fn saturating_sub(self, o: Time) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(o.0))
+    }
+}
+
+/// A time `d` later (saturating: never stays never).
+impl std::ops::Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        self.saturating_add(d)
     }
 }
 

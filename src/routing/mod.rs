@@ -9,6 +9,8 @@
 //! sockets; it lives while a daemon runs there.
 
 pub mod conf;
+pub mod daemon;
+pub mod ospfd;
 pub mod rib;
 pub mod ripd;
 pub mod vtysh;
@@ -30,6 +32,8 @@ pub struct Frr {
     pub rib: rib::Rib,
     /// ripd's state, while it runs.
     pub rip: Option<ripd::Rip>,
+    /// ospfd's state, while it runs.
+    pub ospf: Option<ospfd::Ospf>,
     /// Daemons to wake when the configuration changes.
     wakers: Vec<Waker>,
 }
@@ -52,7 +56,7 @@ impl Frr {
 
     /// Is any daemon running?
     pub fn running(&self) -> bool {
-        self.rip.is_some()
+        self.rip.is_some() || self.ospf.is_some()
     }
 }
 
@@ -79,6 +83,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         generation: 0,
         rib: rib::Rib::new(now),
         rip: None,
+        ospf: None,
         wakers: Vec::new(),
     }));
     k.vty.insert((jid, VTY), f.clone());

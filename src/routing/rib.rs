@@ -27,6 +27,7 @@ pub enum Proto {
     Connected,
     Static,
     Rip,
+    Ospf,
 }
 
 impl Proto {
@@ -37,6 +38,7 @@ impl Proto {
             Proto::Connected => 'C',
             Proto::Static => 'S',
             Proto::Rip => 'R',
+            Proto::Ospf => 'O',
         }
     }
 }
@@ -59,6 +61,11 @@ pub struct Rib {
     routes: BTreeMap<(u32, u8), Vec<RibRoute>>,
     /// What this RIB wrote to the kernel: gateway and interface.
     installed: BTreeMap<(u32, u8), (u32, u32)>,
+    /// What the kernel refused (a route of its own there, a gateway it
+    /// cannot reach): not asked again until the kernel's own routes or
+    /// ours change, so a refusal is not a loop.
+    refused: BTreeMap<(u32, u8), (u32, u32)>,
+    theirs: Vec<(u32, u8)>,
     /// When it started: the age of the kernel's own routes.
     started: Time,
 }
@@ -75,6 +82,8 @@ impl Rib {
         Rib {
             routes: BTreeMap::new(),
             installed: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            theirs: Vec::new(),
             started: now,
         }
     }
@@ -137,10 +146,16 @@ impl Rib {
     /// delete what differs from what was written before.
     pub fn sync(&mut self, p: &Proc, rs: &RouteSocket) {
         let theirs = kernel_prefixes(p);
+        let keys: Vec<_> = theirs.keys().copied().collect();
+        if keys != self.theirs {
+            self.theirs = keys;
+            self.refused.clear();
+        }
         let mut want = BTreeMap::new();
         for prefix in self.routes.keys() {
             if let Some(b) = self.best(prefix)
                 && !theirs.contains_key(prefix)
+                && b.gateway != 0
             {
                 want.insert(*prefix, (b.gateway, b.ifindex));
             }
@@ -155,19 +170,17 @@ impl Rib {
             self.installed.remove(&prefix);
             let _ = rs.request(RTM_DELETE, entry(prefix, (0, 0)));
         }
+        self.refused.retain(|k, nh| want.get(k) == Some(nh));
         for (prefix, nh) in want {
-            match self.installed.get(&prefix) {
-                Some(&was) if was == nh => {}
-                Some(_) => {
-                    if let Ok(Ok(_)) = rs.request(RTM_CHANGE, entry(prefix, nh)) {
-                        self.installed.insert(prefix, nh);
-                    }
-                }
-                None => {
-                    if let Ok(Ok(_)) = rs.request(RTM_ADD, entry(prefix, nh)) {
-                        self.installed.insert(prefix, nh);
-                    }
-                }
+            let was = self.installed.get(&prefix).copied();
+            if was == Some(nh) || self.refused.get(&prefix) == Some(&nh) {
+                continue;
+            }
+            let cmd = if was.is_some() { RTM_CHANGE } else { RTM_ADD };
+            if let Ok(Ok(_)) = rs.request(cmd, entry(prefix, nh)) {
+                self.installed.insert(prefix, nh);
+            } else {
+                self.refused.insert(prefix, nh);
             }
         }
     }
@@ -215,15 +228,18 @@ impl Rib {
                 }
                 let selected = kr.is_none() && best == Some(*r);
                 let fib = selected && self.installed.contains_key(&prefix);
+                let via = match r.gateway {
+                    0 => "is directly connected".to_string(),
+                    g => format!("via {}", Ipv4Addr::from(g)),
+                };
                 let _ = writeln!(
                     s,
-                    "{}{}{} {net} [{}/{}] via {}, {}, weight 1, {}",
+                    "{}{}{} {net} [{}/{}] {via}, {}, weight 1, {}",
                     r.proto.char(),
                     if selected { '>' } else { ' ' },
                     if fib { '*' } else { ' ' },
                     r.distance,
                     r.metric,
-                    Ipv4Addr::from(r.gateway),
                     ifname(r.ifindex),
                     age(r.since)
                 );
@@ -248,13 +264,17 @@ fn entry(prefix: (u32, u8), (gateway, ifindex): (u32, u32)) -> Rtentry {
 /// The kernel's own routes, by prefix: the connected networks of
 /// interfaces that are up, and routes not written by a RIB (what zebra
 /// reads as kernel routes), less host routes to this host's addresses.
+pub fn kernel_routes(p: &Proc) -> Vec<((u32, u8), Proto)> {
+    kernel_prefixes(p).into_iter().map(|(k, r)| (k, r.proto)).collect()
+}
+
 fn kernel_prefixes(p: &Proc) -> BTreeMap<(u32, u8), KernelRoute> {
     p.vnet(|_, v| {
         let mut out = BTreeMap::new();
         let name = |i: u32| v.get(IF).and_then(|l| l.get(i)).map(|f| (f.name.clone(), f.is_up()));
         for ia in in_ifaddr_all(v) {
             if let Some((ifname, true)) = name(ia.index)
-                && !ifname.starts_with("lo")
+                && ia.addr >> 24 != 127
             {
                 let prefix = (ia.addr & mask(ia.plen), ia.plen);
                 out.entry(prefix).or_insert(KernelRoute {

@@ -20,11 +20,10 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use clap::Parser;
-
+use super::Frr;
 use super::conf::{FrrConf, Redist, RipConf, SplitHorizon};
+use super::daemon::{Daemon, daemon_open, daemon_run, daemon_stop};
 use super::rib::{Proto, RibRoute};
-use super::{Frr, frr_close, frr_open};
 use crate::errln;
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
@@ -40,27 +39,6 @@ use crate::wire::rip::{
 pub const RIP_PORT: u16 = 520;
 /// 224.0.0.9, RIP-2 routers (§4.5).
 pub const INADDR_RIP_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 9);
-
-/// RIP routing daemon (FRR's ripd)
-#[derive(Parser, Debug)]
-#[command(name = "ripd", disable_help_flag = true, disable_version_flag = true)]
-pub struct RipdArgs {
-    /// The configuration file (frr.conf: `router rip`, `interface`).
-    #[arg(short = 'f', long = "config_file", value_name = "file")]
-    config: Option<String>,
-    /// Go to the background.
-    #[arg(short = 'd', long = "daemon")]
-    daemon: bool,
-    /// FRR's vty, pid file and zebra options, accepted.
-    #[arg(short = 'A', long = "vty_addr", hide = true)]
-    _vty_addr: Option<String>,
-    #[arg(short = 'P', long = "vty_port", hide = true)]
-    _vty_port: Option<String>,
-    #[arg(short = 'i', long = "pid_file", hide = true)]
-    _pid: Option<String>,
-    #[arg(short = 'z', long = "socket", hide = true)]
-    _zebra: Option<String>,
-}
 
 /// Where a route in ripd's table comes from (`rip_info`'s sub-type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,62 +106,34 @@ pub struct Rip {
     pub received: u64,
 }
 
+impl Rip {
+    pub fn new(conf: RipConf) -> Rip {
+        Rip {
+            conf,
+            ..Default::default()
+        }
+    }
+}
+
 pub async fn ripd(p: Proc, argv: Vec<String>) -> i32 {
-    let a: RipdArgs = match crate::userland::parse(&p, &argv) {
-        Ok(a) => a,
+    let (a, frr) = match daemon_open(&p, &argv, Daemon::Ripd) {
+        Ok(x) => x,
         Err(s) => return s,
     };
-    let conf = match &a.config {
-        Some(f) => match std::fs::read_to_string(f) {
-            Ok(t) => {
-                let (c, errors) = FrrConf::parse(&t);
-                for e in errors {
-                    errln!(p, "ripd: {f}: {e}");
-                }
-                Some(c)
-            }
-            Err(e) => {
-                errln!(p, "ripd: {f}: {}", crate::userland::strerror(&e));
-                return 1;
-            }
-        },
-        None => None,
-    };
-    let frr = frr_open(&p, p.now());
-    if frr.borrow().rip.is_some() {
-        errln!(p, "ripd: another ripd runs in this jail");
-        return 1;
-    }
-    {
-        let mut f = frr.borrow_mut();
-        if let Some(c) = conf {
-            f.conf = c;
-        }
-        let rc = f.conf.rip.clone().unwrap_or_default();
-        f.rip = Some(Rip {
-            conf: rc,
-            ..Rip::default()
-        });
-    }
     let sock = match open_socket(&p) {
         Ok(s) => s,
         Err(e) => {
             errln!(p, "ripd: can't bind to port {RIP_PORT}: {e}");
-            stop(&p, &frr);
+            daemon_stop(&p, &frr, Daemon::Ripd);
             return 1;
         }
     };
     let Ok(rs) = RouteSocket::open(&p, Some(false)) else {
-        stop(&p, &frr);
+        daemon_stop(&p, &frr, Daemon::Ripd);
         return 1;
     };
-    if !a.daemon {
-        return serve(p, frr, sock, rs).await;
-    }
-    let q = p.exec("ripd");
-    let id = p.spawn(Box::pin(async move { serve(q, frr, sock, rs).await }));
-    p.tasks().detach(id);
-    0
+    let f = frr.clone();
+    daemon_run(p, frr, Daemon::Ripd, a.daemon, move |q| serve(q, f, sock, rs)).await
 }
 
 fn open_socket(p: &Proc) -> std::io::Result<UdpSocket> {
@@ -191,31 +141,6 @@ fn open_socket(p: &Proc) -> std::io::Result<UdpSocket> {
     // Our own multicasts are not news.
     s.set_multicast_loop(false)?;
     Ok(s)
-}
-
-/// Leave: the routes go from the RIB and the kernel, the state from the
-/// jail.
-fn stop(p: &Proc, frr: &Rc<std::cell::RefCell<Frr>>) {
-    let mut f = frr.borrow_mut();
-    f.rip = None;
-    f.rib.withdraw_all(Proto::Rip);
-    if let Ok(rs) = RouteSocket::open(p, Some(false)) {
-        f.rib.sync(p, &rs);
-    }
-    drop(f);
-    frr_close(p, frr);
-}
-
-/// Stops the daemon however its task ends (killed with its jail, too).
-struct Running {
-    p: Proc,
-    frr: Rc<std::cell::RefCell<Frr>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        stop(&self.p, &self.frr);
-    }
 }
 
 enum Ev {
@@ -227,10 +152,6 @@ enum Ev {
 }
 
 async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: UdpSocket, rs: RouteSocket) -> i32 {
-    let _running = Running {
-        p: p.clone(),
-        frr: frr.clone(),
-    };
     p.intr.catch();
     let mut seen = u64::MAX;
     let mut buf = vec![0u8; 1500];

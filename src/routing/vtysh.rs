@@ -79,11 +79,13 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
     let f = frr.borrow();
     let now = p.now();
     let rip = || f.rip.as_ref();
+    let ospf = || f.ospf.as_ref();
     Some(match w {
         ["ip", "route"] => f.rib.show(p, None),
         ["ip", "route", which] => {
             let proto = match *which {
                 "rip" => Proto::Rip,
+                "ospf" => Proto::Ospf,
                 "connected" => Proto::Connected,
                 "kernel" => Proto::Kernel,
                 "static" => Proto::Static,
@@ -94,6 +96,13 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
         ["ip", "rip"] => rip().map(|r| super::ripd::show_ip_rip(r, now)).unwrap_or_default(),
         ["ip", "rip", "status"] => rip()
             .map(|r| super::ripd::show_ip_rip_status(r, now))
+            .unwrap_or_default(),
+        ["ip", "ospf"] => ospf().map(super::ospfd::show_ip_ospf).unwrap_or_default(),
+        ["ip", "ospf", "neighbor"] => ospf()
+            .map(|o| super::ospfd::show_ip_ospf_neighbor(o, now))
+            .unwrap_or_default(),
+        ["ip", "ospf", "database"] => ospf()
+            .map(|o| super::ospfd::show_ip_ospf_database(o, now))
             .unwrap_or_default(),
         ["running-config"] | ["run"] => f.conf.running_config(),
         ["version"] => {

@@ -169,6 +169,12 @@ impl RawSocket {
 
     /// The next datagram (truncated to `buf`) and who sent it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from_if(buf).await.map(|(n, from, _)| (n, from))
+    }
+
+    /// As [`RawSocket::recv_from`], and the interface it came in by
+    /// (`IP_RECVIF`).
+    pub async fn recv_from_if(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, u32)> {
         loop {
             let (_, ifindex, d) = poll_fn(|cx| match RawSock::poll_recvif(&self.sock, cx.waker()) {
                 Some(x) => Poll::Ready(x),
@@ -180,7 +186,7 @@ impl RawSocket {
             };
             let n = body.len().min(buf.len());
             buf[..n].copy_from_slice(&body[..n]);
-            return Ok((n, from));
+            return Ok((n, from, ifindex));
         }
     }
 

@@ -81,7 +81,12 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("ndp", ndp::ndp, ndp::NdpArgs),
     cmd!("rtsol", rtsol::rtsol, rtsol::RtsolArgs),
     cmd!("rtadvd", rtadvd::rtadvd, rtadvd::RtadvdArgs),
-    cmd!("ripd", crate::routing::ripd::ripd, crate::routing::ripd::RipdArgs),
+    cmd!("ripd", crate::routing::ripd::ripd, crate::routing::daemon::DaemonArgs),
+    cmd!(
+        "ospfd",
+        crate::routing::ospfd::ospfd,
+        crate::routing::daemon::DaemonArgs
+    ),
     cmd!("vtysh", crate::routing::vtysh::vtysh, crate::routing::vtysh::VtyshArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("ping6", ping6::ping6, ping6::Ping6Args),

@@ -346,3 +346,36 @@ pub fn script(h: &vimage::Host, script: &str) -> (i32, String, String) {
     let text = |b: &std::rc::Rc<std::cell::RefCell<Vec<u8>>>| String::from_utf8_lossy(&b.borrow()).into_owned();
     (s.status(), text(&obuf), text(&ebuf))
 }
+
+/// r1 -- r2 -- r3 on 10.0.1.0/24 and 10.0.2.0/24, r3 with 10.0.3.1/32 on
+/// lo0: the routing daemons' chain.
+pub const CHAIN: &str = "ifconfig epair0 create
+     ifconfig epair1 create
+     ifconfig epair0a vnet r1
+     ifconfig epair0b vnet r2
+     ifconfig epair1a vnet r2
+     ifconfig epair1b vnet r3
+     jexec r1 ifconfig epair0a inet 10.0.1.1/24
+     jexec r2 ifconfig epair0b inet 10.0.1.2/24
+     jexec r2 ifconfig epair1a inet 10.0.2.1/24
+     jexec r3 ifconfig epair1b inet 10.0.2.2/24
+     jexec r3 ifconfig lo0 inet 10.0.3.1/32 alias";
+
+/// Forwarding jails r1, r2 and r3 wired by `script`; those in `daemons`
+/// run routing daemon `daemon` (`ripd`, `ospfd`) with configuration
+/// `conf` (written in directory `tag`).
+pub fn routers(tag: &str, daemon: &str, conf: &str, script: &str, daemons: &[&str]) -> vimage::Host {
+    let dir = tmpdir(tag);
+    let f = dir.join("frr.conf");
+    std::fs::write(&f, conf).expect("conf");
+    let h = vimage::Host::new(Default::default());
+    for r in ["r1", "r2", "r3"] {
+        ok(&h, &format!("jail -c name={r} vnet persist"));
+        ok(&h, &format!("jexec {r} sysctl net.inet.ip.forwarding=1"));
+    }
+    run(&h, script);
+    for r in daemons {
+        ok(&h, &format!("jexec {r} {daemon} -d -f {}", f.display()));
+    }
+    h
+}

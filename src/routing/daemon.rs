@@ -1,0 +1,184 @@
+//! A routing daemon's life, as FRR's `lib/libfrr.c` gives each daemon:
+//! its command line, its configuration, its state in the jail's [`Frr`],
+//! running in the foreground or detached (`-d`), and on its end (exit,
+//! signal, its jail removed) its routes withdrawn from the RIB and the
+//! kernel.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use clap::Parser;
+
+use super::conf::FrrConf;
+use super::rib::Proto;
+use super::{Frr, frr_close, frr_open, ospfd, ripd};
+use crate::errln;
+use crate::kern::proc::Proc;
+use crate::socket::RouteSocket;
+
+/// The daemons, by the name FRR gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    Ripd,
+    Ospfd,
+}
+
+impl Daemon {
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Ripd => "ripd",
+            Daemon::Ospfd => "ospfd",
+        }
+    }
+
+    fn proto(self) -> Proto {
+        match self {
+            Daemon::Ripd => Proto::Rip,
+            Daemon::Ospfd => Proto::Ospf,
+        }
+    }
+
+    fn running(self, f: &Frr) -> bool {
+        match self {
+            Daemon::Ripd => f.rip.is_some(),
+            Daemon::Ospfd => f.ospf.is_some(),
+        }
+    }
+
+    /// Its state, fresh from the running configuration.
+    fn init(self, f: &mut Frr) {
+        match self {
+            Daemon::Ripd => {
+                let conf = f.conf.rip.clone().unwrap_or_default();
+                f.rip = Some(ripd::Rip::new(conf));
+            }
+            Daemon::Ospfd => {
+                let conf = f.conf.ospf.clone().unwrap_or_default();
+                f.ospf = Some(ospfd::Ospf::new(conf));
+            }
+        }
+    }
+
+    fn clear(self, f: &mut Frr) {
+        match self {
+            Daemon::Ripd => f.rip = None,
+            Daemon::Ospfd => f.ospf = None,
+        }
+    }
+}
+
+/// A routing daemon's command line, as FRR's daemons take it
+/// (`ripd -d -f frr.conf`, `ospfd ...`).
+#[derive(Parser, Debug)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
+pub struct DaemonArgs {
+    /// The configuration file (frr.conf).
+    #[arg(short = 'f', long = "config_file", value_name = "file")]
+    config: Option<String>,
+    /// Go to the background.
+    #[arg(short = 'd', long = "daemon")]
+    pub daemon: bool,
+    /// FRR's vty, pid file and zebra options, accepted.
+    #[arg(short = 'A', long = "vty_addr", hide = true)]
+    _vty_addr: Option<String>,
+    #[arg(short = 'P', long = "vty_port", hide = true)]
+    _vty_port: Option<String>,
+    #[arg(short = 'i', long = "pid_file", hide = true)]
+    _pid: Option<String>,
+    #[arg(short = 'z', long = "socket", hide = true)]
+    _zebra: Option<String>,
+}
+
+impl DaemonArgs {
+    /// The configuration `-f` names, its refused lines told on stderr;
+    /// `Err` is the exit status if it cannot be read.
+    pub fn read_conf(&self, p: &Proc, daemon: &str) -> Result<Option<FrrConf>, i32> {
+        let Some(f) = &self.config else { return Ok(None) };
+        match std::fs::read_to_string(f) {
+            Ok(t) => {
+                let (c, errors) = FrrConf::parse(&t);
+                for e in errors {
+                    errln!(p, "{daemon}: {f}: {e}");
+                }
+                Ok(Some(c))
+            }
+            Err(e) => {
+                errln!(p, "{daemon}: {f}: {}", crate::userland::strerror(&e));
+                Err(1)
+            }
+        }
+    }
+}
+
+/// Start daemon `d` in `p`'s jail: its arguments parsed, its
+/// configuration (`-f`, else the jail's running one) read, its state
+/// made. `Err` is the exit status.
+pub fn daemon_open(p: &Proc, argv: &[String], d: Daemon) -> Result<(DaemonArgs, Rc<RefCell<Frr>>), i32> {
+    let a: DaemonArgs = crate::userland::parse(p, argv)?;
+    let conf = a.read_conf(p, d.name())?;
+    let frr = frr_open(p, p.now());
+    if d.running(&frr.borrow()) {
+        errln!(p, "{}: another {} runs in this jail", d.name(), d.name());
+        return Err(1);
+    }
+    let mut f = frr.borrow_mut();
+    if let Some(c) = conf {
+        f.conf = c;
+    }
+    d.init(&mut f);
+    drop(f);
+    Ok((a, frr))
+}
+
+/// Daemon `d` ends: its routes go from the RIB and the kernel, its state
+/// from the jail.
+pub fn daemon_stop(p: &Proc, frr: &Rc<RefCell<Frr>>, d: Daemon) {
+    let mut f = frr.borrow_mut();
+    d.clear(&mut f);
+    f.rib.withdraw_all(d.proto());
+    if let Ok(rs) = RouteSocket::open(p, Some(false)) {
+        f.rib.sync(p, &rs);
+    }
+    drop(f);
+    frr_close(p, frr);
+}
+
+/// Run `serve` in the foreground, or detached with `-d`; however it
+/// ends (killed with its jail, too) the daemon is stopped.
+pub async fn daemon_run<F>(
+    p: Proc,
+    frr: Rc<RefCell<Frr>>,
+    d: Daemon,
+    background: bool,
+    serve: impl FnOnce(Proc) -> F,
+) -> i32
+where
+    F: Future<Output = i32> + 'static,
+{
+    if !background {
+        let _guard = Running { p: p.clone(), frr, d };
+        return serve(p).await;
+    }
+    let q = p.exec(d.name());
+    let guard = Running { p: q.clone(), frr, d };
+    let fut = serve(q);
+    let id = p.spawn(Box::pin(async move {
+        let _guard = guard;
+        fut.await
+    }));
+    p.tasks().detach(id);
+    0
+}
+
+struct Running {
+    p: Proc,
+    frr: Rc<RefCell<Frr>>,
+    d: Daemon,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        daemon_stop(&self.p, &self.frr, self.d);
+    }
+}

@@ -82,6 +82,36 @@ fn drive_until(h: &Host, secs: u64, mut done: impl FnMut(&Host) -> bool) -> bool
     false
 }
 
+/// Namespace `ns` with 10.60.1.1/24 on its lo (FRR's alone) and a
+/// vimage host whose jail r forwards, has 10.50.1.1/32 on lo0 (ours
+/// alone) and tap0 as 10.99.`net`.1/24, and runs `daemon`; the TAP's
+/// Linux end `dev` goes into `ns` as 10.99.`net`.2/24.
+fn tap_lab(ns: &Netns, dev: &str, net: u8, daemon: &str) -> Host {
+    sh(&format!("ip netns add {}", ns.0));
+    sh(&format!("ip -n {} link set lo up", ns.0));
+    sh(&format!("ip -n {} addr add 10.60.1.1/24 dev lo", ns.0));
+    let h = Host::new(Config {
+        clock: ClockKind::Real,
+        ..Config::default()
+    });
+    for line in [
+        "jail -c name=r vnet persist".to_string(),
+        format!("ifconfig tap0 create tapdev {dev}"),
+        "ifconfig tap0 vnet r".into(),
+        format!("jexec r ifconfig tap0 inet 10.99.{net}.1/24 up"),
+        "jexec r ifconfig lo0 inet 10.50.1.1/32 alias".into(),
+        "jexec r sysctl net.inet.ip.forwarding=1".into(),
+        format!("jexec r {daemon}"),
+    ] {
+        let o = h.exec(&line);
+        assert!(o.success(), "{line}: {o:?}");
+    }
+    sh(&format!("ip link set {dev} netns {}", ns.0));
+    sh(&format!("ip -n {} addr add 10.99.{net}.2/24 dev {dev}", ns.0));
+    sh(&format!("ip -n {} link set {dev} up", ns.0));
+    h
+}
+
 #[test]
 fn ripv2_with_frr_both_ways() {
     if !have_frr() {
@@ -92,29 +122,8 @@ fn ripv2_with_frr_both_ways() {
     let dir = common::tmpdir("frr-rip");
     let ours = dir.join("vimage.conf");
     std::fs::write(&ours, "router rip\n network 10.0.0.0/8\n").expect("conf");
-    sh(&format!("ip netns add {}", ns.0));
-    sh(&format!("ip -n {} link set lo up", ns.0));
     // 10.60.1.0/24 is FRR's alone, 10.50.1.1 ours alone.
-    sh(&format!("ip -n {} addr add 10.60.1.1/24 dev lo", ns.0));
-    let h = Host::new(Config {
-        clock: ClockKind::Real,
-        ..Config::default()
-    });
-    for line in [
-        "jail -c name=r vnet persist".to_string(),
-        format!("ifconfig tap0 create tapdev {dev}"),
-        "ifconfig tap0 vnet r".into(),
-        "jexec r ifconfig tap0 inet 10.99.51.1/24 up".into(),
-        "jexec r ifconfig lo0 inet 10.50.1.1/32 alias".into(),
-        "jexec r sysctl net.inet.ip.forwarding=1".into(),
-        format!("jexec r ripd -d -f {}", ours.display()),
-    ] {
-        let o = h.exec(&line);
-        assert!(o.success(), "{line}: {o:?}");
-    }
-    sh(&format!("ip link set {dev} netns {}", ns.0));
-    sh(&format!("ip -n {} addr add 10.99.51.2/24 dev {dev}", ns.0));
-    sh(&format!("ip -n {} link set {dev} up", ns.0));
+    let h = tap_lab(&ns, &dev, 51, &format!("ripd -d -f {}", ours.display()));
     let frr = Frr::start(
         &ns.0,
         &dir.join("frr"),
@@ -160,4 +169,107 @@ fn ripv2_with_frr_both_ways() {
     let n: Vec<&str> = src.split_whitespace().collect();
     assert_eq!(n.get(1..3), Some(&["0", "0"][..]), "{status}");
     h.tasks().kill_all();
+}
+
+/// ospfd and FRR's ospfd on one broadcast link, `dr` ("vimage" or
+/// "frr") made its designated router by the other's priority 0: both
+/// Full, the databases alike to the checksum, and routes both ways.
+fn ospf_with_frr(dr: &str) {
+    if !have_frr() {
+        return;
+    }
+    let pid = std::process::id();
+    let tag = if dr == "frr" { "f" } else { "v" };
+    let (ns, dev) = (Netns(format!("vo{pid}{tag}")), format!("vo{pid}{tag}"));
+    let dir = common::tmpdir(&format!("frr-ospf-{dr}"));
+    let timers = " ip ospf hello-interval 1\n ip ospf dead-interval 4\n";
+    let (our_prio, their_prio) = if dr == "frr" { (0, 1) } else { (1, 0) };
+    let ours = dir.join("vimage.conf");
+    std::fs::write(
+        &ours,
+        format!("interface tap0\n{timers} ip ospf priority {our_prio}\nrouter ospf\n network 10.0.0.0/8 area 0\n"),
+    )
+    .expect("conf");
+    // 10.60.1.0/24 is FRR's alone (redistributed: an AS-external LSA),
+    // 10.50.1.1 ours alone (a stub link of our router LSA).
+    let h = tap_lab(&ns, &dev, 52, &format!("ospfd -d -f {}", ours.display()));
+    let frr = Frr::start(
+        &ns.0,
+        &dir.join("frr"),
+        &format!(
+            "frr defaults traditional\nhostname linux\ninterface {dev}\n{timers} ip ospf priority {their_prio}\n\
+             router ospf\n ospf router-id 10.60.1.1\n network 10.99.52.0/24 area 0\n redistribute connected\n"
+        ),
+        "ospfd",
+    );
+    let learned = drive_until(&h, 40, |h| {
+        h.exec("jexec r vtysh -c 'show ip route ospf'")
+            .stdout
+            .contains("O>* 10.60.1.0/24 [110/20] via 10.99.52.2, tap0")
+            && sh(&format!("ip -n {} route", ns.0)).contains("10.50.1.1 ")
+    });
+    let (our_role, their_role) = if dr == "frr" {
+        ("DR", "DROther")
+    } else {
+        ("DROther", "DR")
+    };
+    let ours = h.exec("jexec r vtysh -c 'show ip ospf neighbor'").stdout;
+    let theirs = frr.vtysh("show ip ospf neighbor");
+    let routes = h.exec("jexec r vtysh -c 'show ip route'").stdout;
+    let linux = sh(&format!("ip -n {} route", ns.0));
+    assert!(learned, "vimage:\n{ours}{routes}\nFRR:\n{theirs}{linux}");
+    assert!(
+        ours.contains(&format!("10.60.1.1         {their_prio} Full/{our_role} ")),
+        "{ours}"
+    );
+    assert!(
+        theirs.contains(&format!("10.50.1.1         {our_prio} Full/{their_role} ")),
+        "{theirs}"
+    );
+    // Every LSA FRR holds we hold, the same instance: ID, router,
+    // sequence number and checksum.
+    let lsas = |db: &str| -> Vec<String> {
+        db.lines()
+            .filter(|l| l.contains(" 0x8"))
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let (id, adv) = (w.first().copied().unwrap_or(""), w.get(1).copied().unwrap_or(""));
+                let tail: Vec<&str> = w.iter().skip(3).take(2).copied().collect();
+                format!("{id} {adv} {}", tail.join(" "))
+            })
+            .collect()
+    };
+    let db_theirs = frr.vtysh("show ip ospf database");
+    let db_ours = h.exec("jexec r vtysh -c 'show ip ospf database'").stdout;
+    let (mut a, mut b) = (lsas(&db_ours), lsas(&db_theirs));
+    a.sort();
+    b.sort();
+    assert!(!a.is_empty() && a == b, "vimage:\n{db_ours}\nFRR:\n{db_theirs}");
+    assert!(
+        linux.contains("via 10.99.52.1") && linux.contains("proto ospf"),
+        "{linux}"
+    );
+    let rib = h.exec("jexec r netstat -rn -f inet").stdout;
+    assert!(
+        rib.contains("10.60.1.0/24       10.99.52.2         UG1        tap0"),
+        "{rib}"
+    );
+    let ping = h.exec("jexec r ping -c 2 10.60.1.1");
+    assert!(ping.stdout.contains("2 packets received"), "{ping:?}");
+    let general = h.exec("jexec r vtysh -c 'show ip ospf'").stdout;
+    assert!(
+        general.contains("misaddressed 0\n"),
+        "FRR sent us nothing we refused: {general}"
+    );
+    h.tasks().kill_all();
+}
+
+#[test]
+fn ospf_with_frr_as_dr() {
+    ospf_with_frr("frr");
+}
+
+#[test]
+fn ospf_with_frr_as_drother() {
+    ospf_with_frr("vimage");
 }

@@ -49,6 +49,7 @@ fn the_example_labs_run() {
         ("grid", "icmp_seq=0 ttl=5 "),
         ("demo", "4  10.0.0.10 (10.0.0.10)"),
         ("rip", " 5  10.0.0.10  "),
+        ("ospf", "O>* 10.0.0.8/30 [110/103] via 10.0.0.14, epair3a"),
     ] {
         let (st, out, err) = vimage(&["run", &example(name)]);
         assert_eq!(st, 0, "{name}: {out}\n{err}");
@@ -99,8 +100,8 @@ fn bad_files_say_where_and_what() {
             ":3:8: a grid's size is [rows, columns]",
         ),
         (
-            "routes = \"ospf\"\n",
-            ":1:10: expected routes = \"auto\", \"rip\" or \"none\"",
+            "routes = \"bgp\"\n",
+            ":1:10: expected routes = \"auto\", \"rip\", \"ospf\" or \"none\"",
         ),
         (
             "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nbw = \"fast\"\n",
@@ -418,9 +419,11 @@ run = \"ifconfig -a inet6\"
 }
 
 #[test]
-fn rip_labs_route_themselves_and_bad_frr_lines_are_located() {
-    let (out, ok) = run_text(
-        "routes = \"rip\"
+fn rip_and_ospf_labs_route_themselves_and_bad_frr_lines_are_located() {
+    // OSPF's routers wait a dead interval (40 s) before electing a DR.
+    for (routes, at) in [("rip", "10s"), ("ospf", "50s")] {
+        let (out, ok) = run_text(&format!(
+            "routes = \"{routes}\"
 [[node]]
 name = \"a\"
 [[node]]
@@ -433,12 +436,13 @@ ends = [\"a\", \"r\"]
 [[link]]
 ends = [\"r\", \"b\"]
 [[event]]
-at = \"10s\"
+at = \"{at}\"
 node = \"a\"
 run = \"ping -c 1 b\"
-",
-    );
-    assert!(ok && out.contains("1 packets received"), "{out}");
+"
+        ));
+        assert!(ok && out.contains("1 packets received"), "{routes}: {out}");
+    }
     let e =
         Lab::parse("bad.toml", "[[node]]\nname = \"r\"\nfrr = \"router rip\\n bogus\"\n").expect_err("a bad frr line");
     let e = e.to_string();

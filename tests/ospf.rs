@@ -110,7 +110,7 @@ fn a_shared_lan_elects_dr_and_bdr_by_priority() {
     // three.
     let db = vtysh(&h, "r1", "show ip ospf database");
     let nets: Vec<&str> = db.lines().skip_while(|l| !l.contains("Net Link States")).collect();
-    assert!(nets.iter().any(|l| l.starts_with("10.0.0.2        10.0.0.2 ")), "{db}");
+    assert!(nets.iter().any(|l| l.starts_with("10.0.0.2       10.0.0.2 ")), "{db}");
     assert_eq!(route(&h, "r1", "10.0.3.1"), ["10.0.3.1", "10.0.0.3", "UGH1", "epair0a"]);
 }
 

@@ -284,7 +284,8 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             "auto" => Routing::Auto,
             "none" => Routing::None,
             "rip" => Routing::Rip,
-            _ => return r.err(s.span(), "expected routes = \"auto\", \"rip\" or \"none\""),
+            "ospf" => Routing::Ospf,
+            _ => return r.err(s.span(), "expected routes = \"auto\", \"rip\", \"ospf\" or \"none\""),
         },
     };
     let until = f.until.as_ref().map(|u| r.duration(u)).transpose()?;

@@ -122,6 +122,8 @@ pub enum Routing {
     Auto,
     /// Every node runs ripd on all its links (docs/ROUTING.md).
     Rip,
+    /// Every node runs ospfd on all its links, all in area 0.
+    Ospf,
 }
 
 /// A lab, read and checked.
@@ -205,30 +207,38 @@ impl Lab {
         Ok(lab)
     }
 
-    /// With `routes = "rip"`, a configuration for each node that has none:
-    /// RIP on the networks of all its links. A node whose configuration
-    /// has `router rip` starts ripd before its own commands.
+    /// With `routes = "rip"` or `"ospf"`, a configuration for each node
+    /// that has none: the protocol on the networks of all its links. A
+    /// node whose configuration has `router rip` or `router ospf` starts
+    /// ripd or ospfd before its own commands.
     fn start_daemons(&mut self) {
+        let (router, area) = match self.routing {
+            Routing::Rip => ("router rip", ""),
+            Routing::Ospf => ("router ospf", " area 0"),
+            _ => ("", ""),
+        };
         for i in 0..self.nodes.len() {
-            if self.routing == Routing::Rip && self.nodes[i].frr.is_none() && self.nodes[i].kind != Kind::Switch {
-                let mut conf = String::from("router rip\n");
+            if !router.is_empty() && self.nodes[i].frr.is_none() && self.nodes[i].kind != Kind::Switch {
+                let mut conf = format!("{router}\n");
                 for l in &self.links {
                     for (end, n) in [l.a, l.b].into_iter().enumerate() {
                         if let (true, Some((a, plen))) = (n == i, l.addr[end]) {
                             let net = a & crate::net::radix::mask(plen);
-                            conf += &format!(" network {}/{plen}\n", crate::net::route::Inet(net));
+                            conf += &format!(" network {}/{plen}{area}\n", crate::net::route::Inet(net));
                         }
                     }
                 }
                 self.nodes[i].frr = Some(conf);
             }
             let node = &mut self.nodes[i];
-            if node
-                .frr
-                .as_deref()
-                .is_some_and(|f| f.lines().any(|l| l.trim() == "router rip"))
-            {
-                node.run.insert(0, "ripd -d".into());
+            let has = |r: &str| node.frr.as_deref().is_some_and(|f| f.lines().any(|l| l.trim() == r));
+            let daemons: Vec<&str> = [("router rip", "ripd -d"), ("router ospf", "ospfd -d")]
+                .into_iter()
+                .filter(|(r, _)| has(r))
+                .map(|(_, d)| d)
+                .collect();
+            for d in daemons.into_iter().rev() {
+                node.run.insert(0, d.into());
             }
         }
     }

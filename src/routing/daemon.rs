@@ -68,8 +68,7 @@ impl Daemon {
     }
 }
 
-/// A routing daemon's command line, as FRR's daemons take it
-/// (`ripd -d -f frr.conf`, `ospfd ...`).
+/// an FRR routing daemon: ripd speaks RIPv2, ospfd OSPFv2 (`-d -f frr.conf`)
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct DaemonArgs {

@@ -544,6 +544,18 @@ fn ospf_timers(p: &Proc, o: &mut Ospf, now: Time) {
     if reoriginate {
         o.schedule_originate(now);
     }
+    // Our LSAs: when due, and every LSRefreshTime; before the
+    // retransmissions, so that these carry the newest.
+    if o.lsdb
+        .iter()
+        .any(|((_, k), e)| k.2 == o.rid && e.age(now) >= LS_REFRESH as u16 && e.age(now) < MAX_AGE)
+    {
+        o.schedule_originate(now);
+    }
+    if o.originate_at.is_some_and(|t| t <= now) {
+        o.originate_at = None;
+        ospf_originate(p, o, now);
+    }
     for n in 0..o.ifs.len() {
         if !o.ifs[n].passive && o.ifs[n].hello_at <= now {
             let i = &mut o.ifs[n];
@@ -567,17 +579,6 @@ fn ospf_timers(p: &Proc, o: &mut Ospf, now: Time) {
             o.send(index, ALL_SPF_ROUTERS, area, OspfBody::Hello(h));
         }
         retransmit(o, n, now);
-    }
-    // Our LSAs: when due, and every LSRefreshTime.
-    if o.lsdb
-        .iter()
-        .any(|((_, k), e)| k.2 == o.rid && e.age(now) >= LS_REFRESH as u16 && e.age(now) < MAX_AGE)
-    {
-        o.schedule_originate(now);
-    }
-    if o.originate_at.is_some_and(|t| t <= now) {
-        o.originate_at = None;
-        ospf_originate(p, o, now);
     }
     // MaxAge LSAs leave once no one is to be told of them (§14).
     let busy = o
@@ -1662,7 +1663,7 @@ pub fn show_ip_ospf_database(o: &Ospf, now: Time) -> String {
         let h = e.lsa.hdr();
         let _ = write!(
             s,
-            "{:<15} {:<15} {:>4} 0x{:08x} 0x{:04x}",
+            "{:<14} {:<15} {:>4} 0x{:08x} 0x{:04x}",
             Ipv4Addr::from(*id).to_string(),
             Ipv4Addr::from(*adv).to_string(),
             e.age(now),

@@ -396,3 +396,156 @@ mod rip {
         }
     }
 }
+
+mod ospf {
+    use proptest::prelude::*;
+    use vimage::fuzz::ospf::{OspfRig, R};
+    use vimage::wire::ospf::{
+        DD_I, DD_M, DD_MS, Dd, Hello, LINK_STUB, LINK_TRANSIT, Lsa, LsaHdr, OspfBody, OspfRepr, RouterLink, RouterLsa,
+    };
+
+    const N: u32 = 0x0a00_0101;
+
+    /// An LSA: mostly a router LSA of n or a stranger with stub and
+    /// transit links anywhere (loopback and multicast too), any
+    /// sequence number and age, its checksum right or not.
+    fn lsa() -> impl Strategy<Value = Lsa> {
+        (
+            prop_oneof![Just(N), Just(R), Just(0x0a00_0909), any::<u32>()],
+            prop_oneof![Just(0u16), Just(3600), any::<u16>()],
+            prop_oneof![Just(0x8000_0001u32 as i32), any::<i32>()],
+            proptest::collection::vec(
+                (
+                    prop_oneof![Just(0x0a09_0000u32), Just(0x7f00_0000), Just(0xe000_0000), any::<u32>()],
+                    prop_oneof![Just(0xffff_ff00u32), any::<u32>()],
+                    prop_oneof![Just(LINK_STUB), Just(LINK_TRANSIT), any::<u8>()],
+                    any::<u16>(),
+                ),
+                0..6,
+            ),
+            prop_oneof![4 => Just(false), 1 => Just(true)],
+            prop_oneof![Just(1u8), 1u8..=5, any::<u8>()],
+        )
+            .prop_map(|(adv, age, seq, links, corrupt, ls_type)| {
+                let body = RouterLsa {
+                    flags: 0,
+                    links: links
+                        .into_iter()
+                        .map(|(id, data, kind, metric)| RouterLink { id, data, kind, metric })
+                        .collect(),
+                }
+                .emit();
+                let h = LsaHdr {
+                    age,
+                    options: 2,
+                    ls_type,
+                    id: adv,
+                    adv,
+                    seq,
+                    checksum: 0,
+                    length: 0,
+                };
+                let l = Lsa::build(h, &body);
+                if corrupt {
+                    let mut b = l.bytes.clone();
+                    b[16] ^= 0x5a;
+                    Lsa { bytes: b }
+                } else {
+                    l
+                }
+            })
+    }
+
+    /// A packet from n: Hellos that make it a neighbour (or break the
+    /// rules), database descriptions in any state, updates, requests
+    /// and acks; sometimes any bytes.
+    fn packet() -> impl Strategy<Value = Vec<u8>> {
+        let hello = (any::<bool>(), 0u8..3, prop_oneof![Just(1u16), any::<u16>()]).prop_map(|(lists_r, prio, hi)| {
+            OspfBody::Hello(Hello {
+                mask: 0xffff_ff00,
+                hello_interval: hi,
+                options: 2,
+                priority: prio,
+                dead_interval: 4,
+                dr: 0,
+                bdr: 0,
+                neighbors: if lists_r { vec![R] } else { vec![] },
+            })
+        });
+        let dd = (
+            prop_oneof![Just(DD_I | DD_M | DD_MS), Just(DD_M), Just(0u8), any::<u8>()],
+            prop_oneof![Just(1u32), Just(2), any::<u32>()],
+            proptest::collection::vec(lsa().prop_map(|l| l.hdr()), 0..4),
+        )
+            .prop_map(|(flags, seq, headers)| {
+                OspfBody::Dd(Dd {
+                    mtu: 1500,
+                    options: 2,
+                    flags,
+                    seq,
+                    headers,
+                })
+            });
+        let lsu = proptest::collection::vec(lsa(), 0..8).prop_map(OspfBody::Lsu);
+        let lsr = proptest::collection::vec(lsa().prop_map(|l| l.hdr().key()), 0..4).prop_map(OspfBody::Lsr);
+        let ack = proptest::collection::vec(lsa().prop_map(|l| l.hdr()), 0..4).prop_map(OspfBody::Ack);
+        let good = (
+            prop_oneof![hello, dd, lsu, lsr, ack],
+            prop_oneof![Just(N), any::<u32>()],
+        )
+            .prop_map(|(body, router_id)| {
+                OspfRepr {
+                    router_id,
+                    area: 0,
+                    body,
+                }
+                .emit()
+            });
+        prop_oneof![8 => good, 1 => proptest::collection::vec(any::<u8>(), 0..200)]
+    }
+
+    /// The rig reaches ospfd: a Hello naming r makes n its neighbour,
+    /// past two-way into the database exchange, and r's DR on the link.
+    #[test]
+    fn the_forged_neighbour_is_heard() {
+        let mut rig = OspfRig::new();
+        let hello = OspfRepr {
+            router_id: N,
+            area: 0,
+            body: OspfBody::Hello(Hello {
+                mask: 0xffff_ff00,
+                hello_interval: 1,
+                options: 2,
+                priority: 1,
+                dead_interval: 4,
+                dr: 0,
+                bdr: 0,
+                neighbors: vec![R],
+            }),
+        }
+        .emit();
+        for _ in 0..6 {
+            rig.send(&hello, true, false, 1000);
+        }
+        let nbr = rig.host.exec("jexec r vtysh -c 'show ip ospf neighbor'").stdout;
+        assert!(nbr.contains("10.0.1.1          1 ExStart/Backup "), "{nbr}");
+        assert!(rig.check().is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn forged_ospf_packets_keep_ospfd_within_bounds(
+            msgs in proptest::collection::vec((packet(), any::<bool>(), 0u16..3000), 1..30)
+        ) {
+            let mut rig = OspfRig::new();
+            for (m, group, ms) in &msgs {
+                rig.send(m, *group, true, *ms);
+                if let Err(e) = rig.check() {
+                    prop_assert!(false, "{e}");
+                }
+            }
+        }
+    }
+}

@@ -4,10 +4,42 @@
 //! arbitrary frames are fed (fuzz/fuzz_targets/frames.rs). [`tcp::TcpRig`]:
 //! a listening and an established TCP connection that a forged peer
 //! drives with adversarial segments (fuzz/fuzz_targets/tcp.rs).
-//! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs).
+//! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs);
+//! [`ospf::OspfRig`] the same for ospfd (fuzz/fuzz_targets/ospf.rs).
 
+pub mod ospf;
 pub mod rip;
 pub mod tcp;
+
+/// Jails r (10.0.1.2, forwarding) and n (10.0.1.1) on one epair, a
+/// routing daemon in r started with configuration `conf`
+/// (`daemon` names it); a process in n to forge its neighbour's
+/// packets from.
+fn daemon_rig(daemon: &str, conf: &str) -> (Host, crate::kern::proc::Proc) {
+    let host = Host::new(Default::default());
+    for l in DAEMON_RIG.lines() {
+        let o = host.exec(l);
+        assert!(o.success(), "{l}: {o:?}");
+    }
+    let dir = std::env::temp_dir().join(format!("vimage-{daemon}-rig-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let f = dir.join("frr.conf");
+    let _ = std::fs::write(&f, conf);
+    let o = host.exec(&format!("jexec r {daemon} -d -f {}", f.display()));
+    assert!(o.success(), "{o:?}");
+    let jid = host.kernel().jail_getid(Jid::HOST, "n").expect("jail n");
+    let p = host.proc(jid, crate::kern::proc::Stdio::null_all());
+    (host, p)
+}
+
+const DAEMON_RIG: &str = "jail -c name=r vnet persist
+jail -c name=n vnet persist
+ifconfig epair0 create
+ifconfig epair0a vnet r
+ifconfig epair0b vnet n
+jexec r sysctl net.inet.ip.forwarding=1
+jexec r ifconfig epair0a inet 10.0.1.2/24
+jexec n ifconfig epair0b inet 10.0.1.1/24";
 
 use std::time::Duration;
 

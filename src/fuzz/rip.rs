@@ -18,32 +18,9 @@ pub struct RipRig {
     sent: usize,
 }
 
-const SETUP: &str = "jail -c name=r vnet persist
-jail -c name=n vnet persist
-ifconfig epair0 create
-ifconfig epair0a vnet r
-ifconfig epair0b vnet n
-jexec r ifconfig epair0a inet 10.0.1.2/24
-jexec n ifconfig epair0b inet 10.0.1.1/24";
-
 impl RipRig {
     pub fn new() -> RipRig {
-        let host = Host::new(Default::default());
-        for l in SETUP.lines() {
-            let o = host.exec(l);
-            assert!(o.success(), "{l}: {o:?}");
-        }
-        let dir = std::env::temp_dir().join(format!("vimage-riprig-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let conf = dir.join("frr.conf");
-        let _ = std::fs::write(&conf, "router rip\n network 10.0.0.0/8\n timers basic 5 15 10\n");
-        let o = host.exec(&format!("jexec r ripd -d -f {}", conf.display()));
-        assert!(o.success(), "{o:?}");
-        let jid = host
-            .kernel()
-            .jail_getid(crate::kern::jail::Jid::HOST, "n")
-            .expect("jail n");
-        let p = host.proc(jid, crate::kern::proc::Stdio::null_all());
+        let (host, p) = super::daemon_rig("ripd", "router rip\n network 10.0.0.0/8\n timers basic 5 15 10\n");
         let sock =
             UdpSocket::bind_with(&p, SocketAddr::from(([10, 0, 1, 1], 520)), BindOpts::reuseaddr()).expect("bind");
         host.run_for(Duration::from_secs(1));

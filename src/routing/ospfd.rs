@@ -1551,6 +1551,10 @@ fn ospf_spf(o: &mut Ospf, now: Time) {
 fn ospf_to_rib(o: &Ospf, rib: &mut super::rib::Rib, now: Time) {
     let mut keep = Vec::with_capacity(o.routes.len());
     for (&prefix, &(cost, gateway, ifindex)) in &o.routes {
+        // What no router may claim: loopback, multicast, class E.
+        if prefix.0 >> 24 == 127 || prefix.0 >> 28 >= 14 {
+            continue;
+        }
         keep.push(prefix);
         rib.update(
             prefix,

@@ -44,6 +44,7 @@ const AFTER_HELP: &str = "Commands:
   bench vnets [N...]   vnets created/destroyed per second, bytes per vnet
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
   bench route [R]      route lookups per second in a table of R routes
+  bench ospf [N]       an N x N grid of routers running ospfd (N = 32): time until all are routed
   bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
                        (or N vnets in a chain at MTU)
   bench shim [MB [N]]  host programs in jails: TCP throughput and HTTP connections/s,
@@ -110,6 +111,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+        ["bench", "ospf"] => bench::ospf(32, &out),
+        ["bench", "ospf", n] => match n.parse() {
+            Ok(n) => bench::ospf(n, &out),
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
         ["bench", "forward"] => bench::forward(1_000_000, false, &out),
         ["bench", "forward", "-6"] => bench::forward(1_000_000, true, &out),
         ["bench", "forward", "-6", n] | ["bench", "forward", n] => match n.parse() {

@@ -30,6 +30,8 @@ use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::net::radix::mask;
+use crate::net::route::RTF_PROTO1;
+use crate::net::rtsock::RtMsg;
 use crate::netinet::in_::{in_ifaddr_all, in_prefix};
 use crate::socket::{RawSocket, RouteSocket};
 use crate::wire::ospf::{
@@ -110,7 +112,7 @@ pub struct Nbr {
     /// What is left to describe, to ask for, and to be acknowledged.
     summary: Vec<LsaHdr>,
     pub requests: Vec<LsaHdr>,
-    pub rxmt: Vec<(u32, LsaKey)>,
+    pub rxmt: std::collections::BTreeSet<(u32, LsaKey)>,
     rxmt_at: Time,
 }
 
@@ -154,6 +156,22 @@ impl Entry {
         (u64::from(self.lsa.hdr().age) + secs).min(u64::from(MAX_AGE)) as u16
     }
 
+    /// When it is next due, after `now`: its refresh if `own`
+    /// (LSRefreshTime), its MaxAge; at MaxAge already, a second on, to
+    /// see whether it can leave.
+    fn due(&self, own: bool, now: Time) -> Time {
+        let soon = now + Duration::from_secs(1);
+        if self.age(now) >= MAX_AGE {
+            return soon;
+        }
+        let until = |x: u16| self.at + Duration::from_secs(u64::from(x.saturating_sub(self.lsa.hdr().age)));
+        match (own, until(LS_REFRESH as u16)) {
+            (true, r) if r <= now => soon,
+            (true, r) => r.min(until(MAX_AGE)),
+            (false, _) => until(MAX_AGE),
+        }
+    }
+
     /// Its header, the age as of `now`.
     fn hdr(&self, now: Time) -> LsaHdr {
         LsaHdr {
@@ -186,6 +204,14 @@ pub struct Ospf {
     made: BTreeMap<(u32, LsaKey), Time>,
     seq_floor: BTreeMap<(u32, LsaKey), i32>,
     originate_at: Option<Time>,
+    /// When an LSA of the database is next due to be refreshed or to
+    /// leave at MaxAge (`Time(0)`: look).
+    lsdb_due: Time,
+    /// SPF runs since the RIB was last given the routes.
+    rib_stale: bool,
+    /// LSAs to flood and to acknowledge: interface, destination, area.
+    flood_q: Vec<(u32, u32, u32, Lsa)>,
+    ack_q: Vec<(u32, u32, u32, LsaHdr)>,
     /// Packets to send: interface, destination, bytes.
     out: Vec<(u32, u32, Vec<u8>)>,
     pub spf_runs: u64,
@@ -227,6 +253,8 @@ pub async fn ospfd(p: Proc, argv: Vec<String>) -> i32 {
 
 enum Ev {
     Packet(usize, u32),
+    /// The kernel's routes changed.
+    Route,
     Wake,
     Intr,
 }
@@ -236,6 +264,7 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
     let mut seen = u64::MAX;
     let mut buf = vec![0u8; 65_535];
     let mut joined: Vec<u32> = Vec::new();
+    let mut kernel_changed = true;
     loop {
         let generation = frr.borrow().generation;
         if generation != seen {
@@ -255,15 +284,18 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
             let Some(o) = f.ospf.as_mut() else { return 0 };
             ospf_interfaces(&p, o, &conf, now);
             ospf_timers(&p, o, now);
-            ospf_to_rib(o, &mut f.rib, now);
-            f.rib.sync(&p, &rs);
+            if std::mem::take(&mut o.rib_stale) || std::mem::take(&mut kernel_changed) {
+                ospf_to_rib(o, &mut f.rib, now);
+                f.rib.sync(&p, &rs);
+            }
         }
         let (out, next, ifs) = {
             let mut f = frr.borrow_mut();
             let Some(o) = f.ospf.as_mut() else { return 0 };
+            ospf_flush(o);
             o.sent += o.out.len() as u64;
             let ifs: Vec<u32> = o.ifs.iter().filter(|i| !i.passive).map(|i| i.index).collect();
-            (std::mem::take(&mut o.out), next_event(o, now), ifs)
+            (std::mem::take(&mut o.out), next_event(o), ifs)
         };
         for &i in ifs.iter().filter(|i| !joined.contains(i)) {
             for g in [ALL_SPF_ROUTERS, ALL_D_ROUTERS] {
@@ -294,8 +326,10 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
                         Err(_) => Ev::Wake,
                     });
                 }
-                if rt.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ev::Wake);
+                if let Poll::Ready(m) = rt.as_mut().poll(cx) {
+                    // The RIB's own writes (RTF_PROTO1) are no news.
+                    let ours = matches!(m, Ok(RtMsg::Route { flags, .. }) if flags & RTF_PROTO1 != 0);
+                    return Poll::Ready(if ours { Ev::Wake } else { Ev::Route });
                 }
                 let mut f = frr.borrow_mut();
                 if f.generation != seen {
@@ -312,12 +346,17 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
         };
         match ev {
             Ev::Packet(n, ifindex) => {
+                // All that waits, then the timers and the RIB once.
                 let mut f = frr.borrow_mut();
                 if let Some(o) = f.ospf.as_mut() {
                     ospf_input(o, &buf[..n], ifindex, p.now());
+                    while let Some((n, _, ifindex)) = sock.try_recv_from_if(&mut buf) {
+                        ospf_input(o, &buf[..n], ifindex, p.now());
+                    }
                 }
             }
             Ev::Intr => return 0,
+            Ev::Route => kernel_changed = true,
             Ev::Wake => {}
         }
     }
@@ -327,7 +366,7 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
 type Route = (u32, u32, u32);
 
 /// The earliest time something is due.
-fn next_event(o: &Ospf, now: Time) -> Time {
+fn next_event(o: &Ospf) -> Time {
     let mut t = Time::MAX;
     for x in [o.spf_at, o.originate_at].into_iter().flatten() {
         t = t.min(x);
@@ -346,17 +385,8 @@ fn next_event(o: &Ospf, now: Time) -> Time {
             }
         }
     }
-    // Our LSAs' refresh and everyone's MaxAge, those still to come.
-    for ((_, k), e) in &o.lsdb {
-        let age = e.lsa.hdr().age;
-        for x in [MAX_AGE, if k.2 == o.rid { LS_REFRESH as u16 } else { MAX_AGE }] {
-            let at = e.at + Duration::from_secs(u64::from(x.saturating_sub(age)));
-            if at > now {
-                t = t.min(at);
-            }
-        }
-    }
-    t
+    // Our LSAs' refresh and everyone's MaxAge.
+    t.min(o.lsdb_due)
 }
 
 /// Which interfaces OSPF runs on: those up whose address a `network`
@@ -546,9 +576,11 @@ fn ospf_timers(p: &Proc, o: &mut Ospf, now: Time) {
     }
     // Our LSAs: when due, and every LSRefreshTime; before the
     // retransmissions, so that these carry the newest.
-    if o.lsdb
-        .iter()
-        .any(|((_, k), e)| k.2 == o.rid && e.age(now) >= LS_REFRESH as u16 && e.age(now) < MAX_AGE)
+    let lsdb_due = o.lsdb_due <= now;
+    if lsdb_due
+        && o.lsdb
+            .iter()
+            .any(|((_, k), e)| k.2 == o.rid && e.age(now) >= LS_REFRESH as u16 && e.age(now) < MAX_AGE)
     {
         o.schedule_originate(now);
     }
@@ -581,22 +613,27 @@ fn ospf_timers(p: &Proc, o: &mut Ospf, now: Time) {
         retransmit(o, n, now);
     }
     // MaxAge LSAs leave once no one is to be told of them (§14).
-    let busy = o
-        .ifs
-        .iter()
-        .flat_map(|i| &i.nbrs)
-        .any(|n| matches!(n.state, NbrState::Exchange | NbrState::Loading));
-    let gone: Vec<_> = o
-        .lsdb
-        .iter()
-        .filter(|(k, e)| {
-            e.age(now) >= MAX_AGE && !busy && !o.ifs.iter().flat_map(|i| &i.nbrs).any(|n| n.rxmt.contains(k))
-        })
-        .map(|(k, _)| *k)
-        .collect();
-    for k in gone {
-        o.lsdb.remove(&k);
-        o.schedule_spf(now);
+    let busy = exchanging(o);
+    if lsdb_due {
+        let gone: Vec<_> = o
+            .lsdb
+            .iter()
+            .filter(|(k, e)| {
+                e.age(now) >= MAX_AGE && !busy && !o.ifs.iter().flat_map(|i| &i.nbrs).any(|n| n.rxmt.contains(k))
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            o.lsdb.remove(&k);
+            o.schedule_spf(now);
+        }
+        let rid = o.rid;
+        o.lsdb_due = o
+            .lsdb
+            .iter()
+            .map(|((_, k), e)| e.due(k.2 == rid, now))
+            .min()
+            .unwrap_or(Time::MAX);
     }
     if o.spf_at.is_some_and(|t| t <= now) {
         o.spf_at = None;
@@ -739,7 +776,7 @@ fn hello_input(o: &mut Ospf, n: usize, rid: u32, src: u32, h: &Hello, now: Time)
                 last_rcvd: None,
                 summary: Vec::new(),
                 requests: Vec::new(),
-                rxmt: Vec::new(),
+                rxmt: Default::default(),
                 rxmt_at: now,
             });
             i.nbrs.len() - 1
@@ -1052,22 +1089,17 @@ fn lsu_input(o: &mut Ospf, n: usize, k: usize, lsas: Vec<Lsa>, now: Time) {
             continue;
         }
         let key = (o.scope(h.ls_type, area), h.key());
-        let cur = o.lsdb.get(&key).cloned();
-        let busy = o
-            .ifs
-            .iter()
-            .flat_map(|i| &i.nbrs)
-            .any(|x| matches!(x.state, NbrState::Exchange | NbrState::Loading));
-        if h.age >= MAX_AGE && cur.is_none() && !busy {
+        let cur = o.lsdb.get(&key).map(|e| (e.hdr(now), e.at));
+        if h.age >= MAX_AGE && cur.is_none() && !exchanging(o) {
             acks.push(h);
             continue;
         }
-        let order = cur.as_ref().map_or(Ordering::Greater, |c| lsa_newer(&h, &c.hdr(now)));
+        let order = cur.as_ref().map_or(Ordering::Greater, |c| lsa_newer(&h, &c.0));
         let nb = &mut o.ifs[n].nbrs[k];
         let requested = nb.requests.iter().position(|r| r.key() == h.key());
         match order {
             Ordering::Greater => {
-                if cur.as_ref().is_some_and(|c| c.at + MIN_LS_ARRIVAL > now) && h.adv != o.rid {
+                if cur.as_ref().is_some_and(|c| c.1 + MIN_LS_ARRIVAL > now) && h.adv != o.rid {
                     continue;
                 }
                 if let Some(r) = requested {
@@ -1083,7 +1115,7 @@ fn lsu_input(o: &mut Ospf, n: usize, k: usize, lsas: Vec<Lsa>, now: Time) {
                     continue;
                 }
                 for x in o.ifs.iter_mut().flat_map(|i| i.nbrs.iter_mut()) {
-                    x.rxmt.retain(|r| *r != key);
+                    x.rxmt.remove(&key);
                 }
                 let back = flood(o, key, &lsa, Some(from), now);
                 install(o, key, lsa, now);
@@ -1098,25 +1130,22 @@ fn lsu_input(o: &mut Ospf, n: usize, k: usize, lsas: Vec<Lsa>, now: Time) {
                 return;
             }
             Ordering::Equal => {
-                if let Some(r) = nb.rxmt.iter().position(|r| *r == key) {
-                    nb.rxmt.remove(r);
-                } else {
+                // An implied acknowledgement, or a duplicate to ack.
+                if !nb.rxmt.remove(&key) {
                     acks.push(h);
                 }
             }
             Ordering::Less => {
-                if let Some(c) = cur {
-                    let (index, addr) = (from.0, nb.addr);
-                    o.send(index, addr, area, OspfBody::Lsu(vec![c.to_send(now)]));
+                let (index, addr) = (from.0, nb.addr);
+                if let Some(c) = o.lsdb.get(&key).map(|e| e.to_send(now)) {
+                    o.send(index, addr, area, OspfBody::Lsu(vec![c]));
                 }
             }
         }
     }
-    if !acks.is_empty() {
-        let i = &o.ifs[n];
-        let (index, dst) = (i.index, Ospf::flood_dst(i));
-        o.send(index, dst, area, OspfBody::Ack(acks));
-    }
+    let i = &o.ifs[n];
+    let (index, dst) = (i.index, Ospf::flood_dst(i));
+    o.ack_q.extend(acks.into_iter().map(|h| (index, dst, area, h)));
     let nb = &o.ifs[n].nbrs[k];
     if nb.state == NbrState::Loading && nb.requests.is_empty() {
         full(o, n, k, now);
@@ -1138,9 +1167,18 @@ fn ack_input(o: &mut Ospf, n: usize, k: usize, hs: &[LsaHdr], now: Time) {
             .get(&key)
             .is_some_and(|e| lsa_newer(h, &e.hdr(now)) == Ordering::Equal);
         if same {
-            o.ifs[n].nbrs[k].rxmt.retain(|r| *r != key);
+            o.ifs[n].nbrs[k].rxmt.remove(&key);
         }
     }
+}
+
+/// Is a database exchange under way with any neighbour (then MaxAge
+/// LSAs stay, §13 step 4, §14)?
+fn exchanging(o: &Ospf) -> bool {
+    o.ifs
+        .iter()
+        .flat_map(|i| &i.nbrs)
+        .any(|x| matches!(x.state, NbrState::Exchange | NbrState::Loading))
 }
 
 /// Put an LSA in the database; SPF if what it says changed.
@@ -1149,7 +1187,9 @@ fn install(o: &mut Ospf, key: (u32, LsaKey), lsa: Lsa, now: Time) {
         .lsdb
         .get(&key)
         .is_none_or(|e| e.lsa.body() != lsa.body() || (e.age(now) >= MAX_AGE) != (lsa.hdr().age >= MAX_AGE));
-    o.lsdb.insert(key, Entry { lsa, at: now });
+    let e = Entry { lsa, at: now };
+    o.lsdb_due = o.lsdb_due.min(e.due(key.1.2 == o.rid, now));
+    o.lsdb.insert(key, e);
     if changed {
         o.schedule_spf(now);
     }
@@ -1186,9 +1226,7 @@ fn flood(o: &mut Ospf, key: (u32, LsaKey), lsa: &Lsa, from: Option<(u32, u32)>, 
             if from == Some((i.index, nb.rid)) {
                 continue;
             }
-            if !nb.rxmt.contains(&key) {
-                nb.rxmt.push(key);
-            }
+            nb.rxmt.insert(key);
             nb.rxmt_at = nb.rxmt_at.max(now + Duration::from_secs(u64::from(i.rxmt)));
             added = true;
         }
@@ -1216,10 +1254,43 @@ fn flood(o: &mut Ospf, key: (u32, LsaKey), lsa: &Lsa, from: Option<(u32, u32)>, 
             l,
         ));
     }
-    for (index, dst, area, l) in out {
-        o.send(index, dst, area, OspfBody::Lsu(vec![l]));
-    }
+    o.flood_q.extend(out);
     back
+}
+
+/// The LSAs flooded and acknowledged since the last flush, as few
+/// packets as fit: one update per interface and destination carries
+/// many LSAs, one acknowledgement many headers (§13.5's delayed acks).
+fn ospf_flush(o: &mut Ospf) {
+    const ROOM: usize = 1400;
+    let mut lsus: BTreeMap<(u32, u32, u32), Vec<Lsa>> = BTreeMap::new();
+    for (index, dst, area, l) in std::mem::take(&mut o.flood_q) {
+        lsus.entry((index, dst, area)).or_default().push(l);
+    }
+    for ((index, dst, area), lsas) in lsus {
+        let mut pkt: Vec<Lsa> = Vec::new();
+        let mut size = 0;
+        for l in lsas {
+            if !pkt.is_empty() && size + l.bytes.len() > ROOM {
+                o.send(index, dst, area, OspfBody::Lsu(std::mem::take(&mut pkt)));
+                size = 0;
+            }
+            size += l.bytes.len();
+            pkt.push(l);
+        }
+        if !pkt.is_empty() {
+            o.send(index, dst, area, OspfBody::Lsu(pkt));
+        }
+    }
+    let mut acks: BTreeMap<(u32, u32, u32), Vec<LsaHdr>> = BTreeMap::new();
+    for (index, dst, area, h) in std::mem::take(&mut o.ack_q) {
+        acks.entry((index, dst, area)).or_default().push(h);
+    }
+    for ((index, dst, area), hs) in acks {
+        for c in hs.chunks(ROOM / crate::wire::ospf::LSA_HDR_LEN) {
+            o.send(index, dst, area, OspfBody::Ack(c.to_vec()));
+        }
+    }
 }
 
 /// Make our LSAs what the interfaces and neighbours say (§12.4): a router
@@ -1544,7 +1615,10 @@ fn ospf_spf(o: &mut Ospf, now: Time) {
         }
     }
     routes.extend(ext.into_iter().map(|(p, (_, r))| (p, r)));
-    o.routes = routes;
+    if o.routes != routes {
+        o.routes = routes;
+        o.rib_stale = true;
+    }
 }
 
 /// SPF's routes to the RIB (ours, at the configured distance).

@@ -190,6 +190,20 @@ impl RawSocket {
         }
     }
 
+    /// As [`RawSocket::recv_from_if`] if a datagram waits, without
+    /// waiting.
+    pub fn try_recv_from_if(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr, u32)> {
+        loop {
+            let (_, ifindex, d) = RawSock::poll_recvif(&self.sock, std::task::Waker::noop())?;
+            let Some((from, body)) = self.unwrap_header(&d, ifindex) else {
+                continue;
+            };
+            let n = body.len().min(buf.len());
+            buf[..n].copy_from_slice(&body[..n]);
+            return Some((n, from, ifindex));
+        }
+    }
+
     /// Where a datagram is from, and what the socket reads of it.
     fn unwrap_header<'a>(&self, d: &'a [u8], ifindex: u32) -> Option<(SocketAddr, &'a [u8])> {
         if self.inet6 {

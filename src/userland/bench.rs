@@ -394,6 +394,83 @@ pub fn route(routes: usize, out: &Out) -> i32 {
     0
 }
 
+/// `vimage bench ospf [N]`: an N x N grid of routers (routes = "ospf"
+/// in a lab's words) under the virtual clock, run until every router
+/// has a route to every link; the virtual and wall time it took, and
+/// what ospfd did meanwhile.
+pub fn ospf(n: usize, out: &Out) -> i32 {
+    use crate::lab::Lab;
+    use crate::net::route::ROUTE;
+    let text = format!("name = \"ospf grid\"\nroutes = \"ospf\"\n[topology]\nkind = \"grid\"\nsize = [{n}, {n}]\n");
+    let lab = match Lab::parse("bench", &text) {
+        Ok(l) => l,
+        Err(e) => {
+            out.write_fmt(format_args!("bench: {e}\n"));
+            return 2;
+        }
+    };
+    let host = Host::new(Config::default());
+    let wall = Instant::now();
+    let built = match crate::lab::build(&host, &lab) {
+        Ok(b) => b,
+        Err(e) => {
+            out.write_fmt(format_args!("bench: {e}\n"));
+            return 1;
+        }
+    };
+    for node in &lab.nodes {
+        let o = host.exec(&format!("jexec {} ospfd -d", node.name));
+        if !o.success() {
+            out.write_fmt(format_args!("bench: {}: {}", node.name, o.stderr));
+            return 1;
+        }
+    }
+    let links = lab.links.len();
+    let routed = |host: &Host| {
+        let mut k = host.kernel();
+        built
+            .vnets
+            .iter()
+            .filter(|&&v| {
+                k.vnet(v)
+                    .ok()
+                    .and_then(|v| v.get(ROUTE))
+                    .is_some_and(|t| t.entries().iter().filter(|e| e.plen < 32).count() >= links)
+            })
+            .count()
+    };
+    let start = host.now();
+    let mut done = 0;
+    for _ in 0..600 {
+        host.run_for(std::time::Duration::from_secs(1));
+        done = routed(&host);
+        if done == built.vnets.len() {
+            break;
+        }
+    }
+    let virt = host.now().saturating_sub(start);
+    let el = wall.elapsed();
+    let (mut spf, mut sent) = (0, 0);
+    for &jid in &built.jids {
+        let p = host.proc(jid, crate::kern::proc::Stdio::null_all());
+        if let Some(f) = crate::routing::frr_of(&p)
+            && let Some(o) = f.borrow().ospf.as_ref()
+        {
+            spf += o.spf_runs;
+            sent += o.sent;
+        }
+    }
+    out.write_fmt(format_args!("ospf: {spf} SPF runs, {sent} packets sent\n"));
+    out.write_fmt(format_args!(
+        "ospf: {n}x{n} grid, {} routers, {links} links: {done} routers with all {links} routes after {:.0} s virtual, {:.2} s wall{}\n",
+        built.vnets.len(),
+        virt.as_secs_f64(),
+        el.as_secs_f64(),
+        alloc::live_bytes().map_or(String::new(), |h| format!(", heap {:.1} MB", h as f64 / 1e6))
+    ));
+    i32::from(done != built.vnets.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

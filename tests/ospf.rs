@@ -262,3 +262,33 @@ fn fix(mut v: Vec<u8>) -> Vec<u8> {
     v[12..14].copy_from_slice(&(!(sum as u16)).to_be_bytes());
     v
 }
+
+#[test]
+fn an_area_border_router_summarises_each_area_into_the_other() {
+    // r1 in area 1 only, r3 in the backbone only, r2 the ABR between.
+    let conf = "router ospf\n network 10.0.1.0/24 area 1\n network 10.0.2.0/24 area 0\n network 10.0.3.1/32 area 0\n";
+    let h = chain("ospf-abr", conf);
+    h.run_for(Duration::from_secs(60));
+    let rt = vtysh(&h, "r1", "show ip route ospf");
+    assert!(
+        rt.contains("O>* 10.0.3.1/32 [110/2] via 10.0.1.2, epair0a, weight 1, "),
+        "{rt}"
+    );
+    assert!(
+        rt.contains("O>* 10.0.2.0/24 [110/2] via 10.0.1.2, epair0a, weight 1, "),
+        "{rt}"
+    );
+    let rt = vtysh(&h, "r3", "show ip route ospf");
+    assert!(
+        rt.contains("O>* 10.0.1.0/24 [110/2] via 10.0.2.1, epair1b, weight 1, "),
+        "{rt}"
+    );
+    // r1's database: area 1 only, r3's router LSA not in it, r2's
+    // summaries of the backbone instead.
+    let db = vtysh(&h, "r1", "show ip ospf database");
+    assert!(db.contains("Summary Link States (Area 0.0.0.1)"), "{db}");
+    assert!(db.contains(" 10.0.3.1/32\n"), "{db}");
+    assert!(!db.contains("10.0.3.1       10.0.3.1 "), "{db}");
+    let ping = ok(&h, "jexec r1 ping -c 1 10.0.3.1");
+    assert!(ping.contains("1 packets received"), "{ping}");
+}

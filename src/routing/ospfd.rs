@@ -5,11 +5,10 @@
 //! after `dead` (§10), DR/BDR election on broadcast networks (§9.4), the
 //! adjacency machine with the database exchange as master or slave
 //! (§10.3, §10.6–10.8), flooding with acknowledgements and retransmission
-//! (§13), our router, network and AS-external LSAs (§12.4) and SPF (§16.1,
-//! §16.4) into the RIB at distance 110. One area per router is what the
-//! SPF computes; summary LSAs of other areas (ABRs, §12.4.3) are flooded
-//! but not originated. Malformed packets and LSAs are counted, never
-//! trusted.
+//! (§13), our router, network, summary (as an area border router,
+//! §12.4.3) and AS-external LSAs (§12.4), and SPF (§16.1, §16.2, §16.4)
+//! into the RIB at distance 110. ASBR-summary LSAs are flooded but not
+//! made or used. Malformed packets and LSAs are counted, never trusted.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -36,8 +35,8 @@ use crate::netinet::in_::{in_ifaddr_all, in_prefix};
 use crate::socket::{RawSocket, RouteSocket};
 use crate::wire::ospf::{
     DD_I, DD_M, DD_MS, Dd, Hello, INITIAL_SEQ, LINK_P2P, LINK_STUB, LINK_TRANSIT, LSA_EXTERNAL, LSA_NETWORK,
-    LSA_ROUTER, Lsa, LsaHdr, LsaKey, MAX_AGE, NetworkLsa, OPT_E, OspfBody, OspfRepr, PrefixLsa, ROUTER_E, RouterLink,
-    RouterLsa, lsa_newer,
+    LSA_ROUTER, LSA_SUMMARY, Lsa, LsaHdr, LsaKey, MAX_AGE, NetworkLsa, OPT_E, OspfBody, OspfRepr, PrefixLsa, ROUTER_B,
+    ROUTER_E, RouterLink, RouterLsa, lsa_newer,
 };
 
 pub const IPPROTO_OSPF: u8 = 89;
@@ -209,6 +208,9 @@ pub struct Ospf {
     lsdb_due: Time,
     /// SPF runs since the RIB was last given the routes.
     rib_stale: bool,
+    /// What SPF found for us to summarise as an ABR: (into area, prefix,
+    /// cost).
+    summaries: Vec<(u32, (u32, u8), u32)>,
     /// LSAs to flood and to acknowledge: interface, destination, area.
     flood_q: Vec<(u32, u32, u32, Lsa)>,
     ack_q: Vec<(u32, u32, u32, LsaHdr)>,
@@ -542,6 +544,20 @@ impl Ospf {
             IfState::Dr | IfState::Backup | IfState::PointToPoint => ALL_SPF_ROUTERS,
             _ => ALL_D_ROUTERS,
         }
+    }
+
+    /// The areas of our interfaces.
+    fn areas(&self) -> Vec<u32> {
+        let mut areas: Vec<u32> = self.ifs.iter().map(|i| i.area).collect();
+        areas.sort();
+        areas.dedup();
+        areas
+    }
+
+    /// An area border router: in the backbone and another area (§3.3).
+    fn is_abr(&self) -> bool {
+        let a = self.areas();
+        a.len() > 1 && a.contains(&0)
     }
 
     fn scope(&self, ls_type: u8, area: u32) -> u32 {
@@ -1304,9 +1320,8 @@ fn ospf_originate(p: &Proc, o: &mut Ospf, now: Time) {
     }
     let externals = redistributed(p, o);
     let mut want: BTreeMap<(u32, LsaKey), Vec<u8>> = BTreeMap::new();
-    let mut areas: Vec<u32> = o.ifs.iter().map(|i| i.area).collect();
-    areas.sort();
-    areas.dedup();
+    let areas = o.areas();
+    let abr = o.is_abr();
     for &area in &areas {
         let mut links = Vec::new();
         for i in o.ifs.iter().filter(|i| i.area == area) {
@@ -1361,8 +1376,18 @@ fn ospf_originate(p: &Proc, o: &mut Ospf, now: Time) {
                 want.insert((area, (LSA_NETWORK, i.addr, rid)), body);
             }
         }
-        let flags = if externals.is_empty() { 0 } else { ROUTER_E };
+        let flags = if externals.is_empty() { 0 } else { ROUTER_E } | if abr { ROUTER_B } else { 0 };
         want.insert((area, (LSA_ROUTER, rid, rid)), RouterLsa { flags, links }.emit());
+    }
+    for &(area, (addr, plen), cost) in &o.summaries {
+        let body = PrefixLsa {
+            mask: mask(plen),
+            metric: cost,
+            e2: false,
+            forward: 0,
+            tag: 0,
+        };
+        want.insert((area, (LSA_SUMMARY, addr, rid)), body.emit(LSA_SUMMARY));
     }
     for ((addr, plen), lsa) in externals {
         let _ = plen;
@@ -1468,11 +1493,14 @@ fn ospf_spf(o: &mut Ospf, now: Time) {
     let rid = o.rid;
     let mut routes: BTreeMap<(u32, u8), Route> = BTreeMap::new();
     let mut asbrs: HashMap<u32, (u32, (u32, u32))> = HashMap::new();
-    let mut areas: Vec<u32> = o.ifs.iter().map(|i| i.area).collect();
-    areas.sort();
-    areas.dedup();
+    // Area border routers each area's tree reaches: (area, ID) to the
+    // distance and next hop.
+    let mut abrs: HashMap<(u32, u32), (u32, (u32, u32))> = HashMap::new();
+    // The intra-area routes, by area: what an ABR summarises (§12.4.3).
+    let mut intra: BTreeMap<(u32, u8), (u32, u32)> = BTreeMap::new();
+    let areas = o.areas();
     let live = |e: &Entry| e.age(now) < MAX_AGE;
-    for area in areas {
+    for &area in &areas {
         let routers: HashMap<u32, RouterLsa> = o
             .lsdb
             .range((area, (LSA_ROUTER, 0, 0))..=(area, (LSA_ROUTER, u32::MAX, u32::MAX)))
@@ -1563,6 +1591,7 @@ fn ospf_spf(o: &mut Ospf, now: Time) {
         let mut add = |prefix: (u32, u8), c: u32, nh: (u32, u32)| {
             if routes.get(&prefix).is_none_or(|x| c < x.0) {
                 routes.insert(prefix, (c, nh.0, nh.1));
+                intra.insert(prefix, (c, area));
             }
         };
         for (&(t, id), &(c, nh)) in &done {
@@ -1588,11 +1617,64 @@ fn ospf_spf(o: &mut Ospf, now: Time) {
                         if id != rid && r.flags & ROUTER_E != 0 && asbrs.get(&id).is_none_or(|x| c < x.0) {
                             asbrs.insert(id, (c, nh));
                         }
+                        if id != rid && r.flags & ROUTER_B != 0 {
+                            abrs.insert((area, id), (c, nh));
+                        }
                     }
                 }
             }
         }
     }
+    // Inter-area routes (§16.2): an ABR looks at the backbone's summary
+    // LSAs only, another router at its area's; the distance to the ABR
+    // plus the summary's metric, intra-area routes preferred.
+    let abr = o.is_abr();
+    let mut inter: BTreeMap<(u32, u8), Route> = BTreeMap::new();
+    for &area in areas.iter().filter(|&&a| !abr || a == 0) {
+        for (k, e) in o
+            .lsdb
+            .range((area, (LSA_SUMMARY, 0, 0))..=(area, (LSA_SUMMARY, u32::MAX, u32::MAX)))
+        {
+            let (_, (_, id, adv)) = *k;
+            if adv == rid || !live(e) {
+                continue;
+            }
+            let (Ok(x), Some(&(dist, nh))) = (PrefixLsa::parse(e.lsa.body()), abrs.get(&(area, adv))) else {
+                continue;
+            };
+            if x.metric >= 0x00ff_ffff {
+                continue;
+            }
+            let prefix = (id & x.mask, x.mask.leading_ones() as u8);
+            let c = dist + x.metric;
+            if !routes.contains_key(&prefix) && inter.get(&prefix).is_none_or(|r| c < r.0) {
+                inter.insert(prefix, (c, nh.0, nh.1));
+            }
+        }
+    }
+    // What an ABR tells each area: the other areas' intra-area routes,
+    // and to areas other than the backbone the inter-area ones too.
+    let summaries: Vec<(u32, (u32, u8), u32)> = if abr {
+        let mut v = Vec::new();
+        for &a in &areas {
+            for (&prefix, &(c, from)) in &intra {
+                if from != a {
+                    v.push((a, prefix, c));
+                }
+            }
+            if a != 0 {
+                v.extend(inter.iter().map(|(&prefix, r)| (a, prefix, r.0)));
+            }
+        }
+        v
+    } else {
+        Vec::new()
+    };
+    if summaries != o.summaries {
+        o.summaries = summaries;
+        o.schedule_originate(now);
+    }
+    routes.extend(inter);
     // AS-external routes (§16.4): type 2 by the external metric, then the
     // distance to the ASBR; type 1 by their sum.
     let mut ext: BTreeMap<(u32, u8), ((u32, u32), Route)> = BTreeMap::new();
@@ -1734,7 +1816,7 @@ pub fn show_ip_ospf_database(o: &Ospf, now: Time) -> String {
             }
             s += match *t {
                 LSA_ROUTER => "Link ID         ADV Router      Age  Seq#       CkSum  Link count\n",
-                LSA_EXTERNAL => "Link ID         ADV Router      Age  Seq#       CkSum  Route\n",
+                LSA_EXTERNAL | LSA_SUMMARY => "Link ID         ADV Router      Age  Seq#       CkSum  Route\n",
                 _ => "Link ID         ADV Router      Age  Seq#       CkSum\n",
             };
         }
@@ -1752,6 +1834,11 @@ pub fn show_ip_ospf_database(o: &Ospf, now: Time) -> String {
             LSA_ROUTER => {
                 let n = RouterLsa::parse(e.lsa.body()).map_or(0, |r| r.links.len());
                 let _ = write!(s, " {n}");
+            }
+            LSA_SUMMARY => {
+                if let Ok(x) = PrefixLsa::parse(e.lsa.body()) {
+                    let _ = write!(s, " {}/{}", Ipv4Addr::from(*id & x.mask), x.mask.leading_ones());
+                }
             }
             LSA_EXTERNAL => {
                 if let Ok(x) = PrefixLsa::parse(e.lsa.body()) {

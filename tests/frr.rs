@@ -172,22 +172,26 @@ fn ripv2_with_frr_both_ways() {
 }
 
 /// ospfd and FRR's ospfd on one broadcast link, `dr` ("vimage" or
-/// "frr") made its designated router by the other's priority 0: both
+/// "frr") made its designated router by the other's priority 0, the
+/// link in `area` (not 0: we are an ABR, our lo0 in the backbone): both
 /// Full, the databases alike to the checksum, and routes both ways.
-fn ospf_with_frr(dr: &str) {
+fn ospf_with_frr(dr: &str, area: u8) {
     if !have_frr() {
         return;
     }
     let pid = std::process::id();
-    let tag = if dr == "frr" { "f" } else { "v" };
+    let tag = format!("{}{area}", if dr == "frr" { "f" } else { "v" });
     let (ns, dev) = (Netns(format!("vo{pid}{tag}")), format!("vo{pid}{tag}"));
-    let dir = common::tmpdir(&format!("frr-ospf-{dr}"));
+    let dir = common::tmpdir(&format!("frr-ospf-{dr}{area}"));
     let timers = " ip ospf hello-interval 1\n ip ospf dead-interval 4\n";
     let (our_prio, their_prio) = if dr == "frr" { (0, 1) } else { (1, 0) };
     let ours = dir.join("vimage.conf");
     std::fs::write(
         &ours,
-        format!("interface tap0\n{timers} ip ospf priority {our_prio}\nrouter ospf\n network 10.0.0.0/8 area 0\n"),
+        format!(
+            "interface tap0\n{timers} ip ospf priority {our_prio}\nrouter ospf\n network 10.99.52.0/24 area {area}\n \
+             network 10.50.1.1/32 area 0\n"
+        ),
     )
     .expect("conf");
     // 10.60.1.0/24 is FRR's alone (redistributed: an AS-external LSA),
@@ -198,7 +202,7 @@ fn ospf_with_frr(dr: &str) {
         &dir.join("frr"),
         &format!(
             "frr defaults traditional\nhostname linux\ninterface {dev}\n{timers} ip ospf priority {their_prio}\n\
-             router ospf\n ospf router-id 10.60.1.1\n network 10.99.52.0/24 area 0\n redistribute connected\n"
+             router ospf\n ospf router-id 10.60.1.1\n network 10.99.52.0/24 area {area}\n redistribute connected\n"
         ),
         "ospfd",
     );
@@ -244,7 +248,13 @@ fn ospf_with_frr(dr: &str) {
     let (mut a, mut b) = (lsas(&db_ours), lsas(&db_theirs));
     a.sort();
     b.sort();
-    assert!(!a.is_empty() && a == b, "vimage:\n{db_ours}\nFRR:\n{db_theirs}");
+    // As an ABR we hold the backbone's too.
+    let same = if area == 0 {
+        a == b
+    } else {
+        b.iter().all(|l| a.contains(l))
+    };
+    assert!(!b.is_empty() && same, "vimage:\n{db_ours}\nFRR:\n{db_theirs}");
     assert!(
         linux.contains("via 10.99.52.1") && linux.contains("proto ospf"),
         "{linux}"
@@ -266,10 +276,17 @@ fn ospf_with_frr(dr: &str) {
 
 #[test]
 fn ospf_with_frr_as_dr() {
-    ospf_with_frr("frr");
+    ospf_with_frr("frr", 0);
 }
 
 #[test]
 fn ospf_with_frr_as_drother() {
-    ospf_with_frr("vimage");
+    ospf_with_frr("vimage", 0);
+}
+
+/// We are the area border router: FRR in area 1 learns our backbone's
+/// 10.50.1.1/32 from our summary LSA.
+#[test]
+fn ospf_with_frr_behind_our_abr() {
+    ospf_with_frr("vimage", 1);
 }

@@ -504,11 +504,9 @@ mod ospf {
         prop_oneof![8 => good, 1 => proptest::collection::vec(any::<u8>(), 0..200)]
     }
 
-    /// The rig reaches ospfd: a Hello naming r makes n its neighbour,
-    /// past two-way into the database exchange, and r's DR on the link.
-    #[test]
-    fn the_forged_neighbour_is_heard() {
-        let mut rig = OspfRig::new();
+    /// Six seconds of n's Hellos naming r: past r's wait timer, r the DR
+    /// (the higher ID), n its neighbour in ExStart.
+    fn befriend(rig: &mut OspfRig) {
         let hello = OspfRepr {
             router_id: N,
             area: 0,
@@ -527,8 +525,98 @@ mod ospf {
         for _ in 0..6 {
             rig.send(&hello, true, false, 1000);
         }
+    }
+
+    /// The rig reaches ospfd: a Hello naming r makes n its neighbour,
+    /// past two-way into the database exchange, and r's DR on the link.
+    #[test]
+    fn the_forged_neighbour_is_heard() {
+        let mut rig = OspfRig::new();
+        befriend(&mut rig);
         let nbr = rig.host.exec("jexec r vtysh -c 'show ip ospf neighbor'").stdout;
         assert!(nbr.contains("10.0.1.1          1 ExStart/Backup "), "{nbr}");
+        assert!(rig.check().is_ok());
+    }
+
+    /// An LSA storm from an adjacent neighbour stops at `max-lsa`: the
+    /// rest refused and counted.
+    #[test]
+    fn an_lsa_storm_stops_at_max_lsa() {
+        let mut rig = OspfRig::new();
+        let o = rig
+            .host
+            .exec("jexec r vtysh -c 'conf t' -c 'router ospf' -c 'max-lsa 6'");
+        assert!(o.success(), "{o:?}");
+        befriend(&mut rig);
+        // r is master (the higher ID): answer its first DD as slave, and
+        // r is in Exchange, taking updates.
+        let dd = rig
+            .recv()
+            .into_iter()
+            .find_map(|p| match p.body {
+                OspfBody::Dd(d) if d.flags & DD_I != 0 => Some(d),
+                _ => None,
+            })
+            .expect("r's first DD");
+        let reply = OspfRepr {
+            router_id: N,
+            area: 0,
+            body: OspfBody::Dd(Dd {
+                mtu: 1500,
+                options: 2,
+                flags: 0,
+                seq: dd.seq,
+                headers: vec![],
+            }),
+        }
+        .emit();
+        rig.send(&reply, false, false, 10);
+        let storm: Vec<Lsa> = (0..40u32)
+            .map(|i| {
+                let body = RouterLsa {
+                    flags: 0,
+                    links: vec![RouterLink {
+                        id: 0x0a63_0000 | i << 8,
+                        data: 0xffff_ff00,
+                        kind: LINK_STUB,
+                        metric: 1,
+                    }],
+                }
+                .emit();
+                let adv = 0x0a63_0000 | i;
+                let h = LsaHdr {
+                    age: 1,
+                    options: 2,
+                    ls_type: 1,
+                    id: adv,
+                    adv,
+                    seq: 0x8000_0001u32 as i32,
+                    checksum: 0,
+                    length: 0,
+                };
+                Lsa::build(h, &body)
+            })
+            .collect();
+        let lsu = OspfRepr {
+            router_id: N,
+            area: 0,
+            body: OspfBody::Lsu(storm),
+        }
+        .emit();
+        rig.send(&lsu, false, false, 100);
+        let o = rig.host.exec("jexec r vtysh -c 'show ip ospf'").stdout;
+        let n = rig.host.exec("jexec r vtysh -c 'show ip ospf neighbor'").stdout;
+        assert!(
+            n.contains(" Exchange/") || n.contains(" Loading/") || n.contains(" Full/"),
+            "{n}"
+        );
+        let line = o.lines().find(|l| l.contains("(max-lsa)")).unwrap_or("");
+        let w: Vec<&str> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let (held, refused): (usize, usize) = (w[0].parse().unwrap_or(99), w[2].parse().unwrap_or(0));
+        assert!(held <= 6 && refused + held >= 40, "{o}");
         assert!(rig.check().is_ok());
     }
 

@@ -65,6 +65,19 @@ impl OspfRig {
         self.host.run_for(Duration::from_millis(u64::from(ms)));
     }
 
+    /// What r sent n (unicast) since the last look, OSPF packets parsed.
+    pub fn recv(&self) -> Vec<OspfRepr> {
+        let mut buf = vec![0u8; 65_535];
+        let mut v = Vec::new();
+        while let Some((n, _, _)) = self.sock.try_recv_from_if(&mut buf) {
+            let ihl = usize::from(buf[0] & 0xf) * 4;
+            if let Some(r) = buf.get(ihl..n).and_then(|b| OspfRepr::parse(b).ok()) {
+                v.push(r);
+            }
+        }
+        v
+    }
+
     /// n's interface.
     fn index(&self) -> u32 {
         let mut k = self.host.kernel();

@@ -108,7 +108,13 @@ pub struct OspfConf {
     /// `auto-cost reference-bandwidth` (Mbit/s).
     pub ref_bandwidth: u64,
     pub distance: u8,
+    /// `max-lsa N` (IOS's; FRR has none): LSAs new to the database past
+    /// this many are refused and counted, what bounds an LSA storm.
+    pub max_lsa: usize,
 }
+
+/// `max-lsa`'s default: far above a 1,000-router area's 3,000.
+pub const MAX_LSA: usize = 100_000;
 
 impl Default for OspfConf {
     fn default() -> Self {
@@ -120,6 +126,7 @@ impl Default for OspfConf {
             redistribute: BTreeMap::new(),
             ref_bandwidth: 100,
             distance: 110,
+            max_lsa: MAX_LSA,
         }
     }
 }
@@ -435,6 +442,13 @@ impl FrrConf {
                 }
                 None => Err(format!("% Invalid value: {d} (from 1 to 255)")),
             },
+            ["max-lsa", n] => match n.parse::<usize>().ok().filter(|n| (1..=10_000_000).contains(n)) {
+                Some(n) => {
+                    o.max_lsa = if neg { MAX_LSA } else { n };
+                    Ok(())
+                }
+                None => Err(format!("% Invalid value: {n} (from 1 to 10000000)")),
+            },
             // Logged or tuned in FRR; nothing to do here.
             ["log-adjacency-changes", ..] | ["timers", ..] | ["ospf", "abr-type", ..] | ["capability", "opaque"] => {
                 Ok(())
@@ -580,6 +594,9 @@ impl FrrConf {
             if o.distance != 110 {
                 let _ = writeln!(s, " distance {}", o.distance);
             }
+            if o.max_lsa != MAX_LSA {
+                let _ = writeln!(s, " max-lsa {}", o.max_lsa);
+            }
             s += "exit\n!\n";
         }
         s += "end\n";
@@ -680,6 +697,7 @@ router ospf
  network 192.168.0.0/16 area 1
  passive-interface eth2
  redistribute connected metric-type 1
+ max-lsa 500
 exit
 !
 line vty
@@ -706,6 +724,7 @@ end
         );
         assert!(c.interfaces["eth0"].ospf.p2p);
         assert_eq!(o.redistribute.get(&Redist::Connected), Some(&(None, true)));
+        assert_eq!(o.max_lsa, 500);
         let again = FrrConf::parse(&c.running_config());
         assert_eq!(again, (c, vec![]), "what it prints reads back the same");
     }

@@ -218,6 +218,8 @@ pub struct Ospf {
     out: Vec<(u32, u32, Vec<u8>)>,
     pub spf_runs: u64,
     pub bad_packets: u64,
+    /// LSAs refused over `max-lsa`.
+    pub lsa_refused: u64,
     pub sent: u64,
     pub received: u64,
 }
@@ -948,6 +950,7 @@ fn dd_input(o: &mut Ospf, n: usize, k: usize, dd: &Dd, now: Time) {
     }
     let state = o.ifs[n].nbrs[k].state;
     let nrid = o.ifs[n].nbrs[k].rid;
+    let max_lsa = o.conf.max_lsa;
     match state {
         NbrState::Down | NbrState::Init | NbrState::TwoWay => return,
         NbrState::ExStart => {
@@ -1000,7 +1003,9 @@ fn dd_input(o: &mut Ospf, n: usize, k: usize, dd: &Dd, now: Time) {
     for h in &dd.headers {
         let key = (if h.ls_type == LSA_EXTERNAL { AS_SCOPE } else { area }, h.key());
         let ours = o.lsdb.get(&key).map(|e| e.hdr(now));
-        if ours.is_none_or(|x| lsa_newer(h, &x) == Ordering::Greater) && !nb.requests.iter().any(|r| r.key() == h.key())
+        if ours.is_none_or(|x| lsa_newer(h, &x) == Ordering::Greater)
+            && nb.requests.len() < max_lsa
+            && !nb.requests.iter().any(|r| r.key() == h.key())
         {
             nb.requests.push(*h);
         }
@@ -1108,6 +1113,10 @@ fn lsu_input(o: &mut Ospf, n: usize, k: usize, lsas: Vec<Lsa>, now: Time) {
         let cur = o.lsdb.get(&key).map(|e| (e.hdr(now), e.at));
         if h.age >= MAX_AGE && cur.is_none() && !exchanging(o) {
             acks.push(h);
+            continue;
+        }
+        if cur.is_none() && o.lsdb.len() >= o.conf.max_lsa {
+            o.lsa_refused += 1;
             continue;
         }
         let order = cur.as_ref().map_or(Ordering::Greater, |c| lsa_newer(&h, &c.0));
@@ -1736,10 +1745,14 @@ pub fn show_ip_ospf(o: &Ospf) -> String {
         "\n OSPF Routing Process, Router ID: {}\n Supports only single TOS (TOS0) routes\n \
          This implementation conforms to RFC2328\n SPF algorithm executed {} times\n \
          Number of external LSA {externals}\n Number of areas attached to this router: {}\n \
+         Number of LSA {}, at most {} (max-lsa), refused {}\n \
          Packets received {}, sent {}, dropped as malformed or misaddressed {}\n\n",
         Ipv4Addr::from(o.rid),
         o.spf_runs,
         areas.len(),
+        o.lsdb.len(),
+        o.conf.max_lsa,
+        o.lsa_refused,
         o.received,
         o.sent,
         o.bad_packets

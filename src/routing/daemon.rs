@@ -5,8 +5,10 @@
 //! kernel.
 
 use std::cell::RefCell;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 use clap::Parser;
 
@@ -14,7 +16,10 @@ use super::conf::FrrConf;
 use super::rib::Proto;
 use super::{Frr, frr_close, frr_open, ospfd, ripd};
 use crate::errln;
+use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
+use crate::net::route::RTF_PROTO1;
+use crate::net::rtsock::RtMsg;
 use crate::socket::RouteSocket;
 
 /// The daemons, by the name FRR gives them.
@@ -179,5 +184,64 @@ struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         daemon_stop(&self.p, &self.frr, self.d);
+    }
+}
+
+/// What woke a daemon.
+pub enum Wake<T> {
+    /// A signal: the daemon ends.
+    Intr,
+    /// Its socket's next message.
+    Packet(T),
+    /// The kernel's routes or interfaces changed (not by the RIB).
+    Route,
+    /// The running configuration changed since generation `seen`.
+    Conf,
+    /// `until` came, or the socket failed.
+    Timer,
+}
+
+/// A daemon's wait: for a signal, its socket (`recv`), a routing
+/// message, a configuration change or `until`, whichever comes first.
+/// The RIB's own writes (RTF_PROTO1) are no news, so a daemon does not
+/// wake for the routes it just installed.
+pub async fn daemon_wait<T>(
+    p: &Proc,
+    frr: &Rc<RefCell<Frr>>,
+    seen: u64,
+    recv: impl Future<Output = std::io::Result<T>>,
+    rs: &RouteSocket,
+    until: Time,
+) -> Wake<T> {
+    let mut recv = pin!(recv);
+    let mut sleep = pin!(p.sleep_until(until));
+    loop {
+        let mut rt = pin!(rs.recv());
+        let w = poll_fn(|cx| {
+            if p.intr.poll_raised(cx.waker()) {
+                return Poll::Ready(Some(Wake::Intr));
+            }
+            if let Poll::Ready(r) = recv.as_mut().poll(cx) {
+                return Poll::Ready(Some(r.map_or(Wake::Timer, Wake::Packet)));
+            }
+            if let Poll::Ready(m) = rt.as_mut().poll(cx) {
+                let ours = matches!(m, Ok(RtMsg::Route { flags, .. }) if flags & RTF_PROTO1 != 0);
+                return Poll::Ready((!ours).then_some(Wake::Route));
+            }
+            let mut f = frr.borrow_mut();
+            if f.generation != seen {
+                return Poll::Ready(Some(Wake::Conf));
+            }
+            f.watch(cx.waker());
+            drop(f);
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Wake::Timer));
+            }
+            Poll::Pending
+        })
+        .await;
+        if let Some(w) = w {
+            return w;
+        }
     }
 }

@@ -13,24 +13,19 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fmt::Write as _;
-use std::future::poll_fn;
 use std::net::Ipv4Addr;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use super::Frr;
 use super::conf::{FrrConf, OspfConf, Redist};
-use super::daemon::{Daemon, daemon_open, daemon_run, daemon_stop};
+use super::daemon::{Daemon, Wake, daemon_open, daemon_run, daemon_stop, daemon_wait};
 use super::rib::{Proto, RibRoute, kernel_routes};
 use crate::errln;
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::net::radix::mask;
-use crate::net::route::RTF_PROTO1;
-use crate::net::rtsock::RtMsg;
 use crate::netinet::in_::{in_ifaddr_all, in_prefix};
 use crate::socket::{RawSocket, RouteSocket};
 use crate::wire::ospf::{
@@ -255,24 +250,17 @@ pub async fn ospfd(p: Proc, argv: Vec<String>) -> i32 {
     daemon_run(p, frr, Daemon::Ospfd, a.daemon, move |q| serve(q, f, sock, rs)).await
 }
 
-enum Ev {
-    Packet(usize, u32),
-    /// The kernel's routes changed.
-    Route,
-    Wake,
-    Intr,
-}
-
 async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: RouteSocket) -> i32 {
     p.intr.catch();
     let mut seen = u64::MAX;
     let mut buf = vec![0u8; 65_535];
     let mut joined: Vec<u32> = Vec::new();
-    let mut kernel_changed = true;
+    let (mut kernel_changed, mut reconfigured) = (true, true);
     loop {
         let generation = frr.borrow().generation;
         if generation != seen {
             seen = generation;
+            reconfigured = true;
             let c = frr.borrow().conf.ospf.clone().unwrap_or_default();
             if let Some(o) = frr.borrow_mut().ospf.as_mut() {
                 o.conf = c;
@@ -280,18 +268,22 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
                 o.schedule_spf(p.now());
             }
         }
-        let conf = frr.borrow().conf.clone();
         let now = p.now();
         {
             let mut f = frr.borrow_mut();
-            let f = &mut *f;
-            let Some(o) = f.ospf.as_mut() else { return 0 };
-            ospf_interfaces(&p, o, &conf, now);
-            ospf_timers(&p, o, now);
-            if std::mem::take(&mut o.rib_stale) || std::mem::take(&mut kernel_changed) {
-                ospf_to_rib(o, &mut f.rib, now);
-                f.rib.sync(&p, &rs);
+            let Frr { conf, ospf, rib, .. } = &mut *f;
+            let Some(o) = ospf.as_mut() else { return 0 };
+            // Interfaces change only with the kernel's or our
+            // configuration's news.
+            if kernel_changed || reconfigured {
+                ospf_interfaces(&p, o, conf, now);
             }
+            ospf_timers(&p, o, now);
+            if std::mem::take(&mut o.rib_stale) || kernel_changed {
+                ospf_to_rib(o, rib, now);
+                rib.sync(&p, &rs);
+            }
+            (kernel_changed, reconfigured) = (false, false);
         }
         let (out, next, ifs) = {
             let mut f = frr.borrow_mut();
@@ -316,40 +308,9 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
             sock.set_multicast_if(index);
             let _ = sock.send_to(&b, (Ipv4Addr::from(dst), 0).into()).await;
         }
-        let ev = {
-            let mut recv = pin!(sock.recv_from_if(&mut buf));
-            let mut rt = pin!(rs.recv());
-            let mut sleep = pin!(p.sleep_until(next));
-            poll_fn(|cx| {
-                if p.intr.poll_raised(cx.waker()) {
-                    return Poll::Ready(Ev::Intr);
-                }
-                if let Poll::Ready(r) = recv.as_mut().poll(cx) {
-                    return Poll::Ready(match r {
-                        Ok((n, _, ifindex)) => Ev::Packet(n, ifindex),
-                        Err(_) => Ev::Wake,
-                    });
-                }
-                if let Poll::Ready(m) = rt.as_mut().poll(cx) {
-                    // The RIB's own writes (RTF_PROTO1) are no news.
-                    let ours = matches!(m, Ok(RtMsg::Route { flags, .. }) if flags & RTF_PROTO1 != 0);
-                    return Poll::Ready(if ours { Ev::Wake } else { Ev::Route });
-                }
-                let mut f = frr.borrow_mut();
-                if f.generation != seen {
-                    return Poll::Ready(Ev::Wake);
-                }
-                f.watch(cx.waker());
-                drop(f);
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ev::Wake);
-                }
-                Poll::Pending
-            })
-            .await
-        };
+        let ev = daemon_wait(&p, &frr, seen, sock.recv_from_if(&mut buf), &rs, next).await;
         match ev {
-            Ev::Packet(n, ifindex) => {
+            Wake::Packet((n, _, ifindex)) => {
                 // All that waits, then the timers and the RIB once.
                 let mut f = frr.borrow_mut();
                 if let Some(o) = f.ospf.as_mut() {
@@ -359,9 +320,9 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
                     }
                 }
             }
-            Ev::Intr => return 0,
-            Ev::Route => kernel_changed = true,
-            Ev::Wake => {}
+            Wake::Intr => return 0,
+            Wake::Route => kernel_changed = true,
+            Wake::Conf | Wake::Timer => {}
         }
     }
 }

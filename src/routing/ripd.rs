@@ -13,16 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::future::poll_fn;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use super::Frr;
 use super::conf::{FrrConf, Redist, RipConf, SplitHorizon};
-use super::daemon::{Daemon, daemon_open, daemon_run, daemon_stop};
+use super::daemon::{Daemon, Wake, daemon_open, daemon_run, daemon_stop, daemon_wait};
 use super::rib::{Proto, RibRoute};
 use crate::errln;
 use crate::kern::clock::Time;
@@ -143,14 +140,6 @@ fn open_socket(p: &Proc) -> std::io::Result<UdpSocket> {
     Ok(s)
 }
 
-enum Ev {
-    Dgram(usize, SocketAddr, u32),
-    Route,
-    Conf,
-    Timer,
-    Intr,
-}
-
 async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: UdpSocket, rs: RouteSocket) -> i32 {
     p.intr.catch();
     let mut seen = u64::MAX;
@@ -183,41 +172,12 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: UdpSocket, rs: R
         let Some(next) = frr.borrow().rip.as_ref().map(next_event) else {
             return 0;
         };
-        let ev = {
-            let mut recv = pin!(sock.recv_from_if(&mut buf));
-            let mut rt = pin!(rs.recv());
-            let mut sleep = pin!(p.sleep_until(next));
-            poll_fn(|cx| {
-                if p.intr.poll_raised(cx.waker()) {
-                    return Poll::Ready(Ev::Intr);
-                }
-                if let Poll::Ready(r) = recv.as_mut().poll(cx) {
-                    return Poll::Ready(match r {
-                        Ok((n, from, ifindex)) => Ev::Dgram(n, from, ifindex),
-                        Err(_) => Ev::Timer,
-                    });
-                }
-                if rt.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ev::Route);
-                }
-                let mut f = frr.borrow_mut();
-                if f.generation != seen {
-                    return Poll::Ready(Ev::Conf);
-                }
-                f.watch(cx.waker());
-                drop(f);
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ev::Timer);
-                }
-                Poll::Pending
-            })
-            .await
-        };
+        let ev = daemon_wait(&p, &frr, seen, sock.recv_from_if(&mut buf), &rs, next).await;
         match ev {
-            Ev::Dgram(n, SocketAddr::V4(from), ifindex) => {
+            Wake::Packet((n, SocketAddr::V4(from), ifindex)) => {
                 rip_input(&p, &frr, &sock, &buf[..n], from.ip().to_bits(), from.port(), ifindex);
             }
-            Ev::Intr => return 0,
+            Wake::Intr => return 0,
             _ => {}
         }
     }

@@ -2,6 +2,7 @@
 //! imports nothing of the stack).
 
 pub mod arp;
+pub mod bgp;
 pub mod checksum;
 pub mod ethernet;
 pub mod gre;

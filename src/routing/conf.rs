@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::policy::{PrefixList, RouteMap, policy_config, prefix_list_line, route_map_line};
 use crate::net::route::inet_addr;
 
 /// Where a redistributed route comes from (`redistribute WHAT`).
@@ -19,6 +20,9 @@ pub enum Redist {
     Kernel,
     Connected,
     Static,
+    /// BGP's only.
+    Rip,
+    Ospf,
 }
 
 impl Redist {
@@ -27,6 +31,8 @@ impl Redist {
             Redist::Kernel => "kernel",
             Redist::Connected => "connected",
             Redist::Static => "static",
+            Redist::Rip => "rip",
+            Redist::Ospf => "ospf",
         }
     }
 }
@@ -147,6 +153,105 @@ pub struct OspfIfConf {
     pub mtu_ignore: bool,
 }
 
+/// `neighbor X remote-as ...`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteAs {
+    As(u32),
+    /// `internal`: our own AS.
+    Internal,
+    /// `external`: any AS but ours.
+    External,
+}
+
+/// A BGP neighbor's settings (`neighbor A.B.C.D ...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpNeighbor {
+    pub remote_as: RemoteAs,
+    pub description: Option<String>,
+    /// `timers KEEPALIVE HOLD`.
+    pub timers: Option<(u16, u16)>,
+    /// `timers connect N` (FRR's default 120 s).
+    pub connect: Option<u16>,
+    pub shutdown: bool,
+    /// `passive`: wait to be connected to.
+    pub passive: bool,
+    /// In `address-family ipv4 unicast`: `next-hop-self`,
+    /// `route-map NAME in|out`, `prefix-list NAME in|out`,
+    /// `maximum-prefix N`, `activate` (on by default).
+    pub next_hop_self: bool,
+    pub route_map_in: Option<String>,
+    pub route_map_out: Option<String>,
+    pub prefix_list_in: Option<String>,
+    pub prefix_list_out: Option<String>,
+    pub max_prefix: Option<u32>,
+    pub activate: bool,
+}
+
+impl BgpNeighbor {
+    fn new(remote_as: RemoteAs) -> BgpNeighbor {
+        BgpNeighbor {
+            remote_as,
+            description: None,
+            timers: None,
+            connect: None,
+            shutdown: false,
+            passive: false,
+            next_hop_self: false,
+            route_map_in: None,
+            route_map_out: None,
+            prefix_list_in: None,
+            prefix_list_out: None,
+            max_prefix: None,
+            activate: true,
+        }
+    }
+
+    /// Is there an inbound or outbound policy (`bgp ebgp-requires-policy`)?
+    pub fn has_policy(&self, out: bool) -> bool {
+        if out {
+            self.route_map_out.is_some() || self.prefix_list_out.is_some()
+        } else {
+            self.route_map_in.is_some() || self.prefix_list_in.is_some()
+        }
+    }
+}
+
+/// `router bgp ASN`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpConf {
+    pub asn: u32,
+    pub router_id: Option<u32>,
+    /// FRR 8.4's default: no routes to or from an eBGP peer without a
+    /// policy (RFC 8212).
+    pub ebgp_requires_policy: bool,
+    /// `timers bgp KEEPALIVE HOLD` (60, 180).
+    pub keepalive: u16,
+    pub hold: u16,
+    pub neighbors: BTreeMap<u32, BgpNeighbor>,
+    /// `network A.B.C.D/M [route-map NAME]`.
+    pub networks: BTreeMap<(u32, u8), Option<String>>,
+    /// `redistribute WHAT [metric N] [route-map NAME]`.
+    pub redistribute: BTreeMap<Redist, (Option<u32>, Option<String>)>,
+    /// `distance bgp EXTERNAL INTERNAL LOCAL` (20, 200, 200).
+    pub distance: (u8, u8, u8),
+}
+
+impl BgpConf {
+    pub fn new(asn: u32) -> BgpConf {
+        BgpConf {
+            asn,
+            router_id: None,
+            ebgp_requires_policy: true,
+            keepalive: 60,
+            hold: 180,
+            neighbors: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            redistribute: BTreeMap::new(),
+            distance: (20, 200, 200),
+        }
+    }
+}
+
 /// `interface IF`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfConf {
@@ -162,6 +267,12 @@ pub enum Node {
     Config,
     RouterRip,
     RouterOspf,
+    RouterBgp,
+    /// `address-family ipv4 unicast` in `router bgp`.
+    BgpIpv4,
+    /// Another address family: its lines are refused.
+    BgpOtherAf,
+    RouteMap(String, u32),
     Interface(String),
 }
 
@@ -171,6 +282,9 @@ pub struct FrrConf {
     pub hostname: Option<String>,
     pub rip: Option<RipConf>,
     pub ospf: Option<OspfConf>,
+    pub bgp: Option<BgpConf>,
+    pub prefix_lists: BTreeMap<String, PrefixList>,
+    pub route_maps: BTreeMap<String, RouteMap>,
     pub interfaces: BTreeMap<String, IfConf>,
 }
 
@@ -215,6 +329,10 @@ impl FrrConf {
             return Ok(());
         }
         let words: Vec<&str> = line.split_whitespace().collect();
+        if words[0] == "exit-address-family" || words[0] == "exit" && matches!(node, Node::BgpIpv4 | Node::BgpOtherAf) {
+            *node = Node::RouterBgp;
+            return Ok(());
+        }
         if matches!(words[0], "exit" | "quit" | "exit-vrf") {
             *node = Node::Config;
             return Ok(());
@@ -227,6 +345,16 @@ impl FrrConf {
             Node::RouterRip => self.rip_line(neg, w),
             Node::RouterOspf => self.ospf_line(neg, w),
             Node::Interface(name) => self.if_line(&name, neg, w),
+            Node::RouterBgp => self.bgp_line(node, neg, w, false),
+            Node::BgpIpv4 => self.bgp_line(node, neg, w, true),
+            Node::BgpOtherAf => Some(Err(format!(
+                "% {line}: only the IPv4 unicast address family is supported here"
+            ))),
+            Node::RouteMap(name, seq) => self
+                .route_maps
+                .get_mut(&name)
+                .and_then(|m| m.get_mut(&seq))
+                .and_then(|e| route_map_line(e, neg, w)),
             Node::Config => None,
         };
         match inner {
@@ -255,6 +383,53 @@ impl FrrConf {
                     self.ospf.get_or_insert_with(OspfConf::default);
                     *node = Node::RouterOspf;
                 }
+                Ok(())
+            }
+            ["router", "bgp", rest @ ..] => {
+                let asn = match rest {
+                    [] if neg => None,
+                    [] => return Err("% Command incomplete: router bgp".into()),
+                    [a, ..] => Some(parse_asn(a)?),
+                };
+                if neg {
+                    if asn.is_none() || self.bgp.as_ref().map(|b| b.asn) == asn {
+                        self.bgp = None;
+                    }
+                    *node = Node::Config;
+                    return Ok(());
+                }
+                let asn = asn.unwrap_or_default();
+                match &self.bgp {
+                    Some(b) if b.asn != asn => {
+                        return Err(format!("BGP is already running; AS is {}", b.asn));
+                    }
+                    Some(_) => {}
+                    None => self.bgp = Some(BgpConf::new(asn)),
+                }
+                *node = Node::RouterBgp;
+                Ok(())
+            }
+            ["ip", "prefix-list", rest @ ..] => prefix_list_line(&mut self.prefix_lists, neg, rest),
+            ["route-map", name, act @ ("permit" | "deny"), seq] => {
+                let seq: u32 = seq
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=65535).contains(s))
+                    .ok_or_else(|| format!("% Invalid value: {seq} (from 1 to 65535)"))?;
+                let m = self.route_maps.entry(name.to_string()).or_default();
+                if neg {
+                    m.remove(&seq);
+                    if m.is_empty() {
+                        self.route_maps.remove(*name);
+                    }
+                    return Ok(());
+                }
+                m.entry(seq).or_default().permit = *act == "permit";
+                *node = Node::RouteMap(name.to_string(), seq);
+                Ok(())
+            }
+            ["route-map", name] if neg => {
+                self.route_maps.remove(*name);
                 Ok(())
             }
             ["interface", name, ..] => {
@@ -458,6 +633,101 @@ impl FrrConf {
         Some(res)
     }
 
+    /// A line of `router bgp`, or of its `address-family ipv4 unicast`
+    /// (FRR takes those at the top of `router bgp` too, as IPv4 unicast's);
+    /// `None` if it is not one.
+    fn bgp_line(&mut self, node: &mut Node, neg: bool, w: &[&str], in_af: bool) -> Option<Result<(), String>> {
+        let b = self.bgp.as_mut()?;
+        let num = |s: &str, lo: u32, hi: u32| {
+            s.parse::<u32>()
+                .ok()
+                .filter(|n| (lo..=hi).contains(n))
+                .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
+        };
+        let res = match w {
+            ["address-family", "ipv4", rest @ ..] if !in_af && (rest.is_empty() || rest == ["unicast"]) => {
+                *node = Node::BgpIpv4;
+                Ok(())
+            }
+            ["address-family", ..] if !in_af => {
+                *node = Node::BgpOtherAf;
+                Err(format!("% {}: only IPv4 unicast is supported here", w.join(" ")))
+            }
+            ["bgp", "router-id", a] => match inet_addr(a) {
+                Some(a) => {
+                    b.router_id = (!neg).then_some(a);
+                    Ok(())
+                }
+                None => Err(format!("% Malformed bgp router-id: {a}")),
+            },
+            ["bgp", "ebgp-requires-policy"] => {
+                b.ebgp_requires_policy = !neg;
+                Ok(())
+            }
+            // Logging, best-path tie-breaks and defaults FRR has: accepted.
+            ["bgp", "log-neighbor-changes" | "bestpath" | "default" | "deterministic-med" | "graceful-restart", ..] => {
+                Ok(())
+            }
+            ["timers", "bgp", k, h] => (|| {
+                let (k, h) = (num(k, 0, 65535)?, num(h, 0, 65535)?);
+                if h != 0 && h < 3 {
+                    return Err("% hold time must be 0 or at least 3".to_string());
+                }
+                (b.keepalive, b.hold) = if neg { (60, 180) } else { (k as u16, h as u16) };
+                Ok(())
+            })(),
+            ["timers", "bgp"] if neg => {
+                (b.keepalive, b.hold) = (60, 180);
+                Ok(())
+            }
+            ["distance", "bgp", e, i, l] => (|| {
+                let d = (num(e, 1, 255)? as u8, num(i, 1, 255)? as u8, num(l, 1, 255)? as u8);
+                b.distance = if neg { (20, 200, 200) } else { d };
+                Ok(())
+            })(),
+            ["network", p, rest @ ..] => match (parse_prefix(p), rest) {
+                (None, _) => Err(format!("% Malformed prefix: {p}")),
+                (Some(p), []) => {
+                    toggle_map(&mut b.networks, p, None, neg);
+                    Ok(())
+                }
+                (Some(p), ["route-map", m]) => {
+                    toggle_map(&mut b.networks, p, Some(m.to_string()), neg);
+                    Ok(())
+                }
+                _ => Err(format!("% Unknown command: {}", w.join(" "))),
+            },
+            ["redistribute", what, rest @ ..] => {
+                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static, Redist::Rip, Redist::Ospf]
+                    .into_iter()
+                    .find(|k| k.name() == *what)
+                else {
+                    return Some(Err(format!("% Unknown command: redistribute {what}")));
+                };
+                let (mut metric, mut map) = (None, None);
+                let mut it = rest.chunks(2);
+                for pair in it.by_ref() {
+                    match pair {
+                        ["metric", m] => match num(m, 0, u32::MAX) {
+                            Ok(m) => metric = Some(m),
+                            Err(e) => return Some(Err(e)),
+                        },
+                        ["route-map", n] => map = Some(n.to_string()),
+                        _ => return Some(Err(format!("% Unknown command: {}", w.join(" ")))),
+                    }
+                }
+                toggle_map(&mut b.redistribute, k, (metric, map), neg);
+                Ok(())
+            }
+            ["neighbor", a, rest @ ..] => match inet_addr(a) {
+                Some(a) => neighbor_line(b, a, neg, rest),
+                None => Err(format!("% Malformed address: {a}")),
+            },
+            _ => return None,
+        };
+        Some(res)
+    }
+
     /// A line of `interface IF`; `None` if it is not one.
     fn if_line(&mut self, name: &str, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
         let i = self.interfaces.entry(name.to_string()).or_default();
@@ -599,9 +869,100 @@ impl FrrConf {
             }
             s += "exit\n!\n";
         }
+        if let Some(b) = &self.bgp {
+            bgp_config(b, &mut s);
+        }
+        policy_config(&self.prefix_lists, &self.route_maps, &mut s);
         s += "end\n";
         s
     }
+}
+
+/// `router bgp` as `show running-config` prints it.
+fn bgp_config(b: &BgpConf, s: &mut String) {
+    use std::net::Ipv4Addr;
+    let _ = writeln!(s, "router bgp {}", b.asn);
+    if let Some(r) = b.router_id {
+        let _ = writeln!(s, " bgp router-id {}", Ipv4Addr::from(r));
+    }
+    if !b.ebgp_requires_policy {
+        s.push_str(" no bgp ebgp-requires-policy\n");
+    }
+    if (b.keepalive, b.hold) != (60, 180) {
+        let _ = writeln!(s, " timers bgp {} {}", b.keepalive, b.hold);
+    }
+    for (&a, n) in &b.neighbors {
+        let a = Ipv4Addr::from(a);
+        let r = match n.remote_as {
+            RemoteAs::As(x) => x.to_string(),
+            RemoteAs::Internal => "internal".into(),
+            RemoteAs::External => "external".into(),
+        };
+        let _ = writeln!(s, " neighbor {a} remote-as {r}");
+        if let Some(d) = &n.description {
+            let _ = writeln!(s, " neighbor {a} description {d}");
+        }
+        if n.passive {
+            let _ = writeln!(s, " neighbor {a} passive");
+        }
+        if n.shutdown {
+            let _ = writeln!(s, " neighbor {a} shutdown");
+        }
+        if let Some((k, h)) = n.timers {
+            let _ = writeln!(s, " neighbor {a} timers {k} {h}");
+        }
+        if let Some(c) = n.connect {
+            let _ = writeln!(s, " neighbor {a} timers connect {c}");
+        }
+    }
+    s.push_str(" !\n address-family ipv4 unicast\n");
+    for (&(net, len), m) in &b.networks {
+        let _ = write!(s, "  network {}/{len}", Ipv4Addr::from(net));
+        if let Some(m) = m {
+            let _ = write!(s, " route-map {m}");
+        }
+        s.push('\n');
+    }
+    for (k, (metric, map)) in &b.redistribute {
+        let _ = write!(s, "  redistribute {}", k.name());
+        if let Some(m) = metric {
+            let _ = write!(s, " metric {m}");
+        }
+        if let Some(m) = map {
+            let _ = write!(s, " route-map {m}");
+        }
+        s.push('\n');
+    }
+    for (&a, n) in &b.neighbors {
+        let a = Ipv4Addr::from(a);
+        if n.next_hop_self {
+            let _ = writeln!(s, "  neighbor {a} next-hop-self");
+        }
+        for (what, v) in [
+            ("prefix-list", &n.prefix_list_in),
+            ("prefix-list", &n.prefix_list_out),
+            ("route-map", &n.route_map_in),
+            ("route-map", &n.route_map_out),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (w, v))| ((*w, if i % 2 == 0 { "in" } else { "out" }), v))
+        {
+            if let Some(v) = v {
+                let _ = writeln!(s, "  neighbor {a} {} {v} {}", what.0, what.1);
+            }
+        }
+        if let Some(m) = n.max_prefix {
+            let _ = writeln!(s, "  neighbor {a} maximum-prefix {m}");
+        }
+        if !n.activate {
+            let _ = writeln!(s, "  no neighbor {a} activate");
+        }
+    }
+    if b.distance != (20, 200, 200) {
+        let _ = writeln!(s, "  distance bgp {} {} {}", b.distance.0, b.distance.1, b.distance.2);
+    }
+    s.push_str(" exit-address-family\nexit\n!\n");
 }
 
 /// An `ip ospf ...` line of an interface.
@@ -644,6 +1005,92 @@ fn ospf_if_line(o: &mut OspfIfConf, neg: bool, w: &[&str]) -> Result<(), String>
         _ => return Err(format!("% Unknown command: ip ospf {}", w.join(" "))),
     }
     Ok(())
+}
+
+/// An AS number: 1..4294967295, plain or `asdot` (`1.10`).
+pub fn parse_asn(s: &str) -> Result<u32, String> {
+    let bad = || format!("% Invalid AS number: {s}");
+    let n = match s.split_once('.') {
+        Some((hi, lo)) => (hi.parse::<u16>().map_err(|_| bad())? as u32) << 16 | lo.parse::<u16>().map_err(|_| bad())? as u32,
+        None => s.parse::<u32>().map_err(|_| bad())?,
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+/// A `neighbor A.B.C.D ...` line of `router bgp`.
+fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), String> {
+    let num = |s: &str, lo: u32, hi: u32| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
+    };
+    if let ["remote-as", r] = w {
+        let r = match *r {
+            "internal" => RemoteAs::Internal,
+            "external" => RemoteAs::External,
+            x => RemoteAs::As(parse_asn(x)?),
+        };
+        if neg {
+            b.neighbors.remove(&a);
+        } else {
+            b.neighbors
+                .entry(a)
+                .and_modify(|n| n.remote_as = r)
+                .or_insert_with(|| BgpNeighbor::new(r));
+        }
+        return Ok(());
+    }
+    if neg && w.is_empty() {
+        b.neighbors.remove(&a);
+        return Ok(());
+    }
+    let Some(n) = b.neighbors.get_mut(&a) else {
+        return Err("% Specify remote-as or peer-group commands first".into());
+    };
+    let name = |s: &&str| (!neg).then(|| s.to_string());
+    match w {
+        ["description", rest @ ..] => n.description = (!neg).then(|| rest.join(" ")),
+        ["timers", "connect", c] => n.connect = if neg { None } else { Some(num(c, 1, 65535)? as u16) },
+        ["timers", k, h] => {
+            let (k, h) = (num(k, 0, 65535)? as u16, num(h, 0, 65535)? as u16);
+            if h != 0 && h < 3 {
+                return Err("% hold time must be 0 or at least 3".into());
+            }
+            n.timers = (!neg).then_some((k, h));
+        }
+        ["timers"] if neg => n.timers = None,
+        ["shutdown", ..] => n.shutdown = !neg,
+        ["passive"] => n.passive = !neg,
+        ["next-hop-self", ..] => n.next_hop_self = !neg,
+        ["route-map", m, "in"] => n.route_map_in = name(m),
+        ["route-map", m, "out"] => n.route_map_out = name(m),
+        ["prefix-list", m, "in"] => n.prefix_list_in = name(m),
+        ["prefix-list", m, "out"] => n.prefix_list_out = name(m),
+        ["maximum-prefix", m, ..] => n.max_prefix = if neg { None } else { Some(num(m, 1, u32::MAX)?) },
+        ["activate"] => n.activate = !neg,
+        // What FRR does that makes no difference here.
+        ["update-source", ..]
+        | ["ebgp-multihop", ..]
+        | ["soft-reconfiguration", ..]
+        | ["send-community", ..]
+        | ["capability", ..]
+        | ["advertisement-interval", ..] => {}
+        _ => return Err(format!("% Unknown command: neighbor {} {}", std::net::Ipv4Addr::from(a), w.join(" "))),
+    }
+    Ok(())
+}
+
+/// Set `k` to `v` in `m`, or take it out if `neg`.
+fn toggle_map<K: Ord, V>(m: &mut BTreeMap<K, V>, k: K, v: V, neg: bool) {
+    if neg {
+        m.remove(&k);
+    } else {
+        m.insert(k, v);
+    }
 }
 
 /// An area ID: dotted (`0.0.0.1`) or a number (`1`).
@@ -700,6 +1147,30 @@ router ospf
  max-lsa 500
 exit
 !
+router bgp 65001
+ bgp router-id 1.1.1.1
+ no bgp ebgp-requires-policy
+ bgp log-neighbor-changes
+ neighbor 10.0.0.2 remote-as 65002
+ neighbor 10.0.0.2 timers 3 9
+ neighbor 10.0.0.6 remote-as internal
+ network 10.9.0.0/16
+ !
+ address-family ipv4 unicast
+  redistribute ospf route-map OUT
+  neighbor 10.0.0.2 route-map OUT out
+  neighbor 10.0.0.2 prefix-list IN in
+  neighbor 10.0.0.6 next-hop-self
+ exit-address-family
+exit
+!
+ip prefix-list IN seq 5 permit 10.0.0.0/8 le 24
+!
+route-map OUT permit 10
+ set as-path prepend 65001
+ set local-preference 50
+exit
+!
 line vty
 !
 end
@@ -725,6 +1196,16 @@ end
         assert!(c.interfaces["eth0"].ospf.p2p);
         assert_eq!(o.redistribute.get(&Redist::Connected), Some(&(None, true)));
         assert_eq!(o.max_lsa, 500);
+        let b = c.bgp.clone().expect("router bgp");
+        assert_eq!((b.asn, b.ebgp_requires_policy, b.router_id), (65001, false, Some(0x0101_0101)));
+        let n = &b.neighbors[&0x0a00_0002];
+        assert_eq!((n.remote_as, n.timers), (RemoteAs::As(65002), Some((3, 9))));
+        assert_eq!((n.route_map_out.as_deref(), n.prefix_list_in.as_deref()), (Some("OUT"), Some("IN")));
+        assert!(b.neighbors[&0x0a00_0006].next_hop_self);
+        assert_eq!(b.networks.keys().copied().collect::<Vec<_>>(), [(0x0a09_0000, 16)]);
+        assert_eq!(b.redistribute[&Redist::Ospf], (None, Some("OUT".to_string())));
+        assert_eq!(c.route_maps["OUT"][&10].local_pref, Some(50));
+        assert_eq!(c.prefix_lists["IN"][&5].le, Some(24));
         let again = FrrConf::parse(&c.running_config());
         assert_eq!(again, (c, vec![]), "what it prints reads back the same");
     }

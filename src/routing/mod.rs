@@ -8,9 +8,11 @@
 //! kernel's `vty` names, as vtysh finds FRR's daemons by their vty
 //! sockets; it lives while a daemon runs there.
 
+pub mod bgpd;
 pub mod conf;
 pub mod daemon;
 pub mod ospfd;
+pub mod policy;
 pub mod rib;
 pub mod ripd;
 pub mod vtysh;

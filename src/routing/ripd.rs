@@ -701,6 +701,8 @@ pub fn show_ip_rip(r: &Rip, now: Time) -> String {
             Kind::Redistribute(Redist::Connected) => ('C', 'r'),
             Kind::Redistribute(Redist::Kernel) => ('K', 'r'),
             Kind::Redistribute(Redist::Static) => ('S', 'r'),
+            Kind::Redistribute(Redist::Rip) => ('R', 'r'),
+            Kind::Redistribute(Redist::Ospf) => ('O', 'r'),
             Kind::Default => ('R', 'd'),
         };
         let head = format!("{c}({sub}) {}/{l}", Ipv4Addr::from(a));

@@ -226,6 +226,9 @@ pub async fn daemon_wait<T>(
             }
             if let Poll::Ready(m) = rt.as_mut().poll(cx) {
                 let ours = matches!(m, Ok(RtMsg::Route { flags, .. }) if flags & RTF_PROTO1 != 0);
+                if !ours {
+                    frr.borrow_mut().rib.kernel_changed();
+                }
                 return Poll::Ready((!ours).then_some(Wake::Route));
             }
             let mut f = frr.borrow_mut();

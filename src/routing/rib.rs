@@ -5,7 +5,7 @@
 //! the kernel's own (distance 0): a protocol's route for their prefix
 //! stays in the RIB unselected. `show ip route` in FRR 8.4's layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -28,6 +28,7 @@ pub enum Proto {
     Static,
     Rip,
     Ospf,
+    Bgp,
 }
 
 impl Proto {
@@ -39,6 +40,7 @@ impl Proto {
             Proto::Static => 'S',
             Proto::Rip => 'R',
             Proto::Ospf => 'O',
+            Proto::Bgp => 'B',
         }
     }
 }
@@ -65,7 +67,16 @@ pub struct Rib {
     /// cannot reach): not asked again until the kernel's own routes or
     /// ours change, so a refusal is not a loop.
     refused: BTreeMap<(u32, u8), (u32, u32)>,
-    theirs: Vec<(u32, u8)>,
+    /// The kernel's own prefixes, read again when `kernel_stale`.
+    theirs: BTreeSet<(u32, u8)>,
+    kernel_stale: bool,
+    /// Prefixes whose routes changed since the last `sync`; `all_dirty`
+    /// when the kernel's own did (every prefix is looked at again).
+    dirty: BTreeSet<(u32, u8)>,
+    all_dirty: bool,
+    /// Counts changes of each protocol's routes (what another protocol
+    /// redistributes may have changed).
+    generation: [u64; 6],
     /// When it started: the age of the kernel's own routes.
     started: Time,
 }
@@ -83,7 +94,11 @@ impl Rib {
             routes: BTreeMap::new(),
             installed: BTreeMap::new(),
             refused: BTreeMap::new(),
-            theirs: Vec::new(),
+            theirs: BTreeSet::new(),
+            kernel_stale: true,
+            dirty: BTreeSet::new(),
+            all_dirty: false,
+            generation: [0; 6],
             started: now,
         }
     }
@@ -103,12 +118,55 @@ impl Rib {
         } else {
             v.push(r);
         }
+        self.generation[r.proto as usize] += 1;
+        self.dirty.insert(prefix);
+    }
+
+    /// How many times `proto`'s routes changed.
+    pub fn generation(&self, proto: Proto) -> u64 {
+        self.generation[proto as usize]
+    }
+
+    /// The kernel's routes or interfaces changed (a routing message not
+    /// of a RIB's): read them again at the next `sync`.
+    pub fn kernel_changed(&mut self) {
+        self.kernel_stale = true;
+    }
+
+    /// `proto`'s selected routes: prefix, metric.
+    pub fn selected(&self, proto: Proto) -> impl Iterator<Item = ((u32, u8), &RibRoute)> {
+        self.routes
+            .keys()
+            .filter_map(move |k| self.best(k).filter(|b| b.proto == proto).map(|b| (*k, b)))
+    }
+
+    /// The gateway and interface to reach `addr` by, for a protocol's
+    /// next hop (BGP's): the kernel's longest match, unless that is one of
+    /// `not`'s own routes.
+    pub fn resolve(&self, p: &Proc, addr: u32, not: Proto) -> Option<(u32, u32)> {
+        let e = p.vnet(|_, v| v.get(ROUTE).and_then(|t| t.lookup(addr))).ok().flatten()?;
+        if e.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 {
+            return None;
+        }
+        match e.gateway {
+            Gateway::Inet(g) if e.flags & RTF_GATEWAY != 0 => {
+                let ours = e.flags & RTF_PROTO1 != 0 && self.best(&(e.dst, e.plen)).is_some_and(|b| b.proto == not);
+                (!ours).then_some((g, e.ifindex))
+            }
+            _ if e.flags & RTF_LOCAL != 0 => None,
+            _ => Some((addr, e.ifindex)),
+        }
     }
 
     /// A protocol no longer has a route to `prefix`.
     pub fn withdraw(&mut self, prefix: (u32, u8), proto: Proto) {
         if let Some(v) = self.routes.get_mut(&prefix) {
+            let n = v.len();
             v.retain(|x| x.proto != proto);
+            if v.len() != n {
+                self.generation[proto as usize] += 1;
+                self.dirty.insert(prefix);
+            }
             if v.is_empty() {
                 self.routes.remove(&prefix);
             }
@@ -143,42 +201,46 @@ impl Rib {
     }
 
     /// Make the kernel's table hold the selected routes: add, change and
-    /// delete what differs from what was written before.
+    /// delete what differs from what was written before, for the prefixes
+    /// whose routes changed (all of them when the kernel's own did).
     pub fn sync(&mut self, p: &Proc, rs: &RouteSocket) {
-        let theirs = kernel_prefixes(p);
-        let keys: Vec<_> = theirs.keys().copied().collect();
-        if keys != self.theirs {
-            self.theirs = keys;
-            self.refused.clear();
-        }
-        let mut want = BTreeMap::new();
-        for prefix in self.routes.keys() {
-            if let Some(b) = self.best(prefix)
-                && !theirs.contains_key(prefix)
-                && b.gateway != 0
-            {
-                want.insert(*prefix, (b.gateway, b.ifindex));
+        if std::mem::take(&mut self.kernel_stale) {
+            let theirs: BTreeSet<_> = kernel_prefixes(p).into_keys().collect();
+            if theirs != self.theirs {
+                self.theirs = theirs;
+                self.refused.clear();
+                self.all_dirty = true;
             }
         }
-        let gone: Vec<_> = self
-            .installed
-            .keys()
-            .filter(|k| !want.contains_key(k))
-            .copied()
-            .collect();
-        for prefix in gone {
-            self.installed.remove(&prefix);
-            let _ = rs.request(RTM_DELETE, entry(prefix, (0, 0)));
-        }
-        self.refused.retain(|k, nh| want.get(k) == Some(nh));
-        for (prefix, nh) in want {
+        let todo: Vec<(u32, u8)> = if std::mem::take(&mut self.all_dirty) {
+            self.dirty.clear();
+            let mut v: Vec<_> = self.routes.keys().chain(self.installed.keys()).copied().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        } else {
+            std::mem::take(&mut self.dirty).into_iter().collect()
+        };
+        for prefix in todo {
+            let want = self
+                .best(&prefix)
+                .filter(|b| b.gateway != 0 && !self.theirs.contains(&prefix))
+                .map(|b| (b.gateway, b.ifindex));
             let was = self.installed.get(&prefix).copied();
+            let Some(nh) = want else {
+                self.refused.remove(&prefix);
+                if self.installed.remove(&prefix).is_some() {
+                    let _ = rs.request(RTM_DELETE, entry(prefix, (0, 0)));
+                }
+                continue;
+            };
             if was == Some(nh) || self.refused.get(&prefix) == Some(&nh) {
                 continue;
             }
             let cmd = if was.is_some() { RTM_CHANGE } else { RTM_ADD };
             if let Ok(Ok(_)) = rs.request(cmd, entry(prefix, nh)) {
                 self.installed.insert(prefix, nh);
+                self.refused.remove(&prefix);
             } else {
                 self.refused.insert(prefix, nh);
             }

@@ -72,19 +72,24 @@ impl TcpListener {
 
     /// The next connection, and who it is from.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let id = poll_fn(|cx| {
-            ready(
-                self.ctx
-                    .sys(|_, v| tcp_accept(v, self.id, cx.waker(), || self.ctx.owner())),
-            )
-        })
-        .await?;
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// [`TcpListener::accept`] for a caller that polls many sockets.
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let id = match ready(
+            self.ctx
+                .sys(|_, v| tcp_accept(v, self.id, cx.waker(), || self.ctx.owner())),
+        ) {
+            Poll::Ready(Ok(id)) => id,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
         let s = TcpStream {
             ctx: self.ctx.clone(),
             id,
         };
-        let peer = s.peer_addr()?;
-        Ok((s, peer))
+        Poll::Ready(s.peer_addr().map(|peer| (s, peer)))
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -140,11 +145,15 @@ impl TcpStream {
         Ok(s)
     }
 
-    fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    /// Read what is there into `buf`, for a caller that polls many
+    /// sockets; 0 at the end of the stream.
+    pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         ready(self.ctx.sys(|k, v| tcp_recv(k, v, self.id, buf, cx.waker())))
     }
 
-    fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    /// Write what the send buffer takes of `buf`, for a caller that polls
+    /// many sockets.
+    pub fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }

@@ -665,9 +665,11 @@ impl FrrConf {
                 Ok(())
             }
             // Logging, best-path tie-breaks and defaults FRR has: accepted.
-            ["bgp", "log-neighbor-changes" | "bestpath" | "default" | "deterministic-med" | "graceful-restart", ..] => {
-                Ok(())
-            }
+            [
+                "bgp",
+                "log-neighbor-changes" | "bestpath" | "default" | "deterministic-med" | "graceful-restart",
+                ..,
+            ] => Ok(()),
             ["timers", "bgp", k, h] => (|| {
                 let (k, h) = (num(k, 0, 65535)?, num(h, 0, 65535)?);
                 if h != 0 && h < 3 {
@@ -698,10 +700,15 @@ impl FrrConf {
                 _ => Err(format!("% Unknown command: {}", w.join(" "))),
             },
             ["redistribute", what, rest @ ..] => {
-                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static, Redist::Rip, Redist::Ospf]
-                    .into_iter()
-                    .find(|k| k.name() == *what)
-                else {
+                let Some(k) = [
+                    Redist::Kernel,
+                    Redist::Connected,
+                    Redist::Static,
+                    Redist::Rip,
+                    Redist::Ospf,
+                ]
+                .into_iter()
+                .find(|k| k.name() == *what) else {
                     return Some(Err(format!("% Unknown command: redistribute {what}")));
                 };
                 let (mut metric, mut map) = (None, None);
@@ -1011,7 +1018,9 @@ fn ospf_if_line(o: &mut OspfIfConf, neg: bool, w: &[&str]) -> Result<(), String>
 pub fn parse_asn(s: &str) -> Result<u32, String> {
     let bad = || format!("% Invalid AS number: {s}");
     let n = match s.split_once('.') {
-        Some((hi, lo)) => (hi.parse::<u16>().map_err(|_| bad())? as u32) << 16 | lo.parse::<u16>().map_err(|_| bad())? as u32,
+        Some((hi, lo)) => {
+            (hi.parse::<u16>().map_err(|_| bad())? as u32) << 16 | lo.parse::<u16>().map_err(|_| bad())? as u32
+        }
         None => s.parse::<u32>().map_err(|_| bad())?,
     };
     if n == 0 {
@@ -1079,7 +1088,13 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         | ["send-community", ..]
         | ["capability", ..]
         | ["advertisement-interval", ..] => {}
-        _ => return Err(format!("% Unknown command: neighbor {} {}", std::net::Ipv4Addr::from(a), w.join(" "))),
+        _ => {
+            return Err(format!(
+                "% Unknown command: neighbor {} {}",
+                std::net::Ipv4Addr::from(a),
+                w.join(" ")
+            ));
+        }
     }
     Ok(())
 }
@@ -1197,10 +1212,16 @@ end
         assert_eq!(o.redistribute.get(&Redist::Connected), Some(&(None, true)));
         assert_eq!(o.max_lsa, 500);
         let b = c.bgp.clone().expect("router bgp");
-        assert_eq!((b.asn, b.ebgp_requires_policy, b.router_id), (65001, false, Some(0x0101_0101)));
+        assert_eq!(
+            (b.asn, b.ebgp_requires_policy, b.router_id),
+            (65001, false, Some(0x0101_0101))
+        );
         let n = &b.neighbors[&0x0a00_0002];
         assert_eq!((n.remote_as, n.timers), (RemoteAs::As(65002), Some((3, 9))));
-        assert_eq!((n.route_map_out.as_deref(), n.prefix_list_in.as_deref()), (Some("OUT"), Some("IN")));
+        assert_eq!(
+            (n.route_map_out.as_deref(), n.prefix_list_in.as_deref()),
+            (Some("OUT"), Some("IN"))
+        );
         assert!(b.neighbors[&0x0a00_0006].next_hop_self);
         assert_eq!(b.networks.keys().copied().collect::<Vec<_>>(), [(0x0a09_0000, 16)]);
         assert_eq!(b.redistribute[&Redist::Ospf], (None, Some("OUT".to_string())));

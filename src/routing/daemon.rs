@@ -14,7 +14,7 @@ use clap::Parser;
 
 use super::conf::FrrConf;
 use super::rib::Proto;
-use super::{Frr, frr_close, frr_open, ospfd, ripd};
+use super::{Frr, bgpd, frr_close, frr_open, ospfd, ripd};
 use crate::errln;
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
@@ -27,6 +27,7 @@ use crate::socket::RouteSocket;
 pub enum Daemon {
     Ripd,
     Ospfd,
+    Bgpd,
 }
 
 impl Daemon {
@@ -34,6 +35,7 @@ impl Daemon {
         match self {
             Daemon::Ripd => "ripd",
             Daemon::Ospfd => "ospfd",
+            Daemon::Bgpd => "bgpd",
         }
     }
 
@@ -41,6 +43,7 @@ impl Daemon {
         match self {
             Daemon::Ripd => Proto::Rip,
             Daemon::Ospfd => Proto::Ospf,
+            Daemon::Bgpd => Proto::Bgp,
         }
     }
 
@@ -48,6 +51,7 @@ impl Daemon {
         match self {
             Daemon::Ripd => f.rip.is_some(),
             Daemon::Ospfd => f.ospf.is_some(),
+            Daemon::Bgpd => f.bgp.is_some(),
         }
     }
 
@@ -62,6 +66,11 @@ impl Daemon {
                 let conf = f.conf.ospf.clone().unwrap_or_default();
                 f.ospf = Some(ospfd::Ospf::new(conf));
             }
+            Daemon::Bgpd => {
+                // Without `router bgp` it waits for one, as FRR's does.
+                let conf = f.conf.bgp.clone().unwrap_or_else(|| super::conf::BgpConf::new(1));
+                f.bgp = Some(bgpd::Bgp::new(conf));
+            }
         }
     }
 
@@ -69,11 +78,12 @@ impl Daemon {
         match self {
             Daemon::Ripd => f.rip = None,
             Daemon::Ospfd => f.ospf = None,
+            Daemon::Bgpd => f.bgp = None,
         }
     }
 }
 
-/// an FRR routing daemon: ripd speaks RIPv2, ospfd OSPFv2 (`-d -f frr.conf`)
+/// an FRR routing daemon: ripd speaks RIPv2, ospfd OSPFv2, bgpd BGP-4 (`-d -f frr.conf`)
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct DaemonArgs {

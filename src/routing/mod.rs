@@ -36,6 +36,8 @@ pub struct Frr {
     pub rip: Option<ripd::Rip>,
     /// ospfd's state, while it runs.
     pub ospf: Option<ospfd::Ospf>,
+    /// bgpd's state, while it runs.
+    pub bgp: Option<bgpd::Bgp>,
     /// Daemons to wake when the configuration changes.
     wakers: Vec<Waker>,
 }
@@ -58,7 +60,7 @@ impl Frr {
 
     /// Is any daemon running?
     pub fn running(&self) -> bool {
-        self.rip.is_some() || self.ospf.is_some()
+        self.rip.is_some() || self.ospf.is_some() || self.bgp.is_some()
     }
 }
 
@@ -86,6 +88,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         rib: rib::Rib::new(now),
         rip: None,
         ospf: None,
+        bgp: None,
         wakers: Vec::new(),
     }));
     k.vty.insert((jid, VTY), f.clone());

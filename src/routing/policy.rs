@@ -267,7 +267,12 @@ pub fn policy_config(lists: &BTreeMap<String, PrefixList>, maps: &BTreeMap<Strin
             }
             if let Some((c, add)) = &e.community {
                 let v: Vec<String> = c.iter().map(|c| community_text(*c)).collect();
-                let _ = writeln!(s, " set community {}{}", v.join(" "), if *add { " additive" } else { "" });
+                let _ = writeln!(
+                    s,
+                    " set community {}{}",
+                    v.join(" "),
+                    if *add { " additive" } else { "" }
+                );
             }
             if let Some(n) = e.next_hop {
                 let _ = writeln!(s, " set ip next-hop {}", Ipv4Addr::from(n));
@@ -301,7 +306,11 @@ mod tests {
 
     #[test]
     fn prefix_lists_match_as_frr_matches() {
-        let lists = pl(&["L deny 10.1.0.0/16 le 32", "L permit 10.0.0.0/8 ge 16 le 24", "L seq 100 permit 192.168.1.0/24"]);
+        let lists = pl(&[
+            "L deny 10.1.0.0/16 le 32",
+            "L permit 10.0.0.0/8 ge 16 le 24",
+            "L seq 100 permit 192.168.1.0/24",
+        ]);
         let l = &lists["L"];
         assert_eq!(l.keys().copied().collect::<Vec<_>>(), [5, 10, 100]);
         let ok = |s: &str| prefix_list_apply(l, parse_prefix(s).expect(s));
@@ -341,8 +350,15 @@ mod tests {
             ..Attrs::default()
         };
         let (b, w) = route_map_apply(&m, &lists, (0x0a01_0000, 16), &a, 0).expect("permitted");
-        assert_eq!((b.local_pref, b.path_text(), w), (Some(300), "65001 65001 65002".into(), 0));
+        assert_eq!(
+            (b.local_pref, b.path_text(), w),
+            (Some(300), "65001 65001 65002".into(), 0)
+        );
         assert_eq!(b.communities, [1, 65000 << 16 | 7]);
-        assert_eq!(route_map_apply(&m, &lists, (0x0a02_0000, 16), &a, 0), None, "entry 20 denies");
+        assert_eq!(
+            route_map_apply(&m, &lists, (0x0a02_0000, 16), &a, 0),
+            None,
+            "entry 20 denies"
+        );
     }
 }

@@ -144,7 +144,10 @@ impl Rib {
     /// next hop (BGP's): the kernel's longest match, unless that is one of
     /// `not`'s own routes.
     pub fn resolve(&self, p: &Proc, addr: u32, not: Proto) -> Option<(u32, u32)> {
-        let e = p.vnet(|_, v| v.get(ROUTE).and_then(|t| t.lookup(addr))).ok().flatten()?;
+        let e = p
+            .vnet(|_, v| v.get(ROUTE).and_then(|t| t.lookup(addr)))
+            .ok()
+            .flatten()?;
         if e.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 {
             return None;
         }

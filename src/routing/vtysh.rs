@@ -80,6 +80,7 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
     let now = p.now();
     let rip = || f.rip.as_ref();
     let ospf = || f.ospf.as_ref();
+    let bgp = || f.bgp.as_ref();
     Some(match w {
         ["ip", "route"] => f.rib.show(p, None),
         ["ip", "route", which] => {
@@ -89,6 +90,7 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
                 "connected" => Proto::Connected,
                 "kernel" => Proto::Kernel,
                 "static" => Proto::Static,
+                "bgp" => Proto::Bgp,
                 _ => return None,
             };
             f.rib.show(p, Some(proto))
@@ -104,6 +106,15 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
         ["ip", "ospf", "database"] => ospf()
             .map(|o| super::ospfd::show_ip_ospf_database(o, now))
             .unwrap_or_default(),
+        ["bgp", "summary"] | ["ip", "bgp", "summary"] => bgp()
+            .map(|b| super::bgpd::show_bgp_summary(b, now, false))
+            .unwrap_or_default(),
+        ["bgp", "ipv4", "unicast", "summary"] | ["bgp", "ipv4", "summary"] => bgp()
+            .map(|b| super::bgpd::show_bgp_summary(b, now, true))
+            .unwrap_or_default(),
+        ["bgp"] | ["ip", "bgp"] | ["bgp", "ipv4"] | ["bgp", "ipv4", "unicast"] => {
+            bgp().map(super::bgpd::show_bgp_table).unwrap_or_default()
+        }
         ["running-config"] | ["run"] => f.conf.running_config(),
         ["version"] => {
             outln!(p, "FRRouting 8.4 (vimage).");

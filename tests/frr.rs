@@ -48,6 +48,21 @@ impl Frr {
     }
 }
 
+impl Frr {
+    /// `configure terminal` and `lines`.
+    fn vtysh_config(&self, lines: &[&str]) -> String {
+        let mut cmd = format!(
+            "ip netns exec {} vtysh --vty_socket {} -c 'configure terminal'",
+            self.ns,
+            self.dir.display()
+        );
+        for l in lines {
+            cmd += &format!(" -c '{l}'");
+        }
+        sh(&cmd)
+    }
+}
+
 impl Drop for Frr {
     fn drop(&mut self) {
         for pid in ["zebra", "ripd", "ospfd", "bgpd"] {
@@ -289,4 +304,100 @@ fn ospf_with_frr_as_drother() {
 #[test]
 fn ospf_with_frr_behind_our_abr() {
     ospf_with_frr("vimage", 1);
+}
+
+/// bgpd and FRR's bgpd in an eBGP session: FRR with its default
+/// `bgp ebgp-requires-policy` and a route map both ways, we without; both
+/// Established, each one's prefixes in the other's table and kernel, a
+/// vimage host reaching FRR's prefix; then FRR withdraws it.
+#[test]
+fn bgp_with_frr_both_ways() {
+    if !have_frr() {
+        return;
+    }
+    let pid = std::process::id();
+    let (ns, dev) = (Netns(format!("vfrb{pid}")), format!("vfrb{pid}"));
+    let dir = common::tmpdir("frr-bgp");
+    let ours = dir.join("vimage.conf");
+    std::fs::write(
+        &ours,
+        "router bgp 65001\n no bgp ebgp-requires-policy\n neighbor 10.99.53.2 remote-as 65002\n \
+         neighbor 10.99.53.2 timers 3 9\n address-family ipv4 unicast\n  redistribute connected\n exit-address-family\n",
+    )
+    .expect("conf");
+    let h = tap_lab(&ns, &dev, 53, &format!("bgpd -d -f {}", ours.display()));
+    let frr = Frr::start(
+        &ns.0,
+        &dir.join("frr"),
+        "frr defaults traditional\nhostname linux\nrouter bgp 65002\n bgp router-id 10.99.53.2\n \
+         neighbor 10.99.53.1 remote-as 65001\n neighbor 10.99.53.1 timers 3 9\n \
+         address-family ipv4 unicast\n  network 10.60.1.0/24\n  neighbor 10.99.53.1 route-map ALL in\n  \
+         neighbor 10.99.53.1 route-map ALL out\n exit-address-family\n!\nroute-map ALL permit 10\n",
+        "bgpd",
+    );
+    let learned = drive_until(&h, 40, |h| {
+        h.exec("jexec r netstat -rn -f inet").stdout.contains("10.60.1.0/24")
+            && sh(&format!("ip -n {} route", ns.0)).contains("10.50.1.1 ")
+    });
+    let ours = h.exec("jexec r vtysh -c 'show bgp summary'").stdout;
+    let theirs = frr.vtysh("show bgp summary");
+    assert!(
+        learned,
+        "vimage:\n{ours}\nFRR:\n{theirs}\n{}",
+        frr.vtysh("show bgp neighbors")
+    );
+    // Each has the other's prefixes: FRR ours (10.50.1.1/32 and the
+    // link), we FRR's one.
+    let line = |s: &str, who: &str| s.lines().find(|l| l.starts_with(who)).unwrap_or("").to_string();
+    assert!(
+        line(&ours, "10.99.53.2 ").starts_with("10.99.53.2      4      65002 "),
+        "{ours}"
+    );
+    assert!(
+        line(&ours, "10.99.53.2 ").ends_with("            1        3 N/A"),
+        "{ours}"
+    );
+    assert!(
+        line(&theirs, "10.99.53.1 ").ends_with("            2        3 N/A"),
+        "{theirs}"
+    );
+    let t = frr.vtysh("show bgp ipv4 unicast");
+    assert!(
+        t.contains("*> 10.50.1.1/32     10.99.53.1               0             0 65001 ?"),
+        "{t}"
+    );
+    let linux = sh(&format!("ip -n {} route", ns.0));
+    assert!(
+        linux.contains("10.50.1.1 nhid") && linux.contains(" via 10.99.53.1 dev ") && linux.contains("proto bgp"),
+        "{linux}"
+    );
+    let rib = h.exec("jexec r netstat -rn -f inet").stdout;
+    assert!(
+        rib.contains("10.60.1.0/24       10.99.53.2         UG1        tap0"),
+        "{rib}"
+    );
+    let tbl = h.exec("jexec r vtysh -c 'show bgp ipv4 unicast'").stdout;
+    assert!(
+        tbl.contains("*> 10.60.1.0/24     10.99.53.2               0             0 65002 i"),
+        "{tbl}"
+    );
+    let ping = h.exec("jexec r ping -c 2 10.60.1.1");
+    assert!(ping.stdout.contains("2 packets received"), "{ping:?}");
+    // FRR withdraws its network: gone here too.
+    frr.vtysh_config(&[
+        "router bgp 65002",
+        "address-family ipv4 unicast",
+        "no network 10.60.1.0/24",
+    ]);
+    let gone = drive_until(&h, 20, |h| {
+        !h.exec("jexec r netstat -rn -f inet").stdout.contains("10.60.1.0/24")
+    });
+    assert!(gone, "{}", h.exec("jexec r vtysh -c 'show bgp ipv4 unicast'").stdout);
+    // Nothing we sent made FRR reset the session.
+    let n = frr.vtysh("show bgp neighbors 10.99.53.1");
+    assert!(
+        n.contains("BGP state = Established") && n.contains("Connections established 1; dropped 0"),
+        "{n}"
+    );
+    h.tasks().kill_all();
 }

@@ -45,6 +45,7 @@ const AFTER_HELP: &str = "Commands:
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
   bench route [R]      route lookups per second in a table of R routes
   bench ospf [N]       an N x N grid of routers running ospfd (N = 32): time until all are routed
+  bench bgp [N]        a BGP session receiving N prefixes (1,000,000): wall time, bytes per prefix
   bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
                        (or N vnets in a chain at MTU)
   bench shim [MB [N]]  host programs in jails: TCP throughput and HTTP connections/s,
@@ -112,6 +113,14 @@ fn main() -> ExitCode {
             }
         }
         ["bench", "ospf"] => bench::ospf(32, &out),
+        ["bench", "bgp"] => bench::bgp(1_000_000, &out),
+        ["bench", "bgp", n] => match n.parse() {
+            Ok(n) => bench::bgp(n, &out),
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
         ["bench", "ospf", n] => match n.parse() {
             Ok(n) => bench::ospf(n, &out),
             Err(e) => {

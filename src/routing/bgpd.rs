@@ -23,6 +23,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use super::Frr;
 use super::conf::{BgpConf, BgpNeighbor, Redist, RemoteAs};
 use super::daemon::{Daemon, Wake, daemon_open, daemon_run, daemon_stop, daemon_wait};
@@ -293,8 +295,10 @@ pub struct Bgp {
     maps: BTreeMap<String, RouteMap>,
     pub router_id: u32,
     pub peers: BTreeMap<u32, Peer>,
-    /// Every path, by prefix; the best first once decided.
-    pub table: BTreeMap<Prefix, Vec<Path>>,
+    /// Every path, by prefix; the best first once decided. Most prefixes
+    /// have one path, kept in the map's node (a million of them is the
+    /// size of a full table).
+    pub table: BTreeMap<Prefix, SmallVec<[Path; 1]>>,
     /// Prefixes whose paths changed: decided, given to the RIB and sent
     /// out at the next round.
     dirty: BTreeSet<Prefix>,

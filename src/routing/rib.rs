@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
+use smallvec::SmallVec;
+
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
@@ -60,7 +62,7 @@ pub struct RibRoute {
 /// The routing information base of one jail.
 pub struct Rib {
     /// The protocols' routes, by prefix.
-    routes: BTreeMap<(u32, u8), Vec<RibRoute>>,
+    routes: BTreeMap<(u32, u8), SmallVec<[RibRoute; 1]>>,
     /// What this RIB wrote to the kernel: gateway and interface.
     installed: BTreeMap<(u32, u8), (u32, u32)>,
     /// What the kernel refused (a route of its own there, a gateway it
@@ -120,6 +122,11 @@ impl Rib {
         }
         self.generation[r.proto as usize] += 1;
         self.dirty.insert(prefix);
+    }
+
+    /// How many routes it wrote to the kernel.
+    pub fn installed(&self) -> usize {
+        self.installed.len()
     }
 
     /// How many times `proto`'s routes changed.

@@ -485,3 +485,136 @@ mod tests {
         }
     }
 }
+
+/// The messages a feed of `n` IPv4 /24s (from 32.0.0.0 on) takes: an
+/// OPEN of AS `asn` (hold time 0: no keepalives), a KEEPALIVE, then
+/// UPDATEs of as many prefixes as fit, next hop `nh`.
+pub fn bgp_feed(n: usize, asn: u32, id: u32, nh: u32) -> (Vec<u8>, Vec<u8>) {
+    use crate::wire::bgp::{AFI_IPV4, Attrs, Cap, Msg, ORIGIN_IGP, Open, SAFI_UNICAST, Seg, emit_updates};
+    let mut hello = Vec::new();
+    Msg::Open(Open {
+        version: 4,
+        my_as: asn as u16,
+        hold: 0,
+        id,
+        caps: vec![Cap::Mp(AFI_IPV4, SAFI_UNICAST), Cap::As4(asn)],
+    })
+    .emit(true, &mut hello);
+    Msg::Keepalive.emit(true, &mut hello);
+    let prefixes: Vec<(u32, u8)> = (0..n as u32).map(|i| (0x2000_0000 + (i << 8), 24)).collect();
+    let attrs = Attrs {
+        origin: ORIGIN_IGP,
+        as_path: vec![Seg::Seq(vec![65100, 65200])],
+        next_hop: nh,
+        local_pref: Some(100),
+        ..Attrs::default()
+    };
+    let mut updates = Vec::with_capacity(n * 4 + n / 200 * 64);
+    emit_updates(&attrs, &prefixes, true, &mut updates);
+    (hello, updates)
+}
+
+/// `vimage bench bgp [N]`: a BGP session that receives N IPv4 prefixes
+/// (1,000,000): jail `r` runs bgpd, jail `feed` an iBGP speaker that sends
+/// the whole table at once. The wall time from the first UPDATE until
+/// bgpd has every prefix in its table and the kernel's, and the heap it
+/// took per prefix (bgpd's table, the RIB, the kernel's routes).
+pub fn bgp(n: usize, out: &Out) -> i32 {
+    use crate::kern::jail::Jid;
+    use crate::kern::proc::Stdio;
+    use crate::socket::TcpStream;
+    let host = Host::new(Config::default());
+    let dir = std::env::temp_dir().join(format!("vimage-bench-bgp-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let conf = dir.join("frr.conf");
+    let _ = std::fs::write(
+        &conf,
+        "router bgp 65001\n bgp router-id 10.77.0.1\n neighbor 10.77.0.2 remote-as internal\n",
+    );
+    for line in [
+        "jail -c name=r vnet persist".to_string(),
+        "jail -c name=feed vnet persist".into(),
+        "ifconfig epair0 create".into(),
+        "ifconfig epair0a vnet r".into(),
+        "ifconfig epair0b vnet feed".into(),
+        "jexec r ifconfig epair0a inet 10.77.0.1/24".into(),
+        "jexec feed ifconfig epair0b inet 10.77.0.2/24".into(),
+        format!("jexec r bgpd -d -f {}", conf.display()),
+    ] {
+        let o = host.exec(&line);
+        if !o.success() {
+            out.write_fmt(format_args!("bench: {line}: {}", o.stderr));
+            return 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let jid = |name: &str| host.kernel().jail_getid(Jid::HOST, name).ok();
+    let (Some(r), Some(feed)) = (jid("r"), jid("feed")) else { return 1 };
+    let rp = host.proc(r, Stdio::null_all());
+    let fp = host.proc(feed, Stdio::null_all());
+    let (hello, updates) = bgp_feed(n, 65001, 0x0a4d_0002, 0x0a4d_0002);
+    let bytes = updates.len();
+    let sent = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = sent.clone();
+    let q = fp.clone();
+    fp.spawn(Box::pin(async move {
+        let to = std::net::SocketAddr::from(([10, 77, 0, 1], 179));
+        let Ok(mut s) = TcpStream::connect(&q, to).await else { return 1 };
+        let mut buf = vec![0u8; 65_536];
+        if s.write_all(&hello).await.is_err() || s.read(&mut buf).await.is_err() {
+            return 1;
+        }
+        flag.set(true);
+        // The bench starts its clocks meanwhile.
+        q.sleep(std::time::Duration::from_millis(500)).await;
+        if s.write_all(&updates).await.is_err() {
+            return 1;
+        }
+        drop(updates);
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+        0
+    }));
+    let state = || {
+        let f = crate::routing::frr_of(&rp)?;
+        let f = f.borrow();
+        let b = f.bgp.as_ref()?;
+        Some((b.table.len(), f.rib.installed()))
+    };
+    // The session first, then the clock starts.
+    for _ in 0..1000 {
+        host.run_for(std::time::Duration::from_millis(10));
+        if sent.get() {
+            break;
+        }
+    }
+    let heap0 = alloc::live_bytes();
+    let wall = Instant::now();
+    let v0 = host.now();
+    let mut got = (0, 0);
+    for _ in 0..100_000 {
+        host.run_for(std::time::Duration::from_millis(50));
+        got = state().unwrap_or_default();
+        if got.0 >= n && got.1 >= n {
+            break;
+        }
+    }
+    let el = wall.elapsed();
+    let virt = host.now().saturating_sub(v0);
+    let per = match (heap0, alloc::live_bytes()) {
+        (Some(a), Some(b)) => format!(", {:.0} B per prefix", b.saturating_sub(a) as f64 / n.max(1) as f64),
+        _ => String::new(),
+    };
+    out.write_fmt(format_args!(
+        "bgp: {n} prefixes ({:.1} MB of UPDATEs) from one iBGP neighbor: {} in bgpd's table, {} in the kernel after {:.2} s wall ({:.1} s virtual){per}\n",
+        bytes as f64 / 1e6,
+        got.0,
+        got.1,
+        el.as_secs_f64(),
+        virt.as_secs_f64()
+    ));
+    i32::from(got.0 < n || got.1 < n)
+}

@@ -45,7 +45,8 @@ const AFTER_HELP: &str = "Commands:
   bench forward [P]    64-byte frames forwarded per second over a 10-vnet chain
   bench route [R]      route lookups per second in a table of R routes
   bench ospf [N]       an N x N grid of routers running ospfd (N = 32): time until all are routed
-  bench bgp [N]        a BGP session receiving N prefixes (1,000,000): wall time, bytes per prefix
+  bench bgp [N] [--frr] a BGP session receiving N prefixes (1,000,000): wall time, bytes per prefix;
+                       --frr: FRR's bgpd and zebra fed the same, side by side (root)
   bench tcp [MB [N MTU]] TCP throughput: one epair at MTU 1500 and 65535, a 10-vnet chain
                        (or N vnets in a chain at MTU)
   bench shim [MB [N]]  host programs in jails: TCP throughput and HTTP connections/s,
@@ -114,6 +115,22 @@ fn main() -> ExitCode {
         }
         ["bench", "ospf"] => bench::ospf(32, &out),
         ["bench", "bgp"] => bench::bgp(1_000_000, &out),
+        ["bench", "bgp", "--frr"] => {
+            let s = bench::bgp(1_000_000, &out);
+            bench::bgp_frr(1_000_000, &out);
+            s
+        }
+        ["bench", "bgp", n, "--frr"] => match n.parse() {
+            Ok(n) => {
+                let s = bench::bgp(n, &out);
+                bench::bgp_frr(n, &out);
+                s
+            }
+            Err(e) => {
+                eprintln!("vimage: bench: {e}");
+                2
+            }
+        },
         ["bench", "bgp", n] => match n.parse() {
             Ok(n) => bench::bgp(n, &out),
             Err(e) => {

@@ -50,6 +50,10 @@ fn the_example_labs_run() {
         ("demo", "4  10.0.0.10 (10.0.0.10)"),
         ("rip", " 5  10.0.0.10  "),
         ("ospf", "O>* 10.0.0.8/30 [110/103] via 10.0.0.14, epair3a"),
+        (
+            "bgp",
+            "*> 10.0.0.8/30      10.0.0.14                              0 65004 65005 65003 ?",
+        ),
     ] {
         let (st, out, err) = vimage(&["run", &example(name)]);
         assert_eq!(st, 0, "{name}: {out}\n{err}");
@@ -100,8 +104,8 @@ fn bad_files_say_where_and_what() {
             ":3:8: a grid's size is [rows, columns]",
         ),
         (
-            "routes = \"bgp\"\n",
-            ":1:10: expected routes = \"auto\", \"rip\", \"ospf\" or \"none\"",
+            "routes = \"isis\"\n",
+            ":1:10: expected routes = \"auto\", \"rip\", \"ospf\", \"bgp\" or \"none\"",
         ),
         (
             "[[node]]\nname = \"a\"\n[[node]]\nname = \"b\"\n[[link]]\nends = [\"a\", \"b\"]\nbw = \"fast\"\n",
@@ -419,9 +423,9 @@ run = \"ifconfig -a inet6\"
 }
 
 #[test]
-fn rip_and_ospf_labs_route_themselves_and_bad_frr_lines_are_located() {
+fn rip_ospf_and_bgp_labs_route_themselves_and_bad_frr_lines_are_located() {
     // OSPF's routers wait a dead interval (40 s) before electing a DR.
-    for (routes, at) in [("rip", "10s"), ("ospf", "50s")] {
+    for (routes, at) in [("rip", "10s"), ("ospf", "50s"), ("bgp", "5s")] {
         let (out, ok) = run_text(&format!(
             "routes = \"{routes}\"
 [[node]]

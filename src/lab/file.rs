@@ -285,7 +285,13 @@ pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
             "none" => Routing::None,
             "rip" => Routing::Rip,
             "ospf" => Routing::Ospf,
-            _ => return r.err(s.span(), "expected routes = \"auto\", \"rip\", \"ospf\" or \"none\""),
+            "bgp" => Routing::Bgp,
+            _ => {
+                return r.err(
+                    s.span(),
+                    "expected routes = \"auto\", \"rip\", \"ospf\", \"bgp\" or \"none\"",
+                );
+            }
         },
     };
     let until = f.until.as_ref().map(|u| r.duration(u)).transpose()?;

@@ -124,6 +124,10 @@ pub enum Routing {
     Rip,
     /// Every node runs ospfd on all its links, all in area 0.
     Ospf,
+    /// Every node runs bgpd in an AS of its own (65001 on), with an eBGP
+    /// session to each neighbor on its links, redistributing its
+    /// connected networks.
+    Bgp,
 }
 
 /// A lab, read and checked.
@@ -218,29 +222,75 @@ impl Lab {
             _ => ("", ""),
         };
         for i in 0..self.nodes.len() {
-            if !router.is_empty() && self.nodes[i].frr.is_none() && self.nodes[i].kind != Kind::Switch {
-                let mut conf = format!("{router}\n");
-                for l in &self.links {
-                    for (end, n) in [l.a, l.b].into_iter().enumerate() {
-                        if let (true, Some((a, plen))) = (n == i, l.addr[end]) {
-                            let net = a & crate::net::radix::mask(plen);
-                            conf += &format!(" network {}/{plen}{area}\n", crate::net::route::Inet(net));
+            if self.nodes[i].frr.is_none() && self.nodes[i].kind != Kind::Switch {
+                if self.routing == Routing::Bgp {
+                    self.nodes[i].frr = Some(self.bgp_conf(i));
+                } else if !router.is_empty() {
+                    let mut conf = format!("{router}\n");
+                    for l in &self.links {
+                        for (end, n) in [l.a, l.b].into_iter().enumerate() {
+                            if let (true, Some((a, plen))) = (n == i, l.addr[end]) {
+                                let net = a & crate::net::radix::mask(plen);
+                                conf += &format!(" network {}/{plen}{area}\n", crate::net::route::Inet(net));
+                            }
                         }
                     }
+                    self.nodes[i].frr = Some(conf);
                 }
-                self.nodes[i].frr = Some(conf);
             }
             let node = &mut self.nodes[i];
             let has = |r: &str| node.frr.as_deref().is_some_and(|f| f.lines().any(|l| l.trim() == r));
-            let daemons: Vec<&str> = [("router rip", "ripd -d"), ("router ospf", "ospfd -d")]
-                .into_iter()
-                .filter(|(r, _)| has(r))
-                .map(|(_, d)| d)
-                .collect();
+            let bgp = |f: &str| f.lines().any(|l| l.trim().starts_with("router bgp "));
+            let daemons: Vec<&str> = [
+                ("router rip", "ripd -d"),
+                ("router ospf", "ospfd -d"),
+                ("router bgp", "bgpd -d"),
+            ]
+            .into_iter()
+            .filter(|(r, _)| has(r) || *r == "router bgp" && node.frr.as_deref().is_some_and(bgp))
+            .map(|(_, d)| d)
+            .collect();
             for d in daemons.into_iter().rev() {
                 node.run.insert(0, d.into());
             }
         }
+    }
+
+    /// Node `i`'s generated BGP configuration (`routes = "bgp"`): AS
+    /// 65001 + i (past 65534, four-octet ones from 4,200,000,000), an eBGP
+    /// session to every other node on each of its links (through a
+    /// switch, every other node on it), its connected networks
+    /// redistributed.
+    fn bgp_conf(&self, i: usize) -> String {
+        let asn = if i + 65001 <= 65534 {
+            65001 + i as u64
+        } else {
+            4_200_000_000 + i as u64
+        };
+        let mut conf = format!("router bgp {asn}\n no bgp ebgp-requires-policy\n");
+        // The links of node (or switch) `n`: the other end's node and address.
+        let ends = |n: usize| -> Vec<(usize, Option<u32>)> {
+            self.links
+                .iter()
+                .filter_map(|l| match (l.a == n, l.b == n) {
+                    (true, _) => Some((l.b, l.addr[1].map(|a| a.0))),
+                    (_, true) => Some((l.a, l.addr[0].map(|a| a.0))),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut peers = Vec::new();
+        for (other, addr) in ends(i) {
+            if self.nodes[other].kind == Kind::Switch {
+                peers.extend(ends(other).into_iter().filter(|(n, _)| *n != i).filter_map(|x| x.1));
+            } else {
+                peers.extend(addr);
+            }
+        }
+        for a in peers {
+            conf += &format!(" neighbor {} remote-as external\n", crate::net::route::Inet(a));
+        }
+        conf + " address-family ipv4 unicast\n  redistribute connected\n exit-address-family\n"
     }
 
     /// The first address of node `i` (what its name resolves to).

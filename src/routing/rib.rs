@@ -149,13 +149,17 @@ impl Rib {
 
     /// The gateway and interface to reach `addr` by, for a protocol's
     /// next hop (BGP's): the kernel's longest match, unless that is one of
-    /// `not`'s own routes.
+    /// `not`'s own routes or its interface is down.
     pub fn resolve(&self, p: &Proc, addr: u32, not: Proto) -> Option<(u32, u32)> {
-        let e = p
-            .vnet(|_, v| v.get(ROUTE).and_then(|t| t.lookup(addr)))
+        let (e, up) = p
+            .vnet(|_, v| {
+                let e = v.get(ROUTE).and_then(|t| t.lookup(addr))?;
+                let up = v.get(IF).and_then(|l| l.get(e.ifindex)).is_some_and(|f| f.is_up());
+                Some((e, up))
+            })
             .ok()
             .flatten()?;
-        if e.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 {
+        if !up || e.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 {
             return None;
         }
         match e.gateway {

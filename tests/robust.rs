@@ -637,3 +637,165 @@ mod ospf {
         }
     }
 }
+
+mod bgp {
+    use proptest::prelude::*;
+    use vimage::fuzz::bgp::BgpRig;
+    use vimage::wire::bgp::{Attrs, Msg, ORIGIN_IGP, Seg, Update, attr, emit_updates};
+
+    fn attrs() -> Attrs {
+        Attrs {
+            origin: ORIGIN_IGP,
+            as_path: vec![Seg::Seq(vec![65002])],
+            next_hop: 0x0a00_0101,
+            ..Attrs::default()
+        }
+    }
+
+    /// An UPDATE for `prefix` with `extra` (flags, type, value) after the
+    /// good attributes.
+    fn with_attr(prefix: (u32, u8), extra: Option<(u8, u8, &[u8])>) -> Vec<u8> {
+        let mut b = Vec::new();
+        emit_updates(&attrs(), &[prefix], true, &mut b);
+        if let Some((flags, t, v)) = extra {
+            let al = u16::from_be_bytes([b[21], b[22]]) as usize;
+            let mut x = vec![flags, t, v.len() as u8];
+            x.extend_from_slice(v);
+            b.splice(23 + al..23 + al, x.iter().copied());
+            b[21..23].copy_from_slice(&((al + x.len()) as u16).to_be_bytes());
+            let len = b.len() as u16;
+            b[16..18].copy_from_slice(&len.to_be_bytes());
+        }
+        b
+    }
+
+    fn table(rig: &BgpRig) -> String {
+        rig.host.exec("jexec r vtysh -c 'show bgp ipv4 unicast'").stdout
+    }
+
+    #[test]
+    fn malformed_updates_are_handled_as_rfc7606_says() {
+        let mut rig = BgpRig::new();
+        assert!(rig.neighbor().contains("BGP state = Established"), "{}", rig.neighbor());
+        // A good route, then the same with a LOCAL_PREF of 3 octets:
+        // treat-as-withdraw, the session stays.
+        rig.send(&with_attr((0x0a09_0000, 16), None), 50);
+        assert!(table(&rig).contains("*> 10.9.0.0/16      10.0.1.1"), "{}", table(&rig));
+        rig.send(
+            &with_attr(
+                (0x0a09_0000, 16),
+                Some((attr::TRANSITIVE, attr::LOCAL_PREF, &[0, 0, 1])),
+            ),
+            50,
+        );
+        assert!(!table(&rig).contains("10.9.0.0/16"), "{}", table(&rig));
+        // A bad AGGREGATOR is discarded; the route stands.
+        rig.send(
+            &with_attr(
+                (0x0a08_0000, 16),
+                Some((attr::OPTIONAL | attr::TRANSITIVE, attr::AGGREGATOR, &[1])),
+            ),
+            50,
+        );
+        assert!(table(&rig).contains("*> 10.8.0.0/16"), "{}", table(&rig));
+        let n = rig.neighbor();
+        assert!(n.contains("(RFC 7606): 1; attributes discarded: 1"), "{n}");
+        assert!(n.contains("BGP state = Established"), "{n}");
+        assert_eq!(
+            rig.got.iter().filter(|m| matches!(m, Msg::Notification { .. })).count(),
+            0
+        );
+        // Routes to loopback or from a path with our own AS are not taken.
+        let mut b = Vec::new();
+        let mut a = attrs();
+        a.as_path = vec![Seg::Seq(vec![65002, 65001])];
+        emit_updates(&a, &[(0x0a07_0000, 16)], true, &mut b);
+        emit_updates(&attrs(), &[(0x7f00_0000, 8)], true, &mut b);
+        rig.send(&b, 50);
+        let t = table(&rig);
+        assert!(!t.contains("10.7.0.0/16") && !t.contains("127.0.0.0/8"), "{t}");
+        // An NLRI of /33 cannot be read past: NOTIFICATION 3/10 (Invalid
+        // Network Field), the session ends and its routes go.
+        let mut bad = with_attr((0x0a06_0000, 16), None);
+        let l = bad.len();
+        bad[l - 3] = 33;
+        rig.send(&bad, 100);
+        assert!(
+            rig.got
+                .iter()
+                .any(|m| matches!(m, Msg::Notification { code: 3, sub: 10, .. })),
+            "{:?}",
+            rig.got
+        );
+        assert!(!table(&rig).contains("10.8.0.0/16"), "{}", table(&rig));
+        assert!(rig.neighbor().contains("Invalid Network Field"), "{}", rig.neighbor());
+        rig.check().expect("bounds");
+    }
+
+    #[test]
+    fn maximum_prefix_ends_a_flood() {
+        let mut rig = BgpRig::new();
+        let prefixes: Vec<(u32, u8)> = (0..2_000u32).map(|i| (0x0b00_0000 | i << 8, 24)).collect();
+        let mut b = Vec::new();
+        emit_updates(&attrs(), &prefixes, true, &mut b);
+        rig.send(&b, 200);
+        assert!(
+            rig.got
+                .iter()
+                .any(|m| matches!(m, Msg::Notification { code: 6, sub: 1, .. })),
+            "Cease/Maximum Number of Prefixes Reached: {:?}",
+            rig.got
+        );
+        rig.check().expect("bounds");
+        assert!(
+            rig.neighbor().contains("Maximum prefixes reached"),
+            "{}",
+            rig.neighbor()
+        );
+    }
+
+    /// Messages from n: mostly UPDATEs with attributes of any type,
+    /// flags and length, prefixes of any length, sometimes headers
+    /// broken, OPENs and KEEPALIVEs out of place.
+    fn message() -> impl Strategy<Value = Vec<u8>> {
+        let attr = (
+            any::<u8>(),
+            prop_oneof![1u8..=18, any::<u8>()],
+            proptest::collection::vec(any::<u8>(), 0..12),
+        );
+        let prefix = (any::<u32>(), prop_oneof![Just(24u8), 0u8..=33]);
+        prop_oneof![
+            6 => (proptest::collection::vec(attr, 0..5), proptest::collection::vec(prefix, 0..8), any::<bool>())
+                .prop_map(|(extra, nlri, good)| {
+                    let mut b = Vec::new();
+                    let nlri: Vec<(u32, u8)> = nlri.into_iter().map(|(a, l)| (a, l.min(32))).collect();
+                    let u = Update { attrs: good.then(attrs), nlri, ..Update::default() };
+                    Msg::Update(u).emit(true, &mut b);
+                    for (flags, t, v) in extra {
+                        let al = u16::from_be_bytes([b[21], b[22]]) as usize;
+                        let mut x = vec![flags & !attr::EXTENDED, t, v.len() as u8];
+                        x.extend_from_slice(&v);
+                        b.splice(23 + al..23 + al, x.iter().copied());
+                        b[21..23].copy_from_slice(&((al + x.len()) as u16).to_be_bytes());
+                    }
+                    let len = b.len() as u16;
+                    b[16..18].copy_from_slice(&len.to_be_bytes());
+                    b
+                }),
+            1 => proptest::collection::vec(any::<u8>(), 0..64),
+            1 => Just({ let mut b = Vec::new(); Msg::Keepalive.emit(true, &mut b); b }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+        #[test]
+        fn a_hostile_neighbor_keeps_bgpd_within_bounds(msgs in proptest::collection::vec(message(), 1..20)) {
+            let mut rig = BgpRig::new();
+            for m in &msgs {
+                rig.send(m, 20);
+            }
+            prop_assert!(rig.check().is_ok(), "{:?}", rig.check());
+        }
+    }
+}

@@ -5,8 +5,10 @@
 //! a listening and an established TCP connection that a forged peer
 //! drives with adversarial segments (fuzz/fuzz_targets/tcp.rs).
 //! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs);
-//! [`ospf::OspfRig`] the same for ospfd (fuzz/fuzz_targets/ospf.rs).
+//! [`ospf::OspfRig`] the same for ospfd (fuzz/fuzz_targets/ospf.rs);
+//! [`bgp::BgpRig`] a hostile BGP neighbor's session (fuzz/fuzz_targets/bgp.rs).
 
+pub mod bgp;
 pub mod ospf;
 pub mod rip;
 pub mod tcp;

@@ -1386,6 +1386,75 @@ pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
     s
 }
 
+/// `show bgp neighbors [A.B.C.D]`: FRR 8.4's first lines for each, the
+/// message counts, resets, and what RFC 7606 made of its UPDATEs.
+pub fn show_bgp_neighbors(b: &Bgp, now: Time, only: Option<u32>) -> String {
+    let mut s = String::new();
+    for peer in b.peers.values().filter(|x| only.is_none_or(|a| a == x.addr)) {
+        let kind = if peer.is_ebgp(b.conf.asn) {
+            "external"
+        } else {
+            "internal"
+        };
+        let _ = writeln!(
+            s,
+            "BGP neighbor is {}, remote AS {}, local AS {}, {kind} link",
+            Ipv4Addr::from(peer.addr),
+            peer.remote_as,
+            b.conf.asn
+        );
+        if let Some(d) = &peer.conf.description {
+            let _ = writeln!(s, " Description: {d}");
+        }
+        let _ = writeln!(
+            s,
+            "  BGP version 4, remote router ID {}, local router ID {}",
+            Ipv4Addr::from(peer.remote_id),
+            Ipv4Addr::from(b.router_id)
+        );
+        let _ = write!(s, "  BGP state = {}", peer.state.name());
+        if let (State::Established, Some(t)) = (peer.state, peer.since) {
+            let _ = write!(s, ", up for {}", super::uptime(now.saturating_sub(t)));
+        }
+        s.push('\n');
+        let (ka, hold) = peer.conf.timers.unwrap_or((b.conf.keepalive, b.conf.hold));
+        if peer.state == State::Established {
+            let _ = writeln!(
+                s,
+                "  Hold time is {} seconds, keepalive interval is {} seconds",
+                peer.hold, peer.keepalive
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  Configured hold time is {hold} seconds, keepalive interval is {ka} seconds"
+        );
+        let _ = writeln!(
+            s,
+            "  Message statistics:\n                         Sent       Rcvd\n    Total:           {:>10} {:>10}",
+            peer.msg_sent, peer.msg_rcvd
+        );
+        let _ = writeln!(s, "  {} accepted prefixes", peer.pfx_rcd);
+        let dropped = peer.established - u64::from(peer.state == State::Established);
+        let _ = writeln!(s, "  Connections established {}; dropped {dropped}", peer.established);
+        match (&peer.last_reset, peer.since) {
+            (Some(r), Some(t)) if peer.state != State::Established => {
+                let _ = writeln!(s, "  Last reset {},  {r}", super::uptime(now.saturating_sub(t)));
+            }
+            (Some(r), _) => {
+                let _ = writeln!(s, "  Last reset never,  {r}");
+            }
+            _ => s += "  Last reset never\n",
+        }
+        let _ = writeln!(
+            s,
+            "  Malformed UPDATEs treated as withdraw (RFC 7606): {}; attributes discarded: {}\n",
+            peer.withdrawn_7606, peer.discarded
+        );
+    }
+    s
+}
+
 /// `show bgp ipv4 unicast` (`show ip bgp`): FRR 8.4's layout.
 pub fn show_bgp_table(b: &Bgp) -> String {
     if b.table.is_empty() {

@@ -115,6 +115,15 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
         ["bgp"] | ["ip", "bgp"] | ["bgp", "ipv4"] | ["bgp", "ipv4", "unicast"] => {
             bgp().map(super::bgpd::show_bgp_table).unwrap_or_default()
         }
+        ["bgp", "neighbors"] | ["ip", "bgp", "neighbors"] => bgp()
+            .map(|b| super::bgpd::show_bgp_neighbors(b, now, None))
+            .unwrap_or_default(),
+        ["bgp", "neighbors", a] | ["ip", "bgp", "neighbors", a] => {
+            let a = crate::net::route::inet_addr(a)?;
+            bgp()
+                .map(|b| super::bgpd::show_bgp_neighbors(b, now, Some(a)))
+                .unwrap_or_default()
+        }
         ["running-config"] | ["run"] => f.conf.running_config(),
         ["version"] => {
             outln!(p, "FRRouting 8.4 (vimage).");

@@ -122,3 +122,72 @@ fn an_ebgp_chain_learns_and_passes_routes_on() {
     assert!(route(&h, "r1", "10.0.3.1").is_empty());
     assert!(!vtysh(&h, "r1", "show bgp ipv4 unicast").contains("10.0.3.1/32"));
 }
+
+/// r1 and r2 in AS 65001 (iBGP, r2 next-hop-self), r3 in AS 65003 with
+/// FRR 8.4's default `bgp ebgp-requires-policy` at r2 until it has a
+/// policy: a route map that takes r3's /32s at LOCAL_PREF 300 through a
+/// prefix list.
+const I1: &str = "router bgp 65001
+ neighbor 10.0.1.2 remote-as internal
+ neighbor 10.0.1.2 timers 3 9
+";
+const I2: &str = "router bgp 65001
+ neighbor 10.0.1.1 remote-as 65001
+ neighbor 10.0.1.1 timers 3 9
+ neighbor 10.0.2.2 remote-as 65003
+ neighbor 10.0.2.2 timers 3 9
+ address-family ipv4 unicast
+  neighbor 10.0.1.1 next-hop-self
+ exit-address-family
+!
+ip prefix-list HOSTS seq 5 permit 10.0.0.0/8 ge 32
+!
+route-map FROM-R3 permit 10
+ match ip address prefix-list HOSTS
+ set local-preference 300
+exit
+";
+const I3: &str = "router bgp 65003
+ no bgp ebgp-requires-policy
+ neighbor 10.0.2.1 remote-as 65001
+ neighbor 10.0.2.1 timers 3 9
+ network 10.0.3.1/32
+ network 10.0.2.0/24
+";
+
+#[test]
+fn ibgp_policy_and_the_hold_timer() {
+    let h = chain("bgp-ibgp", [I1, I2, I3]);
+    h.run_for(Duration::from_secs(10));
+    // No inbound policy for the eBGP neighbor: nothing taken from it.
+    let sum = vtysh(&h, "r2", "show bgp summary");
+    assert!(sum.contains("     (Policy) (Policy) N/A"), "{sum}");
+    assert!(route(&h, "r1", "10.0.3.1").is_empty());
+    ok(
+        &h,
+        "jexec r2 vtysh -c 'configure terminal' -c 'router bgp 65001' -c 'neighbor 10.0.2.2 route-map FROM-R3 in'",
+    );
+    h.run_for(Duration::from_secs(2));
+    // The route refresh brought r3's routes; only the /32 passed.
+    let t = vtysh(&h, "r2", "show bgp ipv4 unicast");
+    assert!(t.contains("*> 10.0.3.1/32      10.0.2.2                 0    300      0 65003 i"), "{t}");
+    assert!(!t.contains("10.0.2.0/24      10.0.2.2"), "{t}");
+    // r1 has it by iBGP, next hop r2 itself, LOCAL_PREF kept, at 200.
+    let t1 = vtysh(&h, "r1", "show bgp ipv4 unicast");
+    assert!(t1.contains("*>i10.0.3.1/32      10.0.1.2                 0    300      0 65003 i"), "{t1}");
+    let rt = vtysh(&h, "r1", "show ip route bgp");
+    assert!(rt.contains("B>* 10.0.3.1/32 [200/0] via 10.0.1.2, epair0a, weight 1, "), "{rt}");
+    // r2 sends nothing to r3 (no outbound policy): (Policy) for PfxSnt.
+    let sum = vtysh(&h, "r2", "show bgp summary");
+    let l = sum.lines().find(|l| l.starts_with("10.0.2.2 ")).unwrap_or_default();
+    assert!(l.ends_with("            1 (Policy) N/A"), "{sum}");
+    // r3's end of the link goes down: r3 ends its session at once, r2
+    // hears nothing more and its hold timer (9 s) ends the session.
+    ok(&h, "jexec r3 ifconfig epair1b down");
+    h.run_for(Duration::from_secs(5));
+    assert!(vtysh(&h, "r2", "show bgp neighbors 10.0.2.2").contains("BGP state = Established"));
+    h.run_for(Duration::from_secs(6));
+    let n = vtysh(&h, "r2", "show bgp neighbors 10.0.2.2");
+    assert!(!n.contains("BGP state = Established") && n.contains("Hold Timer Expired"), "{n}");
+    assert!(route(&h, "r1", "10.0.3.1").is_empty(), "withdrawn over iBGP too");
+}

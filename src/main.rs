@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vimage::userland::{bench, demo, shell};
+use vimage::userland::{bench, bench_bgp, demo, shell};
 use vimage::{ClockKind, Config, Host, Out, Stdio};
 
 #[global_allocator]
@@ -114,16 +114,16 @@ fn main() -> ExitCode {
             }
         }
         ["bench", "ospf"] => bench::ospf(32, &out),
-        ["bench", "bgp"] => bench::bgp(1_000_000, &out),
+        ["bench", "bgp"] => bench_bgp::bgp(1_000_000, &out),
         ["bench", "bgp", "--frr"] => {
-            let s = bench::bgp(1_000_000, &out);
-            bench::bgp_frr(1_000_000, &out);
+            let s = bench_bgp::bgp(1_000_000, &out);
+            bench_bgp::bgp_frr(1_000_000, &out);
             s
         }
         ["bench", "bgp", n, "--frr"] => match n.parse() {
             Ok(n) => {
-                let s = bench::bgp(n, &out);
-                bench::bgp_frr(n, &out);
+                let s = bench_bgp::bgp(n, &out);
+                bench_bgp::bgp_frr(n, &out);
                 s
             }
             Err(e) => {
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
             }
         },
         ["bench", "bgp", n] => match n.parse() {
-            Ok(n) => bench::bgp(n, &out),
+            Ok(n) => bench_bgp::bgp(n, &out),
             Err(e) => {
                 eprintln!("vimage: bench: {e}");
                 2

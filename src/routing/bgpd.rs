@@ -831,7 +831,7 @@ fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: 
             peer.established += 1;
             peer.export_all = true;
             peer.last_reset = None;
-            peer.keepalive_at = (peer.keepalive > 0).then(|| now);
+            peer.keepalive_at = (peer.keepalive > 0).then_some(now);
             // The other connection, if any, lost (§6.8).
             while let Some(other) = peer.conns.iter().position(|c| c.state != State::Established) {
                 let e = BgpErr::new(err::CEASE, err::CEASE_COLLISION);
@@ -879,7 +879,7 @@ fn bgp_open(p: &Proc, b: &mut Bgp, peer: &mut Peer, ci: usize, o: Open, now: Tim
         };
         return Err((Some(e), Some(format!("Bad Peer AS {asn}"))));
     }
-    if o.id == b.router_id && asn == b.conf.asn || is_ours(p, o.id) && asn == b.conf.asn {
+    if asn == b.conf.asn && (o.id == b.router_id || is_ours(p, o.id)) {
         return Err((Some(BgpErr::new(err::OPEN, err::OPEN_BAD_ID)), None));
     }
     // §6.8: the connection of the speaker with the higher identifier

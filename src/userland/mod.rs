@@ -7,6 +7,7 @@
 
 pub mod arp;
 pub mod bench;
+pub mod bench_bgp;
 #[cfg(target_os = "linux")]
 pub mod bench_shim;
 pub mod demo;

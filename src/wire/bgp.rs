@@ -749,7 +749,7 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
                 }
             }
             COMMUNITIES => {
-                if v.is_empty() || v.len() % 4 != 0 || !flags_ok(true, true) {
+                if v.is_empty() || !v.len().is_multiple_of(4) || !flags_ok(true, true) {
                     withdraw = true;
                 } else {
                     a.communities = v.chunks(4).map(be32).collect();
@@ -794,7 +794,7 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
         }
     }
     // §3 (d): a missing well-known mandatory attribute.
-    if !u.nlri.is_empty() && !(has_origin && has_path && has_nh) {
+    if !(u.nlri.is_empty() || has_origin && has_path && has_nh) {
         withdraw = true;
     }
     if withdraw {

@@ -170,13 +170,22 @@ fn ibgp_policy_and_the_hold_timer() {
     h.run_for(Duration::from_secs(2));
     // The route refresh brought r3's routes; only the /32 passed.
     let t = vtysh(&h, "r2", "show bgp ipv4 unicast");
-    assert!(t.contains("*> 10.0.3.1/32      10.0.2.2                 0    300      0 65003 i"), "{t}");
+    assert!(
+        t.contains("*> 10.0.3.1/32      10.0.2.2                 0    300      0 65003 i"),
+        "{t}"
+    );
     assert!(!t.contains("10.0.2.0/24      10.0.2.2"), "{t}");
     // r1 has it by iBGP, next hop r2 itself, LOCAL_PREF kept, at 200.
     let t1 = vtysh(&h, "r1", "show bgp ipv4 unicast");
-    assert!(t1.contains("*>i10.0.3.1/32      10.0.1.2                 0    300      0 65003 i"), "{t1}");
+    assert!(
+        t1.contains("*>i10.0.3.1/32      10.0.1.2                 0    300      0 65003 i"),
+        "{t1}"
+    );
     let rt = vtysh(&h, "r1", "show ip route bgp");
-    assert!(rt.contains("B>* 10.0.3.1/32 [200/0] via 10.0.1.2, epair0a, weight 1, "), "{rt}");
+    assert!(
+        rt.contains("B>* 10.0.3.1/32 [200/0] via 10.0.1.2, epair0a, weight 1, "),
+        "{rt}"
+    );
     // r2 sends nothing to r3 (no outbound policy): (Policy) for PfxSnt.
     let sum = vtysh(&h, "r2", "show bgp summary");
     let l = sum.lines().find(|l| l.starts_with("10.0.2.2 ")).unwrap_or_default();
@@ -188,6 +197,9 @@ fn ibgp_policy_and_the_hold_timer() {
     assert!(vtysh(&h, "r2", "show bgp neighbors 10.0.2.2").contains("BGP state = Established"));
     h.run_for(Duration::from_secs(6));
     let n = vtysh(&h, "r2", "show bgp neighbors 10.0.2.2");
-    assert!(!n.contains("BGP state = Established") && n.contains("Hold Timer Expired"), "{n}");
+    assert!(
+        !n.contains("BGP state = Established") && n.contains("Hold Timer Expired"),
+        "{n}"
+    );
     assert!(route(&h, "r1", "10.0.3.1").is_empty(), "withdrawn over iBGP too");
 }

@@ -610,7 +610,7 @@ pub fn parse_prefixes(mut b: &[u8]) -> Result<Vec<Prefix>, BgpErr> {
         }
         let mut a = [0u8; 4];
         a[..n].copy_from_slice(&rest[..n]);
-        let net = u32::from_be_bytes(a) & crate::net::radix::mask(*len);
+        let net = u32::from_be_bytes(a) & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
         out.push((net, *len));
         b = &rest[n..];
     }

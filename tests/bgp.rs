@@ -40,6 +40,7 @@ const R1: &str = "router bgp 65001
  no bgp ebgp-requires-policy
  neighbor 10.0.1.2 remote-as 65002
  address-family ipv4 unicast
+  network 10.0.1.0/24
   redistribute connected
  exit-address-family
 ";
@@ -89,8 +90,13 @@ fn an_ebgp_chain_learns_and_passes_routes_on() {
         t.contains("\n*> 10.0.3.1/32      10.0.1.2                               0 65002 65003 i\n"),
         "{t}"
     );
+    // Our network and our redistributed connected route, the first best
+    // by its ORIGIN (IGP).
     assert!(
-        t.contains("\n*> 10.0.1.0/24      0.0.0.0                  0         32768 ?\n"),
+        t.contains(
+            "\n*> 10.0.1.0/24      0.0.0.0                  0         32768 i\n\
+             *                   0.0.0.0                  0         32768 ?\n"
+        ),
         "{t}"
     );
     let rt = vtysh(&h, "r1", "show ip route bgp");
@@ -105,6 +111,30 @@ fn an_ebgp_chain_learns_and_passes_routes_on() {
     // which drops them.
     let t3 = vtysh(&h, "r3", "show bgp ipv4 unicast");
     assert!(!t3.contains("65002 65003"), "{t3}");
+    let one = vtysh(&h, "r1", "show bgp ipv4 unicast 10.0.3.1");
+    assert!(
+        one.starts_with("BGP routing table entry for 10.0.3.1/32\nPaths: (1 available, best #1, table default)\n")
+            && one.contains("\n  65002 65003\n    10.0.1.2 from 10.0.1.2 (10.0.2.1)\n      Origin IGP, valid, external, best (First path received)\n"),
+        "{one}"
+    );
+    let two = vtysh(&h, "r1", "show bgp ipv4 unicast 10.0.1.0/24");
+    assert!(
+        two.contains(
+            "      Origin IGP, metric 0, weight 32768, valid, sourced, local, best (Origin)\n  Local\n    \
+             0.0.0.0 from 0.0.0.0 (10.0.1.1)\n      Origin incomplete, metric 0, weight 32768, valid, sourced\n"
+        ),
+        "{two}"
+    );
+    // A hard clear resets the session; it comes back by itself.
+    ok(&h, "jexec r1 vtysh -c 'clear bgp 10.0.1.2'");
+    h.run_for(Duration::from_secs(5));
+    let n = vtysh(&h, "r1", "show bgp neighbors 10.0.1.2");
+    assert!(
+        n.contains("BGP state = Established") && n.contains("Connections established 2; dropped 1"),
+        "{n}"
+    );
+    assert!(n.contains("Admin. reset"), "{n}");
+    assert_eq!(route(&h, "r1", "10.0.3.1"), ["10.0.3.1", "10.0.1.2", "UGH1", "epair0a"]);
     // r3 shuts its session down: a NOTIFICATION (Cease) ends it, and
     // what r3 announced is withdrawn all the way to r1.
     ok(
@@ -202,4 +232,101 @@ fn ibgp_policy_and_the_hold_timer() {
         "{n}"
     );
     assert!(route(&h, "r1", "10.0.3.1").is_empty(), "withdrawn over iBGP too");
+}
+
+/// What bgpd sends is BGP as Wireshark reads it: OPENs with their
+/// capabilities, UPDATEs with their attributes, KEEPALIVEs and a
+/// NOTIFICATION, nothing malformed, every checksum right.
+#[test]
+fn the_wire_is_what_wireshark_reads() {
+    let h = routers("bgp-wire", "true", "", CHAIN, &[]);
+    let dir = common::tmpdir("bgp-wire");
+    let pcap = dir.join("bgp.pcap");
+    ok(&h, &format!("jexec r1 tcpdump -i epair0a -w {} &", pcap.display()));
+    for (i, conf) in [R1, R2].iter().enumerate() {
+        let f = dir.join(format!("r{}.conf", i + 1));
+        std::fs::write(&f, conf).expect("conf");
+        ok(&h, &format!("jexec r{} bgpd -d -f {}", i + 1, f.display()));
+    }
+    h.run_for(Duration::from_secs(5));
+    ok(
+        &h,
+        "jexec r2 vtysh -c 'configure terminal' -c 'router bgp 65002' -c 'neighbor 10.0.1.1 shutdown'",
+    );
+    h.run_for(Duration::from_secs(1));
+    h.tasks().kill_all();
+    let Some(bad) = common::tshark_bad_packets(&pcap) else {
+        return;
+    };
+    assert_eq!(bad, "", "tshark finds nothing malformed, no bad checksum");
+    let Some(msgs) = common::tshark_frames(&pcap, "bgp", &["bgp.type", "bgp.notify.major_error"]) else {
+        return;
+    };
+    let types: Vec<&str> = msgs
+        .lines()
+        .filter_map(|l| l.split('\t').nth(1))
+        .flat_map(|t| t.split(','))
+        .collect();
+    for t in ["1", "2", "3", "4"] {
+        assert!(types.contains(&t), "BGP message type {t} on the wire: {msgs}");
+    }
+    assert!(msgs.lines().any(|l| l.ends_with("\t3\t6")), "a Cease: {msgs}");
+    let Some(caps) = common::tshark_frames(
+        &pcap,
+        "bgp.type == 1",
+        &["bgp.open.myas", "bgp.open.holdtime", "bgp.cap.4as"],
+    ) else {
+        return;
+    };
+    assert!(caps.contains("\t65001\t180\t65001"), "{caps}");
+    let Some(upd) = common::tshark_frames(
+        &pcap,
+        "bgp.type == 2 && bgp.nlri_prefix",
+        &["bgp.nlri_prefix", "bgp.update.path_attribute.next_hop"],
+    ) else {
+        return;
+    };
+    assert!(
+        upd.contains("10.0.1.0\t10.0.1.1"),
+        "r1's connected network, next hop r1: {upd}"
+    );
+}
+
+/// r2 reflects routes (RFC 4456) between r1 and r3, its clients, all
+/// in AS 65001: r3's prefix reaches r1 with its next hop kept, r3 as the
+/// originator and r2's cluster; not once neither is a client (from a
+/// client a route goes to every iBGP neighbor, from a non-client only to
+/// clients).
+#[test]
+fn a_route_reflector_passes_ibgp_routes_between_its_clients() {
+    let h = chain(
+        "bgp-rr",
+        [
+            "router bgp 65001\n neighbor 10.0.1.2 remote-as internal\n",
+            "router bgp 65001\n neighbor 10.0.1.1 remote-as internal\n neighbor 10.0.2.2 remote-as internal\n \
+             address-family ipv4 unicast\n  neighbor 10.0.1.1 route-reflector-client\n  \
+             neighbor 10.0.2.2 route-reflector-client\n",
+            "router bgp 65001\n neighbor 10.0.2.1 remote-as internal\n network 10.0.3.1/32\n",
+        ],
+    );
+    ok(&h, "jexec r1 route add -net 10.0.2.0/24 10.0.1.2");
+    h.run_for(Duration::from_secs(5));
+    let t = vtysh(&h, "r1", "show bgp ipv4 unicast");
+    assert!(
+        t.contains("*>i10.0.3.1/32      10.0.2.2                 0    100      0 i"),
+        "{t}"
+    );
+    let one = vtysh(&h, "r1", "show bgp ipv4 unicast 10.0.3.1/32");
+    assert!(
+        one.contains("      Originator: 10.0.3.1, Cluster list: 10.0.2.1\n"),
+        "{one}"
+    );
+    assert_eq!(route(&h, "r1", "10.0.3.1"), ["10.0.3.1", "10.0.1.2", "UGH1", "epair0a"]);
+    ok(
+        &h,
+        "jexec r2 vtysh -c 'configure terminal' -c 'router bgp 65001' -c 'no neighbor 10.0.1.1 route-reflector-client' \
+         -c 'no neighbor 10.0.2.2 route-reflector-client'",
+    );
+    h.run_for(Duration::from_secs(2));
+    assert!(!vtysh(&h, "r1", "show bgp ipv4 unicast").contains("10.0.3.1/32"));
 }

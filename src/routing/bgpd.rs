@@ -98,6 +98,12 @@ pub struct Path {
 }
 
 impl Path {
+    /// The identifier the decision compares: a reflected path's
+    /// ORIGINATOR_ID (RFC 4456 §9), else the neighbor's.
+    fn router_id(&self) -> u32 {
+        self.attrs.originator_id.unwrap_or(self.peer_id)
+    }
+
     fn local(&self) -> bool {
         !matches!(self.source, Source::Peer(_))
     }
@@ -123,8 +129,40 @@ impl Path {
                 std::cmp::Ordering::Equal
             })
             .then(o.ebgp.cmp(&self.ebgp))
-            .then(self.peer_id.cmp(&o.peer_id))
+            .then(self.router_id().cmp(&o.router_id()))
+            .then(self.attrs.cluster_list.len().cmp(&o.attrs.cluster_list.len()))
             .then(peer(self).cmp(&peer(o)))
+    }
+}
+
+impl Path {
+    /// Why `self` wins over `o`: FRR's words for the step that decided
+    /// (`bgp_path_selection_reason2str`).
+    fn reason(&self, o: &Path) -> &'static str {
+        use std::cmp::Ordering::Equal;
+        let lp = |p: &Path| p.attrs.local_pref.unwrap_or(100);
+        let med = |p: &Path| p.attrs.med.unwrap_or(0);
+        if self.weight != o.weight {
+            "Weight"
+        } else if lp(self) != lp(o) {
+            "Local Pref"
+        } else if self.local() != o.local() {
+            "Local Route"
+        } else if self.attrs.path_len() != o.attrs.path_len() {
+            "AS Path"
+        } else if self.attrs.origin != o.attrs.origin {
+            "Origin"
+        } else if self.attrs.first_as() == o.attrs.first_as() && med(self) != med(o) {
+            "MED"
+        } else if self.ebgp != o.ebgp {
+            "Peer Type"
+        } else if self.router_id().cmp(&o.router_id()) != Equal {
+            "Router ID"
+        } else if self.attrs.cluster_list.len() != o.attrs.cluster_list.len() {
+            "Cluster length"
+        } else {
+            "Neighbor IP"
+        }
     }
 }
 
@@ -132,6 +170,8 @@ type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 /// One TCP connection of a session.
 struct Conn {
+    /// Which of its neighbor's connections (its index moves as others close).
+    id: u64,
     stream: TcpStream,
     state: State,
     /// We connected (not the neighbor): what §6.8 compares.
@@ -201,6 +241,7 @@ pub struct Peer {
     pub conf: BgpNeighbor,
     pub state: State,
     conns: Vec<Conn>,
+    conn_ids: u64,
     connecting: Option<Connecting>,
     connect_at: Option<Time>,
     /// Its AS and identifier, from its OPEN.
@@ -222,6 +263,7 @@ pub struct Peer {
     adj_out: BTreeMap<Prefix, Rc<Attrs>>,
     export_all: bool,
     pub last_reset: Option<String>,
+    reset_at: Option<Time>,
     /// RFC 7606: UPDATEs whose routes were treated as withdrawn, and
     /// attributes discarded.
     pub withdrawn_7606: u64,
@@ -242,6 +284,7 @@ impl Peer {
             connect_at: (!conf.shutdown && !conf.passive).then_some(now),
             conf,
             conns: Vec::new(),
+            conn_ids: 0,
             connecting: None,
             remote_as,
             remote_id: 0,
@@ -257,6 +300,7 @@ impl Peer {
             adj_out: BTreeMap::new(),
             export_all: false,
             last_reset: None,
+            reset_at: None,
             withdrawn_7606: 0,
             discarded: 0,
             established: 0,
@@ -309,6 +353,20 @@ pub struct Bgp {
     pub paths: usize,
     /// Connections refused (from addresses that are not neighbors).
     pub refused: u64,
+    /// `clear bgp` requests vtysh left: which neighbor (all if `None`),
+    /// and soft (`in`, `out`) or hard.
+    pub clears: Vec<(Option<u32>, Clear)>,
+}
+
+/// What `clear bgp` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clear {
+    /// The session is reset (Cease, Administrative Reset).
+    Hard,
+    /// Our routes sent again.
+    SoftOut,
+    /// The neighbor's asked again (route refresh).
+    SoftIn,
 }
 
 impl Bgp {
@@ -326,6 +384,7 @@ impl Bgp {
             version: 0,
             paths: 0,
             refused: 0,
+            clears: Vec::new(),
         }
     }
 
@@ -408,6 +467,9 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
                 originate = true;
             }
             let g = (rib.generation(Proto::Ospf), rib.generation(Proto::Rip));
+            for (only, how) in std::mem::take(&mut b.clears) {
+                bgp_clear(b, only, how, now);
+            }
             if kernel || g != gens {
                 gens = g;
                 originate = true;
@@ -508,7 +570,9 @@ fn bgp_connected(id: u32, conf: &BgpConf, peer: &mut Peer, s: TcpStream, initiat
         Ok(SocketAddr::V4(a)) => u32::from(*a.ip()),
         _ => 0,
     };
+    peer.conn_ids += 1;
     peer.conns.push(Conn {
+        id: peer.conn_ids,
         stream: s,
         state: State::OpenSent,
         initiated,
@@ -553,7 +617,11 @@ fn bgp_close(b: &mut Bgp, peer: &mut Peer, ci: usize, notify: Option<BgpErr>, wh
     if was_up {
         bgp_peer_down(b, peer, now);
     }
-    peer.last_reset = Some(why);
+    // A collision's loser is no reset of the session.
+    if was_up || peer.conns.is_empty() {
+        peer.last_reset = Some(why);
+        peer.reset_at = Some(now);
+    }
     if peer.conns.is_empty() {
         peer.state = if peer.conf.shutdown { State::Idle } else { State::Active };
         let wait = if was_up {
@@ -659,6 +727,34 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
     b.conf = c;
 }
 
+/// `clear bgp {*|A.B.C.D} [soft [in|out]]`.
+fn bgp_clear(b: &mut Bgp, only: Option<u32>, how: Clear, now: Time) {
+    let addrs: Vec<u32> = b
+        .peers
+        .keys()
+        .copied()
+        .filter(|a| only.is_none_or(|o| o == *a))
+        .collect();
+    for a in addrs {
+        let Some(mut peer) = b.peers.remove(&a) else { continue };
+        match how {
+            Clear::Hard => {
+                while !peer.conns.is_empty() {
+                    let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
+                    bgp_close(b, &mut peer, 0, Some(e), "Admin. reset".into(), now);
+                }
+            }
+            Clear::SoftOut if peer.state == State::Established => {
+                peer.adj_out.clear();
+                peer.export_all = true;
+            }
+            Clear::SoftIn => bgp_refresh(&mut peer),
+            Clear::SoftOut => {}
+        }
+        b.peers.insert(a, peer);
+    }
+}
+
 /// Ask an established neighbor for its routes again (RFC 2918), to apply
 /// a changed inbound policy.
 fn bgp_refresh(peer: &mut Peer) {
@@ -753,58 +849,45 @@ fn bgp_next_event(b: &Bgp) -> Time {
 /// in order; then what the decision process changed is sent to it.
 fn bgp_input(p: &Proc, b: &mut Bgp, rib: &Rib, a: u32, now: Time) {
     let Some(mut peer) = b.peers.remove(&a) else { return };
-    let mut ci = 0;
-    while ci < peer.conns.len() {
-        let before = peer.conns.len();
-        conn_input(p, b, rib, &mut peer, ci, now);
-        if peer.conns.len() == before {
-            ci += 1;
-        }
+    let ids: Vec<u64> = peer.conns.iter().map(|c| c.id).collect();
+    for id in ids {
+        conn_input(p, b, rib, &mut peer, id, now);
     }
     b.peers.insert(a, peer);
 }
 
-fn conn_input(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, now: Time) {
-    let mut off = 0;
-    let result = loop {
-        let c = &peer.conns[ci];
-        let rest = &c.rbuf[off..];
-        let len = match msg_len(rest) {
-            Ok(Some(l)) if rest.len() >= l => l,
-            Ok(_) => break Ok(()),
-            Err(e) => break Err((Some(e), None)),
+/// The messages connection `id` has read, one by one, while it lasts.
+fn conn_input(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, id: u64, now: Time) {
+    while let Some(ci) = peer.conns.iter().position(|c| c.id == id) {
+        let c = &mut peer.conns[ci];
+        let parsed = match msg_len(&c.rbuf) {
+            Ok(Some(len)) if c.rbuf.len() >= len => {
+                let m = Msg::parse(&c.rbuf[..len], peer.as4);
+                c.rbuf.drain(..len);
+                m
+            }
+            Ok(_) => {
+                if let Some(why) = c.dead.clone() {
+                    bgp_close(b, peer, ci, None, why, now);
+                }
+                return;
+            }
+            Err(e) => Err(e),
         };
-        let parsed = Msg::parse(&rest[..len], peer.as4);
-        off += len;
         peer.msg_rcvd += 1;
         let r = match parsed {
             Ok(m) => bgp_message(p, b, rib, peer, ci, m, now),
             Err(e) => Err((Some(e), None)),
         };
-        if let Err(e) = r {
-            break Err(e);
-        }
-        if peer.conns.get(ci).is_none_or(|c| c.dead.is_some()) {
-            break Ok(());
-        }
-    };
-    if let Some(c) = peer.conns.get_mut(ci) {
-        c.rbuf.drain(..off.min(c.rbuf.len()));
-    }
-    match result {
-        Err((notify, why)) => {
+        if let Err((notify, why)) = r {
             let why = why.unwrap_or_else(|| match &notify {
                 Some(e) => format!("BGP Notification send ({e})"),
                 None => "Connection closed".into(),
             });
-            if ci < peer.conns.len() {
+            if let Some(ci) = peer.conns.iter().position(|c| c.id == id) {
                 bgp_close(b, peer, ci, notify, why, now);
             }
-        }
-        Ok(()) => {
-            if let Some(why) = peer.conns.get(ci).and_then(|c| c.dead.clone()) {
-                bgp_close(b, peer, ci, None, why, now);
-            }
+            return;
         }
     }
 }
@@ -830,7 +913,6 @@ fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: 
             peer.since = Some(now);
             peer.established += 1;
             peer.export_all = true;
-            peer.last_reset = None;
             peer.keepalive_at = (peer.keepalive > 0).then_some(now);
             // The other connection, if any, lost (§6.8).
             while let Some(other) = peer.conns.iter().position(|c| c.state != State::Established) {
@@ -952,7 +1034,10 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
             return None;
         }
         if ebgp {
+            // Not for another AS to say (RFC 4456 §8: non-transitive).
             a.local_pref = None;
+            a.originator_id = None;
+            a.cluster_list.clear();
         }
         Some(a)
     });
@@ -967,7 +1052,12 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
     };
     // A loop, or (FRR 8.4's default, RFC 8212) an eBGP neighbor without
     // an inbound policy: not taken.
-    let refuse = a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(false);
+    // Reflected back to us (RFC 4456 §8): our own ID as the originator,
+    // or our cluster in the list.
+    let cluster = b.conf.cluster_id.unwrap_or(b.router_id);
+    let reflected = a.originator_id == Some(b.router_id) || a.cluster_list.contains(&cluster);
+    let refuse =
+        reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(false);
     let attrs = Rc::new(a);
     let via = resolve_nh(p, b, rib, attrs.next_hop);
     for &prefix in &u.nlri {
@@ -1273,8 +1363,17 @@ fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, be
     if !peer.conf.activate {
         return None;
     }
+    // An iBGP path goes to iBGP neighbors only as a route reflector
+    // does it (RFC 4456 §8): from a client to all, from another to
+    // clients, never back to where it came from.
+    let mut reflect = false;
     if !ebgp && !best.local() && !best.ebgp {
-        return None;
+        let Source::Peer(from) = best.source else { return None };
+        let from_client = b.peers.get(&from).is_some_and(|x| x.conf.rr_client);
+        if from == peer.addr || !(from_client || peer.conf.rr_client) {
+            return None;
+        }
+        reflect = true;
     }
     if ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(true) {
         return None;
@@ -1285,8 +1384,14 @@ fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, be
         return None;
     }
     let mut a = (*best.attrs).clone();
+    if reflect {
+        a.originator_id.get_or_insert(best.peer_id);
+        a.cluster_list.insert(0, b.conf.cluster_id.unwrap_or(b.router_id));
+    }
     if ebgp {
         a.prepend(b.conf.asn, 1);
+        a.originator_id = None;
+        a.cluster_list.clear();
         a.local_pref = None;
         a.next_hop = local;
         if !best.local() {
@@ -1437,11 +1542,11 @@ pub fn show_bgp_neighbors(b: &Bgp, now: Time, only: Option<u32>) -> String {
         let _ = writeln!(s, "  {} accepted prefixes", peer.pfx_rcd);
         let dropped = peer.established - u64::from(peer.state == State::Established);
         let _ = writeln!(s, "  Connections established {}; dropped {dropped}", peer.established);
-        match (&peer.last_reset, peer.since) {
-            (Some(r), Some(t)) if peer.state != State::Established => {
+        match (&peer.last_reset, peer.reset_at) {
+            (Some(r), Some(t)) => {
                 let _ = writeln!(s, "  Last reset {},  {r}", super::uptime(now.saturating_sub(t)));
             }
-            (Some(r), _) => {
+            (Some(r), None) => {
                 let _ = writeln!(s, "  Last reset never,  {r}");
             }
             _ => s += "  Last reset never\n",
@@ -1451,6 +1556,97 @@ pub fn show_bgp_neighbors(b: &Bgp, now: Time, only: Option<u32>) -> String {
             "  Malformed UPDATEs treated as withdraw (RFC 7606): {}; attributes discarded: {}\n",
             peer.withdrawn_7606, peer.discarded
         );
+    }
+    s
+}
+
+/// `show bgp ipv4 unicast A.B.C.D[/M]`: the prefix (or the longest one
+/// holding the address) and each path, FRR 8.4's layout (without its
+/// per-prefix version and update time, which are not kept here).
+pub fn show_bgp_prefix(b: &Bgp, what: &str) -> String {
+    let found = match super::conf::parse_prefix(what) {
+        Some(p) if what.contains('/') => b.table.get_key_value(&p),
+        _ => crate::net::route::inet_addr(what).and_then(|a| {
+            (0..=32u8)
+                .rev()
+                .find_map(|l| b.table.get_key_value(&(a & crate::net::radix::mask(l), l)))
+        }),
+    };
+    let Some((&(net, len), v)) = found else {
+        return "% Network not in table\n".into();
+    };
+    let best = v.first().filter(|x| x.via.is_some());
+    let mut s = format!("BGP routing table entry for {}/{len}\n", Ipv4Addr::from(net));
+    let _ = write!(s, "Paths: ({} available", v.len());
+    if best.is_some() {
+        s += ", best #1";
+    } else {
+        s += ", no best path";
+    }
+    s += ", table default)\n";
+    let adv: Vec<String> = b
+        .peers
+        .values()
+        .filter(|x| x.adj_out.contains_key(&(net, len)))
+        .map(|x| Ipv4Addr::from(x.addr).to_string())
+        .collect();
+    if adv.is_empty() {
+        s += "  Not advertised to any peer\n";
+    } else {
+        let _ = writeln!(s, "  Advertised to non peer-group peers:\n  {}", adv.join(" "));
+    }
+    for (i, path) in v.iter().enumerate() {
+        let a = &path.attrs;
+        let text = a.path_text();
+        let _ = writeln!(s, "  {}", if text.is_empty() { "Local" } else { &text });
+        let (from, id) = match path.source {
+            Source::Peer(x) => (x, path.peer_id),
+            _ => (0, b.router_id),
+        };
+        let _ = writeln!(
+            s,
+            "    {} from {} ({})",
+            Ipv4Addr::from(a.next_hop),
+            Ipv4Addr::from(from),
+            Ipv4Addr::from(id)
+        );
+        let _ = write!(
+            s,
+            "      Origin {}",
+            ["IGP", "EGP", "incomplete"][a.origin.min(2) as usize]
+        );
+        if let Some(m) = a.med {
+            let _ = write!(s, ", metric {m}");
+        }
+        if let Some(l) = a.local_pref {
+            let _ = write!(s, ", localpref {l}");
+        }
+        if path.weight != 0 {
+            let _ = write!(s, ", weight {}", path.weight);
+        }
+        if path.via.is_some() {
+            s += ", valid";
+        }
+        s += match path.source {
+            Source::Peer(_) if path.ebgp => ", external",
+            Source::Peer(_) => ", internal",
+            Source::Network => ", sourced, local",
+            Source::Redist(_) => ", sourced",
+        };
+        if i == 0 && best.is_some() {
+            let why = v.get(1).map_or("First path received", |o| path.reason(o));
+            let _ = write!(s, ", best ({why})");
+        }
+        s.push('\n');
+        if let Some(o) = a.originator_id {
+            let cl: Vec<String> = a.cluster_list.iter().map(|c| Ipv4Addr::from(*c).to_string()).collect();
+            let _ = writeln!(
+                s,
+                "      Originator: {}, Cluster list: {}",
+                Ipv4Addr::from(o),
+                cl.join(" ")
+            );
+        }
     }
     s
 }

@@ -179,6 +179,8 @@ pub struct BgpNeighbor {
     /// `route-map NAME in|out`, `prefix-list NAME in|out`,
     /// `maximum-prefix N`, `activate` (on by default).
     pub next_hop_self: bool,
+    /// `route-reflector-client` (RFC 4456).
+    pub rr_client: bool,
     pub route_map_in: Option<String>,
     pub route_map_out: Option<String>,
     pub prefix_list_in: Option<String>,
@@ -197,6 +199,7 @@ impl BgpNeighbor {
             shutdown: false,
             passive: false,
             next_hop_self: false,
+            rr_client: false,
             route_map_in: None,
             route_map_out: None,
             prefix_list_in: None,
@@ -221,6 +224,8 @@ impl BgpNeighbor {
 pub struct BgpConf {
     pub asn: u32,
     pub router_id: Option<u32>,
+    /// `bgp cluster-id A.B.C.D` (else the router ID).
+    pub cluster_id: Option<u32>,
     /// FRR 8.4's default: no routes to or from an eBGP peer without a
     /// policy (RFC 8212).
     pub ebgp_requires_policy: bool,
@@ -241,6 +246,7 @@ impl BgpConf {
         BgpConf {
             asn,
             router_id: None,
+            cluster_id: None,
             ebgp_requires_policy: true,
             keepalive: 60,
             hold: 180,
@@ -660,6 +666,13 @@ impl FrrConf {
                 }
                 None => Err(format!("% Malformed bgp router-id: {a}")),
             },
+            ["bgp", "cluster-id", a] => match inet_addr(a) {
+                Some(a) => {
+                    b.cluster_id = (!neg).then_some(a);
+                    Ok(())
+                }
+                None => Err(format!("% Malformed bgp cluster-id: {a}")),
+            },
             ["bgp", "ebgp-requires-policy"] => {
                 b.ebgp_requires_policy = !neg;
                 Ok(())
@@ -892,6 +905,9 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
     if let Some(r) = b.router_id {
         let _ = writeln!(s, " bgp router-id {}", Ipv4Addr::from(r));
     }
+    if let Some(c) = b.cluster_id {
+        let _ = writeln!(s, " bgp cluster-id {}", Ipv4Addr::from(c));
+    }
     if !b.ebgp_requires_policy {
         s.push_str(" no bgp ebgp-requires-policy\n");
     }
@@ -944,6 +960,9 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
         let a = Ipv4Addr::from(a);
         if n.next_hop_self {
             let _ = writeln!(s, "  neighbor {a} next-hop-self");
+        }
+        if n.rr_client {
+            let _ = writeln!(s, "  neighbor {a} route-reflector-client");
         }
         for (what, v) in [
             ("prefix-list", &n.prefix_list_in),
@@ -1075,6 +1094,7 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         ["shutdown", ..] => n.shutdown = !neg,
         ["passive"] => n.passive = !neg,
         ["next-hop-self", ..] => n.next_hop_self = !neg,
+        ["route-reflector-client"] => n.rr_client = !neg,
         ["route-map", m, "in"] => n.route_map_in = name(m),
         ["route-map", m, "out"] => n.route_map_out = name(m),
         ["prefix-list", m, "in"] => n.prefix_list_in = name(m),
@@ -1176,6 +1196,7 @@ router bgp 65001
   neighbor 10.0.0.2 route-map OUT out
   neighbor 10.0.0.2 prefix-list IN in
   neighbor 10.0.0.6 next-hop-self
+  neighbor 10.0.0.6 route-reflector-client
  exit-address-family
 exit
 !

@@ -63,6 +63,12 @@ pub async fn vtysh(p: Proc, argv: Vec<String>) -> i32 {
                     status = 1;
                 }
             },
+            (None, ["clear", "bgp" | "ip", rest @ ..]) => {
+                if let Err(e) = clear(&frr, rest) {
+                    errln!(p, "{e}");
+                    status = 1;
+                }
+            }
             (None, ["write", ..] | ["end"] | ["exit"]) => {}
             (None, _) => {
                 errln!(p, "% Unknown command: {line}");
@@ -71,6 +77,39 @@ pub async fn vtysh(p: Proc, argv: Vec<String>) -> i32 {
         }
     }
     status
+}
+
+/// `clear [ip] bgp [ipv4 [unicast]] *|A.B.C.D [soft [in|out]]`: bgpd is
+/// told, and does it at once.
+fn clear(frr: &std::rc::Rc<std::cell::RefCell<super::Frr>>, w: &[&str]) -> Result<(), String> {
+    use super::bgpd::Clear;
+    let w: Vec<&str> = w
+        .iter()
+        .copied()
+        .filter(|x| !matches!(*x, "bgp" | "ipv4" | "unicast"))
+        .collect();
+    let (who, rest) = w.split_first().ok_or("% Command incomplete: clear bgp")?;
+    let only = match *who {
+        "*" => None,
+        a => Some(crate::net::route::inet_addr(a).ok_or_else(|| format!("% Malformed address: {a}"))?),
+    };
+    let how = match rest {
+        [] => Clear::Hard,
+        ["soft"] | ["soft", "out"] | ["out"] => Clear::SoftOut,
+        ["soft", "in"] | ["in"] => Clear::SoftIn,
+        _ => return Err(format!("% Unknown command: clear bgp {}", w.join(" "))),
+    };
+    let mut f = frr.borrow_mut();
+    let b = f.bgp.as_mut().ok_or("% No BGP process is configured")?;
+    if only.is_some_and(|a| !b.peers.contains_key(&a)) {
+        return Err(format!("% Neighbor {who} is not configured"));
+    }
+    if how == Clear::SoftOut && rest == ["soft"] {
+        b.clears.push((only, Clear::SoftIn));
+    }
+    b.clears.push((only, how));
+    f.reconfigured();
+    Ok(())
 }
 
 /// The output of `show WORDS`, if it is a command.
@@ -114,6 +153,11 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
             .unwrap_or_default(),
         ["bgp"] | ["ip", "bgp"] | ["bgp", "ipv4"] | ["bgp", "ipv4", "unicast"] => {
             bgp().map(super::bgpd::show_bgp_table).unwrap_or_default()
+        }
+        ["bgp", "ipv4", "unicast", x] | ["bgp", "ipv4", x] | ["ip", "bgp", x] | ["bgp", x]
+            if x.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            bgp().map(|b| super::bgpd::show_bgp_prefix(b, x)).unwrap_or_default()
         }
         ["bgp", "neighbors"] | ["ip", "bgp", "neighbors"] => bgp()
             .map(|b| super::bgpd::show_bgp_neighbors(b, now, None))

@@ -32,6 +32,9 @@ pub mod attr {
     pub const ATOMIC_AGGREGATE: u8 = 6;
     pub const AGGREGATOR: u8 = 7;
     pub const COMMUNITIES: u8 = 8;
+    /// Route reflection (RFC 4456 §8).
+    pub const ORIGINATOR_ID: u8 = 9;
+    pub const CLUSTER_LIST: u8 = 10;
     pub const MP_REACH: u8 = 14;
     pub const MP_UNREACH: u8 = 15;
     /// Attribute flags (§4.3).
@@ -205,6 +208,10 @@ pub struct Attrs {
     pub atomic_aggregate: bool,
     pub aggregator: Option<(u32, u32)>,
     pub communities: Vec<u32>,
+    /// RFC 4456: the router that first put it into the AS, and the
+    /// clusters it was reflected through.
+    pub originator_id: Option<u32>,
+    pub cluster_list: Vec<u32>,
     /// Unrecognized optional transitive attributes: flags, type, value.
     pub other: Vec<(u8, u8, Vec<u8>)>,
 }
@@ -531,6 +538,13 @@ fn emit_attrs(a: &Attrs, as4: bool, out: &mut Vec<u8>) {
         let v: Vec<u8> = a.communities.iter().flat_map(|c| c.to_be_bytes()).collect();
         emit_attr(OPTIONAL | TRANSITIVE, COMMUNITIES, &v, out);
     }
+    if let Some(o) = a.originator_id {
+        emit_attr(OPTIONAL, ORIGINATOR_ID, &o.to_be_bytes(), out);
+    }
+    if !a.cluster_list.is_empty() {
+        let v: Vec<u8> = a.cluster_list.iter().flat_map(|c| c.to_be_bytes()).collect();
+        emit_attr(OPTIONAL, CLUSTER_LIST, &v, out);
+    }
     for (flags, t, v) in &a.other {
         emit_attr(*flags | PARTIAL, *t, v, out);
     }
@@ -755,6 +769,21 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
                     a.communities = v.chunks(4).map(be32).collect();
                 }
             }
+            // RFC 7606 §7.9, §7.10: malformed, treat-as-withdraw.
+            ORIGINATOR_ID => {
+                if v.len() != 4 || !flags_ok(true, false) {
+                    withdraw = true;
+                } else {
+                    a.originator_id = Some(be32(v));
+                }
+            }
+            CLUSTER_LIST => {
+                if v.is_empty() || !v.len().is_multiple_of(4) || !flags_ok(true, false) {
+                    withdraw = true;
+                } else {
+                    a.cluster_list = v.chunks(4).map(be32).collect();
+                }
+            }
             MP_REACH | MP_UNREACH => {
                 // §7.11 (RFC 7606 §5.3): NLRI that cannot be read reset
                 // the session. Families not negotiated are ignored.
@@ -837,6 +866,8 @@ mod tests {
             next_hop: 0x0a00_0002,
             med: Some(10),
             communities: vec![0xfde8_0001],
+            originator_id: Some(0x0a00_0003),
+            cluster_list: vec![0x0a00_0002, 0x0a00_0001],
             ..Attrs::default()
         }
     }

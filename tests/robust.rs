@@ -743,8 +743,9 @@ mod bgp {
             rig.got
                 .iter()
                 .any(|m| matches!(m, Msg::Notification { code: 6, sub: 1, .. })),
-            "Cease/Maximum Number of Prefixes Reached: {:?}",
-            rig.got
+            "Cease/Maximum Number of Prefixes Reached: {:?} {}",
+            rig.got,
+            rig.neighbor()
         );
         rig.check().expect("bounds");
         assert!(
@@ -752,6 +753,13 @@ mod bgp {
             "{}",
             rig.neighbor()
         );
+        // Down until cleared, as FRR: a new session is refused.
+        rig.send(&[], 2000);
+        let sum = rig.host.exec("jexec r vtysh -c 'show bgp summary'").stdout;
+        assert!(sum.contains(" Idle (PfxCt)        0 N/A"), "{sum}");
+        rig.host.exec("jexec r vtysh -c 'clear bgp 10.0.1.1'");
+        rig.send(&[], 100);
+        assert!(rig.neighbor().contains("BGP state = Established"), "{}", rig.neighbor());
     }
 
     /// Messages from n: mostly UPDATEs with attributes of any type,

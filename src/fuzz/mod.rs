@@ -23,12 +23,17 @@ fn daemon_rig(daemon: &str, conf: &str) -> (Host, crate::kern::proc::Proc) {
         let o = host.exec(l);
         assert!(o.success(), "{l}: {o:?}");
     }
-    let dir = std::env::temp_dir().join(format!("vimage-{daemon}-rig-{}", std::process::id()));
+    // One directory per rig: rigs on parallel test threads must not
+    // write over each other's configuration while a daemon reads it.
+    static RIGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RIGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("vimage-{daemon}-rig-{}-{n}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let f = dir.join("frr.conf");
     let _ = std::fs::write(&f, conf);
     let o = host.exec(&format!("jexec r {daemon} -d -f {}", f.display()));
     assert!(o.success(), "{o:?}");
+    let _ = std::fs::remove_dir_all(&dir);
     let jid = host.kernel().jail_getid(Jid::HOST, "n").expect("jail n");
     let p = host.proc(jid, crate::kern::proc::Stdio::null_all());
     (host, p)

@@ -262,6 +262,11 @@ pub struct Peer {
     pub pfx_rcd: u32,
     adj_out: BTreeMap<Prefix, Rc<Attrs>>,
     export_all: bool,
+    /// Send everything again, as if the Adj-RIB-Out were empty (a route
+    /// refresh, `clear bgp soft out`) without forgetting what it holds.
+    resend: bool,
+    /// `maximum-prefix` ended it: down until `clear bgp`, as FRR.
+    pub overflow: bool,
     pub last_reset: Option<String>,
     reset_at: Option<Time>,
     /// RFC 7606: UPDATEs whose routes were treated as withdrawn, and
@@ -299,6 +304,8 @@ impl Peer {
             pfx_rcd: 0,
             adj_out: BTreeMap::new(),
             export_all: false,
+            resend: false,
+            overflow: false,
             last_reset: None,
             reset_at: None,
             withdrawn_7606: 0,
@@ -537,12 +544,14 @@ fn bgp_poll(
             any = true;
             match r {
                 Ok(s) => bgp_connected(b.router_id, &b.conf, peer, s, true, now),
-                Err(e) => {
+                // A connection the neighbor made meanwhile goes on.
+                Err(e) if peer.conns.is_empty() => {
                     peer.state = State::Active;
                     peer.last_reset.get_or_insert_with(|| format!("Connect failed: {e}"));
                     let retry = peer.conf.connect.map_or(CONNECT_RETRY, u64::from);
                     peer.connect_at = Some(now + Duration::from_secs(retry));
                 }
+                Err(_) => {}
             }
         }
         for c in &mut peer.conns {
@@ -557,7 +566,7 @@ fn bgp_poll(
 fn bgp_accepted(b: &mut Bgp, s: TcpStream, from: u32, now: Time) {
     let (id, conf) = (b.router_id, &b.conf);
     match b.peers.get_mut(&from) {
-        Some(peer) if !peer.conf.shutdown && peer.conns.len() < 2 => {
+        Some(peer) if !peer.conf.shutdown && !peer.overflow && peer.conns.len() < 2 => {
             bgp_connected(id, conf, peer, s, false, now);
         }
         _ => b.refused += 1,
@@ -623,13 +632,17 @@ fn bgp_close(b: &mut Bgp, peer: &mut Peer, ci: usize, notify: Option<BgpErr>, wh
         peer.reset_at = Some(now);
     }
     if peer.conns.is_empty() {
-        peer.state = if peer.conf.shutdown { State::Idle } else { State::Active };
+        peer.state = if peer.conf.shutdown || peer.overflow {
+            State::Idle
+        } else {
+            State::Active
+        };
         let wait = if was_up {
             IDLE_HOLD
         } else {
             peer.conf.connect.map_or(CONNECT_RETRY, u64::from)
         };
-        peer.connect_at = (!peer.conf.shutdown && !peer.conf.passive && peer.connecting.is_none())
+        peer.connect_at = (!peer.conf.shutdown && !peer.overflow && !peer.conf.passive && peer.connecting.is_none())
             .then(|| now + Duration::from_secs(wait));
     } else {
         peer.state = peer.conns.iter().map(|c| c.state).max().unwrap_or(State::Active);
@@ -679,6 +692,8 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
     b.maps = conf.route_maps.clone();
     b.router_id = c.router_id.unwrap_or_else(|| router_id(p));
     let old: Vec<u32> = b.peers.keys().copied().collect();
+    // Who is a client changes what goes to every other iBGP neighbor.
+    let mut rr_changed = c.cluster_id != b.conf.cluster_id;
     for a in old {
         let Some(mut peer) = b.peers.remove(&a) else { continue };
         match c.neighbors.get(&a) {
@@ -690,7 +705,10 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                 continue;
             }
             Some(n) if *n != peer.conf => {
-                let reset = n.remote_as != peer.conf.remote_as || n.shutdown || n.timers != peer.conf.timers;
+                let reset = n.remote_as != peer.conf.remote_as
+                    || n.shutdown != peer.conf.shutdown
+                    || n.timers != peer.conf.timers;
+                rr_changed |= n.rr_client != peer.conf.rr_client;
                 let policy = n.route_map_in != peer.conf.route_map_in || n.prefix_list_in != peer.conf.prefix_list_in;
                 peer.conf = n.clone();
                 if reset {
@@ -703,6 +721,11 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                     peer.export_all = peer.state == State::Established;
                     if policy {
                         bgp_refresh(&mut peer);
+                    }
+                    // No longer passive (or a new connect timer): try now.
+                    if peer.conns.is_empty() && peer.connecting.is_none() && !n.passive && !n.shutdown && !peer.overflow
+                    {
+                        peer.connect_at.get_or_insert(now);
                     }
                 }
             }
@@ -717,7 +740,7 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
     for (&a, n) in &c.neighbors {
         b.peers.entry(a).or_insert_with(|| Peer::new(a, n.clone(), c.asn, now));
     }
-    if c.ebgp_requires_policy != b.conf.ebgp_requires_policy || c.distance != b.conf.distance {
+    if rr_changed || c.ebgp_requires_policy != b.conf.ebgp_requires_policy || c.distance != b.conf.distance {
         for peer in b.peers.values_mut() {
             peer.export_all = peer.state == State::Established;
             bgp_refresh(peer);
@@ -743,9 +766,13 @@ fn bgp_clear(b: &mut Bgp, only: Option<u32>, how: Clear, now: Time) {
                     let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
                     bgp_close(b, &mut peer, 0, Some(e), "Admin. reset".into(), now);
                 }
+                if std::mem::take(&mut peer.overflow) && !peer.conf.shutdown && !peer.conf.passive {
+                    peer.state = State::Active;
+                    peer.connect_at = Some(now);
+                }
             }
             Clear::SoftOut if peer.state == State::Established => {
-                peer.adj_out.clear();
+                peer.resend = true;
                 peer.export_all = true;
             }
             Clear::SoftIn => bgp_refresh(&mut peer),
@@ -796,6 +823,13 @@ fn bgp_timers(p: &Proc, b: &mut Bgp, now: Time) {
     let addrs: Vec<u32> = b.peers.keys().copied().collect();
     for a in addrs {
         let Some(mut peer) = b.peers.remove(&a) else { continue };
+        // Timers of a state the session has left.
+        if !peer.conns.is_empty() {
+            peer.connect_at = None;
+        }
+        if !peer.conns.iter().any(|c| c.state >= State::OpenConfirm) {
+            peer.keepalive_at = None;
+        }
         if peer.connect_at.is_some_and(|t| t <= now) && peer.conns.is_empty() && peer.connecting.is_none() {
             peer.connect_at = None;
             peer.state = State::Connect;
@@ -925,7 +959,7 @@ fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: 
         (State::Established, Msg::Update(u)) => bgp_update(p, b, rib, peer, u),
         (State::Established, Msg::RouteRefresh { afi, safi }) => {
             if (afi, safi) == (AFI_IPV4, SAFI_UNICAST) {
-                peer.adj_out.clear();
+                peer.resend = true;
                 peer.export_all = true;
             }
             Ok(())
@@ -977,8 +1011,10 @@ fn bgp_open(p: &Proc, b: &mut Bgp, peer: &mut Peer, ci: usize, o: Open, now: Tim
         if lose == ci {
             return Err((Some(e), Some("Connection collision".into())));
         }
+        let id = peer.conns[ci].id;
         bgp_close(b, peer, other, Some(e), "Connection collision".into(), now);
-        return bgp_open(p, b, peer, 0, o, now);
+        let ci = peer.conns.iter().position(|c| c.id == id).unwrap_or(0);
+        return bgp_open(p, b, peer, ci, o, now);
     }
     let ours = peer.conf.timers.map_or(b.conf.hold, |t| t.1);
     let ka = peer.conf.timers.map_or(b.conf.keepalive, |t| t.0);
@@ -1059,7 +1095,6 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
     let refuse =
         reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(false);
     let attrs = Rc::new(a);
-    let via = resolve_nh(p, b, rib, attrs.next_hop);
     for &prefix in &u.nlri {
         let accepted = !refuse && !martian(prefix) && import_ok(b, peer, prefix);
         let path = accepted.then(|| Path {
@@ -1068,7 +1103,7 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
             weight: 0,
             ebgp,
             peer_id: peer.remote_id,
-            via,
+            via: None,
         });
         let path = match (&peer.conf.route_map_in, path) {
             (Some(m), Some(path)) => b
@@ -1083,7 +1118,9 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
             (_, path) => path,
         };
         match path {
-            Some(path) => {
+            Some(mut path) => {
+                // After the route map: its `set ip next-hop` counts.
+                path.via = resolve_nh(p, b, rib, path.attrs.next_hop);
                 if b.insert_path(prefix, path) {
                     peer.pfx_rcd += 1;
                 }
@@ -1096,6 +1133,7 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
         }
     }
     if peer.conf.max_prefix.is_some_and(|m| peer.pfx_rcd > m) {
+        peer.overflow = true;
         let e = BgpErr::new(err::CEASE, err::CEASE_MAX_PREFIX);
         return Err((Some(e), Some("Maximum prefixes reached".into())));
     }
@@ -1114,6 +1152,10 @@ fn import_ok(b: &Bgp, peer: &Peer, prefix: Prefix) -> bool {
 
 /// How a next hop is reached, remembered until the kernel's routes change.
 fn resolve_nh(p: &Proc, b: &mut Bgp, rib: &Rib, nh: u32) -> Option<(u32, u32)> {
+    // Bounded: a neighbor naming a new next hop each time cannot grow it.
+    if b.nh_cache.len() >= 4096 {
+        b.nh_cache.clear();
+    }
     *b.nh_cache.entry(nh).or_insert_with(|| rib.resolve(p, nh, Proto::Bgp))
 }
 
@@ -1251,7 +1293,11 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
             rib.withdraw(*prefix, Proto::Bgp);
             continue;
         }
-        v.sort_by(|x, y| x.better(y));
+        // The best by a scan, not a sort: MED compared only within a
+        // neighboring AS makes `better` no total order (§9.1.2.2 c).
+        if let Some(i) = (0..v.len()).min_by(|&x, &y| v[x].better(&v[y])) {
+            v.swap(0, i);
+        }
         match v.first().filter(|x| x.via.is_some()) {
             Some(best) if !best.local() && !martian(*prefix) => {
                 let (gateway, ifindex) = best.via.unwrap_or_default();
@@ -1280,13 +1326,14 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
             if std::mem::take(&mut peer.export_all) {
                 let all: Vec<Prefix> = b.table.keys().chain(peer.adj_out.keys()).copied().collect();
                 let all: BTreeSet<Prefix> = all.into_iter().collect();
-                bgp_export(b, &mut peer, all.iter());
+                let resend = std::mem::take(&mut peer.resend);
+                bgp_export(b, &mut peer, all.iter(), resend);
                 // End-of-RIB (RFC 4724 §2): an empty UPDATE, as FRR sends.
                 if let Some(ci) = peer.conns.iter().position(|c| c.state == State::Established) {
                     peer.send(ci, &Msg::Update(Update::default()));
                 }
             } else if !dirty.is_empty() {
-                bgp_export(b, &mut peer, dirty.iter());
+                bgp_export(b, &mut peer, dirty.iter(), false);
             }
         }
         b.peers.insert(a, peer);
@@ -1295,7 +1342,7 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
 
 /// What `peer` should have of `prefixes`, sent as UPDATEs where it
 /// differs from its Adj-RIB-Out.
-fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a Prefix>) {
+fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a Prefix>, resend: bool) {
     let asn = b.conf.asn;
     let ebgp = peer.is_ebgp(asn);
     let Some(local) = peer.established_conn().map(|c| c.local) else {
@@ -1319,7 +1366,7 @@ fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a P
                         rc
                     }
                 };
-                if peer.adj_out.get(&prefix).is_some_and(|x| **x == *rc) {
+                if !resend && peer.adj_out.get(&prefix).is_some_and(|x| **x == *rc) {
                     continue;
                 }
                 peer.adj_out.insert(prefix, rc.clone());
@@ -1399,18 +1446,21 @@ fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, be
         }
     } else {
         a.local_pref = Some(a.local_pref.unwrap_or(100));
-        if best.local() || peer.conf.next_hop_self {
+        if best.local() || peer.conf.next_hop_self && !reflect {
             a.next_hop = local;
         }
     }
-    match &peer.conf.route_map_out {
+    let a = match &peer.conf.route_map_out {
         None => Some(a),
         Some(m) => b
             .maps
             .get(m)
             .and_then(|m| route_map_apply(m, &b.lists, prefix, &a, 0))
             .map(|x| x.0),
-    }
+    }?;
+    // Attributes that leave no room for a prefix in 4,096 bytes (a
+    // neighbor's long unknown attribute, our prepend on top): not sent.
+    (a.encoded_len() + 23 + 5 <= crate::wire::bgp::MAX_LEN).then_some(a)
 }
 
 /// `show bgp summary` (`show ip bgp summary`, `show bgp ipv4 unicast
@@ -1448,10 +1498,10 @@ pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
         let policy = |out: bool| ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(out);
         let (rcd, snt) = if peer.state != State::Established {
             (
-                if peer.conf.shutdown {
-                    "Idle (Admin)"
-                } else {
-                    peer.state.name()
+                match (peer.conf.shutdown, peer.overflow) {
+                    (true, _) => "Idle (Admin)",
+                    (_, true) => "Idle (PfxCt)",
+                    _ => peer.state.name(),
                 }
                 .to_string(),
                 "0".to_string(),

@@ -253,6 +253,29 @@ impl Attrs {
         }
     }
 
+    /// At most how many bytes the attributes take on the wire
+    /// (four-octet AS numbers, extended lengths).
+    pub fn encoded_len(&self) -> usize {
+        let path: usize = self
+            .as_path
+            .iter()
+            .map(|s| match s {
+                Seg::Seq(v) | Seg::Set(v) => v.len().div_ceil(255) * 2 + v.len() * 4,
+            })
+            .sum();
+        let other: usize = self.other.iter().map(|x| 4 + x.2.len()).sum();
+        4 + (4 + path)
+            + 7
+            + 7
+            + 7
+            + 3
+            + 12
+            + (4 + 4 * self.communities.len())
+            + 7
+            + (4 + 4 * self.cluster_list.len())
+            + other
+    }
+
     /// The path as FRR prints it: `65002 65003 {65004,65005}`.
     pub fn path_text(&self) -> String {
         let mut out = Vec::new();
@@ -445,12 +468,18 @@ pub fn emit_updates(attrs: &Attrs, nlri: &[Prefix], as4: bool, out: &mut Vec<u8>
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&(a.len() as u16).to_be_bytes());
         out.extend_from_slice(&a);
+        let before = rest.len();
         while let Some((&p, more)) = rest.split_first() {
             if out.len() - at + 1 + (p.1 as usize).div_ceil(8) > MAX_LEN {
                 break;
             }
             emit_prefix(p, out);
             rest = more;
+        }
+        if rest.len() == before {
+            // No room for one prefix: nothing can be sent with these.
+            out.truncate(at);
+            return;
         }
         finish(out, at, UPDATE);
     }
@@ -529,7 +558,8 @@ fn emit_attrs(a: &Attrs, as4: bool, out: &mut Vec<u8>) {
         if as4 {
             v.extend_from_slice(&asn.to_be_bytes());
         } else {
-            v.extend_from_slice(&(asn.min(AS_TRANS) as u16).to_be_bytes());
+            let a2 = if asn > 0xffff { AS_TRANS as u16 } else { asn as u16 };
+            v.extend_from_slice(&a2.to_be_bytes());
         }
         v.extend_from_slice(&id.to_be_bytes());
         emit_attr(OPTIONAL | TRANSITIVE, AGGREGATOR, &v, out);
@@ -938,6 +968,16 @@ mod tests {
             panic!("withdraw")
         };
         assert_eq!((u.withdrawn, u.attrs), (vec![(0x0a00_0000, 8), (0, 0)], None));
+    }
+
+    #[test]
+    fn attributes_too_long_for_a_prefix_emit_nothing() {
+        let mut a = attrs();
+        a.other.push((attr::OPTIONAL | attr::TRANSITIVE, 99, vec![0; 4070]));
+        assert!(a.encoded_len() + 23 + 5 > MAX_LEN);
+        let mut b = Vec::new();
+        emit_updates(&a, &[(0, 0)], true, &mut b);
+        assert!(b.is_empty());
     }
 
     #[test]

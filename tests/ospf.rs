@@ -9,7 +9,7 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use common::{CHAIN, ok, proc_in, routers};
+use common::{CHAIN, ok, proc_in, route, routers, vtysh};
 use vimage::Host;
 use vimage::socket::RawSocket;
 
@@ -18,19 +18,6 @@ const CONF: &str = "router ospf\n network 10.0.0.0/8 area 0\n";
 /// [`CHAIN`] with ospfd on each router.
 fn chain(tag: &str, conf: &str) -> Host {
     routers(tag, "ospfd", conf, CHAIN, &["r1", "r2", "r3"])
-}
-
-fn vtysh(h: &Host, jail: &str, cmd: &str) -> String {
-    ok(h, &format!("jexec {jail} vtysh -c '{cmd}'"))
-}
-
-/// The line of `jail`'s `netstat -rn` for `dst`, its columns.
-fn route(h: &Host, jail: &str, dst: &str) -> Vec<String> {
-    let rib = ok(h, &format!("jexec {jail} netstat -rn -f inet"));
-    rib.lines()
-        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-        .find(|w| w.first().map(String::as_str) == Some(dst))
-        .unwrap_or_default()
 }
 
 #[test]

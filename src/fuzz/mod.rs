@@ -39,6 +39,27 @@ fn daemon_rig(daemon: &str, conf: &str) -> (Host, crate::kern::proc::Proc) {
     (host, p)
 }
 
+/// The daemon rig's kernel holds only routes through n (10.0.1.1) to
+/// real destinations: not loopback, 0/8, multicast or class E.
+fn routes_through_n(host: &Host) -> Result<(), String> {
+    let rib = host.exec("jexec r netstat -rn -f inet").stdout;
+    for l in rib.lines().filter(|l| l.contains("UG")) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.get(1) != Some(&"10.0.1.1") {
+            return Err(format!("a route not through n: {l}"));
+        }
+        let dst = w[0].split('/').next().unwrap_or("");
+        if dst == "default" {
+            continue;
+        }
+        let a: std::net::Ipv4Addr = dst.parse().map_err(|_| format!("destination {l}"))?;
+        if a.is_loopback() || a.is_multicast() || u32::from(a) >> 28 == 15 || u32::from(a) >> 24 == 0 {
+            return Err(format!("not a destination: {l}"));
+        }
+    }
+    Ok(())
+}
+
 const DAEMON_RIG: &str = "jail -c name=r vnet persist
 jail -c name=n vnet persist
 ifconfig epair0 create

@@ -103,19 +103,7 @@ impl OspfRig {
         if rows > 2 + self.lsas {
             return Err(format!("{rows} LSAs from {} sent:\n{}", self.lsas, o.stdout));
         }
-        let rib = self.host.exec("jexec r netstat -rn -f inet").stdout;
-        for l in rib.lines().filter(|l| l.contains("UG")) {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            if w.get(1) != Some(&"10.0.1.1") {
-                return Err(format!("a route not through n: {l}"));
-            }
-            let dst = w[0].split('/').next().unwrap_or("");
-            let a: Ipv4Addr = dst.parse().map_err(|_| format!("destination {l}"))?;
-            if a.is_loopback() || a.is_multicast() || u32::from(a) >> 28 == 15 {
-                return Err(format!("not a destination: {l}"));
-            }
-        }
-        Ok(())
+        super::routes_through_n(&self.host)
     }
 }
 

@@ -426,6 +426,23 @@ impl Bgp {
     pub fn best(&self, prefix: &Prefix) -> Option<&Path> {
         self.table.get(prefix)?.first().filter(|p| p.via.is_some())
     }
+
+    /// `f` for each neighbor (those `only` names), taken out of the map
+    /// meanwhile so it may change the rest of bgpd's state too.
+    fn each_peer(&mut self, only: Option<u32>, mut f: impl FnMut(&mut Bgp, &mut Peer)) {
+        let addrs: Vec<u32> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|a| only.is_none_or(|o| o == *a))
+            .collect();
+        for a in addrs {
+            if let Some(mut peer) = self.peers.remove(&a) {
+                f(self, &mut peer);
+                self.peers.insert(a, peer);
+            }
+        }
+    }
 }
 
 pub async fn bgpd(p: Proc, argv: Vec<String>) -> i32 {
@@ -491,10 +508,7 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
             }
             kernel = false;
             bgp_timers(&p, b, now);
-            let addrs: Vec<u32> = b.peers.keys().copied().collect();
-            for a in addrs {
-                bgp_input(&p, b, rib, a, now);
-            }
+            bgp_input(&p, b, rib, now);
             bgp_decide(&p, b, rib);
             rib.sync(&p, &rs);
             bgp_next_event(b)
@@ -670,15 +684,11 @@ fn bgp_peer_down(b: &mut Bgp, peer: &mut Peer, now: Time) {
 
 /// Every session ends with a Cease (the daemon stops, say).
 fn bgp_cease_all(b: &mut Bgp, sub: u8, why: &str) {
-    let now = Time(0);
-    let addrs: Vec<u32> = b.peers.keys().copied().collect();
-    for a in addrs {
-        let Some(mut peer) = b.peers.remove(&a) else { continue };
+    b.each_peer(None, |b, peer| {
         while !peer.conns.is_empty() {
-            bgp_close(b, &mut peer, 0, Some(BgpErr::new(err::CEASE, sub)), why.into(), now);
+            bgp_close(b, peer, 0, Some(BgpErr::new(err::CEASE, sub)), why.into(), Time(0));
         }
-        b.peers.insert(a, peer);
-    }
+    });
 }
 
 /// The running configuration changed: neighbors added, changed, removed;
@@ -752,34 +762,24 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
 
 /// `clear bgp {*|A.B.C.D} [soft [in|out]]`.
 fn bgp_clear(b: &mut Bgp, only: Option<u32>, how: Clear, now: Time) {
-    let addrs: Vec<u32> = b
-        .peers
-        .keys()
-        .copied()
-        .filter(|a| only.is_none_or(|o| o == *a))
-        .collect();
-    for a in addrs {
-        let Some(mut peer) = b.peers.remove(&a) else { continue };
-        match how {
-            Clear::Hard => {
-                while !peer.conns.is_empty() {
-                    let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
-                    bgp_close(b, &mut peer, 0, Some(e), "Admin. reset".into(), now);
-                }
-                if std::mem::take(&mut peer.overflow) && !peer.conf.shutdown && !peer.conf.passive {
-                    peer.state = State::Active;
-                    peer.connect_at = Some(now);
-                }
+    b.each_peer(only, |b, peer| match how {
+        Clear::Hard => {
+            while !peer.conns.is_empty() {
+                let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
+                bgp_close(b, peer, 0, Some(e), "Admin. reset".into(), now);
             }
-            Clear::SoftOut if peer.state == State::Established => {
-                peer.resend = true;
-                peer.export_all = true;
+            if std::mem::take(&mut peer.overflow) && !peer.conf.shutdown && !peer.conf.passive {
+                peer.state = State::Active;
+                peer.connect_at = Some(now);
             }
-            Clear::SoftIn => bgp_refresh(&mut peer),
-            Clear::SoftOut => {}
         }
-        b.peers.insert(a, peer);
-    }
+        Clear::SoftOut if peer.state == State::Established => {
+            peer.resend = true;
+            peer.export_all = true;
+        }
+        Clear::SoftIn => bgp_refresh(peer),
+        Clear::SoftOut => {}
+    });
 }
 
 /// Ask an established neighbor for its routes again (RFC 2918), to apply
@@ -820,9 +820,7 @@ fn is_ours(p: &Proc, a: u32) -> bool {
 
 /// Connects to start, hold timers that ran out, keepalives due.
 fn bgp_timers(p: &Proc, b: &mut Bgp, now: Time) {
-    let addrs: Vec<u32> = b.peers.keys().copied().collect();
-    for a in addrs {
-        let Some(mut peer) = b.peers.remove(&a) else { continue };
+    b.each_peer(None, |b, peer| {
         // Timers of a state the session has left.
         if !peer.conns.is_empty() {
             peer.connect_at = None;
@@ -834,7 +832,7 @@ fn bgp_timers(p: &Proc, b: &mut Bgp, now: Time) {
             peer.connect_at = None;
             peer.state = State::Connect;
             let q = p.clone();
-            let to = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(a), crate::wire::bgp::BGP_PORT));
+            let to = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(peer.addr), crate::wire::bgp::BGP_PORT));
             peer.connecting = Some(Box::pin(async move { TcpStream::connect(&q, to).await }));
         }
         let mut ci = 0;
@@ -843,7 +841,7 @@ fn bgp_timers(p: &Proc, b: &mut Bgp, now: Time) {
                 let e = BgpErr::new(err::HOLD, 0);
                 bgp_close(
                     b,
-                    &mut peer,
+                    peer,
                     ci,
                     Some(e),
                     "BGP Notification send (Hold Timer Expired)".into(),
@@ -859,8 +857,7 @@ fn bgp_timers(p: &Proc, b: &mut Bgp, now: Time) {
             peer.send(ci, &Msg::Keepalive);
             peer.keepalive_at = Some(now + Duration::from_secs(peer.keepalive.max(1).into()));
         }
-        b.peers.insert(a, peer);
-    }
+    });
 }
 
 /// When the next timer is due.
@@ -879,15 +876,15 @@ fn bgp_next_event(b: &Bgp) -> Time {
     t
 }
 
-/// The whole messages each connection of neighbor `a` has read, handled
-/// in order; then what the decision process changed is sent to it.
-fn bgp_input(p: &Proc, b: &mut Bgp, rib: &Rib, a: u32, now: Time) {
-    let Some(mut peer) = b.peers.remove(&a) else { return };
-    let ids: Vec<u64> = peer.conns.iter().map(|c| c.id).collect();
-    for id in ids {
-        conn_input(p, b, rib, &mut peer, id, now);
-    }
-    b.peers.insert(a, peer);
+/// The whole messages each connection of each neighbor has read, handled
+/// in order.
+fn bgp_input(p: &Proc, b: &mut Bgp, rib: &Rib, now: Time) {
+    b.each_peer(None, |b, peer| {
+        let ids: Vec<u64> = peer.conns.iter().map(|c| c.id).collect();
+        for id in ids {
+            conn_input(p, b, rib, peer, id, now);
+        }
+    });
 }
 
 /// The messages connection `id` has read, one by one, while it lasts.
@@ -1181,17 +1178,17 @@ fn bgp_revalidate(p: &Proc, b: &mut Bgp, rib: &Rib) {
 /// FRR's fast-external-failover: an eBGP session whose neighbor is no
 /// longer on a connected network ends at once, not at its hold timer.
 fn bgp_fast_failover(p: &Proc, b: &mut Bgp, rib: &Rib, now: Time) {
-    let asn = b.conf.asn;
-    let addrs: Vec<u32> = b.peers.keys().copied().collect();
-    for a in addrs {
-        let Some(mut peer) = b.peers.remove(&a) else { continue };
-        if peer.is_ebgp(asn) && !peer.conns.is_empty() && rib.resolve(p, a, Proto::Bgp).is_none_or(|(g, _)| g != a) {
+    b.each_peer(None, |b, peer| {
+        let a = peer.addr;
+        if peer.is_ebgp(b.conf.asn)
+            && !peer.conns.is_empty()
+            && rib.resolve(p, a, Proto::Bgp).is_none_or(|(g, _)| g != a)
+        {
             while !peer.conns.is_empty() {
-                bgp_close(b, &mut peer, 0, None, "Interface down".into(), now);
+                bgp_close(b, peer, 0, None, "Interface down".into(), now);
             }
         }
-        b.peers.insert(a, peer);
-    }
+    });
 }
 
 /// Our own paths: `network` prefixes the RIB has (FRR's import check),
@@ -1319,25 +1316,22 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
     if !dirty.is_empty() {
         b.version += 1;
     }
-    let addrs: Vec<u32> = b.peers.keys().copied().collect();
-    for a in addrs {
-        let Some(mut peer) = b.peers.remove(&a) else { continue };
+    b.each_peer(None, |b, peer| {
         if peer.state == State::Established {
             if std::mem::take(&mut peer.export_all) {
                 let all: Vec<Prefix> = b.table.keys().chain(peer.adj_out.keys()).copied().collect();
                 let all: BTreeSet<Prefix> = all.into_iter().collect();
                 let resend = std::mem::take(&mut peer.resend);
-                bgp_export(b, &mut peer, all.iter(), resend);
+                bgp_export(b, peer, all.iter(), resend);
                 // End-of-RIB (RFC 4724 §2): an empty UPDATE, as FRR sends.
                 if let Some(ci) = peer.conns.iter().position(|c| c.state == State::Established) {
                     peer.send(ci, &Msg::Update(Update::default()));
                 }
             } else if !dirty.is_empty() {
-                bgp_export(b, &mut peer, dirty.iter(), false);
+                bgp_export(b, peer, dirty.iter(), false);
             }
         }
-        b.peers.insert(a, peer);
-    }
+    });
 }
 
 /// What `peer` should have of `prefixes`, sent as UPDATEs where it

@@ -464,12 +464,6 @@ impl FrrConf {
     /// A line of `router rip`; `None` if it is not one.
     fn rip_line(&mut self, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
         let r = self.rip.get_or_insert_with(RipConf::default);
-        let num = |s: &str, lo: u32, hi: u32| {
-            s.parse::<u32>()
-                .ok()
-                .filter(|n| (lo..=hi).contains(n))
-                .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
-        };
         let res = match w {
             ["network", what] => match parse_prefix(what) {
                 Some(p) => {
@@ -644,12 +638,6 @@ impl FrrConf {
     /// `None` if it is not one.
     fn bgp_line(&mut self, node: &mut Node, neg: bool, w: &[&str], in_af: bool) -> Option<Result<(), String>> {
         let b = self.bgp.as_mut()?;
-        let num = |s: &str, lo: u32, hi: u32| {
-            s.parse::<u32>()
-                .ok()
-                .filter(|n| (lo..=hi).contains(n))
-                .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
-        };
         let res = match w {
             ["address-family", "ipv4", rest @ ..] if !in_af && (rest.is_empty() || rest == ["unicast"]) => {
                 *node = Node::BgpIpv4;
@@ -1050,12 +1038,6 @@ pub fn parse_asn(s: &str) -> Result<u32, String> {
 
 /// A `neighbor A.B.C.D ...` line of `router bgp`.
 fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), String> {
-    let num = |s: &str, lo: u32, hi: u32| {
-        s.parse::<u32>()
-            .ok()
-            .filter(|n| (lo..=hi).contains(n))
-            .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
-    };
     if let ["remote-as", r] = w {
         let r = match *r {
             "internal" => RemoteAs::Internal,
@@ -1126,6 +1108,14 @@ fn toggle_map<K: Ord, V>(m: &mut BTreeMap<K, V>, k: K, v: V, neg: bool) {
     } else {
         m.insert(k, v);
     }
+}
+
+/// A number in `lo..=hi`, or FRR's error.
+fn num(s: &str, lo: u32, hi: u32) -> Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| format!("% Invalid value: {s} (from {lo} to {hi})"))
 }
 
 /// An area ID: dotted (`0.0.0.1`) or a number (`1`).

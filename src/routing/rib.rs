@@ -78,7 +78,7 @@ pub struct Rib {
     all_dirty: bool,
     /// Counts changes of each protocol's routes (what another protocol
     /// redistributes may have changed).
-    generation: [u64; 6],
+    generation: [u64; Proto::Bgp as usize + 1],
     /// When it started: the age of the kernel's own routes.
     started: Time,
 }
@@ -100,7 +100,7 @@ impl Rib {
             kernel_stale: true,
             dirty: BTreeSet::new(),
             all_dirty: false,
-            generation: [0; 6],
+            generation: [0; Proto::Bgp as usize + 1],
             started: now,
         }
     }

@@ -347,6 +347,21 @@ pub fn script(h: &vimage::Host, script: &str) -> (i32, String, String) {
     (s.status(), text(&obuf), text(&ebuf))
 }
 
+/// `vtysh -c CMD` in `jail`; it must succeed.
+pub fn vtysh(h: &vimage::Host, jail: &str, cmd: &str) -> String {
+    ok(h, &format!("jexec {jail} vtysh -c '{cmd}'"))
+}
+
+/// The line of `jail`'s `netstat -rn` for `dst`, its columns (none if
+/// it has no route there).
+pub fn route(h: &vimage::Host, jail: &str, dst: &str) -> Vec<String> {
+    let rib = ok(h, &format!("jexec {jail} netstat -rn -f inet"));
+    rib.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .find(|w| w.first().map(String::as_str) == Some(dst))
+        .unwrap_or_default()
+}
+
 /// r1 -- r2 -- r3 on 10.0.1.0/24 and 10.0.2.0/24, r3 with 10.0.3.1/32 on
 /// lo0: the routing daemons' chain.
 pub const CHAIN: &str = "ifconfig epair0 create

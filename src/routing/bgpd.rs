@@ -559,9 +559,9 @@ fn bgp_poll(
             match r {
                 Ok(s) => bgp_connected(b.router_id, &b.conf, peer, s, true, now),
                 // A connection the neighbor made meanwhile goes on.
-                Err(e) if peer.conns.is_empty() => {
+                // A refused connect is no reset (FRR's "Last reset never").
+                Err(_) if peer.conns.is_empty() => {
                     peer.state = State::Active;
-                    peer.last_reset.get_or_insert_with(|| format!("Connect failed: {e}"));
                     let retry = peer.conf.connect.map_or(CONNECT_RETRY, u64::from);
                     peer.connect_at = Some(now + Duration::from_secs(retry));
                 }

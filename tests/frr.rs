@@ -326,6 +326,14 @@ fn bgp_with_frr_both_ways() {
     )
     .expect("conf");
     let h = tap_lab(&ns, &dev, 53, &format!("bgpd -d -f {}", ours.display()));
+    // Both sides' messages as Linux sees them, for tshark.
+    let pcap = dir.join("bgp.pcap");
+    let mut dump = common::spawn(&format!(
+        "exec ip netns exec {} tcpdump -U -i {dev} -w {} tcp port 179",
+        ns.0,
+        pcap.display()
+    ));
+    std::thread::sleep(Duration::from_millis(300));
     let frr = Frr::start(
         &ns.0,
         &dir.join("frr"),
@@ -399,5 +407,15 @@ fn bgp_with_frr_both_ways() {
         n.contains("BGP state = Established") && n.contains("Connections established 1; dropped 0"),
         "{n}"
     );
+    let _ = dump.kill();
+    let _ = dump.wait();
+    if let Some(bad) = common::tshark_bad_packets(&pcap) {
+        assert_eq!(bad, "", "tshark: nothing malformed, checksums right");
+        let opens = common::tshark_frames(&pcap, "bgp.type == 1", &["ip.src", "bgp.open.myas"]).unwrap_or_default();
+        assert!(
+            opens.contains("10.99.53.1\t65001") && opens.contains("10.99.53.2\t65002"),
+            "{opens}"
+        );
+    }
     h.tasks().kill_all();
 }

@@ -136,3 +136,42 @@ fn a_full_queue_drops_and_counts() {
     });
     assert_eq!(got, Ok(2));
 }
+
+#[test]
+fn ipv6_addresses_and_routes_are_told_too() {
+    let h = Host::new(Default::default());
+    ok(&h, "jail -c name=r1 vnet persist");
+    ok(&h, "ifconfig epair0 create");
+    ok(&h, "ifconfig epair0a vnet r1");
+    let seen = listener(&h);
+    ok(&h, "jexec r1 ifconfig epair0a inet6 2001:db8::1/64 up");
+    ok(&h, "jexec r1 route -6 add -net 2001:db8:1::/48 2001:db8::2");
+    ok(&h, "jexec r1 route -6 delete -net 2001:db8:1::/48");
+    ok(&h, "jexec r1 ifconfig epair0a inet6 2001:db8::1 -alias");
+    h.run_for(Duration::from_millis(1));
+    let text = seen.borrow().join("\n");
+    // The link-local address first, with its zone, and its route.
+    assert!(
+        text.contains("sockaddrs: <NETMASK,IFP,IFA>\n ffff:ffff:ffff:ffff:: epair0a fe80::")
+            && text.contains(" fe80::%"),
+        "{text}"
+    );
+    for m in [
+        "RTM_ADD: Add Route: len 240, pid: 0, seq 0, errno 0, flags:<UP,DONE>\nlocks:  inits: \n\
+         sockaddrs: <DST,GATEWAY,NETMASK>\n 2001:db8:: link#",
+        "RTM_NEWADDR: address being added to iface: len 108, metric 0, flags:<UP>\n\
+         sockaddrs: <NETMASK,IFP,IFA>\n ffff:ffff:ffff:ffff:: epair0a 2001:db8::1\n",
+        "seq 1, errno 0, flags:<UP,GATEWAY,DONE,STATIC>\nlocks:  inits: \n\
+         sockaddrs: <DST,GATEWAY,NETMASK>\n 2001:db8:1:: 2001:db8::2 ffff:ffff:ffff::\n",
+        "RTM_DELETE: Delete Route: len 248, pid: ",
+        "RTM_DELETE: Delete Route: len 240, pid: 0, seq 0, errno 0, flags:<UP,DONE>\n",
+        "RTM_DELADDR: address being removed from iface: len 108, metric 0, flags:<UP>\n\
+         sockaddrs: <NETMASK,IFP,IFA>\n ffff:ffff:ffff:ffff:: epair0a 2001:db8::1\n",
+    ] {
+        assert!(text.contains(m), "{m}\nnot in\n{text}");
+    }
+    assert!(
+        text.contains("RTM_ADD: Add Route: len 248, pid: "),
+        "route(8)'s own add: {text}"
+    );
+}

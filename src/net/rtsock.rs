@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::task::Waker;
 
 use crate::net::ifnet::IF;
-use crate::net::route::{Gateway, ROUTE, RTF_DONE, RtError, Rtentry};
+use crate::net::route::{Gateway, ROUTE, RTF_DONE, RouteTable, RtError, Rtentry};
 use crate::vnet::module::{SI_ORDER_SECOND, SI_SUB_PROTO_DOMAIN};
 use crate::vnet::{Module, Prio, Vnet, VnetKey};
 
@@ -232,25 +232,28 @@ fn listened(v: &Vnet) -> bool {
     v.get(RTSOCK).is_some_and(|s| s.socks.iter().any(Option::is_some))
 }
 
-/// A table's key as the address it is.
-pub trait RtAddr: Copy {
+/// An address family's routing table: its key as the address it is, and
+/// where a vnet keeps the table (IPv4's here, IPv6's in netinet6).
+pub trait RtFamily: crate::net::radix::Key {
     fn ip(self) -> IpAddr;
+    fn table(v: &Vnet) -> Option<&RouteTable<Self>>;
+    fn table_mut(v: &mut Vnet) -> &mut RouteTable<Self>;
 }
 
-impl RtAddr for u32 {
+impl RtFamily for u32 {
     fn ip(self) -> IpAddr {
         std::net::Ipv4Addr::from(self).into()
     }
-}
-
-impl RtAddr for u128 {
-    fn ip(self) -> IpAddr {
-        std::net::Ipv6Addr::from(self).into()
+    fn table(v: &Vnet) -> Option<&RouteTable> {
+        v.get(ROUTE)
+    }
+    fn table_mut(v: &mut Vnet) -> &mut RouteTable {
+        v.builtin(ROUTE)
     }
 }
 
 /// A route of either table as a message.
-pub fn route_msg<K: RtAddr>(kind: u8, e: &Rtentry<K>, pid: u32, seq: u32, errno: i32) -> RtMsg {
+pub fn route_msg<K: RtFamily>(kind: u8, e: &Rtentry<K>, pid: u32, seq: u32, errno: i32) -> RtMsg {
     RtMsg::Route {
         kind,
         pid,
@@ -268,7 +271,7 @@ pub fn route_msg<K: RtAddr>(kind: u8, e: &Rtentry<K>, pid: u32, seq: u32, errno:
 }
 
 /// `rt_routemsg`: tell the sockets the kernel changed a route itself.
-pub fn rt_routemsg<K: RtAddr>(v: &mut Vnet, kind: u8, e: &Rtentry<K>) {
+pub fn rt_routemsg<K: RtFamily>(v: &mut Vnet, kind: u8, e: &Rtentry<K>) {
     if listened(v) {
         rt_dispatch(v, route_msg(kind, e, 0, 0, 0));
     }
@@ -326,42 +329,54 @@ pub fn rt_ifannouncemsg(v: &mut Vnet, ifindex: u32, arrival: bool) {
     );
 }
 
-/// Add an IPv4 route and tell the sockets (`rib_action(RTM_ADD)`).
-pub fn rt_add(v: &mut Vnet, e: Rtentry) -> Result<(), RtError> {
-    let t = v.builtin(ROUTE);
+/// Add a route and tell the sockets (`rib_action(RTM_ADD)`).
+pub fn rt_add<K: RtFamily>(v: &mut Vnet, e: Rtentry<K>) -> Result<(), RtError> {
+    let t = K::table_mut(v);
     t.add(e)?;
-    let e = *t.get(e.dst & crate::net::radix::mask(e.plen), e.plen).unwrap_or(&e);
+    let e = *t.get(e.dst & K::mask(e.plen), e.plen).unwrap_or(&e);
     rt_routemsg(v, RTM_ADD, &e);
     Ok(())
 }
 
-/// Delete an IPv4 route and tell the sockets.
-pub fn rt_delete(v: &mut Vnet, dst: u32, plen: u8) -> Result<Rtentry, RtError> {
-    let e = v.builtin(ROUTE).delete(dst, plen)?;
+/// Replace the route for exactly its prefix and tell the sockets.
+pub fn rt_change<K: RtFamily>(v: &mut Vnet, e: Rtentry<K>) -> Result<(), RtError> {
+    K::table_mut(v).change(e)?;
+    rt_routemsg(v, RTM_CHANGE, &e);
+    Ok(())
+}
+
+/// Delete a route and tell the sockets.
+pub fn rt_delete<K: RtFamily>(v: &mut Vnet, dst: K, plen: u8) -> Result<Rtentry<K>, RtError> {
+    let e = K::table_mut(v).delete(dst, plen)?;
     rt_routemsg(v, RTM_DELETE, &e);
     Ok(e)
 }
 
-/// Remove every IPv4 route through interface `ifindex`, telling the sockets.
-pub fn rt_purge_if(v: &mut Vnet, ifindex: u32) {
-    for e in v.builtin(ROUTE).purge_if(ifindex) {
+/// Remove every route through interface `ifindex`, telling the sockets.
+pub fn rt_purge_if<K: RtFamily>(v: &mut Vnet, ifindex: u32) {
+    for e in K::table_mut(v).purge_if(ifindex) {
         rt_routemsg(v, RTM_DELETE, &e);
     }
 }
 
 /// A request written to a routing socket (`route_output`): do it in the
-/// IPv4 table and tell every socket, the writer's too, how it went. The
-/// answer to `RTM_GET` is the route found (longest match), to the writer.
-pub fn route_output(v: &mut Vnet, kind: u8, e: Rtentry, pid: u32, seq: u32) -> Result<Rtentry, RtError> {
-    let t = v.builtin(ROUTE);
+/// family's table and tell every socket, the writer's too, how it went.
+/// The answer to `RTM_GET` is the route found (longest match), to the
+/// writer.
+pub fn route_output<K: RtFamily>(
+    v: &mut Vnet,
+    kind: u8,
+    e: Rtentry<K>,
+    pid: u32,
+    seq: u32,
+) -> Result<Rtentry<K>, RtError> {
+    let t = K::table_mut(v);
     let res = match kind {
-        RTM_ADD => t
-            .add(e)
-            .map(|_| *t.get(e.dst & crate::net::radix::mask(e.plen), e.plen).unwrap_or(&e)),
+        RTM_ADD => t.add(e).map(|_| *t.get(e.dst & K::mask(e.plen), e.plen).unwrap_or(&e)),
         RTM_DELETE => t.delete(e.dst, e.plen),
         RTM_CHANGE => t.change(e).map(|_| e),
         RTM_GET => {
-            let found = if e.plen == 32 {
+            let found = if e.plen == K::BITS {
                 t.lookup(e.dst)
             } else {
                 t.get(e.dst, e.plen).copied()

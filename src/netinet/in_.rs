@@ -240,7 +240,7 @@ pub fn in_ifdetach(_k: &mut Kernel, v: &mut Vnet, index: u32) {
         in_scrub_routes(v, ia);
         in_newaddrmsg(v, RTM_DELADDR, &ia);
     }
-    rt_purge_if(v, index);
+    rt_purge_if::<u32>(v, index);
     crate::netinet::arp::arp_ifdetach(v, index);
 }
 

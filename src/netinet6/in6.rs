@@ -14,6 +14,7 @@ use std::net::Ipv6Addr;
 use crate::kern::Kernel;
 use crate::net::ifnet::IF;
 use crate::net::route::{Gateway, RTF_STATIC, Rtentry};
+use crate::net::rtsock::{RTM_DELADDR, RTM_NEWADDR, rt_add, rt_delete, rt_newaddrmsg, rt_purge_if};
 use crate::netinet6::ip6::{IP6, Ip6};
 use crate::netinet6::nd6_dad::{nd6_dad_needed, nd6_dad_start, nd6_dad_stop};
 use crate::vnet::Vnet;
@@ -109,7 +110,7 @@ pub enum In6Error {
     NoIf,
 }
 
-/// lo0's ::1 and fe80::1%lo0 with their routes, at vnet construction
+/// lo0's ::1 and fe80::1%lo0, at vnet construction
 /// (before the module is in its slot: the caller's state takes them).
 pub fn in6_loopback_init(v: &mut Vnet, ip6: &mut Ip6) {
     let Some(lo) = v.builtin(IF).loif() else { return };
@@ -124,8 +125,8 @@ pub fn in6_loopback_init(v: &mut Vnet, ip6: &mut Ip6) {
             plen,
             flags: 0,
         };
+        // Its prefixes need no route (in6_ifaddr_routes).
         ip6.ifaddrs.push(ia);
-        in6_ifaddr_routes(ip6, &ia, lo);
     }
 }
 
@@ -134,18 +135,21 @@ pub fn in6_loopback_init(v: &mut Vnet, ip6: &mut Ip6) {
 /// lo0` in netstat) is implied by the address list, which `ip6_route`
 /// asks first, and so are the loopback's prefixes (nothing but its own
 /// addresses is there): an idle vnet's table is empty.
-fn in6_ifaddr_routes(ip6: &mut Ip6, ia: &In6Ifaddr, lo: u32) {
+fn in6_ifaddr_routes(v: &mut Vnet, ia: &In6Ifaddr, lo: u32) {
     if ia.plen < 128 && ia.index != lo {
         let net = key(&ia.addr) & <u128 as crate::net::radix::Key>::mask(ia.plen);
-        if ip6.rt.get(net, ia.plen).is_none() {
-            let _ = ip6.rt.add(Rtentry {
-                dst: net,
-                plen: ia.plen,
-                gateway: Gateway::Link(ia.index),
-                ifindex: ia.index,
-                flags: 0,
-                mtu: 0,
-            });
+        if v.builtin(IP6).rt.get(net, ia.plen).is_none() {
+            let _ = rt_add(
+                v,
+                Rtentry {
+                    dst: net,
+                    plen: ia.plen,
+                    gateway: Gateway::Link(ia.index),
+                    ifindex: ia.index,
+                    flags: 0,
+                    mtu: 0,
+                },
+            );
         }
     }
 }
@@ -219,9 +223,9 @@ pub fn in6_aifaddr(
         flags: if dad { flags | IN6_IFF_TENTATIVE } else { flags },
     };
     let lo = v.builtin(IF).loif().unwrap_or(0);
-    let ip6 = v.builtin(IP6);
-    ip6.ifaddrs.push(ia);
-    in6_ifaddr_routes(ip6, &ia, lo);
+    v.builtin(IP6).ifaddrs.push(ia);
+    in6_ifaddr_routes(v, &ia, lo);
+    in6_newaddrmsg(v, RTM_NEWADDR, &ia);
     crate::netinet6::mld6::mld6_join(k, v, index, &addr);
     if dad {
         nd6_dad_start(k, v, index, addr);
@@ -250,9 +254,15 @@ pub fn in6_difaddr(v: &mut Vnet, index: u32, addr: &Ipv6Addr) -> Result<(), In6E
         .iter()
         .any(|o| o.index == index && o.plen == ia.plen && key(&o.addr) & mask == net);
     if ia.plen < 128 && !shared {
-        let _ = ip6.rt.delete(net, ia.plen);
+        let _ = rt_delete(v, net, ia.plen);
     }
+    in6_newaddrmsg(v, RTM_DELADDR, &ia);
     Ok(())
+}
+
+/// Tell the routing sockets of an address that came or went.
+fn in6_newaddrmsg(v: &mut Vnet, kind: u8, ia: &In6Ifaddr) {
+    rt_newaddrmsg(v, kind, ia.index, ia.addr.into(), ia.plen, None);
 }
 
 /// `in6_if_up` (and `dom_ifattach` for one that arrives up): a
@@ -285,7 +295,7 @@ pub use crate::netinet6::nd6::in6_disabled;
 pub fn in6_ifdetach(_: &mut Kernel, v: &mut Vnet, index: u32) {
     if let Some(ip6) = v.get_mut(IP6) {
         ip6.ifaddrs.retain(|ia| ia.index != index);
-        ip6.rt.purge_if(index);
+        rt_purge_if::<u128>(v, index);
     }
     crate::netinet6::nd6::nd6_ifdetach(v, index);
 }

@@ -4,10 +4,11 @@
 
 use crate::kern::counter::Counters;
 use crate::net::route::RouteTable;
+use crate::net::rtsock::RtFamily;
 use crate::netinet6::frag6::Frag6;
 use crate::netinet6::in6::In6Ifaddr;
 use crate::vnet::module::{SI_ORDER_THIRD, SI_SUB_PROTO_DOMAIN};
-use crate::vnet::{Module, Prio, VnetKey};
+use crate::vnet::{Module, Prio, Vnet, VnetKey};
 
 pub use crate::wire::ipv6::{
     IP6_HDR_LEN, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, IPPROTO_NONE, IPPROTO_ROUTING,
@@ -119,6 +120,19 @@ impl Default for Ip6 {
 
 /// The IPv6 module's slot.
 pub const IP6: VnetKey<Ip6> = VnetKey::fixed(8);
+
+/// IPv6's table, for the routing socket and the RIB.
+impl RtFamily for u128 {
+    fn ip(self) -> std::net::IpAddr {
+        std::net::Ipv6Addr::from(self).into()
+    }
+    fn table(v: &Vnet) -> Option<&RouteTable<u128>> {
+        v.get(IP6).map(|ip6| &ip6.rt)
+    }
+    fn table_mut(v: &mut Vnet) -> &mut RouteTable<u128> {
+        &mut v.builtin(IP6).rt
+    }
+}
 
 pub(crate) fn module() -> Module<Ip6> {
     Module::new("ip6", Prio::new(SI_SUB_PROTO_DOMAIN, SI_ORDER_THIRD), |_, v| {

@@ -17,6 +17,7 @@ use crate::kern::clock::Time;
 use crate::kern::mbuf::Mbuf;
 use crate::net::radix::Key;
 use crate::net::route::{Gateway, RTF_DYNAMIC, Rtentry};
+use crate::net::rtsock::{rt_add, rt_delete};
 use crate::netinet::protosw::IpFacts;
 use crate::netinet6::icmp6::{ICMP6, icmp6_send};
 use crate::netinet6::in6::{in6_clearscope, in6_ifaddrs, in6_linklocal, in6_setscope, is_scoped, key};
@@ -96,12 +97,15 @@ pub fn icmp6_redirect_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts)
     if known.is_none() && auto.redirects.len() >= max {
         return;
     }
-    let rt = &mut v.builtin(IP6).rt;
     // A route set by hand, or one of our own, is not replaced.
-    if rt.get(key(&dst), 128).is_some_and(|e| e.flags & RTF_DYNAMIC == 0) {
+    if v.builtin(IP6)
+        .rt
+        .get(key(&dst), 128)
+        .is_some_and(|e| e.flags & RTF_DYNAMIC == 0)
+    {
         return;
     }
-    let _ = rt.delete(key(&dst), 128);
+    let _ = rt_delete(v, key(&dst), 128);
     let e = Rtentry {
         dst: key(&dst),
         plen: 128,
@@ -114,7 +118,7 @@ pub fn icmp6_redirect_input(k: &mut Kernel, v: &mut Vnet, m: &Mbuf, f: &IpFacts)
         flags: RTF_DYNAMIC,
         mtu: 0,
     };
-    if rt.add(e).is_err() {
+    if rt_add(v, e).is_err() {
         return;
     }
     let auto = v.builtin(ND6).auto();
@@ -167,10 +171,13 @@ pub(crate) fn nd6_redirect_timer(v: &mut Vnet, now: Time) {
         }
         r.expire > now
     });
-    let rt = &mut v.builtin(IP6).rt;
     for dst in gone {
-        if rt.get(key(&dst), 128).is_some_and(|e| e.flags & RTF_DYNAMIC != 0) {
-            let _ = rt.delete(key(&dst), 128);
+        if v.builtin(IP6)
+            .rt
+            .get(key(&dst), 128)
+            .is_some_and(|e| e.flags & RTF_DYNAMIC != 0)
+        {
+            let _ = rt_delete(v, key(&dst), 128);
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::kern::mbuf::Mbuf;
 use crate::net::ifnet::IF;
 use crate::net::radix::Key;
 use crate::net::route::{Gateway, RTF_STATIC, Rtentry};
+use crate::net::rtsock::{rt_add, rt_delete};
 use crate::netinet::protosw::IpFacts;
 use crate::netinet6::in6::{
     IN6_IFF_AUTOCONF, IN6_IFF_DEPRECATED, in6_aifaddr, in6_clearscope, in6_difaddr, in6_ifaddr_of, key,
@@ -252,7 +253,7 @@ fn defrtr_remove(v: &mut Vnet, doomed: impl Fn(&NdDefrouter) -> bool) {
         && e.flags & RTF_STATIC == 0
         && matches!(e.gateway, Gateway::Inet(g) if gone.contains(&Ipv6Addr::from(g)))
     {
-        let _ = v.builtin(IP6).rt.delete(0, 0);
+        let _ = rt_delete(v, 0u128, 0);
     }
 }
 
@@ -267,14 +268,17 @@ fn defrouter_select(v: &mut Vnet) {
     let Some(r) = auto.routers.first_mut() else { return };
     r.installed = true;
     let (addr, index) = (r.addr, r.index);
-    let _ = v.builtin(IP6).rt.add(Rtentry {
-        dst: 0,
-        plen: 0,
-        gateway: Gateway::Inet(key(&addr)),
-        ifindex: index,
-        flags: 0,
-        mtu: 0,
-    });
+    let _ = rt_add(
+        v,
+        Rtentry {
+            dst: 0u128,
+            plen: 0,
+            gateway: Gateway::Inet(key(&addr)),
+            ifindex: index,
+            flags: 0,
+            mtu: 0,
+        },
+    );
 }
 
 /// A prefix information option (§6.3.4; RFC 4862 §5.5.3): on-link
@@ -314,18 +318,19 @@ fn prelist_update(k: &mut Kernel, v: &mut Vnet, index: u32, pi: &PrefixInfo, now
         let expire = if pi.valid == 0 { now } else { lifetime(now, pi.valid) };
         v.builtin(ND6).auto().prefixes[at].expire = expire;
         let net = key(&prefix);
-        let rt = &mut v.builtin(IP6).rt;
-        if rt.get(net, pi.plen).is_none()
-            && rt
-                .add(Rtentry {
+        if v.builtin(IP6).rt.get(net, pi.plen).is_none()
+            && rt_add(
+                v,
+                Rtentry {
                     dst: net,
                     plen: pi.plen,
                     gateway: Gateway::Link(index),
                     ifindex: index,
                     flags: 0,
                     mtu: 0,
-                })
-                .is_ok()
+                },
+            )
+            .is_ok()
         {
             v.builtin(ND6).auto().prefixes[at].route = true;
         }
@@ -404,7 +409,7 @@ pub(crate) fn nd6_rtr_timer(v: &mut Vnet, now: Time) {
         }
         if p.expire != Time::ZERO && p.expire <= now {
             if p.route {
-                let _ = v.builtin(IP6).rt.delete(key(&p.prefix), p.plen);
+                let _ = rt_delete(v, key(&p.prefix), p.plen);
             }
             p.expire = Time::ZERO;
             p.route = false;

@@ -1,5 +1,5 @@
 //! Routing sockets for applications (route(4)): what a routing daemon or
-//! `route monitor` reads, and its requests to the vnet's IPv4 table.
+//! `route monitor` reads, and its requests to the vnet's tables.
 
 use std::future::poll_fn;
 use std::io;
@@ -8,7 +8,7 @@ use std::task::Poll;
 use super::SockCtx;
 use crate::Proc;
 use crate::net::route::{RtError, Rtentry};
-use crate::net::rtsock::{RtMsg, route_output, rts_attach, rts_detach, rts_recv};
+use crate::net::rtsock::{RtFamily, RtMsg, route_output, rts_attach, rts_detach, rts_recv};
 
 /// `socket(PF_ROUTE, SOCK_RAW, 0)`.
 pub struct RouteSocket {
@@ -36,9 +36,9 @@ impl RouteSocket {
         .await
     }
 
-    /// Write `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE` or `RTM_GET` for an
-    /// IPv4 route; every routing socket hears how it went.
-    pub fn request(&self, kind: u8, e: Rtentry) -> io::Result<Result<Rtentry, RtError>> {
+    /// Write `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE` or `RTM_GET` for a
+    /// route of either family; every routing socket hears how it went.
+    pub fn request<K: RtFamily>(&self, kind: u8, e: Rtentry<K>) -> io::Result<Result<Rtentry<K>, RtError>> {
         let seq = self.seq.get() + 1;
         self.seq.set(seq);
         let pid = self.ctx.proc.pid;

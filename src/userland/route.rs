@@ -442,6 +442,22 @@ async fn monitor(p: &Proc, a: &RouteArgs, words: &[String]) -> i32 {
     }
 }
 
+/// An address as route(8) prints a sockaddr: a scoped IPv6 one with its
+/// zone (`fe80::1%epair0a`).
+fn scoped(a: &IpAddr, ifname: &impl Fn(u32) -> Option<String>) -> String {
+    match a {
+        IpAddr::V6(x) => match crate::netinet6::in6::in6_getscope(x) {
+            Some(z) => format!(
+                "{}%{}",
+                crate::netinet6::in6::in6_clearscope(*x),
+                ifname(z).unwrap_or_else(|| z.to_string())
+            ),
+            None => x.to_string(),
+        },
+        a => a.to_string(),
+    }
+}
+
 /// route(8)'s `print_rtmsg`: a message in words.
 pub fn print_rtmsg(m: &RtMsg, ifname: impl Fn(u32) -> Option<String>) -> String {
     let name = match m.kind() {
@@ -475,13 +491,15 @@ pub fn print_rtmsg(m: &RtMsg, ifname: impl Fn(u32) -> Option<String>) -> String 
         } => {
             let host = *flags & crate::net::route::RTF_HOST != 0;
             let gw = match gateway {
-                Gateway::Inet(g) => g.to_string(),
+                Gateway::Inet(g) => scoped(g, &ifname),
                 Gateway::Link(i) => format!("link#{i}"),
             };
+            let netmask = mask(dst, *plen);
+            let dst = scoped(dst, &ifname);
             let (addrs, list) = if host {
                 ("<DST,GATEWAY>", format!(" {dst} {gw}"))
             } else {
-                ("<DST,GATEWAY,NETMASK>", format!(" {dst} {gw} {}", mask(dst, *plen)))
+                ("<DST,GATEWAY,NETMASK>", format!(" {dst} {gw} {netmask}"))
             };
             o += &format!(
                 "pid: {pid}, seq {seq}, errno {errno}, flags:{}\nlocks:  inits: \nsockaddrs: {addrs}\n{list}\n",
@@ -506,8 +524,9 @@ pub fn print_rtmsg(m: &RtMsg, ifname: impl Fn(u32) -> Option<String>) -> String 
                 None => ("<NETMASK,IFP,IFA>", String::new()),
             };
             o += &format!(
-                "metric 0, flags:<UP>\nsockaddrs: {addrs}\n {} {n} {addr}{tail}\n",
-                mask(addr, *plen)
+                "metric 0, flags:<UP>\nsockaddrs: {addrs}\n {} {n} {}{tail}\n",
+                mask(addr, *plen),
+                scoped(addr, &ifname)
             );
         }
         RtMsg::IfInfo {

@@ -9,6 +9,7 @@ use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::net::radix::Key;
 use crate::net::route::{Gateway, RTF_DONE, RTF_GATEWAY, RtError, Rtentry, flags_names};
+use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE, route_output};
 use crate::netinet6::in6::{in6_fmt, in6_getscope, in6_parse, key};
 use crate::netinet6::ip6::IP6;
 use crate::userland::route::{Mods, parse_mods};
@@ -88,12 +89,18 @@ pub fn modify6(p: &Proc, quiet: bool, cmd: &str, words: &[String]) -> i32 {
     if let Some(g) = &r.gateway_word {
         line += &format!(": gateway {g}");
     }
+    let pid = p.pid;
     let res = p.vnet(|_, v| -> Result<(), (String, String)> {
         if cmd == "delete" {
-            return v
-                .builtin(IP6)
-                .rt
-                .delete(key(&r.dst), r.plen)
+            let e = Rtentry {
+                dst: key(&r.dst),
+                plen: r.plen,
+                gateway: Gateway::Link(0),
+                ifindex: 0,
+                flags: r.flags,
+                mtu: r.mtu,
+            };
+            return route_output(v, RTM_DELETE, e, pid, 1)
                 .map(|_| ())
                 .map_err(|_| ("route has not been found".into(), RtError::NotFound.to_string()));
         }
@@ -138,12 +145,8 @@ pub fn modify6(p: &Proc, quiet: bool, cmd: &str, words: &[String]) -> i32 {
             flags: r.flags,
             mtu: r.mtu,
         };
-        let t = &mut v.builtin(IP6).rt;
-        let res = if cmd == "change" {
-            t.change(e).map(|_| ())
-        } else {
-            t.add(e)
-        };
+        let kind = if cmd == "change" { RTM_CHANGE } else { RTM_ADD };
+        let res = route_output(v, kind, e, pid, 1).map(|_| ());
         res.map_err(|e| match e {
             RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
             RtError::NotFound => ("route has not been found".into(), e.to_string()),

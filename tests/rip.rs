@@ -348,3 +348,76 @@ fn a_stopped_daemon_takes_its_routes() {
     let none = h.exec("jexec r1 vtysh -c 'show ip rip'");
     assert_eq!(none.status, 1, "the jail's daemons are gone: {none:?}");
 }
+
+#[test]
+fn show_ipv6_route_lists_the_kernels_ipv6_routes() {
+    let h = chain("rib6", CONF);
+    ok(&h, "jexec r1 ifconfig epair0a inet6 2001:db8:1::1/64");
+    ok(&h, "jexec r1 route -6 add -net 2001:db8:9::/48 2001:db8:1::2");
+    h.run_for(Duration::from_secs(2));
+    let out = ok(&h, "jexec r1 vtysh -c 'show ipv6 route'");
+    assert!(
+        out.starts_with("Codes: K - kernel route, C - connected, S - static, R - RIPng,\n"),
+        "{out}"
+    );
+    let routes: Vec<&str> = out.lines().skip(7).collect();
+    assert_eq!(routes.len(), 2, "{out}");
+    assert!(
+        routes[0].starts_with("C>* 2001:db8:1::/64 is directly connected, epair0a, "),
+        "{out}"
+    );
+    assert!(
+        routes[1].starts_with("K>* 2001:db8:9::/48 [0/0] via 2001:db8:1::2, epair0a, "),
+        "{out}"
+    );
+    let ip = ok(&h, "jexec r1 vtysh -c 'show ip route connected'");
+    assert!(!ip.contains("2001:db8"), "{ip}");
+    let k = ok(&h, "jexec r1 vtysh -c 'show ipv6 route kernel'");
+    assert_eq!(k.lines().skip(7).count(), 1, "{k}");
+}
+
+#[test]
+fn the_ipv6_rib_writes_its_routes_to_the_kernel() {
+    use vimage::routing::rib::{Proto, Rib, RibRoute};
+    let h = chain("rib6k", CONF);
+    ok(&h, "jexec r1 ifconfig epair0a inet6 2001:db8:1::1/64");
+    h.run_for(Duration::from_secs(2));
+    let p = proc_in(&h, "r1");
+    let rs = vimage::socket::RouteSocket::open(&p, Some(true)).expect("routing socket");
+    let mut rib: Rib<u128> = Rib::new(h.now());
+    let prefix = (
+        u128::from("2001:db8:5::".parse::<std::net::Ipv6Addr>().expect("v6")),
+        48,
+    );
+    let gw = u128::from("2001:db8:1::2".parse::<std::net::Ipv6Addr>().expect("v6"));
+    let ifindex = p
+        .vnet(|_, v| v.builtin(vimage::net::ifnet::IF).by_name("epair0a").map(|i| i.index))
+        .expect("vnet")
+        .expect("epair0a");
+    let route = RibRoute {
+        proto: Proto::Rip,
+        distance: 120,
+        metric: 2,
+        gateway: gw,
+        ifindex,
+        since: h.now(),
+    };
+    rib.update(prefix, route);
+    rib.sync(&p, &rs);
+    assert_eq!(rib.installed(), 1);
+    let n = ok(&h, "jexec r1 netstat -rn -f inet6");
+    let line = n
+        .lines()
+        .find(|l| l.starts_with("2001:db8:5::/48"))
+        .unwrap_or_else(|| panic!("{n}"));
+    assert!(line.contains("2001:db8:1::2") && line.contains("UG1"), "{line}");
+    let shown = rib.show(&p, Some(Proto::Rip));
+    assert!(
+        shown.contains("R>* 2001:db8:5::/48 [120/2] via 2001:db8:1::2, epair0a, weight 1, "),
+        "{shown}"
+    );
+    rib.withdraw(prefix, Proto::Rip);
+    rib.sync(&p, &rs);
+    assert_eq!(rib.installed(), 0);
+    assert!(!ok(&h, "jexec r1 netstat -rn -f inet6").contains("2001:db8:5::"));
+}

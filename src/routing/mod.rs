@@ -32,6 +32,8 @@ pub struct Frr {
     /// Counts changes of `conf`: a daemon that saw another reads it again.
     pub generation: u64,
     pub rib: rib::Rib,
+    /// The IPv6 RIB.
+    pub rib6: rib::Rib<u128>,
     /// ripd's state, while it runs.
     pub rip: Option<ripd::Rip>,
     /// ospfd's state, while it runs.
@@ -86,6 +88,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         conf: conf::FrrConf::default(),
         generation: 0,
         rib: rib::Rib::new(now),
+        rib6: rib::Rib::new(now),
         rip: None,
         ospf: None,
         bgp: None,

@@ -3,23 +3,71 @@
 //! to the kernel through the routing socket (`RTM_ADD`, `RTM_CHANGE`,
 //! `RTM_DELETE`, flagged `RTF_PROTO1`). Connected and kernel routes are
 //! the kernel's own (distance 0): a protocol's route for their prefix
-//! stays in the RIB unselected. `show ip route` in FRR 8.4's layout.
+//! stays in the RIB unselected. `show ip route` and `show ipv6 route`
+//! in FRR 8.4's layout: a jail has one RIB of each family, the same
+//! code over IPv4's `u32` keys and IPv6's `u128` ([`RibFamily`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use smallvec::SmallVec;
 
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
-use crate::net::radix::mask;
-use crate::net::route::{
-    Gateway, ROUTE, RTF_BLACKHOLE, RTF_GATEWAY, RTF_LOCAL, RTF_PROTO1, RTF_REJECT, RTF_UP, Rtentry,
-};
-use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE};
+use crate::net::route::{Gateway, RTF_BLACKHOLE, RTF_GATEWAY, RTF_LOCAL, RTF_PROTO1, RTF_REJECT, RTF_UP, Rtentry};
+use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE, RtFamily};
 use crate::netinet::in_::in_ifaddr_all;
+use crate::netinet6::in6::{in6_clearscope, in6_ifaddr_all};
+use crate::vnet::Vnet;
+use crate::wire::ipv6::is_link_local;
+
+/// What the RIB needs of an address family beyond its table.
+pub trait RibFamily: RtFamily + Ord {
+    /// `show ip route`'s or `show ipv6 route`'s legend.
+    const CODES: &'static str;
+    /// The interfaces' addresses whose networks are connected routes:
+    /// interface, address, prefix length (not loopback's, not IPv6's
+    /// link-local ones, which are each link's own).
+    fn connected(v: &Vnet) -> Vec<(u32, Self, u8)>;
+    /// The address as FRR prints it.
+    fn show(self) -> String;
+}
+
+impl RibFamily for u32 {
+    const CODES: &'static str = "Codes: K - kernel route, C - connected, S - static, R - RIP,\n       \
+         O - OSPF, I - IS-IS, B - BGP, E - EIGRP, N - NHRP,\n       \
+         T - Table, v - VNC, V - VNC-Direct, A - Babel, F - PBR,\n       \
+         f - OpenFabric,\n";
+    fn connected(v: &Vnet) -> Vec<(u32, u32, u8)> {
+        in_ifaddr_all(v)
+            .iter()
+            .filter(|a| a.addr >> 24 != 127)
+            .map(|a| (a.index, a.addr, a.plen))
+            .collect()
+    }
+    fn show(self) -> String {
+        Ipv4Addr::from(self).to_string()
+    }
+}
+
+impl RibFamily for u128 {
+    const CODES: &'static str = "Codes: K - kernel route, C - connected, S - static, R - RIPng,\n       \
+         O - OSPFv3, I - IS-IS, B - BGP, N - NHRP, T - Table,\n       \
+         v - VNC, V - VNC-Direct, A - Babel, F - PBR,\n       \
+         f - OpenFabric,\n";
+    fn connected(v: &Vnet) -> Vec<(u32, u128, u8)> {
+        in6_ifaddr_all(v)
+            .iter()
+            .filter(|a| a.usable() && !a.addr.is_loopback() && !is_link_local(&in6_clearscope(a.addr)))
+            .map(|a| (a.index, u128::from(a.addr), a.plen))
+            .collect()
+    }
+    fn show(self) -> String {
+        in6_clearscope(Ipv6Addr::from(self)).to_string()
+    }
+}
 use crate::socket::RouteSocket;
 
 /// Who a route is from (`ZEBRA_ROUTE_*`).
@@ -49,32 +97,33 @@ impl Proto {
 
 /// A protocol's route to a prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RibRoute {
+pub struct RibRoute<K = u32> {
     pub proto: Proto,
     pub distance: u8,
     pub metric: u32,
-    pub gateway: u32,
+    /// The next hop (0: none, the route is not for the kernel).
+    pub gateway: K,
     pub ifindex: u32,
     /// When it was learned or last changed.
     pub since: Time,
 }
 
 /// The routing information base of one jail.
-pub struct Rib {
+pub struct Rib<K: RibFamily = u32> {
     /// The protocols' routes, by prefix.
-    routes: BTreeMap<(u32, u8), SmallVec<[RibRoute; 1]>>,
+    routes: BTreeMap<(K, u8), SmallVec<[RibRoute<K>; 1]>>,
     /// What this RIB wrote to the kernel: gateway and interface.
-    installed: BTreeMap<(u32, u8), (u32, u32)>,
+    installed: BTreeMap<(K, u8), (K, u32)>,
     /// What the kernel refused (a route of its own there, a gateway it
     /// cannot reach): not asked again until the kernel's own routes or
     /// ours change, so a refusal is not a loop.
-    refused: BTreeMap<(u32, u8), (u32, u32)>,
+    refused: BTreeMap<(K, u8), (K, u32)>,
     /// The kernel's own prefixes, read again when `kernel_stale`.
-    theirs: BTreeSet<(u32, u8)>,
+    theirs: BTreeSet<(K, u8)>,
     kernel_stale: bool,
     /// Prefixes whose routes changed since the last `sync`; `all_dirty`
     /// when the kernel's own did (every prefix is looked at again).
-    dirty: BTreeSet<(u32, u8)>,
+    dirty: BTreeSet<(K, u8)>,
     all_dirty: bool,
     /// Counts changes of each protocol's routes (what another protocol
     /// redistributes may have changed).
@@ -84,14 +133,14 @@ pub struct Rib {
 }
 
 /// A route of the kernel's own (connected or kernel) to show.
-struct KernelRoute {
+struct KernelRoute<K> {
     proto: Proto,
-    gateway: Option<u32>,
+    gateway: Option<K>,
     ifname: String,
 }
 
-impl Rib {
-    pub fn new(now: Time) -> Rib {
+impl<K: RibFamily> Rib<K> {
+    pub fn new(now: Time) -> Rib<K> {
         Rib {
             routes: BTreeMap::new(),
             installed: BTreeMap::new(),
@@ -107,7 +156,7 @@ impl Rib {
 
     /// A protocol's route to `prefix` is `r` (it replaces that protocol's
     /// earlier one, keeping its age if nothing but the age changed).
-    pub fn update(&mut self, prefix: (u32, u8), mut r: RibRoute) {
+    pub fn update(&mut self, prefix: (K, u8), mut r: RibRoute<K>) {
         let v = self.routes.entry(prefix).or_default();
         if let Some(old) = v.iter_mut().find(|x| x.proto == r.proto) {
             if (RibRoute { since: r.since, ..*old }) == r {
@@ -141,7 +190,7 @@ impl Rib {
     }
 
     /// `proto`'s selected routes: prefix, metric.
-    pub fn selected(&self, proto: Proto) -> impl Iterator<Item = ((u32, u8), &RibRoute)> {
+    pub fn selected(&self, proto: Proto) -> impl Iterator<Item = ((K, u8), &RibRoute<K>)> {
         self.routes
             .keys()
             .filter_map(move |k| self.best(k).filter(|b| b.proto == proto).map(|b| (*k, b)))
@@ -150,10 +199,10 @@ impl Rib {
     /// The gateway and interface to reach `addr` by, for a protocol's
     /// next hop (BGP's): the kernel's longest match, unless that is one of
     /// `not`'s own routes or its interface is down.
-    pub fn resolve(&self, p: &Proc, addr: u32, not: Proto) -> Option<(u32, u32)> {
+    pub fn resolve(&self, p: &Proc, addr: K, not: Proto) -> Option<(K, u32)> {
         let (e, up) = p
             .vnet(|_, v| {
-                let e = v.get(ROUTE).and_then(|t| t.lookup(addr))?;
+                let e = K::table(v).and_then(|t| t.lookup(addr))?;
                 let up = v.get(IF).and_then(|l| l.get(e.ifindex)).is_some_and(|f| f.is_up());
                 Some((e, up))
             })
@@ -173,7 +222,7 @@ impl Rib {
     }
 
     /// A protocol no longer has a route to `prefix`.
-    pub fn withdraw(&mut self, prefix: (u32, u8), proto: Proto) {
+    pub fn withdraw(&mut self, prefix: (K, u8), proto: Proto) {
         if let Some(v) = self.routes.get_mut(&prefix) {
             let n = v.len();
             v.retain(|x| x.proto != proto);
@@ -188,7 +237,7 @@ impl Rib {
     }
 
     /// Only `proto`'s routes to `keep` stay.
-    pub fn retain(&mut self, proto: Proto, keep: &[(u32, u8)]) {
+    pub fn retain(&mut self, proto: Proto, keep: &[(K, u8)]) {
         let gone: Vec<_> = self
             .routes
             .iter()
@@ -210,7 +259,7 @@ impl Rib {
 
     /// The route selected for `prefix` among the protocols' (lowest
     /// distance, then metric).
-    fn best(&self, prefix: &(u32, u8)) -> Option<&RibRoute> {
+    fn best(&self, prefix: &(K, u8)) -> Option<&RibRoute<K>> {
         self.routes.get(prefix)?.iter().min_by_key(|r| (r.distance, r.metric))
     }
 
@@ -226,7 +275,7 @@ impl Rib {
                 self.all_dirty = true;
             }
         }
-        let todo: Vec<(u32, u8)> = if std::mem::take(&mut self.all_dirty) {
+        let todo: Vec<(K, u8)> = if std::mem::take(&mut self.all_dirty) {
             self.dirty.clear();
             let mut v: Vec<_> = self.routes.keys().chain(self.installed.keys()).copied().collect();
             v.sort_unstable();
@@ -238,13 +287,13 @@ impl Rib {
         for prefix in todo {
             let want = self
                 .best(&prefix)
-                .filter(|b| b.gateway != 0 && !self.theirs.contains(&prefix))
+                .filter(|b| b.gateway != K::ZERO && !self.theirs.contains(&prefix))
                 .map(|b| (b.gateway, b.ifindex));
             let was = self.installed.get(&prefix).copied();
             let Some(nh) = want else {
                 self.refused.remove(&prefix);
                 if self.installed.remove(&prefix).is_some() {
-                    let _ = rs.request(RTM_DELETE, entry(prefix, (0, 0)));
+                    let _ = rs.request(RTM_DELETE, entry(prefix, (K::ZERO, 0)));
                 }
                 continue;
             };
@@ -261,17 +310,13 @@ impl Rib {
         }
     }
 
-    /// `show ip route [PROTO]`, FRR 8.4's layout.
+    /// `show ip route [PROTO]`, `show ipv6 route [PROTO]`, FRR 8.4's
+    /// layout.
     pub fn show(&self, p: &Proc, only: Option<Proto>) -> String {
         let now = p.now();
-        let mut s = String::from(
-            "Codes: K - kernel route, C - connected, S - static, R - RIP,\n       \
-             O - OSPF, I - IS-IS, B - BGP, E - EIGRP, N - NHRP,\n       \
-             T - Table, v - VNC, V - VNC-Direct, A - Babel, F - PBR,\n       \
-             f - OpenFabric,\n       \
-             > - selected route, * - FIB route, q - queued, r - rejected, b - backup\n       \
-             t - trapped, o - offload failure\n\n",
-        );
+        let mut s = String::from(K::CODES);
+        s += "       > - selected route, * - FIB route, q - queued, r - rejected, b - backup\n       \
+              t - trapped, o - offload failure\n\n";
         let kernel = kernel_prefixes(p);
         let ifname = |i: u32| {
             p.vnet(|_, v| v.builtin(IF).get(i).map(|f| f.name.clone()))
@@ -279,12 +324,12 @@ impl Rib {
                 .flatten()
                 .unwrap_or_else(|| format!("if{i}"))
         };
-        let mut prefixes: Vec<(u32, u8)> = kernel.keys().chain(self.routes.keys()).copied().collect();
+        let mut prefixes: Vec<(K, u8)> = kernel.keys().chain(self.routes.keys()).copied().collect();
         prefixes.sort();
         prefixes.dedup();
         let age = |t: Time| super::uptime(now.saturating_sub(t));
         for prefix in prefixes {
-            let net = format!("{}/{}", Ipv4Addr::from(prefix.0), prefix.1);
+            let net = format!("{}/{}", prefix.0.show(), prefix.1);
             let kr = kernel.get(&prefix);
             for k in kr.iter().filter(|k| only.is_none_or(|o| o == k.proto)) {
                 let started = age(self.started);
@@ -293,7 +338,7 @@ impl Rib {
                         let _ = writeln!(s, "C>* {net} is directly connected, {}, {started}", k.ifname);
                     }
                     Some(g) => {
-                        let _ = writeln!(s, "K>* {net} [0/0] via {}, {}, {started}", Ipv4Addr::from(g), k.ifname);
+                        let _ = writeln!(s, "K>* {net} [0/0] via {}, {}, {started}", g.show(), k.ifname);
                     }
                 }
             }
@@ -305,8 +350,8 @@ impl Rib {
                 let selected = kr.is_none() && best == Some(*r);
                 let fib = selected && self.installed.contains_key(&prefix);
                 let via = match r.gateway {
-                    0 => "is directly connected".to_string(),
-                    g => format!("via {}", Ipv4Addr::from(g)),
+                    g if g == K::ZERO => "is directly connected".to_string(),
+                    g => format!("via {}", g.show()),
                 };
                 let _ = writeln!(
                     s,
@@ -326,7 +371,7 @@ impl Rib {
 }
 
 /// The kernel's routing entry for a RIB route.
-fn entry(prefix: (u32, u8), (gateway, ifindex): (u32, u32)) -> Rtentry {
+fn entry<K: RibFamily>(prefix: (K, u8), (gateway, ifindex): (K, u32)) -> Rtentry<K> {
     Rtentry {
         dst: prefix.0,
         plen: prefix.1,
@@ -340,19 +385,17 @@ fn entry(prefix: (u32, u8), (gateway, ifindex): (u32, u32)) -> Rtentry {
 /// The kernel's own routes, by prefix: the connected networks of
 /// interfaces that are up, and routes not written by a RIB (what zebra
 /// reads as kernel routes), less host routes to this host's addresses.
-pub fn kernel_routes(p: &Proc) -> Vec<((u32, u8), Proto)> {
+pub fn kernel_routes<K: RibFamily>(p: &Proc) -> Vec<((K, u8), Proto)> {
     kernel_prefixes(p).into_iter().map(|(k, r)| (k, r.proto)).collect()
 }
 
-fn kernel_prefixes(p: &Proc) -> BTreeMap<(u32, u8), KernelRoute> {
+fn kernel_prefixes<K: RibFamily>(p: &Proc) -> BTreeMap<(K, u8), KernelRoute<K>> {
     p.vnet(|_, v| {
         let mut out = BTreeMap::new();
         let name = |i: u32| v.get(IF).and_then(|l| l.get(i)).map(|f| (f.name.clone(), f.is_up()));
-        for ia in in_ifaddr_all(v) {
-            if let Some((ifname, true)) = name(ia.index)
-                && ia.addr >> 24 != 127
-            {
-                let prefix = (ia.addr & mask(ia.plen), ia.plen);
+        for (index, addr, plen) in K::connected(v) {
+            if let Some((ifname, true)) = name(index) {
+                let prefix = (addr & K::mask(plen), plen);
                 out.entry(prefix).or_insert(KernelRoute {
                     proto: Proto::Connected,
                     gateway: None,
@@ -360,7 +403,7 @@ fn kernel_prefixes(p: &Proc) -> BTreeMap<(u32, u8), KernelRoute> {
                 });
             }
         }
-        let Some(t) = v.get(ROUTE) else { return out };
+        let Some(t) = K::table(v) else { return out };
         for e in t.entries() {
             if e.flags & (RTF_PROTO1 | RTF_LOCAL | RTF_BLACKHOLE | RTF_REJECT) != 0 {
                 continue;

@@ -121,18 +121,22 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
     let ospf = || f.ospf.as_ref();
     let bgp = || f.bgp.as_ref();
     Some(match w {
-        ["ip", "route"] => f.rib.show(p, None),
-        ["ip", "route", which] => {
-            let proto = match *which {
-                "rip" => Proto::Rip,
-                "ospf" => Proto::Ospf,
-                "connected" => Proto::Connected,
-                "kernel" => Proto::Kernel,
-                "static" => Proto::Static,
-                "bgp" => Proto::Bgp,
+        [af @ ("ip" | "ipv6"), "route", which @ ..] => {
+            let proto = match (*af, which) {
+                (_, []) => None,
+                ("ip", ["rip"]) | ("ipv6", ["ripng"]) => Some(Proto::Rip),
+                ("ip", ["ospf"]) | ("ipv6", ["ospf6"]) => Some(Proto::Ospf),
+                (_, ["connected"]) => Some(Proto::Connected),
+                (_, ["kernel"]) => Some(Proto::Kernel),
+                (_, ["static"]) => Some(Proto::Static),
+                (_, ["bgp"]) => Some(Proto::Bgp),
                 _ => return None,
             };
-            f.rib.show(p, Some(proto))
+            if *af == "ip" {
+                f.rib.show(p, proto)
+            } else {
+                f.rib6.show(p, proto)
+            }
         }
         ["ip", "rip"] => rip().map(|r| super::ripd::show_ip_rip(r, now)).unwrap_or_default(),
         ["ip", "rip", "status"] => rip()

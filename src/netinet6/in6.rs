@@ -341,14 +341,13 @@ pub fn in6_selectsrc(v: &Vnet, dst: &Ipv6Addr, out: u32) -> Option<Ipv6Addr> {
 /// An address as people write it: a scoped one with `%` and its
 /// interface's name (`fe80::1%lo0`).
 pub fn in6_fmt(v: &Vnet, a: &Ipv6Addr) -> String {
+    in6_fmt_named(a, |z| v.get(IF).and_then(|i| i.get(z)).map(|i| i.name.clone()))
+}
+
+/// As [`in6_fmt`], the zone's name from `name` (its index if none).
+pub fn in6_fmt_named(a: &Ipv6Addr, name: impl Fn(u32) -> Option<String>) -> String {
     match in6_getscope(a) {
-        Some(z) => {
-            let name = v
-                .get(IF)
-                .and_then(|i| i.get(z))
-                .map_or_else(|| z.to_string(), |i| i.name.clone());
-            format!("{}%{name}", in6_clearscope(*a))
-        }
+        Some(z) => format!("{}%{}", in6_clearscope(*a), name(z).unwrap_or_else(|| z.to_string())),
         None => a.to_string(),
     }
 }

@@ -17,11 +17,12 @@ use crate::net::route::{
     inet_addr,
 };
 use crate::net::rtsock::{
-    RTM_ADD, RTM_CHANGE, RTM_DELADDR, RTM_DELETE, RTM_GET, RTM_IFINFO, RTM_NEWADDR, RtMsg, route_output,
+    RTM_ADD, RTM_CHANGE, RTM_DELADDR, RTM_DELETE, RTM_GET, RTM_IFINFO, RTM_NEWADDR, RtFamily, RtMsg, route_output,
 };
 use crate::netinet::in_::mask_to_plen;
 use crate::socket::RouteSocket;
 use crate::userland::print::ctime;
+use crate::vnet::Vnet;
 use crate::{errln, outln};
 
 /// manually manipulate the routing tables (route(8))
@@ -232,20 +233,12 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
                 flags: r.flags,
                 mtu: r.mtu,
             };
-            return route_output(v, RTM_DELETE, e, pid, 1)
-                .map(|_| ())
-                .map_err(|_| ("route has not been found".into(), RtError::NotFound.to_string()));
+            return request(v, RTM_DELETE, e, pid);
         }
         let gw = r
             .gateway_word
             .as_deref()
             .ok_or(("gateway required".to_string(), "gateway required".to_string()))?;
-        let unreach = || {
-            (
-                "message indicates error: Network is unreachable".to_string(),
-                RtError::Unreach.to_string(),
-            )
-        };
         let (gateway, ifindex) = if r.iface || r.flags & (RTF_BLACKHOLE | RTF_REJECT) != 0 && inet_addr(gw).is_none() {
             let i = v
                 .builtin(IF)
@@ -271,14 +264,27 @@ fn modify(p: &Proc, a: &RouteArgs, cmd: &str, words: &[String]) -> i32 {
             mtu: r.mtu,
         };
         let kind = if cmd == "change" { RTM_CHANGE } else { RTM_ADD };
-        let res = route_output(v, kind, e, pid, 1).map(|_| ());
-        res.map_err(|e| match e {
-            RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
-            RtError::NotFound => ("route has not been found".into(), e.to_string()),
-            RtError::Unreach => unreach(),
-        })
+        request(v, kind, e, pid)
     });
     report(p, a.quiet, &line, res)
+}
+
+/// route(8)'s request written to the routing socket; a failure as
+/// route(8) words it (the warning, and why).
+pub fn request<K: RtFamily>(v: &mut Vnet, kind: u8, e: Rtentry<K>, pid: u32) -> Result<(), (String, String)> {
+    route_output(v, kind, e, pid, 1).map(|_| ()).map_err(|e| match e {
+        RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
+        RtError::NotFound => ("route has not been found".into(), e.to_string()),
+        RtError::Unreach => unreach(),
+    })
+}
+
+/// route(8)'s words for a gateway it cannot reach.
+pub fn unreach() -> (String, String) {
+    (
+        "message indicates error: Network is unreachable".into(),
+        RtError::Unreach.to_string(),
+    )
 }
 
 /// How a change went, as route(8) tells it: the request's line, or the
@@ -446,14 +452,7 @@ async fn monitor(p: &Proc, a: &RouteArgs, words: &[String]) -> i32 {
 /// zone (`fe80::1%epair0a`).
 fn scoped(a: &IpAddr, ifname: &impl Fn(u32) -> Option<String>) -> String {
     match a {
-        IpAddr::V6(x) => match crate::netinet6::in6::in6_getscope(x) {
-            Some(z) => format!(
-                "{}%{}",
-                crate::netinet6::in6::in6_clearscope(*x),
-                ifname(z).unwrap_or_else(|| z.to_string())
-            ),
-            None => x.to_string(),
-        },
+        IpAddr::V6(x) => crate::netinet6::in6::in6_fmt_named(x, ifname),
         a => a.to_string(),
     }
 }
@@ -474,9 +473,7 @@ pub fn print_rtmsg(m: &RtMsg, ifname: impl Fn(u32) -> Option<String>) -> String 
     let bits = |b: &str| if b.is_empty() { String::new() } else { format!("<{b}>") };
     let mask = |a: &IpAddr, plen: u8| match a {
         IpAddr::V4(_) => Inet(mask(plen)).to_string(),
-        IpAddr::V6(_) => {
-            std::net::Ipv6Addr::from(u128::MAX.checked_shl(128 - u32::from(plen)).unwrap_or(0)).to_string()
-        }
+        IpAddr::V6(_) => std::net::Ipv6Addr::from(<u128 as crate::net::radix::Key>::mask(plen)).to_string(),
     };
     match m {
         RtMsg::Route {

@@ -8,8 +8,8 @@ use crate::errln;
 use crate::kern::proc::Proc;
 use crate::net::ifnet::IF;
 use crate::net::radix::Key;
-use crate::net::route::{Gateway, RTF_DONE, RTF_GATEWAY, RtError, Rtentry, flags_names};
-use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE, route_output};
+use crate::net::route::{Gateway, RTF_DONE, RTF_GATEWAY, Rtentry, flags_names};
+use crate::net::rtsock::{RTM_ADD, RTM_CHANGE, RTM_DELETE};
 use crate::netinet6::in6::{in6_fmt, in6_getscope, in6_parse, key};
 use crate::netinet6::ip6::IP6;
 use crate::userland::route::{Mods, parse_mods};
@@ -100,30 +100,22 @@ pub fn modify6(p: &Proc, quiet: bool, cmd: &str, words: &[String]) -> i32 {
                 flags: r.flags,
                 mtu: r.mtu,
             };
-            return route_output(v, RTM_DELETE, e, pid, 1)
-                .map(|_| ())
-                .map_err(|_| ("route has not been found".into(), RtError::NotFound.to_string()));
+            return super::route::request(v, RTM_DELETE, e, pid);
         }
         let gw = r
             .gateway_word
             .as_deref()
             .ok_or(("gateway required".to_string(), "gateway required".to_string()))?;
-        let unreach = || {
-            (
-                "message indicates error: Network is unreachable".to_string(),
-                RtError::Unreach.to_string(),
-            )
-        };
         let (gateway, ifindex) = match (r.iface, in6_parse(v, gw)) {
             (false, Some(g)) => {
                 // The gateway is on an attached link (or names its zone).
                 match in6_getscope(&g) {
                     Some(z) => (Gateway::Inet(key(&g)), z),
                     None => {
-                        let via = v.builtin(IP6).rt.lookup(key(&g)).ok_or_else(unreach)?;
+                        let via = v.builtin(IP6).rt.lookup(key(&g)).ok_or_else(super::route::unreach)?;
                         match via.gateway {
                             Gateway::Link(i) if via.flags & RTF_GATEWAY == 0 => (Gateway::Inet(key(&g)), i),
-                            _ => return Err(unreach()),
+                            _ => return Err(super::route::unreach()),
                         }
                     }
                 }
@@ -146,12 +138,7 @@ pub fn modify6(p: &Proc, quiet: bool, cmd: &str, words: &[String]) -> i32 {
             mtu: r.mtu,
         };
         let kind = if cmd == "change" { RTM_CHANGE } else { RTM_ADD };
-        let res = route_output(v, kind, e, pid, 1).map(|_| ());
-        res.map_err(|e| match e {
-            RtError::Exists => ("message indicates error: File exists".into(), e.to_string()),
-            RtError::NotFound => ("route has not been found".into(), e.to_string()),
-            RtError::Unreach => unreach(),
-        })
+        super::route::request(v, kind, e, pid)
     });
     super::route::report(p, quiet, &line, res)
 }

@@ -65,7 +65,7 @@ impl Frr {
 
 impl Drop for Frr {
     fn drop(&mut self) {
-        for pid in ["zebra", "ripd", "ospfd", "bgpd"] {
+        for pid in ["zebra", "ripd", "ripngd", "ospfd", "bgpd"] {
             if let Ok(p) = std::fs::read_to_string(self.dir.join(format!("{pid}.pid"))) {
                 let _ = std::process::Command::new("kill").arg(p.trim()).status();
             }
@@ -102,27 +102,54 @@ fn drive_until(h: &Host, secs: u64, mut done: impl FnMut(&Host) -> bool) -> bool
 /// alone) and tap0 as 10.99.`net`.1/24, and runs `daemon`; the TAP's
 /// Linux end `dev` goes into `ns` as 10.99.`net`.2/24.
 fn tap_lab(ns: &Netns, dev: &str, net: u8, daemon: &str) -> Host {
-    sh(&format!("ip netns add {}", ns.0));
-    sh(&format!("ip -n {} link set lo up", ns.0));
-    sh(&format!("ip -n {} addr add 10.60.1.1/24 dev lo", ns.0));
-    let h = Host::new(Config {
-        clock: ClockKind::Real,
-        ..Config::default()
-    });
-    for line in [
-        "jail -c name=r vnet persist".to_string(),
-        format!("ifconfig tap0 create tapdev {dev}"),
-        "ifconfig tap0 vnet r".into(),
+    let ours = [
         format!("jexec r ifconfig tap0 inet 10.99.{net}.1/24 up"),
         "jexec r ifconfig lo0 inet 10.50.1.1/32 alias".into(),
         "jexec r sysctl net.inet.ip.forwarding=1".into(),
         format!("jexec r {daemon}"),
-    ] {
-        let o = h.exec(&line);
+    ];
+    let theirs = [format!("addr add 10.99.{net}.2/24 dev {dev}")];
+    tap_jail(ns, dev, "addr add 10.60.1.1/24 dev lo", &ours, &theirs)
+}
+
+/// As [`tap_lab`] over IPv6: FRR's 2001:db8:60::1/64, our
+/// 2001:db8:50::1/128, the link 2001:db8:99::/64 (and each end's
+/// link-local address).
+fn tap_lab6(ns: &Netns, dev: &str, daemon: &str) -> Host {
+    let ours = [
+        "jexec r ifconfig tap0 inet6 2001:db8:99::1/64 up".to_string(),
+        "jexec r ifconfig lo0 inet6 2001:db8:50::1/128 alias".into(),
+        "jexec r sysctl net.inet6.ip6.forwarding=1".into(),
+        format!("jexec r {daemon}"),
+    ];
+    let theirs = [format!("addr add 2001:db8:99::2/64 dev {dev} nodad")];
+    tap_jail(ns, dev, "addr add 2001:db8:60::1/64 dev lo", &ours, &theirs)
+}
+
+/// Namespace `ns` with `lo` (an `ip addr` command) on its loopback, and
+/// jail r on tap0, set up by `ours`; the TAP's Linux end `dev` moved
+/// into `ns`, given `theirs` (`ip` commands) and brought up.
+fn tap_jail(ns: &Netns, dev: &str, lo: &str, ours: &[String], theirs: &[String]) -> Host {
+    sh(&format!("ip netns add {}", ns.0));
+    sh(&format!("ip -n {} link set lo up", ns.0));
+    sh(&format!("ip -n {} {lo}", ns.0));
+    let h = Host::new(Config {
+        clock: ClockKind::Real,
+        ..Config::default()
+    });
+    let head = [
+        "jail -c name=r vnet persist".to_string(),
+        format!("ifconfig tap0 create tapdev {dev}"),
+        "ifconfig tap0 vnet r".into(),
+    ];
+    for line in head.iter().chain(ours) {
+        let o = h.exec(line);
         assert!(o.success(), "{line}: {o:?}");
     }
     sh(&format!("ip link set {dev} netns {}", ns.0));
-    sh(&format!("ip -n {} addr add 10.99.{net}.2/24 dev {dev}", ns.0));
+    for t in theirs {
+        sh(&format!("ip -n {} {t}", ns.0));
+    }
     sh(&format!("ip -n {} link set {dev} up", ns.0));
     h
 }
@@ -183,6 +210,77 @@ fn ripv2_with_frr_both_ways() {
         .unwrap_or("");
     let n: Vec<&str> = src.split_whitespace().collect();
     assert_eq!(n.get(1..3), Some(&["0", "0"][..]), "{status}");
+    h.tasks().kill_all();
+}
+
+#[test]
+fn ripng_with_frr_both_ways() {
+    if !have_frr() {
+        return;
+    }
+    let pid = std::process::id();
+    let (ns, dev) = (Netns(format!("vfrg{pid}")), format!("vfrg{pid}"));
+    let dir = common::tmpdir("frr-ripng");
+    let ours = dir.join("vimage.conf");
+    std::fs::write(&ours, "router ripng\n network 2001:db8::/32\n").expect("conf");
+    let h = tap_lab6(&ns, &dev, &format!("ripngd -d -f {}", ours.display()));
+    let frr = Frr::start(
+        &ns.0,
+        &dir.join("frr"),
+        "frr defaults traditional\nhostname linux\nrouter ripng\n network 2001:db8:99::/64\n redistribute connected\n",
+        "ripngd",
+    );
+    let learned = drive_until(&h, 40, |h| {
+        h.exec("jexec r vtysh -c 'show ipv6 ripng'")
+            .stdout
+            .contains("R(n) 2001:db8:60::/64")
+            && sh(&format!("ip -n {} -6 route", ns.0)).contains("2001:db8:50::1 ")
+    });
+    let ours = h.exec("jexec r vtysh -c 'show ipv6 ripng'").stdout;
+    let theirs = frr.vtysh("show ipv6 ripng");
+    assert!(learned, "vimage:\n{ours}\nFRR:\n{theirs}");
+    // Through FRR's link-local address, on tap0.
+    let theirs_ll = sh(&format!("ip -n {} -6 addr show dev {dev} scope link", ns.0));
+    let ll = theirs_ll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_else(|| panic!("{theirs_ll}"))
+        .to_string();
+    assert!(
+        ours.contains(&format!(
+            "R(n) 2001:db8:60::/64 \n                  {ll:<28}tap0       2    0  "
+        )),
+        "{ours}"
+    );
+    assert!(theirs.contains("R(n) 2001:db8:50::1/128"), "{theirs}");
+    let linux = sh(&format!("ip -n {} -6 route", ns.0));
+    let ours_there = linux.lines().find(|l| l.starts_with("2001:db8:50::1 ")).unwrap_or("");
+    assert!(
+        ours_there.contains(" via fe80::") && ours_there.contains(" proto ripng"),
+        "{linux}"
+    );
+    let rib = h.exec("jexec r netstat -rn -f inet6").stdout;
+    let line = rib.lines().find(|l| l.starts_with("2001:db8:60::/64")).unwrap_or("");
+    assert!(line.contains(&format!("{ll}%tap0")) && line.contains("UG1"), "{rib}");
+    // A prefix only FRR announced, reached.
+    let ping = h.exec("jexec r ping6 -c 2 2001:db8:60::1");
+    assert!(ping.stdout.contains("2 packets received"), "{ping:?}");
+    // FRR takes us as a neighbour with nothing malformed.
+    // (The address, then its counters on the next line.)
+    let status = frr.vtysh("show ipv6 ripng status");
+    let src = status
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("fe80::"))
+        .nth(1)
+        .unwrap_or("");
+    let n: Vec<&str> = src.split_whitespace().collect();
+    assert_eq!(n.get(0..2), Some(&["0", "0"][..]), "{status}");
+    // And our status reads as theirs does.
+    let mine = h.exec("jexec r vtysh -c 'show ipv6 ripng status'").stdout;
+    let tail = |s: &str| s.lines().skip(2).take(4).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(tail(&mine), tail(&status), "vimage:\n{mine}\nFRR:\n{status}");
     h.tasks().kill_all();
 }
 

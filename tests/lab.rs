@@ -424,10 +424,14 @@ run = \"ifconfig -a inet6\"
 
 #[test]
 fn rip_ospf_and_bgp_labs_route_themselves_and_bad_frr_lines_are_located() {
-    // OSPF's routers wait a dead interval (40 s) before electing a DR.
-    for (routes, at) in [("rip", "10s"), ("ospf", "50s"), ("bgp", "5s")] {
-        let (out, ok) = run_text(&format!(
-            "routes = \"{routes}\"
+    // a -- r -- b under `head` (`routes = ...`), and what a runs at `at`.
+    let lab = |head: &str, at: &str, runs: &[&str]| {
+        let events: String = runs
+            .iter()
+            .map(|r| format!("[[event]]\nat = \"{at}\"\nnode = \"a\"\nrun = \"{r}\"\n"))
+            .collect();
+        run_text(&format!(
+            "{head}
 [[node]]
 name = \"a\"
 [[node]]
@@ -439,14 +443,24 @@ name = \"b\"
 ends = [\"a\", \"r\"]
 [[link]]
 ends = [\"r\", \"b\"]
-[[event]]
-at = \"{at}\"
-node = \"a\"
-run = \"ping -c 1 b\"
-"
-        ));
+{events}"
+        ))
+    };
+    // OSPF's routers wait a dead interval (40 s) before electing a DR.
+    for (routes, at) in [("rip", "10s"), ("ospf", "50s"), ("bgp", "5s")] {
+        let (out, ok) = lab(&format!("routes = \"{routes}\""), at, &["ping -c 1 b"]);
         assert!(ok && out.contains("1 packets received"), "{routes}: {out}");
     }
+    // Dual stack: ripngd too, and IPv6 reaches across.
+    let (out, ok) = lab(
+        "routes = \"rip\"\ninet6 = true",
+        "10s",
+        &["ping6 -c 1 b", "vtysh -c 'show ipv6 route ripng'"],
+    );
+    assert!(
+        ok && out.contains("1 packets received") && out.contains("R>* fd00:0:0:1::/64 [120/2] via fe80::"),
+        "{out}"
+    );
     let e =
         Lab::parse("bad.toml", "[[node]]\nname = \"r\"\nfrr = \"router rip\\n bogus\"\n").expect_err("a bad frr line");
     let e = e.to_string();

@@ -397,6 +397,63 @@ mod rip {
     }
 }
 
+mod ripng {
+    use proptest::prelude::*;
+    use vimage::fuzz::ripng::RipngRig;
+
+    /// A RIPng message: mostly a well-formed header and entries with
+    /// fields drawn to hit every check (next hop entries among them),
+    /// sometimes any bytes at all.
+    fn message() -> impl Strategy<Value = Vec<u8>> {
+        let prefix = prop_oneof![
+            any::<u128>(),
+            (0u128..256).prop_map(|x| (0x2001_0db8_u128 << 96) | (x << 80)),
+            Just(0xfe80_u128 << 112),
+            Just(0xff02_u128 << 112 | 9),
+            Just(1),
+            Just(0),
+        ];
+        let rte = (
+            prefix,
+            any::<u16>(),
+            prop_oneof![0u8..=128, any::<u8>()],
+            prop_oneof![0u8..=17, Just(0xff), any::<u8>()],
+        );
+        let good = (
+            prop_oneof![Just(2u8), Just(1), any::<u8>()],
+            prop_oneof![Just(1u8), any::<u8>()],
+            proptest::collection::vec(rte, 0..80),
+        )
+            .prop_map(|(cmd, ver, rtes)| {
+                let mut b = vec![cmd, ver, 0, 0];
+                for (prefix, tag, plen, metric) in rtes {
+                    b.extend_from_slice(&prefix.to_be_bytes());
+                    b.extend_from_slice(&tag.to_be_bytes());
+                    b.extend_from_slice(&[plen, metric]);
+                }
+                b
+            });
+        prop_oneof![4 => good, 1 => proptest::collection::vec(any::<u8>(), 0..600)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn forged_ripng_messages_keep_ripngd_within_bounds(
+            msgs in proptest::collection::vec((message(), any::<bool>(), 0u16..8000), 1..16)
+        ) {
+            let mut rig = RipngRig::new();
+            for (m, group, ms) in &msgs {
+                rig.send(m, *group, *ms);
+                if let Err(e) = rig.check() {
+                    prop_assert!(false, "{e}");
+                }
+            }
+        }
+    }
+}
+
 mod ospf {
     use proptest::prelude::*;
     use vimage::fuzz::ospf::{OspfRig, R};

@@ -4,14 +4,30 @@
 //! arbitrary frames are fed (fuzz/fuzz_targets/frames.rs). [`tcp::TcpRig`]:
 //! a listening and an established TCP connection that a forged peer
 //! drives with adversarial segments (fuzz/fuzz_targets/tcp.rs).
-//! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs);
+//! [`rip::RipRig`]: ripd and a forged neighbour (fuzz/fuzz_targets/rip.rs),
+//! [`ripng::RipngRig`] ripngd's (fuzz/fuzz_targets/ripng.rs);
 //! [`ospf::OspfRig`] the same for ospfd (fuzz/fuzz_targets/ospf.rs);
 //! [`bgp::BgpRig`] a hostile BGP neighbor's session (fuzz/fuzz_targets/bgp.rs).
 
 pub mod bgp;
 pub mod ospf;
 pub mod rip;
+pub mod ripng;
 pub mod tcp;
+
+/// The messages in a fuzz input for a daemon's rig: each [flags][len:
+/// u8][len bytes], flags bit 0 "to the group", the rest the
+/// milliseconds to wait after it (times 16).
+pub fn messages(data: &[u8]) -> Vec<(&[u8], bool, u16)> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let [flags, len, tail @ ..] = rest {
+        let n = (*len as usize).min(tail.len());
+        out.push((&tail[..n], flags & 1 == 1, u16::from(flags >> 1) * 16));
+        rest = &tail[n..];
+    }
+    out
+}
 
 /// Jails r (10.0.1.2, forwarding) and n (10.0.1.1) on one epair, a
 /// routing daemon in r started with configuration `conf`

@@ -212,9 +212,10 @@ impl Lab {
     }
 
     /// With `routes = "rip"` or `"ospf"`, a configuration for each node
-    /// that has none: the protocol on the networks of all its links. A
-    /// node whose configuration has `router rip` or `router ospf` starts
-    /// ripd or ospfd before its own commands.
+    /// that has none: the protocol on the networks of all its links (and
+    /// RIPng on their IPv6 networks in a dual-stack lab). A node whose
+    /// configuration has `router rip`, `router ripng` or `router ospf`
+    /// starts ripd, ripngd or ospfd before its own commands.
     fn start_daemons(&mut self) {
         let (router, area) = match self.routing {
             Routing::Rip => ("router rip", ""),
@@ -235,6 +236,17 @@ impl Lab {
                             }
                         }
                     }
+                    if self.routing == Routing::Rip && self.inet6 {
+                        conf += "router ripng\n";
+                        for l in &self.links {
+                            for (end, n) in [l.a, l.b].into_iter().enumerate() {
+                                if let (true, Some((a, plen))) = (n == i, l.addr6[end]) {
+                                    let net = u128::from(a) & <u128 as crate::net::radix::Key>::mask(plen);
+                                    conf += &format!(" network {}/{plen}\n", std::net::Ipv6Addr::from(net));
+                                }
+                            }
+                        }
+                    }
                     self.nodes[i].frr = Some(conf);
                 }
             }
@@ -243,6 +255,7 @@ impl Lab {
             let bgp = |f: &str| f.lines().any(|l| l.trim().starts_with("router bgp "));
             let daemons: Vec<&str> = [
                 ("router rip", "ripd -d"),
+                ("router ripng", "ripngd -d"),
                 ("router ospf", "ospfd -d"),
                 ("router bgp", "bgpd -d"),
             ]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::policy::{PrefixList, RouteMap, policy_config, prefix_list_line, route_map_line};
+use super::rib::RibFamily;
 use crate::net::route::inet_addr;
 
 /// Where a redistributed route comes from (`redistribute WHAT`).
@@ -50,15 +51,16 @@ pub enum SplitHorizon {
     Off,
 }
 
-/// `router rip`.
+/// `router rip`, and `router ripng` (`K` = `u128`: no `neighbor`,
+/// `version` or `distance` there).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RipConf {
+pub struct RipConf<K = u32> {
     /// `network A.B.C.D/M`: RIP on interfaces with an address inside.
-    pub networks: Vec<(u32, u8)>,
+    pub networks: Vec<(K, u8)>,
     /// `network IFNAME`.
     pub network_ifs: Vec<String>,
     /// `neighbor A.B.C.D`: updates also sent to it, unicast.
-    pub neighbors: Vec<u32>,
+    pub neighbors: Vec<K>,
     /// `passive-interface IF`, and `passive-interface default` (all but
     /// those named `no passive-interface IF`).
     pub passive: Vec<String>,
@@ -74,7 +76,7 @@ pub struct RipConf {
     pub distance: u8,
 }
 
-impl Default for RipConf {
+impl<K> Default for RipConf<K> {
     fn default() -> Self {
         RipConf {
             networks: Vec::new(),
@@ -93,7 +95,7 @@ impl Default for RipConf {
     }
 }
 
-impl RipConf {
+impl<K> RipConf<K> {
     /// Is RIP passive (listening, not sending) on `ifname`?
     pub fn is_passive(&self, ifname: &str) -> bool {
         self.passive_default != self.passive.iter().any(|p| p == ifname)
@@ -262,6 +264,8 @@ impl BgpConf {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfConf {
     pub split_horizon: SplitHorizon,
+    /// `ipv6 ripng split-horizon [poisoned-reverse]`.
+    pub ripng_split_horizon: SplitHorizon,
     pub description: Option<String>,
     pub ospf: OspfIfConf,
 }
@@ -272,6 +276,7 @@ pub enum Node {
     #[default]
     Config,
     RouterRip,
+    RouterRipng,
     RouterOspf,
     RouterBgp,
     /// `address-family ipv4 unicast` in `router bgp`.
@@ -287,6 +292,7 @@ pub enum Node {
 pub struct FrrConf {
     pub hostname: Option<String>,
     pub rip: Option<RipConf>,
+    pub ripng: Option<RipConf<u128>>,
     pub ospf: Option<OspfConf>,
     pub bgp: Option<BgpConf>,
     pub prefix_lists: BTreeMap<String, PrefixList>,
@@ -348,7 +354,8 @@ impl FrrConf {
             _ => (false, &words[..]),
         };
         let inner = match node.clone() {
-            Node::RouterRip => self.rip_line(neg, w),
+            Node::RouterRip => rip_line(self.rip.get_or_insert_with(RipConf::default), neg, w),
+            Node::RouterRipng => rip_line(self.ripng.get_or_insert_with(RipConf::default), neg, w),
             Node::RouterOspf => self.ospf_line(neg, w),
             Node::Interface(name) => self.if_line(&name, neg, w),
             Node::RouterBgp => self.bgp_line(node, neg, w, false),
@@ -378,6 +385,18 @@ impl FrrConf {
                 } else {
                     self.rip.get_or_insert_with(RipConf::default);
                     *node = Node::RouterRip;
+                }
+                Ok(())
+            }
+            ["router", "ripng", rest @ ..]
+                if rest.is_empty() || rest[0] == "vrf" && rest.get(1) == Some(&"default") =>
+            {
+                if neg {
+                    self.ripng = None;
+                    *node = Node::Config;
+                } else {
+                    self.ripng.get_or_insert_with(RipConf::default);
+                    *node = Node::RouterRipng;
                 }
                 Ok(())
             }
@@ -461,84 +480,6 @@ impl FrrConf {
         }
     }
 
-    /// A line of `router rip`; `None` if it is not one.
-    fn rip_line(&mut self, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
-        let r = self.rip.get_or_insert_with(RipConf::default);
-        let res = match w {
-            ["network", what] => match parse_prefix(what) {
-                Some(p) => {
-                    toggle(&mut r.networks, p, neg);
-                    Ok(())
-                }
-                None if what.contains(['.', '/']) => Err(format!("% Malformed prefix: {what}")),
-                None => {
-                    toggle(&mut r.network_ifs, what.to_string(), neg);
-                    Ok(())
-                }
-            },
-            ["neighbor", a] => match inet_addr(a) {
-                Some(a) => {
-                    toggle(&mut r.neighbors, a, neg);
-                    Ok(())
-                }
-                None => Err(format!("% Malformed address: {a}")),
-            },
-            ["passive-interface", "default"] => {
-                r.passive_default = !neg;
-                r.passive.clear();
-                Ok(())
-            }
-            ["passive-interface", name] => {
-                // Named under `default`, it is an exception: not passive.
-                toggle(&mut r.passive, name.to_string(), neg != r.passive_default);
-                Ok(())
-            }
-            ["redistribute", what, rest @ ..] => {
-                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
-                    .into_iter()
-                    .find(|k| k.name() == *what)
-                else {
-                    return Some(Err(format!("% Unknown command: redistribute {what}")));
-                };
-                let metric = match rest {
-                    [] => Ok(None),
-                    ["metric", m] => num(m, 0, 16).map(Some),
-                    _ => Err(format!("% Unknown command: {}", w.join(" "))),
-                };
-                metric.map(|m| {
-                    if neg {
-                        r.redistribute.remove(&k);
-                    } else {
-                        r.redistribute.insert(k, m);
-                    }
-                })
-            }
-            ["default-information", "originate"] => {
-                r.default_originate = !neg;
-                Ok(())
-            }
-            ["timers", "basic", u, t, g] => (|| {
-                let (u, t, g) = (
-                    num(u, 5, 2_147_483_647)?,
-                    num(t, 5, 2_147_483_647)?,
-                    num(g, 5, 2_147_483_647)?,
-                );
-                (r.update, r.timeout, r.garbage) = if neg { (30, 180, 120) } else { (u, t, g) };
-                Ok(())
-            })(),
-            ["timers", "basic"] if neg => {
-                (r.update, r.timeout, r.garbage) = (30, 180, 120);
-                Ok(())
-            }
-            ["version", "2"] => Ok(()),
-            ["version", v] => Err(format!("% RIP version {v} is not supported here (version 2 only)")),
-            ["default-metric", m] => num(m, 1, 16).map(|m| r.default_metric = if neg { 1 } else { m }),
-            ["distance", d] => num(d, 1, 255).map(|d| r.distance = if neg { 120 } else { d as u8 }),
-            _ => return None,
-        };
-        Some(res)
-    }
-
     /// A line of `router ospf`; `None` if it is not one.
     fn ospf_line(&mut self, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
         let o = self.ospf.get_or_insert_with(OspfConf::default);
@@ -565,15 +506,7 @@ impl FrrConf {
                 (None, _) => Err(format!("% Malformed prefix: {p}")),
                 _ => Err(format!("% OSPF area ID is invalid: {a}")),
             },
-            ["passive-interface", "default"] => {
-                o.passive_default = !neg;
-                o.passive.clear();
-                Ok(())
-            }
-            ["passive-interface", name] => {
-                toggle(&mut o.passive, name.to_string(), neg != o.passive_default);
-                Ok(())
-            }
+            ["passive-interface", name] => passive_line(&mut o.passive, &mut o.passive_default, name, neg),
             ["redistribute", what, rest @ ..] => {
                 let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
                     .into_iter()
@@ -740,15 +673,11 @@ impl FrrConf {
     fn if_line(&mut self, name: &str, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
         let i = self.interfaces.entry(name.to_string()).or_default();
         match w {
-            ["ip", "rip", "split-horizon"] => {
-                i.split_horizon = if neg { SplitHorizon::Off } else { SplitHorizon::Simple };
+            ["ip", "rip", "split-horizon", rest @ ..] => {
+                return Some(split_horizon_line(&mut i.split_horizon, neg, rest));
             }
-            ["ip", "rip", "split-horizon", "poisoned-reverse"] => {
-                i.split_horizon = if neg {
-                    SplitHorizon::Simple
-                } else {
-                    SplitHorizon::PoisonedReverse
-                };
+            ["ipv6", "ripng", "split-horizon", rest @ ..] => {
+                return Some(split_horizon_line(&mut i.ripng_split_horizon, neg, rest));
             }
             ["ip", "ospf", rest @ ..] => return Some(ospf_if_line(&mut i.ospf, neg, rest)),
             ["description", rest @ ..] => i.description = (!neg).then(|| rest.join(" ")),
@@ -776,10 +705,12 @@ impl FrrConf {
             if let Some(d) = &i.description {
                 let _ = writeln!(s, " description {d}");
             }
-            match i.split_horizon {
-                SplitHorizon::Simple => {}
-                SplitHorizon::PoisonedReverse => s += " ip rip split-horizon poisoned-reverse\n",
-                SplitHorizon::Off => s += " no ip rip split-horizon\n",
+            for (sh, what) in [(i.split_horizon, "ip rip"), (i.ripng_split_horizon, "ipv6 ripng")] {
+                match sh {
+                    SplitHorizon::Simple => {}
+                    SplitHorizon::PoisonedReverse => _ = writeln!(s, " {what} split-horizon poisoned-reverse"),
+                    SplitHorizon::Off => _ = writeln!(s, " no {what} split-horizon"),
+                }
             }
             let o = &i.ospf;
             let area = |a: u32| std::net::Ipv4Addr::from(a).to_string();
@@ -801,43 +732,10 @@ impl FrrConf {
             s += "exit\n!\n";
         }
         if let Some(r) = &self.rip {
-            s += "router rip\n";
-            if r.default_originate {
-                s += " default-information originate\n";
-            }
-            if r.default_metric != 1 {
-                let _ = writeln!(s, " default-metric {}", r.default_metric);
-            }
-            if r.distance != 120 {
-                let _ = writeln!(s, " distance {}", r.distance);
-            }
-            for &(a, l) in &r.networks {
-                let _ = writeln!(s, " network {}/{l}", std::net::Ipv4Addr::from(a));
-            }
-            for i in &r.network_ifs {
-                let _ = writeln!(s, " network {i}");
-            }
-            for &n in &r.neighbors {
-                let _ = writeln!(s, " neighbor {}", std::net::Ipv4Addr::from(n));
-            }
-            if r.passive_default {
-                s += " passive-interface default\n";
-            }
-            for p in &r.passive {
-                let no = if r.passive_default { "no " } else { "" };
-                let _ = writeln!(s, " {no}passive-interface {p}");
-            }
-            for (k, m) in &r.redistribute {
-                match m {
-                    Some(m) => writeln!(s, " redistribute {} metric {m}", k.name()),
-                    None => writeln!(s, " redistribute {}", k.name()),
-                }
-                .ok();
-            }
-            if (r.update, r.timeout, r.garbage) != (30, 180, 120) {
-                let _ = writeln!(s, " timers basic {} {} {}", r.update, r.timeout, r.garbage);
-            }
-            s += "exit\n!\n";
+            rip_config(&mut s, "router rip", r);
+        }
+        if let Some(r) = &self.ripng {
+            rip_config(&mut s, "router ripng", r);
         }
         if let Some(o) = &self.ospf {
             s += "router ospf\n";
@@ -1110,6 +1008,129 @@ fn toggle_map<K: Ord, V>(m: &mut BTreeMap<K, V>, k: K, v: V, neg: bool) {
     }
 }
 
+/// `router rip`'s or `router ripng`'s part of the running configuration.
+fn rip_config<K: RibFamily>(s: &mut String, head: &str, r: &RipConf<K>) {
+    *s += head;
+    s.push('\n');
+    if r.default_originate {
+        *s += " default-information originate\n";
+    }
+    if r.default_metric != 1 {
+        let _ = writeln!(*s, " default-metric {}", r.default_metric);
+    }
+    if r.distance != 120 {
+        let _ = writeln!(*s, " distance {}", r.distance);
+    }
+    for &(a, l) in &r.networks {
+        let _ = writeln!(*s, " network {}/{l}", a.show());
+    }
+    for i in &r.network_ifs {
+        let _ = writeln!(*s, " network {i}");
+    }
+    for &n in &r.neighbors {
+        let _ = writeln!(*s, " neighbor {}", n.show());
+    }
+    if r.passive_default {
+        *s += " passive-interface default\n";
+    }
+    for p in &r.passive {
+        let no = if r.passive_default { "no " } else { "" };
+        let _ = writeln!(*s, " {no}passive-interface {p}");
+    }
+    for (k, m) in &r.redistribute {
+        match m {
+            Some(m) => writeln!(*s, " redistribute {} metric {m}", k.name()),
+            None => writeln!(*s, " redistribute {}", k.name()),
+        }
+        .ok();
+    }
+    if (r.update, r.timeout, r.garbage) != (30, 180, 120) {
+        let _ = writeln!(*s, " timers basic {} {} {}", r.update, r.timeout, r.garbage);
+    }
+    *s += "exit\n!\n";
+}
+
+/// `[no] ip rip split-horizon [poisoned-reverse]`, and RIPng's.
+fn split_horizon_line(sh: &mut SplitHorizon, neg: bool, rest: &[&str]) -> Result<(), String> {
+    *sh = match (rest, neg) {
+        ([], false) => SplitHorizon::Simple,
+        ([], true) => SplitHorizon::Off,
+        (["poisoned-reverse"], false) => SplitHorizon::PoisonedReverse,
+        (["poisoned-reverse"], true) => SplitHorizon::Simple,
+        _ => return Err(format!("% Unknown command: split-horizon {}", rest.join(" "))),
+    };
+    Ok(())
+}
+
+/// A line of `router rip` or `router ripng`; `None` if it is not one.
+fn rip_line<K: RibFamily>(r: &mut RipConf<K>, neg: bool, w: &[&str]) -> Option<Result<(), String>> {
+    let v4 = !K::INET6;
+    let res = match w {
+        ["network", what] => match parse_prefix_of::<K>(what) {
+            Some(p) => {
+                toggle(&mut r.networks, p, neg);
+                Ok(())
+            }
+            None if what.contains(['.', '/', ':']) => Err(format!("% Malformed prefix: {what}")),
+            None => {
+                toggle(&mut r.network_ifs, what.to_string(), neg);
+                Ok(())
+            }
+        },
+        ["neighbor", a] if v4 => match K::parse_addr(a) {
+            Some(a) => {
+                toggle(&mut r.neighbors, a, neg);
+                Ok(())
+            }
+            None => Err(format!("% Malformed address: {a}")),
+        },
+        ["passive-interface", name] => passive_line(&mut r.passive, &mut r.passive_default, name, neg),
+        ["redistribute", what, rest @ ..] => {
+            let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
+                .into_iter()
+                .find(|k| k.name() == *what)
+            else {
+                return Some(Err(format!("% Unknown command: redistribute {what}")));
+            };
+            let metric = match rest {
+                [] => Ok(None),
+                ["metric", m] => num(m, 0, 16).map(Some),
+                _ => Err(format!("% Unknown command: {}", w.join(" "))),
+            };
+            metric.map(|m| {
+                if neg {
+                    r.redistribute.remove(&k);
+                } else {
+                    r.redistribute.insert(k, m);
+                }
+            })
+        }
+        ["default-information", "originate"] => {
+            r.default_originate = !neg;
+            Ok(())
+        }
+        ["timers", "basic", u, t, g] => (|| {
+            let (u, t, g) = (
+                num(u, 5, 2_147_483_647)?,
+                num(t, 5, 2_147_483_647)?,
+                num(g, 5, 2_147_483_647)?,
+            );
+            (r.update, r.timeout, r.garbage) = if neg { (30, 180, 120) } else { (u, t, g) };
+            Ok(())
+        })(),
+        ["timers", "basic"] if neg => {
+            (r.update, r.timeout, r.garbage) = (30, 180, 120);
+            Ok(())
+        }
+        ["version", "2"] if v4 => Ok(()),
+        ["version", v] if v4 => Err(format!("% RIP version {v} is not supported here (version 2 only)")),
+        ["default-metric", m] => num(m, 1, 16).map(|m| r.default_metric = if neg { 1 } else { m }),
+        ["distance", d] if v4 => num(d, 1, 255).map(|d| r.distance = if neg { 120 } else { d as u8 }),
+        _ => return None,
+    };
+    Some(res)
+}
+
 /// A number in `lo..=hi`, or FRR's error.
 fn num(s: &str, lo: u32, hi: u32) -> Result<u32, String> {
     s.parse::<u32>()
@@ -1123,6 +1144,18 @@ pub fn parse_area(s: &str) -> Option<u32> {
     inet_addr(s).or_else(|| s.parse().ok())
 }
 
+/// `[no] passive-interface default|IF`: named under `default`, an
+/// interface is an exception (not passive).
+fn passive_line(passive: &mut Vec<String>, default: &mut bool, name: &str, neg: bool) -> Result<(), String> {
+    if name == "default" {
+        *default = !neg;
+        passive.clear();
+    } else {
+        toggle(passive, name.to_string(), neg != *default);
+    }
+    Ok(())
+}
+
 /// Add `x` to `v` (once), or take it out if `neg`.
 fn toggle<T: PartialEq>(v: &mut Vec<T>, x: T, neg: bool) {
     v.retain(|y| *y != x);
@@ -1133,9 +1166,14 @@ fn toggle<T: PartialEq>(v: &mut Vec<T>, x: T, neg: bool) {
 
 /// `A.B.C.D/M` to its network and length (host bits cleared).
 pub fn parse_prefix(s: &str) -> Option<(u32, u8)> {
+    parse_prefix_of::<u32>(s)
+}
+
+/// A prefix of either family, host bits cleared.
+pub fn parse_prefix_of<K: RibFamily>(s: &str) -> Option<(K, u8)> {
     let (a, l) = s.split_once('/')?;
-    let l: u8 = l.parse().ok().filter(|l| *l <= 32)?;
-    Some((inet_addr(a)? & crate::net::radix::mask(l), l))
+    let l: u8 = l.parse().ok().filter(|l| *l <= K::BITS)?;
+    Some((K::parse_addr(a)? & K::mask(l), l))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use crate::socket::RouteSocket;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Daemon {
     Ripd,
+    Ripngd,
     Ospfd,
     Bgpd,
 }
@@ -34,6 +35,7 @@ impl Daemon {
     pub fn name(self) -> &'static str {
         match self {
             Daemon::Ripd => "ripd",
+            Daemon::Ripngd => "ripngd",
             Daemon::Ospfd => "ospfd",
             Daemon::Bgpd => "bgpd",
         }
@@ -41,7 +43,7 @@ impl Daemon {
 
     fn proto(self) -> Proto {
         match self {
-            Daemon::Ripd => Proto::Rip,
+            Daemon::Ripd | Daemon::Ripngd => Proto::Rip,
             Daemon::Ospfd => Proto::Ospf,
             Daemon::Bgpd => Proto::Bgp,
         }
@@ -50,6 +52,7 @@ impl Daemon {
     fn running(self, f: &Frr) -> bool {
         match self {
             Daemon::Ripd => f.rip.is_some(),
+            Daemon::Ripngd => f.ripng.is_some(),
             Daemon::Ospfd => f.ospf.is_some(),
             Daemon::Bgpd => f.bgp.is_some(),
         }
@@ -61,6 +64,10 @@ impl Daemon {
             Daemon::Ripd => {
                 let conf = f.conf.rip.clone().unwrap_or_default();
                 f.rip = Some(ripd::Rip::new(conf));
+            }
+            Daemon::Ripngd => {
+                let conf = f.conf.ripng.clone().unwrap_or_default();
+                f.ripng = Some(ripd::Rip::new(conf));
             }
             Daemon::Ospfd => {
                 let conf = f.conf.ospf.clone().unwrap_or_default();
@@ -77,13 +84,14 @@ impl Daemon {
     fn clear(self, f: &mut Frr) {
         match self {
             Daemon::Ripd => f.rip = None,
+            Daemon::Ripngd => f.ripng = None,
             Daemon::Ospfd => f.ospf = None,
             Daemon::Bgpd => f.bgp = None,
         }
     }
 }
 
-/// an FRR routing daemon: ripd speaks RIPv2, ospfd OSPFv2, bgpd BGP-4 (`-d -f frr.conf`)
+/// an FRR routing daemon: ripd speaks RIPv2, ripngd RIPng, ospfd OSPFv2, bgpd BGP-4 (`-d -f frr.conf`)
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct DaemonArgs {
@@ -150,9 +158,16 @@ pub fn daemon_open(p: &Proc, argv: &[String], d: Daemon) -> Result<(DaemonArgs, 
 pub fn daemon_stop(p: &Proc, frr: &Rc<RefCell<Frr>>, d: Daemon) {
     let mut f = frr.borrow_mut();
     d.clear(&mut f);
-    f.rib.withdraw_all(d.proto());
-    if let Ok(rs) = RouteSocket::open(p, Some(false)) {
-        f.rib.sync(p, &rs);
+    if d == Daemon::Ripngd {
+        f.rib6.withdraw_all(d.proto());
+        if let Ok(rs) = RouteSocket::open(p, Some(true)) {
+            f.rib6.sync(p, &rs);
+        }
+    } else {
+        f.rib.withdraw_all(d.proto());
+        if let Ok(rs) = RouteSocket::open(p, Some(false)) {
+            f.rib.sync(p, &rs);
+        }
     }
     drop(f);
     frr_close(p, frr);
@@ -237,7 +252,9 @@ pub async fn daemon_wait<T>(
             if let Poll::Ready(m) = rt.as_mut().poll(cx) {
                 let ours = matches!(m, Ok(RtMsg::Route { flags, .. }) if flags & RTF_PROTO1 != 0);
                 if !ours {
-                    frr.borrow_mut().rib.kernel_changed();
+                    let mut f = frr.borrow_mut();
+                    f.rib.kernel_changed();
+                    f.rib6.kernel_changed();
                 }
                 return Poll::Ready((!ours).then_some(Wake::Route));
             }

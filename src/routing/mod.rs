@@ -15,6 +15,7 @@ pub mod ospfd;
 pub mod policy;
 pub mod rib;
 pub mod ripd;
+pub mod ripngd;
 pub mod vtysh;
 
 use std::cell::RefCell;
@@ -36,6 +37,8 @@ pub struct Frr {
     pub rib6: rib::Rib<u128>,
     /// ripd's state, while it runs.
     pub rip: Option<ripd::Rip>,
+    /// ripngd's.
+    pub ripng: Option<ripd::Rip<u128>>,
     /// ospfd's state, while it runs.
     pub ospf: Option<ospfd::Ospf>,
     /// bgpd's state, while it runs.
@@ -62,7 +65,7 @@ impl Frr {
 
     /// Is any daemon running?
     pub fn running(&self) -> bool {
-        self.rip.is_some() || self.ospf.is_some() || self.bgp.is_some()
+        self.rip.is_some() || self.ripng.is_some() || self.ospf.is_some() || self.bgp.is_some()
     }
 }
 
@@ -90,6 +93,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         rib: rib::Rib::new(now),
         rib6: rib::Rib::new(now),
         rip: None,
+        ripng: None,
         ospf: None,
         bgp: None,
         wakers: Vec::new(),

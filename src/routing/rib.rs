@@ -33,6 +33,10 @@ pub trait RibFamily: RtFamily + Ord {
     fn connected(v: &Vnet) -> Vec<(u32, Self, u8)>;
     /// The address as FRR prints it.
     fn show(self) -> String;
+    /// The address as typed (`10.0.0.1`, `2001:db8::1`).
+    fn parse_addr(s: &str) -> Option<Self>;
+    /// IPv6? (A routing socket of the family hears only of it.)
+    const INET6: bool;
 }
 
 impl RibFamily for u32 {
@@ -50,6 +54,10 @@ impl RibFamily for u32 {
     fn show(self) -> String {
         Ipv4Addr::from(self).to_string()
     }
+    fn parse_addr(s: &str) -> Option<u32> {
+        crate::net::route::inet_addr(s)
+    }
+    const INET6: bool = false;
 }
 
 impl RibFamily for u128 {
@@ -67,6 +75,10 @@ impl RibFamily for u128 {
     fn show(self) -> String {
         in6_clearscope(Ipv6Addr::from(self)).to_string()
     }
+    fn parse_addr(s: &str) -> Option<u128> {
+        s.parse::<Ipv6Addr>().ok().map(u128::from)
+    }
+    const INET6: bool = true;
 }
 use crate::socket::RouteSocket;
 

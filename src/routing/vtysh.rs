@@ -142,6 +142,28 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
         ["ip", "rip", "status"] => rip()
             .map(|r| super::ripd::show_ip_rip_status(r, now))
             .unwrap_or_default(),
+        ["ipv6", "ripng"] => f
+            .ripng
+            .as_ref()
+            .map(|r| {
+                let name = |i: u32| {
+                    p.vnet(|_, v| {
+                        v.get(crate::net::ifnet::IF)
+                            .and_then(|l| l.get(i))
+                            .map(|f| f.name.clone())
+                    })
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| format!("if{i}"))
+                };
+                super::ripngd::show_ipv6_ripng(r, now, name)
+            })
+            .unwrap_or_default(),
+        ["ipv6", "ripng", "status"] => f
+            .ripng
+            .as_ref()
+            .map(|r| super::ripd::show_rip_status(r, now))
+            .unwrap_or_default(),
         ["ip", "ospf"] => ospf().map(super::ospfd::show_ip_ospf).unwrap_or_default(),
         ["ip", "ospf", "neighbor"] => ospf()
             .map(|o| super::ospfd::show_ip_ospf_neighbor(o, now))

@@ -84,6 +84,11 @@ pub static COMMANDS: &[Cmd] = &[
     cmd!("rtadvd", rtadvd::rtadvd, rtadvd::RtadvdArgs),
     cmd!("ripd", crate::routing::ripd::ripd, crate::routing::daemon::DaemonArgs),
     cmd!(
+        "ripngd",
+        crate::routing::ripngd::ripngd,
+        crate::routing::daemon::DaemonArgs
+    ),
+    cmd!(
         "ospfd",
         crate::routing::ospfd::ospfd,
         crate::routing::daemon::DaemonArgs

@@ -12,6 +12,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod ospf;
 pub mod rip;
+pub mod ripng;
 pub mod tcp;
 pub mod udp;
 

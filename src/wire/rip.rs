@@ -124,10 +124,29 @@ impl<T: AsRef<[u8]>> Packet<T> {
         (self.buffer.as_ref().len() - RIP_HDR_LEN) / RIP_ENTRY_LEN
     }
 
+    /// Entry `i`'s bytes (RIPng's entries are 20 bytes too).
+    pub fn entry_bytes(&self, i: usize) -> &[u8] {
+        let at = RIP_HDR_LEN + i * RIP_ENTRY_LEN;
+        &self.buffer.as_ref()[at..at + RIP_ENTRY_LEN]
+    }
+
+    /// A request or a response of `version`, its zero field zero.
+    pub fn check(&self, version: u8) -> Result<(), RipErr> {
+        if !matches!(self.command(), RIP_REQUEST | RIP_RESPONSE) {
+            return Err(RipErr::BadCommand(self.command()));
+        }
+        if self.version() != version {
+            return Err(RipErr::BadVersion(self.version()));
+        }
+        if self.zero() != 0 {
+            return Err(RipErr::NotZero);
+        }
+        Ok(())
+    }
+
     /// Entry `i`.
     pub fn entry(&self, i: usize) -> RipEntry {
-        let at = RIP_HDR_LEN + i * RIP_ENTRY_LEN;
-        let e = &self.buffer.as_ref()[at..at + RIP_ENTRY_LEN];
+        let e = self.entry_bytes(i);
         RipEntry {
             afi: be16(&e[field::AFI]),
             tag: be16(&e[field::TAG]),
@@ -152,15 +171,7 @@ impl RipRepr {
     /// here; ripd counts them).
     pub fn parse(d: &[u8]) -> Result<RipRepr, RipErr> {
         let p = Packet::new_checked(d)?;
-        if !matches!(p.command(), RIP_REQUEST | RIP_RESPONSE) {
-            return Err(RipErr::BadCommand(p.command()));
-        }
-        if p.version() != 2 {
-            return Err(RipErr::BadVersion(p.version()));
-        }
-        if p.zero() != 0 {
-            return Err(RipErr::NotZero);
-        }
+        p.check(2)?;
         Ok(RipRepr {
             command: p.command(),
             version: p.version(),

@@ -1,0 +1,19 @@
+//! Forged RIPng messages against ripngd: nothing may panic, and the
+//! bounds of `RipngRig::check` hold (ripngd runs, metrics 1 to 16,
+//! destinations valid, the table no bigger than what was sent, routes
+//! only through a neighbour). Input: messages, as
+//! `vimage::fuzz::messages` reads them.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vimage::fuzz::ripng::RipngRig;
+
+fuzz_target!(|data: &[u8]| {
+    let mut rig = RipngRig::new();
+    for (m, to_group, ms) in vimage::fuzz::messages(data) {
+        rig.send(m, to_group, ms);
+    }
+    if let Err(e) = rig.check() {
+        panic!("{e}");
+    }
+});

@@ -2,8 +2,10 @@
 //! configure mode), the part vimage's daemons carry out: `router rip`
 //! with its `network`, `neighbor`, `passive-interface`, `redistribute`,
 //! `default-information originate`, `timers basic`, `version`,
-//! `default-metric`, `distance`; `interface IF` with `ip rip
-//! split-horizon [poisoned-reverse]`; `hostname`. Lines are read as FRR
+//! `default-metric`, `distance`; `router ripng` with the same less
+//! `neighbor`, `version` and `distance`; `router ospf`, `router bgp`,
+//! prefix lists and route maps; `interface IF` with `ip rip` and `ipv6
+//! ripng split-horizon [poisoned-reverse]` and `ip ospf ...`; `hostname`. Lines are read as FRR
 //! reads them: a command not of the current node is tried at the top,
 //! `no` takes a setting back, `!` starts a comment, and what FRR would
 //! refuse is an error naming the line.

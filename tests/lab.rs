@@ -59,6 +59,9 @@ fn the_example_labs_run() {
         assert_eq!(st, 0, "{name}: {out}\n{err}");
         assert!(out.contains(want), "{name}: {want:?} in\n{out}");
     }
+    // The RIP ring routes IPv6 round the lost link too (ripngd).
+    let (_, out, _) = vimage(&["run", &example("rip")]);
+    assert!(out.contains(" 5  fd00:0:0:2::2  "), "{out}");
     // The dumbbell: both flows got through the shared bottleneck.
     let (_, out, _) = vimage(&["run", &example("dumbbell")]);
     assert_eq!(out.matches(" sender\n").count(), 2, "{out}");

@@ -464,6 +464,18 @@ ends = [\"r\", \"b\"]
         ok && out.contains("1 packets received") && out.contains("R>* fd00:0:0:1::/64 [120/2] via fe80::"),
         "{out}"
     );
+    // A node's `ip route`s: staticd installs them.
+    let (out, ok) = run_text(
+        "[[node]]\nname = \"a\"\nfrr = \"ip route 10.0.0.4/30 10.0.0.2\"\n\
+         [[node]]\nname = \"r\"\nkind = \"router\"\n\
+         [[node]]\nname = \"b\"\nfrr = \"ip route 10.0.0.0/30 10.0.0.5\"\n\
+         [[link]]\nends = [\"a\", \"r\"]\n[[link]]\nends = [\"r\", \"b\"]\n\
+         [[event]]\nat = \"2s\"\nnode = \"a\"\nrun = \"ping -c 1 b\"\n",
+    );
+    assert!(
+        ok && out.contains("staticd -d") && out.contains("1 packets received"),
+        "{out}"
+    );
     let e =
         Lab::parse("bad.toml", "[[node]]\nname = \"r\"\nfrr = \"router rip\\n bogus\"\n").expect_err("a bad frr line");
     let e = e.to_string();

@@ -421,3 +421,67 @@ fn the_ipv6_rib_writes_its_routes_to_the_kernel() {
     assert_eq!(rib.installed(), 0);
     assert!(!ok(&h, "jexec r1 netstat -rn -f inet6").contains("2001:db8:5::"));
 }
+
+/// staticd: `ip route` and `ipv6 route` of FRR's language go to the
+/// kernel through the RIB while their gateway is reachable, show as FRR
+/// shows them, leave with it, and ripd redistributes them.
+#[test]
+fn static_routes_are_installed_shown_and_redistributed() {
+    let rip = "router rip\n network 10.0.0.0/8\n redistribute static\n";
+    let h = chain("static-c0", rip);
+    ok(&h, "jexec r1 ifconfig epair0a inet6 2001:db8:1::1/64");
+    let dir = common::tmpdir("static-c0-r1");
+    let f = dir.join("frr.conf");
+    // One integrated frr.conf, as FRR's daemons share it.
+    std::fs::write(
+        &f,
+        rip.to_string()
+            + "ip route 10.9.0.0/16 10.0.1.2\nip route 10.8.0.0/16 10.0.1.99 5\nipv6 route 2001:db8:9::/48 2001:db8:1::2\nip route 10.7.0.0/16 10.5.5.5\n",
+    )
+    .expect("conf");
+    ok(&h, &format!("jexec r1 staticd -d -f {}", f.display()));
+    h.run_for(Duration::from_secs(10));
+    let route = ok(&h, "jexec r1 vtysh -c 'show ip route static'");
+    assert!(
+        route.contains("\nS>* 10.9.0.0/16 [1/0] via 10.0.1.2, epair0a, weight 1, 00:00:1"),
+        "{route}"
+    );
+    // On the link, though no one answers there: it stays.
+    assert!(
+        route.contains("S>* 10.8.0.0/16 [5/0] via 10.0.1.99, epair0a"),
+        "{route}"
+    );
+    // A gateway with no route to it: not installed.
+    assert!(!route.contains("10.7.0.0"), "{route}");
+    let rib = ok(&h, "jexec r1 netstat -rn -f inet");
+    assert!(rib.contains("10.9.0.0/16        10.0.1.2           UG1"), "{rib}");
+    let rib6 = ok(&h, "jexec r1 netstat -rn -f inet6");
+    assert!(
+        rib6.lines()
+            .any(|l| l.starts_with("2001:db8:9::/48") && l.contains("2001:db8:1::2") && l.contains("UG1")),
+        "{rib6}"
+    );
+    let v6 = ok(&h, "jexec r1 vtysh -c 'show ipv6 route static'");
+    assert!(
+        v6.contains("S>* 2001:db8:9::/48 [1/0] via 2001:db8:1::2, epair0a"),
+        "{v6}"
+    );
+    // r3 hears of them from r1's ripd.
+    let t = rip_table(&h, "r3");
+    assert!(t.iter().any(|l| l.starts_with("R(n) 10.9.0.0/16")), "{t:?}");
+    let run = ok(&h, "jexec r1 vtysh -c 'show running-config'");
+    assert!(
+        run.contains("ip route 10.9.0.0/16 10.0.1.2\nip route 10.8.0.0/16 10.0.1.99 5\nip route 10.7.0.0/16 10.5.5.5\nipv6 route 2001:db8:9::/48 2001:db8:1::2\n"),
+        "{run}"
+    );
+    // Taken back: gone from the kernel, and from r3 in time.
+    ok(
+        &h,
+        "jexec r1 vtysh -c 'configure terminal' -c 'no ip route 10.9.0.0/16 10.0.1.2'",
+    );
+    h.run_for(Duration::from_secs(1));
+    assert!(!ok(&h, "jexec r1 netstat -rn -f inet").contains("10.9.0.0/16"));
+    let bad = h.exec("jexec r1 vtysh -c 'conf t' -c 'ip route 10.6.0.0/16 Null0'");
+    assert_eq!(bad.status, 1, "{bad:?}");
+    assert!(bad.stderr.contains("go through a gateway address"), "{bad:?}");
+}

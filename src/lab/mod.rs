@@ -214,8 +214,9 @@ impl Lab {
     /// With `routes = "rip"` or `"ospf"`, a configuration for each node
     /// that has none: the protocol on the networks of all its links (and
     /// RIPng on their IPv6 networks in a dual-stack lab). A node whose
-    /// configuration has `router rip`, `router ripng` or `router ospf`
-    /// starts ripd, ripngd or ospfd before its own commands.
+    /// configuration has `router rip`, `router ripng`, `router ospf`,
+    /// `router bgp` or static routes starts ripd, ripngd, ospfd, bgpd or
+    /// staticd before its own commands.
     fn start_daemons(&mut self) {
         let (router, area) = match self.routing {
             Routing::Rip => ("router rip", ""),
@@ -253,14 +254,23 @@ impl Lab {
             let node = &mut self.nodes[i];
             let has = |r: &str| node.frr.as_deref().is_some_and(|f| f.lines().any(|l| l.trim() == r));
             let bgp = |f: &str| f.lines().any(|l| l.trim().starts_with("router bgp "));
+            let statics = |f: &str| {
+                f.lines()
+                    .any(|l| l.trim().starts_with("ip route ") || l.trim().starts_with("ipv6 route "))
+            };
             let daemons: Vec<&str> = [
                 ("router rip", "ripd -d"),
                 ("router ripng", "ripngd -d"),
                 ("router ospf", "ospfd -d"),
                 ("router bgp", "bgpd -d"),
+                ("ip route", "staticd -d"),
             ]
             .into_iter()
-            .filter(|(r, _)| has(r) || *r == "router bgp" && node.frr.as_deref().is_some_and(bgp))
+            .filter(|(r, _)| {
+                has(r)
+                    || *r == "router bgp" && node.frr.as_deref().is_some_and(bgp)
+                    || *r == "ip route" && node.frr.as_deref().is_some_and(statics)
+            })
             .map(|(_, d)| d)
             .collect();
             for d in daemons.into_iter().rev() {

@@ -469,7 +469,7 @@ pub async fn bgpd(p: Proc, argv: Vec<String>) -> i32 {
 async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteSocket) -> i32 {
     p.intr.catch();
     let mut seen = u64::MAX;
-    let mut gens = (u64::MAX, u64::MAX);
+    let mut gens = (u64::MAX, u64::MAX, u64::MAX);
     let mut kernel = true;
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -490,7 +490,11 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
                 bgp_reconfigure(&p, b, conf, now);
                 originate = true;
             }
-            let g = (rib.generation(Proto::Ospf), rib.generation(Proto::Rip));
+            let g = (
+                rib.generation(Proto::Ospf),
+                rib.generation(Proto::Rip),
+                rib.generation(Proto::Static),
+            );
             for (only, how) in std::mem::take(&mut b.clears) {
                 bgp_clear(b, only, how, now);
             }
@@ -1207,7 +1211,11 @@ fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
             (prefix, (k, 0))
         })
         .collect();
-    for (proto, k) in [(Proto::Ospf, Redist::Ospf), (Proto::Rip, Redist::Rip)] {
+    for (proto, k) in [
+        (Proto::Ospf, Redist::Ospf),
+        (Proto::Rip, Redist::Rip),
+        (Proto::Static, Redist::Static),
+    ] {
         for (prefix, r) in rib.selected(proto) {
             have.entry(prefix).or_insert((k, r.metric));
         }

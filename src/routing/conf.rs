@@ -262,6 +262,18 @@ impl BgpConf {
     }
 }
 
+/// A static route, staticd's (`ip route PREFIX GATEWAY [IFNAME]
+/// [DISTANCE]`, `ipv6 route ...`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticRoute<K = u32> {
+    pub prefix: (K, u8),
+    pub gateway: K,
+    /// The interface a link-local gateway is on.
+    pub ifname: Option<String>,
+    /// 1 unless told.
+    pub distance: u8,
+}
+
 /// `interface IF`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IfConf {
@@ -293,6 +305,9 @@ pub enum Node {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrrConf {
     pub hostname: Option<String>,
+    /// `ip route`, `ipv6 route`.
+    pub statics: Vec<StaticRoute>,
+    pub statics6: Vec<StaticRoute<u128>>,
     pub rip: Option<RipConf>,
     pub ripng: Option<RipConf<u128>>,
     pub ospf: Option<OspfConf>,
@@ -437,6 +452,8 @@ impl FrrConf {
                 Ok(())
             }
             ["ip", "prefix-list", rest @ ..] => prefix_list_line(&mut self.prefix_lists, neg, rest),
+            ["ip", "route", rest @ ..] => static_line(&mut self.statics, neg, rest),
+            ["ipv6", "route", rest @ ..] => static_line(&mut self.statics6, neg, rest),
             ["route-map", name, act @ ("permit" | "deny"), seq] => {
                 let seq: u32 = seq
                     .parse()
@@ -698,6 +715,8 @@ impl FrrConf {
         if let Some(h) = &self.hostname {
             let _ = writeln!(s, "hostname {h}");
         }
+        static_config(&mut s, "ip", &self.statics);
+        static_config(&mut s, "ipv6", &self.statics6);
         s += "!\n";
         for (name, i) in &self.interfaces {
             if *i == IfConf::default() {
@@ -1050,6 +1069,64 @@ fn rip_config<K: RibFamily>(s: &mut String, head: &str, r: &RipConf<K>) {
         let _ = writeln!(*s, " timers basic {} {} {}", r.update, r.timeout, r.garbage);
     }
     *s += "exit\n!\n";
+}
+
+/// `[no] ip route PREFIX GATEWAY [IFNAME] [DISTANCE]` (or `ipv6 route`):
+/// `no` with only the prefix takes all its routes back.
+fn static_line<K: RibFamily>(v: &mut Vec<StaticRoute<K>>, neg: bool, rest: &[&str]) -> Result<(), String> {
+    let [prefix, more @ ..] = rest else {
+        return Err("% Command incomplete".into());
+    };
+    let prefix = parse_prefix_of::<K>(prefix).ok_or_else(|| format!("% Malformed prefix: {prefix}"))?;
+    let Some((gw, more)) = more.split_first() else {
+        if neg {
+            v.retain(|s| s.prefix != prefix);
+            return Ok(());
+        }
+        return Err("% Command incomplete".into());
+    };
+    let gateway = K::parse_addr(gw).ok_or_else(|| {
+        format!("% {gw}: static routes here go through a gateway address (not an interface or a blackhole)")
+    })?;
+    let (ifname, more) = match more.split_first() {
+        Some((n, m)) if n.parse::<u8>().is_err() => (Some(n.to_string()), m),
+        _ => (None, more),
+    };
+    let distance = match more {
+        [] => 1,
+        [d] => num(d, 1, 255)? as u8,
+        _ => return Err(format!("% Unknown command: {}", rest.join(" "))),
+    };
+    v.retain(|s| (s.prefix, s.gateway) != (prefix, gateway));
+    if !neg {
+        v.push(StaticRoute {
+            prefix,
+            gateway,
+            ifname,
+            distance,
+        });
+    }
+    Ok(())
+}
+
+/// The static routes as FRR writes them.
+fn static_config<K: RibFamily>(s: &mut String, af: &str, v: &[StaticRoute<K>]) {
+    for r in v {
+        let _ = write!(
+            *s,
+            "{af} route {}/{} {}",
+            r.prefix.0.show(),
+            r.prefix.1,
+            r.gateway.show()
+        );
+        if let Some(i) = &r.ifname {
+            let _ = write!(*s, " {i}");
+        }
+        if r.distance != 1 {
+            let _ = write!(*s, " {}", r.distance);
+        }
+        s.push('\n');
+    }
 }
 
 /// `[no] ip rip split-horizon [poisoned-reverse]`, and RIPng's.

@@ -29,6 +29,7 @@ pub enum Daemon {
     Ripngd,
     Ospfd,
     Bgpd,
+    Staticd,
 }
 
 impl Daemon {
@@ -38,6 +39,7 @@ impl Daemon {
             Daemon::Ripngd => "ripngd",
             Daemon::Ospfd => "ospfd",
             Daemon::Bgpd => "bgpd",
+            Daemon::Staticd => "staticd",
         }
     }
 
@@ -46,6 +48,7 @@ impl Daemon {
             Daemon::Ripd | Daemon::Ripngd => Proto::Rip,
             Daemon::Ospfd => Proto::Ospf,
             Daemon::Bgpd => Proto::Bgp,
+            Daemon::Staticd => Proto::Static,
         }
     }
 
@@ -55,6 +58,7 @@ impl Daemon {
             Daemon::Ripngd => f.ripng.is_some(),
             Daemon::Ospfd => f.ospf.is_some(),
             Daemon::Bgpd => f.bgp.is_some(),
+            Daemon::Staticd => f.staticd,
         }
     }
 
@@ -78,6 +82,7 @@ impl Daemon {
                 let conf = f.conf.bgp.clone().unwrap_or_else(|| super::conf::BgpConf::new(1));
                 f.bgp = Some(bgpd::Bgp::new(conf));
             }
+            Daemon::Staticd => f.staticd = true,
         }
     }
 
@@ -87,11 +92,12 @@ impl Daemon {
             Daemon::Ripngd => f.ripng = None,
             Daemon::Ospfd => f.ospf = None,
             Daemon::Bgpd => f.bgp = None,
+            Daemon::Staticd => f.staticd = false,
         }
     }
 }
 
-/// an FRR routing daemon: ripd speaks RIPv2, ripngd RIPng, ospfd OSPFv2, bgpd BGP-4 (`-d -f frr.conf`)
+/// an FRR routing daemon: ripd speaks RIPv2, ripngd RIPng, ospfd OSPFv2, bgpd BGP-4, staticd installs `ip route`s (`-d -f frr.conf`)
 #[derive(Parser, Debug)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct DaemonArgs {
@@ -158,15 +164,16 @@ pub fn daemon_open(p: &Proc, argv: &[String], d: Daemon) -> Result<(DaemonArgs, 
 pub fn daemon_stop(p: &Proc, frr: &Rc<RefCell<Frr>>, d: Daemon) {
     let mut f = frr.borrow_mut();
     d.clear(&mut f);
-    if d == Daemon::Ripngd {
-        f.rib6.withdraw_all(d.proto());
-        if let Ok(rs) = RouteSocket::open(p, Some(true)) {
-            f.rib6.sync(p, &rs);
-        }
-    } else {
-        f.rib.withdraw_all(d.proto());
-        if let Ok(rs) = RouteSocket::open(p, Some(false)) {
+    // ripngd's routes are IPv6's, staticd's both families', the others'
+    // IPv4's.
+    if let Ok(rs) = RouteSocket::open(p, None) {
+        if d != Daemon::Ripngd {
+            f.rib.withdraw_all(d.proto());
             f.rib.sync(p, &rs);
+        }
+        if matches!(d, Daemon::Ripngd | Daemon::Staticd) {
+            f.rib6.withdraw_all(d.proto());
+            f.rib6.sync(p, &rs);
         }
     }
     drop(f);

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod rib;
 pub mod ripd;
 pub mod ripngd;
+pub mod staticd;
 pub mod vtysh;
 
 use std::cell::RefCell;
@@ -43,6 +44,8 @@ pub struct Frr {
     pub ospf: Option<ospfd::Ospf>,
     /// bgpd's state, while it runs.
     pub bgp: Option<bgpd::Bgp>,
+    /// Whether staticd runs (its routes are the configuration's).
+    pub staticd: bool,
     /// Daemons to wake when the configuration changes.
     wakers: Vec<Waker>,
 }
@@ -65,7 +68,7 @@ impl Frr {
 
     /// Is any daemon running?
     pub fn running(&self) -> bool {
-        self.rip.is_some() || self.ripng.is_some() || self.ospf.is_some() || self.bgp.is_some()
+        self.staticd || self.rip.is_some() || self.ripng.is_some() || self.ospf.is_some() || self.bgp.is_some()
     }
 }
 
@@ -96,6 +99,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         ripng: None,
         ospf: None,
         bgp: None,
+        staticd: false,
         wakers: Vec::new(),
     }));
     k.vty.insert((jid, VTY), f.clone());

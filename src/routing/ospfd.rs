@@ -203,6 +203,8 @@ pub struct Ospf {
     lsdb_due: Time,
     /// SPF runs since the RIB was last given the routes.
     rib_stale: bool,
+    /// staticd's routes in the RIB, for `redistribute static`.
+    statics: Vec<(u32, u8)>,
     /// What SPF found for us to summarise as an ABR: (into area, prefix,
     /// cost).
     summaries: Vec<(u32, (u32, u8), u32)>,
@@ -277,6 +279,11 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
             // configuration's news.
             if kernel_changed || reconfigured {
                 ospf_interfaces(&p, o, conf, now);
+            }
+            let statics: Vec<(u32, u8)> = rib.selected(Proto::Static).map(|(prefix, _)| prefix).collect();
+            if statics != o.statics {
+                o.statics = statics;
+                o.schedule_originate(now);
             }
             ospf_timers(&p, o, now);
             if std::mem::take(&mut o.rib_stale) || kernel_changed {
@@ -1422,6 +1429,7 @@ fn redistributed(p: &Proc, o: &Ospf) -> Vec<((u32, u8), PrefixLsa)> {
     let ours: Vec<(u32, u8)> = o.ifs.iter().map(|i| (i.addr & mask(i.plen), i.plen)).collect();
     kernel_routes(p)
         .into_iter()
+        .chain(o.statics.iter().map(|&prefix| (prefix, Proto::Static)))
         .filter_map(|(prefix, proto)| {
             let what = match proto {
                 Proto::Connected => Redist::Connected,

@@ -37,6 +37,11 @@ pub trait RibFamily: RtFamily + Ord {
     fn parse_addr(s: &str) -> Option<Self>;
     /// IPv6? (A routing socket of the family hears only of it.)
     const INET6: bool;
+    /// A link-local address in interface `index`'s zone (IPv4's are
+    /// as they are).
+    fn with_zone(self, _index: u32) -> Self {
+        self
+    }
 }
 
 impl RibFamily for u32 {
@@ -77,6 +82,9 @@ impl RibFamily for u128 {
     }
     fn parse_addr(s: &str) -> Option<u128> {
         s.parse::<Ipv6Addr>().ok().map(u128::from)
+    }
+    fn with_zone(self, index: u32) -> u128 {
+        crate::wire::ipv6::in6_setscope(Ipv6Addr::from(self), index).to_bits()
     }
     const INET6: bool = true;
 }

@@ -443,7 +443,13 @@ fn rip_local_routes<K: RipFamily>(p: &Proc, frr: &Shared) {
     }
     let now = p.now();
     let mut f = frr.borrow_mut();
-    let (Some(r), _) = K::state_rib(&mut f) else { return };
+    let (Some(r), rib) = K::state_rib(&mut f) else { return };
+    if let Some(m) = metric_of(Redist::Static) {
+        for (prefix, s) in rib.selected(Proto::Static) {
+            want.entry(prefix)
+                .or_insert((Kind::Redistribute(Redist::Static), m, s.ifindex));
+        }
+    }
     let mut changed = false;
     for (prefix, rte) in r.routes.iter_mut() {
         if rte.kind != Kind::Rte && rte.garbage.is_none() && !want.contains_key(prefix) {

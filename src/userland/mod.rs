@@ -89,6 +89,11 @@ pub static COMMANDS: &[Cmd] = &[
         crate::routing::daemon::DaemonArgs
     ),
     cmd!(
+        "staticd",
+        crate::routing::staticd::staticd,
+        crate::routing::daemon::DaemonArgs
+    ),
+    cmd!(
         "ospfd",
         crate::routing::ospfd::ospfd,
         crate::routing::daemon::DaemonArgs

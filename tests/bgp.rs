@@ -314,3 +314,23 @@ fn a_route_reflector_passes_ibgp_routes_between_its_clients() {
     h.run_for(Duration::from_secs(2));
     assert!(!vtysh(&h, "r1", "show bgp ipv4 unicast").contains("10.0.3.1/32"));
 }
+
+/// A route staticd adds later is redistributed at once: a RIB change
+/// wakes bgpd (the kernel's news of a RIB's writes wakes no one, and
+/// staticd starting changes no configuration), not its next keepalive.
+#[test]
+fn a_static_route_added_later_is_announced_at_once() {
+    let r1 =
+        format!("{R1}router bgp 65001\n address-family ipv4 unicast\n  redistribute static\n exit-address-family\n");
+    let h = chain("bgp-static", [&r1, R2, R3]);
+    h.run_for(Duration::from_secs(10));
+    assert!(!vtysh(&h, "r2", "show bgp ipv4 unicast").contains("10.9.0.0/16"));
+    // staticd on the same integrated configuration, as FRR's, with one
+    // route more.
+    let f = common::tmpdir("bgp-static-conf").join("frr.conf");
+    std::fs::write(&f, r1 + "ip route 10.9.0.0/16 10.0.1.2\n").expect("conf");
+    ok(&h, &format!("jexec r1 staticd -d -f {}", f.display()));
+    h.run_for(Duration::from_millis(20));
+    let t = vtysh(&h, "r2", "show bgp ipv4 unicast");
+    assert!(t.contains("*> 10.9.0.0/16"), "{t}");
+}

@@ -526,7 +526,7 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
                 return 0;
             }
             Wake::Route => kernel = true,
-            Wake::Packet(()) | Wake::Conf | Wake::Timer => {}
+            Wake::Packet(()) | Wake::Conf | Wake::Rib | Wake::Timer => {}
         }
     }
 }

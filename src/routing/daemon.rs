@@ -229,12 +229,16 @@ pub enum Wake<T> {
     Route,
     /// The running configuration changed since generation `seen`.
     Conf,
+    /// Another daemon's routes in the RIBs changed.
+    Rib,
     /// `until` came, or the socket failed.
     Timer,
 }
 
 /// A daemon's wait: for a signal, its socket (`recv`), a routing
-/// message, a configuration change or `until`, whichever comes first.
+/// message, a configuration change, another daemon's change of the RIBs
+/// (its own, made before the wait, it tells the others of) or `until`,
+/// whichever comes first.
 /// The RIB's own writes (RTF_PROTO1) are no news, so a daemon does not
 /// wake for the routes it just installed.
 pub async fn daemon_wait<T>(
@@ -247,6 +251,7 @@ pub async fn daemon_wait<T>(
 ) -> Wake<T> {
     let mut recv = pin!(recv);
     let mut sleep = pin!(p.sleep_until(until));
+    let rib_seen = frr.borrow_mut().rib_announce();
     loop {
         let mut rt = pin!(rs.recv());
         let w = poll_fn(|cx| {
@@ -268,6 +273,9 @@ pub async fn daemon_wait<T>(
             let mut f = frr.borrow_mut();
             if f.generation != seen {
                 return Poll::Ready(Some(Wake::Conf));
+            }
+            if f.rib_changes() != rib_seen {
+                return Poll::Ready(Some(Wake::Rib));
             }
             f.watch(cx.waker());
             drop(f);

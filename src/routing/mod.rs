@@ -46,7 +46,9 @@ pub struct Frr {
     pub bgp: Option<bgpd::Bgp>,
     /// Whether staticd runs (its routes are the configuration's).
     pub staticd: bool,
-    /// Daemons to wake when the configuration changes.
+    /// The RIBs' changes the waiting daemons were last told of.
+    rib_told: u64,
+    /// Daemons to wake when the configuration or the RIBs change.
     wakers: Vec<Waker>,
 }
 
@@ -57,6 +59,24 @@ impl Frr {
         for w in self.wakers.drain(..) {
             w.wake();
         }
+    }
+
+    /// How many times the RIBs' routes changed.
+    pub fn rib_changes(&self) -> u64 {
+        self.rib.changes().wrapping_add(self.rib6.changes())
+    }
+
+    /// A daemon that changed the RIBs wakes the others, which may
+    /// redistribute its routes or resolve through them; the count now.
+    pub fn rib_announce(&mut self) -> u64 {
+        let g = self.rib_changes();
+        if g != self.rib_told {
+            self.rib_told = g;
+            for w in self.wakers.drain(..) {
+                w.wake();
+            }
+        }
+        g
     }
 
     /// Wake `w` at the next change.
@@ -100,6 +120,7 @@ fn frr_make(k: &mut Kernel, jid: Jid, now: Time) -> Rc<RefCell<Frr>> {
         ospf: None,
         bgp: None,
         staticd: false,
+        rib_told: 0,
         wakers: Vec::new(),
     }));
     k.vty.insert((jid, VTY), f.clone());

@@ -329,7 +329,7 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
             }
             Wake::Intr => return 0,
             Wake::Route => kernel_changed = true,
-            Wake::Conf | Wake::Timer => {}
+            Wake::Conf | Wake::Rib | Wake::Timer => {}
         }
     }
 }

@@ -198,6 +198,11 @@ impl<K: RibFamily> Rib<K> {
         self.installed.len()
     }
 
+    /// How many times any protocol's routes changed.
+    pub fn changes(&self) -> u64 {
+        self.generation.iter().fold(0, |a, g| a.wrapping_add(*g))
+    }
+
     /// How many times `proto`'s routes changed.
     pub fn generation(&self, proto: Proto) -> u64 {
         self.generation[proto as usize]

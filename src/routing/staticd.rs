@@ -38,19 +38,14 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, rs: RouteSocket) -> i32 {
         let seen = {
             let mut f = frr.borrow_mut();
             let f = &mut *f;
-            let before = (f.rib.generation(Proto::Static), f.rib6.generation(Proto::Static));
             static_to_rib(&p, &f.conf.statics, &mut f.rib);
             static_to_rib(&p, &f.conf.statics6, &mut f.rib6);
             f.rib.sync(&p, &rs);
             f.rib6.sync(&p, &rs);
-            if before != (f.rib.generation(Proto::Static), f.rib6.generation(Proto::Static)) {
-                // The daemons that redistribute them look again (the
-                // kernel's news of a RIB's routes wakes no daemon).
-                f.reconfigured();
-            }
             f.generation
         };
-        // Woken by a change of the kernel's routes or of the
+        // Woken by a change of the kernel's routes, the RIBs (a gateway
+        // may resolve through another daemon's route) or the
         // configuration; the hour is only a bound.
         let until = p.now().saturating_add(Duration::from_secs(3600));
         let nothing = std::future::pending::<std::io::Result<()>>();

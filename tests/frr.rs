@@ -108,7 +108,7 @@ fn tap_lab(ns: &Netns, dev: &str, net: u8, daemon: &str) -> Host {
         "jexec r sysctl net.inet.ip.forwarding=1".into(),
         format!("jexec r {daemon}"),
     ];
-    let theirs = [format!("addr add 10.99.{net}.2/24 dev {dev}")];
+    let theirs = [format!("ip addr add 10.99.{net}.2/24 dev {dev}")];
     tap_jail(ns, dev, "addr add 10.60.1.1/24 dev lo", &ours, &theirs)
 }
 
@@ -122,13 +122,17 @@ fn tap_lab6(ns: &Netns, dev: &str, daemon: &str) -> Host {
         "jexec r sysctl net.inet6.ip6.forwarding=1".into(),
         format!("jexec r {daemon}"),
     ];
-    let theirs = [format!("addr add 2001:db8:99::2/64 dev {dev} nodad")];
+    let theirs = [
+        // Its link-local address usable at once, as RIPng's source.
+        format!("sysctl -qw net.ipv6.conf.{dev}.accept_dad=0"),
+        format!("ip addr add 2001:db8:99::2/64 dev {dev} nodad"),
+    ];
     tap_jail(ns, dev, "addr add 2001:db8:60::1/64 dev lo", &ours, &theirs)
 }
 
 /// Namespace `ns` with `lo` (an `ip addr` command) on its loopback, and
 /// jail r on tap0, set up by `ours`; the TAP's Linux end `dev` moved
-/// into `ns`, given `theirs` (`ip` commands) and brought up.
+/// into `ns`, given `theirs` (commands run there) and brought up.
 fn tap_jail(ns: &Netns, dev: &str, lo: &str, ours: &[String], theirs: &[String]) -> Host {
     sh(&format!("ip netns add {}", ns.0));
     sh(&format!("ip -n {} link set lo up", ns.0));
@@ -148,7 +152,7 @@ fn tap_jail(ns: &Netns, dev: &str, lo: &str, ours: &[String], theirs: &[String])
     }
     sh(&format!("ip link set {dev} netns {}", ns.0));
     for t in theirs {
-        sh(&format!("ip -n {} {t}", ns.0));
+        sh(&format!("ip netns exec {} {t}", ns.0));
     }
     sh(&format!("ip -n {} link set {dev} up", ns.0));
     h
@@ -222,12 +226,14 @@ fn ripng_with_frr_both_ways() {
     let (ns, dev) = (Netns(format!("vfrg{pid}")), format!("vfrg{pid}"));
     let dir = common::tmpdir("frr-ripng");
     let ours = dir.join("vimage.conf");
-    std::fs::write(&ours, "router ripng\n network 2001:db8::/32\n").expect("conf");
+    // Short timers: a first message lost while an address is still
+    // tentative is told again within seconds, not a regular update later.
+    std::fs::write(&ours, "router ripng\n network 2001:db8::/32\n timers basic 5 30 20\n").expect("conf");
     let h = tap_lab6(&ns, &dev, &format!("ripngd -d -f {}", ours.display()));
     let frr = Frr::start(
         &ns.0,
         &dir.join("frr"),
-        "frr defaults traditional\nhostname linux\nrouter ripng\n network 2001:db8:99::/64\n redistribute connected\n",
+        "frr defaults traditional\nhostname linux\nrouter ripng\n network 2001:db8:99::/64\n redistribute connected\n timers basic 5 30 20\n",
         "ripngd",
     );
     let learned = drive_until(&h, 40, |h| {

@@ -1058,6 +1058,11 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
         }
     }
     peer.discarded += u64::from(u.discarded);
+    // IPv6 unicast is read but not negotiated yet (docs/ROUTING.md, To
+    // build next): ignored as an attribute of a family not negotiated.
+    if !u.nlri6.is_empty() || !u.withdrawn6.is_empty() {
+        peer.discarded += 1;
+    }
     if u.nlri.is_empty() {
         return Ok(());
     }

@@ -2,7 +2,8 @@
 //! length, type), OPEN with its capabilities (RFC 5492: multiprotocol
 //! RFC 4760, route refresh RFC 2918, four-octet AS numbers RFC 6793),
 //! UPDATE with its path attributes (§5, MP_REACH/MP_UNREACH for IPv4
-//! unicast), NOTIFICATION, KEEPALIVE and ROUTE-REFRESH. A `Msg` parses
+//! and IPv6 unicast, RFC 2545's global and link-local next hops),
+//! NOTIFICATION, KEEPALIVE and ROUTE-REFRESH. A `Msg` parses
 //! and emits a whole message; an UPDATE's attribute errors are sorted as
 //! RFC 7606 says (§7): the session reset, the routes treated as
 //! withdrawn, or the attribute discarded.
@@ -72,6 +73,8 @@ pub mod err {
 
 /// An IPv4 prefix: network and length.
 pub type Prefix = (u32, u8);
+/// An IPv6 prefix (AFI 2).
+pub type Prefix6 = (u128, u8);
 
 /// What to send back, and why the session ends: a NOTIFICATION.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +153,7 @@ pub enum Cap {
 }
 
 pub const AFI_IPV4: u16 = 1;
+pub const AFI_IPV6: u16 = 2;
 pub const SAFI_UNICAST: u8 = 1;
 
 /// An OPEN (§4.2).
@@ -309,6 +313,12 @@ pub struct Update {
     /// Absent in a message that only withdraws.
     pub attrs: Option<Attrs>,
     pub nlri: Vec<Prefix>,
+    /// IPv6 unicast (RFC 4760 MP_UNREACH_NLRI, MP_REACH_NLRI): the
+    /// prefixes, and the next hop: global and, from a neighbor on the
+    /// same link, link-local (RFC 2545 §3).
+    pub withdrawn6: Vec<Prefix6>,
+    pub nlri6: Vec<Prefix6>,
+    pub next_hop6: Option<(u128, Option<u128>)>,
     pub verdict: Verdict,
     /// Attributes discarded as malformed (RFC 7606 §2), or for address
     /// families not negotiated.
@@ -316,6 +326,9 @@ pub struct Update {
 }
 
 /// A whole message.
+// One is parsed at a time and handled at once: a Box would cost an
+// allocation per UPDATE for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Msg {
     Open(Open),
@@ -382,7 +395,8 @@ impl Msg {
     }
 
     /// Append the message's bytes to `out` (an UPDATE must fit in one
-    /// message: [`emit_updates`] splits a long one).
+    /// message: [`emit_updates`] splits a long one; its IPv6 parts are
+    /// [`emit_updates6`]'s and [`emit_withdraws6`]'s).
     pub fn emit(&self, as4: bool, out: &mut Vec<u8>) {
         let at = header(out);
         let t = match self {
@@ -505,10 +519,89 @@ pub fn emit_withdraws(prefixes: &[Prefix], out: &mut Vec<u8>) {
     }
 }
 
+/// UPDATEs that announce IPv6 `nlri` with `attrs` through `next_hop`
+/// (global, and link-local if any) in MP_REACH_NLRI, as many prefixes
+/// in each as fit in 4,096 bytes.
+pub fn emit_updates6(attrs: &Attrs, next_hop: (u128, Option<u128>), nlri: &[Prefix6], as4: bool, out: &mut Vec<u8>) {
+    let mut head = Vec::with_capacity(38);
+    head.extend_from_slice(&AFI_IPV6.to_be_bytes());
+    head.push(SAFI_UNICAST);
+    head.push(if next_hop.1.is_some() { 32 } else { 16 });
+    head.extend_from_slice(&next_hop.0.to_be_bytes());
+    if let Some(ll) = next_hop.1 {
+        head.extend_from_slice(&ll.to_be_bytes());
+    }
+    head.push(0);
+    let mut rest_len = Vec::new();
+    emit_attrs(attrs, as4, &mut rest_len);
+    // The room the other attributes, the headers and MP_REACH's own
+    // leave for prefixes.
+    let room = MAX_LEN.saturating_sub(HDR_LEN + 4 + rest_len.len() + 4 + head.len());
+    let mut rest = nlri;
+    while !rest.is_empty() {
+        let mut v = head.clone();
+        let start = v.len();
+        while let Some((&p, more)) = rest.split_first() {
+            if v.len() - start + 1 + (p.1 as usize).div_ceil(8) > room {
+                break;
+            }
+            emit_prefix6(p, &mut v);
+            rest = more;
+        }
+        if v.len() == start {
+            // No room for one prefix: nothing can be sent with these.
+            return;
+        }
+        let at = header(out);
+        out.extend_from_slice(&[0, 0]);
+        let a = out.len();
+        out.extend_from_slice(&[0, 0]);
+        emit_attrs_mp(attrs, as4, Some(&v), out);
+        let al = (out.len() - a - 2) as u16;
+        out[a..a + 2].copy_from_slice(&al.to_be_bytes());
+        finish(out, at, UPDATE);
+    }
+}
+
+/// UPDATEs that withdraw IPv6 `prefixes` in MP_UNREACH_NLRI.
+pub fn emit_withdraws6(prefixes: &[Prefix6], out: &mut Vec<u8>) {
+    let room = MAX_LEN - (HDR_LEN + 4 + 4 + 3);
+    let mut rest = prefixes;
+    while !rest.is_empty() {
+        let mut v = AFI_IPV6.to_be_bytes().to_vec();
+        v.push(SAFI_UNICAST);
+        while let Some((&p, more)) = rest.split_first() {
+            if v.len() - 3 + 1 + (p.1 as usize).div_ceil(8) > room {
+                break;
+            }
+            emit_prefix6(p, &mut v);
+            rest = more;
+        }
+        let at = header(out);
+        out.extend_from_slice(&[0, 0]);
+        let a = out.len();
+        out.extend_from_slice(&[0, 0]);
+        emit_attr(attr::OPTIONAL, attr::MP_UNREACH, &v, out);
+        let al = (out.len() - a - 2) as u16;
+        out[a..a + 2].copy_from_slice(&al.to_be_bytes());
+        finish(out, at, UPDATE);
+    }
+}
+
+/// An IPv6 prefix as MP_REACH carries it.
+pub fn emit_prefix6((net, len): Prefix6, out: &mut Vec<u8>) {
+    push_prefix(&net.to_be_bytes(), len, out);
+}
+
+/// A length, then the octets of `net` it needs.
+fn push_prefix(net: &[u8], len: u8, out: &mut Vec<u8>) {
+    out.push(len);
+    out.extend_from_slice(&net[..(len as usize).div_ceil(8).min(net.len())]);
+}
+
 /// A prefix as the NLRI encode it (§4.3): length, then the octets it needs.
 pub fn emit_prefix((net, len): Prefix, out: &mut Vec<u8>) {
-    out.push(len);
-    out.extend_from_slice(&net.to_be_bytes()[..(len as usize).div_ceil(8)]);
+    push_prefix(&net.to_be_bytes(), len, out);
 }
 
 fn emit_attr(flags: u8, t: u8, v: &[u8], out: &mut Vec<u8>) {
@@ -522,7 +615,16 @@ fn emit_attr(flags: u8, t: u8, v: &[u8], out: &mut Vec<u8>) {
 }
 
 fn emit_attrs(a: &Attrs, as4: bool, out: &mut Vec<u8>) {
+    emit_attrs_mp(a, as4, None, out);
+}
+
+/// The attributes, with `mp` (an MP_REACH_NLRI's value) first instead
+/// of NEXT_HOP when it is given, as FRR orders them.
+fn emit_attrs_mp(a: &Attrs, as4: bool, mp: Option<&[u8]>, out: &mut Vec<u8>) {
     use attr::*;
+    if let Some(v) = mp {
+        emit_attr(OPTIONAL, MP_REACH, v, out);
+    }
     emit_attr(TRANSITIVE, ORIGIN, &[a.origin], out);
     let mut path = Vec::new();
     for s in &a.as_path {
@@ -543,7 +645,9 @@ fn emit_attrs(a: &Attrs, as4: bool, out: &mut Vec<u8>) {
         }
     }
     emit_attr(TRANSITIVE, AS_PATH, &path, out);
-    emit_attr(TRANSITIVE, NEXT_HOP, &a.next_hop.to_be_bytes(), out);
+    if mp.is_none() {
+        emit_attr(TRANSITIVE, NEXT_HOP, &a.next_hop.to_be_bytes(), out);
+    }
     if let Some(m) = a.med {
         emit_attr(OPTIONAL, MED, &m.to_be_bytes(), out);
     }
@@ -645,20 +749,58 @@ fn parse_params(mut b: &[u8]) -> Result<Vec<Cap>, BgpErr> {
 
 /// Prefixes as the NLRI and withdrawn routes field carry them; an error
 /// there ends the session (RFC 7606 §5.3: nothing can be trusted after).
-pub fn parse_prefixes(mut b: &[u8]) -> Result<Vec<Prefix>, BgpErr> {
+pub fn parse_prefixes(b: &[u8]) -> Result<Vec<Prefix>, BgpErr> {
+    Ok(parse_nlri::<4>(b)?
+        .into_iter()
+        .map(|(a, l)| (u32::from_be_bytes(a), l))
+        .collect())
+}
+
+/// IPv6 prefixes as MP_REACH/MP_UNREACH carry them (RFC 4760 §5).
+pub fn parse_prefixes6(b: &[u8]) -> Result<Vec<Prefix6>, BgpErr> {
+    Ok(parse_nlri::<16>(b)?
+        .into_iter()
+        .map(|(a, l)| (u128::from_be_bytes(a), l))
+        .collect())
+}
+
+/// Prefixes of `N`-byte addresses: a length, then the octets it needs;
+/// the bits past the length cleared.
+fn parse_nlri<const N: usize>(mut b: &[u8]) -> Result<Vec<([u8; N], u8)>, BgpErr> {
     let mut out = Vec::with_capacity(b.len() / 4);
     while let [len, rest @ ..] = b {
         let n = (*len as usize).div_ceil(8);
-        if *len > 32 || rest.len() < n {
+        if *len as usize > N * 8 || rest.len() < n {
             return Err(BgpErr::new(err::UPDATE, err::UPD_NETWORK));
         }
-        let mut a = [0u8; 4];
+        let mut a = [0u8; N];
         a[..n].copy_from_slice(&rest[..n]);
-        let net = u32::from_be_bytes(a) & u32::MAX.checked_shl(32 - u32::from(*len)).unwrap_or(0);
-        out.push((net, *len));
+        if *len % 8 != 0 {
+            a[n - 1] &= 0xffu8 << (8 - *len % 8);
+        }
+        out.push((a, *len));
         b = &rest[n..];
     }
     Ok(out)
+}
+
+/// MP_REACH or MP_UNREACH (`t`, its value `v`) of IPv6 unicast: a next
+/// hop of 16 or 32 bytes (global, then link-local), a reserved octet,
+/// the prefixes.
+fn mp_ipv6(t: u8, v: &[u8], u: &mut Update) -> Result<(), BgpErr> {
+    let bad = || BgpErr::new(err::UPDATE, 9);
+    if t == attr::MP_UNREACH {
+        u.withdrawn6.extend(parse_prefixes6(&v[3..])?);
+        return Ok(());
+    }
+    let nhl = *v.get(3).ok_or_else(bad)? as usize;
+    if v.len() < 5 + nhl || !matches!(nhl, 16 | 32) {
+        return Err(bad());
+    }
+    let addr = |at: usize| u128::from_be_bytes(v[at..at + 16].try_into().unwrap_or([0; 16]));
+    u.next_hop6 = Some((addr(4), (nhl == 32).then(|| addr(20))));
+    u.nlri6.extend(parse_prefixes6(&v[5 + nhl..])?);
+    Ok(())
 }
 
 fn parse_update(b: &[u8], as4: bool) -> Result<Update, BgpErr> {
@@ -821,6 +963,10 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
                     return Err(BgpErr::new(err::UPDATE, 9));
                 }
                 let (afi, safi) = (be16(&v[0..2]), v[2]);
+                if (afi, safi) == (AFI_IPV6, SAFI_UNICAST) {
+                    mp_ipv6(t, v, u)?;
+                    continue;
+                }
                 if (afi, safi) != (AFI_IPV4, SAFI_UNICAST) {
                     u.discarded += 1;
                     continue;
@@ -853,7 +999,7 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
         }
     }
     // §3 (d): a missing well-known mandatory attribute.
-    if !(u.nlri.is_empty() || has_origin && has_path && has_nh) {
+    if !(u.nlri.is_empty() || has_origin && has_path && has_nh) || !(u.nlri6.is_empty() || has_origin && has_path) {
         withdraw = true;
     }
     if withdraw {
@@ -968,6 +1114,70 @@ mod tests {
             panic!("withdraw")
         };
         assert_eq!((u.withdrawn, u.attrs), (vec![(0x0a00_0000, 8), (0, 0)], None));
+    }
+
+    /// IPv6 unicast as FRR sends it over an IPv4 session: MP_REACH_NLRI
+    /// first, a global and a link-local next hop, no NEXT_HOP attribute;
+    /// MP_UNREACH_NLRI to withdraw; a long table split at 4,096 bytes.
+    #[test]
+    fn ipv6_unicast_rides_in_mp_reach_and_mp_unreach() {
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().map(u128::from).unwrap_or(0);
+        let nh = (v6("2001:db8:99::2"), Some(v6("fe80::1")));
+        let nlri: Vec<Prefix6> = (0..1000u128).map(|i| (v6("2001:db8::") | i << 64, 64)).collect();
+        let mut b = Vec::new();
+        emit_updates6(&attrs(), nh, &nlri, true, &mut b);
+        assert_eq!(
+            &b[HDR_LEN + 4..HDR_LEN + 6],
+            &[attr::OPTIONAL | attr::EXTENDED, attr::MP_REACH]
+        );
+        let (mut got, mut rest, mut n) = (Vec::new(), &b[..], 0);
+        while let Ok(Some(len)) = msg_len(rest) {
+            assert!(len <= MAX_LEN);
+            let Ok(Msg::Update(u)) = Msg::parse(&rest[..len], true) else {
+                panic!("update")
+            };
+            let want = Attrs { next_hop: 0, ..attrs() };
+            assert_eq!((u.attrs, u.verdict, u.next_hop6), (Some(want), Verdict::Ok, Some(nh)));
+            assert!(u.nlri.is_empty() && u.withdrawn.is_empty());
+            got.extend(u.nlri6);
+            rest = &rest[len..];
+            n += 1;
+        }
+        assert_eq!((got.len(), rest.len()), (1000, 0));
+        assert_eq!(got, nlri);
+        assert!(n >= 3, "{n} messages");
+        let mut w = Vec::new();
+        emit_withdraws6(&[(v6("2001:db8:1::"), 48), (0, 0)], &mut w);
+        let Ok(Msg::Update(u)) = Msg::parse(&w, true) else {
+            panic!("withdraw")
+        };
+        assert_eq!(u.withdrawn6, vec![(v6("2001:db8:1::"), 48), (0, 0)]);
+        assert_eq!(u.verdict, Verdict::Ok);
+        // A next hop of 20 bytes, a prefix of 129 bits: the session ends.
+        let mut bad = b[..msg_len(&b).ok().flatten().unwrap_or(0)].to_vec();
+        bad[HDR_LEN + 4 + 4 + 3] = 20;
+        assert!(Msg::parse(&bad, true).is_err());
+        assert!(parse_prefixes6(&[129, 0]).is_err());
+        assert_eq!(parse_prefixes6(&[12, 0x20, 0x1f]), Ok(vec![(0x2010_u128 << 112, 12)]));
+        // Routes without ORIGIN or AS_PATH are treated as withdrawn.
+        let mut mp = AFI_IPV6.to_be_bytes().to_vec();
+        mp.extend([SAFI_UNICAST, 16]);
+        mp.extend(nh.0.to_be_bytes());
+        mp.extend([0, 64]);
+        mp.extend(&v6("2001:db8::").to_be_bytes()[..8]);
+        let mut m = Vec::new();
+        let at = header(&mut m);
+        m.extend([0, 0]);
+        let al = m.len();
+        m.extend([0, 0]);
+        emit_attr(attr::OPTIONAL, attr::MP_REACH, &mp, &mut m);
+        let l = (m.len() - al - 2) as u16;
+        m[al..al + 2].copy_from_slice(&l.to_be_bytes());
+        finish(&mut m, at, UPDATE);
+        let Ok(Msg::Update(u)) = Msg::parse(&m, true) else {
+            panic!("update")
+        };
+        assert_eq!((u.nlri6.len(), u.verdict), (1, Verdict::TreatAsWithdraw));
     }
 
     #[test]

@@ -527,11 +527,9 @@ impl FrrConf {
             },
             ["passive-interface", name] => passive_line(&mut o.passive, &mut o.passive_default, name, neg),
             ["redistribute", what, rest @ ..] => {
-                let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
-                    .into_iter()
-                    .find(|k| k.name() == *what)
-                else {
-                    return Some(Err(format!("% Unknown command: redistribute {what}")));
+                let k = match redist_local(what) {
+                    Ok(k) => k,
+                    Err(e) => return Some(Err(e)),
                 };
                 let (mut metric, mut e1) = (None, false);
                 let mut it = rest.iter();
@@ -1165,11 +1163,9 @@ fn rip_line<K: RibFamily>(r: &mut RipConf<K>, neg: bool, w: &[&str]) -> Option<R
         },
         ["passive-interface", name] => passive_line(&mut r.passive, &mut r.passive_default, name, neg),
         ["redistribute", what, rest @ ..] => {
-            let Some(k) = [Redist::Kernel, Redist::Connected, Redist::Static]
-                .into_iter()
-                .find(|k| k.name() == *what)
-            else {
-                return Some(Err(format!("% Unknown command: redistribute {what}")));
+            let k = match redist_local(what) {
+                Ok(k) => k,
+                Err(e) => return Some(Err(e)),
             };
             let metric = match rest {
                 [] => Ok(None),
@@ -1221,6 +1217,15 @@ fn num(s: &str, lo: u32, hi: u32) -> Result<u32, String> {
 /// An area ID: dotted (`0.0.0.1`) or a number (`1`).
 pub fn parse_area(s: &str) -> Option<u32> {
     inet_addr(s).or_else(|| s.parse().ok())
+}
+
+/// What RIP and OSPF may redistribute: the kernel's routes, connected
+/// networks, static routes.
+fn redist_local(what: &str) -> Result<Redist, String> {
+    [Redist::Kernel, Redist::Connected, Redist::Static]
+        .into_iter()
+        .find(|k| k.name() == what)
+        .ok_or_else(|| format!("% Unknown command: redistribute {what}"))
 }
 
 /// `[no] passive-interface default|IF`: named under `default`, an

@@ -203,8 +203,10 @@ pub struct Ospf {
     lsdb_due: Time,
     /// SPF runs since the RIB was last given the routes.
     rib_stale: bool,
-    /// staticd's routes in the RIB, for `redistribute static`.
+    /// staticd's selected routes in the RIB, for `redistribute static`,
+    /// as of the RIB's change count `statics_gen`.
     statics: Vec<(u32, u8)>,
+    statics_gen: u64,
     /// What SPF found for us to summarise as an ABR: (into area, prefix,
     /// cost).
     summaries: Vec<(u32, (u32, u8), u32)>,
@@ -280,10 +282,16 @@ async fn serve(p: Proc, frr: Rc<std::cell::RefCell<Frr>>, sock: RawSocket, rs: R
             if kernel_changed || reconfigured {
                 ospf_interfaces(&p, o, conf, now);
             }
-            let statics: Vec<(u32, u8)> = rib.selected(Proto::Static).map(|(prefix, _)| prefix).collect();
-            if statics != o.statics {
-                o.statics = statics;
-                o.schedule_originate(now);
+            // Looked at only when they changed: not a walk of the RIB
+            // for every packet.
+            let g = rib.changes();
+            if g != o.statics_gen {
+                o.statics_gen = g;
+                let statics: Vec<(u32, u8)> = rib.selected(Proto::Static).map(|(prefix, _)| prefix).collect();
+                if statics != o.statics {
+                    o.statics = statics;
+                    o.schedule_originate(now);
+                }
             }
             ospf_timers(&p, o, now);
             if std::mem::take(&mut o.rib_stale) || kernel_changed {

@@ -50,7 +50,8 @@ pub trait RipFamily: RibFamily + Default + std::fmt::Debug + 'static {
     const PORT: u16;
     /// The routers' group.
     const GROUP: Self;
-    /// The protocol as `show ... status` names it, and its version.
+    /// The protocol as `show ... status` names it (`Routing Protocol is
+    /// "rip"`), and its version.
     const NAME: &'static str;
     const VERSION: u8;
     /// Its state in the jail's `Frr`.
@@ -200,15 +201,7 @@ impl<K: RipFamily> Rip<K> {
     pub fn new(conf: RipConf<K>) -> Rip<K> {
         Rip {
             conf,
-            routes: BTreeMap::new(),
-            ifs: Vec::new(),
-            peers: BTreeMap::new(),
-            next_update: Time::default(),
-            triggered: None,
-            last_triggered: Time::default(),
-            recheck: None,
-            sent: 0,
-            received: 0,
+            ..Default::default()
         }
     }
 }
@@ -881,8 +874,7 @@ pub fn mmss(left: Duration) -> String {
 pub fn show_rip_status<K: RipFamily>(r: &Rip<K>, now: Time) -> String {
     let c = &r.conf;
     let v4 = K::VERSION == 2;
-    let name = if v4 { "rip" } else { "RIPng" };
-    let mut s = format!("Routing Protocol is \"{name}\"\n");
+    let mut s = format!("Routing Protocol is \"{}\"\n", K::NAME);
     let _ = writeln!(
         s,
         "  Sending updates every {} seconds with +/-50%, next due in {} seconds",
@@ -950,11 +942,6 @@ pub fn show_rip_status<K: RipFamily>(r: &Rip<K>, now: Time) -> String {
         let _ = writeln!(s, "  Distance: (default is {})", c.distance);
     }
     s
-}
-
-/// `show ip rip status`.
-pub fn show_ip_rip_status(r: &Rip, now: Time) -> String {
-    show_rip_status(r, now)
 }
 
 #[cfg(test)]

@@ -41,14 +41,14 @@ fn v6(a: u128) -> Ipv6Addr {
 /// Link-local unicast (fe80::/10): the only sources of responses, and
 /// never a route.
 fn link_local(a: u128) -> bool {
-    a >> 118 == 0x3fa
+    v6(a).is_unicast_link_local()
 }
 
 impl RipFamily for u128 {
     const DAEMON: Daemon = Daemon::Ripngd;
     const PORT: u16 = RIPNG_PORT;
     const GROUP: u128 = RIPNG_GROUP.to_bits();
-    const NAME: &'static str = "ripng";
+    const NAME: &'static str = "RIPng";
     const VERSION: u8 = 1;
     fn state(f: &Frr) -> Option<&Rip<u128>> {
         f.ripng.as_ref()

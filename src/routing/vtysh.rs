@@ -139,9 +139,7 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
             }
         }
         ["ip", "rip"] => rip().map(|r| super::ripd::show_ip_rip(r, now)).unwrap_or_default(),
-        ["ip", "rip", "status"] => rip()
-            .map(|r| super::ripd::show_ip_rip_status(r, now))
-            .unwrap_or_default(),
+        ["ip", "rip", "status"] => rip().map(|r| super::ripd::show_rip_status(r, now)).unwrap_or_default(),
         ["ipv6", "ripng"] => f
             .ripng
             .as_ref()

@@ -532,11 +532,12 @@ pub fn emit_updates6(attrs: &Attrs, next_hop: (u128, Option<u128>), nlri: &[Pref
         head.extend_from_slice(&ll.to_be_bytes());
     }
     head.push(0);
-    let mut rest_len = Vec::new();
-    emit_attrs(attrs, as4, &mut rest_len);
+    // MP_REACH first, then the others (no NEXT_HOP), encoded once.
+    let mut others = Vec::new();
+    emit_path_attrs(attrs, as4, false, &mut others);
     // The room the other attributes, the headers and MP_REACH's own
     // leave for prefixes.
-    let room = MAX_LEN.saturating_sub(HDR_LEN + 4 + rest_len.len() + 4 + head.len());
+    let room = MAX_LEN.saturating_sub(HDR_LEN + 4 + others.len() + 4 + head.len());
     let mut rest = nlri;
     while !rest.is_empty() {
         let mut v = head.clone();
@@ -552,15 +553,24 @@ pub fn emit_updates6(attrs: &Attrs, next_hop: (u128, Option<u128>), nlri: &[Pref
             // No room for one prefix: nothing can be sent with these.
             return;
         }
-        let at = header(out);
-        out.extend_from_slice(&[0, 0]);
-        let a = out.len();
-        out.extend_from_slice(&[0, 0]);
-        emit_attrs_mp(attrs, as4, Some(&v), out);
-        let al = (out.len() - a - 2) as u16;
-        out[a..a + 2].copy_from_slice(&al.to_be_bytes());
-        finish(out, at, UPDATE);
+        update_of_attrs(out, |out| {
+            emit_attr(attr::OPTIONAL, attr::MP_REACH, &v, out);
+            out.extend_from_slice(&others);
+        });
     }
+}
+
+/// An UPDATE with no withdrawn routes and no NLRI outside its
+/// attributes, which `attrs` writes.
+fn update_of_attrs(out: &mut Vec<u8>, attrs: impl FnOnce(&mut Vec<u8>)) {
+    let at = header(out);
+    out.extend_from_slice(&[0, 0]);
+    let a = out.len();
+    out.extend_from_slice(&[0, 0]);
+    attrs(out);
+    let al = (out.len() - a - 2) as u16;
+    out[a..a + 2].copy_from_slice(&al.to_be_bytes());
+    finish(out, at, UPDATE);
 }
 
 /// UPDATEs that withdraw IPv6 `prefixes` in MP_UNREACH_NLRI.
@@ -577,14 +587,7 @@ pub fn emit_withdraws6(prefixes: &[Prefix6], out: &mut Vec<u8>) {
             emit_prefix6(p, &mut v);
             rest = more;
         }
-        let at = header(out);
-        out.extend_from_slice(&[0, 0]);
-        let a = out.len();
-        out.extend_from_slice(&[0, 0]);
-        emit_attr(attr::OPTIONAL, attr::MP_UNREACH, &v, out);
-        let al = (out.len() - a - 2) as u16;
-        out[a..a + 2].copy_from_slice(&al.to_be_bytes());
-        finish(out, at, UPDATE);
+        update_of_attrs(out, |out| emit_attr(attr::OPTIONAL, attr::MP_UNREACH, &v, out));
     }
 }
 
@@ -615,16 +618,13 @@ fn emit_attr(flags: u8, t: u8, v: &[u8], out: &mut Vec<u8>) {
 }
 
 fn emit_attrs(a: &Attrs, as4: bool, out: &mut Vec<u8>) {
-    emit_attrs_mp(a, as4, None, out);
+    emit_path_attrs(a, as4, true, out);
 }
 
-/// The attributes, with `mp` (an MP_REACH_NLRI's value) first instead
-/// of NEXT_HOP when it is given, as FRR orders them.
-fn emit_attrs_mp(a: &Attrs, as4: bool, mp: Option<&[u8]>, out: &mut Vec<u8>) {
+/// The attributes; NEXT_HOP only if `next_hop` (IPv6's is in
+/// MP_REACH_NLRI).
+fn emit_path_attrs(a: &Attrs, as4: bool, next_hop: bool, out: &mut Vec<u8>) {
     use attr::*;
-    if let Some(v) = mp {
-        emit_attr(OPTIONAL, MP_REACH, v, out);
-    }
     emit_attr(TRANSITIVE, ORIGIN, &[a.origin], out);
     let mut path = Vec::new();
     for s in &a.as_path {
@@ -645,7 +645,7 @@ fn emit_attrs_mp(a: &Attrs, as4: bool, mp: Option<&[u8]>, out: &mut Vec<u8>) {
         }
     }
     emit_attr(TRANSITIVE, AS_PATH, &path, out);
-    if mp.is_none() {
+    if next_hop {
         emit_attr(TRANSITIVE, NEXT_HOP, &a.next_hop.to_be_bytes(), out);
     }
     if let Some(m) = a.med {
@@ -1166,14 +1166,7 @@ mod tests {
         mp.extend([0, 64]);
         mp.extend(&v6("2001:db8::").to_be_bytes()[..8]);
         let mut m = Vec::new();
-        let at = header(&mut m);
-        m.extend([0, 0]);
-        let al = m.len();
-        m.extend([0, 0]);
-        emit_attr(attr::OPTIONAL, attr::MP_REACH, &mp, &mut m);
-        let l = (m.len() - al - 2) as u16;
-        m[al..al + 2].copy_from_slice(&l.to_be_bytes());
-        finish(&mut m, at, UPDATE);
+        update_of_attrs(&mut m, |out| emit_attr(attr::OPTIONAL, attr::MP_REACH, &mp, out));
         let Ok(Msg::Update(u)) = Msg::parse(&m, true) else {
             panic!("update")
         };

@@ -1,5 +1,5 @@
-//! bgpd: BGP-4 (RFC 4271) for IPv4 unicast, as FRR's bgpd is run and
-//! configured (`router bgp ASN`). One task holds every session: a
+//! bgpd: BGP-4 (RFC 4271) for IPv4 and IPv6 unicast (RFC 4760, RFC
+//! 2545), as FRR's bgpd is run and configured (`router bgp ASN`). One task holds every session: a
 //! listener on port 179, a connection (or two, while a collision is
 //! settled, §6.8) per neighbor, each through the finite state machine of
 //! §8 (Idle, Connect, Active, OpenSent, OpenConfirm, Established) with
@@ -10,14 +10,16 @@
 //! (`network`, `redistribute`). The decision process (§9.1) picks a best
 //! path per prefix, which goes to the RIB (distance 20 eBGP, 200 iBGP)
 //! and, through each neighbor's outbound policy, to its Adj-RIB-Out:
-//! only what changed is sent, as UPDATEs that share attributes.
+//! only what changed is sent, as UPDATEs that share attributes. Both
+//! families are one code over `K: BgpFamily` (`Afi<K>` and `PeerAfi<K>`
+//! are a family's tables); sessions run over IPv4.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::future::{Future, poll_fn};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -26,19 +28,22 @@ use std::time::Duration;
 use smallvec::SmallVec;
 
 use super::Frr;
-use super::conf::{BgpConf, BgpNeighbor, Redist, RemoteAs};
+use super::conf::{BgpAfConf, BgpConf, BgpNeighbor, NeighborAf, Redist, RemoteAs};
 use super::daemon::{Daemon, Wake, daemon_open, daemon_run, daemon_stop, daemon_wait};
-use super::policy::{PrefixList, RouteMap, prefix_list_apply, route_map_apply};
-use super::rib::{Proto, Rib, RibRoute, kernel_routes};
+use super::policy::{PrefixList, RmEntry, RouteMap, prefix_list_apply, route_map_apply};
+use super::rib::{Proto, Rib, RibFamily, RibRoute, kernel_routes};
 use crate::errln;
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::netinet::in_::in_ifaddr_all;
+use crate::netinet6::in6::in6_ifaddr_all;
 use crate::socket::{RouteSocket, TcpListener, TcpStream};
 use crate::wire::bgp::{
-    AFI_IPV4, AS_TRANS, Attrs, BgpErr, Cap, Msg, ORIGIN_IGP, ORIGIN_INCOMPLETE, Open, Prefix, SAFI_UNICAST, Update,
-    Verdict, emit_updates, emit_withdraws, err, msg_len, notification_text,
+    AFI_IPV4, AFI_IPV6, AS_TRANS, Attrs, BgpErr, Cap, Msg, ORIGIN_IGP, ORIGIN_INCOMPLETE, Open, SAFI_UNICAST, Update,
+    Verdict, emit_end_of_rib6, emit_updates, emit_updates6, emit_withdraws, emit_withdraws6, err, msg_len,
+    notification_text,
 };
+use crate::wire::ipv6::{in6_clearscope, in6_getscope, in6_setscope};
 
 /// FRR's defaults: connect retry 120 s, and a first try 1 s after a
 /// session ends (its idle hold).
@@ -83,9 +88,9 @@ pub enum Source {
     Redist(Redist),
 }
 
-/// A path to a prefix.
+/// A path to a prefix of IPv4 (`K` = `u32`) or IPv6 (`u128`).
 #[derive(Clone, Debug)]
-pub struct Path {
+pub struct Path<K = u32> {
     pub source: Source,
     pub attrs: Rc<Attrs>,
     pub weight: u32,
@@ -94,10 +99,10 @@ pub struct Path {
     pub peer_id: u32,
     /// Gateway and interface its next hop is reached by; `None` while it
     /// cannot be (the path is not valid).
-    pub via: Option<(u32, u32)>,
+    pub via: Option<(K, u32)>,
 }
 
-impl Path {
+impl<K> Path<K> {
     /// The identifier the decision compares: a reflected path's
     /// ORIGINATOR_ID (RFC 4456 §9), else the neighbor's.
     fn router_id(&self) -> u32 {
@@ -111,9 +116,9 @@ impl Path {
     /// §9.1.2.2's order, FRR's first steps first: weight, LOCAL_PREF, our
     /// own, AS path length, ORIGIN, MED (same neighboring AS), eBGP over
     /// iBGP, BGP identifier, neighbor address. Smaller is better.
-    fn better(&self, o: &Path) -> std::cmp::Ordering {
-        let lp = |p: &Path| p.attrs.local_pref.unwrap_or(100);
-        let peer = |p: &Path| match p.source {
+    fn better(&self, o: &Path<K>) -> std::cmp::Ordering {
+        let lp = |p: &Path<K>| p.attrs.local_pref.unwrap_or(100);
+        let peer = |p: &Path<K>| match p.source {
             Source::Peer(a) => a,
             _ => 0,
         };
@@ -135,13 +140,13 @@ impl Path {
     }
 }
 
-impl Path {
+impl<K> Path<K> {
     /// Why `self` wins over `o`: FRR's words for the step that decided
     /// (`bgp_path_selection_reason2str`).
-    fn reason(&self, o: &Path) -> &'static str {
+    fn reason(&self, o: &Path<K>) -> &'static str {
         use std::cmp::Ordering::Equal;
-        let lp = |p: &Path| p.attrs.local_pref.unwrap_or(100);
-        let med = |p: &Path| p.attrs.med.unwrap_or(0);
+        let lp = |p: &Path<K>| p.attrs.local_pref.unwrap_or(100);
+        let med = |p: &Path<K>| p.attrs.med.unwrap_or(0);
         if self.weight != o.weight {
             "Weight"
         } else if lp(self) != lp(o) {
@@ -169,7 +174,7 @@ impl Path {
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>>>>;
 
 /// One TCP connection of a session.
-struct Conn {
+pub struct Conn {
     /// Which of its neighbor's connections (its index moves as others close).
     id: u64,
     stream: TcpStream,
@@ -178,8 +183,9 @@ struct Conn {
     initiated: bool,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
-    /// Our address on it: the next hop we announce.
+    /// Our address on it: the next hop we announce; and its interface.
     local: u32,
+    ifindex: u32,
     hold_at: Option<Time>,
     /// Its OPEN, once here.
     open: Option<Open>,
@@ -258,13 +264,9 @@ pub struct Peer {
     pub since: Option<Time>,
     pub msg_rcvd: u64,
     pub msg_sent: u64,
-    /// Prefixes accepted from it.
-    pub pfx_rcd: u32,
-    adj_out: BTreeMap<Prefix, Rc<Attrs>>,
-    export_all: bool,
-    /// Send everything again, as if the Adj-RIB-Out were empty (a route
-    /// refresh, `clear bgp soft out`) without forgetting what it holds.
-    resend: bool,
+    /// What it has of IPv4 unicast and of IPv6 unicast.
+    pub v4: PeerAfi<u32>,
+    pub v6: PeerAfi<u128>,
     /// `maximum-prefix` ended it: down until `clear bgp`, as FRR.
     pub overflow: bool,
     pub last_reset: Option<String>,
@@ -301,10 +303,8 @@ impl Peer {
             since: None,
             msg_rcvd: 0,
             msg_sent: 0,
-            pfx_rcd: 0,
-            adj_out: BTreeMap::new(),
-            export_all: false,
-            resend: false,
+            v4: PeerAfi::default(),
+            v6: PeerAfi::default(),
             overflow: false,
             last_reset: None,
             reset_at: None,
@@ -312,10 +312,6 @@ impl Peer {
             discarded: 0,
             established: 0,
         }
-    }
-
-    pub fn pfx_snt(&self) -> usize {
-        self.adj_out.len()
     }
 
     fn is_ebgp(&self, asn: u32) -> bool {
@@ -334,8 +330,398 @@ impl Peer {
         }
     }
 
+    /// Each family's routes go to it again at the next round (`resend`:
+    /// even what it has).
+    fn export_again(&mut self, resend: bool) {
+        if self.state == State::Established {
+            self.v4.export_again(resend);
+            self.v6.export_again(resend);
+        }
+    }
+
     fn established_conn(&mut self) -> Option<&mut Conn> {
         self.conns.iter_mut().find(|c| c.state == State::Established)
+    }
+}
+
+/// What a neighbor has of one address family.
+pub struct PeerAfi<K> {
+    /// Negotiated in the OPENs (RFC 4760 §8): routes of the family go
+    /// both ways.
+    pub enabled: bool,
+    /// Prefixes accepted from it.
+    pub pfx_rcd: u32,
+    adj_out: BTreeMap<(K, u8), Rc<Attrs>>,
+    export_all: bool,
+    /// Send everything again, as if the Adj-RIB-Out were empty (a route
+    /// refresh, `clear bgp soft out`) without forgetting what it holds.
+    resend: bool,
+}
+
+impl<K> Default for PeerAfi<K> {
+    fn default() -> Self {
+        PeerAfi {
+            enabled: false,
+            pfx_rcd: 0,
+            adj_out: BTreeMap::new(),
+            export_all: false,
+            resend: false,
+        }
+    }
+}
+
+impl<K> PeerAfi<K> {
+    pub fn pfx_snt(&self) -> usize {
+        self.adj_out.len()
+    }
+
+    /// Everything goes to it again at the next round (`resend`: even
+    /// what it has).
+    fn export_again(&mut self, resend: bool) {
+        self.export_all = self.enabled;
+        self.resend |= resend && self.enabled;
+    }
+}
+
+/// One address family's tables.
+pub struct Afi<K: BgpFamily> {
+    /// Every path, by prefix; the best first once decided. Most prefixes
+    /// have one path, kept in the map's node (a million of them is the
+    /// size of a full table).
+    pub table: BTreeMap<(K, u8), SmallVec<[Path<K>; 1]>>,
+    /// Prefixes whose paths changed: decided, given to the RIB and sent
+    /// out at the next round.
+    dirty: BTreeSet<(K, u8)>,
+    /// Our own paths, as last made.
+    local: BTreeMap<((K, u8), Source), Rc<Attrs>>,
+    nh_cache: HashMap<K::Nh, Option<(K, u32)>>,
+    pub version: u64,
+    pub paths: usize,
+}
+
+impl<K: BgpFamily> Default for Afi<K> {
+    fn default() -> Self {
+        Afi {
+            table: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            local: BTreeMap::new(),
+            nh_cache: HashMap::new(),
+            version: 0,
+            paths: 0,
+        }
+    }
+}
+
+impl<K: BgpFamily> Afi<K> {
+    fn insert_path(&mut self, prefix: (K, u8), path: Path<K>) -> bool {
+        let v = self.table.entry(prefix).or_default();
+        self.dirty.insert(prefix);
+        if let Some(old) = v.iter_mut().find(|x| x.source == path.source) {
+            *old = path;
+            false
+        } else {
+            v.push(path);
+            self.paths += 1;
+            true
+        }
+    }
+
+    fn remove_path(&mut self, prefix: (K, u8), source: Source) -> bool {
+        let Some(v) = self.table.get_mut(&prefix) else {
+            return false;
+        };
+        let n = v.len();
+        v.retain(|x| x.source != source);
+        if v.len() == n {
+            return false;
+        }
+        self.paths -= 1;
+        self.dirty.insert(prefix);
+        true
+    }
+
+    /// The best path to `prefix`, if it has a valid one.
+    pub fn best(&self, prefix: &(K, u8)) -> Option<&Path<K>> {
+        self.table.get(prefix)?.first().filter(|p| p.via.is_some())
+    }
+
+    /// Every path from `src` goes (its session ended).
+    fn remove_source(&mut self, src: Source) {
+        let gone: Vec<(K, u8)> = self
+            .table
+            .iter()
+            .filter(|(_, v)| v.iter().any(|x| x.source == src))
+            .map(|(k, _)| *k)
+            .collect();
+        for prefix in gone {
+            self.remove_path(prefix, src);
+        }
+    }
+}
+
+/// A prefix: network and length.
+pub type Pfx<K> = (K, u8);
+
+/// What differs between IPv4 and IPv6 unicast: where a family's tables,
+/// settings and policy are, its next hops (RFC 2545 §2 for IPv6's), and
+/// how its UPDATEs are written (NLRI and NEXT_HOP, or MP_REACH_NLRI).
+pub trait BgpFamily: RibFamily + std::hash::Hash + 'static {
+    /// Its index in a neighbor's settings (`BgpNeighbor::af`).
+    const AF: usize;
+    const AFI: u16;
+    /// FRR's name of it: `IPv4 Unicast`.
+    const NAME: &'static str;
+    /// The RIB's protocols `redistribute` names, and their names.
+    const REDIST: &'static [(Proto, Redist)];
+    /// A next hop as the family has it: IPv6's is global and link-local.
+    type Nh: Copy + Eq + std::hash::Hash + std::fmt::Debug;
+    fn afi(b: &Bgp) -> &Afi<Self>;
+    fn afi_mut(b: &mut Bgp) -> &mut Afi<Self>;
+    fn peer_afi(p: &Peer) -> &PeerAfi<Self>;
+    fn peer_afi_mut(p: &mut Peer) -> &mut PeerAfi<Self>;
+    fn conf(c: &BgpConf) -> &BgpAfConf<Self>;
+    fn lists(b: &Bgp) -> &BTreeMap<String, PrefixList<Self>>;
+    fn rib(f: &mut Frr) -> &mut Rib<Self>;
+    /// An UPDATE's withdrawn routes and NLRI of the family.
+    fn nlri(u: &Update) -> (&[Pfx<Self>], &[Pfx<Self>]);
+    /// Not for any router to claim.
+    fn martian(prefix: (Self, u8)) -> bool;
+    /// A route map's `match ... address prefix-list` of this family, and
+    /// of the other (which no route of this one matches).
+    fn match_lists(e: &RmEntry) -> (&Option<String>, &Option<String>);
+    /// A route map's `set ip next-hop` or `set ipv6 next-hop global`.
+    fn set_next_hop(e: &RmEntry, a: &mut Attrs);
+    fn nh(a: &Attrs) -> Self::Nh;
+    fn set_nh(a: &mut Attrs, nh: Self::Nh);
+    /// A path's attributes as a neighbor on interface `ifindex` sent
+    /// them, made the family's own (the other's next hop left out, a
+    /// link-local one put in its zone); `None` if the next hop is not a
+    /// unicast address of another router (RFC 7606 §7.3).
+    fn received(p: &Proc, a: &Attrs, ifindex: u32) -> Option<Attrs>;
+    /// The gateway and interface that reach next hop `nh`.
+    fn resolve(p: &Proc, rib: &Rib<Self>, nh: Self::Nh) -> Option<(Self, u32)>;
+    /// The next hop we announce on connection `c`.
+    fn local_nh(p: &Proc, c: &Conn) -> Option<Self::Nh>;
+    /// The next hop as it goes unchanged to an iBGP neighbor (IPv6's
+    /// link-local one is only for the link, RFC 2545 §3).
+    fn ibgp_nh(_a: &mut Attrs) {}
+    /// A path's next hop as `show bgp` prints it: in the table
+    /// (`table`), IPv6's link-local one if there is one.
+    fn nh_text(a: &Attrs, table: bool) -> String;
+    fn emit_updates(a: &Attrs, nlri: &[(Self, u8)], as4: bool, out: &mut Vec<u8>);
+    fn emit_withdraws(prefixes: &[(Self, u8)], out: &mut Vec<u8>);
+    fn emit_end_of_rib(out: &mut Vec<u8>);
+}
+
+impl BgpFamily for u32 {
+    const AF: usize = 0;
+    const AFI: u16 = AFI_IPV4;
+    const NAME: &'static str = "IPv4 Unicast";
+    const REDIST: &'static [(Proto, Redist)] = &[
+        (Proto::Ospf, Redist::Ospf),
+        (Proto::Rip, Redist::Rip),
+        (Proto::Static, Redist::Static),
+    ];
+    type Nh = u32;
+    fn afi(b: &Bgp) -> &Afi<u32> {
+        &b.v4
+    }
+    fn afi_mut(b: &mut Bgp) -> &mut Afi<u32> {
+        &mut b.v4
+    }
+    fn peer_afi(p: &Peer) -> &PeerAfi<u32> {
+        &p.v4
+    }
+    fn peer_afi_mut(p: &mut Peer) -> &mut PeerAfi<u32> {
+        &mut p.v4
+    }
+    fn conf(c: &BgpConf) -> &BgpAfConf<u32> {
+        &c.v4
+    }
+    fn lists(b: &Bgp) -> &BTreeMap<String, PrefixList<u32>> {
+        &b.lists
+    }
+    fn rib(f: &mut Frr) -> &mut Rib<u32> {
+        &mut f.rib
+    }
+    fn nlri(u: &Update) -> (&[(u32, u8)], &[(u32, u8)]) {
+        (&u.withdrawn, &u.nlri)
+    }
+    /// 0/8, loopback, multicast, class E.
+    fn martian(prefix: (u32, u8)) -> bool {
+        let a = prefix.0 >> 24;
+        (a == 0 && prefix.1 > 0) || a == 127 || a >= 224
+    }
+    fn match_lists(e: &RmEntry) -> (&Option<String>, &Option<String>) {
+        (&e.match_prefix_list, &e.match_prefix_list6)
+    }
+    fn set_next_hop(e: &RmEntry, a: &mut Attrs) {
+        if let Some(n) = e.next_hop {
+            a.next_hop = n;
+        }
+    }
+    fn nh(a: &Attrs) -> u32 {
+        a.next_hop
+    }
+    fn set_nh(a: &mut Attrs, nh: u32) {
+        a.next_hop = nh;
+    }
+    fn received(p: &Proc, a: &Attrs, _: u32) -> Option<Attrs> {
+        let nh = a.next_hop;
+        let bad = nh == 0 || nh >> 24 == 127 || nh >> 28 >= 14 || is_ours(p, nh);
+        (!bad).then(|| Attrs {
+            next_hop6: None,
+            ..a.clone()
+        })
+    }
+    fn resolve(p: &Proc, rib: &Rib<u32>, nh: u32) -> Option<(u32, u32)> {
+        rib.resolve(p, nh, Proto::Bgp)
+    }
+    fn local_nh(_: &Proc, c: &Conn) -> Option<u32> {
+        Some(c.local)
+    }
+    fn nh_text(a: &Attrs, _: bool) -> String {
+        Ipv4Addr::from(a.next_hop).to_string()
+    }
+    fn emit_updates(a: &Attrs, nlri: &[(u32, u8)], as4: bool, out: &mut Vec<u8>) {
+        emit_updates(a, nlri, as4, out);
+    }
+    fn emit_withdraws(prefixes: &[(u32, u8)], out: &mut Vec<u8>) {
+        emit_withdraws(prefixes, out);
+    }
+    fn emit_end_of_rib(out: &mut Vec<u8>) {
+        Msg::Update(Update::default()).emit(true, out);
+    }
+}
+
+impl BgpFamily for u128 {
+    const AF: usize = 1;
+    const AFI: u16 = AFI_IPV6;
+    const NAME: &'static str = "IPv6 Unicast";
+    const REDIST: &'static [(Proto, Redist)] = &[(Proto::Rip, Redist::Ripng), (Proto::Static, Redist::Static)];
+    type Nh = (u128, Option<u128>);
+    fn afi(b: &Bgp) -> &Afi<u128> {
+        &b.v6
+    }
+    fn afi_mut(b: &mut Bgp) -> &mut Afi<u128> {
+        &mut b.v6
+    }
+    fn peer_afi(p: &Peer) -> &PeerAfi<u128> {
+        &p.v6
+    }
+    fn peer_afi_mut(p: &mut Peer) -> &mut PeerAfi<u128> {
+        &mut p.v6
+    }
+    fn conf(c: &BgpConf) -> &BgpAfConf<u128> {
+        &c.v6
+    }
+    fn lists(b: &Bgp) -> &BTreeMap<String, PrefixList<u128>> {
+        &b.lists6
+    }
+    fn rib(f: &mut Frr) -> &mut Rib<u128> {
+        &mut f.rib6
+    }
+    fn nlri(u: &Update) -> (&[(u128, u8)], &[(u128, u8)]) {
+        (&u.withdrawn6, &u.nlri6)
+    }
+    /// Unspecified, loopback, link-local, multicast, and IPv4-mapped.
+    fn martian((a, len): (u128, u8)) -> bool {
+        let ip = Ipv6Addr::from(a);
+        (a == 0 && len > 0)
+            || ip.is_loopback()
+            || ip.is_unicast_link_local()
+            || ip.is_multicast()
+            || ip.to_ipv4_mapped().is_some()
+    }
+    fn match_lists(e: &RmEntry) -> (&Option<String>, &Option<String>) {
+        (&e.match_prefix_list6, &e.match_prefix_list)
+    }
+    fn set_next_hop(e: &RmEntry, a: &mut Attrs) {
+        if let Some(n) = e.next_hop6 {
+            a.next_hop6 = Some((n, None));
+        }
+    }
+    fn nh(a: &Attrs) -> (u128, Option<u128>) {
+        a.next_hop6.unwrap_or_default()
+    }
+    fn set_nh(a: &mut Attrs, nh: (u128, Option<u128>)) {
+        a.next_hop6 = Some(nh);
+    }
+    fn received(p: &Proc, a: &Attrs, ifindex: u32) -> Option<Attrs> {
+        let (g, ll) = a.next_hop6?;
+        let ip = Ipv6Addr::from(g);
+        let ours = p
+            .vnet(|_, v| in6_ifaddr_all(v).iter().any(|x| in6_clearscope(x.addr) == ip))
+            .unwrap_or(false);
+        if g == 0 || ip.is_loopback() || ip.is_multicast() || ours {
+            return None;
+        }
+        let zoned = |x: u128| in6_setscope(Ipv6Addr::from(x), ifindex).to_bits();
+        let ll = ll.filter(|l| Ipv6Addr::from(*l).is_unicast_link_local()).map(zoned);
+        Some(Attrs {
+            next_hop: 0,
+            next_hop6: Some((zoned(g), ll)),
+            ..a.clone()
+        })
+    }
+    /// A link-local next hop is on its zone's link; a global one is
+    /// looked up, and when it is on a link the neighbor's link-local
+    /// address there is the gateway (as FRR prefers it).
+    fn resolve(p: &Proc, rib: &Rib<u128>, (g, ll): (u128, Option<u128>)) -> Option<(u128, u32)> {
+        let ip = Ipv6Addr::from(g);
+        if ip.is_unicast_link_local() {
+            return in6_getscope(&ip).map(|z| (g, z));
+        }
+        match rib.resolve(p, g, Proto::Bgp)? {
+            (gw, i) if gw == g => Some((ll.map_or(g, |l| l.with_zone(i)), i)),
+            r => Some(r),
+        }
+    }
+    /// The interface's global address and its link-local one, as FRR
+    /// sends them; on an interface without a global address its
+    /// link-local one alone (else any global one of ours).
+    fn local_nh(p: &Proc, c: &Conn) -> Option<(u128, Option<u128>)> {
+        p.vnet(|_, v| {
+            let usable = || in6_ifaddr_all(v).iter().filter(|a| a.usable() && !a.addr.is_loopback());
+            let ll = usable()
+                .find(|a| a.index == c.ifindex && a.addr.is_unicast_link_local())
+                .map(|a| in6_clearscope(a.addr).to_bits());
+            let global = |a: &&crate::netinet6::in6::In6Ifaddr| !a.addr.is_unicast_link_local();
+            let here = usable().filter(global).find(|a| a.index == c.ifindex);
+            match (here, ll) {
+                (Some(g), ll) => Some((g.addr.to_bits(), ll)),
+                (None, Some(ll)) => Some((ll, None)),
+                (None, None) => usable().find(global).map(|g| (g.addr.to_bits(), None)),
+            }
+        })
+        .ok()
+        .flatten()
+    }
+    fn ibgp_nh(a: &mut Attrs) {
+        if let Some((_, ll)) = &mut a.next_hop6 {
+            *ll = None;
+        }
+    }
+    fn nh_text(a: &Attrs, table: bool) -> String {
+        match a.next_hop6 {
+            Some((_, Some(ll))) if table => ll.show(),
+            Some((g, _)) => g.show(),
+            None => "::".into(),
+        }
+    }
+    fn emit_updates(a: &Attrs, nlri: &[(u128, u8)], as4: bool, out: &mut Vec<u8>) {
+        let mut a = a.clone();
+        if let Some((g, ll)) = &mut a.next_hop6 {
+            *g = in6_clearscope(Ipv6Addr::from(*g)).to_bits();
+            *ll = ll.map(|l| in6_clearscope(Ipv6Addr::from(l)).to_bits());
+        }
+        emit_updates6(&a, nlri, as4, out);
+    }
+    fn emit_withdraws(prefixes: &[(u128, u8)], out: &mut Vec<u8>) {
+        emit_withdraws6(prefixes, out);
+    }
+    fn emit_end_of_rib(out: &mut Vec<u8>) {
+        emit_end_of_rib6(out);
     }
 }
 
@@ -343,21 +729,13 @@ impl Peer {
 pub struct Bgp {
     pub conf: BgpConf,
     lists: BTreeMap<String, PrefixList>,
+    lists6: BTreeMap<String, PrefixList<u128>>,
     maps: BTreeMap<String, RouteMap>,
     pub router_id: u32,
     pub peers: BTreeMap<u32, Peer>,
-    /// Every path, by prefix; the best first once decided. Most prefixes
-    /// have one path, kept in the map's node (a million of them is the
-    /// size of a full table).
-    pub table: BTreeMap<Prefix, SmallVec<[Path; 1]>>,
-    /// Prefixes whose paths changed: decided, given to the RIB and sent
-    /// out at the next round.
-    dirty: BTreeSet<Prefix>,
-    /// Our own paths, as last made.
-    local: BTreeMap<(Prefix, Source), Rc<Attrs>>,
-    nh_cache: HashMap<u32, Option<(u32, u32)>>,
-    pub version: u64,
-    pub paths: usize,
+    /// IPv4 unicast's tables and IPv6 unicast's.
+    pub v4: Afi<u32>,
+    pub v6: Afi<u128>,
     /// Connections refused (from addresses that are not neighbors).
     pub refused: u64,
     /// `clear bgp` requests vtysh left: which neighbor (all if `None`),
@@ -381,50 +759,15 @@ impl Bgp {
         Bgp {
             conf,
             lists: BTreeMap::new(),
+            lists6: BTreeMap::new(),
             maps: BTreeMap::new(),
             router_id: 0,
             peers: BTreeMap::new(),
-            table: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            local: BTreeMap::new(),
-            nh_cache: HashMap::new(),
-            version: 0,
-            paths: 0,
+            v4: Afi::default(),
+            v6: Afi::default(),
             refused: 0,
             clears: Vec::new(),
         }
-    }
-
-    fn insert_path(&mut self, prefix: Prefix, path: Path) -> bool {
-        let v = self.table.entry(prefix).or_default();
-        self.dirty.insert(prefix);
-        if let Some(old) = v.iter_mut().find(|x| x.source == path.source) {
-            *old = path;
-            false
-        } else {
-            v.push(path);
-            self.paths += 1;
-            true
-        }
-    }
-
-    fn remove_path(&mut self, prefix: Prefix, source: Source) -> bool {
-        let Some(v) = self.table.get_mut(&prefix) else {
-            return false;
-        };
-        let n = v.len();
-        v.retain(|x| x.source != source);
-        if v.len() == n {
-            return false;
-        }
-        self.paths -= 1;
-        self.dirty.insert(prefix);
-        true
-    }
-
-    /// The best path to `prefix`, if it has a valid one.
-    pub fn best(&self, prefix: &Prefix) -> Option<&Path> {
-        self.table.get(prefix)?.first().filter(|p| p.via.is_some())
     }
 
     /// `f` for each neighbor (those `only` names), taken out of the map
@@ -458,7 +801,7 @@ pub async fn bgpd(p: Proc, argv: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let Ok(rs) = RouteSocket::open(&p, Some(false)) else {
+    let Ok(rs) = RouteSocket::open(&p, None) else {
         daemon_stop(&p, &frr, Daemon::Bgpd);
         return 1;
     };
@@ -469,7 +812,7 @@ pub async fn bgpd(p: Proc, argv: Vec<String>) -> i32 {
 async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteSocket) -> i32 {
     p.intr.catch();
     let mut seen = u64::MAX;
-    let mut gens = (u64::MAX, u64::MAX, u64::MAX);
+    let mut gens = [u64::MAX; 5];
     let mut kernel = true;
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -480,6 +823,7 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
                 conf,
                 bgp,
                 rib,
+                rib6,
                 generation,
                 ..
             } = &mut *f;
@@ -490,31 +834,36 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
                 bgp_reconfigure(&p, b, conf, now);
                 originate = true;
             }
-            let g = (
+            let g = [
                 rib.generation(Proto::Ospf),
                 rib.generation(Proto::Rip),
                 rib.generation(Proto::Static),
-            );
+                rib6.generation(Proto::Rip),
+                rib6.generation(Proto::Static),
+            ];
             for (only, how) in std::mem::take(&mut b.clears) {
                 bgp_clear(b, only, how, now);
             }
             if kernel || g != gens {
                 gens = g;
                 originate = true;
-                b.nh_cache.clear();
                 bgp_revalidate(&p, b, rib);
+                bgp_revalidate(&p, b, rib6);
             }
             if kernel {
                 bgp_fast_failover(&p, b, rib, now);
             }
             if originate {
                 bgp_originate(&p, b, rib);
+                bgp_originate(&p, b, rib6);
             }
             kernel = false;
             bgp_timers(&p, b, now);
-            bgp_input(&p, b, rib, now);
+            bgp_input(&p, b, rib, rib6, now);
             bgp_decide(&p, b, rib);
+            bgp_decide(&p, b, rib6);
             rib.sync(&p, &rs);
+            rib6.sync(&p, &rs);
             bgp_next_event(b)
         };
         let io = poll_fn(|cx| bgp_poll(cx, &p, &frr, &listener, &mut buf));
@@ -549,7 +898,7 @@ fn bgp_poll(
     while let Poll::Ready(r) = listener.poll_accept(cx) {
         any = true;
         match r {
-            Ok((s, SocketAddr::V4(from))) => bgp_accepted(b, s, u32::from(*from.ip()), now),
+            Ok((s, SocketAddr::V4(from))) => bgp_accepted(p, b, s, u32::from(*from.ip()), now),
             Ok(_) => b.refused += 1,
             Err(_) => break,
         }
@@ -561,7 +910,7 @@ fn bgp_poll(
             peer.connecting = None;
             any = true;
             match r {
-                Ok(s) => bgp_connected(b.router_id, &b.conf, peer, s, true, now),
+                Ok(s) => bgp_connected(p, b.router_id, &b.conf, peer, s, true, now),
                 // A connection the neighbor made meanwhile goes on.
                 // A refused connect is no reset (FRR's "Last reset never").
                 Err(_) if peer.conns.is_empty() => {
@@ -581,22 +930,27 @@ fn bgp_poll(
 }
 
 /// A connection came in: a neighbor's, or refused.
-fn bgp_accepted(b: &mut Bgp, s: TcpStream, from: u32, now: Time) {
+fn bgp_accepted(p: &Proc, b: &mut Bgp, s: TcpStream, from: u32, now: Time) {
     let (id, conf) = (b.router_id, &b.conf);
     match b.peers.get_mut(&from) {
         Some(peer) if !peer.conf.shutdown && !peer.overflow && peer.conns.len() < 2 => {
-            bgp_connected(id, conf, peer, s, false, now);
+            bgp_connected(p, id, conf, peer, s, false, now);
         }
         _ => b.refused += 1,
     }
 }
 
 /// A connection is up (ours or the neighbor's): OPEN goes out (§8.2.2).
-fn bgp_connected(id: u32, conf: &BgpConf, peer: &mut Peer, s: TcpStream, initiated: bool, now: Time) {
+fn bgp_connected(p: &Proc, id: u32, conf: &BgpConf, peer: &mut Peer, s: TcpStream, initiated: bool, now: Time) {
     let local = match s.local_addr() {
         Ok(SocketAddr::V4(a)) => u32::from(*a.ip()),
         _ => 0,
     };
+    let ifindex = p
+        .vnet(|_, v| in_ifaddr_all(v).iter().find(|a| a.addr == local).map(|a| a.index))
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     peer.conn_ids += 1;
     peer.conns.push(Conn {
         id: peer.conn_ids,
@@ -606,6 +960,7 @@ fn bgp_connected(id: u32, conf: &BgpConf, peer: &mut Peer, s: TcpStream, initiat
         rbuf: Vec::new(),
         wbuf: Vec::new(),
         local,
+        ifindex,
         hold_at: Some(now + Duration::from_secs(OPEN_HOLD)),
         open: None,
         dead: None,
@@ -617,7 +972,13 @@ fn bgp_connected(id: u32, conf: &BgpConf, peer: &mut Peer, s: TcpStream, initiat
         my_as: u16::try_from(conf.asn).unwrap_or(AS_TRANS as u16),
         hold,
         id,
-        caps: vec![Cap::Mp(AFI_IPV4, SAFI_UNICAST), Cap::RouteRefresh, Cap::As4(conf.asn)],
+        caps: [AFI_IPV4, AFI_IPV6]
+            .into_iter()
+            .zip(&peer.conf.af)
+            .filter(|(_, af)| af.activate)
+            .map(|(afi, _)| Cap::Mp(afi, SAFI_UNICAST))
+            .chain([Cap::RouteRefresh, Cap::As4(conf.asn)])
+            .collect(),
     });
     let ci = peer.conns.len() - 1;
     peer.send(ci, &open);
@@ -670,18 +1031,10 @@ fn bgp_close(b: &mut Bgp, peer: &mut Peer, ci: usize, notify: Option<BgpErr>, wh
 /// The session is down: its routes are withdrawn, nothing is advertised.
 fn bgp_peer_down(b: &mut Bgp, peer: &mut Peer, now: Time) {
     let src = Source::Peer(peer.addr);
-    let gone: Vec<Prefix> = b
-        .table
-        .iter()
-        .filter(|(_, v)| v.iter().any(|x| x.source == src))
-        .map(|(k, _)| *k)
-        .collect();
-    for prefix in gone {
-        b.remove_path(prefix, src);
-    }
-    peer.pfx_rcd = 0;
-    peer.adj_out.clear();
-    peer.export_all = false;
+    b.v4.remove_source(src);
+    b.v6.remove_source(src);
+    peer.v4 = PeerAfi::default();
+    peer.v6 = PeerAfi::default();
     peer.keepalive_at = None;
     peer.since = Some(now);
 }
@@ -701,8 +1054,9 @@ fn bgp_cease_all(b: &mut Bgp, sub: u8, why: &str) {
 fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time) {
     // `no router bgp`: every session ceases, our paths go.
     let c = conf.bgp.clone().unwrap_or_else(|| BgpConf::new(b.conf.asn));
-    let policy_changed = b.lists != conf.prefix_lists || b.maps != conf.route_maps;
+    let policy_changed = b.lists != conf.prefix_lists || b.lists6 != conf.prefix_lists6 || b.maps != conf.route_maps;
     b.lists = conf.prefix_lists.clone();
+    b.lists6 = conf.prefix_lists6.clone();
     b.maps = conf.route_maps.clone();
     b.router_id = c.router_id.unwrap_or_else(|| router_id(p));
     let old: Vec<u32> = b.peers.keys().copied().collect();
@@ -719,11 +1073,16 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                 continue;
             }
             Some(n) if *n != peer.conf => {
+                // A family activated or not changes the OPEN's capabilities.
+                let activate = |n: &BgpNeighbor| n.af.each_ref().map(|x| x.activate);
                 let reset = n.remote_as != peer.conf.remote_as
                     || n.shutdown != peer.conf.shutdown
-                    || n.timers != peer.conf.timers;
-                rr_changed |= n.rr_client != peer.conf.rr_client;
-                let policy = n.route_map_in != peer.conf.route_map_in || n.prefix_list_in != peer.conf.prefix_list_in;
+                    || n.timers != peer.conf.timers
+                    || activate(n) != activate(&peer.conf);
+                let (new, old) = (&n.af, &peer.conf.af);
+                rr_changed |= (0..2).any(|i| new[i].rr_client != old[i].rr_client);
+                let policy = (0..2)
+                    .any(|i| new[i].route_map_in != old[i].route_map_in || new[i].prefix_list_in != old[i].prefix_list_in);
                 peer.conf = n.clone();
                 if reset {
                     let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
@@ -732,7 +1091,7 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                     }
                     peer = Peer::new(a, n.clone(), c.asn, now);
                 } else {
-                    peer.export_all = peer.state == State::Established;
+                    peer.export_again(false);
                     if policy {
                         bgp_refresh(&mut peer);
                     }
@@ -744,7 +1103,7 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                 }
             }
             Some(_) if policy_changed => {
-                peer.export_all = peer.state == State::Established;
+                peer.export_again(false);
                 bgp_refresh(&mut peer);
             }
             Some(_) => {}
@@ -756,10 +1115,11 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
     }
     if rr_changed || c.ebgp_requires_policy != b.conf.ebgp_requires_policy || c.distance != b.conf.distance {
         for peer in b.peers.values_mut() {
-            peer.export_all = peer.state == State::Established;
+            peer.export_again(false);
             bgp_refresh(peer);
         }
-        b.dirty.extend(b.table.keys().copied());
+        b.v4.dirty.extend(b.v4.table.keys().copied());
+        b.v6.dirty.extend(b.v6.table.keys().copied());
     }
     b.conf = c;
 }
@@ -777,28 +1137,23 @@ fn bgp_clear(b: &mut Bgp, only: Option<u32>, how: Clear, now: Time) {
                 peer.connect_at = Some(now);
             }
         }
-        Clear::SoftOut if peer.state == State::Established => {
-            peer.resend = true;
-            peer.export_all = true;
-        }
+        Clear::SoftOut if peer.state == State::Established => peer.export_again(true),
         Clear::SoftIn => bgp_refresh(peer),
         Clear::SoftOut => {}
     });
 }
 
-/// Ask an established neighbor for its routes again (RFC 2918), to apply
-/// a changed inbound policy.
+/// Ask an established neighbor for its routes of each family again (RFC
+/// 2918), to apply a changed inbound policy.
 fn bgp_refresh(peer: &mut Peer) {
     if peer.refresh
         && let Some(ci) = peer.conns.iter().position(|c| c.state == State::Established)
     {
-        peer.send(
-            ci,
-            &Msg::RouteRefresh {
-                afi: AFI_IPV4,
-                safi: SAFI_UNICAST,
-            },
-        );
+        for (afi, on) in [(AFI_IPV4, peer.v4.enabled), (AFI_IPV6, peer.v6.enabled)] {
+            if on {
+                peer.send(ci, &Msg::RouteRefresh { afi, safi: SAFI_UNICAST });
+            }
+        }
     }
 }
 
@@ -882,17 +1237,17 @@ fn bgp_next_event(b: &Bgp) -> Time {
 
 /// The whole messages each connection of each neighbor has read, handled
 /// in order.
-fn bgp_input(p: &Proc, b: &mut Bgp, rib: &Rib, now: Time) {
+fn bgp_input(p: &Proc, b: &mut Bgp, rib: &Rib, rib6: &Rib<u128>, now: Time) {
     b.each_peer(None, |b, peer| {
         let ids: Vec<u64> = peer.conns.iter().map(|c| c.id).collect();
         for id in ids {
-            conn_input(p, b, rib, peer, id, now);
+            conn_input(p, b, (rib, rib6), peer, id, now);
         }
     });
 }
 
 /// The messages connection `id` has read, one by one, while it lasts.
-fn conn_input(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, id: u64, now: Time) {
+fn conn_input(p: &Proc, b: &mut Bgp, ribs: Ribs, peer: &mut Peer, id: u64, now: Time) {
     while let Some(ci) = peer.conns.iter().position(|c| c.id == id) {
         let c = &mut peer.conns[ci];
         let parsed = match msg_len(&c.rbuf) {
@@ -911,7 +1266,7 @@ fn conn_input(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, id: u64, now: T
         };
         peer.msg_rcvd += 1;
         let r = match parsed {
-            Ok(m) => bgp_message(p, b, rib, peer, ci, m, now),
+            Ok(m) => bgp_message(p, b, ribs, peer, ci, m, now),
             Err(e) => Err((Some(e), None)),
         };
         if let Err((notify, why)) = r {
@@ -930,8 +1285,19 @@ fn conn_input(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, id: u64, now: T
 /// What ends a connection: a NOTIFICATION to send (if any) and why.
 type Fail = (Option<BgpErr>, Option<String>);
 
+/// The two RIBs, for reading: IPv4's and IPv6's.
+type Ribs<'a> = (&'a Rib, &'a Rib<u128>);
+
 /// One message on connection `ci` (§8.2.2's events for it).
-fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: Msg, now: Time) -> Result<(), Fail> {
+fn bgp_message(
+    p: &Proc,
+    b: &mut Bgp,
+    ribs: Ribs,
+    peer: &mut Peer,
+    ci: usize,
+    m: Msg,
+    now: Time,
+) -> Result<(), Fail> {
     let state = peer.conns[ci].state;
     if let Some(h) = (peer.hold > 0 && state >= State::OpenConfirm).then_some(peer.hold) {
         peer.conns[ci].hold_at = Some(now + Duration::from_secs(h.into()));
@@ -947,7 +1313,7 @@ fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: 
             peer.state = State::Established;
             peer.since = Some(now);
             peer.established += 1;
-            peer.export_all = true;
+            peer.export_again(false);
             peer.keepalive_at = (peer.keepalive > 0).then_some(now);
             // The other connection, if any, lost (§6.8).
             while let Some(other) = peer.conns.iter().position(|c| c.state != State::Established) {
@@ -957,11 +1323,12 @@ fn bgp_message(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, ci: usize, m: 
             Ok(())
         }
         (State::Established, Msg::Keepalive) => Ok(()),
-        (State::Established, Msg::Update(u)) => bgp_update(p, b, rib, peer, u),
+        (State::Established, Msg::Update(u)) => bgp_update(p, b, ribs, peer, u),
         (State::Established, Msg::RouteRefresh { afi, safi }) => {
-            if (afi, safi) == (AFI_IPV4, SAFI_UNICAST) {
-                peer.resend = true;
-                peer.export_all = true;
+            match (afi, safi) {
+                (AFI_IPV4, SAFI_UNICAST) => peer.v4.export_again(true),
+                (AFI_IPV6, SAFI_UNICAST) => peer.v6.export_again(true),
+                _ => {}
             }
             Ok(())
         }
@@ -1032,6 +1399,11 @@ fn bgp_open(p: &Proc, b: &mut Bgp, peer: &mut Peer, ci: usize, o: Open, now: Tim
         .caps
         .iter()
         .any(|c| matches!(c, Cap::RouteRefresh | Cap::Other(128, _)));
+    // RFC 4760 §8: a family both name; IPv4 unicast, too, from a speaker
+    // that names none.
+    let mp = o.caps.iter().any(|c| matches!(c, Cap::Mp(..)));
+    peer.v4.enabled = peer.conf.af[0].activate && (!mp || o.has(&Cap::Mp(AFI_IPV4, SAFI_UNICAST)));
+    peer.v6.enabled = peer.conf.af[1].activate && o.has(&Cap::Mp(AFI_IPV6, SAFI_UNICAST));
     let c = &mut peer.conns[ci];
     c.state = State::OpenConfirm;
     c.hold_at = (peer.hold > 0).then(|| now + Duration::from_secs(peer.hold.into()));
@@ -1042,67 +1414,83 @@ fn bgp_open(p: &Proc, b: &mut Bgp, peer: &mut Peer, ci: usize, o: Open, now: Tim
     Ok(())
 }
 
-/// Not for any router to claim: 0/8, loopback, multicast, class E.
-fn martian(prefix: Prefix) -> bool {
-    let a = prefix.0 >> 24;
-    (a == 0 && prefix.1 > 0) || a == 127 || a >= 224
+/// An UPDATE (§9): for each family its withdrawals, then its routes
+/// checked, filtered and kept.
+fn bgp_update(p: &Proc, b: &mut Bgp, (rib, rib6): Ribs, peer: &mut Peer, u: Update) -> Result<(), Fail> {
+    peer.discarded += u64::from(u.discarded);
+    let ebgp = peer.is_ebgp(b.conf.asn);
+    // §6.3: an eBGP path must start with the neighbor's AS.
+    let a = u
+        .attrs
+        .as_ref()
+        .filter(|a| u.verdict == Verdict::Ok && !(ebgp && a.first_as() != Some(peer.remote_as)));
+    let ifindex = peer
+        .conns
+        .iter()
+        .find(|c| c.state == State::Established)
+        .map_or(0, |c| c.ifindex);
+    update_af::<u32>(p, b, rib, peer, &u, a, ifindex)?;
+    update_af::<u128>(p, b, rib6, peer, &u, a, ifindex)
 }
 
-/// An UPDATE (§9): its withdrawals, then its routes checked, filtered
-/// and kept.
-fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> Result<(), Fail> {
+/// An UPDATE's routes of family `K`, with attributes `a` (`None` if
+/// they are to be treated as withdrawn).
+fn update_af<K: BgpFamily>(
+    p: &Proc,
+    b: &mut Bgp,
+    rib: &Rib<K>,
+    peer: &mut Peer,
+    u: &Update,
+    a: Option<&Attrs>,
+    ifindex: u32,
+) -> Result<(), Fail> {
     let src = Source::Peer(peer.addr);
-    for &prefix in &u.withdrawn {
-        if b.remove_path(prefix, src) {
-            peer.pfx_rcd -= 1;
-        }
+    let (withdrawn, nlri) = K::nlri(u);
+    if withdrawn.is_empty() && nlri.is_empty() {
+        return Ok(());
     }
-    peer.discarded += u64::from(u.discarded);
-    // IPv6 unicast is read but not negotiated yet (docs/ROUTING.md, To
-    // build next): ignored as an attribute of a family not negotiated.
-    if !u.nlri6.is_empty() || !u.withdrawn6.is_empty() {
+    if !K::peer_afi(peer).enabled {
+        // A family not negotiated (RFC 4760 §7): discarded.
         peer.discarded += 1;
+        return Ok(());
     }
-    if u.nlri.is_empty() {
+    let gone = |b: &mut Bgp, peer: &mut Peer, prefixes: &[(K, u8)]| {
+        for &prefix in prefixes {
+            if K::afi_mut(b).remove_path(prefix, src) {
+                K::peer_afi_mut(peer).pfx_rcd -= 1;
+            }
+        }
+    };
+    gone(b, peer, withdrawn);
+    if nlri.is_empty() {
         return Ok(());
     }
     let ebgp = peer.is_ebgp(b.conf.asn);
-    let a = u.attrs.filter(|_| u.verdict == Verdict::Ok).and_then(|mut a| {
-        // §6.3 and RFC 7606 §7.2/7.3: an eBGP path must start with the
-        // neighbor's AS; a next hop must be a unicast address not ours.
-        let nh = a.next_hop;
-        let bad_nh = nh == 0 || nh >> 24 == 127 || nh >> 28 >= 14 || is_ours(p, nh);
-        if ebgp && a.first_as() != Some(peer.remote_as) || bad_nh {
-            return None;
-        }
-        if ebgp {
-            // Not for another AS to say (RFC 4456 §8: non-transitive).
-            a.local_pref = None;
-            a.originator_id = None;
-            a.cluster_list.clear();
-        }
-        Some(a)
-    });
-    let Some(a) = a else {
+    // RFC 7606 §7.3: a next hop must be a unicast address not ours.
+    let Some(mut a) = a.and_then(|a| K::received(p, a, ifindex)) else {
         peer.withdrawn_7606 += 1;
-        for &prefix in &u.nlri {
-            if b.remove_path(prefix, src) {
-                peer.pfx_rcd -= 1;
-            }
-        }
+        gone(b, peer, nlri);
         return Ok(());
     };
+    if ebgp {
+        // Not for another AS to say (RFC 4456 §8: non-transitive).
+        a.local_pref = None;
+        a.originator_id = None;
+        a.cluster_list.clear();
+    }
     // A loop, or (FRR 8.4's default, RFC 8212) an eBGP neighbor without
     // an inbound policy: not taken.
     // Reflected back to us (RFC 4456 §8): our own ID as the originator,
     // or our cluster in the list.
     let cluster = b.conf.cluster_id.unwrap_or(b.router_id);
     let reflected = a.originator_id == Some(b.router_id) || a.cluster_list.contains(&cluster);
+    let naf = &peer.conf.af[K::AF];
     let refuse =
-        reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(false);
+        reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !naf.has_policy(false);
     let attrs = Rc::new(a);
-    for &prefix in &u.nlri {
-        let accepted = !refuse && !martian(prefix) && import_ok(b, peer, prefix);
+    for &prefix in nlri {
+        let naf = &peer.conf.af[K::AF];
+        let accepted = !refuse && !K::martian(prefix) && import_ok(b, naf, prefix);
         let path = accepted.then(|| Path {
             source: src,
             attrs: attrs.clone(),
@@ -1111,11 +1499,11 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
             peer_id: peer.remote_id,
             via: None,
         });
-        let path = match (&peer.conf.route_map_in, path) {
+        let path = match (&naf.route_map_in, path) {
             (Some(m), Some(path)) => b
                 .maps
                 .get(m)
-                .and_then(|m| route_map_apply(m, &b.lists, prefix, &attrs, 0))
+                .and_then(|m| route_map_apply(m, K::lists(b), prefix, &attrs, 0))
                 .map(|(a, w)| Path {
                     attrs: Rc::new(a),
                     weight: w,
@@ -1126,19 +1514,19 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
         match path {
             Some(mut path) => {
                 // After the route map: its `set ip next-hop` counts.
-                path.via = resolve_nh(p, b, rib, path.attrs.next_hop);
-                if b.insert_path(prefix, path) {
-                    peer.pfx_rcd += 1;
+                let afi = K::afi_mut(b);
+                path.via = resolve_nh(p, afi, rib, K::nh(&path.attrs));
+                if afi.insert_path(prefix, path) {
+                    K::peer_afi_mut(peer).pfx_rcd += 1;
                 }
             }
-            None => {
-                if b.remove_path(prefix, src) {
-                    peer.pfx_rcd -= 1;
-                }
-            }
+            None => gone(b, peer, &[prefix]),
         }
     }
-    if peer.conf.max_prefix.is_some_and(|m| peer.pfx_rcd > m) {
+    if peer.conf.af[K::AF]
+        .max_prefix
+        .is_some_and(|m| K::peer_afi(peer).pfx_rcd > m)
+    {
         peer.overflow = true;
         let e = BgpErr::new(err::CEASE, err::CEASE_MAX_PREFIX);
         return Err((Some(e), Some("Maximum prefixes reached".into())));
@@ -1148,40 +1536,36 @@ fn bgp_update(p: &Proc, b: &mut Bgp, rib: &Rib, peer: &mut Peer, u: Update) -> R
 
 /// The neighbor's inbound prefix list lets `prefix` in (a list that does
 /// not exist lets all in, as FRR's).
-fn import_ok(b: &Bgp, peer: &Peer, prefix: Prefix) -> bool {
-    peer.conf
-        .prefix_list_in
+fn import_ok<K: BgpFamily>(b: &Bgp, naf: &NeighborAf, prefix: (K, u8)) -> bool {
+    naf.prefix_list_in
         .as_ref()
-        .and_then(|n| b.lists.get(n))
+        .and_then(|n| K::lists(b).get(n))
         .is_none_or(|l| prefix_list_apply(l, prefix))
 }
 
 /// How a next hop is reached, remembered until the kernel's routes change.
-fn resolve_nh(p: &Proc, b: &mut Bgp, rib: &Rib, nh: u32) -> Option<(u32, u32)> {
+fn resolve_nh<K: BgpFamily>(p: &Proc, afi: &mut Afi<K>, rib: &Rib<K>, nh: K::Nh) -> Option<(K, u32)> {
     // Bounded: a neighbor naming a new next hop each time cannot grow it.
-    if b.nh_cache.len() >= 4096 {
-        b.nh_cache.clear();
+    if afi.nh_cache.len() >= 4096 {
+        afi.nh_cache.clear();
     }
-    *b.nh_cache.entry(nh).or_insert_with(|| rib.resolve(p, nh, Proto::Bgp))
+    *afi.nh_cache.entry(nh).or_insert_with(|| K::resolve(p, rib, nh))
 }
 
 /// The kernel's routes changed: each path's next hop is looked up again.
-fn bgp_revalidate(p: &Proc, b: &mut Bgp, rib: &Rib) {
-    let mut changed = Vec::new();
-    let mut cache = std::mem::take(&mut b.nh_cache);
-    for (prefix, v) in b.table.iter_mut() {
+fn bgp_revalidate<K: BgpFamily>(p: &Proc, b: &mut Bgp, rib: &Rib<K>) {
+    let afi = K::afi_mut(b);
+    afi.nh_cache.clear();
+    for (prefix, v) in afi.table.iter_mut() {
         for path in v.iter_mut().filter(|x| !x.local()) {
-            let via = *cache
-                .entry(path.attrs.next_hop)
-                .or_insert_with(|| rib.resolve(p, path.attrs.next_hop, Proto::Bgp));
+            let nh = K::nh(&path.attrs);
+            let via = *afi.nh_cache.entry(nh).or_insert_with(|| K::resolve(p, rib, nh));
             if via != path.via {
                 path.via = via;
-                changed.push(*prefix);
+                afi.dirty.insert(*prefix);
             }
         }
     }
-    b.nh_cache = cache;
-    b.dirty.extend(changed);
 }
 
 /// FRR's fast-external-failover: an eBGP session whose neighbor is no
@@ -1200,14 +1584,14 @@ fn bgp_fast_failover(p: &Proc, b: &mut Bgp, rib: &Rib, now: Time) {
     });
 }
 
-/// Our own paths: `network` prefixes the RIB has (FRR's import check),
-/// and what `redistribute` names; changes made into the table.
-fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
-    let mut want: BTreeMap<(Prefix, Source), Attrs> = BTreeMap::new();
-    let kernel = kernel_routes(p);
-    let mut have: BTreeMap<Prefix, (Redist, u32)> = kernel
-        .iter()
-        .map(|&(prefix, proto)| {
+/// Our own paths of family `K`: `network` prefixes the RIB has (FRR's
+/// import check), and what `redistribute` names; changes made into the
+/// table.
+fn bgp_originate<K: BgpFamily>(p: &Proc, b: &mut Bgp, rib: &Rib<K>) {
+    let mut want: BTreeMap<((K, u8), Source), Attrs> = BTreeMap::new();
+    let mut have: BTreeMap<(K, u8), (Redist, u32)> = kernel_routes::<K>(p)
+        .into_iter()
+        .map(|(prefix, proto)| {
             let k = if proto == Proto::Connected {
                 Redist::Connected
             } else {
@@ -1216,11 +1600,7 @@ fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
             (prefix, (k, 0))
         })
         .collect();
-    for (proto, k) in [
-        (Proto::Ospf, Redist::Ospf),
-        (Proto::Rip, Redist::Rip),
-        (Proto::Static, Redist::Static),
-    ] {
+    for &(proto, k) in K::REDIST {
         for (prefix, r) in rib.selected(proto) {
             have.entry(prefix).or_insert((k, r.metric));
         }
@@ -1230,7 +1610,8 @@ fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
         med: Some(med),
         ..Attrs::default()
     };
-    for (prefix, map) in &b.conf.networks {
+    let conf = K::conf(&b.conf);
+    for (prefix, map) in &conf.networks {
         if let Some(&(_, metric)) = have.get(prefix) {
             let a = base(ORIGIN_IGP, metric);
             if let Some(a) = local_policy(b, map.as_deref(), *prefix, a) {
@@ -1240,13 +1621,13 @@ fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
     }
     for (&prefix, &(k, metric)) in &have {
         // The kernel's gateway routes are static ones to FRR users.
-        let conf = b.conf.redistribute.get(&k).or_else(|| {
+        let r = conf.redistribute.get(&k).or_else(|| {
             (k == Redist::Kernel)
-                .then(|| b.conf.redistribute.get(&Redist::Static))
+                .then(|| conf.redistribute.get(&Redist::Static))
                 .flatten()
         });
-        let Some((m, map)) = conf else { continue };
-        if martian(prefix) {
+        let Some((m, map)) = r else { continue };
+        if K::martian(prefix) {
             continue;
         }
         let a = base(ORIGIN_INCOMPLETE, m.unwrap_or(metric));
@@ -1254,52 +1635,55 @@ fn bgp_originate(p: &Proc, b: &mut Bgp, rib: &Rib) {
             want.insert((prefix, Source::Redist(k)), a);
         }
     }
-    let gone: Vec<(Prefix, Source)> = b.local.keys().filter(|k| !want.contains_key(k)).copied().collect();
+    let router_id = b.router_id;
+    let afi = K::afi_mut(b);
+    let gone: Vec<((K, u8), Source)> = afi.local.keys().filter(|k| !want.contains_key(k)).copied().collect();
     for (prefix, src) in gone {
-        b.local.remove(&(prefix, src));
-        b.remove_path(prefix, src);
+        afi.local.remove(&(prefix, src));
+        afi.remove_path(prefix, src);
     }
     for ((prefix, src), a) in want {
-        if b.local.get(&(prefix, src)).is_some_and(|x| **x == a) {
+        if afi.local.get(&(prefix, src)).is_some_and(|x| **x == a) {
             continue;
         }
         let a = Rc::new(a);
-        b.local.insert((prefix, src), a.clone());
+        afi.local.insert((prefix, src), a.clone());
         let path = Path {
             source: src,
             attrs: a,
             weight: LOCAL_WEIGHT,
             ebgp: false,
-            peer_id: b.router_id,
-            via: Some((0, 0)),
+            peer_id: router_id,
+            via: Some((K::ZERO, 0)),
         };
-        b.insert_path(prefix, path);
+        afi.insert_path(prefix, path);
     }
 }
 
 /// A `route-map` of `network` or `redistribute` applied to our own path.
-fn local_policy(b: &Bgp, map: Option<&str>, prefix: Prefix, a: Attrs) -> Option<Attrs> {
+fn local_policy<K: BgpFamily>(b: &Bgp, map: Option<&str>, prefix: (K, u8), a: Attrs) -> Option<Attrs> {
     match map {
         None => Some(a),
         Some(m) => b
             .maps
             .get(m)
-            .and_then(|m| route_map_apply(m, &b.lists, prefix, &a, LOCAL_WEIGHT))
+            .and_then(|m| route_map_apply(m, K::lists(b), prefix, &a, LOCAL_WEIGHT))
             .map(|x| x.0),
     }
 }
 
-/// The decision process (§9.1) for the prefixes that changed: the best
-/// path to the RIB, and to each established neighbor what it should now
-/// have.
-fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
-    let dirty = std::mem::take(&mut b.dirty);
+/// The decision process (§9.1) for the prefixes of family `K` that
+/// changed: the best path to the RIB, and to each established neighbor
+/// what it should now have.
+fn bgp_decide<K: BgpFamily>(p: &Proc, b: &mut Bgp, rib: &mut Rib<K>) {
     let now = p.now();
     let (ebgp_d, ibgp_d, _) = b.conf.distance;
+    let afi = K::afi_mut(b);
+    let dirty = std::mem::take(&mut afi.dirty);
     for prefix in &dirty {
-        let Some(v) = b.table.get_mut(prefix) else { continue };
+        let Some(v) = afi.table.get_mut(prefix) else { continue };
         if v.is_empty() {
-            b.table.remove(prefix);
+            afi.table.remove(prefix);
             rib.withdraw(*prefix, Proto::Bgp);
             continue;
         }
@@ -1308,9 +1692,9 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
         if let Some(i) = (0..v.len()).min_by(|&x, &y| v[x].better(&v[y])) {
             v.swap(0, i);
         }
-        match v.first().filter(|x| x.via.is_some()) {
-            Some(best) if !best.local() && !martian(*prefix) => {
-                let (gateway, ifindex) = best.via.unwrap_or_default();
+        match v.first() {
+            Some(best) if !best.local() && !K::martian(*prefix) && best.via.is_some() => {
+                let Some((gateway, ifindex)) = best.via else { continue };
                 rib.update(
                     *prefix,
                     RibRoute {
@@ -1327,41 +1711,51 @@ fn bgp_decide(p: &Proc, b: &mut Bgp, rib: &mut Rib) {
         }
     }
     if !dirty.is_empty() {
-        b.version += 1;
+        afi.version += 1;
     }
     b.each_peer(None, |b, peer| {
-        if peer.state == State::Established {
-            if std::mem::take(&mut peer.export_all) {
-                let all: Vec<Prefix> = b.table.keys().chain(peer.adj_out.keys()).copied().collect();
-                let all: BTreeSet<Prefix> = all.into_iter().collect();
-                let resend = std::mem::take(&mut peer.resend);
-                bgp_export(b, peer, all.iter(), resend);
-                // End-of-RIB (RFC 4724 §2): an empty UPDATE, as FRR sends.
-                if let Some(ci) = peer.conns.iter().position(|c| c.state == State::Established) {
-                    peer.send(ci, &Msg::Update(Update::default()));
-                }
-            } else if !dirty.is_empty() {
-                bgp_export(b, peer, dirty.iter(), false);
+        if peer.state != State::Established || !K::peer_afi(peer).enabled {
+            return;
+        }
+        let pa = K::peer_afi_mut(peer);
+        if std::mem::take(&mut pa.export_all) {
+            let all: BTreeSet<(K, u8)> = K::afi(b).table.keys().chain(pa.adj_out.keys()).copied().collect();
+            let resend = std::mem::take(&mut pa.resend);
+            bgp_export(p, b, peer, all.iter(), resend);
+            // End-of-RIB (RFC 4724 §2), as FRR sends it.
+            if let Some(c) = peer.established_conn() {
+                K::emit_end_of_rib(&mut c.wbuf);
+                peer.msg_sent += 1;
             }
+        } else if !dirty.is_empty() {
+            bgp_export(p, b, peer, dirty.iter(), false);
         }
     });
 }
 
 /// What `peer` should have of `prefixes`, sent as UPDATEs where it
 /// differs from its Adj-RIB-Out.
-fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a Prefix>, resend: bool) {
+fn bgp_export<'a, K: BgpFamily>(
+    p: &Proc,
+    b: &Bgp,
+    peer: &mut Peer,
+    prefixes: impl Iterator<Item = &'a (K, u8)>,
+    resend: bool,
+) {
     let asn = b.conf.asn;
     let ebgp = peer.is_ebgp(asn);
-    let Some(local) = peer.established_conn().map(|c| c.local) else {
+    let Some(local) = peer.established_conn().and_then(|c| K::local_nh(p, c)) else {
         return;
     };
-    let mut announce: Vec<(Rc<Attrs>, Vec<Prefix>)> = Vec::new();
+    let mut announce: Vec<(Rc<Attrs>, Vec<Pfx<K>>)> = Vec::new();
     let mut withdraw = Vec::new();
     let mut last: Option<(Rc<Attrs>, Attrs)> = None;
+    let afi = K::afi(b);
     for &prefix in prefixes {
-        let out = b
+        let out = afi
             .best(&prefix)
             .and_then(|best| export_attrs(b, peer, ebgp, local, prefix, best));
+        let pa = K::peer_afi_mut(peer);
         match out {
             Some(a) => {
                 // Consecutive prefixes with the same attributes share them.
@@ -1373,17 +1767,17 @@ fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a P
                         rc
                     }
                 };
-                if !resend && peer.adj_out.get(&prefix).is_some_and(|x| **x == *rc) {
+                if !resend && pa.adj_out.get(&prefix).is_some_and(|x| **x == *rc) {
                     continue;
                 }
-                peer.adj_out.insert(prefix, rc.clone());
+                pa.adj_out.insert(prefix, rc.clone());
                 match announce.last_mut() {
                     Some((x, v)) if Rc::ptr_eq(x, &rc) => v.push(prefix),
                     _ => announce.push((rc, vec![prefix])),
                 }
             }
             None => {
-                if peer.adj_out.remove(&prefix).is_some() {
+                if pa.adj_out.remove(&prefix).is_some() {
                     withdraw.push(prefix);
                 }
             }
@@ -1392,9 +1786,9 @@ fn bgp_export<'a>(b: &Bgp, peer: &mut Peer, prefixes: impl Iterator<Item = &'a P
     let as4 = peer.as4;
     let Some(c) = peer.established_conn() else { return };
     let before = c.wbuf.len();
-    emit_withdraws(&withdraw, &mut c.wbuf);
+    K::emit_withdraws(&withdraw, &mut c.wbuf);
     for (a, v) in &announce {
-        emit_updates(a, v, as4, &mut c.wbuf);
+        K::emit_updates(a, v, as4, &mut c.wbuf);
     }
     let sent = count_msgs(&c.wbuf[before..]);
     peer.msg_sent += sent;
@@ -1410,29 +1804,32 @@ fn count_msgs(mut b: &[u8]) -> u64 {
 }
 
 /// The attributes `best` goes to `peer` with (§5.1, §9.2), or `None` if
-/// it is not for it: not an iBGP path to an iBGP neighbor (no route
-/// reflection), not to an eBGP neighbor without an outbound policy (FRR's
-/// default), not what its outbound policy refuses.
-fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, best: &Path) -> Option<Attrs> {
-    if !peer.conf.activate {
-        return None;
-    }
+/// it does not go there: `local` is our next hop on the session.
+fn export_attrs<K: BgpFamily>(
+    b: &Bgp,
+    peer: &Peer,
+    ebgp: bool,
+    local: K::Nh,
+    prefix: (K, u8),
+    best: &Path<K>,
+) -> Option<Attrs> {
+    let naf = &peer.conf.af[K::AF];
     // An iBGP path goes to iBGP neighbors only as a route reflector
     // does it (RFC 4456 §8): from a client to all, from another to
     // clients, never back to where it came from.
     let mut reflect = false;
     if !ebgp && !best.local() && !best.ebgp {
         let Source::Peer(from) = best.source else { return None };
-        let from_client = b.peers.get(&from).is_some_and(|x| x.conf.rr_client);
-        if from == peer.addr || !(from_client || peer.conf.rr_client) {
+        let from_client = b.peers.get(&from).is_some_and(|x| x.conf.af[K::AF].rr_client);
+        if from == peer.addr || !(from_client || naf.rr_client) {
             return None;
         }
         reflect = true;
     }
-    if ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(true) {
+    if ebgp && b.conf.ebgp_requires_policy && !naf.has_policy(true) {
         return None;
     }
-    if let Some(l) = peer.conf.prefix_list_out.as_ref().and_then(|n| b.lists.get(n))
+    if let Some(l) = naf.prefix_list_out.as_ref().and_then(|n| K::lists(b).get(n))
         && !prefix_list_apply(l, prefix)
     {
         return None;
@@ -1447,22 +1844,24 @@ fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, be
         a.originator_id = None;
         a.cluster_list.clear();
         a.local_pref = None;
-        a.next_hop = local;
+        K::set_nh(&mut a, local);
         if !best.local() {
             a.med = None;
         }
     } else {
         a.local_pref = Some(a.local_pref.unwrap_or(100));
-        if best.local() || peer.conf.next_hop_self && !reflect {
-            a.next_hop = local;
+        if best.local() || naf.next_hop_self && !reflect {
+            K::set_nh(&mut a, local);
+        } else {
+            K::ibgp_nh(&mut a);
         }
     }
-    let a = match &peer.conf.route_map_out {
+    let a = match &naf.route_map_out {
         None => Some(a),
         Some(m) => b
             .maps
             .get(m)
-            .and_then(|m| route_map_apply(m, &b.lists, prefix, &a, 0))
+            .and_then(|m| route_map_apply(m, K::lists(b), prefix, &a, 0))
             .map(|x| x.0),
     }?;
     // Attributes that leave no room for a prefix in 4,096 bytes (a
@@ -1472,13 +1871,15 @@ fn export_attrs(b: &Bgp, peer: &Peer, ebgp: bool, local: u32, prefix: Prefix, be
 
 /// `show bgp summary` (`show ip bgp summary`, `show bgp ipv4 unicast
 /// summary` without the opening lines): FRR 8.4's layout.
-pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
-    if b.peers.is_empty() {
+pub fn show_bgp_summary<K: BgpFamily>(b: &Bgp, now: Time, af_named: bool) -> String {
+    let peers: Vec<&Peer> = b.peers.values().filter(|x| x.conf.af[K::AF].activate).collect();
+    if peers.is_empty() {
         return "% No BGP neighbors found in VRF default\n".into();
     }
+    let afi = K::afi(b);
     let mut s = String::new();
     if !af_named {
-        s += "\nIPv4 Unicast Summary (VRF default):\n";
+        let _ = write!(s, "\n{} Summary (VRF default):\n", K::NAME);
     }
     let _ = writeln!(
         s,
@@ -1486,23 +1887,24 @@ pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
         Ipv4Addr::from(b.router_id),
         b.conf.asn
     );
-    let _ = writeln!(s, "BGP table version {}", b.version);
-    let bytes = b.table.len() * 48 + b.paths * std::mem::size_of::<Path>();
-    let _ = writeln!(s, "RIB entries {}, using {bytes} bytes of memory", b.table.len());
+    let _ = writeln!(s, "BGP table version {}", afi.version);
+    let bytes = afi.table.len() * 48 + afi.paths * std::mem::size_of::<Path<K>>();
+    let _ = writeln!(s, "RIB entries {}, using {bytes} bytes of memory", afi.table.len());
     let _ = writeln!(
         s,
         "Peers {}, using {} KiB of memory\n",
-        b.peers.len(),
-        b.peers.len() * std::mem::size_of::<Peer>() / 1024 + 1
+        peers.len(),
+        peers.len() * std::mem::size_of::<Peer>() / 1024 + 1
     );
     s += "Neighbor        V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc\n";
-    for peer in b.peers.values() {
+    for peer in &peers {
         let up = match peer.since {
             Some(t) => super::uptime(now.saturating_sub(t)),
             None => "never".into(),
         };
         let ebgp = peer.is_ebgp(b.conf.asn);
-        let policy = |out: bool| ebgp && b.conf.ebgp_requires_policy && !peer.conf.has_policy(out);
+        let policy = |out: bool| ebgp && b.conf.ebgp_requires_policy && !peer.conf.af[K::AF].has_policy(out);
+        let pa = K::peer_afi(peer);
         let (rcd, snt) = if peer.state != State::Established {
             (
                 match (peer.conf.shutdown, peer.overflow) {
@@ -1513,17 +1915,19 @@ pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
                 .to_string(),
                 "0".to_string(),
             )
+        } else if !pa.enabled {
+            ("NoNeg".into(), "NoNeg".into())
         } else {
             (
                 if policy(false) {
                     "(Policy)".into()
                 } else {
-                    peer.pfx_rcd.to_string()
+                    pa.pfx_rcd.to_string()
                 },
                 if policy(true) {
                     "(Policy)".into()
                 } else {
-                    peer.pfx_snt().to_string()
+                    pa.pfx_snt().to_string()
                 },
             )
         };
@@ -1544,7 +1948,7 @@ pub fn show_bgp_summary(b: &Bgp, now: Time, af_named: bool) -> String {
             peer.conf.description.as_deref().unwrap_or("N/A")
         );
     }
-    let _ = writeln!(s, "\nTotal number of neighbors {}", b.peers.len());
+    let _ = writeln!(s, "\nTotal number of neighbors {}", peers.len());
     s
 }
 
@@ -1596,7 +2000,19 @@ pub fn show_bgp_neighbors(b: &Bgp, now: Time, only: Option<u32>) -> String {
             "  Message statistics:\n                         Sent       Rcvd\n    Total:           {:>10} {:>10}",
             peer.msg_sent, peer.msg_rcvd
         );
-        let _ = writeln!(s, "  {} accepted prefixes", peer.pfx_rcd);
+        for (name, on, pa) in [
+            (u32::NAME, peer.conf.af[0].activate, (peer.v4.pfx_rcd, peer.v4.enabled)),
+            (u128::NAME, peer.conf.af[1].activate, (peer.v6.pfx_rcd, peer.v6.enabled)),
+        ] {
+            if on {
+                let neg = if pa.1 || peer.state != State::Established {
+                    ""
+                } else {
+                    " (not negotiated)"
+                };
+                let _ = writeln!(s, " For address family: {name}{neg}\n  {} accepted prefixes", pa.0);
+            }
+        }
         let dropped = peer.established - u64::from(peer.state == State::Established);
         let _ = writeln!(s, "  Connections established {}; dropped {dropped}", peer.established);
         match (&peer.last_reset, peer.reset_at) {
@@ -1620,20 +2036,21 @@ pub fn show_bgp_neighbors(b: &Bgp, now: Time, only: Option<u32>) -> String {
 /// `show bgp ipv4 unicast A.B.C.D[/M]`: the prefix (or the longest one
 /// holding the address) and each path, FRR 8.4's layout (without its
 /// per-prefix version and update time, which are not kept here).
-pub fn show_bgp_prefix(b: &Bgp, what: &str) -> String {
-    let found = match super::conf::parse_prefix(what) {
-        Some(p) if what.contains('/') => b.table.get_key_value(&p),
-        _ => crate::net::route::inet_addr(what).and_then(|a| {
-            (0..=32u8)
+pub fn show_bgp_prefix<K: BgpFamily>(b: &Bgp, what: &str) -> String {
+    let table = &K::afi(b).table;
+    let found = match super::conf::parse_prefix_of::<K>(what) {
+        Some(p) if what.contains('/') => table.get_key_value(&p),
+        _ => K::parse_addr(what).and_then(|a| {
+            (0..=K::BITS)
                 .rev()
-                .find_map(|l| b.table.get_key_value(&(a & crate::net::radix::mask(l), l)))
+                .find_map(|l| table.get_key_value(&(a & K::mask(l), l)))
         }),
     };
     let Some((&(net, len), v)) = found else {
         return "% Network not in table\n".into();
     };
     let best = v.first().filter(|x| x.via.is_some());
-    let mut s = format!("BGP routing table entry for {}/{len}\n", Ipv4Addr::from(net));
+    let mut s = format!("BGP routing table entry for {}/{len}\n", net.show());
     let _ = write!(s, "Paths: ({} available", v.len());
     if best.is_some() {
         s += ", best #1";
@@ -1644,7 +2061,7 @@ pub fn show_bgp_prefix(b: &Bgp, what: &str) -> String {
     let adv: Vec<String> = b
         .peers
         .values()
-        .filter(|x| x.adj_out.contains_key(&(net, len)))
+        .filter(|x| K::peer_afi(x).adj_out.contains_key(&(net, len)))
         .map(|x| Ipv4Addr::from(x.addr).to_string())
         .collect();
     if adv.is_empty() {
@@ -1663,10 +2080,13 @@ pub fn show_bgp_prefix(b: &Bgp, what: &str) -> String {
         let _ = writeln!(
             s,
             "    {} from {} ({})",
-            Ipv4Addr::from(a.next_hop),
+            K::nh_text(a, false),
             Ipv4Addr::from(from),
             Ipv4Addr::from(id)
         );
+        if let Some((_, Some(ll))) = a.next_hop6 {
+            let _ = writeln!(s, "    ({}) (used)", ll.show());
+        }
         let _ = write!(
             s,
             "      Origin {}",
@@ -1708,9 +2128,22 @@ pub fn show_bgp_prefix(b: &Bgp, what: &str) -> String {
     s
 }
 
-/// `show bgp ipv4 unicast` (`show ip bgp`): FRR 8.4's layout.
-pub fn show_bgp_table(b: &Bgp) -> String {
-    if b.table.is_empty() {
+/// `text` in a column of `width`, as FRR lays out its tables: when it
+/// fills the column, the rest of the row goes on the next line, `indent`
+/// in.
+fn column(s: &mut String, text: &str, width: usize, indent: usize) {
+    if text.len() >= width {
+        let _ = write!(s, "{text}\n{:indent$}", "");
+    } else {
+        let _ = write!(s, "{text:<width$}");
+    }
+}
+
+/// `show bgp ipv4 unicast` (`show ip bgp`), `show bgp ipv6 unicast`:
+/// FRR 8.4's layout.
+pub fn show_bgp_table<K: BgpFamily>(b: &Bgp) -> String {
+    let afi = K::afi(b);
+    if afi.table.is_empty() {
         return "No BGP prefixes displayed, 0 exist\n".into();
     }
     let mut s = format!(
@@ -1722,11 +2155,11 @@ pub fn show_bgp_table(b: &Bgp) -> String {
          Origin codes:  i - IGP, e - EGP, ? - incomplete\n\
          RPKI validation codes: V valid, I invalid, N Not found\n\n   \
          Network          Next Hop            Metric LocPrf Weight Path\n",
-        b.version,
+        afi.version,
         Ipv4Addr::from(b.router_id),
         b.conf.asn
     );
-    for (&(net, len), v) in &b.table {
+    for (&(net, len), v) in &afi.table {
         for (i, path) in v.iter().enumerate() {
             let status = match (path.via.is_some(), i == 0) {
                 (true, true) => "*>",
@@ -1739,25 +2172,32 @@ pub fn show_bgp_table(b: &Bgp) -> String {
                 ' '
             };
             let network = if i == 0 {
-                format!("{}/{len}", Ipv4Addr::from(net))
+                format!("{}/{len}", net.show())
             } else {
                 String::new()
             };
             let a = &path.attrs;
-            let nh = Ipv4Addr::from(a.next_hop).to_string();
             let metric = a.med.map_or(String::new(), |m| m.to_string());
             let lp = a.local_pref.map_or(String::new(), |m| m.to_string());
             let origin = ['i', 'e', '?'][a.origin.min(2) as usize];
             let path_text = a.path_text();
             let sep = if path_text.is_empty() { "" } else { " " };
+            let _ = write!(s, "{status}{internal}");
+            column(&mut s, &network, 17, 20);
+            column(&mut s, &K::nh_text(a, true), 16, 36);
             let _ = writeln!(
                 s,
-                "{status}{internal}{network:<17}{nh:<16}{metric:>10}{lp:>7}{:>7} {path_text}{sep}{origin}",
+                "{metric:>10}{lp:>7}{:>7} {path_text}{sep}{origin}",
                 path.weight
             );
         }
     }
-    let _ = writeln!(s, "\nDisplayed  {} routes and {} total paths", b.table.len(), b.paths);
+    let _ = writeln!(
+        s,
+        "\nDisplayed  {} routes and {} total paths",
+        afi.table.len(),
+        afi.paths
+    );
     s
 }
 

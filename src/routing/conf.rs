@@ -26,6 +26,8 @@ pub enum Redist {
     /// BGP's only.
     Rip,
     Ospf,
+    /// BGP's IPv6 unicast only.
+    Ripng,
 }
 
 impl Redist {
@@ -36,6 +38,7 @@ impl Redist {
             Redist::Static => "static",
             Redist::Rip => "rip",
             Redist::Ospf => "ospf",
+            Redist::Ripng => "ripng",
         }
     }
 }
@@ -179,18 +182,36 @@ pub struct BgpNeighbor {
     pub shutdown: bool,
     /// `passive`: wait to be connected to.
     pub passive: bool,
-    /// In `address-family ipv4 unicast`: `next-hop-self`,
-    /// `route-map NAME in|out`, `prefix-list NAME in|out`,
-    /// `maximum-prefix N`, `activate` (on by default).
+    /// Its settings in `address-family ipv4 unicast` and `ipv6 unicast`.
+    pub af: [NeighborAf; 2],
+}
+
+/// A neighbor's settings in one address family: `activate` (IPv4's on
+/// by default, IPv6's off, as FRR), `next-hop-self`,
+/// `route-reflector-client`, `route-map NAME in|out`, `prefix-list NAME
+/// in|out`, `maximum-prefix N`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NeighborAf {
+    pub activate: bool,
     pub next_hop_self: bool,
-    /// `route-reflector-client` (RFC 4456).
+    /// RFC 4456.
     pub rr_client: bool,
     pub route_map_in: Option<String>,
     pub route_map_out: Option<String>,
     pub prefix_list_in: Option<String>,
     pub prefix_list_out: Option<String>,
     pub max_prefix: Option<u32>,
-    pub activate: bool,
+}
+
+impl NeighborAf {
+    /// Is there an inbound or outbound policy (`bgp ebgp-requires-policy`)?
+    pub fn has_policy(&self, out: bool) -> bool {
+        if out {
+            self.route_map_out.is_some() || self.prefix_list_out.is_some()
+        } else {
+            self.route_map_in.is_some() || self.prefix_list_in.is_some()
+        }
+    }
 }
 
 impl BgpNeighbor {
@@ -202,23 +223,31 @@ impl BgpNeighbor {
             connect: None,
             shutdown: false,
             passive: false,
-            next_hop_self: false,
-            rr_client: false,
-            route_map_in: None,
-            route_map_out: None,
-            prefix_list_in: None,
-            prefix_list_out: None,
-            max_prefix: None,
-            activate: true,
+            af: [
+                NeighborAf {
+                    activate: true,
+                    ..NeighborAf::default()
+                },
+                NeighborAf::default(),
+            ],
         }
     }
+}
 
-    /// Is there an inbound or outbound policy (`bgp ebgp-requires-policy`)?
-    pub fn has_policy(&self, out: bool) -> bool {
-        if out {
-            self.route_map_out.is_some() || self.prefix_list_out.is_some()
-        } else {
-            self.route_map_in.is_some() || self.prefix_list_in.is_some()
+/// What `router bgp` originates in one address family: `network
+/// PREFIX [route-map NAME]`, `redistribute WHAT [metric N] [route-map
+/// NAME]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpAfConf<K> {
+    pub networks: BTreeMap<(K, u8), Option<String>>,
+    pub redistribute: BTreeMap<Redist, (Option<u32>, Option<String>)>,
+}
+
+impl<K> Default for BgpAfConf<K> {
+    fn default() -> Self {
+        BgpAfConf {
+            networks: BTreeMap::new(),
+            redistribute: BTreeMap::new(),
         }
     }
 }
@@ -237,10 +266,9 @@ pub struct BgpConf {
     pub keepalive: u16,
     pub hold: u16,
     pub neighbors: BTreeMap<u32, BgpNeighbor>,
-    /// `network A.B.C.D/M [route-map NAME]`.
-    pub networks: BTreeMap<(u32, u8), Option<String>>,
-    /// `redistribute WHAT [metric N] [route-map NAME]`.
-    pub redistribute: BTreeMap<Redist, (Option<u32>, Option<String>)>,
+    /// `address-family ipv4 unicast`'s and `ipv6 unicast`'s origins.
+    pub v4: BgpAfConf<u32>,
+    pub v6: BgpAfConf<u128>,
     /// `distance bgp EXTERNAL INTERNAL LOCAL` (20, 200, 200).
     pub distance: (u8, u8, u8),
 }
@@ -255,8 +283,8 @@ impl BgpConf {
             keepalive: 60,
             hold: 180,
             neighbors: BTreeMap::new(),
-            networks: BTreeMap::new(),
-            redistribute: BTreeMap::new(),
+            v4: BgpAfConf::default(),
+            v6: BgpAfConf::default(),
             distance: (20, 200, 200),
         }
     }
@@ -295,6 +323,8 @@ pub enum Node {
     RouterBgp,
     /// `address-family ipv4 unicast` in `router bgp`.
     BgpIpv4,
+    /// `address-family ipv6 unicast`.
+    BgpIpv6,
     /// Another address family: its lines are refused.
     BgpOtherAf,
     RouteMap(String, u32),
@@ -313,6 +343,7 @@ pub struct FrrConf {
     pub ospf: Option<OspfConf>,
     pub bgp: Option<BgpConf>,
     pub prefix_lists: BTreeMap<String, PrefixList>,
+    pub prefix_lists6: BTreeMap<String, PrefixList<u128>>,
     pub route_maps: BTreeMap<String, RouteMap>,
     pub interfaces: BTreeMap<String, IfConf>,
 }
@@ -358,7 +389,7 @@ impl FrrConf {
             return Ok(());
         }
         let words: Vec<&str> = line.split_whitespace().collect();
-        if words[0] == "exit-address-family" || words[0] == "exit" && matches!(node, Node::BgpIpv4 | Node::BgpOtherAf) {
+        if words[0] == "exit-address-family" || words[0] == "exit" && matches!(node, Node::BgpIpv4 | Node::BgpIpv6 | Node::BgpOtherAf) {
             *node = Node::RouterBgp;
             return Ok(());
         }
@@ -377,8 +408,9 @@ impl FrrConf {
             Node::Interface(name) => self.if_line(&name, neg, w),
             Node::RouterBgp => self.bgp_line(node, neg, w, false),
             Node::BgpIpv4 => self.bgp_line(node, neg, w, true),
+            Node::BgpIpv6 => self.bgp.as_mut().and_then(|b| bgp_af_line(b, |b| &mut b.v6, 1, neg, w)),
             Node::BgpOtherAf => Some(Err(format!(
-                "% {line}: only the IPv4 unicast address family is supported here"
+                "% {line}: only the IPv4 and IPv6 unicast address families are supported here"
             ))),
             Node::RouteMap(name, seq) => self
                 .route_maps
@@ -452,6 +484,7 @@ impl FrrConf {
                 Ok(())
             }
             ["ip", "prefix-list", rest @ ..] => prefix_list_line(&mut self.prefix_lists, neg, rest),
+            ["ipv6", "prefix-list", rest @ ..] => prefix_list_line(&mut self.prefix_lists6, neg, rest),
             ["ip", "route", rest @ ..] => static_line(&mut self.statics, neg, rest),
             ["ipv6", "route", rest @ ..] => static_line(&mut self.statics6, neg, rest),
             ["route-map", name, act @ ("permit" | "deny"), seq] => {
@@ -593,9 +626,13 @@ impl FrrConf {
                 *node = Node::BgpIpv4;
                 Ok(())
             }
+            ["address-family", "ipv6", rest @ ..] if !in_af && (rest.is_empty() || rest == ["unicast"]) => {
+                *node = Node::BgpIpv6;
+                Ok(())
+            }
             ["address-family", ..] if !in_af => {
                 *node = Node::BgpOtherAf;
-                Err(format!("% {}: only IPv4 unicast is supported here", w.join(" ")))
+                Err(format!("% {}: only IPv4 and IPv6 unicast are supported here", w.join(" ")))
             }
             ["bgp", "router-id", a] => match inet_addr(a) {
                 Some(a) => {
@@ -638,50 +675,11 @@ impl FrrConf {
                 b.distance = if neg { (20, 200, 200) } else { d };
                 Ok(())
             })(),
-            ["network", p, rest @ ..] => match (parse_prefix(p), rest) {
-                (None, _) => Err(format!("% Malformed prefix: {p}")),
-                (Some(p), []) => {
-                    toggle_map(&mut b.networks, p, None, neg);
-                    Ok(())
-                }
-                (Some(p), ["route-map", m]) => {
-                    toggle_map(&mut b.networks, p, Some(m.to_string()), neg);
-                    Ok(())
-                }
-                _ => Err(format!("% Unknown command: {}", w.join(" "))),
-            },
-            ["redistribute", what, rest @ ..] => {
-                let Some(k) = [
-                    Redist::Kernel,
-                    Redist::Connected,
-                    Redist::Static,
-                    Redist::Rip,
-                    Redist::Ospf,
-                ]
-                .into_iter()
-                .find(|k| k.name() == *what) else {
-                    return Some(Err(format!("% Unknown command: redistribute {what}")));
-                };
-                let (mut metric, mut map) = (None, None);
-                let mut it = rest.chunks(2);
-                for pair in it.by_ref() {
-                    match pair {
-                        ["metric", m] => match num(m, 0, u32::MAX) {
-                            Ok(m) => metric = Some(m),
-                            Err(e) => return Some(Err(e)),
-                        },
-                        ["route-map", n] => map = Some(n.to_string()),
-                        _ => return Some(Err(format!("% Unknown command: {}", w.join(" ")))),
-                    }
-                }
-                toggle_map(&mut b.redistribute, k, (metric, map), neg);
-                Ok(())
-            }
-            ["neighbor", a, rest @ ..] => match inet_addr(a) {
+            ["neighbor", a, rest @ ..] if !bgp_af_neighbor_line(rest) => match inet_addr(a) {
                 Some(a) => neighbor_line(b, a, neg, rest),
                 None => Err(format!("% Malformed address: {a}")),
             },
-            _ => return None,
+            _ => return bgp_af_line(b, |b| &mut b.v4, 0, neg, w),
         };
         Some(res)
     }
@@ -797,7 +795,7 @@ impl FrrConf {
         if let Some(b) = &self.bgp {
             bgp_config(b, &mut s);
         }
-        policy_config(&self.prefix_lists, &self.route_maps, &mut s);
+        policy_config(&self.prefix_lists, &self.prefix_lists6, &self.route_maps, &mut s);
         s += "end\n";
         s
     }
@@ -843,15 +841,25 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
             let _ = writeln!(s, " neighbor {a} timers connect {c}");
         }
     }
-    s.push_str(" !\n address-family ipv4 unicast\n");
-    for (&(net, len), m) in &b.networks {
-        let _ = write!(s, "  network {}/{len}", Ipv4Addr::from(net));
+    bgp_af_config(b, &b.v4, 0, s);
+    if b.neighbors.values().any(|n| n.af[1].activate) || b.v6 != BgpAfConf::default() {
+        bgp_af_config(b, &b.v6, 1, s);
+    }
+    s.push_str("exit\n!\n");
+}
+
+/// One address family of `router bgp` as `show running-config` prints it.
+fn bgp_af_config<K: RibFamily>(b: &BgpConf, af: &BgpAfConf<K>, i: usize, s: &mut String) {
+    use std::net::Ipv4Addr;
+    let _ = writeln!(s, " !\n address-family {} unicast", if K::INET6 { "ipv6" } else { "ipv4" });
+    for (&(net, len), m) in &af.networks {
+        let _ = write!(s, "  network {}/{len}", net.show());
         if let Some(m) = m {
             let _ = write!(s, " route-map {m}");
         }
         s.push('\n');
     }
-    for (k, (metric, map)) in &b.redistribute {
+    for (k, (metric, map)) in &af.redistribute {
         let _ = write!(s, "  redistribute {}", k.name());
         if let Some(m) = metric {
             let _ = write!(s, " metric {m}");
@@ -863,37 +871,38 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
     }
     for (&a, n) in &b.neighbors {
         let a = Ipv4Addr::from(a);
+        let n = &n.af[i];
+        // IPv4's is on unless taken back, IPv6's off unless given.
+        if n.activate && i == 1 {
+            let _ = writeln!(s, "  neighbor {a} activate");
+        }
         if n.next_hop_self {
             let _ = writeln!(s, "  neighbor {a} next-hop-self");
         }
         if n.rr_client {
             let _ = writeln!(s, "  neighbor {a} route-reflector-client");
         }
-        for (what, v) in [
-            ("prefix-list", &n.prefix_list_in),
-            ("prefix-list", &n.prefix_list_out),
-            ("route-map", &n.route_map_in),
-            ("route-map", &n.route_map_out),
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, (w, v))| ((*w, if i % 2 == 0 { "in" } else { "out" }), v))
-        {
+        for (what, dir, v) in [
+            ("prefix-list", "in", &n.prefix_list_in),
+            ("prefix-list", "out", &n.prefix_list_out),
+            ("route-map", "in", &n.route_map_in),
+            ("route-map", "out", &n.route_map_out),
+        ] {
             if let Some(v) = v {
-                let _ = writeln!(s, "  neighbor {a} {} {v} {}", what.0, what.1);
+                let _ = writeln!(s, "  neighbor {a} {what} {v} {dir}");
             }
         }
         if let Some(m) = n.max_prefix {
             let _ = writeln!(s, "  neighbor {a} maximum-prefix {m}");
         }
-        if !n.activate {
+        if !n.activate && i == 0 {
             let _ = writeln!(s, "  no neighbor {a} activate");
         }
     }
-    if b.distance != (20, 200, 200) {
+    if b.distance != (20, 200, 200) && i == 0 {
         let _ = writeln!(s, "  distance bgp {} {} {}", b.distance.0, b.distance.1, b.distance.2);
     }
-    s.push_str(" exit-address-family\nexit\n!\n");
+    s.push_str(" exit-address-family\n");
 }
 
 /// An `ip ospf ...` line of an interface.
@@ -953,6 +962,110 @@ pub fn parse_asn(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
+/// Is this `neighbor X ...` line one of an address family's?
+fn bgp_af_neighbor_line(w: &[&str]) -> bool {
+    matches!(
+        w.first(),
+        Some(
+            &("next-hop-self"
+                | "route-reflector-client"
+                | "route-map"
+                | "prefix-list"
+                | "maximum-prefix"
+                | "activate"
+                | "soft-reconfiguration"
+                | "send-community")
+        )
+    )
+}
+
+/// A line of `address-family ipv4|ipv6 unicast` (`af` picks which part
+/// of `router bgp`, `i` which of a neighbor's settings); `None` if it is
+/// not one.
+fn bgp_af_line<K: RibFamily>(
+    b: &mut BgpConf,
+    af: impl Fn(&mut BgpConf) -> &mut BgpAfConf<K>,
+    i: usize,
+    neg: bool,
+    w: &[&str],
+) -> Option<Result<(), String>> {
+    let kinds: &[Redist] = if K::INET6 {
+        &[Redist::Kernel, Redist::Connected, Redist::Static, Redist::Ripng]
+    } else {
+        &[Redist::Kernel, Redist::Connected, Redist::Static, Redist::Rip, Redist::Ospf]
+    };
+    let res = match w {
+        ["network", p, rest @ ..] => match (parse_prefix_of::<K>(p), rest) {
+            (None, _) => Err(format!("% Malformed prefix: {p}")),
+            (Some(p), []) => {
+                toggle_map(&mut af(b).networks, p, None, neg);
+                Ok(())
+            }
+            (Some(p), ["route-map", m]) => {
+                toggle_map(&mut af(b).networks, p, Some(m.to_string()), neg);
+                Ok(())
+            }
+            _ => Err(format!("% Unknown command: {}", w.join(" "))),
+        },
+        ["redistribute", what, rest @ ..] => {
+            let Some(&k) = kinds.iter().find(|k| k.name() == *what) else {
+                return Some(Err(format!("% Unknown command: redistribute {what}")));
+            };
+            let (mut metric, mut map) = (None, None);
+            for pair in rest.chunks(2) {
+                match pair {
+                    ["metric", m] => match num(m, 0, u32::MAX) {
+                        Ok(m) => metric = Some(m),
+                        Err(e) => return Some(Err(e)),
+                    },
+                    ["route-map", n] => map = Some(n.to_string()),
+                    _ => return Some(Err(format!("% Unknown command: {}", w.join(" ")))),
+                }
+            }
+            toggle_map(&mut af(b).redistribute, k, (metric, map), neg);
+            Ok(())
+        }
+        ["neighbor", a, rest @ ..] => match inet_addr(a) {
+            Some(a) => neighbor_af_line(b, a, i, neg, rest),
+            None => Err(format!("% Malformed address: {a}")),
+        },
+        _ => return None,
+    };
+    Some(res)
+}
+
+/// A `neighbor A.B.C.D ...` line of an address family.
+fn neighbor_af_line(b: &mut BgpConf, a: u32, i: usize, neg: bool, w: &[&str]) -> Result<(), String> {
+    if !bgp_af_neighbor_line(w) {
+        return neighbor_line(b, a, neg, w);
+    }
+    let Some(n) = b.neighbors.get_mut(&a) else {
+        return Err("% Specify remote-as or peer-group commands first".into());
+    };
+    let n = &mut n.af[i];
+    let name = |s: &&str| (!neg).then(|| s.to_string());
+    match w {
+        ["next-hop-self", ..] => n.next_hop_self = !neg,
+        ["route-reflector-client"] => n.rr_client = !neg,
+        ["route-map", m, "in"] => n.route_map_in = name(m),
+        ["route-map", m, "out"] => n.route_map_out = name(m),
+        ["prefix-list", m, "in"] => n.prefix_list_in = name(m),
+        ["prefix-list", m, "out"] => n.prefix_list_out = name(m),
+        ["maximum-prefix", m, ..] => n.max_prefix = if neg { None } else { Some(num(m, 1, u32::MAX)?) },
+        ["activate"] => n.activate = !neg,
+        // What FRR does that makes no difference here.
+        ["soft-reconfiguration", ..] | ["send-community", ..] => {}
+        _ => {
+            return Err(format!(
+                "% Unknown command: neighbor {} {}",
+                std::net::Ipv4Addr::from(a),
+                w.join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A `neighbor A.B.C.D ...` line of `router bgp`.
 fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), String> {
     if let ["remote-as", r] = w {
@@ -978,7 +1091,6 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
     let Some(n) = b.neighbors.get_mut(&a) else {
         return Err("% Specify remote-as or peer-group commands first".into());
     };
-    let name = |s: &&str| (!neg).then(|| s.to_string());
     match w {
         ["description", rest @ ..] => n.description = (!neg).then(|| rest.join(" ")),
         ["timers", "connect", c] => n.connect = if neg { None } else { Some(num(c, 1, 65535)? as u16) },
@@ -992,19 +1104,9 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         ["timers"] if neg => n.timers = None,
         ["shutdown", ..] => n.shutdown = !neg,
         ["passive"] => n.passive = !neg,
-        ["next-hop-self", ..] => n.next_hop_self = !neg,
-        ["route-reflector-client"] => n.rr_client = !neg,
-        ["route-map", m, "in"] => n.route_map_in = name(m),
-        ["route-map", m, "out"] => n.route_map_out = name(m),
-        ["prefix-list", m, "in"] => n.prefix_list_in = name(m),
-        ["prefix-list", m, "out"] => n.prefix_list_out = name(m),
-        ["maximum-prefix", m, ..] => n.max_prefix = if neg { None } else { Some(num(m, 1, u32::MAX)?) },
-        ["activate"] => n.activate = !neg,
         // What FRR does that makes no difference here.
         ["update-source", ..]
         | ["ebgp-multihop", ..]
-        | ["soft-reconfiguration", ..]
-        | ["send-community", ..]
         | ["capability", ..]
         | ["advertisement-interval", ..] => {}
         _ => {
@@ -1310,9 +1412,18 @@ router bgp 65001
   neighbor 10.0.0.6 next-hop-self
   neighbor 10.0.0.6 route-reflector-client
  exit-address-family
+ !
+ address-family ipv6 unicast
+  network 2001:db8:9::/48
+  redistribute ripng
+  neighbor 10.0.0.2 activate
+  neighbor 10.0.0.2 prefix-list OUT6 out
+ exit-address-family
 exit
 !
 ip prefix-list IN seq 5 permit 10.0.0.0/8 le 24
+!
+ipv6 prefix-list OUT6 seq 5 permit 2001:db8::/32 le 64
 !
 route-map OUT permit 10
  set as-path prepend 65001
@@ -1352,12 +1463,17 @@ end
         let n = &b.neighbors[&0x0a00_0002];
         assert_eq!((n.remote_as, n.timers), (RemoteAs::As(65002), Some((3, 9))));
         assert_eq!(
-            (n.route_map_out.as_deref(), n.prefix_list_in.as_deref()),
+            (n.af[0].route_map_out.as_deref(), n.af[0].prefix_list_in.as_deref()),
             (Some("OUT"), Some("IN"))
         );
-        assert!(b.neighbors[&0x0a00_0006].next_hop_self);
-        assert_eq!(b.networks.keys().copied().collect::<Vec<_>>(), [(0x0a09_0000, 16)]);
-        assert_eq!(b.redistribute[&Redist::Ospf], (None, Some("OUT".to_string())));
+        assert!(b.neighbors[&0x0a00_0006].af[0].next_hop_self);
+        assert_eq!(b.v4.networks.keys().copied().collect::<Vec<_>>(), [(0x0a09_0000, 16)]);
+        assert_eq!(b.v4.redistribute[&Redist::Ospf], (None, Some("OUT".to_string())));
+        assert!(n.af[1].activate && !b.neighbors[&0x0a00_0006].af[1].activate);
+        assert_eq!(n.af[1].prefix_list_out.as_deref(), Some("OUT6"));
+        assert_eq!(b.v6.networks.keys().copied().collect::<Vec<_>>(), [(0x2001_0db8_0009 << 80, 48)]);
+        assert_eq!(b.v6.redistribute[&Redist::Ripng], (None, None));
+        assert_eq!(c.prefix_lists6["OUT6"][&5].prefix, (0x2001_0db8 << 96, 32));
         assert_eq!(c.route_maps["OUT"][&10].local_pref, Some(50));
         assert_eq!(c.prefix_lists["IN"][&5].le, Some(24));
         let again = FrrConf::parse(&c.running_config());

@@ -1,4 +1,4 @@
-//! Routing policy in FRR's language: `ip prefix-list NAME [seq N]
+//! Routing policy in FRR's language: `ip|ipv6 prefix-list NAME [seq N]
 //! permit|deny PREFIX [ge N] [le N]` and `route-map NAME permit|deny N`
 //! with the common `match` and `set` clauses (FRR's user guide, "Filtering"
 //! and "Route Maps"). A list or map is applied in sequence order, the
@@ -8,38 +8,40 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::conf::parse_prefix;
-use crate::wire::bgp::{Attrs, Prefix};
+use super::bgpd::BgpFamily;
+use super::conf::parse_prefix_of;
+use super::rib::RibFamily;
+use crate::wire::bgp::Attrs;
 
-/// One line of a prefix list.
+/// One line of a prefix list of IPv4 (`K` = `u32`) or IPv6 (`u128`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlEntry {
+pub struct PlEntry<K = u32> {
     pub permit: bool,
-    pub prefix: Prefix,
+    pub prefix: (K, u8),
     pub ge: Option<u8>,
     pub le: Option<u8>,
 }
 
-impl PlEntry {
+impl<K: RibFamily> PlEntry<K> {
     /// Does `p` match: inside the entry's prefix, its length exactly the
     /// entry's or within `ge`..`le`.
-    fn matches(&self, p: Prefix) -> bool {
+    fn matches(&self, p: (K, u8)) -> bool {
         let (net, len) = self.prefix;
-        if p.1 < len || p.0 & crate::net::radix::mask(len) != net {
+        if p.1 < len || p.0 & K::mask(len) != net {
             return false;
         }
         match (self.ge, self.le) {
             (None, None) => p.1 == len,
-            (ge, le) => p.1 >= ge.unwrap_or(len) && p.1 <= le.unwrap_or(32),
+            (ge, le) => p.1 >= ge.unwrap_or(len) && p.1 <= le.unwrap_or(K::BITS),
         }
     }
 }
 
 /// A prefix list: its entries by sequence number.
-pub type PrefixList = BTreeMap<u32, PlEntry>;
+pub type PrefixList<K = u32> = BTreeMap<u32, PlEntry<K>>;
 
 /// Is `p` permitted by `list`?
-pub fn prefix_list_apply(list: &PrefixList, p: Prefix) -> bool {
+pub fn prefix_list_apply<K: RibFamily>(list: &PrefixList<K>, p: (K, u8)) -> bool {
     list.values().find(|e| e.matches(p)).is_some_and(|e| e.permit)
 }
 
@@ -47,8 +49,10 @@ pub fn prefix_list_apply(list: &PrefixList, p: Prefix) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RmEntry {
     pub permit: bool,
-    /// `match ip address prefix-list NAME`.
+    /// `match ip address prefix-list NAME`, `match ipv6 address
+    /// prefix-list NAME` (a route of the other family does not match).
     pub match_prefix_list: Option<String>,
+    pub match_prefix_list6: Option<String>,
     /// `match community` is not here; `match metric N`.
     pub match_metric: Option<u32>,
     /// `set local-preference N`.
@@ -59,8 +63,9 @@ pub struct RmEntry {
     pub weight: Option<u32>,
     /// `set as-path prepend ASN...`.
     pub prepend: Vec<u32>,
-    /// `set ip next-hop A.B.C.D`.
+    /// `set ip next-hop A.B.C.D`, `set ipv6 next-hop global X:X::X:X`.
     pub next_hop: Option<u32>,
+    pub next_hop6: Option<u128>,
     /// `set community AA:NN ... [additive]`.
     pub community: Option<(Vec<u32>, bool)>,
 }
@@ -70,18 +75,19 @@ pub type RouteMap = BTreeMap<u32, RmEntry>;
 
 /// What a route map makes of a route: `None` if denied, else its
 /// attributes and weight as the `set` clauses leave them.
-pub fn route_map_apply(
+pub fn route_map_apply<K: BgpFamily>(
     map: &RouteMap,
-    lists: &BTreeMap<String, PrefixList>,
-    p: Prefix,
+    lists: &BTreeMap<String, PrefixList<K>>,
+    p: (K, u8),
     attrs: &Attrs,
     weight: u32,
 ) -> Option<(Attrs, u32)> {
     for e in map.values() {
-        let pl_ok = e
-            .match_prefix_list
-            .as_ref()
-            .is_none_or(|n| lists.get(n).is_some_and(|l| prefix_list_apply(l, p)));
+        let (mine, other) = K::match_lists(e);
+        let pl_ok = other.is_none()
+            && mine
+                .as_ref()
+                .is_none_or(|n| lists.get(n).is_some_and(|l| prefix_list_apply(l, p)));
         let metric_ok = e.match_metric.is_none_or(|m| attrs.med.unwrap_or(0) == m);
         if !(pl_ok && metric_ok) {
             continue;
@@ -96,9 +102,7 @@ pub fn route_map_apply(
         if let Some(m) = e.metric {
             a.med = Some(m);
         }
-        if let Some(n) = e.next_hop {
-            a.next_hop = n;
-        }
+        K::set_next_hop(e, &mut a);
         for &asn in e.prepend.iter().rev() {
             a.prepend(asn, 1);
         }
@@ -127,11 +131,16 @@ pub fn community_text(c: u32) -> String {
     format!("{}:{}", c >> 16, c & 0xffff)
 }
 
-/// `ip prefix-list NAME [seq N] permit|deny PREFIX [ge N] [le N]` (the
-/// words after `ip prefix-list`); FRR numbers an entry without `seq` 5
+/// `ip|ipv6 prefix-list NAME [seq N] permit|deny PREFIX [ge N] [le N]`
+/// (the words after `prefix-list`); FRR numbers an entry without `seq` 5
 /// past the last.
-pub fn prefix_list_line(lists: &mut BTreeMap<String, PrefixList>, neg: bool, w: &[&str]) -> Result<(), String> {
-    let bad = || format!("% Unknown command: ip prefix-list {}", w.join(" "));
+pub fn prefix_list_line<K: RibFamily>(
+    lists: &mut BTreeMap<String, PrefixList<K>>,
+    neg: bool,
+    w: &[&str],
+) -> Result<(), String> {
+    let ip = if K::INET6 { "ipv6" } else { "ip" };
+    let bad = || format!("% Unknown command: {ip} prefix-list {}", w.join(" "));
     let [name, rest @ ..] = w else { return Err(bad()) };
     if neg && rest.is_empty() {
         lists.remove(*name);
@@ -146,12 +155,12 @@ pub fn prefix_list_line(lists: &mut BTreeMap<String, PrefixList>, neg: bool, w: 
         _ => return Err(bad()),
     };
     let prefix = if p == "any" {
-        (0, 0)
+        (K::ZERO, 0)
     } else {
-        parse_prefix(p).ok_or_else(|| format!("% Malformed prefix: {p}"))?
+        parse_prefix_of::<K>(p).ok_or_else(|| format!("% Malformed prefix: {p}"))?
     };
     let (mut ge, mut le) = (None, None);
-    let len = |s: &str| s.parse::<u8>().ok().filter(|l| *l <= 32).ok_or_else(bad);
+    let len = |s: &str| s.parse::<u8>().ok().filter(|l| *l <= K::BITS).ok_or_else(bad);
     while let [k, v, more @ ..] = opts {
         match *k {
             "ge" => ge = Some(len(v)?),
@@ -164,7 +173,7 @@ pub fn prefix_list_line(lists: &mut BTreeMap<String, PrefixList>, neg: bool, w: 
         return Err(bad());
     }
     if p == "any" && ge.is_none() && le.is_none() {
-        le = Some(32);
+        le = Some(K::BITS);
     }
     if ge.is_some_and(|g| g < prefix.1) || le.is_some_and(|l| l < prefix.1 || ge.is_some_and(|g| l < g)) {
         return Err("% Invalid prefix range, make sure: len < ge <= le".into());
@@ -193,6 +202,17 @@ pub fn route_map_line(e: &mut RmEntry, neg: bool, w: &[&str]) -> Option<Result<(
             e.match_prefix_list = (!neg).then(|| name.to_string());
             Ok(())
         }
+        ["match", "ipv6", "address", "prefix-list", name] => {
+            e.match_prefix_list6 = (!neg).then(|| name.to_string());
+            Ok(())
+        }
+        ["set", "ipv6", "next-hop", "global", a] => match a.parse::<std::net::Ipv6Addr>() {
+            Ok(a) => {
+                e.next_hop6 = (!neg).then_some(a.to_bits());
+                Ok(())
+            }
+            Err(_) => Err(format!("% Malformed address: {a}")),
+        },
         ["match", "metric", m] => num(m).map(|m| e.match_metric = (!neg).then_some(m)),
         ["set", "local-preference", n] => num(n).map(|n| e.local_pref = (!neg).then_some(n)),
         ["set", "metric", n] => num(n).map(|n| e.metric = (!neg).then_some(n)),
@@ -232,31 +252,22 @@ pub fn route_map_line(e: &mut RmEntry, neg: bool, w: &[&str]) -> Option<Result<(
 }
 
 /// The prefix lists and route maps as `show running-config` prints them.
-pub fn policy_config(lists: &BTreeMap<String, PrefixList>, maps: &BTreeMap<String, RouteMap>, s: &mut String) {
-    for (name, l) in lists {
-        for (seq, e) in l {
-            let (net, len) = e.prefix;
-            let _ = write!(
-                s,
-                "ip prefix-list {name} seq {seq} {} {}/{len}",
-                if e.permit { "permit" } else { "deny" },
-                Ipv4Addr::from(net)
-            );
-            if let Some(g) = e.ge {
-                let _ = write!(s, " ge {g}");
-            }
-            if let Some(l) = e.le {
-                let _ = write!(s, " le {l}");
-            }
-            s.push('\n');
-        }
-        s.push_str("!\n");
-    }
+pub fn policy_config(
+    lists: &BTreeMap<String, PrefixList>,
+    lists6: &BTreeMap<String, PrefixList<u128>>,
+    maps: &BTreeMap<String, RouteMap>,
+    s: &mut String,
+) {
+    prefix_lists_config(lists, s);
+    prefix_lists_config(lists6, s);
     for (name, m) in maps {
         for (seq, e) in m {
             let _ = writeln!(s, "route-map {name} {} {seq}", if e.permit { "permit" } else { "deny" });
             if let Some(n) = &e.match_prefix_list {
                 let _ = writeln!(s, " match ip address prefix-list {n}");
+            }
+            if let Some(n) = &e.match_prefix_list6 {
+                let _ = writeln!(s, " match ipv6 address prefix-list {n}");
             }
             if let Some(m) = e.match_metric {
                 let _ = writeln!(s, " match metric {m}");
@@ -277,6 +288,9 @@ pub fn policy_config(lists: &BTreeMap<String, PrefixList>, maps: &BTreeMap<Strin
             if let Some(n) = e.next_hop {
                 let _ = writeln!(s, " set ip next-hop {}", Ipv4Addr::from(n));
             }
+            if let Some(n) = e.next_hop6 {
+                let _ = writeln!(s, " set ipv6 next-hop global {}", std::net::Ipv6Addr::from(n));
+            }
             if let Some(l) = e.local_pref {
                 let _ = writeln!(s, " set local-preference {l}");
             }
@@ -291,9 +305,35 @@ pub fn policy_config(lists: &BTreeMap<String, PrefixList>, maps: &BTreeMap<Strin
     }
 }
 
+/// One family's prefix lists as `show running-config` prints them.
+fn prefix_lists_config<K: RibFamily>(lists: &BTreeMap<String, PrefixList<K>>, s: &mut String) {
+    let ip = if K::INET6 { "ipv6" } else { "ip" };
+    for (name, l) in lists {
+        for (seq, e) in l {
+            let (net, len) = e.prefix;
+            let _ = write!(
+                s,
+                "{ip} prefix-list {name} seq {seq} {} {}/{len}",
+                if e.permit { "permit" } else { "deny" },
+                net.show()
+            );
+            if let Some(g) = e.ge {
+                let _ = write!(s, " ge {g}");
+            }
+            if let Some(l) = e.le {
+                let _ = write!(s, " le {l}");
+            }
+            s.push('\n');
+        }
+        s.push_str("!\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::routing::conf::parse_prefix;
 
     fn pl(lines: &[&str]) -> BTreeMap<String, PrefixList> {
         let mut lists = BTreeMap::new();

@@ -131,7 +131,7 @@ impl Kind {
             Kind::Redistribute(Redist::Connected) => ('C', 'r'),
             Kind::Redistribute(Redist::Kernel) => ('K', 'r'),
             Kind::Redistribute(Redist::Static) => ('S', 'r'),
-            Kind::Redistribute(Redist::Rip) => ('R', 'r'),
+            Kind::Redistribute(Redist::Rip | Redist::Ripng) => ('R', 'r'),
             Kind::Redistribute(Redist::Ospf) => ('O', 'r'),
             Kind::Default => ('R', 'd'),
         }

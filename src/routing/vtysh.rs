@@ -5,6 +5,7 @@
 
 use clap::Parser;
 
+use super::bgpd;
 use super::conf::Node;
 use super::frr_of;
 use super::rib::Proto;
@@ -79,14 +80,31 @@ pub async fn vtysh(p: Proc, argv: Vec<String>) -> i32 {
     status
 }
 
-/// `clear [ip] bgp [ipv4 [unicast]] *|A.B.C.D [soft [in|out]]`: bgpd is
+/// `show bgp summary`: each family a neighbor is activated in, as FRR
+/// 8.4 lists them.
+fn show_bgp_summaries(b: &bgpd::Bgp, now: crate::kern::clock::Time) -> String {
+    let active = |i: usize| b.peers.values().any(|x| x.conf.af[i].activate);
+    let mut s = String::new();
+    if active(0) {
+        s += &bgpd::show_bgp_summary::<u32>(b, now, false);
+    }
+    if active(1) {
+        s += &bgpd::show_bgp_summary::<u128>(b, now, false);
+    }
+    if s.is_empty() {
+        s += "% No BGP neighbors found in VRF default\n";
+    }
+    s
+}
+
+/// `clear [ip] bgp [ipv4|ipv6 [unicast]] *|A.B.C.D [soft [in|out]]`: bgpd is
 /// told, and does it at once.
 fn clear(frr: &std::rc::Rc<std::cell::RefCell<super::Frr>>, w: &[&str]) -> Result<(), String> {
     use super::bgpd::Clear;
     let w: Vec<&str> = w
         .iter()
         .copied()
-        .filter(|x| !matches!(*x, "bgp" | "ipv4" | "unicast"))
+        .filter(|x| !matches!(*x, "bgp" | "ipv4" | "ipv6" | "unicast"))
         .collect();
     let (who, rest) = w.split_first().ok_or("% Command incomplete: clear bgp")?;
     let only = match *who {
@@ -169,27 +187,32 @@ fn show(p: &Proc, w: &[&str]) -> Option<String> {
         ["ip", "ospf", "database"] => ospf()
             .map(|o| super::ospfd::show_ip_ospf_database(o, now))
             .unwrap_or_default(),
-        ["bgp", "summary"] | ["ip", "bgp", "summary"] => bgp()
-            .map(|b| super::bgpd::show_bgp_summary(b, now, false))
-            .unwrap_or_default(),
+        ["bgp", "summary"] | ["ip", "bgp", "summary"] => bgp().map(|b| show_bgp_summaries(b, now)).unwrap_or_default(),
         ["bgp", "ipv4", "unicast", "summary"] | ["bgp", "ipv4", "summary"] => bgp()
-            .map(|b| super::bgpd::show_bgp_summary(b, now, true))
+            .map(|b| bgpd::show_bgp_summary::<u32>(b, now, true))
+            .unwrap_or_default(),
+        ["bgp", "ipv6", "unicast", "summary"] | ["bgp", "ipv6", "summary"] => bgp()
+            .map(|b| bgpd::show_bgp_summary::<u128>(b, now, true))
             .unwrap_or_default(),
         ["bgp"] | ["ip", "bgp"] | ["bgp", "ipv4"] | ["bgp", "ipv4", "unicast"] => {
-            bgp().map(super::bgpd::show_bgp_table).unwrap_or_default()
+            bgp().map(bgpd::show_bgp_table::<u32>).unwrap_or_default()
         }
+        ["bgp", "ipv6"] | ["bgp", "ipv6", "unicast"] => bgp().map(bgpd::show_bgp_table::<u128>).unwrap_or_default(),
         ["bgp", "ipv4", "unicast", x] | ["bgp", "ipv4", x] | ["ip", "bgp", x] | ["bgp", x]
             if x.starts_with(|c: char| c.is_ascii_digit()) =>
         {
-            bgp().map(|b| super::bgpd::show_bgp_prefix(b, x)).unwrap_or_default()
+            bgp().map(|b| bgpd::show_bgp_prefix::<u32>(b, x)).unwrap_or_default()
+        }
+        ["bgp", "ipv6", "unicast", x] | ["bgp", "ipv6", x] if x.contains(':') => {
+            bgp().map(|b| bgpd::show_bgp_prefix::<u128>(b, x)).unwrap_or_default()
         }
         ["bgp", "neighbors"] | ["ip", "bgp", "neighbors"] => bgp()
-            .map(|b| super::bgpd::show_bgp_neighbors(b, now, None))
+            .map(|b| bgpd::show_bgp_neighbors(b, now, None))
             .unwrap_or_default(),
         ["bgp", "neighbors", a] | ["ip", "bgp", "neighbors", a] => {
             let a = crate::net::route::inet_addr(a)?;
             bgp()
-                .map(|b| super::bgpd::show_bgp_neighbors(b, now, Some(a)))
+                .map(|b| bgpd::show_bgp_neighbors(b, now, Some(a)))
                 .unwrap_or_default()
         }
         ["running-config"] | ["run"] => f.conf.running_config(),

@@ -108,7 +108,7 @@ pub fn bgp(n: usize, out: &Out) -> i32 {
         let f = crate::routing::frr_of(&rp)?;
         let f = f.borrow();
         let b = f.bgp.as_ref()?;
-        Some((b.table.len(), f.rib.installed()))
+        Some((b.v4.table.len(), f.rib.installed()))
     };
     // The session first, then the clock starts.
     for _ in 0..1000 {

@@ -207,6 +207,9 @@ pub struct Attrs {
     pub origin: u8,
     pub as_path: Vec<Seg>,
     pub next_hop: u32,
+    /// IPv6 unicast's next hop, in MP_REACH_NLRI (RFC 2545 §3): global
+    /// and, from a neighbor on the same link, link-local.
+    pub next_hop6: Option<(u128, Option<u128>)>,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
     pub atomic_aggregate: bool,
@@ -278,6 +281,8 @@ impl Attrs {
             + 7
             + (4 + 4 * self.cluster_list.len())
             + other
+            // MP_REACH's header and next hops.
+            + self.next_hop6.map_or(0, |_| 4 + 5 + 32)
     }
 
     /// The path as FRR prints it: `65002 65003 {65004,65005}`.
@@ -313,12 +318,10 @@ pub struct Update {
     /// Absent in a message that only withdraws.
     pub attrs: Option<Attrs>,
     pub nlri: Vec<Prefix>,
-    /// IPv6 unicast (RFC 4760 MP_UNREACH_NLRI, MP_REACH_NLRI): the
-    /// prefixes, and the next hop: global and, from a neighbor on the
-    /// same link, link-local (RFC 2545 §3).
+    /// IPv6 unicast (RFC 4760 MP_UNREACH_NLRI, MP_REACH_NLRI; the next
+    /// hop is the attributes' `next_hop6`).
     pub withdrawn6: Vec<Prefix6>,
     pub nlri6: Vec<Prefix6>,
-    pub next_hop6: Option<(u128, Option<u128>)>,
     pub verdict: Verdict,
     /// Attributes discarded as malformed (RFC 7606 §2), or for address
     /// families not negotiated.
@@ -519,10 +522,11 @@ pub fn emit_withdraws(prefixes: &[Prefix], out: &mut Vec<u8>) {
     }
 }
 
-/// UPDATEs that announce IPv6 `nlri` with `attrs` through `next_hop`
-/// (global, and link-local if any) in MP_REACH_NLRI, as many prefixes
-/// in each as fit in 4,096 bytes.
-pub fn emit_updates6(attrs: &Attrs, next_hop: (u128, Option<u128>), nlri: &[Prefix6], as4: bool, out: &mut Vec<u8>) {
+/// UPDATEs that announce IPv6 `nlri` with `attrs` through their
+/// `next_hop6` (none: nothing is sent) in MP_REACH_NLRI, as many
+/// prefixes in each as fit in 4,096 bytes.
+pub fn emit_updates6(attrs: &Attrs, nlri: &[Prefix6], as4: bool, out: &mut Vec<u8>) {
+    let Some(next_hop) = attrs.next_hop6 else { return };
     let mut head = Vec::with_capacity(38);
     head.extend_from_slice(&AFI_IPV6.to_be_bytes());
     head.push(SAFI_UNICAST);
@@ -571,6 +575,14 @@ fn update_of_attrs(out: &mut Vec<u8>, attrs: impl FnOnce(&mut Vec<u8>)) {
     let al = (out.len() - a - 2) as u16;
     out[a..a + 2].copy_from_slice(&al.to_be_bytes());
     finish(out, at, UPDATE);
+}
+
+/// IPv6 unicast's End-of-RIB (RFC 4724 §2): an UPDATE with only an
+/// empty MP_UNREACH_NLRI.
+pub fn emit_end_of_rib6(out: &mut Vec<u8>) {
+    let mut v = AFI_IPV6.to_be_bytes().to_vec();
+    v.push(SAFI_UNICAST);
+    update_of_attrs(out, |out| emit_attr(attr::OPTIONAL, attr::MP_UNREACH, &v, out));
 }
 
 /// UPDATEs that withdraw IPv6 `prefixes` in MP_UNREACH_NLRI.
@@ -787,7 +799,7 @@ fn parse_nlri<const N: usize>(mut b: &[u8]) -> Result<Vec<([u8; N], u8)>, BgpErr
 /// MP_REACH or MP_UNREACH (`t`, its value `v`) of IPv6 unicast: a next
 /// hop of 16 or 32 bytes (global, then link-local), a reserved octet,
 /// the prefixes.
-fn mp_ipv6(t: u8, v: &[u8], u: &mut Update) -> Result<(), BgpErr> {
+fn mp_ipv6(t: u8, v: &[u8], u: &mut Update, a: &mut Attrs) -> Result<(), BgpErr> {
     let bad = || BgpErr::new(err::UPDATE, 9);
     if t == attr::MP_UNREACH {
         u.withdrawn6.extend(parse_prefixes6(&v[3..])?);
@@ -798,7 +810,7 @@ fn mp_ipv6(t: u8, v: &[u8], u: &mut Update) -> Result<(), BgpErr> {
         return Err(bad());
     }
     let addr = |at: usize| u128::from_be_bytes(v[at..at + 16].try_into().unwrap_or([0; 16]));
-    u.next_hop6 = Some((addr(4), (nhl == 32).then(|| addr(20))));
+    a.next_hop6 = Some((addr(4), (nhl == 32).then(|| addr(20))));
     u.nlri6.extend(parse_prefixes6(&v[5 + nhl..])?);
     Ok(())
 }
@@ -964,7 +976,7 @@ fn parse_attrs(mut b: &[u8], as4: bool, u: &mut Update) -> Result<Attrs, BgpErr>
                 }
                 let (afi, safi) = (be16(&v[0..2]), v[2]);
                 if (afi, safi) == (AFI_IPV6, SAFI_UNICAST) {
-                    mp_ipv6(t, v, u)?;
+                    mp_ipv6(t, v, u, &mut a)?;
                     continue;
                 }
                 if (afi, safi) != (AFI_IPV4, SAFI_UNICAST) {
@@ -1125,7 +1137,11 @@ mod tests {
         let nh = (v6("2001:db8:99::2"), Some(v6("fe80::1")));
         let nlri: Vec<Prefix6> = (0..1000u128).map(|i| (v6("2001:db8::") | i << 64, 64)).collect();
         let mut b = Vec::new();
-        emit_updates6(&attrs(), nh, &nlri, true, &mut b);
+        let with_nh = Attrs {
+            next_hop6: Some(nh),
+            ..attrs()
+        };
+        emit_updates6(&with_nh, &nlri, true, &mut b);
         assert_eq!(
             &b[HDR_LEN + 4..HDR_LEN + 6],
             &[attr::OPTIONAL | attr::EXTENDED, attr::MP_REACH]
@@ -1136,8 +1152,11 @@ mod tests {
             let Ok(Msg::Update(u)) = Msg::parse(&rest[..len], true) else {
                 panic!("update")
             };
-            let want = Attrs { next_hop: 0, ..attrs() };
-            assert_eq!((u.attrs, u.verdict, u.next_hop6), (Some(want), Verdict::Ok, Some(nh)));
+            let want = Attrs {
+                next_hop: 0,
+                ..with_nh.clone()
+            };
+            assert_eq!((u.attrs, u.verdict), (Some(want), Verdict::Ok));
             assert!(u.nlri.is_empty() && u.withdrawn.is_empty());
             got.extend(u.nlri6);
             rest = &rest[len..];
@@ -1153,6 +1172,13 @@ mod tests {
         };
         assert_eq!(u.withdrawn6, vec![(v6("2001:db8:1::"), 48), (0, 0)]);
         assert_eq!(u.verdict, Verdict::Ok);
+        let mut eor = Vec::new();
+        emit_end_of_rib6(&mut eor);
+        assert_eq!(eor.len(), HDR_LEN + 4 + 3 + 3);
+        let Ok(Msg::Update(u)) = Msg::parse(&eor, true) else {
+            panic!("End-of-RIB")
+        };
+        assert!(u.withdrawn6.is_empty() && u.nlri6.is_empty() && u.verdict == Verdict::Ok);
         // A next hop of 20 bytes, a prefix of 129 bits: the session ends.
         let mut bad = b[..msg_len(&b).ok().flatten().unwrap_or(0)].to_vec();
         bad[HDR_LEN + 4 + 4 + 3] = 20;

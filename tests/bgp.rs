@@ -334,3 +334,115 @@ fn a_static_route_added_later_is_announced_at_once() {
     let t = vtysh(&h, "r2", "show bgp ipv4 unicast");
     assert!(t.contains("*> 10.9.0.0/16"), "{t}");
 }
+
+/// [`CHAIN`] with IPv6 on each link too (2001:db8:1::/64,
+/// 2001:db8:2::/64) and 2001:db8:3::1/128 on r3's lo0.
+const DUAL: &str = "jexec r1 ifconfig epair0a inet6 2001:db8:1::1/64
+     jexec r2 ifconfig epair0b inet6 2001:db8:1::2/64
+     jexec r2 ifconfig epair1a inet6 2001:db8:2::1/64
+     jexec r3 ifconfig epair1b inet6 2001:db8:2::2/64
+     jexec r3 ifconfig lo0 inet6 2001:db8:3::1/128 alias
+     jexec r1 sysctl net.inet6.ip6.forwarding=1
+     jexec r2 sysctl net.inet6.ip6.forwarding=1
+     jexec r3 sysctl net.inet6.ip6.forwarding=1";
+
+/// Jail `j`'s link-local address on `ifname`, without its zone.
+fn linklocal(h: &Host, j: &str, ifname: &str) -> String {
+    let out = ok(h, &format!("jexec {j} ifconfig {ifname}"));
+    out.split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('%').next())
+        .filter(|a| a.starts_with("fe80::"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string()
+}
+
+/// IPv6 unicast over the IPv4 sessions (RFC 4760, RFC 2545): activated
+/// per neighbor, negotiated in the OPENs, announced with the session
+/// interface's global and link-local next hops, installed through the
+/// link-local one, reached by ping6 and withdrawn in MP_UNREACH.
+#[test]
+fn ipv6_prefixes_ride_the_ipv4_sessions() {
+    let r1 = "router bgp 65001
+ no bgp ebgp-requires-policy
+ neighbor 10.0.1.2 remote-as 65002
+ address-family ipv6 unicast
+  redistribute connected
+  neighbor 10.0.1.2 activate
+ exit-address-family
+";
+    let r2 = "router bgp 65002
+ no bgp ebgp-requires-policy
+ neighbor 10.0.1.1 remote-as 65001
+ neighbor 10.0.2.2 remote-as 65003
+ address-family ipv6 unicast
+  neighbor 10.0.1.1 activate
+  neighbor 10.0.1.1 prefix-list NOT-LINK out
+  neighbor 10.0.2.2 activate
+ exit-address-family
+ipv6 prefix-list NOT-LINK seq 5 deny 2001:db8:2::/64
+ipv6 prefix-list NOT-LINK seq 10 permit any
+";
+    let r3 = "router bgp 65003
+ no bgp ebgp-requires-policy
+ neighbor 10.0.2.1 remote-as 65002
+ address-family ipv6 unicast
+  network 2001:db8:3::1/128
+  network 2001:db8:2::/64
+  neighbor 10.0.2.1 activate
+ exit-address-family
+";
+    let h = chain("bgp-ipv6", [r1, r2, r3]);
+    common::run(&h, DUAL);
+    h.run_for(Duration::from_secs(20));
+    let sum = vtysh(&h, "r2", "show bgp summary");
+    let v6 = sum.split("\nIPv6 Unicast Summary (VRF default):\n").nth(1).unwrap_or_default();
+    assert!(sum.starts_with("\nIPv4 Unicast Summary (VRF default):\n"), "{sum}");
+    let row = |a: &str| v6.lines().find(|l| l.starts_with(a)).unwrap_or_default().to_string();
+    // Everything goes back to where it came from too, as FRR sends it;
+    // r2's outbound list keeps r3's link from r1.
+    assert!(row("10.0.1.1 ").ends_with("            1        2 N/A"), "{sum}");
+    assert!(row("10.0.2.2 ").ends_with("            2        3 N/A"), "{sum}");
+    // r2's global address on the link and its link-local one; the table
+    // shows the link-local one, the RIB and the kernel use it.
+    let ll = linklocal(&h, "r2", "epair0b");
+    let t = vtysh(&h, "r1", "show bgp ipv6 unicast");
+    assert!(
+        t.contains(&format!("\n*> 2001:db8:3::1/128\n                    {ll}\n{:59}0 65002 65003 i\n", "")),
+        "{t}"
+    );
+    let one = vtysh(&h, "r1", "show bgp ipv6 unicast 2001:db8:3::1");
+    assert!(
+        one.contains(&format!(
+            "\n  65002 65003\n    2001:db8:1::2 from 10.0.1.2 (10.0.2.1)\n    ({ll}) (used)\n"
+        )),
+        "{one}"
+    );
+    let rt = ok(&h, "jexec r1 netstat -rn -f inet6");
+    let line = rt.lines().find(|l| l.starts_with("2001:db8:3::1 ")).unwrap_or_default();
+    let w: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(w[..3], ["2001:db8:3::1", &format!("{ll}%epair0a"), "UGH1"], "{rt}");
+    let ping = ok(&h, "jexec r1 ping6 -c 2 2001:db8:3::1");
+    assert!(ping.contains("2 packets received"), "{ping}");
+    assert!(!t.contains("2001:db8:2::/64"), "{t}");
+    assert!(route(&h, "r1", "10.0.3.1").is_empty(), "r3 announces no IPv4");
+    // Taken back: withdrawn in MP_UNREACH, gone from r1's kernel.
+    ok(
+        &h,
+        "jexec r3 vtysh -c 'configure terminal' -c 'router bgp 65003' -c 'address-family ipv6 unicast' \
+         -c 'no network 2001:db8:3::1/128'",
+    );
+    h.run_for(Duration::from_secs(3));
+    assert!(!vtysh(&h, "r1", "show bgp ipv6 unicast").contains("2001:db8:3::1/128"));
+    let rt = ok(&h, "jexec r1 netstat -rn -f inet6");
+    assert!(!rt.contains("2001:db8:3::1 "), "{rt}");
+    let run = vtysh(&h, "r3", "show running-config");
+    assert!(
+        run.contains(
+            " !\n address-family ipv6 unicast\n  network 2001:db8:2::/64\n  neighbor 10.0.2.1 activate\n \
+             exit-address-family\n"
+        ),
+        "{run}"
+    );
+}

@@ -523,3 +523,129 @@ fn bgp_with_frr_both_ways() {
     }
     h.tasks().kill_all();
 }
+
+/// IPv6 unicast with FRR's bgpd over an IPv4 session (RFC 4760, RFC
+/// 2545): both activate it, each one's IPv6 prefixes reach the other's
+/// table and kernel through the link-local next hop, a vimage host
+/// pings FRR's prefix, FRR's withdrawal in MP_UNREACH takes it away,
+/// and tshark reads both sides' MP_REACH_NLRI.
+#[test]
+fn bgp_ipv6_with_frr_both_ways() {
+    if !have_frr() {
+        return;
+    }
+    let pid = std::process::id();
+    let (ns, dev) = (Netns(format!("vfr6{pid}")), format!("vfr6{pid}"));
+    let dir = common::tmpdir("frr-bgp6");
+    let conf = dir.join("vimage.conf");
+    std::fs::write(
+        &conf,
+        "router bgp 65001\n no bgp ebgp-requires-policy\n neighbor 10.99.54.2 remote-as 65002\n \
+         neighbor 10.99.54.2 timers 3 9\n address-family ipv6 unicast\n  redistribute connected\n  \
+         neighbor 10.99.54.2 activate\n exit-address-family\n",
+    )
+    .expect("conf");
+    let ours = [
+        "jexec r ifconfig tap0 inet 10.99.54.1/24 up".to_string(),
+        "jexec r ifconfig tap0 inet6 2001:db8:99::1/64".into(),
+        "jexec r ifconfig lo0 inet6 2001:db8:50::1/128 alias".into(),
+        "jexec r sysctl net.inet6.ip6.forwarding=1".into(),
+        format!("jexec r bgpd -d -f {}", conf.display()),
+    ];
+    let theirs = [
+        "ip addr add 10.99.54.2/24 dev DEV".replace("DEV", &dev),
+        format!("sysctl -qw net.ipv6.conf.{dev}.accept_dad=0"),
+        format!("ip addr add 2001:db8:99::2/64 dev {dev} nodad"),
+    ];
+    let h = tap_jail(&ns, &dev, "addr add 2001:db8:60::1/64 dev lo", &ours, &theirs);
+    let pcap = dir.join("bgp6.pcap");
+    let mut dump = common::spawn(&format!(
+        "exec ip netns exec {} tcpdump -U -i {dev} -w {} tcp port 179",
+        ns.0,
+        pcap.display()
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    let frr = Frr::start(
+        &ns.0,
+        &dir.join("frr"),
+        "frr defaults traditional\nhostname linux\nrouter bgp 65002\n bgp router-id 10.99.54.2\n \
+         neighbor 10.99.54.1 remote-as 65001\n neighbor 10.99.54.1 timers 3 9\n \
+         address-family ipv6 unicast\n  network 2001:db8:60::/64\n  neighbor 10.99.54.1 activate\n  \
+         neighbor 10.99.54.1 route-map ALL in\n  neighbor 10.99.54.1 route-map ALL out\n exit-address-family\n\
+         !\nroute-map ALL permit 10\n",
+        "bgpd",
+    );
+    let learned = drive_until(&h, 40, |h| {
+        h.exec("jexec r netstat -rn -f inet6").stdout.contains("2001:db8:60::/64")
+            && sh(&format!("ip -n {} -6 route", ns.0)).contains("2001:db8:50::1 ")
+    });
+    let sum = h.exec("jexec r vtysh -c 'show bgp summary'").stdout;
+    let theirs = frr.vtysh("show bgp ipv6 unicast summary");
+    assert!(
+        learned,
+        "vimage:\n{sum}\n{}\nFRR:\n{theirs}\n{}",
+        h.exec("jexec r vtysh -c 'show bgp ipv6 unicast'").stdout,
+        frr.vtysh("show bgp ipv6 unicast")
+    );
+    // FRR's link-local address: its next hop, and our gateway.
+    let ll = sh(&format!("ip -n {} -6 addr show dev {dev} scope link", ns.0));
+    let ll = ll
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    let v6 = sum.split("IPv6 Unicast Summary (VRF default):\n").nth(1).unwrap_or_default();
+    let row = |s: &str| s.lines().find(|l| l.starts_with("10.99.54.")).unwrap_or("").to_string();
+    // Ours: FRR's one prefix in; our two (the link, the loopback) and
+    // FRR's out, which FRR refuses (its own AS), as in IPv4.
+    assert!(row(v6).ends_with("            1        3 N/A"), "{sum}");
+    assert!(row(&theirs).ends_with("            2        3 N/A"), "{theirs}");
+    let t = frr.vtysh("show bgp ipv6 unicast 2001:db8:50::1/128");
+    assert!(t.contains("\n  65001\n    2001:db8:99::1 from 10.99.54.1 (10.99.54.1)\n"), "{t}");
+    let linux = sh(&format!("ip -n {} -6 route", ns.0));
+    assert!(
+        linux.contains("2001:db8:50::1 nhid") && linux.contains(" via fe80::") && linux.contains("proto bgp"),
+        "{linux}"
+    );
+    let rib = h.exec("jexec r netstat -rn -f inet6").stdout;
+    let line = rib.lines().find(|l| l.starts_with("2001:db8:60::/64 ")).unwrap_or_default();
+    assert_eq!(
+        line.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["2001:db8:60::/64", &format!("{ll}%tap0"), "UG1"],
+        "{rib}"
+    );
+    let ping = h.exec("jexec r ping6 -c 2 2001:db8:60::1");
+    assert!(ping.stdout.contains("2 packets received"), "{ping:?}");
+    frr.vtysh_config(&[
+        "router bgp 65002",
+        "address-family ipv6 unicast",
+        "no network 2001:db8:60::/64",
+    ]);
+    let gone = drive_until(&h, 20, |h| {
+        !h.exec("jexec r netstat -rn -f inet6").stdout.contains("2001:db8:60::/64")
+    });
+    assert!(gone, "{}", h.exec("jexec r vtysh -c 'show bgp ipv6 unicast'").stdout);
+    let n = frr.vtysh("show bgp neighbors 10.99.54.1");
+    assert!(
+        n.contains("BGP state = Established") && n.contains("Connections established 1; dropped 0"),
+        "{n}"
+    );
+    let _ = dump.kill();
+    let _ = dump.wait();
+    if let Some(bad) = common::tshark_bad_packets(&pcap) {
+        assert_eq!(bad, "", "tshark: nothing malformed, checksums right");
+        let reach = common::tshark_frames(
+            &pcap,
+            "bgp.update.path_attribute.mp_reach_nlri.afi == 2",
+            &["ip.src", "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv6"],
+        )
+        .unwrap_or_default();
+        assert!(
+            reach.contains("10.99.54.1\t2001:db8:99::1") && reach.contains("10.99.54.2\t2001:db8:99::2"),
+            "{reach}"
+        );
+    }
+    h.tasks().kill_all();
+}

@@ -464,6 +464,16 @@ ends = [\"r\", \"b\"]
         ok && out.contains("1 packets received") && out.contains("R>* fd00:0:0:1::/64 [120/2] via fe80::"),
         "{out}"
     );
+    // And bgpd carries IPv6 unicast over its IPv4 sessions.
+    let (out, ok) = lab(
+        "routes = \"bgp\"\ninet6 = true",
+        "5s",
+        &["ping6 -c 1 b", "vtysh -c 'show ipv6 route bgp'"],
+    );
+    assert!(
+        ok && out.contains("1 packets received") && out.contains("B>* fd00:0:0:1::/64 [20/0] via fe80::"),
+        "{out}"
+    );
     // A node's `ip route`s: staticd installs them.
     let (out, ok) = run_text(
         "[[node]]\nname = \"a\"\nfrr = \"ip route 10.0.0.4/30 10.0.0.2\"\n\

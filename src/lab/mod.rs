@@ -283,7 +283,8 @@ impl Lab {
     /// 65001 + i (past 65534, four-octet ones from 4,200,000,000), an eBGP
     /// session to every other node on each of its links (through a
     /// switch, every other node on it), its connected networks
-    /// redistributed.
+    /// redistributed; with `inet6`, IPv6 unicast too over the same
+    /// sessions.
     fn bgp_conf(&self, i: usize) -> String {
         let asn = if i + 65001 <= 65534 {
             65001 + i as u64
@@ -310,10 +311,18 @@ impl Lab {
                 peers.extend(addr);
             }
         }
-        for a in peers {
-            conf += &format!(" neighbor {} remote-as external\n", crate::net::route::Inet(a));
+        for a in &peers {
+            conf += &format!(" neighbor {} remote-as external\n", crate::net::route::Inet(*a));
         }
-        conf + " address-family ipv4 unicast\n  redistribute connected\n exit-address-family\n"
+        conf += " address-family ipv4 unicast\n  redistribute connected\n exit-address-family\n";
+        if self.inet6 {
+            conf += " address-family ipv6 unicast\n  redistribute connected\n";
+            for a in &peers {
+                conf += &format!("  neighbor {} activate\n", crate::net::route::Inet(*a));
+            }
+            conf += " exit-address-family\n";
+        }
+        conf
     }
 
     /// The first address of node `i` (what its name resolves to).

@@ -36,7 +36,7 @@ use crate::errln;
 use crate::kern::clock::Time;
 use crate::kern::proc::Proc;
 use crate::netinet::in_::in_ifaddr_all;
-use crate::netinet6::in6::in6_ifaddr_all;
+use crate::netinet6::in6::{IN6_IFF_DUPLICATED, IN6_IFF_TENTATIVE, in6_ifaddr_all};
 use crate::socket::{RouteSocket, TcpListener, TcpStream};
 use crate::wire::bgp::{
     AFI_IPV4, AFI_IPV6, AS_TRANS, Attrs, BgpErr, Cap, Msg, ORIGIN_IGP, ORIGIN_INCOMPLETE, Open, SAFI_UNICAST, Update,
@@ -679,19 +679,17 @@ impl BgpFamily for u128 {
     }
     /// The interface's global address and its link-local one, as FRR
     /// sends them; on an interface without a global address its
-    /// link-local one alone (else any global one of ours).
+    /// link-local one alone. None on a link without IPv6: nothing of
+    /// IPv6 goes there.
     fn local_nh(p: &Proc, c: &Conn) -> Option<(u128, Option<u128>)> {
         p.vnet(|_, v| {
-            let usable = || in6_ifaddr_all(v).iter().filter(|a| a.usable() && !a.addr.is_loopback());
-            let ll = usable()
-                .find(|a| a.index == c.ifindex && a.addr.is_unicast_link_local())
+            let here = || in6_ifaddr_all(v).iter().filter(|a| a.usable() && a.index == c.ifindex);
+            let ll = here()
+                .find(|a| a.addr.is_unicast_link_local())
                 .map(|a| in6_clearscope(a.addr).to_bits());
-            let global = |a: &&crate::netinet6::in6::In6Ifaddr| !a.addr.is_unicast_link_local();
-            let here = usable().filter(global).find(|a| a.index == c.ifindex);
-            match (here, ll) {
+            match (here().find(|a| !a.addr.is_unicast_link_local()), ll) {
                 (Some(g), ll) => Some((g.addr.to_bits(), ll)),
-                (None, Some(ll)) => Some((ll, None)),
-                (None, None) => usable().find(global).map(|g| (g.addr.to_bits(), None)),
+                (None, ll) => ll.map(|ll| (ll, None)),
             }
         })
         .ok()
@@ -814,9 +812,22 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
     let mut seen = u64::MAX;
     let mut gens = [u64::MAX; 5];
     let mut kernel = true;
+    let mut tentative = 0;
     let mut buf = vec![0u8; 65_536];
     loop {
         let now = p.now();
+        // The kernel tells no one when DAD ends: while an IPv6 address is
+        // tentative, its connected network is looked for each second.
+        let t = p
+            .vnet(|_, v| {
+                in6_ifaddr_all(v)
+                    .iter()
+                    .filter(|a| a.flags & (IN6_IFF_TENTATIVE | IN6_IFF_DUPLICATED) == IN6_IFF_TENTATIVE)
+                    .count()
+            })
+            .unwrap_or(0);
+        kernel |= t != tentative;
+        tentative = t;
         let next = {
             let mut f = frr.borrow_mut();
             let Frr {
@@ -852,6 +863,13 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
             }
             if kernel {
                 bgp_fast_failover(&p, b, rib, now);
+                // Our IPv6 next hop is the session interface's addresses:
+                // what changed goes out again.
+                for peer in b.peers.values_mut() {
+                    if peer.state == State::Established {
+                        peer.v6.export_again(false);
+                    }
+                }
             }
             if originate {
                 bgp_originate(&p, b, rib);
@@ -864,7 +882,12 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
             bgp_decide(&p, b, rib6);
             rib.sync(&p, &rs);
             rib6.sync(&p, &rs);
-            bgp_next_event(b)
+            let next = bgp_next_event(b);
+            if tentative > 0 {
+                next.min(now.saturating_add(Duration::from_secs(1)))
+            } else {
+                next
+            }
         };
         let io = poll_fn(|cx| bgp_poll(cx, &p, &frr, &listener, &mut buf));
         match daemon_wait(&p, &frr, seen, io, &rs, next).await {

@@ -698,7 +698,7 @@ mod ospf {
 mod bgp {
     use proptest::prelude::*;
     use vimage::fuzz::bgp::BgpRig;
-    use vimage::wire::bgp::{Attrs, Msg, ORIGIN_IGP, Seg, Update, attr, emit_updates};
+    use vimage::wire::bgp::{Attrs, Msg, ORIGIN_IGP, Seg, Update, attr, emit_updates, emit_updates6};
 
     fn attrs() -> Attrs {
         Attrs {
@@ -789,6 +789,43 @@ mod bgp {
         rig.check().expect("bounds");
     }
 
+    fn v6(s: &str) -> u128 {
+        s.parse::<std::net::Ipv6Addr>().map(u128::from).unwrap_or(0)
+    }
+
+    /// IPv6 unicast in MP_REACH_NLRI: a next hop that is multicast or
+    /// unspecified is treated as withdraw, and martians are not taken.
+    #[test]
+    fn ipv6_updates_are_checked_as_ipv4_ones() {
+        let mut rig = BgpRig::new();
+        let table6 = |rig: &BgpRig| rig.host.exec("jexec r vtysh -c 'show bgp ipv6 unicast'").stdout;
+        let with_nh = |nh: u128| Attrs {
+            next_hop: 0,
+            next_hop6: Some((nh, Some(v6("fe80::1")))),
+            ..attrs()
+        };
+        let mut b = Vec::new();
+        emit_updates6(&with_nh(v6("2001:db8::1")), &[(v6("2001:db8:9::"), 48)], true, &mut b);
+        rig.send(&b, 50);
+        assert!(table6(&rig).contains("2001:db8:9::/48"), "{}", table6(&rig));
+        for bad in ["ff02::1", "::"] {
+            let mut b = Vec::new();
+            emit_updates6(&with_nh(v6(bad)), &[(v6("2001:db8:9::"), 48)], true, &mut b);
+            rig.send(&b, 50);
+            assert!(!table6(&rig).contains("2001:db8:9::/48"), "{bad}: {}", table6(&rig));
+        }
+        let mut b = Vec::new();
+        let martians = [(v6("fe80::"), 64), (v6("ff00::"), 8), (v6("::1"), 128), (v6("::ffff:0:0"), 96)];
+        emit_updates6(&with_nh(v6("2001:db8::1")), &martians, true, &mut b);
+        rig.send(&b, 50);
+        let t = table6(&rig);
+        assert!(t.starts_with("No BGP prefixes displayed"), "{t}");
+        let n = rig.neighbor();
+        assert!(n.contains("(RFC 7606): 2; attributes discarded: 0"), "{n}");
+        assert!(n.contains(" For address family: IPv6 Unicast\n  0 accepted prefixes"), "{n}");
+        rig.check().expect("bounds");
+    }
+
     #[test]
     fn maximum_prefix_ends_a_flood() {
         let mut rig = BgpRig::new();
@@ -845,6 +882,13 @@ mod bgp {
                     }
                     let len = b.len() as u16;
                     b[16..18].copy_from_slice(&len.to_be_bytes());
+                    b
+                }),
+            2 => (proptest::collection::vec((any::<u128>(), 0u8..=128), 0..8), any::<u128>(), any::<bool>())
+                .prop_map(|(nlri, nh, ll)| {
+                    let a = Attrs { next_hop6: Some((nh, ll.then_some(nh))), ..attrs() };
+                    let mut b = Vec::new();
+                    emit_updates6(&a, &nlri, true, &mut b);
                     b
                 }),
             1 => proptest::collection::vec(any::<u8>(), 0..64),

@@ -1,5 +1,6 @@
 //! bgpd against a hostile neighbor: r (10.0.1.2, AS 65001, bgpd with
-//! neighbor 10.0.1.1 remote-as 65002, `maximum-prefix 500`) and n
+//! neighbor 10.0.1.1 remote-as 65002, `maximum-prefix 500` in IPv4 and
+//! in IPv6 unicast) and n
 //! (10.0.1.1), whose TCP session to port 179 the rig drives: an OPEN
 //! and KEEPALIVE, then whatever bytes it is given. A session bgpd ends is
 //! opened again before the next bytes. Whatever it sends, bgpd keeps
@@ -15,12 +16,14 @@ use std::time::Duration;
 use crate::host::Host;
 use crate::kern::proc::Proc;
 use crate::socket::TcpStream;
-use crate::wire::bgp::{AFI_IPV4, Cap, Msg, Open, SAFI_UNICAST, msg_len};
+use crate::wire::bgp::{AFI_IPV4, AFI_IPV6, Cap, Msg, Open, SAFI_UNICAST, msg_len};
 
 pub const CONF: &str = "router bgp 65001\n bgp router-id 10.0.1.2\n no bgp ebgp-requires-policy\n \
                         neighbor 10.0.1.1 remote-as 65002\n neighbor 10.0.1.1 timers 3 9\n \
                         neighbor 10.0.1.1 timers connect 1\n neighbor 10.0.1.1 passive\n \
-                        neighbor 10.0.1.1 maximum-prefix 500\n";
+                        neighbor 10.0.1.1 maximum-prefix 500\n \
+                        address-family ipv6 unicast\n  neighbor 10.0.1.1 activate\n  \
+                        neighbor 10.0.1.1 maximum-prefix 500\n exit-address-family\n";
 
 /// n's side of the session.
 pub struct BgpRig {
@@ -54,7 +57,12 @@ impl BgpRig {
             my_as: 65002,
             hold: 9,
             id: 0x0a00_0101,
-            caps: vec![Cap::Mp(AFI_IPV4, SAFI_UNICAST), Cap::RouteRefresh, Cap::As4(65002)],
+            caps: vec![
+                Cap::Mp(AFI_IPV4, SAFI_UNICAST),
+                Cap::Mp(AFI_IPV6, SAFI_UNICAST),
+                Cap::RouteRefresh,
+                Cap::As4(65002),
+            ],
         })
         .emit(true, &mut hello);
         Msg::Keepalive.emit(true, &mut hello);
@@ -141,17 +149,15 @@ impl BgpRig {
 
     /// bgpd still answers, and what it holds is within bounds.
     pub fn check(&self) -> Result<(), String> {
-        let o = self.host.exec("jexec r vtysh -c 'show bgp ipv4 unicast'");
-        if !o.success() {
-            return Err(format!("bgpd is gone: {o:?}"));
-        }
-        let paths = o
-            .stdout
-            .lines()
-            .filter(|l| l.starts_with('*') || l.starts_with("  "))
-            .count();
-        if paths > 501 {
-            return Err(format!("{paths} paths past maximum-prefix 500:\n{}", o.stdout));
+        for af in ["ipv4", "ipv6"] {
+            let o = self.host.exec(&format!("jexec r vtysh -c 'show bgp {af} unicast'"));
+            if !o.success() {
+                return Err(format!("bgpd is gone: {o:?}"));
+            }
+            let paths = o.stdout.lines().filter(|l| l.starts_with(['*', ' '])).count();
+            if paths > 2 * 501 {
+                return Err(format!("{paths} {af} paths past maximum-prefix 500:\n{}", o.stdout));
+            }
         }
         super::routes_through_n(&self.host)
     }

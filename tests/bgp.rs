@@ -397,7 +397,10 @@ ipv6 prefix-list NOT-LINK seq 10 permit any
     common::run(&h, DUAL);
     h.run_for(Duration::from_secs(20));
     let sum = vtysh(&h, "r2", "show bgp summary");
-    let v6 = sum.split("\nIPv6 Unicast Summary (VRF default):\n").nth(1).unwrap_or_default();
+    let v6 = sum
+        .split("\nIPv6 Unicast Summary (VRF default):\n")
+        .nth(1)
+        .unwrap_or_default();
     assert!(sum.starts_with("\nIPv4 Unicast Summary (VRF default):\n"), "{sum}");
     let row = |a: &str| v6.lines().find(|l| l.starts_with(a)).unwrap_or_default().to_string();
     // Everything goes back to where it came from too, as FRR sends it;
@@ -409,7 +412,10 @@ ipv6 prefix-list NOT-LINK seq 10 permit any
     let ll = linklocal(&h, "r2", "epair0b");
     let t = vtysh(&h, "r1", "show bgp ipv6 unicast");
     assert!(
-        t.contains(&format!("\n*> 2001:db8:3::1/128\n                    {ll}\n{:59}0 65002 65003 i\n", "")),
+        t.contains(&format!(
+            "\n*> 2001:db8:3::1/128\n                    {ll}\n{:59}0 65002 65003 i\n",
+            ""
+        )),
         "{t}"
     );
     let one = vtysh(&h, "r1", "show bgp ipv6 unicast 2001:db8:3::1");

@@ -576,7 +576,9 @@ fn bgp_ipv6_with_frr_both_ways() {
         "bgpd",
     );
     let learned = drive_until(&h, 40, |h| {
-        h.exec("jexec r netstat -rn -f inet6").stdout.contains("2001:db8:60::/64")
+        h.exec("jexec r netstat -rn -f inet6")
+            .stdout
+            .contains("2001:db8:60::/64")
             && sh(&format!("ip -n {} -6 route", ns.0)).contains("2001:db8:50::1 ")
     });
     let sum = h.exec("jexec r vtysh -c 'show bgp summary'").stdout;
@@ -596,21 +598,30 @@ fn bgp_ipv6_with_frr_both_ways() {
         .and_then(|a| a.split('/').next())
         .unwrap_or_default()
         .to_string();
-    let v6 = sum.split("IPv6 Unicast Summary (VRF default):\n").nth(1).unwrap_or_default();
+    let v6 = sum
+        .split("IPv6 Unicast Summary (VRF default):\n")
+        .nth(1)
+        .unwrap_or_default();
     let row = |s: &str| s.lines().find(|l| l.starts_with("10.99.54.")).unwrap_or("").to_string();
     // Ours: FRR's one prefix in; our two (the link, the loopback) and
     // FRR's out, which FRR refuses (its own AS), as in IPv4.
     assert!(row(v6).ends_with("            1        3 N/A"), "{sum}");
     assert!(row(&theirs).ends_with("            2        3 N/A"), "{theirs}");
     let t = frr.vtysh("show bgp ipv6 unicast 2001:db8:50::1/128");
-    assert!(t.contains("\n  65001\n    2001:db8:99::1 from 10.99.54.1 (10.99.54.1)\n"), "{t}");
+    assert!(
+        t.contains("\n  65001\n    2001:db8:99::1 from 10.99.54.1 (10.99.54.1)\n"),
+        "{t}"
+    );
     let linux = sh(&format!("ip -n {} -6 route", ns.0));
     assert!(
         linux.contains("2001:db8:50::1 nhid") && linux.contains(" via fe80::") && linux.contains("proto bgp"),
         "{linux}"
     );
     let rib = h.exec("jexec r netstat -rn -f inet6").stdout;
-    let line = rib.lines().find(|l| l.starts_with("2001:db8:60::/64 ")).unwrap_or_default();
+    let line = rib
+        .lines()
+        .find(|l| l.starts_with("2001:db8:60::/64 "))
+        .unwrap_or_default();
     assert_eq!(
         line.split_whitespace().take(3).collect::<Vec<_>>(),
         ["2001:db8:60::/64", &format!("{ll}%tap0"), "UG1"],
@@ -624,7 +635,9 @@ fn bgp_ipv6_with_frr_both_ways() {
         "no network 2001:db8:60::/64",
     ]);
     let gone = drive_until(&h, 20, |h| {
-        !h.exec("jexec r netstat -rn -f inet6").stdout.contains("2001:db8:60::/64")
+        !h.exec("jexec r netstat -rn -f inet6")
+            .stdout
+            .contains("2001:db8:60::/64")
     });
     assert!(gone, "{}", h.exec("jexec r vtysh -c 'show bgp ipv6 unicast'").stdout);
     let n = frr.vtysh("show bgp neighbors 10.99.54.1");

@@ -815,14 +815,22 @@ mod bgp {
             assert!(!table6(&rig).contains("2001:db8:9::/48"), "{bad}: {}", table6(&rig));
         }
         let mut b = Vec::new();
-        let martians = [(v6("fe80::"), 64), (v6("ff00::"), 8), (v6("::1"), 128), (v6("::ffff:0:0"), 96)];
+        let martians = [
+            (v6("fe80::"), 64),
+            (v6("ff00::"), 8),
+            (v6("::1"), 128),
+            (v6("::ffff:0:0"), 96),
+        ];
         emit_updates6(&with_nh(v6("2001:db8::1")), &martians, true, &mut b);
         rig.send(&b, 50);
         let t = table6(&rig);
         assert!(t.starts_with("No BGP prefixes displayed"), "{t}");
         let n = rig.neighbor();
         assert!(n.contains("(RFC 7606): 2; attributes discarded: 0"), "{n}");
-        assert!(n.contains(" For address family: IPv6 Unicast\n  0 accepted prefixes"), "{n}");
+        assert!(
+            n.contains(" For address family: IPv6 Unicast\n  0 accepted prefixes"),
+            "{n}"
+        );
         rig.check().expect("bounds");
     }
 

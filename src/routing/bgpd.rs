@@ -1104,8 +1104,9 @@ fn bgp_reconfigure(p: &Proc, b: &mut Bgp, conf: &super::conf::FrrConf, now: Time
                     || activate(n) != activate(&peer.conf);
                 let (new, old) = (&n.af, &peer.conf.af);
                 rr_changed |= (0..2).any(|i| new[i].rr_client != old[i].rr_client);
-                let policy = (0..2)
-                    .any(|i| new[i].route_map_in != old[i].route_map_in || new[i].prefix_list_in != old[i].prefix_list_in);
+                let policy = (0..2).any(|i| {
+                    new[i].route_map_in != old[i].route_map_in || new[i].prefix_list_in != old[i].prefix_list_in
+                });
                 peer.conf = n.clone();
                 if reset {
                     let e = BgpErr::new(err::CEASE, err::CEASE_ADMIN_RESET);
@@ -1174,7 +1175,13 @@ fn bgp_refresh(peer: &mut Peer) {
     {
         for (afi, on) in [(AFI_IPV4, peer.v4.enabled), (AFI_IPV6, peer.v6.enabled)] {
             if on {
-                peer.send(ci, &Msg::RouteRefresh { afi, safi: SAFI_UNICAST });
+                peer.send(
+                    ci,
+                    &Msg::RouteRefresh {
+                        afi,
+                        safi: SAFI_UNICAST,
+                    },
+                );
             }
         }
     }
@@ -1312,15 +1319,7 @@ type Fail = (Option<BgpErr>, Option<String>);
 type Ribs<'a> = (&'a Rib, &'a Rib<u128>);
 
 /// One message on connection `ci` (§8.2.2's events for it).
-fn bgp_message(
-    p: &Proc,
-    b: &mut Bgp,
-    ribs: Ribs,
-    peer: &mut Peer,
-    ci: usize,
-    m: Msg,
-    now: Time,
-) -> Result<(), Fail> {
+fn bgp_message(p: &Proc, b: &mut Bgp, ribs: Ribs, peer: &mut Peer, ci: usize, m: Msg, now: Time) -> Result<(), Fail> {
     let state = peer.conns[ci].state;
     if let Some(h) = (peer.hold > 0 && state >= State::OpenConfirm).then_some(peer.hold) {
         peer.conns[ci].hold_at = Some(now + Duration::from_secs(h.into()));
@@ -1508,8 +1507,7 @@ fn update_af<K: BgpFamily>(
     let cluster = b.conf.cluster_id.unwrap_or(b.router_id);
     let reflected = a.originator_id == Some(b.router_id) || a.cluster_list.contains(&cluster);
     let naf = &peer.conf.af[K::AF];
-    let refuse =
-        reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !naf.has_policy(false);
+    let refuse = reflected || a.path_has(b.conf.asn) || ebgp && b.conf.ebgp_requires_policy && !naf.has_policy(false);
     let attrs = Rc::new(a);
     for &prefix in nlri {
         let naf = &peer.conf.af[K::AF];
@@ -2208,11 +2206,7 @@ pub fn show_bgp_table<K: BgpFamily>(b: &Bgp) -> String {
             let _ = write!(s, "{status}{internal}");
             column(&mut s, &network, 17, 20);
             column(&mut s, &K::nh_text(a, true), 16, 36);
-            let _ = writeln!(
-                s,
-                "{metric:>10}{lp:>7}{:>7} {path_text}{sep}{origin}",
-                path.weight
-            );
+            let _ = writeln!(s, "{metric:>10}{lp:>7}{:>7} {path_text}{sep}{origin}", path.weight);
         }
     }
     let _ = writeln!(

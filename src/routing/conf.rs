@@ -389,7 +389,9 @@ impl FrrConf {
             return Ok(());
         }
         let words: Vec<&str> = line.split_whitespace().collect();
-        if words[0] == "exit-address-family" || words[0] == "exit" && matches!(node, Node::BgpIpv4 | Node::BgpIpv6 | Node::BgpOtherAf) {
+        if words[0] == "exit-address-family"
+            || words[0] == "exit" && matches!(node, Node::BgpIpv4 | Node::BgpIpv6 | Node::BgpOtherAf)
+        {
             *node = Node::RouterBgp;
             return Ok(());
         }
@@ -632,7 +634,10 @@ impl FrrConf {
             }
             ["address-family", ..] if !in_af => {
                 *node = Node::BgpOtherAf;
-                Err(format!("% {}: only IPv4 and IPv6 unicast are supported here", w.join(" ")))
+                Err(format!(
+                    "% {}: only IPv4 and IPv6 unicast are supported here",
+                    w.join(" ")
+                ))
             }
             ["bgp", "router-id", a] => match inet_addr(a) {
                 Some(a) => {
@@ -851,7 +856,11 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
 /// One address family of `router bgp` as `show running-config` prints it.
 fn bgp_af_config<K: RibFamily>(b: &BgpConf, af: &BgpAfConf<K>, i: usize, s: &mut String) {
     use std::net::Ipv4Addr;
-    let _ = writeln!(s, " !\n address-family {} unicast", if K::INET6 { "ipv6" } else { "ipv4" });
+    let _ = writeln!(
+        s,
+        " !\n address-family {} unicast",
+        if K::INET6 { "ipv6" } else { "ipv4" }
+    );
     for (&(net, len), m) in &af.networks {
         let _ = write!(s, "  network {}/{len}", net.show());
         if let Some(m) = m {
@@ -992,7 +1001,13 @@ fn bgp_af_line<K: RibFamily>(
     let kinds: &[Redist] = if K::INET6 {
         &[Redist::Kernel, Redist::Connected, Redist::Static, Redist::Ripng]
     } else {
-        &[Redist::Kernel, Redist::Connected, Redist::Static, Redist::Rip, Redist::Ospf]
+        &[
+            Redist::Kernel,
+            Redist::Connected,
+            Redist::Static,
+            Redist::Rip,
+            Redist::Ospf,
+        ]
     };
     let res = match w {
         ["network", p, rest @ ..] => match (parse_prefix_of::<K>(p), rest) {
@@ -1105,10 +1120,7 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         ["shutdown", ..] => n.shutdown = !neg,
         ["passive"] => n.passive = !neg,
         // What FRR does that makes no difference here.
-        ["update-source", ..]
-        | ["ebgp-multihop", ..]
-        | ["capability", ..]
-        | ["advertisement-interval", ..] => {}
+        ["update-source", ..] | ["ebgp-multihop", ..] | ["capability", ..] | ["advertisement-interval", ..] => {}
         _ => {
             return Err(format!(
                 "% Unknown command: neighbor {} {}",
@@ -1471,7 +1483,10 @@ end
         assert_eq!(b.v4.redistribute[&Redist::Ospf], (None, Some("OUT".to_string())));
         assert!(n.af[1].activate && !b.neighbors[&0x0a00_0006].af[1].activate);
         assert_eq!(n.af[1].prefix_list_out.as_deref(), Some("OUT6"));
-        assert_eq!(b.v6.networks.keys().copied().collect::<Vec<_>>(), [(0x2001_0db8_0009 << 80, 48)]);
+        assert_eq!(
+            b.v6.networks.keys().copied().collect::<Vec<_>>(),
+            [(0x2001_0db8_0009 << 80, 48)]
+        );
         assert_eq!(b.v6.redistribute[&Redist::Ripng], (None, None));
         assert_eq!(c.prefix_lists6["OUT6"][&5].prefix, (0x2001_0db8 << 96, 32));
         assert_eq!(c.route_maps["OUT"][&10].local_pref, Some(50));

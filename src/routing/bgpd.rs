@@ -680,12 +680,21 @@ impl BgpFamily for u128 {
     /// The interface's global address and its link-local one, as FRR
     /// sends them; on an interface without a global address its
     /// link-local one alone. None on a link without IPv6: nothing of
-    /// IPv6 goes there.
+    /// IPv6 goes there. A session over a loopback interface (iBGP
+    /// between loopbacks) has no link: its global address alone.
     fn local_nh(p: &Proc, c: &Conn) -> Option<(u128, Option<u128>)> {
         p.vnet(|_, v| {
-            let here = || in6_ifaddr_all(v).iter().filter(|a| a.usable() && a.index == c.ifindex);
+            let lo = v
+                .get(crate::net::ifnet::IF)
+                .and_then(|l| l.get(c.ifindex))
+                .is_some_and(|f| f.is_loopback());
+            let here = || {
+                in6_ifaddr_all(v)
+                    .iter()
+                    .filter(|a| a.usable() && a.index == c.ifindex && !a.addr.is_loopback())
+            };
             let ll = here()
-                .find(|a| a.addr.is_unicast_link_local())
+                .find(|a| a.addr.is_unicast_link_local() && !lo)
                 .map(|a| in6_clearscope(a.addr).to_bits());
             match (here().find(|a| !a.addr.is_unicast_link_local()), ll) {
                 (Some(g), ll) => Some((g.addr.to_bits(), ll)),

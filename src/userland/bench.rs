@@ -397,7 +397,9 @@ pub fn route(routes: usize, out: &Out) -> i32 {
 /// `vimage bench ospf [N]`: an N x N grid of routers (routes = "ospf"
 /// in a lab's words) under the virtual clock, run until every router
 /// has a route to every link; the virtual and wall time it took, and
-/// what ospfd did meanwhile.
+/// what ospfd did meanwhile. Then a link in the middle fails (both ends
+/// down) and the same until no router has a route to it and every
+/// router still has one to every other link: reconvergence.
 pub fn ospf(n: usize, out: &Out) -> i32 {
     use crate::lab::Lab;
     use crate::net::route::ROUTE;
@@ -426,28 +428,39 @@ pub fn ospf(n: usize, out: &Out) -> i32 {
         }
     }
     let links = lab.links.len();
-    let routed = |host: &Host| {
+    // Routers with routes to every link but `dead` (host routes aside),
+    // and none through a gateway to it (its ends keep their own).
+    let routed = |host: &Host, dead: Option<(u32, u8)>| {
         let mut k = host.kernel();
+        let want = links - usize::from(dead.is_some());
         built
             .vnets
             .iter()
             .filter(|&&v| {
-                k.vnet(v)
-                    .ok()
-                    .and_then(|v| v.get(ROUTE))
-                    .is_some_and(|t| t.entries().iter().filter(|e| e.plen < 32).count() >= links)
+                k.vnet(v).ok().and_then(|v| v.get(ROUTE)).is_some_and(|t| {
+                    let e = t.entries();
+                    let to_dead = |x: &&crate::net::route::Rtentry| Some((x.dst, x.plen)) == dead;
+                    e.iter().filter(|x| x.plen < 32 && !to_dead(x)).count() == want
+                        && !e.iter().any(|x| to_dead(&x) && x.flags & crate::net::route::RTF_GATEWAY != 0)
+                })
             })
             .count()
     };
-    let start = host.now();
-    let mut done = 0;
-    for _ in 0..600 {
-        host.run_for(std::time::Duration::from_secs(1));
-        done = routed(&host);
-        if done == built.vnets.len() {
-            break;
+    // Run in `step`s until every router has its routes (10 minutes at
+    // most); how many do.
+    let converge = |host: &Host, dead: Option<(u32, u8)>, step: std::time::Duration| {
+        let mut done = 0;
+        for _ in 0..(600_000 / step.as_millis().max(1)) {
+            host.run_for(step);
+            done = routed(host, dead);
+            if done == built.vnets.len() {
+                break;
+            }
         }
-    }
+        done
+    };
+    let start = host.now();
+    let done = converge(&host, None, std::time::Duration::from_secs(1));
     let virt = host.now().saturating_sub(start);
     let el = wall.elapsed();
     let (mut spf, mut sent) = (0, 0);
@@ -468,7 +481,33 @@ pub fn ospf(n: usize, out: &Out) -> i32 {
         el.as_secs_f64(),
         alloc::live_bytes().map_or(String::new(), |h| format!(", heap {:.1} MB", h as f64 / 1e6))
     ));
-    i32::from(done != built.vnets.len())
+    if done != built.vnets.len() || links == 0 {
+        return 1;
+    }
+    // The middle link fails.
+    let mid = links / 2;
+    let l = &lab.links[mid];
+    let ends = [(l.a, &built.ifnames[mid].0), (l.b, &built.ifnames[mid].1)];
+    for (node, ifname) in ends {
+        let name = &lab.nodes[node].name;
+        let o = host.exec(&format!("jexec {name} ifconfig {ifname} down"));
+        if !o.success() {
+            out.write_fmt(format_args!("bench: {name}: {}", o.stderr));
+            return 1;
+        }
+    }
+    let dead = l.addr[0].map(|(a, plen)| (a & crate::net::radix::mask(plen), plen));
+    let (start, wall) = (host.now(), Instant::now());
+    let again = converge(&host, dead, std::time::Duration::from_millis(10));
+    out.write_fmt(format_args!(
+        "ospf: link {}-{} down: {again} routers with the other {} routes and none to it after {:.2} s virtual, {:.2} s wall\n",
+        lab.nodes[l.a].name,
+        lab.nodes[l.b].name,
+        links - 1,
+        host.now().saturating_sub(start).as_secs_f64(),
+        wall.elapsed().as_secs_f64(),
+    ));
+    i32::from(again != built.vnets.len())
 }
 
 #[cfg(test)]
@@ -483,5 +522,18 @@ mod tests {
             let r = tcp_throughput(3, 1500, 1 << 20, inet6);
             assert!(matches!(r, Ok(g) if g > 0.0), "inet6 {inet6}: {r:?}");
         }
+    }
+
+    /// The OSPF grid converges, and again after its middle link fails.
+    #[test]
+    fn the_ospf_bench_converges_and_reconverges() {
+        let (out, buf) = Out::buffer();
+        assert_eq!(ospf(3, &out), 0);
+        let text = String::from_utf8_lossy(&buf.borrow()).to_string();
+        assert!(text.contains(": 9 routers with all 12 routes after "), "{text}");
+        assert!(
+            text.contains(" down: 9 routers with the other 11 routes and none to it after "),
+            "{text}"
+        );
     }
 }

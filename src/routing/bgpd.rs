@@ -345,7 +345,7 @@ impl Peer {
 }
 
 /// What a neighbor has of one address family.
-pub struct PeerAfi<K> {
+pub struct PeerAfi<K: BgpFamily> {
     /// Negotiated in the OPENs (RFC 4760 §8): routes of the family go
     /// both ways.
     pub enabled: bool,
@@ -354,11 +354,15 @@ pub struct PeerAfi<K> {
     adj_out: BTreeMap<(K, u8), Rc<Attrs>>,
     export_all: bool,
     /// Send everything again, as if the Adj-RIB-Out were empty (a route
-    /// refresh, `clear bgp soft out`) without forgetting what it holds.
+    /// refresh, `clear bgp soft out`) without forgetting what it holds;
+    /// End-of-RIB after it.
     resend: bool,
+    eor: bool,
+    /// The next hop of ours it was last sent.
+    local: Option<K::Nh>,
 }
 
-impl<K> Default for PeerAfi<K> {
+impl<K: BgpFamily> Default for PeerAfi<K> {
     fn default() -> Self {
         PeerAfi {
             enabled: false,
@@ -366,20 +370,23 @@ impl<K> Default for PeerAfi<K> {
             adj_out: BTreeMap::new(),
             export_all: false,
             resend: false,
+            eor: false,
+            local: None,
         }
     }
 }
 
-impl<K> PeerAfi<K> {
+impl<K: BgpFamily> PeerAfi<K> {
     pub fn pfx_snt(&self) -> usize {
         self.adj_out.len()
     }
 
     /// Everything goes to it again at the next round (`resend`: even
-    /// what it has).
+    /// what it has, then End-of-RIB).
     fn export_again(&mut self, resend: bool) {
         self.export_all = self.enabled;
         self.resend |= resend && self.enabled;
+        self.eor |= resend && self.enabled;
     }
 }
 
@@ -650,14 +657,16 @@ impl BgpFamily for u128 {
     fn received(p: &Proc, a: &Attrs, ifindex: u32) -> Option<Attrs> {
         let (g, ll) = a.next_hop6?;
         let ip = Ipv6Addr::from(g);
-        let ours = p
-            .vnet(|_, v| in6_ifaddr_all(v).iter().any(|x| in6_clearscope(x.addr) == ip))
-            .unwrap_or(false);
-        if g == 0 || ip.is_loopback() || ip.is_multicast() || ours {
-            return None;
-        }
         let zoned = |x: u128| in6_setscope(Ipv6Addr::from(x), ifindex).to_bits();
         let ll = ll.filter(|l| Ipv6Addr::from(*l).is_unicast_link_local()).map(zoned);
+        // Ours, a link-local one in the session's zone.
+        let ours = |x: u128| {
+            p.vnet(|_, v| in6_ifaddr_all(v).iter().any(|a| a.addr.to_bits() == x))
+                .unwrap_or(false)
+        };
+        if g == 0 || ip.is_loopback() || ip.is_multicast() || ours(zoned(g)) || ll.is_some_and(ours) {
+            return None;
+        }
         Some(Attrs {
             next_hop: 0,
             next_hop6: Some((zoned(g), ll)),
@@ -672,8 +681,10 @@ impl BgpFamily for u128 {
         if ip.is_unicast_link_local() {
             return in6_getscope(&ip).map(|z| (g, z));
         }
+        let zone = |l: &u128| in6_getscope(&Ipv6Addr::from(*l));
         match rib.resolve(p, g, Proto::Bgp)? {
-            (gw, i) if gw == g => Some((ll.map_or(g, |l| l.with_zone(i)), i)),
+            // The link-local one only where it is: on the session's link.
+            (gw, i) if gw == g => Some((ll.filter(|l| zone(l) == Some(i)).unwrap_or(g), i)),
             r => Some(r),
         }
     }
@@ -873,9 +884,10 @@ async fn serve(p: Proc, frr: Rc<RefCell<Frr>>, listener: TcpListener, rs: RouteS
             if kernel {
                 bgp_fast_failover(&p, b, rib, now);
                 // Our IPv6 next hop is the session interface's addresses:
-                // what changed goes out again.
+                // when they changed, what we sent goes out again.
                 for peer in b.peers.values_mut() {
-                    if peer.state == State::Established {
+                    let now6 = peer.established_conn().and_then(|c| u128::local_nh(&p, c));
+                    if peer.state == State::Established && peer.v6.local != now6 {
                         peer.v6.export_again(false);
                     }
                 }
@@ -1344,7 +1356,7 @@ fn bgp_message(p: &Proc, b: &mut Bgp, ribs: Ribs, peer: &mut Peer, ci: usize, m:
             peer.state = State::Established;
             peer.since = Some(now);
             peer.established += 1;
-            peer.export_again(false);
+            peer.export_again(true);
             peer.keepalive_at = (peer.keepalive > 0).then_some(now);
             // The other connection, if any, lost (§6.8).
             while let Some(other) = peer.conns.iter().position(|c| c.state != State::Established) {
@@ -1751,9 +1763,10 @@ fn bgp_decide<K: BgpFamily>(p: &Proc, b: &mut Bgp, rib: &mut Rib<K>) {
         if std::mem::take(&mut pa.export_all) {
             let all: BTreeSet<(K, u8)> = K::afi(b).table.keys().chain(pa.adj_out.keys()).copied().collect();
             let resend = std::mem::take(&mut pa.resend);
+            let eor = std::mem::take(&mut pa.eor);
             bgp_export(p, b, peer, all.iter(), resend);
-            // End-of-RIB (RFC 4724 §2), as FRR sends it.
-            if let Some(c) = peer.established_conn() {
+            // End-of-RIB (RFC 4724 §2) after a whole table, as FRR sends it.
+            if let Some(c) = peer.established_conn().filter(|_| eor) {
                 K::emit_end_of_rib(&mut c.wbuf);
                 peer.msg_sent += 1;
             }
@@ -1774,17 +1787,19 @@ fn bgp_export<'a, K: BgpFamily>(
 ) {
     let asn = b.conf.asn;
     let ebgp = peer.is_ebgp(asn);
-    let Some(local) = peer.established_conn().and_then(|c| K::local_nh(p, c)) else {
-        return;
-    };
+    // No next hop of ours (no IPv6 on the link): nothing goes, what
+    // went is withdrawn.
+    let local = peer.established_conn().and_then(|c| K::local_nh(p, c));
+    K::peer_afi_mut(peer).local = local;
     let mut announce: Vec<(Rc<Attrs>, Vec<Pfx<K>>)> = Vec::new();
     let mut withdraw = Vec::new();
     let mut last: Option<(Rc<Attrs>, Attrs)> = None;
     let afi = K::afi(b);
     for &prefix in prefixes {
-        let out = afi
-            .best(&prefix)
-            .and_then(|best| export_attrs(b, peer, ebgp, local, prefix, best));
+        let out = local.and_then(|l| {
+            afi.best(&prefix)
+                .and_then(|best| export_attrs(b, peer, ebgp, l, prefix, best))
+        });
         let pa = K::peer_afi_mut(peer);
         match out {
             Some(a) => {

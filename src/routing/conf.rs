@@ -847,7 +847,7 @@ fn bgp_config(b: &BgpConf, s: &mut String) {
         }
     }
     bgp_af_config(b, &b.v4, 0, s);
-    if b.neighbors.values().any(|n| n.af[1].activate) || b.v6 != BgpAfConf::default() {
+    if b.neighbors.values().any(|n| n.af[1] != NeighborAf::default()) || b.v6 != BgpAfConf::default() {
         bgp_af_config(b, &b.v6, 1, s);
     }
     s.push_str("exit\n!\n");
@@ -1493,6 +1493,25 @@ end
         assert_eq!(c.prefix_lists["IN"][&5].le, Some(24));
         let again = FrrConf::parse(&c.running_config());
         assert_eq!(again, (c, vec![]), "what it prints reads back the same");
+    }
+
+    /// A neighbor's IPv6 settings are kept even before it is activated
+    /// there, and a top-level `neighbor X route-map` is IPv4's, as in FRR.
+    #[test]
+    fn address_families_keep_their_own_neighbor_settings() {
+        let text = "router bgp 1\n neighbor 10.0.0.2 remote-as 2\n neighbor 10.0.0.2 route-map A in\n \
+                    address-family ipv6 unicast\n  neighbor 10.0.0.2 prefix-list P out\n exit-address-family\n";
+        let (c, errors) = FrrConf::parse(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let n = &c.bgp.as_ref().expect("bgp").neighbors[&0x0a00_0002];
+        assert_eq!(n.af[0].route_map_in.as_deref(), Some("A"));
+        assert!(n.af[0].activate && !n.af[1].activate);
+        assert_eq!(n.af[1].prefix_list_out.as_deref(), Some("P"));
+        let run = c.running_config();
+        assert!(run.contains("  neighbor 10.0.0.2 prefix-list P out\n"), "{run}");
+        assert_eq!(FrrConf::parse(&run), (c, vec![]));
+        let (_, errors) = FrrConf::parse("router bgp 1\n address-family l2vpn evpn\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]

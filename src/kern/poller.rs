@@ -140,6 +140,9 @@ mod linux {
 
     const READ: u8 = 1;
     const WRITE: u8 = 2;
+    /// The other end shut down or hung up (it stays so): its end of
+    /// stream is still to be read after what came before it.
+    const ENDED: u8 = 4;
 
     struct Set {
         ep: Epoll,
@@ -217,6 +220,9 @@ mod linux {
                             if f.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | end) {
                                 w.ready |= READ;
                             }
+                            if f.intersects(EpollFlags::EPOLLRDHUP | end) {
+                                w.ready |= ENDED;
+                            }
                             if f.intersects(EpollFlags::EPOLLOUT | end) {
                                 w.ready |= WRITE;
                             }
@@ -279,6 +285,29 @@ mod linux {
         /// Try `op`, a read of the descriptor, unless it would block.
         pub fn poll_read<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
             self.poll_io(cx, READ, op)
+        }
+
+        /// Read a stream into `buf` unless it would block. A read shorter
+        /// than `buf` emptied the stream's queue: the next is not tried
+        /// until epoll says more came (its edge comes with any byte
+        /// queued after), which spares the read that would say EAGAIN;
+        /// unless the other end has shut down, whose end of stream came
+        /// with the same edge and is still to be read.
+        pub fn poll_read_stream(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+        where
+            for<'a> &'a T: io::Read,
+        {
+            let len = buf.len();
+            let r = self.poll_io(cx, READ, |mut f| io::Read::read(&mut f, buf));
+            if let Poll::Ready(Ok(n)) = r
+                && n > 0
+                && n < len
+                && let Some(w) = self.poller.ep.watches.borrow_mut().get_mut(&self.token)
+                && w.ready & ENDED == 0
+            {
+                w.ready &= !READ;
+            }
+            r
         }
 
         /// Try `op`, a write to the descriptor, unless it would block.
@@ -384,5 +413,28 @@ mod tests {
             fd.poll_read(&mut cx, |mut s| s.read(&mut buf)),
             Poll::Ready(Ok(0))
         ));
+    }
+
+    /// A short read of a stream says it is drained, so no read that
+    /// would say EAGAIN is tried; bytes and the end of stream that came
+    /// with one edge are both read.
+    #[test]
+    fn a_short_stream_read_waits_for_the_next_edge_but_not_past_the_end() {
+        let p = Rc::new(Poller::new());
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let fd = HostFd::new(&p, ours).unwrap();
+        let w = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&w);
+        let mut buf = [0u8; 64];
+        (&theirs).write_all(b"one").unwrap();
+        assert!(p.wait(None, |_| {}));
+        assert!(matches!(fd.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(3))));
+        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> { panic!("tried after a short read") });
+        assert!(r.is_pending());
+        (&theirs).write_all(b"two").unwrap();
+        drop(theirs);
+        assert!(p.wait(None, |_| {}));
+        assert!(matches!(fd.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(3))));
+        assert!(matches!(fd.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(0))));
     }
 }

@@ -226,13 +226,13 @@ pub fn shim(mbytes: usize, conns: usize, out: &Out) -> i32 {
             &exe,
             "http 10.0.0.2:8080",
             8080,
-            &format!("get 10.0.0.2:8080 {n} 4"),
+            &format!("get 10.0.0.2:8080 {n} 16"),
         );
         h.tasks().kill_all();
         r
     });
     row("HTTP/1.0 connections, jail to jail", r, "conn/s");
-    let r = loopback(&exe, &["http", "127.0.0.1:8099"], &["get", "127.0.0.1:8099", &n, "4"]);
+    let r = loopback(&exe, &["http", "127.0.0.1:8099"], &["get", "127.0.0.1:8099", &n, "16"]);
     row("HTTP/1.0 connections, Linux loopback", r, "conn/s");
     out.write_fmt(format_args!(
         "  targets (issue 11): >= 2 Gbit/s jail to jail, >= 10,000 connections/s\n"

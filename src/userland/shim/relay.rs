@@ -5,7 +5,6 @@
 //! Each way holds at most one chunk in hand: past that the pair's own
 //! buffers fill and the program waits, as it would on a full socket.
 
-use std::io::Read;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -121,7 +120,7 @@ async fn pump(mut s: TcpStream, far: &HostFd<UnixStream>) {
             let mut moved = false;
             // Program → connection.
             if !up_done && up.is_empty() {
-                match far.poll_read(cx, |mut f| f.read(up.buf())) {
+                match far.poll_read_stream(cx, up.buf()) {
                     Poll::Ready(Ok(n)) if n > 0 => {
                         up.filled(n);
                         moved = true;

@@ -166,3 +166,29 @@ fn ctrl_c_stops_the_command_not_the_shell_under_the_virtual_clock() {
     t.wait_for(|s| s.lines().any(|l| l == "after cat 130"), "cat was interrupted");
     t.line("exit");
 }
+
+/// Lines typed while a command runs are each run after it, in order, as
+/// a terminal's typeahead is (none lost with the first).
+#[test]
+fn lines_typed_ahead_during_a_command_all_run() {
+    let dir = common::tmpdir("tty-ahead");
+    let hist = dir.join("history");
+    let Some(t) = Tmux::start("vimage-ahead", &shell_cmd(&hist, "")) else {
+        return;
+    };
+    t.wait_for(|s| s.contains("vimage#"), "a prompt");
+    t.line("sleep 2");
+    std::thread::sleep(Duration::from_millis(300));
+    for w in ["one", "two", "three"] {
+        t.line(&format!("echo typed-{w}"));
+    }
+    let s = t.wait_for(
+        |s| s.lines().any(|l| l == "typed-three"),
+        "the third line typed ahead runs",
+    );
+    let at = |w: &str| s.lines().position(|l| l == w);
+    assert!(
+        at("typed-one") < at("typed-two") && at("typed-two") < at("typed-three"),
+        "in order:\n{s}"
+    );
+}

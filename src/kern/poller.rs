@@ -429,7 +429,9 @@ mod tests {
         (&theirs).write_all(b"one").unwrap();
         assert!(p.wait(None, |_| {}));
         assert!(matches!(fd.poll_read_stream(&mut cx, &mut buf), Poll::Ready(Ok(3))));
-        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> { panic!("tried after a short read") });
+        let r = fd.poll_read(&mut cx, |_| -> std::io::Result<usize> {
+            panic!("tried after a short read")
+        });
         assert!(r.is_pending());
         (&theirs).write_all(b"two").unwrap();
         drop(theirs);

@@ -441,7 +441,9 @@ pub fn ospf(n: usize, out: &Out) -> i32 {
                     let e = t.entries();
                     let to_dead = |x: &&crate::net::route::Rtentry| Some((x.dst, x.plen)) == dead;
                     e.iter().filter(|x| x.plen < 32 && !to_dead(x)).count() == want
-                        && !e.iter().any(|x| to_dead(&x) && x.flags & crate::net::route::RTF_GATEWAY != 0)
+                        && !e
+                            .iter()
+                            .any(|x| to_dead(&x) && x.flags & crate::net::route::RTF_GATEWAY != 0)
                 })
             })
             .count()

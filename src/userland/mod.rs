@@ -20,6 +20,7 @@ pub mod misc;
 pub mod nc;
 pub mod ndp;
 pub mod netstat;
+pub mod packetdrill;
 pub mod pcap_filter;
 pub mod ping;
 pub mod ping6;

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CHAIN, ok, route, routers, vtysh};
+use common::{CHAIN, linklocal, ok, route, routers, vtysh};
 use vimage::Host;
 
 /// [`CHAIN`] with bgpd on each router, each with its own configuration.
@@ -345,18 +345,6 @@ const DUAL: &str = "jexec r1 ifconfig epair0a inet6 2001:db8:1::1/64
      jexec r1 sysctl net.inet6.ip6.forwarding=1
      jexec r2 sysctl net.inet6.ip6.forwarding=1
      jexec r3 sysctl net.inet6.ip6.forwarding=1";
-
-/// Jail `j`'s link-local address on `ifname`, without its zone.
-fn linklocal(h: &Host, j: &str, ifname: &str) -> String {
-    let out = ok(h, &format!("jexec {j} ifconfig {ifname}"));
-    out.split_whitespace()
-        .skip_while(|w| *w != "inet6")
-        .nth(1)
-        .and_then(|a| a.split('%').next())
-        .filter(|a| a.starts_with("fe80::"))
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_string()
-}
 
 /// IPv6 unicast over the IPv4 sessions (RFC 4760, RFC 2545): activated
 /// per neighbor, negotiated in the OPENs, announced with the session

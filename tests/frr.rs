@@ -130,6 +130,17 @@ fn tap_lab6(ns: &Netns, dev: &str, daemon: &str) -> Host {
     tap_jail(ns, dev, "addr add 2001:db8:60::1/64 dev lo", &ours, &theirs)
 }
 
+/// The link-local address of `dev` in namespace `ns`, without its length.
+fn linux_linklocal(ns: &Netns, dev: &str) -> String {
+    let out = sh(&format!("ip -n {} -6 addr show dev {dev} scope link", ns.0));
+    out.split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string()
+}
+
 /// Namespace `ns` with `lo` (an `ip addr` command) on its loopback, and
 /// jail r on tap0, set up by `ours`; the TAP's Linux end `dev` moved
 /// into `ns`, given `theirs` (commands run there) and brought up.
@@ -246,14 +257,7 @@ fn ripng_with_frr_both_ways() {
     let theirs = frr.vtysh("show ipv6 ripng");
     assert!(learned, "vimage:\n{ours}\nFRR:\n{theirs}");
     // Through FRR's link-local address, on tap0.
-    let theirs_ll = sh(&format!("ip -n {} -6 addr show dev {dev} scope link", ns.0));
-    let ll = theirs_ll
-        .split_whitespace()
-        .skip_while(|w| *w != "inet6")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .unwrap_or_else(|| panic!("{theirs_ll}"))
-        .to_string();
+    let ll = linux_linklocal(&ns, &dev);
     assert!(
         ours.contains(&format!(
             "R(n) 2001:db8:60::/64 \n                  {ll:<28}tap0       2    0  "
@@ -590,14 +594,7 @@ fn bgp_ipv6_with_frr_both_ways() {
         frr.vtysh("show bgp ipv6 unicast")
     );
     // FRR's link-local address: its next hop, and our gateway.
-    let ll = sh(&format!("ip -n {} -6 addr show dev {dev} scope link", ns.0));
-    let ll = ll
-        .split_whitespace()
-        .skip_while(|w| *w != "inet6")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .unwrap_or_default()
-        .to_string();
+    let ll = linux_linklocal(&ns, &dev);
     let v6 = sum
         .split("IPv6 Unicast Summary (VRF default):\n")
         .nth(1)

@@ -9,7 +9,7 @@ mod common;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use common::{ok, proc_in};
+use common::{linklocal, ok, proc_in};
 use vimage::Host;
 use vimage::socket::{BindOpts, UdpSocket};
 use vimage::wire::ripng::{RipngRepr, Rte};
@@ -43,18 +43,6 @@ fn ripng_table(h: &Host, jail: &str) -> Vec<String> {
     let out = ok(h, &format!("jexec {jail} vtysh -c 'show ipv6 ripng'"));
     let rows: Vec<&str> = out.lines().skip(6).collect();
     rows.chunks(2).map(|c| c.join("|")).collect()
-}
-
-/// Jail `j`'s link-local address on `ifname`, without its zone.
-fn linklocal(h: &Host, j: &str, ifname: &str) -> String {
-    let out = ok(h, &format!("jexec {j} ifconfig {ifname}"));
-    out.split_whitespace()
-        .skip_while(|w| *w != "inet6")
-        .nth(1)
-        .and_then(|a| a.split('%').next())
-        .filter(|a| a.starts_with("fe80::"))
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_string()
 }
 
 #[test]

@@ -1054,10 +1054,7 @@ fn neighbor_af_line(b: &mut BgpConf, a: u32, i: usize, neg: bool, w: &[&str]) ->
     if !bgp_af_neighbor_line(w) {
         return neighbor_line(b, a, neg, w);
     }
-    let Some(n) = b.neighbors.get_mut(&a) else {
-        return Err("% Specify remote-as or peer-group commands first".into());
-    };
-    let n = &mut n.af[i];
+    let n = &mut neighbor_mut(b, a)?.af[i];
     let name = |s: &&str| (!neg).then(|| s.to_string());
     match w {
         ["next-hop-self", ..] => n.next_hop_self = !neg,
@@ -1070,15 +1067,24 @@ fn neighbor_af_line(b: &mut BgpConf, a: u32, i: usize, neg: bool, w: &[&str]) ->
         ["activate"] => n.activate = !neg,
         // What FRR does that makes no difference here.
         ["soft-reconfiguration", ..] | ["send-community", ..] => {}
-        _ => {
-            return Err(format!(
-                "% Unknown command: neighbor {} {}",
-                std::net::Ipv4Addr::from(a),
-                w.join(" ")
-            ));
-        }
+        _ => return Err(unknown_neighbor_line(a, w)),
     }
     Ok(())
+}
+
+/// Neighbor `a`, which a `remote-as` line must have made.
+fn neighbor_mut(b: &mut BgpConf, a: u32) -> Result<&mut BgpNeighbor, String> {
+    b.neighbors
+        .get_mut(&a)
+        .ok_or_else(|| "% Specify remote-as or peer-group commands first".to_string())
+}
+
+fn unknown_neighbor_line(a: u32, w: &[&str]) -> String {
+    format!(
+        "% Unknown command: neighbor {} {}",
+        std::net::Ipv4Addr::from(a),
+        w.join(" ")
+    )
 }
 
 /// A `neighbor A.B.C.D ...` line of `router bgp`.
@@ -1103,9 +1109,7 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         b.neighbors.remove(&a);
         return Ok(());
     }
-    let Some(n) = b.neighbors.get_mut(&a) else {
-        return Err("% Specify remote-as or peer-group commands first".into());
-    };
+    let n = neighbor_mut(b, a)?;
     match w {
         ["description", rest @ ..] => n.description = (!neg).then(|| rest.join(" ")),
         ["timers", "connect", c] => n.connect = if neg { None } else { Some(num(c, 1, 65535)? as u16) },
@@ -1121,13 +1125,7 @@ fn neighbor_line(b: &mut BgpConf, a: u32, neg: bool, w: &[&str]) -> Result<(), S
         ["passive"] => n.passive = !neg,
         // What FRR does that makes no difference here.
         ["update-source", ..] | ["ebgp-multihop", ..] | ["capability", ..] | ["advertisement-interval", ..] => {}
-        _ => {
-            return Err(format!(
-                "% Unknown command: neighbor {} {}",
-                std::net::Ipv4Addr::from(a),
-                w.join(" ")
-            ));
-        }
+        _ => return Err(unknown_neighbor_line(a, w)),
     }
     Ok(())
 }

@@ -16,6 +16,8 @@ use crate::kern::proc::Out;
 
 const REQUEST: &[u8] = b"GET / HTTP/1.0\r\nHost: b\r\n\r\n";
 const ANSWER: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+/// Clients connecting at once, on both sides of the comparison.
+const CLIENTS: &str = "16";
 
 /// The peers, run as `vimage __peer ...`:
 /// `sink ADDR` takes one connection, reads it to its end, answers the
@@ -226,13 +228,13 @@ pub fn shim(mbytes: usize, conns: usize, out: &Out) -> i32 {
             &exe,
             "http 10.0.0.2:8080",
             8080,
-            &format!("get 10.0.0.2:8080 {n} 16"),
+            &format!("get 10.0.0.2:8080 {n} {CLIENTS}"),
         );
         h.tasks().kill_all();
         r
     });
     row("HTTP/1.0 connections, jail to jail", r, "conn/s");
-    let r = loopback(&exe, &["http", "127.0.0.1:8099"], &["get", "127.0.0.1:8099", &n, "16"]);
+    let r = loopback(&exe, &["http", "127.0.0.1:8099"], &["get", "127.0.0.1:8099", &n, CLIENTS]);
     row("HTTP/1.0 connections, Linux loopback", r, "conn/s");
     out.write_fmt(format_args!(
         "  targets (issue 11): >= 2 Gbit/s jail to jail, >= 10,000 connections/s\n"

@@ -394,3 +394,15 @@ pub fn routers(tag: &str, daemon: &str, conf: &str, script: &str, daemons: &[&st
     }
     h
 }
+
+/// Jail `j`'s link-local address on `ifname`, without its zone.
+pub fn linklocal(h: &vimage::Host, j: &str, ifname: &str) -> String {
+    let out = ok(h, &format!("jexec {j} ifconfig {ifname}"));
+    out.split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('%').next())
+        .filter(|a| a.starts_with("fe80::"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string()
+}

@@ -234,7 +234,11 @@ pub fn shim(mbytes: usize, conns: usize, out: &Out) -> i32 {
         r
     });
     row("HTTP/1.0 connections, jail to jail", r, "conn/s");
-    let r = loopback(&exe, &["http", "127.0.0.1:8099"], &["get", "127.0.0.1:8099", &n, CLIENTS]);
+    let r = loopback(
+        &exe,
+        &["http", "127.0.0.1:8099"],
+        &["get", "127.0.0.1:8099", &n, CLIENTS],
+    );
     row("HTTP/1.0 connections, Linux loopback", r, "conn/s");
     out.write_fmt(format_args!(
         "  targets (issue 11): >= 2 Gbit/s jail to jail, >= 10,000 connections/s\n"
